@@ -1,0 +1,657 @@
+//! The embedded metastore: one SQLite file in WAL mode.
+//!
+//! Several processes may open the same file (a shell next to a server): SQLite's
+//! locking serialises writers and `busy_timeout` makes them wait their turn
+//! instead of failing. Schema changes are numbered migrations recorded in
+//! `PRAGMA user_version`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use crate::error::{CatalogError, Result};
+use crate::model::{Column, Database, Partition, StorageFormat, Table, TableKind, partition_spec};
+use crate::Metastore;
+
+/// Migrations, applied in order; the index + 1 is the schema version.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE databases (
+    name        TEXT PRIMARY KEY,
+    comment     TEXT,
+    location    TEXT NOT NULL,
+    properties  TEXT NOT NULL DEFAULT '{}',
+    created_at  INTEGER NOT NULL
+);
+CREATE TABLE tables (
+    id              INTEGER PRIMARY KEY,
+    db              TEXT NOT NULL REFERENCES databases(name),
+    name            TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    location        TEXT NOT NULL,
+    storage         TEXT NOT NULL,
+    properties      TEXT NOT NULL DEFAULT '{}',
+    comment         TEXT,
+    view_text       TEXT,
+    view_expanded   TEXT,
+    owner           TEXT NOT NULL DEFAULT '',
+    created_at      INTEGER NOT NULL,
+    UNIQUE (db, name)
+);
+CREATE TABLE columns (
+    table_id      INTEGER NOT NULL REFERENCES tables(id) ON DELETE CASCADE,
+    is_partition  INTEGER NOT NULL,
+    position      INTEGER NOT NULL,
+    name          TEXT NOT NULL,
+    type          TEXT NOT NULL,
+    comment       TEXT,
+    PRIMARY KEY (table_id, is_partition, position)
+);
+CREATE TABLE partitions (
+    table_id    INTEGER NOT NULL REFERENCES tables(id) ON DELETE CASCADE,
+    spec        TEXT NOT NULL,
+    vals        TEXT NOT NULL,
+    location    TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (table_id, spec)
+);
+"#];
+
+/// A [`Metastore`] in a SQLite file.
+#[derive(Debug)]
+pub struct SqliteMetastore {
+    path: String,
+    conn: Mutex<Connection>,
+}
+
+impl SqliteMetastore {
+    /// Opens (creating and migrating if needed) the metastore at `path`, and
+    /// makes sure the `default` database exists with `default_location`.
+    pub fn open(path: &Path, default_location: &str) -> Result<Self> {
+        let display = path.display().to_string();
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                CatalogError::Invalid(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let wrap = |source| CatalogError::Sqlite {
+            path: display.clone(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(wrap)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(wrap)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(wrap)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(wrap)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(wrap)?;
+        migrate(&mut conn).map_err(wrap)?;
+        let store = Self {
+            path: display,
+            conn: Mutex::new(conn),
+        };
+        if store.get_database("default")?.is_none() {
+            let default = Database {
+                name: "default".into(),
+                comment: Some("Default Hive database".into()),
+                location: default_location.to_string(),
+                properties: BTreeMap::new(),
+                created_at: now(),
+            };
+            store.create_database(&default, true)?;
+        }
+        Ok(store)
+    }
+
+    /// Runs `f` in one immediate (write-locking) transaction.
+    fn write<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn.lock().expect("catalog connection poisoned");
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.conn.lock().expect("catalog connection poisoned");
+        f(&conn)
+    }
+
+    /// The path of the SQLite file.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+    }
+    tx.commit()
+}
+
+pub(crate) fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("catalog values serialise")
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| CatalogError::Corrupt(format!("{e} in {text:?}")))
+}
+
+fn table_id(conn: &Connection, database: &str, name: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .query_row(
+            "SELECT id FROM tables WHERE db = ?1 AND name = ?2",
+            params![database, name],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+fn require_table(conn: &Connection, database: &str, name: &str) -> Result<i64> {
+    table_id(conn, database, name)?.ok_or_else(|| CatalogError::NoSuchTable {
+        database: database.to_string(),
+        name: name.to_string(),
+        hint: String::new(),
+    })
+}
+
+fn load_table(conn: &Connection, id: i64) -> Result<Table> {
+    let mut table = conn.query_row(
+        "SELECT db, name, kind, location, storage, properties, comment, view_text, view_expanded, owner, created_at
+         FROM tables WHERE id = ?1",
+        [id],
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, Option<String>>(6)?,
+                r.get::<_, Option<String>>(7)?,
+                r.get::<_, Option<String>>(8)?,
+                r.get::<_, String>(9)?,
+                r.get::<_, i64>(10)?,
+            ))
+        },
+    )
+    .map_err(CatalogError::from)
+    .and_then(
+        |(database, name, kind, location, storage, properties, comment, view_text, view_expanded, owner, created_at)| {
+            Ok(Table {
+                kind: TableKind::parse(&kind)
+                    .ok_or_else(|| CatalogError::Corrupt(format!("table kind {kind:?}")))?,
+                storage: from_json::<StorageFormat>(&storage)?,
+                properties: from_json(&properties)?,
+                database,
+                name,
+                columns: Vec::new(),
+                partition_columns: Vec::new(),
+                location,
+                comment,
+                view_text,
+                view_expanded,
+                owner,
+                created_at,
+            })
+        },
+    )?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT is_partition, name, type, comment FROM columns WHERE table_id = ?1 ORDER BY is_partition, position",
+    )?;
+    let rows = stmt.query_map([id], |r| {
+        Ok((
+            r.get::<_, bool>(0)?,
+            Column {
+                name: r.get(1)?,
+                data_type: r.get(2)?,
+                comment: r.get(3)?,
+            },
+        ))
+    })?;
+    for row in rows {
+        let (is_partition, column) = row?;
+        if is_partition {
+            table.partition_columns.push(column);
+        } else {
+            table.columns.push(column);
+        }
+    }
+    Ok(table)
+}
+
+fn write_columns(tx: &Transaction, id: i64, table: &Table) -> Result<()> {
+    tx.execute("DELETE FROM columns WHERE table_id = ?1", [id])?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO columns (table_id, is_partition, position, name, type, comment) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for (is_partition, columns) in [(false, &table.columns), (true, &table.partition_columns)] {
+        for (position, column) in columns.iter().enumerate() {
+            insert.execute(params![
+                id,
+                is_partition,
+                position as i64,
+                column.name.to_lowercase(),
+                column.data_type,
+                column.comment
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+fn validate(table: &Table) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for column in table.columns.iter().chain(&table.partition_columns) {
+        crate::HiveType::parse(&column.data_type)
+            .map_err(|e| CatalogError::Invalid(format!("column {}: {e}", column.name)))?;
+        if !seen.insert(column.name.to_lowercase()) {
+            return Err(CatalogError::Invalid(format!(
+                "column {} is defined twice (names are case-insensitive; partition columns may not repeat data columns)",
+                column.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn insert_partition(tx: &Transaction, id: i64, table: &Table, partition: &Partition) -> Result<bool> {
+    let spec = partition_spec(&table.partition_columns, &partition.values);
+    let added = tx.execute(
+        "INSERT OR IGNORE INTO partitions (table_id, spec, vals, location, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, spec, to_json(&partition.values), partition.location, partition.created_at],
+    )?;
+    Ok(added == 1)
+}
+
+fn load_partitions(conn: &Connection, id: i64) -> Result<Vec<Partition>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT vals, location, created_at FROM partitions WHERE table_id = ?1 ORDER BY spec",
+    )?;
+    let rows = stmt.query_map([id], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (values, location, created_at) = row?;
+        out.push(Partition {
+            values: from_json(&values)?,
+            location,
+            created_at,
+        });
+    }
+    Ok(out)
+}
+
+impl Metastore for SqliteMetastore {
+    fn create_database(&self, database: &Database, if_not_exists: bool) -> Result<()> {
+        self.write(|tx| {
+            let added = tx.execute(
+                "INSERT OR IGNORE INTO databases (name, comment, location, properties, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    database.name.to_lowercase(),
+                    database.comment,
+                    database.location,
+                    to_json(&database.properties),
+                    database.created_at
+                ],
+            )?;
+            if added == 0 && !if_not_exists {
+                return Err(CatalogError::DatabaseExists(database.name.clone()));
+            }
+            Ok(())
+        })
+    }
+
+    fn get_database(&self, name: &str) -> Result<Option<Database>> {
+        self.read(|conn| {
+            let row = conn
+                .query_row(
+                    "SELECT name, comment, location, properties, created_at FROM databases WHERE name = ?1",
+                    [name.to_lowercase()],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, Option<String>>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, String>(3)?,
+                            r.get::<_, i64>(4)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            row.map(|(name, comment, location, properties, created_at)| {
+                Ok(Database {
+                    name,
+                    comment,
+                    location,
+                    properties: from_json(&properties)?,
+                    created_at,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn list_databases(&self) -> Result<Vec<Database>> {
+        let names: Vec<String> = self.read(|conn| {
+            let mut stmt = conn.prepare("SELECT name FROM databases ORDER BY name")?;
+            let names = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            Ok(names)
+        })?;
+        names
+            .iter()
+            .filter_map(|n| self.get_database(n).transpose())
+            .collect()
+    }
+
+    fn drop_database(&self, name: &str, cascade: bool) -> Result<Vec<Table>> {
+        let name = name.to_lowercase();
+        self.write(|tx| {
+            let exists: Option<String> = tx
+                .query_row("SELECT name FROM databases WHERE name = ?1", [&name], |r| r.get(0))
+                .optional()?;
+            if exists.is_none() {
+                return Err(CatalogError::NoSuchDatabase(name.clone()));
+            }
+            let ids: Vec<i64> = {
+                let mut stmt = tx.prepare("SELECT id FROM tables WHERE db = ?1")?;
+                stmt.query_map([&name], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
+            };
+            if !ids.is_empty() && !cascade {
+                return Err(CatalogError::DatabaseNotEmpty {
+                    name: name.clone(),
+                    tables: ids.len(),
+                });
+            }
+            let mut dropped = Vec::new();
+            for id in ids {
+                dropped.push(load_table(tx, id)?);
+                tx.execute("DELETE FROM tables WHERE id = ?1", [id])?;
+            }
+            tx.execute("DELETE FROM databases WHERE name = ?1", [&name])?;
+            Ok(dropped)
+        })
+    }
+
+    fn create_table(&self, table: &Table, if_not_exists: bool) -> Result<bool> {
+        validate(table)?;
+        let database = table.database.to_lowercase();
+        let name = table.name.to_lowercase();
+        self.write(|tx| {
+            let db_exists: Option<String> = tx
+                .query_row("SELECT name FROM databases WHERE name = ?1", [&database], |r| r.get(0))
+                .optional()?;
+            if db_exists.is_none() {
+                return Err(CatalogError::NoSuchDatabase(database.clone()));
+            }
+            if table_id(tx, &database, &name)?.is_some() {
+                return if if_not_exists {
+                    Ok(false)
+                } else {
+                    Err(CatalogError::TableExists(format!("{database}.{name}")))
+                };
+            }
+            tx.execute(
+                "INSERT INTO tables (db, name, kind, location, storage, properties, comment, view_text, view_expanded, owner, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    database,
+                    name,
+                    table.kind.as_str(),
+                    table.location,
+                    to_json(&table.storage),
+                    to_json(&table.properties),
+                    table.comment,
+                    table.view_text,
+                    table.view_expanded,
+                    table.owner,
+                    table.created_at
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            write_columns(tx, id, table)?;
+            Ok(true)
+        })
+    }
+
+    fn get_table(&self, database: &str, name: &str) -> Result<Option<Table>> {
+        self.read(|conn| {
+            table_id(conn, &database.to_lowercase(), &name.to_lowercase())?
+                .map(|id| load_table(conn, id))
+                .transpose()
+        })
+    }
+
+    fn list_tables(&self, database: &str) -> Result<Vec<Table>> {
+        let database = database.to_lowercase();
+        self.read(|conn| {
+            let exists: Option<String> = conn
+                .query_row("SELECT name FROM databases WHERE name = ?1", [&database], |r| r.get(0))
+                .optional()?;
+            if exists.is_none() {
+                return Err(CatalogError::NoSuchDatabase(database.clone()));
+            }
+            let mut stmt = conn.prepare("SELECT id FROM tables WHERE db = ?1 ORDER BY name")?;
+            let ids: Vec<i64> = stmt.query_map([&database], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            ids.into_iter().map(|id| load_table(conn, id)).collect()
+        })
+    }
+
+    fn update_table(&self, table: &Table) -> Result<()> {
+        validate(table)?;
+        self.write(|tx| {
+            let id = require_table(tx, &table.database.to_lowercase(), &table.name.to_lowercase())?;
+            update_row(tx, id, table)
+        })
+    }
+
+    fn rename_table(&self, database: &str, name: &str, new_database: &str, new_name: &str) -> Result<()> {
+        let (database, name) = (database.to_lowercase(), name.to_lowercase());
+        let (new_database, new_name) = (new_database.to_lowercase(), new_name.to_lowercase());
+        self.write(|tx| {
+            let id = require_table(tx, &database, &name)?;
+            if table_id(tx, &new_database, &new_name)?.is_some() {
+                return Err(CatalogError::TableExists(format!("{new_database}.{new_name}")));
+            }
+            let db_exists: Option<String> = tx
+                .query_row("SELECT name FROM databases WHERE name = ?1", [&new_database], |r| r.get(0))
+                .optional()?;
+            if db_exists.is_none() {
+                return Err(CatalogError::NoSuchDatabase(new_database.clone()));
+            }
+            tx.execute(
+                "UPDATE tables SET db = ?1, name = ?2 WHERE id = ?3",
+                params![new_database, new_name, id],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn drop_table(&self, database: &str, name: &str) -> Result<Option<Table>> {
+        let (database, name) = (database.to_lowercase(), name.to_lowercase());
+        self.write(|tx| {
+            let Some(id) = table_id(tx, &database, &name)? else {
+                return Ok(None);
+            };
+            let table = load_table(tx, id)?;
+            tx.execute("DELETE FROM tables WHERE id = ?1", [id])?;
+            Ok(Some(table))
+        })
+    }
+
+    fn add_partitions(&self, database: &str, table: &str, partitions: &[Partition], if_not_exists: bool) -> Result<usize> {
+        self.write(|tx| {
+            let id = require_table(tx, &database.to_lowercase(), &table.to_lowercase())?;
+            let def = load_table(tx, id)?;
+            let mut added = 0;
+            for partition in partitions {
+                if partition.values.len() != def.partition_columns.len() {
+                    return Err(CatalogError::Invalid(format!(
+                        "table {} has {} partition columns but {} values were given",
+                        def.qualified_name(),
+                        def.partition_columns.len(),
+                        partition.values.len()
+                    )));
+                }
+                if insert_partition(tx, id, &def, partition)? {
+                    added += 1;
+                } else if !if_not_exists {
+                    return Err(CatalogError::PartitionExists(partition_spec(
+                        &def.partition_columns,
+                        &partition.values,
+                    )));
+                }
+            }
+            Ok(added)
+        })
+    }
+
+    fn drop_partitions(&self, database: &str, table: &str, values: &[Vec<String>]) -> Result<Vec<Partition>> {
+        self.write(|tx| {
+            let id = require_table(tx, &database.to_lowercase(), &table.to_lowercase())?;
+            let def = load_table(tx, id)?;
+            let existing = load_partitions(tx, id)?;
+            let mut dropped = Vec::new();
+            for partition in existing {
+                if values.contains(&partition.values) {
+                    tx.execute(
+                        "DELETE FROM partitions WHERE table_id = ?1 AND spec = ?2",
+                        params![id, partition_spec(&def.partition_columns, &partition.values)],
+                    )?;
+                    dropped.push(partition);
+                }
+            }
+            Ok(dropped)
+        })
+    }
+
+    fn list_partitions(&self, database: &str, table: &str) -> Result<Vec<Partition>> {
+        self.read(|conn| {
+            let id = require_table(conn, &database.to_lowercase(), &table.to_lowercase())?;
+            load_partitions(conn, id)
+        })
+    }
+
+    fn commit_table_data(&self, table: &Table, partitions: &[Partition]) -> Result<()> {
+        validate(table)?;
+        self.write(|tx| {
+            let id = require_table(tx, &table.database.to_lowercase(), &table.name.to_lowercase())?;
+            update_row(tx, id, table)?;
+            tx.execute("DELETE FROM partitions WHERE table_id = ?1", [id])?;
+            for partition in partitions {
+                insert_partition(tx, id, table, partition)?;
+            }
+            Ok(())
+        })
+    }
+}
+
+fn update_row(tx: &Transaction, id: i64, table: &Table) -> Result<()> {
+    tx.execute(
+        "UPDATE tables SET kind = ?1, location = ?2, storage = ?3, properties = ?4, comment = ?5,
+                view_text = ?6, view_expanded = ?7 WHERE id = ?8",
+        params![
+            table.kind.as_str(),
+            table.location,
+            to_json(&table.storage),
+            to_json(&table.properties),
+            table.comment,
+            table.view_text,
+            table.view_expanded,
+            id
+        ],
+    )?;
+    write_columns(tx, id, table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::FileFormat;
+
+    fn store() -> (tempfile::TempDir, SqliteMetastore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteMetastore::open(&dir.path().join("catalog.db"), "s3://warehouse/").unwrap();
+        (dir, store)
+    }
+
+    fn table(name: &str) -> Table {
+        Table {
+            database: "default".into(),
+            name: name.into(),
+            kind: TableKind::External,
+            columns: vec![Column::new("movieId", "int").unwrap(), Column::new("title", "string").unwrap()],
+            partition_columns: vec![Column::new("year", "string").unwrap()],
+            location: "s3://movies/raw".into(),
+            storage: StorageFormat::new(FileFormat::Text),
+            properties: BTreeMap::from([("skip.header.line.count".to_string(), "1".to_string())]),
+            comment: None,
+            view_text: None,
+            view_expanded: None,
+            owner: "me".into(),
+            created_at: 1,
+        }
+    }
+
+    #[test]
+    fn tables_round_trip_with_lowercase_names() {
+        let (_dir, store) = store();
+        assert!(store.create_table(&table("Movies"), false).unwrap());
+        let loaded = store.get_table("DEFAULT", "movies").unwrap().unwrap();
+        assert_eq!(loaded.name, "movies");
+        assert_eq!(loaded.columns[0].name, "movieid");
+        assert_eq!(loaded.header_lines(), 1);
+        assert!(!store.create_table(&table("movies"), true).unwrap());
+        assert!(matches!(store.create_table(&table("movies"), false), Err(CatalogError::TableExists(_))));
+    }
+
+    #[test]
+    fn partitions_and_atomic_data_commits() {
+        let (_dir, store) = store();
+        store.create_table(&table("t"), false).unwrap();
+        let p = |v: &str| Partition { values: vec![v.into()], location: format!("s3://movies/raw/year={v}"), created_at: 0 };
+        assert_eq!(store.add_partitions("default", "t", &[p("2023"), p("2024")], false).unwrap(), 2);
+        assert_eq!(store.add_partitions("default", "t", &[p("2024")], true).unwrap(), 0);
+        assert!(store.add_partitions("default", "t", &[p("2024")], false).is_err());
+
+        let mut def = store.get_table("default", "t").unwrap().unwrap();
+        def.location = "s3://movies/v2".into();
+        store.commit_table_data(&def, &[p("2025")]).unwrap();
+        let parts = store.list_partitions("default", "t").unwrap();
+        assert_eq!(parts.iter().map(|p| p.values[0].as_str()).collect::<Vec<_>>(), vec!["2025"]);
+        assert_eq!(store.get_table("default", "t").unwrap().unwrap().location, "s3://movies/v2");
+    }
+
+    #[test]
+    fn drop_database_requires_cascade_when_not_empty() {
+        let (_dir, store) = store();
+        let db = Database { name: "web".into(), comment: None, location: "s3://warehouse/web.db".into(), properties: BTreeMap::new(), created_at: 0 };
+        store.create_database(&db, false).unwrap();
+        let mut t = table("clicks");
+        t.database = "web".into();
+        store.create_table(&t, false).unwrap();
+        let err = store.drop_database("web", false).unwrap_err();
+        assert!(err.to_string().contains("DROP DATABASE web CASCADE"), "{err}");
+        assert_eq!(store.drop_database("web", true).unwrap().len(), 1);
+        assert!(store.get_database("web").unwrap().is_none());
+    }
+
+    #[test]
+    fn two_connections_see_each_others_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.db");
+        let a = SqliteMetastore::open(&path, "s3://warehouse/").unwrap();
+        let b = SqliteMetastore::open(&path, "s3://warehouse/").unwrap();
+        a.create_table(&table("shared"), false).unwrap();
+        assert!(b.get_table("default", "shared").unwrap().is_some());
+    }
+}

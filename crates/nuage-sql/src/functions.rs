@@ -1,0 +1,440 @@
+//! Hive built-ins that DataFusion lacks or defines differently, as UDFs.
+//!
+//! Each is a plain function over Arrow arrays; [`HiveUdf`] adapts it to
+//! DataFusion. Arguments are accepted in any type and cast inside, the way Hive
+//! converts implicitly (`size` of NULL is -1, `from_unixtime` returns text, ...).
+//! Times are UTC: nuage servers have no "local" time zone of their own.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Date32Array, Int32Array, Int64Array, ListBuilder, StringArray, StringBuilder,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Int64Type, TimeUnit, TimestampNanosecondType};
+use datafusion::common::{DataFusionError, Result, exec_err};
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature, Volatility};
+use datafusion::prelude::SessionContext;
+
+type Kernel = fn(&[ArrayRef], usize) -> Result<ArrayRef>;
+
+/// A Hive function implemented by a kernel over whole arrays.
+#[derive(Debug)]
+struct HiveUdf {
+    name: &'static str,
+    signature: Signature,
+    return_type: DataType,
+    kernel: Kernel,
+}
+
+impl PartialEq for HiveUdf {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for HiveUdf {}
+
+impl Hash for HiveUdf {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.name.hash(state)
+    }
+}
+
+impl ScalarUDFImpl for HiveUdf {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(self.return_type.clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let rows = args.number_rows;
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        (self.kernel)(&arrays, rows).map(ColumnarValue::Array)
+    }
+}
+
+fn udf(name: &'static str, arities: &[usize], volatility: Volatility, return_type: DataType, kernel: Kernel) -> ScalarUDF {
+    let signatures = arities
+        .iter()
+        .map(|&n| if n == 0 { TypeSignature::Nullary } else { TypeSignature::Any(n) })
+        .collect();
+    ScalarUDF::from(HiveUdf {
+        name,
+        signature: Signature::one_of(signatures, volatility),
+        return_type,
+        kernel,
+    })
+}
+
+/// Registers every Hive function on a session (replacing same-named DataFusion ones).
+pub fn register(ctx: &SessionContext) {
+    let immutable = Volatility::Immutable;
+    let string_list = DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
+    for f in [
+        udf("split", &[2], immutable, string_list, split),
+        udf("size", &[1], immutable, DataType::Int32, size),
+        udf("get_json_object", &[2], immutable, DataType::Utf8, get_json_object),
+        udf("from_unixtime", &[1, 2], immutable, DataType::Utf8, from_unixtime),
+        udf("unix_timestamp", &[0, 1, 2], Volatility::Stable, DataType::Int64, unix_timestamp),
+        udf("to_date", &[1], immutable, DataType::Date32, to_date),
+        udf("date_add", &[2], immutable, DataType::Date32, date_add),
+        udf("date_sub", &[2], immutable, DataType::Date32, date_sub),
+        udf("datediff", &[2], immutable, DataType::Int32, datediff),
+        udf("regexp_extract", &[2, 3], immutable, DataType::Utf8, regexp_extract),
+    ] {
+        ctx.register_udf(f);
+    }
+}
+
+fn strings(array: &ArrayRef) -> Result<ArrayRef> {
+    Ok(cast(array, &DataType::Utf8)?)
+}
+
+/// `split(str, regex)`: Hive splits on a Java regular expression.
+fn split(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
+    let text = strings(&args[0])?;
+    let pattern = strings(&args[1])?;
+    let (text, pattern) = (text.as_string::<i32>(), pattern.as_string::<i32>());
+    let mut out = ListBuilder::new(StringBuilder::new());
+    let mut cache: Option<(String, regex::Regex)> = None;
+    for i in 0..text.len() {
+        if text.is_null(i) || pattern.is_null(i) {
+            out.append_null();
+            continue;
+        }
+        let p = pattern.value(i);
+        if cache.as_ref().is_none_or(|(cached, _)| cached != p) {
+            let re = regex::Regex::new(p).map_err(|e| DataFusionError::Execution(format!("split: bad regular expression {p:?}: {e}")))?;
+            cache = Some((p.to_string(), re));
+        }
+        let re = &cache.as_ref().expect("compiled").1;
+        let mut parts: Vec<&str> = re.split(text.value(i)).collect();
+        // Java's String.split drops trailing empty strings.
+        while parts.len() > 1 && parts.last() == Some(&"") {
+            parts.pop();
+        }
+        for part in parts {
+            out.values().append_value(part);
+        }
+        out.append(true);
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `size(array|map)`: element count, -1 for NULL.
+fn size(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
+    let array = &args[0];
+    let sizes: Int32Array = match array.data_type() {
+        DataType::List(_) => {
+            let list = array.as_list::<i32>();
+            (0..list.len()).map(|i| Some(if list.is_null(i) { -1 } else { list.value_length(i) })).collect()
+        }
+        DataType::LargeList(_) => {
+            let list = array.as_list::<i64>();
+            (0..list.len()).map(|i| Some(if list.is_null(i) { -1 } else { list.value_length(i) as i32 })).collect()
+        }
+        DataType::Map(_, _) => {
+            let map = array.as_map();
+            (0..map.len()).map(|i| Some(if map.is_null(i) { -1 } else { map.value_length(i) })).collect()
+        }
+        DataType::Null => (0..array.len()).map(|_| Some(-1)).collect(),
+        other => return exec_err!("size expects an array or a map, got {other}"),
+    };
+    Ok(Arc::new(sizes))
+}
+
+/// `get_json_object(json, '$.a.b[0]')`: Hive's JSONPath subset; objects and
+/// arrays come back as JSON text, strings without quotes.
+fn get_json_object(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
+    let json = strings(&args[0])?;
+    let path = strings(&args[1])?;
+    let (json, path) = (json.as_string::<i32>(), path.as_string::<i32>());
+    let out: StringArray = (0..json.len())
+        .map(|i| {
+            if json.is_null(i) || path.is_null(i) {
+                return None;
+            }
+            let value: serde_json::Value = serde_json::from_str(json.value(i)).ok()?;
+            let found = json_path(&value, path.value(i))?;
+            match found {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(s) => Some(s),
+                other => Some(other.to_string()),
+            }
+        })
+        .collect();
+    Ok(Arc::new(out))
+}
+
+fn json_path(value: &serde_json::Value, path: &str) -> Option<serde_json::Value> {
+    let rest = path.strip_prefix('$')?;
+    let mut current = vec![value.clone()];
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '.' => {
+                let mut key = String::new();
+                while let Some(&n) = chars.peek() {
+                    if n == '.' || n == '[' {
+                        break;
+                    }
+                    key.push(n);
+                    chars.next();
+                }
+                current = current
+                    .iter()
+                    .filter_map(|v| if key == "*" { Some(v.clone()) } else { v.get(&key).cloned() })
+                    .collect();
+            }
+            '[' => {
+                let mut index = String::new();
+                for n in chars.by_ref() {
+                    if n == ']' {
+                        break;
+                    }
+                    index.push(n);
+                }
+                if index == "*" {
+                    current = current
+                        .iter()
+                        .flat_map(|v| v.as_array().cloned().unwrap_or_default())
+                        .collect();
+                    if current.is_empty() {
+                        return None;
+                    }
+                    return Some(serde_json::Value::Array(current));
+                }
+                let index: usize = index.trim().parse().ok()?;
+                current = current.iter().filter_map(|v| v.get(index).cloned()).collect();
+            }
+            _ => return None,
+        }
+    }
+    current.into_iter().next()
+}
+
+/// Java SimpleDateFormat letters to chrono's strftime.
+pub fn java_to_strftime(format: &str) -> String {
+    let mut out = String::new();
+    let chars: Vec<char> = format.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let mut run = 1;
+        while i + run < chars.len() && chars[i + run] == c {
+            run += 1;
+        }
+        let spec = match (c, run) {
+            ('y', 2) => "%y".to_string(),
+            ('y', _) => "%Y".to_string(),
+            ('M', 1 | 2) => "%m".to_string(),
+            ('M', 3) => "%b".to_string(),
+            ('M', _) => "%B".to_string(),
+            ('d', _) => "%d".to_string(),
+            ('H', _) => "%H".to_string(),
+            ('h', _) => "%I".to_string(),
+            ('m', _) => "%M".to_string(),
+            ('s', _) => "%S".to_string(),
+            ('S', n) => format!("%{}f", n.min(9)),
+            ('E', 1..=3) => "%a".to_string(),
+            ('E', _) => "%A".to_string(),
+            ('a', _) => "%p".to_string(),
+            ('Z', _) => "%z".to_string(),
+            ('D', _) => "%j".to_string(),
+            ('\'', _) => {
+                // quoted literal text
+                let mut j = i + 1;
+                let mut literal = String::new();
+                while j < chars.len() && chars[j] != '\'' {
+                    literal.push(chars[j]);
+                    j += 1;
+                }
+                out.push_str(&literal.replace('%', "%%"));
+                i = j + 1;
+                continue;
+            }
+            ('%', _) => "%%".repeat(run),
+            (other, n) => other.to_string().repeat(n),
+        };
+        out.push_str(&spec);
+        i += run;
+    }
+    out
+}
+
+/// `from_unixtime(seconds[, format])`: text, `yyyy-MM-dd HH:mm:ss` by default.
+fn from_unixtime(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
+    let seconds = cast(&args[0], &DataType::Int64)?;
+    let seconds = seconds.as_primitive::<Int64Type>();
+    let formats = args.get(1).map(strings).transpose()?;
+    let out: StringArray = (0..seconds.len())
+        .map(|i| {
+            if seconds.is_null(i) {
+                return None;
+            }
+            let format = match &formats {
+                Some(f) if f.is_null(i) => return None,
+                Some(f) => java_to_strftime(f.as_string::<i32>().value(i)),
+                None => "%Y-%m-%d %H:%M:%S".to_string(),
+            };
+            let dt = chrono::DateTime::from_timestamp(seconds.value(i), 0)?;
+            Some(dt.format(&format).to_string())
+        })
+        .collect();
+    Ok(Arc::new(out))
+}
+
+/// `unix_timestamp()`, `unix_timestamp(text|timestamp[, format])`: seconds since the epoch (UTC).
+fn unix_timestamp(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    if args.is_empty() {
+        let now = chrono::Utc::now().timestamp();
+        return Ok(Arc::new(Int64Array::from(vec![now; rows])));
+    }
+    if matches!(args[0].data_type(), DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64) {
+        let ts = cast(&args[0], &DataType::Timestamp(TimeUnit::Nanosecond, None))?;
+        let ts = ts.as_primitive::<TimestampNanosecondType>();
+        let out: Int64Array = ts.iter().map(|v| v.map(|n| n.div_euclid(1_000_000_000))).collect();
+        return Ok(Arc::new(out));
+    }
+    let text = strings(&args[0])?;
+    let text = text.as_string::<i32>();
+    let formats = args.get(1).map(strings).transpose()?;
+    let out: Int64Array = (0..text.len())
+        .map(|i| {
+            if text.is_null(i) {
+                return None;
+            }
+            let value = text.value(i).trim();
+            match &formats {
+                Some(f) if f.is_null(i) => None,
+                Some(f) => {
+                    let format = java_to_strftime(f.as_string::<i32>().value(i));
+                    chrono::NaiveDateTime::parse_from_str(value, &format)
+                        .ok()
+                        .or_else(|| chrono::NaiveDate::parse_from_str(value, &format).ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
+                        .map(|dt| dt.and_utc().timestamp())
+                }
+                None => crate::format::builder::parse_timestamp(value.as_bytes()).map(|n| n.div_euclid(1_000_000_000)),
+            }
+        })
+        .collect();
+    Ok(Arc::new(out))
+}
+
+/// Days since the epoch of a date, timestamp or `yyyy-MM-dd...` text; NULL if unparsable.
+fn days(array: &ArrayRef) -> Result<Vec<Option<i32>>> {
+    match array.data_type() {
+        DataType::Date32 => Ok(array.as_primitive::<Date32Type>().iter().collect()),
+        DataType::Timestamp(_, _) | DataType::Date64 => {
+            let ts = cast(array, &DataType::Timestamp(TimeUnit::Nanosecond, None))?;
+            Ok(ts
+                .as_primitive::<TimestampNanosecondType>()
+                .iter()
+                .map(|v| v.map(|n| n.div_euclid(86_400_000_000_000) as i32))
+                .collect())
+        }
+        _ => {
+            let text = strings(array)?;
+            Ok(text
+                .as_string::<i32>()
+                .iter()
+                .map(|v| {
+                    let v = v?;
+                    crate::format::builder::parse_timestamp(v.as_bytes()).map(|n| n.div_euclid(86_400_000_000_000) as i32)
+                })
+                .collect())
+        }
+    }
+}
+
+fn to_date(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
+    Ok(Arc::new(Date32Array::from(days(&args[0])?)))
+}
+
+fn shift_days(args: &[ArrayRef], sign: i32) -> Result<ArrayRef> {
+    let start = days(&args[0])?;
+    let n = cast(&args[1], &DataType::Int64)?;
+    let n = n.as_primitive::<Int64Type>();
+    let out: Date32Array = start
+        .iter()
+        .zip(n.iter())
+        .map(|(d, n)| Some(d? + sign * i32::try_from(n?).ok()?))
+        .collect();
+    Ok(Arc::new(out))
+}
+
+fn date_add(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
+    shift_days(args, 1)
+}
+
+fn date_sub(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
+    shift_days(args, -1)
+}
+
+fn datediff(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
+    let (a, b) = (days(&args[0])?, days(&args[1])?);
+    let out: Int32Array = a.iter().zip(&b).map(|(a, b)| Some((*a)? - (*b)?)).collect();
+    Ok(Arc::new(out))
+}
+
+/// `regexp_extract(text, pattern[, group])`: group 1 by default; '' when nothing matches.
+fn regexp_extract(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
+    let text = strings(&args[0])?;
+    let pattern = strings(&args[1])?;
+    let groups = match args.get(2) {
+        Some(g) => Some(cast(g, &DataType::Int64)?),
+        None => None,
+    };
+    let (text, pattern) = (text.as_string::<i32>(), pattern.as_string::<i32>());
+    let mut cache: Option<(String, regex::Regex)> = None;
+    let mut out = StringBuilder::new();
+    for i in 0..text.len() {
+        if text.is_null(i) || pattern.is_null(i) {
+            out.append_null();
+            continue;
+        }
+        let p = pattern.value(i);
+        if cache.as_ref().is_none_or(|(cached, _)| cached != p) {
+            let re = regex::Regex::new(p).map_err(|e| DataFusionError::Execution(format!("regexp_extract: bad regular expression {p:?}: {e}")))?;
+            cache = Some((p.to_string(), re));
+        }
+        let re = &cache.as_ref().expect("compiled").1;
+        let group = groups.as_ref().map_or(1, |g| g.as_primitive::<Int64Type>().value(i)) as usize;
+        if group > re.captures_len() - 1 {
+            return exec_err!("regexp_extract: group {group} does not exist in {p:?}");
+        }
+        match re.captures(text.value(i)) {
+            Some(caps) => out.append_value(caps.get(group).map_or("", |m| m.as_str())),
+            None => out.append_value(""),
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_paths() {
+        let v: serde_json::Value = serde_json::from_str(r#"{"a":{"b":[{"c":1},{"c":2}]},"s":"x"}"#).unwrap();
+        assert_eq!(json_path(&v, "$.a.b[1].c").unwrap(), serde_json::json!(2));
+        assert_eq!(json_path(&v, "$.s").unwrap(), serde_json::json!("x"));
+        assert!(json_path(&v, "$.missing").is_none());
+    }
+
+    #[test]
+    fn java_date_formats() {
+        assert_eq!(java_to_strftime("yyyy-MM-dd HH:mm:ss"), "%Y-%m-%d %H:%M:%S");
+        assert_eq!(java_to_strftime("dd/MMM/yyyy'T'HH"), "%d/%b/%YT%H");
+    }
+}

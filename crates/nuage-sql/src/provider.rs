@@ -1,0 +1,292 @@
+//! [`HiveTable`]: a catalog table as a DataFusion `TableProvider`.
+//!
+//! A scan first prunes partitions with the filters that mention only partition
+//! columns (evaluated against the partition values stored in the catalog, so
+//! pruned folders are never even listed), then lists the files of what is left
+//! and hands them to a `DataSourceExec` with the table's file source.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{Field, FieldRef, Schema, SchemaRef};
+use datafusion::catalog::Session;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{Column, DFSchema, DataFusionError, Result, ScalarValue};
+use datafusion::datasource::TableProvider;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, FileSource, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::union::UnionExec;
+use datafusion_datasource::TableSchema;
+use futures::TryStreamExt;
+use nuage_catalog::{Partition, Table};
+use nuage_lake::{Lake, Location};
+use object_store::ObjectStoreExt;
+
+use crate::format::{HiveSource, read_options};
+use crate::types::{arrow_type, schema_of};
+
+/// A table of the metastore, ready to scan.
+#[derive(Debug)]
+pub struct HiveTable {
+    table: Table,
+    partitions: Vec<Partition>,
+    schema: SchemaRef,
+    lake: Arc<Lake>,
+}
+
+impl HiveTable {
+    pub fn new(table: Table, partitions: Vec<Partition>, lake: Arc<Lake>) -> Self {
+        let mut fields: Vec<FieldRef> = schema_of(&table.columns).fields().iter().cloned().collect();
+        fields.extend(schema_of(&table.partition_columns).fields().iter().cloned());
+        Self {
+            schema: Arc::new(Schema::new(fields)),
+            table,
+            partitions,
+            lake,
+        }
+    }
+
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    fn partition_names(&self) -> Vec<String> {
+        self.table.partition_columns.iter().map(|c| c.name.clone()).collect()
+    }
+
+    fn only_partition_columns(&self, expr: &Expr) -> bool {
+        let names = self.partition_names();
+        let refs = expr.column_refs();
+        !refs.is_empty() && refs.iter().all(|c| names.contains(&c.name.to_lowercase())) && !expr.is_volatile()
+    }
+
+    /// The partitions (as folders plus values) that the filters keep.
+    fn select_partitions(&self, state: &dyn Session, filters: &[Expr]) -> Result<Vec<(String, Vec<String>)>> {
+        if !self.table.is_partitioned() {
+            return Ok(vec![(self.table.data_location(), Vec::new())]);
+        }
+        let filters: Vec<&Expr> = filters.iter().filter(|f| self.only_partition_columns(f)).collect();
+        let mut keep = vec![true; self.partitions.len()];
+        if !filters.is_empty() && !self.partitions.is_empty() {
+            let batch = self.partition_batch()?;
+            let df_schema = DFSchema::try_from(batch.schema())?;
+            for filter in filters {
+                let filter = unqualify(filter.clone())?;
+                let physical = state.create_physical_expr(filter, &df_schema)?;
+                let result = physical.evaluate(&batch)?.into_array(batch.num_rows())?;
+                let mask = result
+                    .as_any()
+                    .downcast_ref::<BooleanArray>()
+                    .ok_or_else(|| DataFusionError::Internal("partition filter is not boolean".into()))?;
+                for (i, k) in keep.iter_mut().enumerate() {
+                    *k &= mask.is_valid(i) && mask.value(i);
+                }
+            }
+        }
+        Ok(self
+            .partitions
+            .iter()
+            .zip(keep)
+            .filter(|(_, k)| *k)
+            .map(|(p, _)| (p.location.clone(), p.values.clone()))
+            .collect())
+    }
+
+    /// One row per partition, one typed column per partition column.
+    fn partition_batch(&self) -> Result<RecordBatch> {
+        let mut columns: Vec<ArrayRef> = Vec::new();
+        let mut fields = Vec::new();
+        for (i, column) in self.table.partition_columns.iter().enumerate() {
+            let text: ArrayRef = Arc::new(StringArray::from_iter(
+                self.partitions.iter().map(|p| partition_value(p.values.get(i))),
+            ));
+            let ty = arrow_type(&column.hive_type());
+            columns.push(datafusion::arrow::compute::cast(&text, &ty)?);
+            fields.push(Field::new(&column.name, ty, true));
+        }
+        Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
+    }
+
+    fn partition_scalars(&self, values: &[String]) -> Result<Vec<ScalarValue>> {
+        self.table
+            .partition_columns
+            .iter()
+            .zip(values)
+            .map(|(column, value)| {
+                let text = ScalarValue::Utf8(partition_value(Some(value)).map(str::to_string));
+                let ty = arrow_type(&column.hive_type());
+                // A value that does not fit the declared type reads as NULL, as in Hive.
+                Ok(text.cast_to(&ty).unwrap_or(ScalarValue::try_from(&ty)?))
+            })
+            .collect()
+    }
+}
+
+/// Hive's default partition holds rows whose partition value was NULL.
+fn partition_value(value: Option<&String>) -> Option<&str> {
+    value.map(String::as_str).filter(|v| *v != "__HIVE_DEFAULT_PARTITION__")
+}
+
+/// Drops table qualifiers so the expression resolves against the partition batch.
+fn unqualify(expr: Expr) -> Result<Expr> {
+    Ok(expr
+        .transform(|e| match e {
+            Expr::Column(c) => Ok(Transformed::yes(Expr::Column(Column::new_unqualified(c.name.to_lowercase())))),
+            other => Ok(Transformed::no(other)),
+        })?
+        .data)
+}
+
+/// Files to read under a folder (or the folder itself if it names one file),
+/// skipping Hadoop's hidden and marker files (`_SUCCESS`, `.crc`, staging folders).
+pub async fn list_data_files(lake: &Lake, location: &str) -> Result<(ObjectStoreUrl, Vec<object_store::ObjectMeta>)> {
+    let location = Location::parse(location).map_err(external)?;
+    let url = store_url(&location)?;
+    let (store, path) = lake.store_for(&location).map_err(external)?;
+    let prefix = (!path.as_ref().is_empty()).then_some(&path);
+    let listed: Vec<object_store::ObjectMeta> = match store.list(prefix).try_collect().await {
+        Ok(files) => files,
+        Err(object_store::Error::NotFound { .. }) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let base = path.as_ref().to_string();
+    let mut files: Vec<_> = listed
+        .into_iter()
+        .filter(|meta| {
+            let relative = meta.location.as_ref().strip_prefix(base.as_str()).unwrap_or(meta.location.as_ref());
+            !relative
+                .split('/')
+                .any(|part| part.starts_with('.') || part.starts_with('_') || part.contains('#'))
+        })
+        .collect();
+    if files.is_empty() && prefix.is_some() {
+        if let Ok(meta) = store.head(&path).await {
+            files.push(meta);
+        }
+    }
+    files.sort_by(|a, b| a.location.cmp(&b.location));
+    Ok((url, files))
+}
+
+/// The DataFusion object-store URL of a location: `s3://bucket` or `file://`.
+pub fn store_url(location: &Location) -> Result<ObjectStoreUrl> {
+    match location {
+        Location::Object { bucket, .. } => ObjectStoreUrl::parse(format!("s3://{bucket}")),
+        Location::Local(_) => Ok(ObjectStoreUrl::local_filesystem()),
+    }
+}
+
+/// Files dealt round-robin into at most `groups` groups (DataFusion splits large
+/// files further by byte range).
+fn spread(files: Vec<PartitionedFile>, groups: usize) -> Vec<FileGroup> {
+    let groups = groups.max(1).min(files.len().max(1));
+    let mut out: Vec<Vec<PartitionedFile>> = vec![Vec::new(); groups];
+    for (i, file) in files.into_iter().enumerate() {
+        out[i % groups].push(file);
+    }
+    out.into_iter().map(FileGroup::new).collect()
+}
+
+fn external(e: impl std::error::Error + Send + Sync + 'static) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}
+
+#[async_trait]
+impl TableProvider for HiveTable {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(filters
+            .iter()
+            .map(|f| {
+                if self.only_partition_columns(f) {
+                    TableProviderFilterPushDown::Exact
+                } else {
+                    TableProviderFilterPushDown::Inexact
+                }
+            })
+            .collect())
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let selected = self.select_partitions(state, filters)?;
+        // Files grouped by object store (a table's partitions may live in several buckets).
+        let mut by_store: BTreeMap<String, (ObjectStoreUrl, Vec<PartitionedFile>)> = BTreeMap::new();
+        for (location, values) in selected {
+            let (url, files) = list_data_files(&self.lake, &location).await?;
+            let scalars = self.partition_scalars(&values)?;
+            let entry = by_store
+                .entry(url.as_str().to_string())
+                .or_insert_with(|| (url.clone(), Vec::new()));
+            for meta in files {
+                let mut file = PartitionedFile::from(meta);
+                file.partition_values = scalars.clone();
+                entry.1.push(file);
+            }
+        }
+        let data_schema = schema_of(&self.table.columns);
+        let partition_fields: Vec<FieldRef> = schema_of(&self.table.partition_columns).fields().iter().cloned().collect();
+        let mut plans: Vec<Arc<dyn ExecutionPlan>> = Vec::new();
+        for (_, (url, files)) in by_store {
+            if files.is_empty() {
+                continue;
+            }
+            let table_schema = TableSchema::new(data_schema.clone(), partition_fields.clone());
+            let source: Arc<dyn FileSource> = match read_options(&self.table) {
+                Some(options) => Arc::new(HiveSource::new(options, table_schema)),
+                None => {
+                    let mut parquet = ParquetSource::new(table_schema);
+                    let predicate = filters.iter().cloned().reduce(|a, b| a.and(b));
+                    if let Some(predicate) = predicate {
+                        let df_schema = DFSchema::try_from(self.schema.clone())?;
+                        if let Ok(physical) = state.create_physical_expr(unqualify(predicate)?, &df_schema) {
+                            parquet = parquet.with_predicate(physical);
+                        }
+                    }
+                    Arc::new(parquet)
+                }
+            };
+            let config = FileScanConfigBuilder::new(url, source)
+                .with_file_groups(spread(files, state.config().target_partitions()))
+                .with_projection_indices(projection.cloned())?
+                .with_limit(limit)
+                .build();
+            plans.push(DataSourceExec::from_data_source(config));
+        }
+        match plans.len() {
+            0 => {
+                let schema = match projection {
+                    Some(p) => Arc::new(self.schema.project(p)?),
+                    None => self.schema.clone(),
+                };
+                Ok(Arc::new(EmptyExec::new(schema)))
+            }
+            1 => Ok(plans.pop().expect("one plan")),
+            _ => UnionExec::try_new(plans),
+        }
+    }
+}

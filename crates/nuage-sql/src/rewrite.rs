@@ -1,0 +1,373 @@
+//! Hive semantics that DataFusion spells differently, rewritten in the AST
+//! before planning:
+//!
+//! - `a / b` is always DOUBLE division (`int / int` = DOUBLE in Hive);
+//!   `a DIV b` is integer division;
+//! - Hive function names and shapes (`if`, `collect_set`, `percentile`, `size`,
+//!   `array`, `map`, `year`, `rlike`, ...) become DataFusion equivalents or
+//!   nuage's own UDFs (registered in [`crate::functions`]);
+//! - `LATERAL VIEW explode(xs) v AS x` becomes a derived table that unnests `xs`.
+
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, ObjectName, Query,
+    Select, SetExpr, Statement, TableFactor, TableWithJoins, visit_expressions_mut,
+};
+use datafusion::sql::sqlparser::dialect::HiveDialect;
+use datafusion::sql::sqlparser::parser::{Parser, ParserError};
+
+/// Rewrites a statement in place.
+pub fn rewrite_statement(statement: &mut Statement) -> Result<(), ParserError> {
+    if let Statement::Query(query) = statement {
+        rewrite_lateral_views(query)?;
+    }
+    if let Statement::Explain { statement: inner, .. } = statement {
+        rewrite_statement(inner)?;
+        return Ok(());
+    }
+    rewrite_expressions(statement)
+}
+
+/// Rewrites a query in place (used for INSERT ... SELECT and CTAS sources).
+pub fn rewrite_query(query: &mut Box<Query>) -> Result<(), ParserError> {
+    let mut statement = Statement::Query(query.clone());
+    rewrite_statement(&mut statement)?;
+    if let Statement::Query(q) = statement {
+        *query = q;
+    }
+    Ok(())
+}
+
+/// Rewrites a standalone expression (UPDATE assignments and WHERE clauses).
+pub fn rewrite_expr(expr: &mut Expr) -> Result<(), ParserError> {
+    let mut query = parse_query(&format!("SELECT {expr}"))?;
+    rewrite_query(&mut query)?;
+    if let SetExpr::Select(select) = *query.body {
+        if let Some(datafusion::sql::sqlparser::ast::SelectItem::UnnamedExpr(e)) = select.projection.into_iter().next() {
+            *expr = e;
+        }
+    }
+    Ok(())
+}
+
+fn parse_expr(text: &str) -> Result<Expr, ParserError> {
+    Parser::new(&HiveDialect {}).try_with_sql(text)?.parse_expr()
+}
+
+fn parse_query(text: &str) -> Result<Box<Query>, ParserError> {
+    Parser::new(&HiveDialect {}).try_with_sql(text)?.parse_query()
+}
+
+fn rewrite_expressions(statement: &mut Statement) -> Result<(), ParserError> {
+    let flow = visit_expressions_mut(statement, |expr| match rewrite_one(expr) {
+        Ok(Some(new)) => {
+            *expr = new;
+            ControlFlow::Continue(())
+        }
+        Ok(None) => ControlFlow::Continue(()),
+        Err(e) => ControlFlow::Break(e),
+    });
+    match flow {
+        ControlFlow::Break(e) => Err(e),
+        ControlFlow::Continue(()) => Ok(()),
+    }
+}
+
+/// Plain positional arguments of a function call, if it has only those.
+fn plain_args(args: &FunctionArguments) -> Option<Vec<&Expr>> {
+    match args {
+        FunctionArguments::None => Some(Vec::new()),
+        FunctionArguments::List(list) if list.duplicate_treatment.is_none() && list.clauses.is_empty() => list
+            .args
+            .iter()
+            .map(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
+fn function_name(name: &ObjectName) -> Option<String> {
+    match name.0.as_slice() {
+        [part] => part.as_ident().map(|i| i.value.to_lowercase()),
+        _ => None,
+    }
+}
+
+fn arity(name: &str, args: &[&Expr], allowed: &[usize]) -> Result<(), ParserError> {
+    if allowed.contains(&args.len()) {
+        Ok(())
+    } else {
+        let expected: Vec<String> = allowed.iter().map(|n| n.to_string()).collect();
+        Err(ParserError::ParserError(format!(
+            "{name} takes {} argument(s), got {}",
+            expected.join(" or "),
+            args.len()
+        )))
+    }
+}
+
+/// The replacement for one expression, if Hive spells it differently.
+fn rewrite_one(expr: &Expr) -> Result<Option<Expr>, ParserError> {
+    match expr {
+        Expr::BinaryOp { left, op: BinaryOperator::Divide, right } => {
+            Ok(Some(parse_expr(&format!("CAST({left} AS DOUBLE) / CAST({right} AS DOUBLE)"))?))
+        }
+        Expr::BinaryOp { left, op: BinaryOperator::MyIntegerDivide, right } => {
+            Ok(Some(parse_expr(&format!("CAST(CAST({left} AS BIGINT) / CAST({right} AS BIGINT) AS BIGINT)"))?))
+        }
+        Expr::RLike { negated, expr, pattern, .. } => {
+            let not = if *negated { "NOT " } else { "" };
+            Ok(Some(parse_expr(&format!("{not}regexp_like({expr}, {pattern})"))?))
+        }
+        Expr::Function(function) => {
+            let Some(name) = function_name(&function.name) else { return Ok(None) };
+            let Some(args) = plain_args(&function.args) else { return Ok(None) };
+            if function.over.is_some() || function.filter.is_some() {
+                return Ok(None);
+            }
+            let a: Vec<String> = args.iter().map(|e| e.to_string()).collect();
+            let text = match name.as_str() {
+                "if" => {
+                    arity("if", &args, &[3])?;
+                    format!("CASE WHEN {} THEN {} ELSE {} END", a[0], a[1], a[2])
+                }
+                "collect_list" => {
+                    arity(&name, &args, &[1])?;
+                    format!("array_agg({0}) FILTER (WHERE {0} IS NOT NULL)", a[0])
+                }
+                "collect_set" => {
+                    arity(&name, &args, &[1])?;
+                    format!("array_agg(DISTINCT {0}) FILTER (WHERE {0} IS NOT NULL)", a[0])
+                }
+                "percentile" | "percentile_approx" | "approx_percentile" => {
+                    arity(&name, &args, &[2, 3])?;
+                    let target = if name == "percentile" { "percentile_cont" } else { "approx_percentile_cont" };
+                    match args[1] {
+                        Expr::Function(f) if function_name(&f.name).is_some_and(|n| n == "array") => {
+                            let ps = plain_args(&f.args).unwrap_or_default();
+                            let parts: Vec<String> = ps
+                                .iter()
+                                .map(|p| format!("{target}(CAST({} AS DOUBLE), {p})", a[0]))
+                                .collect();
+                            format!("make_array({})", parts.join(", "))
+                        }
+                        Expr::Array(array) => {
+                            let parts: Vec<String> = array
+                                .elem
+                                .iter()
+                                .map(|p| format!("{target}(CAST({} AS DOUBLE), {p})", a[0]))
+                                .collect();
+                            format!("make_array({})", parts.join(", "))
+                        }
+                        _ => format!("{target}(CAST({} AS DOUBLE), {})", a[0], a[1]),
+                    }
+                }
+                "array" => format!("make_array({})", a.join(", ")),
+                "map" => {
+                    if a.len() % 2 != 0 {
+                        return Err(ParserError::ParserError("map takes key, value pairs: map(k1, v1, k2, v2, ...)".into()));
+                    }
+                    let keys: Vec<&str> = a.iter().step_by(2).map(String::as_str).collect();
+                    let values: Vec<&str> = a.iter().skip(1).step_by(2).map(String::as_str).collect();
+                    format!("map(make_array({}), make_array({}))", keys.join(", "), values.join(", "))
+                }
+                "year" | "month" | "day" | "dayofmonth" | "hour" | "minute" | "second" | "quarter" | "weekofyear" | "dayofweek" => {
+                    arity(&name, &args, &[1])?;
+                    let part = match name.as_str() {
+                        "dayofmonth" => "day",
+                        "weekofyear" => "week",
+                        "dayofweek" => "dow",
+                        other => other,
+                    };
+                    let value = format!("date_part('{part}', CAST({} AS TIMESTAMP))", a[0]);
+                    if name == "dayofweek" {
+                        // Hive: Sunday = 1 ... Saturday = 7.
+                        format!("CAST({value} + 1 AS INT)")
+                    } else {
+                        format!("CAST({value} AS INT)")
+                    }
+                }
+                "explode" => {
+                    arity(&name, &args, &[1])?;
+                    format!("unnest({})", a[0])
+                }
+                "lcase" => format!("lower({})", a.join(", ")),
+                "ucase" => format!("upper({})", a.join(", ")),
+                "rand" => "random()".to_string(),
+                "pmod" => {
+                    arity(&name, &args, &[2])?;
+                    format!("((({0}) % ({1})) + ({1})) % ({1})", a[0], a[1])
+                }
+                "isnull" => {
+                    arity(&name, &args, &[1])?;
+                    format!("({} IS NULL)", a[0])
+                }
+                "isnotnull" => {
+                    arity(&name, &args, &[1])?;
+                    format!("({} IS NOT NULL)", a[0])
+                }
+                "sort_array" => format!("array_sort({})", a.join(", ")),
+                "array_contains" => format!("array_has({})", a.join(", ")),
+                "locate" => {
+                    arity(&name, &args, &[2])?;
+                    format!("strpos({}, {})", a[1], a[0])
+                }
+                "regexp_replace" if args.len() == 3 => {
+                    format!("regexp_replace({}, {}, {}, 'g')", a[0], a[1], a[2])
+                }
+                "nvl2" => return Ok(None),
+                _ => return Ok(None),
+            };
+            Ok(Some(parse_expr(&text)?))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// `FROM t LATERAL VIEW explode(xs) v AS x` becomes
+/// `FROM (SELECT *, unnest(xs) AS x FROM t) AS t`, one layer per lateral view.
+fn rewrite_lateral_views(query: &mut Box<Query>) -> Result<(), ParserError> {
+    if let Some(with) = &mut query.with {
+        for cte in &mut with.cte_tables {
+            rewrite_lateral_views(&mut cte.query)?;
+        }
+    }
+    rewrite_set_expr(&mut query.body)
+}
+
+fn rewrite_set_expr(body: &mut SetExpr) -> Result<(), ParserError> {
+    match body {
+        SetExpr::Select(select) => rewrite_select(select),
+        SetExpr::Query(q) => rewrite_lateral_views(q),
+        SetExpr::SetOperation { left, right, .. } => {
+            rewrite_set_expr(left)?;
+            rewrite_set_expr(right)
+        }
+        _ => Ok(()),
+    }
+}
+
+fn rewrite_select(select: &mut Select) -> Result<(), ParserError> {
+    for table in &mut select.from {
+        rewrite_table_factor(&mut table.relation)?;
+        for join in &mut table.joins {
+            rewrite_table_factor(&mut join.relation)?;
+        }
+    }
+    if select.lateral_views.is_empty() {
+        return Ok(());
+    }
+    let [TableWithJoins { relation, joins }] = select.from.as_mut_slice() else {
+        return Err(ParserError::ParserError(
+            "LATERAL VIEW needs exactly one table in FROM; join in a subquery first".into(),
+        ));
+    };
+    if !joins.is_empty() {
+        return Err(ParserError::ParserError(
+            "LATERAL VIEW after a JOIN is not supported yet; put the join in a subquery: FROM (SELECT ... JOIN ...) t LATERAL VIEW ...".into(),
+        ));
+    }
+    let alias = match relation {
+        TableFactor::Table { alias: Some(alias), .. } | TableFactor::Derived { alias: Some(alias), .. } => alias.name.value.clone(),
+        TableFactor::Table { name, .. } => name.0.last().map(|p| p.to_string()).unwrap_or_default(),
+        _ => "lv".to_string(),
+    };
+    let mut current = relation.to_string();
+    let mut view_aliases = Vec::new();
+    for view in std::mem::take(&mut select.lateral_views) {
+        let Expr::Function(function) = &view.lateral_view else {
+            return Err(ParserError::ParserError(format!("LATERAL VIEW needs a table function such as explode(...), found {}", view.lateral_view)));
+        };
+        let name = function_name(&function.name).unwrap_or_default();
+        if name != "explode" {
+            return Err(ParserError::ParserError(format!(
+                "LATERAL VIEW {name}(...) is not supported yet; nuage supports LATERAL VIEW explode(array)"
+            )));
+        }
+        if view.outer {
+            return Err(ParserError::ParserError(
+                "LATERAL VIEW OUTER is not supported yet; use LATERAL VIEW explode(...) and a LEFT JOIN for rows with empty arrays".into(),
+            ));
+        }
+        let args = plain_args(&function.args).unwrap_or_default();
+        arity("explode", &args, &[1])?;
+        let [column] = view.lateral_col_alias.as_slice() else {
+            return Err(ParserError::ParserError(
+                "LATERAL VIEW explode(array) needs exactly one column alias: LATERAL VIEW explode(xs) v AS x".into(),
+            ));
+        };
+        let column = column.value.to_lowercase();
+        current = format!("(SELECT *, unnest({}) AS {column} FROM {current}) AS {alias}", args[0]);
+        view_aliases.push(view.lateral_view_name.to_string().to_lowercase());
+    }
+    let query = parse_query(&format!("SELECT * FROM {current}"))?;
+    let SetExpr::Select(inner) = *query.body else { unreachable!("a SELECT") };
+    select.from = inner.from;
+    // `v.x` now lives in the derived table.
+    let mut stub = Statement::Query(Box::new(Query {
+        body: Box::new(SetExpr::Select(Box::new(select.clone()))),
+        ..*parse_query("SELECT 1")?
+    }));
+    let _ = visit_expressions_mut(&mut stub, |expr| {
+        if let Expr::CompoundIdentifier(parts) = expr {
+            if parts.len() == 2 && view_aliases.contains(&parts[0].value.to_lowercase()) {
+                *expr = Expr::Identifier(parts[1].clone());
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    if let Statement::Query(q) = stub {
+        if let SetExpr::Select(s) = *q.body {
+            *select = *s;
+        }
+    }
+    Ok(())
+}
+
+fn rewrite_table_factor(factor: &mut TableFactor) -> Result<(), ParserError> {
+    if let TableFactor::Derived { subquery, .. } = factor {
+        rewrite_lateral_views(subquery)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rewritten(sql: &str) -> String {
+        let mut statement = Parser::new(&HiveDialect {}).try_with_sql(sql).unwrap().parse_statement().unwrap();
+        rewrite_statement(&mut statement).unwrap();
+        statement.to_string()
+    }
+
+    #[test]
+    fn division_is_always_double() {
+        assert_eq!(rewritten("SELECT a / b FROM t"), "SELECT CAST(a AS DOUBLE) / CAST(b AS DOUBLE) FROM t");
+    }
+
+    #[test]
+    fn hive_functions_map_to_datafusion() {
+        assert_eq!(rewritten("SELECT if(a > 1, 'x', 'y') FROM t"), "SELECT CASE WHEN a > 1 THEN 'x' ELSE 'y' END FROM t");
+        assert_eq!(
+            rewritten("SELECT percentile(v, 0.5) FROM t"),
+            "SELECT percentile_cont(CAST(v AS DOUBLE), 0.5) FROM t"
+        );
+        assert_eq!(
+            rewritten("SELECT collect_set(g) FROM t"),
+            "SELECT array_agg(DISTINCT g) FILTER (WHERE g IS NOT NULL) FROM t"
+        );
+    }
+
+    #[test]
+    fn lateral_view_becomes_unnest() {
+        assert_eq!(
+            rewritten("SELECT m.id, g.genre FROM movies m LATERAL VIEW explode(split(m.genres, ' ')) g AS genre WHERE g.genre = 'Drama'"),
+            "SELECT m.id, genre FROM (SELECT *, unnest(split(m.genres, ' ')) AS genre FROM movies AS m) AS m WHERE genre = 'Drama'"
+        );
+    }
+}
