@@ -9,10 +9,16 @@ pub enum CatalogError {
     NoSuchDatabase(String),
     #[error("database {0} already exists")]
     DatabaseExists(String),
-    #[error("database {name} is not empty ({tables} tables); use DROP DATABASE {name} CASCADE to drop it with its tables")]
+    #[error(
+        "database {name} is not empty ({tables} tables); use DROP DATABASE {name} CASCADE to drop it with its tables"
+    )]
     DatabaseNotEmpty { name: String, tables: usize },
     #[error("table {database}.{name} does not exist{hint}")]
-    NoSuchTable { database: String, name: String, hint: String },
+    NoSuchTable {
+        database: String,
+        name: String,
+        hint: String,
+    },
     #[error("table {0} already exists")]
     TableExists(String),
     #[error("partition {0} already exists")]

@@ -16,9 +16,9 @@ mod types;
 
 pub use error::{CatalogError, Result};
 pub use model::{
-    Column, Database, FileFormat, HIVE_JSON_SERDE, LAZY_SIMPLE_SERDE, OPEN_CSV_SERDE, OPENX_JSON_SERDE,
-    PARQUET_SERDE, Partition, SNAPSHOT_PROPERTY, StorageFormat, Table, TableKind, escape_partition_value,
-    partition_spec, unescape_partition_value,
+    Column, Database, FileFormat, HIVE_JSON_SERDE, LAZY_SIMPLE_SERDE, OPEN_CSV_SERDE,
+    OPENX_JSON_SERDE, PARQUET_SERDE, Partition, SNAPSHOT_PROPERTY, StorageFormat, Table, TableKind,
+    escape_partition_value, partition_spec, unescape_partition_value,
 };
 pub use sqlite::SqliteMetastore;
 pub use types::HiveType;
@@ -38,15 +38,32 @@ pub trait Metastore: Send + Sync + std::fmt::Debug {
     fn list_tables(&self, database: &str) -> Result<Vec<Table>>;
     /// Rewrites a table's definition (columns, properties, location...), keeping its partitions.
     fn update_table(&self, table: &Table) -> Result<()>;
-    fn rename_table(&self, database: &str, name: &str, new_database: &str, new_name: &str) -> Result<()>;
+    fn rename_table(
+        &self,
+        database: &str,
+        name: &str,
+        new_database: &str,
+        new_name: &str,
+    ) -> Result<()>;
     /// Removes a table and its partitions; returns what was removed.
     fn drop_table(&self, database: &str, name: &str) -> Result<Option<Table>>;
 
     /// Adds partitions; with `if_not_exists` existing ones are skipped, otherwise
     /// they are an error. Returns how many were added.
-    fn add_partitions(&self, database: &str, table: &str, partitions: &[Partition], if_not_exists: bool) -> Result<usize>;
+    fn add_partitions(
+        &self,
+        database: &str,
+        table: &str,
+        partitions: &[Partition],
+        if_not_exists: bool,
+    ) -> Result<usize>;
     /// Removes the partitions with these values; returns the ones removed.
-    fn drop_partitions(&self, database: &str, table: &str, values: &[Vec<String>]) -> Result<Vec<Partition>>;
+    fn drop_partitions(
+        &self,
+        database: &str,
+        table: &str,
+        values: &[Vec<String>],
+    ) -> Result<Vec<Partition>>;
     fn list_partitions(&self, database: &str, table: &str) -> Result<Vec<Partition>>;
     /// Atomically replaces a table's definition and its whole partition list:
     /// the commit point of a copy-on-write UPDATE, DELETE or INSERT OVERWRITE.

@@ -111,7 +111,11 @@ impl StorageFormat {
 
     /// The format a serde class implies, if nuage knows the class.
     pub fn format_of_serde(serde: &str) -> Option<FileFormat> {
-        let short = serde.rsplit('.').next().unwrap_or(serde).to_ascii_lowercase();
+        let short = serde
+            .rsplit('.')
+            .next()
+            .unwrap_or(serde)
+            .to_ascii_lowercase();
         match short.as_str() {
             "lazysimpleserde" => Some(FileFormat::Text),
             "opencsvserde" => Some(FileFormat::Csv),
@@ -282,7 +286,10 @@ mod tests {
 
     #[test]
     fn partition_values_are_escaped_like_hive() {
-        let cols = vec![Column::new("dt", "string").unwrap(), Column::new("City", "string").unwrap()];
+        let cols = vec![
+            Column::new("dt", "string").unwrap(),
+            Column::new("City", "string").unwrap(),
+        ];
         let spec = partition_spec(&cols, &["2024/01/02".into(), "Paris".into()]);
         assert_eq!(spec, "dt=2024%2F01%2F02/city=Paris");
         assert_eq!(unescape_partition_value("2024%2F01%2F02"), "2024/01/02");

@@ -11,9 +11,9 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use crate::Metastore;
 use crate::error::{CatalogError, Result};
 use crate::model::{Column, Database, Partition, StorageFormat, Table, TableKind, partition_spec};
-use crate::Metastore;
 
 /// Migrations, applied in order; the index + 1 is the schema version.
 const MIGRATIONS: &[&str] = &[r#"
@@ -80,10 +80,14 @@ impl SqliteMetastore {
             source,
         };
         let mut conn = Connection::open(path).map_err(wrap)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(wrap)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(wrap)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(wrap)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(wrap)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(wrap)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(wrap)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(wrap)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(wrap)?;
         migrate(&mut conn).map_err(wrap)?;
         let store = Self {
             path: display,
@@ -263,7 +267,12 @@ fn validate(table: &Table) -> Result<()> {
     Ok(())
 }
 
-fn insert_partition(tx: &Transaction, id: i64, table: &Table, partition: &Partition) -> Result<bool> {
+fn insert_partition(
+    tx: &Transaction,
+    id: i64,
+    table: &Table,
+    partition: &Partition,
+) -> Result<bool> {
     let spec = partition_spec(&table.partition_columns, &partition.values);
     let added = tx.execute(
         "INSERT OR IGNORE INTO partitions (table_id, spec, vals, location, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -277,7 +286,11 @@ fn load_partitions(conn: &Connection, id: i64) -> Result<Vec<Partition>> {
         "SELECT vals, location, created_at FROM partitions WHERE table_id = ?1 ORDER BY spec",
     )?;
     let rows = stmt.query_map([id], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
     })?;
     let mut out = Vec::new();
     for row in rows {
@@ -344,7 +357,9 @@ impl Metastore for SqliteMetastore {
     fn list_databases(&self) -> Result<Vec<Database>> {
         let names: Vec<String> = self.read(|conn| {
             let mut stmt = conn.prepare("SELECT name FROM databases ORDER BY name")?;
-            let names = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            let names = stmt
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
             Ok(names)
         })?;
         names
@@ -357,14 +372,17 @@ impl Metastore for SqliteMetastore {
         let name = name.to_lowercase();
         self.write(|tx| {
             let exists: Option<String> = tx
-                .query_row("SELECT name FROM databases WHERE name = ?1", [&name], |r| r.get(0))
+                .query_row("SELECT name FROM databases WHERE name = ?1", [&name], |r| {
+                    r.get(0)
+                })
                 .optional()?;
             if exists.is_none() {
                 return Err(CatalogError::NoSuchDatabase(name.clone()));
             }
             let ids: Vec<i64> = {
                 let mut stmt = tx.prepare("SELECT id FROM tables WHERE db = ?1")?;
-                stmt.query_map([&name], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
+                stmt.query_map([&name], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?
             };
             if !ids.is_empty() && !cascade {
                 return Err(CatalogError::DatabaseNotEmpty {
@@ -435,13 +453,19 @@ impl Metastore for SqliteMetastore {
         let database = database.to_lowercase();
         self.read(|conn| {
             let exists: Option<String> = conn
-                .query_row("SELECT name FROM databases WHERE name = ?1", [&database], |r| r.get(0))
+                .query_row(
+                    "SELECT name FROM databases WHERE name = ?1",
+                    [&database],
+                    |r| r.get(0),
+                )
                 .optional()?;
             if exists.is_none() {
                 return Err(CatalogError::NoSuchDatabase(database.clone()));
             }
             let mut stmt = conn.prepare("SELECT id FROM tables WHERE db = ?1 ORDER BY name")?;
-            let ids: Vec<i64> = stmt.query_map([&database], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            let ids: Vec<i64> = stmt
+                .query_map([&database], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
             ids.into_iter().map(|id| load_table(conn, id)).collect()
         })
     }
@@ -449,21 +473,37 @@ impl Metastore for SqliteMetastore {
     fn update_table(&self, table: &Table) -> Result<()> {
         validate(table)?;
         self.write(|tx| {
-            let id = require_table(tx, &table.database.to_lowercase(), &table.name.to_lowercase())?;
+            let id = require_table(
+                tx,
+                &table.database.to_lowercase(),
+                &table.name.to_lowercase(),
+            )?;
             update_row(tx, id, table)
         })
     }
 
-    fn rename_table(&self, database: &str, name: &str, new_database: &str, new_name: &str) -> Result<()> {
+    fn rename_table(
+        &self,
+        database: &str,
+        name: &str,
+        new_database: &str,
+        new_name: &str,
+    ) -> Result<()> {
         let (database, name) = (database.to_lowercase(), name.to_lowercase());
         let (new_database, new_name) = (new_database.to_lowercase(), new_name.to_lowercase());
         self.write(|tx| {
             let id = require_table(tx, &database, &name)?;
             if table_id(tx, &new_database, &new_name)?.is_some() {
-                return Err(CatalogError::TableExists(format!("{new_database}.{new_name}")));
+                return Err(CatalogError::TableExists(format!(
+                    "{new_database}.{new_name}"
+                )));
             }
             let db_exists: Option<String> = tx
-                .query_row("SELECT name FROM databases WHERE name = ?1", [&new_database], |r| r.get(0))
+                .query_row(
+                    "SELECT name FROM databases WHERE name = ?1",
+                    [&new_database],
+                    |r| r.get(0),
+                )
                 .optional()?;
             if db_exists.is_none() {
                 return Err(CatalogError::NoSuchDatabase(new_database.clone()));
@@ -488,7 +528,13 @@ impl Metastore for SqliteMetastore {
         })
     }
 
-    fn add_partitions(&self, database: &str, table: &str, partitions: &[Partition], if_not_exists: bool) -> Result<usize> {
+    fn add_partitions(
+        &self,
+        database: &str,
+        table: &str,
+        partitions: &[Partition],
+        if_not_exists: bool,
+    ) -> Result<usize> {
         self.write(|tx| {
             let id = require_table(tx, &database.to_lowercase(), &table.to_lowercase())?;
             let def = load_table(tx, id)?;
@@ -515,7 +561,12 @@ impl Metastore for SqliteMetastore {
         })
     }
 
-    fn drop_partitions(&self, database: &str, table: &str, values: &[Vec<String>]) -> Result<Vec<Partition>> {
+    fn drop_partitions(
+        &self,
+        database: &str,
+        table: &str,
+        values: &[Vec<String>],
+    ) -> Result<Vec<Partition>> {
         self.write(|tx| {
             let id = require_table(tx, &database.to_lowercase(), &table.to_lowercase())?;
             let def = load_table(tx, id)?;
@@ -525,7 +576,10 @@ impl Metastore for SqliteMetastore {
                 if values.contains(&partition.values) {
                     tx.execute(
                         "DELETE FROM partitions WHERE table_id = ?1 AND spec = ?2",
-                        params![id, partition_spec(&def.partition_columns, &partition.values)],
+                        params![
+                            id,
+                            partition_spec(&def.partition_columns, &partition.values)
+                        ],
                     )?;
                     dropped.push(partition);
                 }
@@ -544,7 +598,11 @@ impl Metastore for SqliteMetastore {
     fn commit_table_data(&self, table: &Table, partitions: &[Partition]) -> Result<()> {
         validate(table)?;
         self.write(|tx| {
-            let id = require_table(tx, &table.database.to_lowercase(), &table.name.to_lowercase())?;
+            let id = require_table(
+                tx,
+                &table.database.to_lowercase(),
+                &table.name.to_lowercase(),
+            )?;
             update_row(tx, id, table)?;
             tx.execute("DELETE FROM partitions WHERE table_id = ?1", [id])?;
             for partition in partitions {
@@ -580,7 +638,8 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, SqliteMetastore) {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteMetastore::open(&dir.path().join("catalog.db"), "s3://warehouse/").unwrap();
+        let store =
+            SqliteMetastore::open(&dir.path().join("catalog.db"), "s3://warehouse/").unwrap();
         (dir, store)
     }
 
@@ -589,7 +648,10 @@ mod tests {
             database: "default".into(),
             name: name.into(),
             kind: TableKind::External,
-            columns: vec![Column::new("movieId", "int").unwrap(), Column::new("title", "string").unwrap()],
+            columns: vec![
+                Column::new("movieId", "int").unwrap(),
+                Column::new("title", "string").unwrap(),
+            ],
             partition_columns: vec![Column::new("year", "string").unwrap()],
             location: "s3://movies/raw".into(),
             storage: StorageFormat::new(FileFormat::Text),
@@ -611,36 +673,75 @@ mod tests {
         assert_eq!(loaded.columns[0].name, "movieid");
         assert_eq!(loaded.header_lines(), 1);
         assert!(!store.create_table(&table("movies"), true).unwrap());
-        assert!(matches!(store.create_table(&table("movies"), false), Err(CatalogError::TableExists(_))));
+        assert!(matches!(
+            store.create_table(&table("movies"), false),
+            Err(CatalogError::TableExists(_))
+        ));
     }
 
     #[test]
     fn partitions_and_atomic_data_commits() {
         let (_dir, store) = store();
         store.create_table(&table("t"), false).unwrap();
-        let p = |v: &str| Partition { values: vec![v.into()], location: format!("s3://movies/raw/year={v}"), created_at: 0 };
-        assert_eq!(store.add_partitions("default", "t", &[p("2023"), p("2024")], false).unwrap(), 2);
-        assert_eq!(store.add_partitions("default", "t", &[p("2024")], true).unwrap(), 0);
-        assert!(store.add_partitions("default", "t", &[p("2024")], false).is_err());
+        let p = |v: &str| Partition {
+            values: vec![v.into()],
+            location: format!("s3://movies/raw/year={v}"),
+            created_at: 0,
+        };
+        assert_eq!(
+            store
+                .add_partitions("default", "t", &[p("2023"), p("2024")], false)
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            store
+                .add_partitions("default", "t", &[p("2024")], true)
+                .unwrap(),
+            0
+        );
+        assert!(
+            store
+                .add_partitions("default", "t", &[p("2024")], false)
+                .is_err()
+        );
 
         let mut def = store.get_table("default", "t").unwrap().unwrap();
         def.location = "s3://movies/v2".into();
         store.commit_table_data(&def, &[p("2025")]).unwrap();
         let parts = store.list_partitions("default", "t").unwrap();
-        assert_eq!(parts.iter().map(|p| p.values[0].as_str()).collect::<Vec<_>>(), vec!["2025"]);
-        assert_eq!(store.get_table("default", "t").unwrap().unwrap().location, "s3://movies/v2");
+        assert_eq!(
+            parts
+                .iter()
+                .map(|p| p.values[0].as_str())
+                .collect::<Vec<_>>(),
+            vec!["2025"]
+        );
+        assert_eq!(
+            store.get_table("default", "t").unwrap().unwrap().location,
+            "s3://movies/v2"
+        );
     }
 
     #[test]
     fn drop_database_requires_cascade_when_not_empty() {
         let (_dir, store) = store();
-        let db = Database { name: "web".into(), comment: None, location: "s3://warehouse/web.db".into(), properties: BTreeMap::new(), created_at: 0 };
+        let db = Database {
+            name: "web".into(),
+            comment: None,
+            location: "s3://warehouse/web.db".into(),
+            properties: BTreeMap::new(),
+            created_at: 0,
+        };
         store.create_database(&db, false).unwrap();
         let mut t = table("clicks");
         t.database = "web".into();
         store.create_table(&t, false).unwrap();
         let err = store.drop_database("web", false).unwrap_err();
-        assert!(err.to_string().contains("DROP DATABASE web CASCADE"), "{err}");
+        assert!(
+            err.to_string().contains("DROP DATABASE web CASCADE"),
+            "{err}"
+        );
         assert_eq!(store.drop_database("web", true).unwrap().len(), 1);
         assert!(store.get_database("web").unwrap().is_none());
     }

@@ -41,7 +41,10 @@ impl HiveType {
     }
 
     pub fn is_primitive(&self) -> bool {
-        !matches!(self, HiveType::Array(_) | HiveType::Map(..) | HiveType::Struct(_))
+        !matches!(
+            self,
+            HiveType::Array(_) | HiveType::Map(..) | HiveType::Struct(_)
+        )
     }
 }
 
@@ -234,15 +237,36 @@ mod tests {
             assert_eq!(HiveType::parse(text).unwrap().to_string(), text);
         }
         assert_eq!(HiveType::parse("INTEGER").unwrap(), HiveType::Int);
-        assert_eq!(HiveType::parse("Array< String >").unwrap().to_string(), "array<string>");
-        assert_eq!(HiveType::parse("decimal").unwrap(), HiveType::Decimal(10, 0));
-        assert_eq!(HiveType::parse("double precision").unwrap(), HiveType::Double);
+        assert_eq!(
+            HiveType::parse("Array< String >").unwrap().to_string(),
+            "array<string>"
+        );
+        assert_eq!(
+            HiveType::parse("decimal").unwrap(),
+            HiveType::Decimal(10, 0)
+        );
+        assert_eq!(
+            HiveType::parse("double precision").unwrap(),
+            HiveType::Double
+        );
     }
 
     #[test]
     fn explains_bad_types() {
-        assert!(HiveType::parse("integr").unwrap_err().contains("unknown type \"integr\""));
-        assert!(HiveType::parse("array<int").unwrap_err().contains("expected '>'"));
-        assert!(HiveType::parse("decimal(40,2)").unwrap_err().contains("out of range"));
+        assert!(
+            HiveType::parse("integr")
+                .unwrap_err()
+                .contains("unknown type \"integr\"")
+        );
+        assert!(
+            HiveType::parse("array<int")
+                .unwrap_err()
+                .contains("expected '>'")
+        );
+        assert!(
+            HiveType::parse("decimal(40,2)")
+                .unwrap_err()
+                .contains("out of range")
+        );
     }
 }

@@ -105,7 +105,10 @@ mod tests {
         let config = Config::from_vars(vars(&[]));
         assert_eq!(config.data_dir, PathBuf::from("nuage-data"));
         assert_eq!(config.s3, None);
-        assert_eq!(config.catalog_path(), PathBuf::from("nuage-data/catalog.db"));
+        assert_eq!(
+            config.catalog_path(),
+            PathBuf::from("nuage-data/catalog.db")
+        );
     }
 
     #[test]

@@ -34,7 +34,11 @@ struct CounterInner {
 impl ScanCounter {
     pub fn reset(&self) {
         self.inner.bytes.store(0, Ordering::Relaxed);
-        self.inner.files.lock().expect("scan counter poisoned").clear();
+        self.inner
+            .files
+            .lock()
+            .expect("scan counter poisoned")
+            .clear();
     }
 
     /// Bytes fetched from storage.
@@ -44,7 +48,11 @@ impl ScanCounter {
 
     /// Distinct objects that were read from.
     pub fn files(&self) -> u64 {
-        self.inner.files.lock().expect("scan counter poisoned").len() as u64
+        self.inner
+            .files
+            .lock()
+            .expect("scan counter poisoned")
+            .len() as u64
     }
 
     fn record(&self, store: &str, path: &Path, bytes: u64) {
@@ -83,7 +91,12 @@ impl fmt::Display for CountingStore {
 
 #[async_trait]
 impl ObjectStore for CountingStore {
-    async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> Result<PutResult> {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> Result<PutResult> {
         self.inner.put_opts(location, payload, opts).await
     }
 
@@ -154,11 +167,23 @@ mod tests {
     async fn counts_bytes_and_files_read_not_written() {
         let counter = ScanCounter::default();
         let store = CountingStore::new("mem", Arc::new(InMemory::new()), counter.clone());
-        store.put(&Path::from("a.csv"), PutPayload::from_static(b"1,2\n3,4\n")).await.unwrap();
-        store.put(&Path::from("b.csv"), PutPayload::from_static(b"5,6\n")).await.unwrap();
+        store
+            .put(&Path::from("a.csv"), PutPayload::from_static(b"1,2\n3,4\n"))
+            .await
+            .unwrap();
+        store
+            .put(&Path::from("b.csv"), PutPayload::from_static(b"5,6\n"))
+            .await
+            .unwrap();
         assert_eq!(counter.bytes(), 0);
 
-        store.get(&Path::from("a.csv")).await.unwrap().bytes().await.unwrap();
+        store
+            .get(&Path::from("a.csv"))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
         store.get_range(&Path::from("b.csv"), 0..2).await.unwrap();
         assert_eq!(counter.bytes(), 8 + 2);
         assert_eq!(counter.files(), 2);

@@ -180,7 +180,9 @@ pub fn validate_bucket(bucket: &str) -> std::result::Result<(), String> {
         return Err("the bucket name is empty; write s3://bucket/key".to_string());
     }
     if bucket.len() > 63 {
-        return Err(format!("bucket name {bucket:?} is longer than 63 characters"));
+        return Err(format!(
+            "bucket name {bucket:?} is longer than 63 characters"
+        ));
     }
     let valid_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-._".contains(c);
     if let Some(bad) = bucket.chars().find(|c| !valid_char(*c)) {
@@ -206,7 +208,11 @@ mod tests {
 
     #[test]
     fn parses_s3_locations_in_hadoop_spellings() {
-        for text in ["s3://movies/raw/ratings.csv", "s3a://movies/raw/ratings.csv", "S3N://movies//raw/ratings.csv"] {
+        for text in [
+            "s3://movies/raw/ratings.csv",
+            "s3a://movies/raw/ratings.csv",
+            "S3N://movies//raw/ratings.csv",
+        ] {
             assert_eq!(
                 Location::parse(text).unwrap(),
                 Location::Object {
@@ -218,11 +224,17 @@ mod tests {
         }
         assert_eq!(
             Location::parse("s3://movies").unwrap(),
-            Location::Object { bucket: "movies".into(), key: "".into() }
+            Location::Object {
+                bucket: "movies".into(),
+                key: "".into()
+            }
         );
         assert_eq!(
             Location::parse("s3://movies/raw/").unwrap(),
-            Location::Object { bucket: "movies".into(), key: "raw/".into() }
+            Location::Object {
+                bucket: "movies".into(),
+                key: "raw/".into()
+            }
         );
     }
 
@@ -236,25 +248,54 @@ mod tests {
 
     #[test]
     fn refuses_bad_bucket_names_and_schemes() {
-        assert!(Location::parse("s3://Movies/x").unwrap_err().to_string().contains("contains 'M'"));
-        assert!(Location::parse("s3:///x").unwrap_err().to_string().contains("bucket name is empty"));
-        assert!(Location::parse("hdfs://nn/x").unwrap_err().to_string().contains("not supported"));
+        assert!(
+            Location::parse("s3://Movies/x")
+                .unwrap_err()
+                .to_string()
+                .contains("contains 'M'")
+        );
+        assert!(
+            Location::parse("s3:///x")
+                .unwrap_err()
+                .to_string()
+                .contains("bucket name is empty")
+        );
+        assert!(
+            Location::parse("hdfs://nn/x")
+                .unwrap_err()
+                .to_string()
+                .contains("not supported")
+        );
         assert!(Location::parse("file://relative").is_err());
     }
 
     #[test]
     fn local_paths_become_absolute() {
-        assert_eq!(Location::parse("/data/x").unwrap(), Location::Local("/data/x".into()));
-        assert_eq!(Location::parse("file:///data/x").unwrap(), Location::Local("/data/x".into()));
-        assert_eq!(Location::parse("/data/a/../x").unwrap(), Location::Local("/data/x".into()));
-        let Location::Local(path) = Location::parse("rel/dir").unwrap() else { panic!() };
+        assert_eq!(
+            Location::parse("/data/x").unwrap(),
+            Location::Local("/data/x".into())
+        );
+        assert_eq!(
+            Location::parse("file:///data/x").unwrap(),
+            Location::Local("/data/x".into())
+        );
+        assert_eq!(
+            Location::parse("/data/a/../x").unwrap(),
+            Location::Local("/data/x".into())
+        );
+        let Location::Local(path) = Location::parse("rel/dir").unwrap() else {
+            panic!()
+        };
         assert!(path.is_absolute() && path.ends_with("rel/dir"));
     }
 
     #[test]
     fn join_parent_and_name() {
         let loc = Location::parse("s3://b/warehouse/t/").unwrap();
-        assert_eq!(loc.join("k=v/part-0").to_string(), "s3://b/warehouse/t/k=v/part-0");
+        assert_eq!(
+            loc.join("k=v/part-0").to_string(),
+            "s3://b/warehouse/t/k=v/part-0"
+        );
         assert_eq!(loc.name().as_deref(), Some("t"));
         assert_eq!(loc.parent().unwrap().to_string(), "s3://b/warehouse");
         assert_eq!(Location::parse("s3://b").unwrap().parent(), None);

@@ -77,7 +77,10 @@ impl Lake {
             return Ok(store.clone());
         }
         let store: Arc<dyn ObjectStore> = match &self.s3 {
-            None => Arc::new(PrefixStore::new(self.local.clone(), self.bucket_path(bucket))),
+            None => Arc::new(PrefixStore::new(
+                self.local.clone(),
+                self.bucket_path(bucket),
+            )),
             Some(s3) => {
                 let mut builder = AmazonS3Builder::from_env()
                     .with_bucket_name(bucket)
@@ -153,7 +156,9 @@ impl Lake {
 
     fn check_bucket(&self, location: &Location) -> Result<()> {
         match location.bucket() {
-            Some(bucket) if !self.bucket_exists(bucket) => Err(LakeError::NoSuchBucket(bucket.to_string())),
+            Some(bucket) if !self.bucket_exists(bucket) => {
+                Err(LakeError::NoSuchBucket(bucket.to_string()))
+            }
             _ => Ok(()),
         }
     }
@@ -166,9 +171,20 @@ impl Lake {
         let prefix = (!path.as_ref().is_empty()).then_some(&path);
         let mut out = Vec::new();
         if recursive {
-            let objects: Vec<_> = store.list(prefix).try_collect().await.or_else(not_found_is_empty)?;
+            let objects: Vec<_> = store
+                .list(prefix)
+                .try_collect()
+                .await
+                .or_else(not_found_is_empty)?;
             for meta in objects {
-                out.push(self.info(location, &path, &meta.location, meta.size, Some(meta.last_modified.timestamp()), false));
+                out.push(self.info(
+                    location,
+                    &path,
+                    &meta.location,
+                    meta.size,
+                    Some(meta.last_modified.timestamp()),
+                    false,
+                ));
             }
         } else {
             let listing = match store.list_with_delimiter(prefix).await {
@@ -180,12 +196,26 @@ impl Lake {
                 out.push(self.info(location, &path, &dir, 0, None, true));
             }
             for meta in listing.objects {
-                out.push(self.info(location, &path, &meta.location, meta.size, Some(meta.last_modified.timestamp()), false));
+                out.push(self.info(
+                    location,
+                    &path,
+                    &meta.location,
+                    meta.size,
+                    Some(meta.last_modified.timestamp()),
+                    false,
+                ));
             }
             if out.is_empty() && !path.as_ref().is_empty() {
                 // `ls s3://b/file.csv` names one object.
                 if let Ok(meta) = store.head(&path).await {
-                    out.push(self.info(location, &path, &meta.location, meta.size, Some(meta.last_modified.timestamp()), false));
+                    out.push(self.info(
+                        location,
+                        &path,
+                        &meta.location,
+                        meta.size,
+                        Some(meta.last_modified.timestamp()),
+                        false,
+                    ));
                 }
             }
         }
@@ -193,7 +223,15 @@ impl Lake {
         Ok(out)
     }
 
-    fn info(&self, base: &Location, base_path: &Path, found: &Path, size: u64, modified: Option<i64>, is_prefix: bool) -> ObjectInfo {
+    fn info(
+        &self,
+        base: &Location,
+        base_path: &Path,
+        found: &Path,
+        size: u64,
+        modified: Option<i64>,
+        is_prefix: bool,
+    ) -> ObjectInfo {
         let relative = found
             .as_ref()
             .strip_prefix(base_path.as_ref())
@@ -206,7 +244,11 @@ impl Lake {
             },
             other => other.clone(),
         };
-        let location = if relative.is_empty() { base } else { base.join(relative) };
+        let location = if relative.is_empty() {
+            base
+        } else {
+            base.join(relative)
+        };
         ObjectInfo {
             location,
             size,
@@ -244,10 +286,12 @@ impl Lake {
     }
 
     async fn put_file(&self, from: &FsPath, to: &Location) -> Result<()> {
-        let bytes = tokio::fs::read(from).await.map_err(|source| LakeError::Io {
-            path: from.display().to_string(),
-            source,
-        })?;
+        let bytes = tokio::fs::read(from)
+            .await
+            .map_err(|source| LakeError::Io {
+                path: from.display().to_string(),
+                source,
+            })?;
         self.put_bytes(to, bytes.into()).await
     }
 
@@ -272,18 +316,28 @@ impl Lake {
     /// Copies an object, or every object under a prefix, to a local file or folder.
     pub async fn get_local(&self, from: &Location, to: &FsPath) -> Result<Vec<PathBuf>> {
         let objects = self.list(from, true).await?;
-        let single = objects.len() == 1 && objects[0].location.name() == from.name() && !from.to_string().ends_with('/');
+        let single = objects.len() == 1
+            && objects[0].location.name() == from.name()
+            && !from.to_string().ends_with('/');
         let mut written = Vec::new();
         if objects.is_empty() {
             return Err(LakeError::NotFound(from.to_string()));
         }
         for object in objects {
             let target = if single {
-                if to.is_dir() { to.join(from.name().unwrap_or_default()) } else { to.to_path_buf() }
+                if to.is_dir() {
+                    to.join(from.name().unwrap_or_default())
+                } else {
+                    to.to_path_buf()
+                }
             } else {
                 let relative = object.location.to_string();
                 let base = from.to_string();
-                let relative = relative.strip_prefix(base.trim_end_matches('/')).unwrap_or(&relative).trim_start_matches('/').to_string();
+                let relative = relative
+                    .strip_prefix(base.trim_end_matches('/'))
+                    .unwrap_or(&relative)
+                    .trim_start_matches('/')
+                    .to_string();
                 to.join(relative)
             };
             let bytes = self.get_bytes(&object.location).await?;
@@ -309,7 +363,9 @@ impl Lake {
         if !recursive {
             return match store.delete(&path).await {
                 Ok(()) => Ok(vec![location.clone()]),
-                Err(object_store::Error::NotFound { .. }) => Err(LakeError::NotFound(location.to_string())),
+                Err(object_store::Error::NotFound { .. }) => {
+                    Err(LakeError::NotFound(location.to_string()))
+                }
                 Err(e) => Err(e.into()),
             };
         }
@@ -332,7 +388,9 @@ fn to_is_folder(to: &Location) -> bool {
     }
 }
 
-fn not_found_is_empty(e: object_store::Error) -> Result<Vec<object_store::ObjectMeta>, object_store::Error> {
+fn not_found_is_empty(
+    e: object_store::Error,
+) -> Result<Vec<object_store::ObjectMeta>, object_store::Error> {
     match e {
         object_store::Error::NotFound { .. } => Ok(Vec::new()),
         e => Err(e),
@@ -341,7 +399,8 @@ fn not_found_is_empty(e: object_store::Error) -> Result<Vec<object_store::Object
 
 /// An absolute local path as an object-store path.
 fn local_path(path: &FsPath) -> Result<Path> {
-    Path::from_absolute_path(path).map_err(|e| LakeError::invalid(&path.display().to_string(), e.to_string()))
+    Path::from_absolute_path(path)
+        .map_err(|e| LakeError::invalid(&path.display().to_string(), e.to_string()))
 }
 
 /// Every regular file below `root`, sorted, skipping hidden files.
@@ -384,7 +443,9 @@ mod tests {
         let (dir, lake) = lake();
         lake.make_bucket("movies").await.unwrap();
         let loc = Location::parse("s3://movies/raw/ratings.csv").unwrap();
-        lake.put_bytes(&loc, bytes::Bytes::from_static(b"1,2,5\n")).await.unwrap();
+        lake.put_bytes(&loc, bytes::Bytes::from_static(b"1,2,5\n"))
+            .await
+            .unwrap();
         let file = dir.path().join("lake/movies/raw/ratings.csv");
         assert_eq!(std::fs::read(&file).unwrap(), b"1,2,5\n");
         assert_eq!(lake.get_bytes(&loc).await.unwrap().as_ref(), b"1,2,5\n");
@@ -396,13 +457,33 @@ mod tests {
         let (_dir, lake) = lake();
         lake.make_bucket("b").await.unwrap();
         for key in ["a/1.csv", "a/2.csv", "top.csv"] {
-            lake.put_bytes(&Location::parse(&format!("s3://b/{key}")).unwrap(), bytes::Bytes::from_static(b"x")).await.unwrap();
+            lake.put_bytes(
+                &Location::parse(&format!("s3://b/{key}")).unwrap(),
+                bytes::Bytes::from_static(b"x"),
+            )
+            .await
+            .unwrap();
         }
         let root = Location::parse("s3://b/").unwrap();
-        let names: Vec<_> = lake.list(&root, false).await.unwrap().into_iter().map(|o| (o.location.to_string(), o.is_prefix)).collect();
-        assert_eq!(names, vec![("s3://b/a".to_string(), true), ("s3://b/top.csv".to_string(), false)]);
+        let names: Vec<_> = lake
+            .list(&root, false)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| (o.location.to_string(), o.is_prefix))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("s3://b/a".to_string(), true),
+                ("s3://b/top.csv".to_string(), false)
+            ]
+        );
         assert_eq!(lake.list(&root, true).await.unwrap().len(), 3);
-        let removed = lake.remove(&Location::parse("s3://b/a/").unwrap(), true).await.unwrap();
+        let removed = lake
+            .remove(&Location::parse("s3://b/a/").unwrap(), true)
+            .await
+            .unwrap();
         assert_eq!(removed.len(), 2);
         assert_eq!(lake.list(&root, true).await.unwrap().len(), 1);
     }
@@ -410,7 +491,13 @@ mod tests {
     #[tokio::test]
     async fn a_missing_bucket_is_named_with_the_fix() {
         let (_dir, lake) = lake();
-        let err = lake.list(&Location::parse("s3://nope/").unwrap(), false).await.unwrap_err();
-        assert_eq!(err.to_string(), "bucket \"nope\" does not exist; create it with `nuage lake mb s3://nope`");
+        let err = lake
+            .list(&Location::parse("s3://nope/").unwrap(), false)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bucket \"nope\" does not exist; create it with `nuage lake mb s3://nope`"
+        );
     }
 }

@@ -7,16 +7,20 @@
 //!   name must stand (after `.`, FROM, JOIN, TABLE, ...), as Athena writes it;
 //! - identifiers are case-insensitive even when quoted: `` `movieId` `` is `movieid`.
 
-use datafusion::sql::sqlparser::dialect::{Dialect, HiveDialect};
+use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr};
+use datafusion::sql::sqlparser::dialect::Dialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Word};
 
-/// Tokenizer settings: Hive's, plus backslash escapes inside string literals.
+/// HiveQL as `sqlparser` should read it: Hive's identifier rules, `a DIV b`,
+/// and (when `backslash_escapes`) backslash escapes inside string literals.
 #[derive(Debug, Default)]
-struct HiveTokens;
+pub struct HiveQl {
+    pub backslash_escapes: bool,
+}
 
-impl Dialect for HiveTokens {
+impl Dialect for HiveQl {
     fn is_delimited_identifier_start(&self, ch: char) -> bool {
         ch == '"' || ch == '`'
     }
@@ -30,11 +34,54 @@ impl Dialect for HiveTokens {
     }
 
     fn supports_string_literal_backslash_escape(&self) -> bool {
-        true
+        self.backslash_escapes
     }
 
     fn supports_numeric_prefix(&self) -> bool {
         true
+    }
+
+    fn supports_filter_during_aggregation(&self) -> bool {
+        true
+    }
+
+    fn require_interval_qualifier(&self) -> bool {
+        true
+    }
+
+    fn supports_bang_not_operator(&self) -> bool {
+        true
+    }
+
+    fn supports_group_by_with_modifier(&self) -> bool {
+        true
+    }
+
+    fn supports_table_sample_before_alias(&self) -> bool {
+        true
+    }
+
+    /// `a DIV b`: Hive's integer division.
+    fn parse_infix(
+        &self,
+        parser: &mut Parser,
+        expr: &Expr,
+        precedence: u8,
+    ) -> Option<Result<Expr, ParserError>> {
+        let is_div = matches!(&parser.peek_token().token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("div"));
+        if !is_div {
+            return None;
+        }
+        parser.next_token();
+        Some(
+            parser
+                .parse_subexpr(precedence)
+                .map(|right| Expr::BinaryOp {
+                    left: Box::new(expr.clone()),
+                    op: BinaryOperator::MyIntegerDivide,
+                    right: Box::new(right),
+                }),
+        )
     }
 }
 
@@ -113,10 +160,15 @@ fn names_follow(word: &Word) -> bool {
 
 /// Tokens of a statement with Hive's literal and identifier rules applied.
 pub fn tokenize(sql: &str) -> Result<Vec<TokenWithSpan>, ParserError> {
-    let mut tokens = Tokenizer::new(&HiveTokens, sql)
-        .with_unescape(false)
-        .tokenize_with_location()
-        .map_err(|e| ParserError::TokenizerError(e.to_string()))?;
+    let mut tokens = Tokenizer::new(
+        &HiveQl {
+            backslash_escapes: true,
+        },
+        sql,
+    )
+    .with_unescape(false)
+    .tokenize_with_location()
+    .map_err(|e| ParserError::TokenizerError(e.to_string()))?;
     let significant: Vec<usize> = tokens
         .iter()
         .enumerate()
@@ -124,7 +176,10 @@ pub fn tokenize(sql: &str) -> Result<Vec<TokenWithSpan>, ParserError> {
         .map(|(i, _)| i)
         .collect();
     for (pos, &i) in significant.iter().enumerate() {
-        let prev = pos.checked_sub(1).map(|p| &tokens[significant[p]].token).cloned();
+        let prev = pos
+            .checked_sub(1)
+            .map(|p| &tokens[significant[p]].token)
+            .cloned();
         let next = significant.get(pos + 1).map(|&n| tokens[n].token.clone());
         let token = &mut tokens[i].token;
         match token {
@@ -146,10 +201,20 @@ pub fn tokenize(sql: &str) -> Result<Vec<TokenWithSpan>, ParserError> {
     Ok(tokens)
 }
 
-/// A parser positioned at the start of `sql`, using the Hive dialect.
+/// A parser positioned at the start of HiveQL text as a user wrote it.
 pub fn parser(sql: &str) -> Result<Parser<'static>, ParserError> {
-    static DIALECT: HiveDialect = HiveDialect {};
+    static DIALECT: HiveQl = HiveQl {
+        backslash_escapes: true,
+    };
     Ok(Parser::new(&DIALECT).with_tokens_with_locations(tokenize(sql)?))
+}
+
+/// A parser for SQL that nuage printed from an AST (standard quoting, Hive escapes already applied).
+pub fn standard_parser(sql: &str) -> Result<Parser<'static>, ParserError> {
+    static DIALECT: HiveQl = HiveQl {
+        backslash_escapes: false,
+    };
+    Parser::new(&DIALECT).try_with_sql(sql)
 }
 
 #[cfg(test)]
@@ -177,6 +242,10 @@ mod tests {
             })
             .collect();
         assert_eq!(strings, vec!["Animation", "%a%"]);
-        assert!(tokens.iter().any(|t| matches!(&t.token, Token::Word(w) if w.value == "movies")));
+        assert!(
+            tokens
+                .iter()
+                .any(|t| matches!(&t.token, Token::Word(w) if w.value == "movies"))
+        );
     }
 }

@@ -31,7 +31,14 @@ pub fn write_value(out: &mut String, array: &ArrayRef, row: usize, style: Style)
     write_at(out, array.as_ref(), row, style, 0, false);
 }
 
-fn write_at(out: &mut String, array: &dyn Array, row: usize, style: Style, level: usize, nested: bool) {
+fn write_at(
+    out: &mut String,
+    array: &dyn Array,
+    row: usize,
+    style: Style,
+    level: usize,
+    nested: bool,
+) {
     if array.is_null(row) {
         match (style, nested) {
             (Style::Cli, false) => out.push_str("NULL"),
@@ -44,17 +51,31 @@ fn write_at(out: &mut String, array: &dyn Array, row: usize, style: Style, level
         DataType::Utf8 => write_str(out, array.as_string::<i32>().value(row), style, nested),
         DataType::LargeUtf8 => write_str(out, array.as_string::<i64>().value(row), style, nested),
         DataType::Utf8View => write_str(out, array.as_string_view().value(row), style, nested),
-        DataType::Boolean => out.push_str(if array.as_boolean().value(row) { "true" } else { "false" }),
+        DataType::Boolean => out.push_str(if array.as_boolean().value(row) {
+            "true"
+        } else {
+            "false"
+        }),
         DataType::Int8 => write!(out, "{}", array.as_primitive::<Int8Type>().value(row)).unwrap(),
         DataType::Int16 => write!(out, "{}", array.as_primitive::<Int16Type>().value(row)).unwrap(),
         DataType::Int32 => write!(out, "{}", array.as_primitive::<Int32Type>().value(row)).unwrap(),
         DataType::Int64 => write!(out, "{}", array.as_primitive::<Int64Type>().value(row)).unwrap(),
         DataType::UInt8 => write!(out, "{}", array.as_primitive::<UInt8Type>().value(row)).unwrap(),
-        DataType::UInt16 => write!(out, "{}", array.as_primitive::<UInt16Type>().value(row)).unwrap(),
-        DataType::UInt32 => write!(out, "{}", array.as_primitive::<UInt32Type>().value(row)).unwrap(),
-        DataType::UInt64 => write!(out, "{}", array.as_primitive::<UInt64Type>().value(row)).unwrap(),
-        DataType::Float64 => out.push_str(&java_double(array.as_primitive::<Float64Type>().value(row))),
-        DataType::Float32 => out.push_str(&java_float(array.as_primitive::<Float32Type>().value(row))),
+        DataType::UInt16 => {
+            write!(out, "{}", array.as_primitive::<UInt16Type>().value(row)).unwrap()
+        }
+        DataType::UInt32 => {
+            write!(out, "{}", array.as_primitive::<UInt32Type>().value(row)).unwrap()
+        }
+        DataType::UInt64 => {
+            write!(out, "{}", array.as_primitive::<UInt64Type>().value(row)).unwrap()
+        }
+        DataType::Float64 => {
+            out.push_str(&java_double(array.as_primitive::<Float64Type>().value(row)))
+        }
+        DataType::Float32 => {
+            out.push_str(&java_float(array.as_primitive::<Float32Type>().value(row)))
+        }
         DataType::Date32 => {
             let days = array.as_primitive::<Date32Type>().value(row);
             match chrono::DateTime::from_timestamp(days as i64 * 86_400, 0) {
@@ -71,14 +92,28 @@ fn write_at(out: &mut String, array: &dyn Array, row: usize, style: Style, level
         }
         DataType::Timestamp(unit, _) => {
             let nanos = match unit {
-                TimeUnit::Second => array.as_primitive::<TimestampSecondType>().value(row).saturating_mul(1_000_000_000),
-                TimeUnit::Millisecond => array.as_primitive::<TimestampMillisecondType>().value(row).saturating_mul(1_000_000),
-                TimeUnit::Microsecond => array.as_primitive::<TimestampMicrosecondType>().value(row).saturating_mul(1_000),
+                TimeUnit::Second => array
+                    .as_primitive::<TimestampSecondType>()
+                    .value(row)
+                    .saturating_mul(1_000_000_000),
+                TimeUnit::Millisecond => array
+                    .as_primitive::<TimestampMillisecondType>()
+                    .value(row)
+                    .saturating_mul(1_000_000),
+                TimeUnit::Microsecond => array
+                    .as_primitive::<TimestampMicrosecondType>()
+                    .value(row)
+                    .saturating_mul(1_000),
                 TimeUnit::Nanosecond => array.as_primitive::<TimestampNanosecondType>().value(row),
             };
             write_timestamp(out, nanos);
         }
-        DataType::Binary => write_str(out, &String::from_utf8_lossy(array.as_binary::<i32>().value(row)), style, nested),
+        DataType::Binary => write_str(
+            out,
+            &String::from_utf8_lossy(array.as_binary::<i32>().value(row)),
+            style,
+            nested,
+        ),
         DataType::List(_) | DataType::LargeList(_) => {
             let values = if let DataType::List(_) = array.data_type() {
                 array.as_list::<i32>().value(row)
@@ -244,10 +279,18 @@ fn java_format(v: f64, sci: String) -> String {
         return "NaN".into();
     }
     if v.is_infinite() {
-        return if v > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+        return if v > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
     }
     if v == 0.0 {
-        return if v.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        return if v.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
     }
     // `sci` looks like "-1.2345e-5": split sign, digits, exponent.
     let (mantissa, exp) = sci.split_once('e').expect("scientific notation");
@@ -259,13 +302,26 @@ fn java_format(v: f64, sci: String) -> String {
     if (1e-3..1e7).contains(&abs) {
         let point = exp + 1; // digits before the decimal point
         let (int_part, frac_part) = if point <= 0 {
-            ("0".to_string(), format!("{}{}", "0".repeat((-point) as usize), digits))
+            (
+                "0".to_string(),
+                format!("{}{}", "0".repeat((-point) as usize), digits),
+            )
         } else if point as usize >= digits.len() {
-            (format!("{}{}", digits, "0".repeat(point as usize - digits.len())), String::new())
+            (
+                format!("{}{}", digits, "0".repeat(point as usize - digits.len())),
+                String::new(),
+            )
         } else {
-            (digits[..point as usize].to_string(), digits[point as usize..].to_string())
+            (
+                digits[..point as usize].to_string(),
+                digits[point as usize..].to_string(),
+            )
         };
-        let frac_part = if frac_part.is_empty() { "0".to_string() } else { frac_part };
+        let frac_part = if frac_part.is_empty() {
+            "0".to_string()
+        } else {
+            frac_part
+        };
         format!("{sign}{int_part}.{frac_part}")
     } else {
         let (first, rest) = digits.split_at(1);
@@ -298,7 +354,9 @@ mod tests {
 
     #[test]
     fn nested_values_print_like_the_hive_cli() {
-        let list: ArrayRef = Arc::new(ListArray::from_iter_primitive::<I32, _, _>(vec![Some(vec![Some(1), None, Some(3)])]));
+        let list: ArrayRef = Arc::new(ListArray::from_iter_primitive::<I32, _, _>(vec![Some(
+            vec![Some(1), None, Some(3)],
+        )]));
         let mut out = String::new();
         write_value(&mut out, &list, 0, Style::Cli);
         assert_eq!(out, "[1,null,3]");

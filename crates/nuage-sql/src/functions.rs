@@ -9,12 +9,18 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Date32Array, Int32Array, Int64Array, ListBuilder, StringArray, StringBuilder,
+    Array, ArrayRef, AsArray, Date32Array, Int32Array, Int64Array, ListBuilder, StringArray,
+    StringBuilder,
 };
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Int64Type, TimeUnit, TimestampNanosecondType};
+use datafusion::arrow::datatypes::{
+    DataType, Date32Type, Field, Int64Type, TimeUnit, TimestampNanosecondType,
+};
 use datafusion::common::{DataFusionError, Result, exec_err};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
+    Volatility,
+};
 use datafusion::prelude::SessionContext;
 
 type Kernel = fn(&[ArrayRef], usize) -> Result<ArrayRef>;
@@ -62,10 +68,22 @@ impl ScalarUDFImpl for HiveUdf {
     }
 }
 
-fn udf(name: &'static str, arities: &[usize], volatility: Volatility, return_type: DataType, kernel: Kernel) -> ScalarUDF {
+fn udf(
+    name: &'static str,
+    arities: &[usize],
+    volatility: Volatility,
+    return_type: DataType,
+    kernel: Kernel,
+) -> ScalarUDF {
     let signatures = arities
         .iter()
-        .map(|&n| if n == 0 { TypeSignature::Nullary } else { TypeSignature::Any(n) })
+        .map(|&n| {
+            if n == 0 {
+                TypeSignature::Nullary
+            } else {
+                TypeSignature::Any(n)
+            }
+        })
         .collect();
     ScalarUDF::from(HiveUdf {
         name,
@@ -82,14 +100,38 @@ pub fn register(ctx: &SessionContext) {
     for f in [
         udf("split", &[2], immutable, string_list, split),
         udf("size", &[1], immutable, DataType::Int32, size),
-        udf("get_json_object", &[2], immutable, DataType::Utf8, get_json_object),
-        udf("from_unixtime", &[1, 2], immutable, DataType::Utf8, from_unixtime),
-        udf("unix_timestamp", &[0, 1, 2], Volatility::Stable, DataType::Int64, unix_timestamp),
+        udf(
+            "get_json_object",
+            &[2],
+            immutable,
+            DataType::Utf8,
+            get_json_object,
+        ),
+        udf(
+            "from_unixtime",
+            &[1, 2],
+            immutable,
+            DataType::Utf8,
+            from_unixtime,
+        ),
+        udf(
+            "unix_timestamp",
+            &[0, 1, 2],
+            Volatility::Stable,
+            DataType::Int64,
+            unix_timestamp,
+        ),
         udf("to_date", &[1], immutable, DataType::Date32, to_date),
         udf("date_add", &[2], immutable, DataType::Date32, date_add),
         udf("date_sub", &[2], immutable, DataType::Date32, date_sub),
         udf("datediff", &[2], immutable, DataType::Int32, datediff),
-        udf("regexp_extract", &[2, 3], immutable, DataType::Utf8, regexp_extract),
+        udf(
+            "regexp_extract",
+            &[2, 3],
+            immutable,
+            DataType::Utf8,
+            regexp_extract,
+        ),
     ] {
         ctx.register_udf(f);
     }
@@ -113,7 +155,9 @@ fn split(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
         }
         let p = pattern.value(i);
         if cache.as_ref().is_none_or(|(cached, _)| cached != p) {
-            let re = regex::Regex::new(p).map_err(|e| DataFusionError::Execution(format!("split: bad regular expression {p:?}: {e}")))?;
+            let re = regex::Regex::new(p).map_err(|e| {
+                DataFusionError::Execution(format!("split: bad regular expression {p:?}: {e}"))
+            })?;
             cache = Some((p.to_string(), re));
         }
         let re = &cache.as_ref().expect("compiled").1;
@@ -136,15 +180,39 @@ fn size(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
     let sizes: Int32Array = match array.data_type() {
         DataType::List(_) => {
             let list = array.as_list::<i32>();
-            (0..list.len()).map(|i| Some(if list.is_null(i) { -1 } else { list.value_length(i) })).collect()
+            (0..list.len())
+                .map(|i| {
+                    Some(if list.is_null(i) {
+                        -1
+                    } else {
+                        list.value_length(i)
+                    })
+                })
+                .collect()
         }
         DataType::LargeList(_) => {
             let list = array.as_list::<i64>();
-            (0..list.len()).map(|i| Some(if list.is_null(i) { -1 } else { list.value_length(i) as i32 })).collect()
+            (0..list.len())
+                .map(|i| {
+                    Some(if list.is_null(i) {
+                        -1
+                    } else {
+                        list.value_length(i) as i32
+                    })
+                })
+                .collect()
         }
         DataType::Map(_, _) => {
             let map = array.as_map();
-            (0..map.len()).map(|i| Some(if map.is_null(i) { -1 } else { map.value_length(i) })).collect()
+            (0..map.len())
+                .map(|i| {
+                    Some(if map.is_null(i) {
+                        -1
+                    } else {
+                        map.value_length(i)
+                    })
+                })
+                .collect()
         }
         DataType::Null => (0..array.len()).map(|_| Some(-1)).collect(),
         other => return exec_err!("size expects an array or a map, got {other}"),
@@ -192,7 +260,13 @@ fn json_path(value: &serde_json::Value, path: &str) -> Option<serde_json::Value>
                 }
                 current = current
                     .iter()
-                    .filter_map(|v| if key == "*" { Some(v.clone()) } else { v.get(&key).cloned() })
+                    .filter_map(|v| {
+                        if key == "*" {
+                            Some(v.clone())
+                        } else {
+                            v.get(&key).cloned()
+                        }
+                    })
                     .collect();
             }
             '[' => {
@@ -214,7 +288,10 @@ fn json_path(value: &serde_json::Value, path: &str) -> Option<serde_json::Value>
                     return Some(serde_json::Value::Array(current));
                 }
                 let index: usize = index.trim().parse().ok()?;
-                current = current.iter().filter_map(|v| v.get(index).cloned()).collect();
+                current = current
+                    .iter()
+                    .filter_map(|v| v.get(index).cloned())
+                    .collect();
             }
             _ => return None,
         }
@@ -299,10 +376,16 @@ fn unix_timestamp(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
         let now = chrono::Utc::now().timestamp();
         return Ok(Arc::new(Int64Array::from(vec![now; rows])));
     }
-    if matches!(args[0].data_type(), DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64) {
+    if matches!(
+        args[0].data_type(),
+        DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64
+    ) {
         let ts = cast(&args[0], &DataType::Timestamp(TimeUnit::Nanosecond, None))?;
         let ts = ts.as_primitive::<TimestampNanosecondType>();
-        let out: Int64Array = ts.iter().map(|v| v.map(|n| n.div_euclid(1_000_000_000))).collect();
+        let out: Int64Array = ts
+            .iter()
+            .map(|v| v.map(|n| n.div_euclid(1_000_000_000)))
+            .collect();
         return Ok(Arc::new(out));
     }
     let text = strings(&args[0])?;
@@ -320,10 +403,15 @@ fn unix_timestamp(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
                     let format = java_to_strftime(f.as_string::<i32>().value(i));
                     chrono::NaiveDateTime::parse_from_str(value, &format)
                         .ok()
-                        .or_else(|| chrono::NaiveDate::parse_from_str(value, &format).ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
+                        .or_else(|| {
+                            chrono::NaiveDate::parse_from_str(value, &format)
+                                .ok()
+                                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                        })
                         .map(|dt| dt.and_utc().timestamp())
                 }
-                None => crate::format::builder::parse_timestamp(value.as_bytes()).map(|n| n.div_euclid(1_000_000_000)),
+                None => crate::format::builder::parse_timestamp(value.as_bytes())
+                    .map(|n| n.div_euclid(1_000_000_000)),
             }
         })
         .collect();
@@ -349,7 +437,8 @@ fn days(array: &ArrayRef) -> Result<Vec<Option<i32>>> {
                 .iter()
                 .map(|v| {
                     let v = v?;
-                    crate::format::builder::parse_timestamp(v.as_bytes()).map(|n| n.div_euclid(86_400_000_000_000) as i32)
+                    crate::format::builder::parse_timestamp(v.as_bytes())
+                        .map(|n| n.div_euclid(86_400_000_000_000) as i32)
                 })
                 .collect())
         }
@@ -367,7 +456,7 @@ fn shift_days(args: &[ArrayRef], sign: i32) -> Result<ArrayRef> {
     let out: Date32Array = start
         .iter()
         .zip(n.iter())
-        .map(|(d, n)| Some(d? + sign * i32::try_from(n?).ok()?))
+        .map(|(d, n)| Some((*d)? + sign * i32::try_from(n?).ok()?))
         .collect();
     Ok(Arc::new(out))
 }
@@ -404,11 +493,17 @@ fn regexp_extract(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
         }
         let p = pattern.value(i);
         if cache.as_ref().is_none_or(|(cached, _)| cached != p) {
-            let re = regex::Regex::new(p).map_err(|e| DataFusionError::Execution(format!("regexp_extract: bad regular expression {p:?}: {e}")))?;
+            let re = regex::Regex::new(p).map_err(|e| {
+                DataFusionError::Execution(format!(
+                    "regexp_extract: bad regular expression {p:?}: {e}"
+                ))
+            })?;
             cache = Some((p.to_string(), re));
         }
         let re = &cache.as_ref().expect("compiled").1;
-        let group = groups.as_ref().map_or(1, |g| g.as_primitive::<Int64Type>().value(i)) as usize;
+        let group = groups
+            .as_ref()
+            .map_or(1, |g| g.as_primitive::<Int64Type>().value(i)) as usize;
         if group > re.captures_len() - 1 {
             return exec_err!("regexp_extract: group {group} does not exist in {p:?}");
         }
@@ -426,7 +521,8 @@ mod tests {
 
     #[test]
     fn json_paths() {
-        let v: serde_json::Value = serde_json::from_str(r#"{"a":{"b":[{"c":1},{"c":2}]},"s":"x"}"#).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(r#"{"a":{"b":[{"c":1},{"c":2}]},"s":"x"}"#).unwrap();
         assert_eq!(json_path(&v, "$.a.b[1].c").unwrap(), serde_json::json!(2));
         assert_eq!(json_path(&v, "$.s").unwrap(), serde_json::json!("x"));
         assert!(json_path(&v, "$.missing").is_none());

@@ -1,1 +1,37 @@
-//! nuage-sql
+//! HiveQL and Athena SQL over the lake, on DataFusion.
+//!
+//! ```text
+//!  script ──split──> statements ──${...}──> parser ──┬─ DDL / LOAD / INSERT / UPDATE ──> ddl, dml
+//!                                                     └─ SELECT / EXPLAIN ──rewrite──> DataFusion
+//!                                                                                        │
+//!  catalog (metastore as DataFusion catalog) ── provider::HiveTable ── format::HiveSource / Parquet
+//!                                                                                        │
+//!                                                             lake (object_store, counting bytes)
+//! ```
+//!
+//! - [`script`] splits scripts and substitutes `${hiveconf:x}` variables;
+//! - [`parser`] reads Hive DDL/DML; queries stay `sqlparser` ASTs that [`rewrite`]
+//!   adjusts to Hive semantics (`int / int` is DOUBLE, `LATERAL VIEW`, Hive functions);
+//! - [`session::Session`] runs one statement at a time and reports bytes scanned;
+//! - [`format`] reads and writes Hive's text formats; [`display`] prints like Hive.
+
+mod catalog;
+pub mod context;
+mod ddl;
+mod dialect;
+pub mod display;
+mod dml;
+pub mod error;
+pub mod format;
+mod functions;
+pub mod parser;
+pub mod provider;
+mod query;
+pub mod rewrite;
+pub mod script;
+pub mod session;
+pub mod types;
+
+pub use error::{Result, SqlError};
+pub use script::{Statement, Variables, split_statements};
+pub use session::{Output, ScanStats, Session};

@@ -67,10 +67,19 @@ pub struct CreateTable {
 pub enum AlterTable {
     AddColumns(Vec<ColumnDef>),
     ReplaceColumns(Vec<ColumnDef>),
-    ChangeColumn { old: String, new: ColumnDef },
+    ChangeColumn {
+        old: String,
+        new: ColumnDef,
+    },
     RenameTo(TableName),
-    AddPartitions { if_not_exists: bool, partitions: Vec<(Vec<(String, String)>, Option<String>)> },
-    DropPartitions { if_exists: bool, partitions: Vec<Vec<(String, String)>> },
+    AddPartitions {
+        if_not_exists: bool,
+        partitions: Vec<(Vec<(String, String)>, Option<String>)>,
+    },
+    DropPartitions {
+        if_exists: bool,
+        partitions: Vec<Vec<(String, String)>>,
+    },
     SetProperties(BTreeMap<String, String>),
     SetSerdeProperties(BTreeMap<String, String>),
     SetLocation(String),
@@ -82,26 +91,78 @@ pub enum HiveStatement {
     /// SELECT, WITH, VALUES, EXPLAIN: planned by DataFusion.
     Query(Box<SqlStatement>),
     Use(String),
-    CreateDatabase { name: String, if_not_exists: bool, comment: Option<String>, location: Option<String>, properties: BTreeMap<String, String> },
-    DropDatabase { name: String, if_exists: bool, cascade: bool },
-    ShowDatabases { like: Option<String> },
+    CreateDatabase {
+        name: String,
+        if_not_exists: bool,
+        comment: Option<String>,
+        location: Option<String>,
+        properties: BTreeMap<String, String>,
+    },
+    DropDatabase {
+        name: String,
+        if_exists: bool,
+        cascade: bool,
+    },
+    ShowDatabases {
+        like: Option<String>,
+    },
     DescribeDatabase(String),
     CreateTable(Box<CreateTable>),
-    CreateView { name: TableName, or_replace: bool, if_not_exists: bool, text: String, comment: Option<String> },
-    DropTable { name: TableName, if_exists: bool, view: bool },
+    CreateView {
+        name: TableName,
+        or_replace: bool,
+        if_not_exists: bool,
+        text: String,
+        comment: Option<String>,
+    },
+    DropTable {
+        name: TableName,
+        if_exists: bool,
+        view: bool,
+    },
     Truncate(TableName),
-    Alter { name: TableName, op: AlterTable },
-    ShowTables { database: Option<String>, like: Option<String>, views: bool },
+    Alter {
+        name: TableName,
+        op: AlterTable,
+    },
+    ShowTables {
+        database: Option<String>,
+        like: Option<String>,
+        views: bool,
+    },
     ShowPartitions(TableName),
     ShowCreateTable(TableName),
     ShowColumns(TableName),
     ShowFunctions,
-    Describe { name: TableName, extended: bool, formatted: bool },
+    Describe {
+        name: TableName,
+        extended: bool,
+        formatted: bool,
+    },
     MsckRepair(TableName),
-    LoadData { local: bool, path: String, overwrite: bool, table: TableName, partition: Vec<(String, String)> },
-    Insert { overwrite: bool, table: TableName, partition: Vec<(String, Option<String>)>, columns: Vec<String>, source: Box<Query> },
-    Update { table: TableName, assignments: Vec<(String, Expr)>, selection: Option<Expr> },
-    Delete { table: TableName, selection: Option<Expr> },
+    LoadData {
+        local: bool,
+        path: String,
+        overwrite: bool,
+        table: TableName,
+        partition: Vec<(String, String)>,
+    },
+    Insert {
+        overwrite: bool,
+        table: TableName,
+        partition: Vec<(String, Option<String>)>,
+        columns: Vec<String>,
+        source: Box<Query>,
+    },
+    Update {
+        table: TableName,
+        assignments: Vec<(String, Expr)>,
+        selection: Option<Expr>,
+    },
+    Delete {
+        table: TableName,
+        selection: Option<Expr>,
+    },
 }
 
 /// Parses one statement (without its trailing `;`).
@@ -200,11 +261,21 @@ impl Statements<'_, '_> {
         let parts: Vec<String> = name
             .0
             .iter()
-            .map(|part| part.as_ident().map(|i| i.value.to_lowercase()).unwrap_or_else(|| part.to_string()))
+            .map(|part| {
+                part.as_ident()
+                    .map(|i| i.value.to_lowercase())
+                    .unwrap_or_else(|| part.to_string())
+            })
             .collect();
         match parts.as_slice() {
-            [table] => Ok(TableName { database: None, name: table.clone() }),
-            [db, table] => Ok(TableName { database: Some(db.clone()), name: table.clone() }),
+            [table] => Ok(TableName {
+                database: None,
+                name: table.clone(),
+            }),
+            [db, table] => Ok(TableName {
+                database: Some(db.clone()),
+                name: table.clone(),
+            }),
             _ => Err(ParserError::ParserError(format!(
                 "table name {name} has too many parts; write table or database.table"
             ))),
@@ -297,7 +368,13 @@ impl Statements<'_, '_> {
             match &token {
                 Token::EOF => break,
                 Token::Comma | Token::RParen if depth == 0 => break,
-                Token::Word(w) if depth == 0 && w.quote_style.is_none() && w.value.eq_ignore_ascii_case("comment") => break,
+                Token::Word(w)
+                    if depth == 0
+                        && w.quote_style.is_none()
+                        && w.value.eq_ignore_ascii_case("comment") =>
+                {
+                    break;
+                }
                 Token::Lt | Token::LParen => depth += 1,
                 Token::Gt | Token::RParen => depth -= 1,
                 Token::ShiftRight => depth -= 2,
@@ -325,13 +402,23 @@ impl Statements<'_, '_> {
         let mut columns = Vec::new();
         loop {
             let name = self.ident()?;
-            let data_type = if !types_required && matches!(self.p.peek_token().token, Token::Comma | Token::RParen) {
+            let data_type = if !types_required
+                && matches!(self.p.peek_token().token, Token::Comma | Token::RParen)
+            {
                 String::new()
             } else {
                 self.type_text()?
             };
-            let comment = if self.word("comment") { Some(self.string()?) } else { None };
-            columns.push(ColumnDef { name, data_type, comment });
+            let comment = if self.word("comment") {
+                Some(self.string()?)
+            } else {
+                None
+            };
+            columns.push(ColumnDef {
+                name,
+                data_type,
+                comment,
+            });
             if !self.p.consume_token(&Token::Comma) {
                 break;
             }
@@ -373,14 +460,21 @@ impl Statements<'_, '_> {
             .into_iter()
             .map(|(k, v)| {
                 v.map(|v| (k.clone(), v)).ok_or_else(|| {
-                    ParserError::ParserError(format!("partition column {k} needs a value here, as in PARTITION ({k}='...')"))
+                    ParserError::ParserError(format!(
+                        "partition column {k} needs a value here, as in PARTITION ({k}='...')"
+                    ))
                 })
             })
             .collect()
     }
 
     fn statement(&mut self) -> Result<HiveStatement, ParserError> {
-        if self.peek_word("select") || self.peek_word("with") || self.peek_word("values") || self.peek_word("explain") || self.p.peek_token().token == Token::LParen {
+        if self.peek_word("select")
+            || self.peek_word("with")
+            || self.peek_word("values")
+            || self.peek_word("explain")
+            || self.p.peek_token().token == Token::LParen
+        {
             if self.peek_word("explain") {
                 return Ok(HiveStatement::Query(Box::new(self.p.parse_statement()?)));
             }
@@ -406,7 +500,11 @@ impl Statements<'_, '_> {
             }
             let extended = self.word("extended");
             let formatted = self.word("formatted");
-            return Ok(HiveStatement::Describe { name: self.table_name()?, extended, formatted });
+            return Ok(HiveStatement::Describe {
+                name: self.table_name()?,
+                extended,
+                formatted,
+            });
         }
         if self.word("alter") {
             return self.alter();
@@ -429,8 +527,18 @@ impl Statements<'_, '_> {
             let overwrite = self.word("overwrite");
             self.expect_words(&["into", "table"])?;
             let table = self.table_name()?;
-            let partition = if self.word("partition") { self.static_partition_spec()? } else { Vec::new() };
-            return Ok(HiveStatement::LoadData { local, path, overwrite, table, partition });
+            let partition = if self.word("partition") {
+                self.static_partition_spec()?
+            } else {
+                Vec::new()
+            };
+            return Ok(HiveStatement::LoadData {
+                local,
+                path,
+                overwrite,
+                table,
+                partition,
+            });
         }
         if self.word("insert") {
             let overwrite = if self.word("overwrite") {
@@ -442,10 +550,17 @@ impl Statements<'_, '_> {
                 false
             };
             let table = self.table_name()?;
-            let partition = if self.word("partition") { self.partition_spec()? } else { Vec::new() };
+            let partition = if self.word("partition") {
+                self.partition_spec()?
+            } else {
+                Vec::new()
+            };
             self.if_not_exists();
             let mut columns = Vec::new();
-            if self.p.peek_token().token == Token::LParen && !self.peek_nth_word(1, "select") && !self.peek_nth_word(1, "with") {
+            if self.p.peek_token().token == Token::LParen
+                && !self.peek_nth_word(1, "select")
+                && !self.peek_nth_word(1, "with")
+            {
                 self.p.expect_token(&Token::LParen)?;
                 loop {
                     columns.push(self.ident()?);
@@ -456,7 +571,13 @@ impl Statements<'_, '_> {
                 self.p.expect_token(&Token::RParen)?;
             }
             let source = self.p.parse_query()?;
-            return Ok(HiveStatement::Insert { overwrite, table, partition, columns, source });
+            return Ok(HiveStatement::Insert {
+                overwrite,
+                table,
+                partition,
+                columns,
+                source,
+            });
         }
         if self.word("update") {
             let table = self.table_name()?;
@@ -470,13 +591,25 @@ impl Statements<'_, '_> {
                     break;
                 }
             }
-            let selection = if self.word("where") { Some(self.p.parse_expr()?) } else { None };
-            return Ok(HiveStatement::Update { table, assignments, selection });
+            let selection = if self.word("where") {
+                Some(self.p.parse_expr()?)
+            } else {
+                None
+            };
+            return Ok(HiveStatement::Update {
+                table,
+                assignments,
+                selection,
+            });
         }
         if self.word("delete") {
             self.expect_word("from")?;
             let table = self.table_name()?;
-            let selection = if self.word("where") { Some(self.p.parse_expr()?) } else { None };
+            let selection = if self.word("where") {
+                Some(self.p.parse_expr()?)
+            } else {
+                None
+            };
             return Ok(HiveStatement::Delete { table, selection });
         }
         if self.word("truncate") {
@@ -507,13 +640,23 @@ impl Statements<'_, '_> {
                     break;
                 }
             }
-            return Ok(HiveStatement::CreateDatabase { name, if_not_exists, comment, location, properties });
+            return Ok(HiveStatement::CreateDatabase {
+                name,
+                if_not_exists,
+                comment,
+                location,
+                properties,
+            });
         }
         let or_replace = self.words(&["or", "replace"]);
         if self.word("view") {
             let if_not_exists = self.if_not_exists();
             let name = self.table_name()?;
-            let comment = if self.word("comment") { Some(self.string()?) } else { None };
+            let comment = if self.word("comment") {
+                Some(self.string()?)
+            } else {
+                None
+            };
             if self.word("tblproperties") {
                 self.properties()?;
             }
@@ -521,8 +664,15 @@ impl Statements<'_, '_> {
             // Keep the query text as written, for SHOW CREATE TABLE and for planning later.
             let start = self.p.peek_token().span.start;
             let query = self.p.parse_query()?;
-            let text = text_from(self.sql, start.line, start.column).unwrap_or_else(|| query.to_string());
-            return Ok(HiveStatement::CreateView { name, or_replace, if_not_exists, text, comment });
+            let text =
+                text_from(self.sql, start.line, start.column).unwrap_or_else(|| query.to_string());
+            return Ok(HiveStatement::CreateView {
+                name,
+                or_replace,
+                if_not_exists,
+                text,
+                comment,
+            });
         }
         let mut create = CreateTable {
             temporary: self.word("temporary"),
@@ -556,13 +706,21 @@ impl Statements<'_, '_> {
                 create.row_format = Some(self.row_format()?);
             } else if self.words(&["with", "serdeproperties"]) {
                 let props = self.properties()?;
-                create.row_format.get_or_insert_with(RowFormat::default).properties.extend(props);
+                create
+                    .row_format
+                    .get_or_insert_with(RowFormat::default)
+                    .properties
+                    .extend(props);
             } else if self.words(&["stored", "as"]) {
                 if self.word("inputformat") {
                     let input = self.string()?;
                     self.expect_word("outputformat")?;
                     self.string()?;
-                    create.stored_as = Some(if input.to_lowercase().contains("parquet") { "PARQUET".into() } else { "TEXTFILE".into() });
+                    create.stored_as = Some(if input.to_lowercase().contains("parquet") {
+                        "PARQUET".into()
+                    } else {
+                        "TEXTFILE".into()
+                    });
                 } else {
                     create.stored_as = Some(self.ident()?.to_uppercase());
                 }
@@ -613,12 +771,18 @@ impl Statements<'_, '_> {
                 format.properties.insert("field.delim".into(), v.clone());
                 format.properties.insert("serialization.format".into(), v);
                 if self.words(&["escaped", "by"]) {
-                    format.properties.insert("escape.delim".into(), self.string()?);
+                    format
+                        .properties
+                        .insert("escape.delim".into(), self.string()?);
                 }
             } else if self.words(&["collection", "items", "terminated", "by"]) {
-                format.properties.insert("collection.delim".into(), self.string()?);
+                format
+                    .properties
+                    .insert("collection.delim".into(), self.string()?);
             } else if self.words(&["map", "keys", "terminated", "by"]) {
-                format.properties.insert("mapkey.delim".into(), self.string()?);
+                format
+                    .properties
+                    .insert("mapkey.delim".into(), self.string()?);
             } else if self.words(&["lines", "terminated", "by"]) {
                 let v = self.string()?;
                 if v != "\n" {
@@ -628,9 +792,13 @@ impl Statements<'_, '_> {
                 }
                 format.properties.insert("line.delim".into(), v);
             } else if self.words(&["null", "defined", "as"]) {
-                format.properties.insert("serialization.null.format".into(), self.string()?);
+                format
+                    .properties
+                    .insert("serialization.null.format".into(), self.string()?);
             } else if self.words(&["escaped", "by"]) {
-                format.properties.insert("escape.delim".into(), self.string()?);
+                format
+                    .properties
+                    .insert("escape.delim".into(), self.string()?);
             } else {
                 break;
             }
@@ -644,7 +812,11 @@ impl Statements<'_, '_> {
             let name = self.ident()?;
             let cascade = self.word("cascade");
             self.word("restrict");
-            return Ok(HiveStatement::DropDatabase { name, if_exists, cascade });
+            return Ok(HiveStatement::DropDatabase {
+                name,
+                if_exists,
+                cascade,
+            });
         }
         let view = if self.word("view") {
             true
@@ -655,7 +827,11 @@ impl Statements<'_, '_> {
         let if_exists = self.if_exists();
         let name = self.table_name()?;
         self.word("purge");
-        Ok(HiveStatement::DropTable { name, if_exists, view })
+        Ok(HiveStatement::DropTable {
+            name,
+            if_exists,
+            view,
+        })
     }
 
     fn show(&mut self) -> Result<HiveStatement, ParserError> {
@@ -666,10 +842,18 @@ impl Statements<'_, '_> {
         }
         let views = self.word("views");
         if views || self.word("tables") {
-            let database = if self.word("in") || self.word("from") { Some(self.ident()?) } else { None };
+            let database = if self.word("in") || self.word("from") {
+                Some(self.ident()?)
+            } else {
+                None
+            };
             self.word("like");
             let like = self.maybe_pattern()?;
-            return Ok(HiveStatement::ShowTables { database, like, views });
+            return Ok(HiveStatement::ShowTables {
+                database,
+                like,
+                views,
+            });
         }
         if self.word("partitions") {
             return Ok(HiveStatement::ShowPartitions(self.table_name()?));
@@ -692,7 +876,10 @@ impl Statements<'_, '_> {
             self.maybe_pattern()?;
             return Ok(HiveStatement::ShowFunctions);
         }
-        Err(unexpected(self.p, "DATABASES, TABLES, PARTITIONS, CREATE TABLE, COLUMNS or FUNCTIONS"))
+        Err(unexpected(
+            self.p,
+            "DATABASES, TABLES, PARTITIONS, CREATE TABLE, COLUMNS or FUNCTIONS",
+        ))
     }
 
     fn maybe_pattern(&mut self) -> Result<Option<String>, ParserError> {
@@ -717,8 +904,19 @@ impl Statements<'_, '_> {
             let old = self.ident()?;
             let new_name = self.ident()?;
             let data_type = self.type_text()?;
-            let comment = if self.word("comment") { Some(self.string()?) } else { None };
-            AlterTable::ChangeColumn { old, new: ColumnDef { name: new_name, data_type, comment } }
+            let comment = if self.word("comment") {
+                Some(self.string()?)
+            } else {
+                None
+            };
+            AlterTable::ChangeColumn {
+                old,
+                new: ColumnDef {
+                    name: new_name,
+                    data_type,
+                    comment,
+                },
+            }
         } else if self.words(&["rename", "to"]) {
             AlterTable::RenameTo(self.table_name()?)
         } else if self.word("add") {
@@ -726,13 +924,20 @@ impl Statements<'_, '_> {
             let mut partitions = Vec::new();
             while self.word("partition") {
                 let spec = self.static_partition_spec()?;
-                let location = if self.word("location") { Some(self.string()?) } else { None };
+                let location = if self.word("location") {
+                    Some(self.string()?)
+                } else {
+                    None
+                };
                 partitions.push((spec, location));
             }
             if partitions.is_empty() {
                 return Err(unexpected(self.p, "PARTITION (...) or COLUMNS (...)"));
             }
-            AlterTable::AddPartitions { if_not_exists, partitions }
+            AlterTable::AddPartitions {
+                if_not_exists,
+                partitions,
+            }
         } else if self.word("drop") {
             let if_exists = self.if_exists();
             let mut partitions = Vec::new();
@@ -744,7 +949,10 @@ impl Statements<'_, '_> {
                 }
             }
             self.word("purge");
-            AlterTable::DropPartitions { if_exists, partitions }
+            AlterTable::DropPartitions {
+                if_exists,
+                partitions,
+            }
         } else if self.words(&["set", "tblproperties"]) {
             AlterTable::SetProperties(self.properties()?)
         } else if self.words(&["set", "serdeproperties"]) {
@@ -766,7 +974,11 @@ fn text_from(sql: &str, line: u64, column: u64) -> Option<String> {
     let mut offset = 0;
     for (i, l) in sql.split_inclusive('\n').enumerate() {
         if i + 1 == line as usize {
-            let col: usize = l.chars().take(column as usize - 1).map(char::len_utf8).sum();
+            let col: usize = l
+                .chars()
+                .take(column as usize - 1)
+                .map(char::len_utf8)
+                .sum();
             return Some(sql[offset + col..].trim().to_string());
         }
         offset += l.len();
@@ -784,10 +996,16 @@ mod tests {
             COMMENT 'MovieLens' PARTITIONED BY (year STRING)
             ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' ESCAPED BY '\\\\' COLLECTION ITEMS TERMINATED BY '|' MAP KEYS TERMINATED BY ':' NULL DEFINED AS ''
             STORED AS TEXTFILE LOCATION 's3://movies/ratings/' TBLPROPERTIES ('skip.header.line.count'='1')";
-        let HiveStatement::CreateTable(create) = parse(sql).unwrap() else { panic!() };
+        let HiveStatement::CreateTable(create) = parse(sql).unwrap() else {
+            panic!()
+        };
         assert!(create.external && create.if_not_exists);
         assert_eq!(create.name.as_ref().unwrap().to_string(), "movies.ratings");
-        let names: Vec<_> = create.columns.iter().map(|c| (c.name.as_str(), c.data_type.to_lowercase())).collect();
+        let names: Vec<_> = create
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.data_type.to_lowercase()))
+            .collect();
         assert_eq!(names[0], ("userid", "int".to_string()));
         assert_eq!(names[3].1, "map<string,struct<a:int,b:array<int>>>");
         assert_eq!(create.columns[1].comment.as_deref(), Some("the film"));
@@ -805,22 +1023,39 @@ mod tests {
     #[test]
     fn serde_tables_and_ctas() {
         let sql = "CREATE TABLE t ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde' WITH SERDEPROPERTIES ('separatorChar' = ',', 'quoteChar' = '\"') STORED AS TEXTFILE AS SELECT 1 AS x";
-        let HiveStatement::CreateTable(create) = parse(sql).unwrap() else { panic!() };
+        let HiveStatement::CreateTable(create) = parse(sql).unwrap() else {
+            panic!()
+        };
         let format = create.row_format.unwrap();
-        assert_eq!(format.serde.as_deref(), Some("org.apache.hadoop.hive.serde2.OpenCSVSerde"));
+        assert_eq!(
+            format.serde.as_deref(),
+            Some("org.apache.hadoop.hive.serde2.OpenCSVSerde")
+        );
         assert_eq!(format.properties["quoteChar"], "\"");
         assert!(create.query.is_some());
 
         let sql = "CREATE TABLE p WITH (format = 'PARQUET', partitioned_by = ARRAY['year']) AS SELECT * FROM t";
-        let HiveStatement::CreateTable(create) = parse(sql).unwrap() else { panic!() };
+        let HiveStatement::CreateTable(create) = parse(sql).unwrap() else {
+            panic!()
+        };
         assert_eq!(create.with_options["format"], "PARQUET");
         assert_eq!(create.with_options["partitioned_by"], "year");
     }
 
     #[test]
     fn dml_statements() {
-        match parse("LOAD DATA LOCAL INPATH '/tmp/x.csv' OVERWRITE INTO TABLE r PARTITION (year='2024')").unwrap() {
-            HiveStatement::LoadData { local, path, overwrite, table, partition } => {
+        match parse(
+            "LOAD DATA LOCAL INPATH '/tmp/x.csv' OVERWRITE INTO TABLE r PARTITION (year='2024')",
+        )
+        .unwrap()
+        {
+            HiveStatement::LoadData {
+                local,
+                path,
+                overwrite,
+                table,
+                partition,
+            } => {
                 assert!(local && overwrite);
                 assert_eq!(path, "/tmp/x.csv");
                 assert_eq!(table.name, "r");
@@ -829,25 +1064,41 @@ mod tests {
             other => panic!("{other:?}"),
         }
         match parse("INSERT OVERWRITE TABLE r PARTITION (year) SELECT a, b, y FROM s").unwrap() {
-            HiveStatement::Insert { overwrite, partition, .. } => {
+            HiveStatement::Insert {
+                overwrite,
+                partition,
+                ..
+            } => {
                 assert!(overwrite);
                 assert_eq!(partition, vec![("year".to_string(), None)]);
             }
             other => panic!("{other:?}"),
         }
         match parse("UPDATE vote SET wr = v / (v + 10) * r, x = 1 WHERE id > 3").unwrap() {
-            HiveStatement::Update { assignments, selection, .. } => {
+            HiveStatement::Update {
+                assignments,
+                selection,
+                ..
+            } => {
                 assert_eq!(assignments.len(), 2);
                 assert!(selection.is_some());
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(parse("ALTER TABLE vote ADD COLUMNS (wr FLOAT)").unwrap(), HiveStatement::Alter { op: AlterTable::AddColumns(_), .. }));
+        assert!(matches!(
+            parse("ALTER TABLE vote ADD COLUMNS (wr FLOAT)").unwrap(),
+            HiveStatement::Alter {
+                op: AlterTable::AddColumns(_),
+                ..
+            }
+        ));
     }
 
     #[test]
     fn errors_name_the_token_and_position() {
-        let err = parse("CREATE TABLE t (a INT) STORED AS\n  PARQUET LOCATION").unwrap_err().to_string();
+        let err = parse("CREATE TABLE t (a INT) STORED AS\n  PARQUET LOCATION")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("expected a quoted string, found EOF"), "{err}");
         let err = parse("SELEC 1").unwrap_err().to_string();
         assert!(err.contains("found SELEC at line 1, column 1"), "{err}");
@@ -856,7 +1107,9 @@ mod tests {
     #[test]
     fn view_text_is_kept_as_written() {
         match parse("CREATE VIEW v AS\nSELECT a FROM t WHERE b = 'x'").unwrap() {
-            HiveStatement::CreateView { text, .. } => assert_eq!(text, "SELECT a FROM t WHERE b = 'x'"),
+            HiveStatement::CreateView { text, .. } => {
+                assert_eq!(text, "SELECT a FROM t WHERE b = 'x'")
+            }
             other => panic!("{other:?}"),
         }
     }

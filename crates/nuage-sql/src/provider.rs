@@ -5,19 +5,20 @@
 //! pruned folders are never even listed), then lists the files of what is left
 //! and hands them to a `DataSourceExec` with the table's file source.
 
-use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{Field, FieldRef, Schema, SchemaRef};
 use datafusion::catalog::Session;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, DFSchema, DataFusionError, Result, ScalarValue};
 use datafusion::datasource::TableProvider;
 use datafusion::datasource::listing::PartitionedFile;
-use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, FileSource, ParquetSource};
+use datafusion::datasource::physical_plan::{
+    FileGroup, FileScanConfigBuilder, FileSource, ParquetSource,
+};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
@@ -44,7 +45,8 @@ pub struct HiveTable {
 
 impl HiveTable {
     pub fn new(table: Table, partitions: Vec<Partition>, lake: Arc<Lake>) -> Self {
-        let mut fields: Vec<FieldRef> = schema_of(&table.columns).fields().iter().cloned().collect();
+        let mut fields: Vec<FieldRef> =
+            schema_of(&table.columns).fields().iter().cloned().collect();
         fields.extend(schema_of(&table.partition_columns).fields().iter().cloned());
         Self {
             schema: Arc::new(Schema::new(fields)),
@@ -59,21 +61,34 @@ impl HiveTable {
     }
 
     fn partition_names(&self) -> Vec<String> {
-        self.table.partition_columns.iter().map(|c| c.name.clone()).collect()
+        self.table
+            .partition_columns
+            .iter()
+            .map(|c| c.name.clone())
+            .collect()
     }
 
     fn only_partition_columns(&self, expr: &Expr) -> bool {
         let names = self.partition_names();
         let refs = expr.column_refs();
-        !refs.is_empty() && refs.iter().all(|c| names.contains(&c.name.to_lowercase())) && !expr.is_volatile()
+        !refs.is_empty()
+            && refs.iter().all(|c| names.contains(&c.name.to_lowercase()))
+            && !expr.is_volatile()
     }
 
     /// The partitions (as folders plus values) that the filters keep.
-    fn select_partitions(&self, state: &dyn Session, filters: &[Expr]) -> Result<Vec<(String, Vec<String>)>> {
+    fn select_partitions(
+        &self,
+        state: &dyn Session,
+        filters: &[Expr],
+    ) -> Result<Vec<(String, Vec<String>)>> {
         if !self.table.is_partitioned() {
             return Ok(vec![(self.table.data_location(), Vec::new())]);
         }
-        let filters: Vec<&Expr> = filters.iter().filter(|f| self.only_partition_columns(f)).collect();
+        let filters: Vec<&Expr> = filters
+            .iter()
+            .filter(|f| self.only_partition_columns(f))
+            .collect();
         let mut keep = vec![true; self.partitions.len()];
         if !filters.is_empty() && !self.partitions.is_empty() {
             let batch = self.partition_batch()?;
@@ -85,7 +100,9 @@ impl HiveTable {
                 let mask = result
                     .as_any()
                     .downcast_ref::<BooleanArray>()
-                    .ok_or_else(|| DataFusionError::Internal("partition filter is not boolean".into()))?;
+                    .ok_or_else(|| {
+                        DataFusionError::Internal("partition filter is not boolean".into())
+                    })?;
                 for (i, k) in keep.iter_mut().enumerate() {
                     *k &= mask.is_valid(i) && mask.value(i);
                 }
@@ -106,13 +123,18 @@ impl HiveTable {
         let mut fields = Vec::new();
         for (i, column) in self.table.partition_columns.iter().enumerate() {
             let text: ArrayRef = Arc::new(StringArray::from_iter(
-                self.partitions.iter().map(|p| partition_value(p.values.get(i))),
+                self.partitions
+                    .iter()
+                    .map(|p| partition_value(p.values.get(i))),
             ));
             let ty = arrow_type(&column.hive_type());
             columns.push(datafusion::arrow::compute::cast(&text, &ty)?);
             fields.push(Field::new(&column.name, ty, true));
         }
-        Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
+        Ok(RecordBatch::try_new(
+            Arc::new(Schema::new(fields)),
+            columns,
+        )?)
     }
 
     fn partition_scalars(&self, values: &[String]) -> Result<Vec<ScalarValue>> {
@@ -132,14 +154,18 @@ impl HiveTable {
 
 /// Hive's default partition holds rows whose partition value was NULL.
 fn partition_value(value: Option<&String>) -> Option<&str> {
-    value.map(String::as_str).filter(|v| *v != "__HIVE_DEFAULT_PARTITION__")
+    value
+        .map(String::as_str)
+        .filter(|v| *v != "__HIVE_DEFAULT_PARTITION__")
 }
 
 /// Drops table qualifiers so the expression resolves against the partition batch.
 fn unqualify(expr: Expr) -> Result<Expr> {
     Ok(expr
         .transform(|e| match e {
-            Expr::Column(c) => Ok(Transformed::yes(Expr::Column(Column::new_unqualified(c.name.to_lowercase())))),
+            Expr::Column(c) => Ok(Transformed::yes(Expr::Column(Column::new_unqualified(
+                c.name.to_lowercase(),
+            )))),
             other => Ok(Transformed::no(other)),
         })?
         .data)
@@ -147,7 +173,10 @@ fn unqualify(expr: Expr) -> Result<Expr> {
 
 /// Files to read under a folder (or the folder itself if it names one file),
 /// skipping Hadoop's hidden and marker files (`_SUCCESS`, `.crc`, staging folders).
-pub async fn list_data_files(lake: &Lake, location: &str) -> Result<(ObjectStoreUrl, Vec<object_store::ObjectMeta>)> {
+pub async fn list_data_files(
+    lake: &Lake,
+    location: &str,
+) -> Result<(ObjectStoreUrl, Vec<object_store::ObjectMeta>)> {
     let location = Location::parse(location).map_err(external)?;
     let url = store_url(&location)?;
     let (store, path) = lake.store_for(&location).map_err(external)?;
@@ -161,7 +190,11 @@ pub async fn list_data_files(lake: &Lake, location: &str) -> Result<(ObjectStore
     let mut files: Vec<_> = listed
         .into_iter()
         .filter(|meta| {
-            let relative = meta.location.as_ref().strip_prefix(base.as_str()).unwrap_or(meta.location.as_ref());
+            let relative = meta
+                .location
+                .as_ref()
+                .strip_prefix(base.as_str())
+                .unwrap_or(meta.location.as_ref());
             !relative
                 .split('/')
                 .any(|part| part.starts_with('.') || part.starts_with('_') || part.contains('#'))
@@ -201,10 +234,6 @@ fn external(e: impl std::error::Error + Send + Sync + 'static) -> DataFusionErro
 
 #[async_trait]
 impl TableProvider for HiveTable {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
@@ -213,7 +242,10 @@ impl TableProvider for HiveTable {
         TableType::Base
     }
 
-    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
         Ok(filters
             .iter()
             .map(|f| {
@@ -235,7 +267,8 @@ impl TableProvider for HiveTable {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let selected = self.select_partitions(state, filters)?;
         // Files grouped by object store (a table's partitions may live in several buckets).
-        let mut by_store: BTreeMap<String, (ObjectStoreUrl, Vec<PartitionedFile>)> = BTreeMap::new();
+        let mut by_store: BTreeMap<String, (ObjectStoreUrl, Vec<PartitionedFile>)> =
+            BTreeMap::new();
         for (location, values) in selected {
             let (url, files) = list_data_files(&self.lake, &location).await?;
             let scalars = self.partition_scalars(&values)?;
@@ -249,13 +282,19 @@ impl TableProvider for HiveTable {
             }
         }
         let data_schema = schema_of(&self.table.columns);
-        let partition_fields: Vec<FieldRef> = schema_of(&self.table.partition_columns).fields().iter().cloned().collect();
+        let partition_fields: Vec<FieldRef> = schema_of(&self.table.partition_columns)
+            .fields()
+            .iter()
+            .cloned()
+            .collect();
         let mut plans: Vec<Arc<dyn ExecutionPlan>> = Vec::new();
         for (_, (url, files)) in by_store {
             if files.is_empty() {
                 continue;
             }
-            let table_schema = TableSchema::new(data_schema.clone(), partition_fields.clone());
+            let table_schema = TableSchema::builder(data_schema.clone())
+                .with_table_partition_cols(partition_fields.clone())
+                .build();
             let source: Arc<dyn FileSource> = match read_options(&self.table) {
                 Some(options) => Arc::new(HiveSource::new(options, table_schema)),
                 None => {
@@ -263,7 +302,9 @@ impl TableProvider for HiveTable {
                     let predicate = filters.iter().cloned().reduce(|a, b| a.and(b));
                     if let Some(predicate) = predicate {
                         let df_schema = DFSchema::try_from(self.schema.clone())?;
-                        if let Ok(physical) = state.create_physical_expr(unqualify(predicate)?, &df_schema) {
+                        if let Ok(physical) =
+                            state.create_physical_expr(unqualify(predicate)?, &df_schema)
+                        {
                             parquet = parquet.with_predicate(physical);
                         }
                     }

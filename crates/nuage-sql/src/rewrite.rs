@@ -11,18 +11,21 @@
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, ObjectName, Query,
-    Select, SetExpr, Statement, TableFactor, TableWithJoins, visit_expressions_mut,
+    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, ObjectName,
+    Query, Select, SelectItem, SetExpr, Statement, TableFactor, TableWithJoins,
+    visit_expressions_mut,
 };
-use datafusion::sql::sqlparser::dialect::HiveDialect;
-use datafusion::sql::sqlparser::parser::{Parser, ParserError};
+use datafusion::sql::sqlparser::parser::ParserError;
 
 /// Rewrites a statement in place.
 pub fn rewrite_statement(statement: &mut Statement) -> Result<(), ParserError> {
     if let Statement::Query(query) = statement {
         rewrite_lateral_views(query)?;
     }
-    if let Statement::Explain { statement: inner, .. } = statement {
+    if let Statement::Explain {
+        statement: inner, ..
+    } = statement
+    {
         rewrite_statement(inner)?;
         return Ok(());
     }
@@ -44,19 +47,22 @@ pub fn rewrite_expr(expr: &mut Expr) -> Result<(), ParserError> {
     let mut query = parse_query(&format!("SELECT {expr}"))?;
     rewrite_query(&mut query)?;
     if let SetExpr::Select(select) = *query.body {
-        if let Some(datafusion::sql::sqlparser::ast::SelectItem::UnnamedExpr(e)) = select.projection.into_iter().next() {
-            *expr = e;
+        match select.projection.into_iter().next() {
+            Some(SelectItem::UnnamedExpr(e)) | Some(SelectItem::ExprWithAlias { expr: e, .. }) => {
+                *expr = e
+            }
+            _ => {}
         }
     }
     Ok(())
 }
 
 fn parse_expr(text: &str) -> Result<Expr, ParserError> {
-    Parser::new(&HiveDialect {}).try_with_sql(text)?.parse_expr()
+    crate::dialect::standard_parser(text)?.parse_expr()
 }
 
 fn parse_query(text: &str) -> Result<Box<Query>, ParserError> {
-    Parser::new(&HiveDialect {}).try_with_sql(text)?.parse_query()
+    crate::dialect::standard_parser(text)?.parse_query()
 }
 
 fn rewrite_expressions(statement: &mut Statement) -> Result<(), ParserError> {
@@ -78,14 +84,17 @@ fn rewrite_expressions(statement: &mut Statement) -> Result<(), ParserError> {
 fn plain_args(args: &FunctionArguments) -> Option<Vec<&Expr>> {
     match args {
         FunctionArguments::None => Some(Vec::new()),
-        FunctionArguments::List(list) if list.duplicate_treatment.is_none() && list.clauses.is_empty() => list
-            .args
-            .iter()
-            .map(|a| match a {
-                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
-                _ => None,
-            })
-            .collect(),
+        FunctionArguments::List(list)
+            if list.duplicate_treatment.is_none() && list.clauses.is_empty() =>
+        {
+            list.args
+                .iter()
+                .map(|a| match a {
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+                    _ => None,
+                })
+                .collect()
+        }
         _ => None,
     }
 }
@@ -113,19 +122,38 @@ fn arity(name: &str, args: &[&Expr], allowed: &[usize]) -> Result<(), ParserErro
 /// The replacement for one expression, if Hive spells it differently.
 fn rewrite_one(expr: &Expr) -> Result<Option<Expr>, ParserError> {
     match expr {
-        Expr::BinaryOp { left, op: BinaryOperator::Divide, right } => {
-            Ok(Some(parse_expr(&format!("CAST({left} AS DOUBLE) / CAST({right} AS DOUBLE)"))?))
-        }
-        Expr::BinaryOp { left, op: BinaryOperator::MyIntegerDivide, right } => {
-            Ok(Some(parse_expr(&format!("CAST(CAST({left} AS BIGINT) / CAST({right} AS BIGINT) AS BIGINT)"))?))
-        }
-        Expr::RLike { negated, expr, pattern, .. } => {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::Divide,
+            right,
+        } => Ok(Some(parse_expr(&format!(
+            "CAST({left} AS DOUBLE) / CAST({right} AS DOUBLE)"
+        ))?)),
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::MyIntegerDivide,
+            right,
+        } => Ok(Some(parse_expr(&format!(
+            "CAST(CAST({left} AS BIGINT) / CAST({right} AS BIGINT) AS BIGINT)"
+        ))?)),
+        Expr::RLike {
+            negated,
+            expr,
+            pattern,
+            ..
+        } => {
             let not = if *negated { "NOT " } else { "" };
-            Ok(Some(parse_expr(&format!("{not}regexp_like({expr}, {pattern})"))?))
+            Ok(Some(parse_expr(&format!(
+                "{not}regexp_like({expr}, {pattern})"
+            ))?))
         }
         Expr::Function(function) => {
-            let Some(name) = function_name(&function.name) else { return Ok(None) };
-            let Some(args) = plain_args(&function.args) else { return Ok(None) };
+            let Some(name) = function_name(&function.name) else {
+                return Ok(None);
+            };
+            let Some(args) = plain_args(&function.args) else {
+                return Ok(None);
+            };
             if function.over.is_some() || function.filter.is_some() {
                 return Ok(None);
             }
@@ -141,13 +169,22 @@ fn rewrite_one(expr: &Expr) -> Result<Option<Expr>, ParserError> {
                 }
                 "collect_set" => {
                     arity(&name, &args, &[1])?;
-                    format!("array_agg(DISTINCT {0}) FILTER (WHERE {0} IS NOT NULL)", a[0])
+                    format!(
+                        "array_agg(DISTINCT {0}) FILTER (WHERE {0} IS NOT NULL)",
+                        a[0]
+                    )
                 }
                 "percentile" | "percentile_approx" | "approx_percentile" => {
                     arity(&name, &args, &[2, 3])?;
-                    let target = if name == "percentile" { "percentile_cont" } else { "approx_percentile_cont" };
+                    let target = if name == "percentile" {
+                        "percentile_cont"
+                    } else {
+                        "approx_percentile_cont"
+                    };
                     match args[1] {
-                        Expr::Function(f) if function_name(&f.name).is_some_and(|n| n == "array") => {
+                        Expr::Function(f)
+                            if function_name(&f.name).is_some_and(|n| n == "array") =>
+                        {
                             let ps = plain_args(&f.args).unwrap_or_default();
                             let parts: Vec<String> = ps
                                 .iter()
@@ -169,13 +206,21 @@ fn rewrite_one(expr: &Expr) -> Result<Option<Expr>, ParserError> {
                 "array" => format!("make_array({})", a.join(", ")),
                 "map" => {
                     if a.len() % 2 != 0 {
-                        return Err(ParserError::ParserError("map takes key, value pairs: map(k1, v1, k2, v2, ...)".into()));
+                        return Err(ParserError::ParserError(
+                            "map takes key, value pairs: map(k1, v1, k2, v2, ...)".into(),
+                        ));
                     }
                     let keys: Vec<&str> = a.iter().step_by(2).map(String::as_str).collect();
-                    let values: Vec<&str> = a.iter().skip(1).step_by(2).map(String::as_str).collect();
-                    format!("map(make_array({}), make_array({}))", keys.join(", "), values.join(", "))
+                    let values: Vec<&str> =
+                        a.iter().skip(1).step_by(2).map(String::as_str).collect();
+                    format!(
+                        "map(make_array({}), make_array({}))",
+                        keys.join(", "),
+                        values.join(", ")
+                    )
                 }
-                "year" | "month" | "day" | "dayofmonth" | "hour" | "minute" | "second" | "quarter" | "weekofyear" | "dayofweek" => {
+                "year" | "month" | "day" | "dayofmonth" | "hour" | "minute" | "second"
+                | "quarter" | "weekofyear" | "dayofweek" => {
                     arity(&name, &args, &[1])?;
                     let part = match name.as_str() {
                         "dayofmonth" => "day",
@@ -252,6 +297,7 @@ fn rewrite_set_expr(body: &mut SetExpr) -> Result<(), ParserError> {
 }
 
 fn rewrite_select(select: &mut Select) -> Result<(), ParserError> {
+    name_unnamed_columns(select);
     for table in &mut select.from {
         rewrite_table_factor(&mut table.relation)?;
         for join in &mut table.joins {
@@ -272,7 +318,12 @@ fn rewrite_select(select: &mut Select) -> Result<(), ParserError> {
         ));
     }
     let alias = match relation {
-        TableFactor::Table { alias: Some(alias), .. } | TableFactor::Derived { alias: Some(alias), .. } => alias.name.value.clone(),
+        TableFactor::Table {
+            alias: Some(alias), ..
+        }
+        | TableFactor::Derived {
+            alias: Some(alias), ..
+        } => alias.name.value.clone(),
         TableFactor::Table { name, .. } => name.0.last().map(|p| p.to_string()).unwrap_or_default(),
         _ => "lv".to_string(),
     };
@@ -280,7 +331,10 @@ fn rewrite_select(select: &mut Select) -> Result<(), ParserError> {
     let mut view_aliases = Vec::new();
     for view in std::mem::take(&mut select.lateral_views) {
         let Expr::Function(function) = &view.lateral_view else {
-            return Err(ParserError::ParserError(format!("LATERAL VIEW needs a table function such as explode(...), found {}", view.lateral_view)));
+            return Err(ParserError::ParserError(format!(
+                "LATERAL VIEW needs a table function such as explode(...), found {}",
+                view.lateral_view
+            )));
         };
         let name = function_name(&function.name).unwrap_or_default();
         if name != "explode" {
@@ -301,11 +355,16 @@ fn rewrite_select(select: &mut Select) -> Result<(), ParserError> {
             ));
         };
         let column = column.value.to_lowercase();
-        current = format!("(SELECT *, unnest({}) AS {column} FROM {current}) AS {alias}", args[0]);
+        current = format!(
+            "(SELECT *, unnest({}) AS {column} FROM {current}) AS {alias}",
+            args[0]
+        );
         view_aliases.push(view.lateral_view_name.to_string().to_lowercase());
     }
     let query = parse_query(&format!("SELECT * FROM {current}"))?;
-    let SetExpr::Select(inner) = *query.body else { unreachable!("a SELECT") };
+    let SetExpr::Select(inner) = *query.body else {
+        unreachable!("a SELECT")
+    };
     select.from = inner.from;
     // `v.x` now lives in the derived table.
     let mut stub = Statement::Query(Box::new(Query {
@@ -328,6 +387,23 @@ fn rewrite_select(select: &mut Select) -> Result<(), ParserError> {
     Ok(())
 }
 
+/// Hive names an unaliased expression column `_c<position>` (DataFusion would
+/// name it after the expression text, and refuses two alike).
+fn name_unnamed_columns(select: &mut Select) {
+    for (i, item) in select.projection.iter_mut().enumerate() {
+        if let SelectItem::UnnamedExpr(expr) = item {
+            if matches!(expr, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
+                continue;
+            }
+            let alias = Ident::new(format!("_c{i}"));
+            *item = SelectItem::ExprWithAlias {
+                expr: expr.clone(),
+                alias,
+            };
+        }
+    }
+}
+
 fn rewrite_table_factor(factor: &mut TableFactor) -> Result<(), ParserError> {
     if let TableFactor::Derived { subquery, .. } = factor {
         rewrite_lateral_views(subquery)?;
@@ -340,33 +416,44 @@ mod tests {
     use super::*;
 
     fn rewritten(sql: &str) -> String {
-        let mut statement = Parser::new(&HiveDialect {}).try_with_sql(sql).unwrap().parse_statement().unwrap();
+        let mut statement = crate::dialect::parser(sql)
+            .unwrap()
+            .parse_statement()
+            .unwrap();
         rewrite_statement(&mut statement).unwrap();
         statement.to_string()
     }
 
     #[test]
     fn division_is_always_double() {
-        assert_eq!(rewritten("SELECT a / b FROM t"), "SELECT CAST(a AS DOUBLE) / CAST(b AS DOUBLE) FROM t");
+        assert_eq!(
+            rewritten("SELECT a / b FROM t"),
+            "SELECT CAST(a AS DOUBLE) / CAST(b AS DOUBLE) AS _c0 FROM t"
+        );
     }
 
     #[test]
     fn hive_functions_map_to_datafusion() {
-        assert_eq!(rewritten("SELECT if(a > 1, 'x', 'y') FROM t"), "SELECT CASE WHEN a > 1 THEN 'x' ELSE 'y' END FROM t");
+        assert_eq!(
+            rewritten("SELECT if(a > 1, 'x', 'y') FROM t"),
+            "SELECT CASE WHEN a > 1 THEN 'x' ELSE 'y' END AS _c0 FROM t"
+        );
         assert_eq!(
             rewritten("SELECT percentile(v, 0.5) FROM t"),
-            "SELECT percentile_cont(CAST(v AS DOUBLE), 0.5) FROM t"
+            "SELECT percentile_cont(CAST(v AS DOUBLE), 0.5) AS _c0 FROM t"
         );
         assert_eq!(
             rewritten("SELECT collect_set(g) FROM t"),
-            "SELECT array_agg(DISTINCT g) FILTER (WHERE g IS NOT NULL) FROM t"
+            "SELECT array_agg(DISTINCT g) FILTER (WHERE g IS NOT NULL) AS _c0 FROM t"
         );
     }
 
     #[test]
     fn lateral_view_becomes_unnest() {
         assert_eq!(
-            rewritten("SELECT m.id, g.genre FROM movies m LATERAL VIEW explode(split(m.genres, ' ')) g AS genre WHERE g.genre = 'Drama'"),
+            rewritten(
+                "SELECT m.id, g.genre FROM movies m LATERAL VIEW explode(split(m.genres, ' ')) g AS genre WHERE g.genre = 'Drama'"
+            ),
             "SELECT m.id, genre FROM (SELECT *, unnest(split(m.genres, ' ')) AS genre FROM movies AS m) AS m WHERE genre = 'Drama'"
         );
     }

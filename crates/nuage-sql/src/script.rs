@@ -21,7 +21,10 @@ pub fn split_statements(script: &str) -> Vec<Statement> {
     let push = |current: &mut String, start_line: usize, out: &mut Vec<Statement>| {
         let text = current.trim();
         if !is_blank(text) {
-            out.push(Statement { text: text.to_string(), line: start_line });
+            out.push(Statement {
+                text: text.to_string(),
+                line: start_line,
+            });
         }
         current.clear();
     };
@@ -163,8 +166,18 @@ mod tests {
         let script = "-- header; comment\nSELECT 'a;b' FROM t;\n\n/* block; */ SELECT `x;y`\n  FROM u; ;\nSELECT \"q;\" -- trailing;\n";
         let statements = split_statements(script);
         let texts: Vec<_> = statements.iter().map(|s| s.text.as_str()).collect();
-        assert_eq!(texts, vec!["SELECT 'a;b' FROM t", "SELECT `x;y`\n  FROM u", "SELECT \"q;\""]);
-        assert_eq!(statements.iter().map(|s| s.line).collect::<Vec<_>>(), vec![2, 4, 6]);
+        assert_eq!(
+            texts,
+            vec![
+                "SELECT 'a;b' FROM t",
+                "SELECT `x;y`\n  FROM u",
+                "SELECT \"q;\""
+            ]
+        );
+        assert_eq!(
+            statements.iter().map(|s| s.line).collect::<Vec<_>>(),
+            vec![2, 4, 6]
+        );
     }
 
     #[test]

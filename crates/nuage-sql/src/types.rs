@@ -20,7 +20,9 @@ pub fn arrow_type(ty: &HiveType) -> DataType {
         HiveType::Date => DataType::Date32,
         HiveType::Timestamp => DataType::Timestamp(TimeUnit::Nanosecond, None),
         HiveType::Binary => DataType::Binary,
-        HiveType::Array(inner) => DataType::List(Arc::new(Field::new("item", arrow_type(inner), true))),
+        HiveType::Array(inner) => {
+            DataType::List(Arc::new(Field::new("item", arrow_type(inner), true)))
+        }
         HiveType::Map(k, v) => DataType::Map(
             Arc::new(Field::new(
                 "entries",
@@ -59,12 +61,14 @@ pub fn hive_type(ty: &DataType) -> Result<HiveType, String> {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => HiveType::String,
         DataType::Date32 | DataType::Date64 => HiveType::Date,
         DataType::Timestamp(_, _) => HiveType::Timestamp,
-        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => {
-            HiveType::Binary
-        }
-        DataType::List(f) | DataType::LargeList(f) | DataType::ListView(f) | DataType::FixedSizeList(f, _) => {
-            HiveType::Array(Box::new(hive_type(f.data_type())?))
-        }
+        DataType::Binary
+        | DataType::LargeBinary
+        | DataType::BinaryView
+        | DataType::FixedSizeBinary(_) => HiveType::Binary,
+        DataType::List(f)
+        | DataType::LargeList(f)
+        | DataType::ListView(f)
+        | DataType::FixedSizeList(f, _) => HiveType::Array(Box::new(hive_type(f.data_type())?)),
         DataType::Map(entries, _) => match entries.data_type() {
             DataType::Struct(kv) if kv.len() == 2 => HiveType::Map(
                 Box::new(hive_type(kv[0].data_type())?),
@@ -79,7 +83,11 @@ pub fn hive_type(ty: &DataType) -> Result<HiveType, String> {
                 .collect::<Result<_, String>>()?,
         ),
         DataType::Dictionary(_, value) => hive_type(value)?,
-        other => return Err(format!("Arrow type {other} has no Hive equivalent; CAST it to a Hive type")),
+        other => {
+            return Err(format!(
+                "Arrow type {other} has no Hive equivalent; CAST it to a Hive type"
+            ));
+        }
     })
 }
 
@@ -99,7 +107,14 @@ mod tests {
 
     #[test]
     fn hive_types_survive_a_round_trip_through_arrow() {
-        for text in ["int", "decimal(10,2)", "array<string>", "map<string,int>", "struct<a:int,b:array<double>>", "timestamp"] {
+        for text in [
+            "int",
+            "decimal(10,2)",
+            "array<string>",
+            "map<string,int>",
+            "struct<a:int,b:array<double>>",
+            "timestamp",
+        ] {
             let ty = HiveType::parse(text).unwrap();
             assert_eq!(hive_type(&arrow_type(&ty)).unwrap().to_string(), text);
         }

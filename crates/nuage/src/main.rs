@@ -1,1 +1,65 @@
-fn main() {}
+//! `nuage`: the one binary. `nuage sql` runs HiveQL like `hive -f`,
+//! `nuage lake` moves files in and out of the lake like `hadoop dfs`.
+
+mod lake_cmd;
+mod print;
+mod sql_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "nuage",
+    version,
+    about = "The AWS big-data stack as one self-hosted program"
+)]
+struct Cli {
+    /// Where nuage keeps the lake and the catalog.
+    #[arg(
+        long,
+        global = true,
+        env = "NUAGE_DATA_DIR",
+        default_value = "nuage-data"
+    )]
+    data_dir: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run HiveQL: a script (-f), a statement (-e), or an interactive shell.
+    Sql(sql_cmd::SqlArgs),
+    /// Buckets and objects of the lake: mb, ls, put, get, rm.
+    Lake(lake_cmd::LakeArgs),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("NUAGE_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let config = nuage_common::Config::from_env().with_data_dir(&cli.data_dir);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Sql(args) => sql_cmd::run(&config, args).await,
+            Command::Lake(args) => lake_cmd::run(&config, args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

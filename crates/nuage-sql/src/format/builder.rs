@@ -7,7 +7,8 @@ use std::sync::Arc;
 use datafusion::arrow::array::{
     ArrayBuilder, ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder,
     Float32Builder, Float64Builder, Int8Builder, Int16Builder, Int32Builder, Int64Builder,
-    ListBuilder, MapBuilder, StringBuilder, StructBuilder, TimestampNanosecondBuilder, make_builder,
+    ListBuilder, MapBuilder, StringBuilder, StructBuilder, TimestampNanosecondBuilder,
+    make_builder,
 };
 use datafusion::arrow::datatypes::{DataType, Decimal128Type};
 use serde_json::Value;
@@ -78,7 +79,9 @@ impl ColumnBuilder {
             DataType::Utf8 => Self::Utf8(StringBuilder::with_capacity(capacity, capacity * 16)),
             DataType::Binary => Self::Binary(BinaryBuilder::with_capacity(capacity, capacity * 16)),
             DataType::Date32 => Self::Date32(Date32Builder::with_capacity(capacity)),
-            DataType::Timestamp(_, _) => Self::Timestamp(TimestampNanosecondBuilder::with_capacity(capacity)),
+            DataType::Timestamp(_, _) => {
+                Self::Timestamp(TimestampNanosecondBuilder::with_capacity(capacity))
+            }
             other => Self::Nested(make_builder(other, capacity), other.clone()),
         }
     }
@@ -117,7 +120,9 @@ impl ColumnBuilder {
             Self::Float64(b) => b.append_option(parse_float(field)),
             Self::Decimal(b, p, s) => b.append_option(parse_decimal(field, *p, *s)),
             Self::Utf8(b) => match seps.escape {
-                Some(escape) if field.contains(&escape) => b.append_value(String::from_utf8_lossy(&unescape(field, escape))),
+                Some(escape) if field.contains(&escape) => {
+                    b.append_value(String::from_utf8_lossy(&unescape(field, escape)))
+                }
                 _ => b.append_value(String::from_utf8_lossy(field)),
             },
             Self::Binary(b) => b.append_value(field),
@@ -145,7 +150,9 @@ impl ColumnBuilder {
                     Self::Boolean(b) => b.append_value(*v),
                     other => other.append_null(),
                 },
-                Value::Number(n) => self.append_text(Some(n.to_string().as_bytes()), &Separators::default()),
+                Value::Number(n) => {
+                    self.append_text(Some(n.to_string().as_bytes()), &Separators::default())
+                }
                 _ => self.append_null(),
             },
         }
@@ -192,7 +199,11 @@ pub fn parse_int(field: &[u8]) -> Option<i64> {
         }
         let digit = (b - b'0') as i64;
         value = value.checked_mul(10)?;
-        value = if negative { value.checked_sub(digit)? } else { value.checked_add(digit)? };
+        value = if negative {
+            value.checked_sub(digit)?
+        } else {
+            value.checked_add(digit)?
+        };
     }
     Some(value)
 }
@@ -205,7 +216,12 @@ pub fn parse_float(field: &[u8]) -> Option<f64> {
         "NaN" => Some(f64::NAN),
         "Infinity" | "+Infinity" => Some(f64::INFINITY),
         "-Infinity" => Some(f64::NEG_INFINITY),
-        _ if text.bytes().any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E') => None,
+        _ if text
+            .bytes()
+            .any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E') =>
+        {
+            None
+        }
         _ => text.parse().ok(),
     }
 }
@@ -222,7 +238,10 @@ fn parse_bool(field: &[u8]) -> Option<bool> {
 
 fn parse_decimal(field: &[u8], precision: u8, scale: i8) -> Option<i128> {
     let text = std::str::from_utf8(field).ok()?.trim();
-    datafusion::arrow::compute::kernels::cast_utils::parse_decimal::<Decimal128Type>(text, precision, scale).ok()
+    datafusion::arrow::compute::kernels::cast_utils::parse_decimal::<Decimal128Type>(
+        text, precision, scale,
+    )
+    .ok()
 }
 
 fn parse_date(field: &[u8]) -> Option<i32> {
@@ -235,7 +254,12 @@ fn parse_date(field: &[u8]) -> Option<i32> {
 /// `yyyy-MM-dd HH:mm:ss[.fffffffff]`, also with `T`, or a bare date (midnight).
 pub fn parse_timestamp(field: &[u8]) -> Option<i64> {
     let text = std::str::from_utf8(field).ok()?.trim();
-    for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"] {
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(ts) = chrono::NaiveDateTime::parse_from_str(text, format) {
             return ts.and_utc().timestamp_nanos_opt();
         }
@@ -321,22 +345,31 @@ fn append_field(builder: &mut dyn ArrayBuilder, ty: &DataType, leaf: Option<Leaf
     let any = builder.as_any_mut();
     macro_rules! prim {
         ($builder:ty, $parse:expr) => {{
-            let b = any.downcast_mut::<$builder>().expect("builder matches its type");
+            let b = any
+                .downcast_mut::<$builder>()
+                .expect("builder matches its type");
             match leaf {
                 None => b.append_null(),
                 Some(Leaf::Text(t)) => b.append_option($parse(t)),
                 Some(Leaf::Json(Value::String(s))) => b.append_option($parse(s.as_bytes())),
-                Some(Leaf::Json(Value::Number(n))) => b.append_option($parse(n.to_string().as_bytes())),
-                Some(Leaf::Json(Value::Bool(v))) => b.append_option($parse(v.to_string().as_bytes())),
+                Some(Leaf::Json(Value::Number(n))) => {
+                    b.append_option($parse(n.to_string().as_bytes()))
+                }
+                Some(Leaf::Json(Value::Bool(v))) => {
+                    b.append_option($parse(v.to_string().as_bytes()))
+                }
                 Some(Leaf::Json(_)) => b.append_null(),
             }
         }};
     }
     match ty {
         DataType::Boolean => prim!(BooleanBuilder, parse_bool),
-        DataType::Int8 => prim!(Int8Builder, |t| parse_int(t).and_then(|v| i8::try_from(v).ok())),
-        DataType::Int16 => prim!(Int16Builder, |t| parse_int(t).and_then(|v| i16::try_from(v).ok())),
-        DataType::Int32 => prim!(Int32Builder, |t| parse_int(t).and_then(|v| i32::try_from(v).ok())),
+        DataType::Int8 => prim!(Int8Builder, |t| parse_int(t)
+            .and_then(|v| i8::try_from(v).ok())),
+        DataType::Int16 => prim!(Int16Builder, |t| parse_int(t)
+            .and_then(|v| i16::try_from(v).ok())),
+        DataType::Int32 => prim!(Int32Builder, |t| parse_int(t)
+            .and_then(|v| i32::try_from(v).ok())),
         DataType::Int64 => prim!(Int64Builder, parse_int),
         DataType::Float32 => prim!(Float32Builder, |t| parse_float(t).map(|v| v as f32)),
         DataType::Float64 => prim!(Float64Builder, parse_float),
@@ -364,12 +397,21 @@ fn append_field(builder: &mut dyn ArrayBuilder, ty: &DataType, leaf: Option<Leaf
 
 /// Delimited text into an array, map or struct: items split by the separator of
 /// `level`, map keys by the one of `level + 1`.
-fn append_nested_text(builder: &mut dyn ArrayBuilder, ty: &DataType, field: &[u8], seps: &Separators, level: usize) {
+fn append_nested_text(
+    builder: &mut dyn ArrayBuilder,
+    ty: &DataType,
+    field: &[u8],
+    seps: &Separators,
+    level: usize,
+) {
     let null = seps.null.as_slice();
     let child = |b: &mut dyn ArrayBuilder, t: &DataType, text: &[u8], next: usize| {
         if text == null {
             append_field(b, t, None)
-        } else if matches!(t, DataType::List(_) | DataType::Map(_, _) | DataType::Struct(_)) {
+        } else if matches!(
+            t,
+            DataType::List(_) | DataType::Map(_, _) | DataType::Struct(_)
+        ) {
             append_nested_text(b, t, text, seps, next)
         } else {
             append_field(b, t, Some(Leaf::Text(text)))
@@ -378,7 +420,9 @@ fn append_nested_text(builder: &mut dyn ArrayBuilder, ty: &DataType, field: &[u8
     let any = builder.as_any_mut();
     match ty {
         DataType::List(item) => {
-            let b = any.downcast_mut::<ListBuilder<Box<dyn ArrayBuilder>>>().expect("list builder");
+            let b = any
+                .downcast_mut::<ListBuilder<Box<dyn ArrayBuilder>>>()
+                .expect("list builder");
             if !field.is_empty() {
                 for part in split_escaped(field, seps.at(level), seps.escape) {
                     child(b.values().as_mut(), item.data_type(), part, level + 1);
@@ -387,7 +431,9 @@ fn append_nested_text(builder: &mut dyn ArrayBuilder, ty: &DataType, field: &[u8
             b.append(true);
         }
         DataType::Map(entries, _) => {
-            let DataType::Struct(kv) = entries.data_type() else { unreachable!("map entries are structs") };
+            let DataType::Struct(kv) = entries.data_type() else {
+                unreachable!("map entries are structs")
+            };
             let b = any
                 .downcast_mut::<MapBuilder<Box<dyn ArrayBuilder>, Box<dyn ArrayBuilder>>>()
                 .expect("map builder");
@@ -427,19 +473,27 @@ fn append_nested_json(builder: &mut dyn ArrayBuilder, ty: &DataType, value: &Val
     let any = builder.as_any_mut();
     match (ty, value) {
         (DataType::List(item), Value::Array(items)) => {
-            let b = any.downcast_mut::<ListBuilder<Box<dyn ArrayBuilder>>>().expect("list builder");
+            let b = any
+                .downcast_mut::<ListBuilder<Box<dyn ArrayBuilder>>>()
+                .expect("list builder");
             for v in items {
                 append_field(b.values().as_mut(), item.data_type(), json_leaf(v));
             }
             b.append(true);
         }
         (DataType::Map(entries, _), Value::Object(map)) => {
-            let DataType::Struct(kv) = entries.data_type() else { unreachable!("map entries are structs") };
+            let DataType::Struct(kv) = entries.data_type() else {
+                unreachable!("map entries are structs")
+            };
             let b = any
                 .downcast_mut::<MapBuilder<Box<dyn ArrayBuilder>, Box<dyn ArrayBuilder>>>()
                 .expect("map builder");
             for (k, v) in map {
-                append_field(b.keys().as_mut(), kv[0].data_type(), Some(Leaf::Text(k.as_bytes())));
+                append_field(
+                    b.keys().as_mut(),
+                    kv[0].data_type(),
+                    Some(Leaf::Text(k.as_bytes())),
+                );
                 append_field(b.values().as_mut(), kv[1].data_type(), json_leaf(v));
             }
             b.append(true).expect("map keys and values are aligned");
@@ -448,7 +502,11 @@ fn append_nested_json(builder: &mut dyn ArrayBuilder, ty: &DataType, value: &Val
             let b = any.downcast_mut::<StructBuilder>().expect("struct builder");
             for (i, f) in fields.iter().enumerate() {
                 let v = lookup_ignore_case(map, f.name());
-                append_field(b.field_builders_mut()[i].as_mut(), f.data_type(), v.and_then(json_leaf));
+                append_field(
+                    b.field_builders_mut()[i].as_mut(),
+                    f.data_type(),
+                    v.and_then(json_leaf),
+                );
             }
             b.append(true);
         }
@@ -464,9 +522,15 @@ fn json_leaf(value: &Value) -> Option<Leaf<'_>> {
 }
 
 /// A JSON object's member by name, exact match first, then ignoring case.
-pub fn lookup_ignore_case<'a>(map: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a Value> {
-    map.get(name)
-        .or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
+pub fn lookup_ignore_case<'a>(
+    map: &'a serde_json::Map<String, Value>,
+    name: &str,
+) -> Option<&'a Value> {
+    map.get(name).or_else(|| {
+        map.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
 }
 
 #[cfg(test)]
@@ -503,12 +567,18 @@ mod tests {
         }
         let array = b.finish();
         let ints = array.as_primitive::<Int32Type>();
-        assert_eq!(ints.iter().collect::<Vec<_>>(), vec![Some(1), None, Some(3)]);
+        assert_eq!(
+            ints.iter().collect::<Vec<_>>(),
+            vec![Some(1), None, Some(3)]
+        );
     }
 
     #[test]
     fn arrays_and_maps_split_on_collection_separators() {
-        let seps = Separators { levels: vec![b',', b'|', b':'], ..Separators::default() };
+        let seps = Separators {
+            levels: vec![b',', b'|', b':'],
+            ..Separators::default()
+        };
         let ty = crate::types::arrow_type(&nuage_catalog::HiveType::parse("array<int>").unwrap());
         let mut b = ColumnBuilder::new(&ty, 2);
         b.append_text(Some(b"1|2|x"), &seps);
@@ -518,9 +588,13 @@ mod tests {
         assert_eq!(list.len(), 2);
         assert!(list.is_null(1));
         let first = list.value(0);
-        assert_eq!(first.as_primitive::<Int32Type>().iter().collect::<Vec<_>>(), vec![Some(1), Some(2), None]);
+        assert_eq!(
+            first.as_primitive::<Int32Type>().iter().collect::<Vec<_>>(),
+            vec![Some(1), Some(2), None]
+        );
 
-        let ty = crate::types::arrow_type(&nuage_catalog::HiveType::parse("map<string,int>").unwrap());
+        let ty =
+            crate::types::arrow_type(&nuage_catalog::HiveType::parse("map<string,int>").unwrap());
         let mut b = ColumnBuilder::new(&ty, 1);
         b.append_text(Some(b"a:1|b:2"), &seps);
         let array = b.finish();
@@ -529,7 +603,10 @@ mod tests {
 
     #[test]
     fn escaped_separators_stay_in_the_value() {
-        assert_eq!(split_escaped(b"a\\,b,c", b',', Some(b'\\')), vec![&b"a\\,b"[..], b"c"]);
+        assert_eq!(
+            split_escaped(b"a\\,b,c", b',', Some(b'\\')),
+            vec![&b"a\\,b"[..], b"c"]
+        );
         assert_eq!(unescape(b"a\\,b", b'\\'), b"a,b");
     }
 }

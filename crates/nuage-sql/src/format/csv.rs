@@ -27,12 +27,22 @@ pub struct CsvDecoder {
 
 impl std::fmt::Debug for CsvDecoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CsvDecoder").field("rows", &self.rows).finish()
+        f.debug_struct("CsvDecoder")
+            .field("rows", &self.rows)
+            .finish()
     }
 }
 
 impl CsvDecoder {
-    pub fn new(separator: u8, quote: u8, escape: u8, schema: SchemaRef, columns: Arc<[usize]>, batch_size: usize, skip_records: usize) -> Self {
+    pub fn new(
+        separator: u8,
+        quote: u8,
+        escape: u8,
+        schema: SchemaRef,
+        columns: Arc<[usize]>,
+        batch_size: usize,
+        skip_records: usize,
+    ) -> Self {
         let reader = csv_core::ReaderBuilder::new()
             .delimiter(separator)
             .quote(quote)
@@ -61,7 +71,10 @@ impl CsvDecoder {
             self.skip_records -= 1;
         } else {
             let ends = &self.ends[..self.ends_len];
-            let plain = Separators { null: Vec::new(), ..Separators::default() };
+            let plain = Separators {
+                null: Vec::new(),
+                ..Separators::default()
+            };
             for (builder, &index) in self.builders.iter_mut().zip(self.columns.iter()) {
                 let field = ends.get(index).map(|&end| {
                     let start = if index == 0 { 0 } else { ends[index - 1] };

@@ -19,7 +19,12 @@ pub struct JsonLine {
 }
 
 impl LineParser for JsonLine {
-    fn parse(&mut self, line: &[u8], columns: &[usize], builders: &mut [ColumnBuilder]) -> Result<(), ArrowError> {
+    fn parse(
+        &mut self,
+        line: &[u8],
+        columns: &[usize],
+        builders: &mut [ColumnBuilder],
+    ) -> Result<(), ArrowError> {
         let parsed = if line.iter().all(u8::is_ascii_whitespace) {
             Ok(Value::Null)
         } else {
@@ -37,7 +42,8 @@ impl LineParser for JsonLine {
             }
             Ok(_) => None,
             Err(e) if !self.ignore_malformed => {
-                let snippet: String = String::from_utf8_lossy(&line[..line.len().min(60)]).into_owned();
+                let snippet: String =
+                    String::from_utf8_lossy(&line[..line.len().min(60)]).into_owned();
                 return Err(ArrowError::ParseError(format!(
                     "{}: malformed JSON ({e}) in line {snippet:?}; set 'ignore.malformed.json'='true' in SERDEPROPERTIES to read such lines as NULL rows",
                     self.path

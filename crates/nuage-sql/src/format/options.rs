@@ -12,7 +12,11 @@ pub enum RowFormat {
     /// LazySimpleSerDe: one row per line, fields split on a byte, no quoting.
     Text(Separators),
     /// OpenCSVSerde: quoted CSV.
-    Csv { separator: u8, quote: u8, escape: u8 },
+    Csv {
+        separator: u8,
+        quote: u8,
+        escape: u8,
+    },
     /// One JSON object per line.
     Json {
         /// OpenX `ignore.malformed.json`: a malformed line is a row of NULLs instead of an error.
@@ -70,7 +74,11 @@ pub fn text_separators(props: &BTreeMap<String, String>) -> Separators {
     if let Some(b) = delimiter_byte(field) {
         seps.levels[0] = b;
     }
-    if let Some(b) = delimiter_byte(props.get("collection.delim").or_else(|| props.get("colelction.delim"))) {
+    if let Some(b) = delimiter_byte(
+        props
+            .get("collection.delim")
+            .or_else(|| props.get("colelction.delim")),
+    ) {
         seps.levels[1] = b;
     }
     if let Some(b) = delimiter_byte(props.get("mapkey.delim")) {

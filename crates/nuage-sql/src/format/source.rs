@@ -4,8 +4,10 @@ use std::fmt;
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::physical_expr::projection::ProjectionExprs;
+use datafusion::physical_expr::{LexOrdering, PhysicalExpr};
 use datafusion::physical_plan::DisplayFormatType;
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion_datasource::boundary_stream::AlignedBoundaryStream;
@@ -16,8 +18,6 @@ use datafusion_datasource::file_scan_config::FileScanConfig;
 use datafusion_datasource::file_stream::{FileOpenFuture, FileOpener};
 use datafusion_datasource::projection::{ProjectionOpener, SplitProjection};
 use datafusion_datasource::{FileRange, PartitionedFile, TableSchema};
-use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::physical_expr::{LexOrdering, PhysicalExpr};
 use futures::{StreamExt, TryStreamExt};
 use object_store::{GetOptions, ObjectStore};
 
@@ -94,7 +94,10 @@ impl FileSource for HiveSource {
         Arc::new(source)
     }
 
-    fn try_pushdown_projection(&self, projection: &ProjectionExprs) -> Result<Option<Arc<dyn FileSource>>> {
+    fn try_pushdown_projection(
+        &self,
+        projection: &ProjectionExprs,
+    ) -> Result<Option<Arc<dyn FileSource>>> {
         let mut source = self.clone();
         let merged = self.projection.source.try_merge(projection)?;
         source.projection = SplitProjection::new(self.table_schema.file_schema(), &merged);
@@ -130,7 +133,10 @@ impl FileSource for HiveSource {
         &self,
         f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
     ) -> Result<TreeNodeRecursion> {
-        datafusion::physical_plan::execution_plan::apply_expression_roots(self.projection.source.iter(), f)
+        datafusion::physical_plan::execution_plan::apply_expression_roots(
+            self.projection.source.iter(),
+            f,
+        )
     }
 
     fn supports_repartitioning(&self) -> bool {
@@ -210,12 +216,25 @@ impl FileOpener for HiveOpener {
             let skip = if starts_file { options.header_lines } else { 0 };
             let stream = match &options.row_format {
                 RowFormat::Text(seps) => {
-                    let decoder = LineDecoder::new(TextLine::new(seps.clone()), projected, columns, batch_size, skip);
+                    let decoder = LineDecoder::new(
+                        TextLine::new(seps.clone()),
+                        projected,
+                        columns,
+                        batch_size,
+                        skip,
+                    );
                     deserialize_stream(input, DecoderDeserializer::new(decoder))
                 }
-                RowFormat::Json { ignore_malformed, mappings } => {
+                RowFormat::Json {
+                    ignore_malformed,
+                    mappings,
+                } => {
                     let parser = JsonLine {
-                        names: file_schema.fields().iter().map(|f| f.name().clone()).collect(),
+                        names: file_schema
+                            .fields()
+                            .iter()
+                            .map(|f| f.name().clone())
+                            .collect(),
                         ignore_malformed: *ignore_malformed,
                         mappings: mappings.clone(),
                         path: location.to_string(),
@@ -223,8 +242,14 @@ impl FileOpener for HiveOpener {
                     let decoder = LineDecoder::new(parser, projected, columns, batch_size, skip);
                     deserialize_stream(input, DecoderDeserializer::new(decoder))
                 }
-                RowFormat::Csv { separator, quote, escape } => {
-                    let decoder = CsvDecoder::new(*separator, *quote, *escape, projected, columns, batch_size, skip);
+                RowFormat::Csv {
+                    separator,
+                    quote,
+                    escape,
+                } => {
+                    let decoder = CsvDecoder::new(
+                        *separator, *quote, *escape, projected, columns, batch_size, skip,
+                    );
                     deserialize_stream(input, DecoderDeserializer::new(decoder))
                 }
             };

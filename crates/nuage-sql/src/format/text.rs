@@ -12,7 +12,12 @@ use super::builder::{ColumnBuilder, Separators};
 /// Turns one line into one row of the projected columns.
 pub trait LineParser: Send + std::fmt::Debug {
     /// `columns[i]` is the file-schema index of projected column `i`.
-    fn parse(&mut self, line: &[u8], columns: &[usize], builders: &mut [ColumnBuilder]) -> Result<(), ArrowError>;
+    fn parse(
+        &mut self,
+        line: &[u8],
+        columns: &[usize],
+        builders: &mut [ColumnBuilder],
+    ) -> Result<(), ArrowError>;
 }
 
 /// LazySimpleSerDe rows.
@@ -24,12 +29,20 @@ pub struct TextLine {
 
 impl TextLine {
     pub fn new(seps: Separators) -> Self {
-        Self { seps, fields: Vec::new() }
+        Self {
+            seps,
+            fields: Vec::new(),
+        }
     }
 }
 
 impl LineParser for TextLine {
-    fn parse(&mut self, line: &[u8], columns: &[usize], builders: &mut [ColumnBuilder]) -> Result<(), ArrowError> {
+    fn parse(
+        &mut self,
+        line: &[u8],
+        columns: &[usize],
+        builders: &mut [ColumnBuilder],
+    ) -> Result<(), ArrowError> {
         let needed = columns.iter().max().map_or(0, |m| m + 1);
         self.fields.clear();
         let sep = self.seps.levels[0];
@@ -82,7 +95,13 @@ impl std::fmt::Debug for ColumnBuilder {
 
 impl<P: LineParser> LineDecoder<P> {
     /// `schema` is the projected file schema; `columns` the file indices it holds.
-    pub fn new(parser: P, schema: SchemaRef, columns: Arc<[usize]>, batch_size: usize, skip_lines: usize) -> Self {
+    pub fn new(
+        parser: P,
+        schema: SchemaRef,
+        columns: Arc<[usize]>,
+        batch_size: usize,
+        skip_lines: usize,
+    ) -> Self {
         let builders = new_builders(&schema, batch_size);
         Self {
             parser,
@@ -117,7 +136,11 @@ pub fn new_builders(schema: &SchemaRef, capacity: usize) -> Vec<ColumnBuilder> {
         .collect()
 }
 
-pub fn finish_batch(schema: &SchemaRef, builders: &mut [ColumnBuilder], rows: usize) -> Result<RecordBatch, ArrowError> {
+pub fn finish_batch(
+    schema: &SchemaRef,
+    builders: &mut [ColumnBuilder],
+    rows: usize,
+) -> Result<RecordBatch, ArrowError> {
     let columns = builders.iter_mut().map(|b| b.finish()).collect();
     RecordBatch::try_new_with_options(
         schema.clone(),
@@ -190,8 +213,17 @@ mod tests {
             Field::new("id", DataType::Int32, true),
             Field::new("name", DataType::Utf8, true),
         ]));
-        let seps = Separators { levels: vec![b','], ..Separators::default() };
-        let mut d = LineDecoder::new(TextLine::new(seps), schema, Arc::from(vec![0, 1]), 100, skip);
+        let seps = Separators {
+            levels: vec![b','],
+            ..Separators::default()
+        };
+        let mut d = LineDecoder::new(
+            TextLine::new(seps),
+            schema,
+            Arc::from(vec![0, 1]),
+            100,
+            skip,
+        );
         for chunk in input {
             assert_eq!(d.decode(chunk).unwrap(), chunk.len());
         }

@@ -25,9 +25,21 @@ use crate::display::{Style, write_value};
 
 /// One file being written.
 enum Sink {
-    Text { out: BufWriter, buf: String, seps: super::Separators },
-    Csv { out: BufWriter, buf: String, separator: char, quote: char, escape: char },
-    Json { out: BufWriter },
+    Text {
+        out: BufWriter,
+        buf: String,
+        seps: super::Separators,
+    },
+    Csv {
+        out: BufWriter,
+        buf: String,
+        separator: char,
+        quote: char,
+        escape: char,
+    },
+    Json {
+        out: BufWriter,
+    },
     Parquet(Box<AsyncArrowWriter<BufWriter>>),
 }
 
@@ -35,6 +47,8 @@ enum Sink {
 #[derive(Debug, Clone)]
 pub struct WrittenFile {
     pub location: Location,
+    /// The folder of the file (the partition's folder for partitioned tables).
+    pub dir: Location,
     pub partition: Vec<String>,
     pub rows: u64,
 }
@@ -48,13 +62,20 @@ pub struct TableWriter {
     /// Values of partition columns fixed by `PARTITION (k='v')`; `None` entries come from the rows.
     static_partition: Vec<Option<String>>,
     data_schema: SchemaRef,
+    /// Folders of partitions that already exist (they may live anywhere).
+    partition_dirs: BTreeMap<Vec<String>, Location>,
     sinks: BTreeMap<Vec<String>, (Sink, WrittenFile)>,
 }
 
 impl TableWriter {
     /// `data_dir` is where this statement's files go (the table's data location or
     /// a new snapshot); `static_partition` has one entry per partition column.
-    pub fn new(lake: Arc<Lake>, table: &Table, data_dir: Location, static_partition: Vec<Option<String>>) -> Self {
+    pub fn new(
+        lake: Arc<Lake>,
+        table: &Table,
+        data_dir: Location,
+        static_partition: Vec<Option<String>>,
+    ) -> Self {
         let data_schema = crate::types::schema_of(&table.columns);
         let extension = match table.storage.format {
             FileFormat::Parquet => ".parquet",
@@ -70,8 +91,15 @@ impl TableWriter {
             file_name,
             static_partition,
             data_schema,
+            partition_dirs: BTreeMap::new(),
             sinks: BTreeMap::new(),
         }
+    }
+
+    /// Writes rows of these partitions into their existing folders.
+    pub fn with_partition_dirs(mut self, dirs: BTreeMap<Vec<String>, Location>) -> Self {
+        self.partition_dirs = dirs;
+        self
     }
 
     /// Writes a batch whose columns are the table's data columns followed by the
@@ -86,13 +114,21 @@ impl TableWriter {
                 "table {} needs {} columns{} but the query produces {}",
                 self.table.qualified_name(),
                 data_width + dynamic.len(),
-                if dynamic.is_empty() { String::new() } else { format!(" ({} data + {} partition)", data_width, dynamic.len()) },
+                if dynamic.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} data + {} partition)", data_width, dynamic.len())
+                },
                 batch.num_columns()
             )));
         }
         let data = cast_to(batch, data_width, &self.data_schema)?;
         if dynamic.is_empty() {
-            let values = self.static_partition.iter().map(|v| v.clone().unwrap_or_default()).collect();
+            let values = self
+                .static_partition
+                .iter()
+                .map(|v| v.clone().unwrap_or_default())
+                .collect();
             return self.sink_write(values, &data).await;
         }
         // Group rows by their dynamic partition values.
@@ -121,7 +157,10 @@ impl TableWriter {
             let values = self
                 .static_partition
                 .iter()
-                .map(|v| v.clone().unwrap_or_else(|| dynamic_values.next().unwrap_or_default()))
+                .map(|v| {
+                    v.clone()
+                        .unwrap_or_else(|| dynamic_values.next().unwrap_or_default())
+                })
                 .collect();
             self.sink_write(values, &part).await?;
         }
@@ -132,12 +171,22 @@ impl TableWriter {
         if !self.sinks.contains_key(&partition) {
             let dir = if self.table.partition_columns.is_empty() {
                 self.data_dir.clone()
+            } else if let Some(dir) = self.partition_dirs.get(&partition) {
+                dir.clone()
             } else {
-                self.data_dir.join(&nuage_catalog::partition_spec(&self.table.partition_columns, &partition))
+                self.data_dir.join(&nuage_catalog::partition_spec(
+                    &self.table.partition_columns,
+                    &partition,
+                ))
             };
             let location = dir.join(&self.file_name);
             let sink = self.open(&location)?;
-            let file = WrittenFile { location, partition: partition.clone(), rows: 0 };
+            let file = WrittenFile {
+                location,
+                dir,
+                partition: partition.clone(),
+                rows: 0,
+            };
             self.sinks.insert(partition.clone(), (sink, file));
         }
         let (sink, file) = self.sinks.get_mut(&partition).expect("just inserted");
@@ -146,13 +195,21 @@ impl TableWriter {
     }
 
     fn open(&self, location: &Location) -> Result<Sink> {
-        let (store, path) = self.lake.store_for(location).map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let (store, path) = self
+            .lake
+            .store_for(location)
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
         let out = BufWriter::new(store, path);
         let props = &self.table.storage.serde_properties;
         Ok(match self.table.storage.format {
-            FileFormat::Text => Sink::Text { out, buf: String::new(), seps: text_separators(props) },
+            FileFormat::Text => Sink::Text {
+                out,
+                buf: String::new(),
+                seps: text_separators(props),
+            },
             FileFormat::Csv => {
-                let ch = |k: &str, d: char| props.get(k).and_then(|v| v.chars().next()).unwrap_or(d);
+                let ch =
+                    |k: &str, d: char| props.get(k).and_then(|v| v.chars().next()).unwrap_or(d);
                 Sink::Csv {
                     out,
                     buf: String::new(),
@@ -163,8 +220,14 @@ impl TableWriter {
             }
             FileFormat::Json => Sink::Json { out },
             FileFormat::Parquet => {
-                let properties = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
-                Sink::Parquet(Box::new(AsyncArrowWriter::try_new(out, self.data_schema.clone(), Some(properties))?))
+                let properties = WriterProperties::builder()
+                    .set_compression(Compression::SNAPPY)
+                    .build();
+                Sink::Parquet(Box::new(AsyncArrowWriter::try_new(
+                    out,
+                    self.data_schema.clone(),
+                    Some(properties),
+                )?))
             }
         })
     }
@@ -203,7 +266,8 @@ fn cast_to(batch: &RecordBatch, width: usize, schema: &SchemaRef) -> Result<Reco
     Ok(RecordBatch::try_new_with_options(
         Arc::new(Schema::new(schema.fields().clone())),
         columns,
-        &datafusion::arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+        &datafusion::arrow::record_batch::RecordBatchOptions::new()
+            .with_row_count(Some(batch.num_rows())),
     )?)
 }
 
@@ -231,9 +295,17 @@ async fn write_batch(sink: &mut Sink, batch: &RecordBatch) -> Result<()> {
                 }
                 buf.push('\n');
             }
-            out.write_all(buf.as_bytes()).await.map_err(DataFusionError::IoError)
+            out.write_all(buf.as_bytes())
+                .await
+                .map_err(DataFusionError::IoError)
         }
-        Sink::Csv { out, buf, separator, quote, escape } => {
+        Sink::Csv {
+            out,
+            buf,
+            separator,
+            quote,
+            escape,
+        } => {
             buf.clear();
             let mut value = String::new();
             for row in 0..batch.num_rows() {
@@ -256,7 +328,9 @@ async fn write_batch(sink: &mut Sink, batch: &RecordBatch) -> Result<()> {
                 }
                 buf.push('\n');
             }
-            out.write_all(buf.as_bytes()).await.map_err(DataFusionError::IoError)
+            out.write_all(buf.as_bytes())
+                .await
+                .map_err(DataFusionError::IoError)
         }
         Sink::Json { out } => {
             let mut bytes = Vec::new();
@@ -265,7 +339,9 @@ async fn write_batch(sink: &mut Sink, batch: &RecordBatch) -> Result<()> {
                 writer.write(batch)?;
                 writer.finish()?;
             }
-            out.write_all(&bytes).await.map_err(DataFusionError::IoError)
+            out.write_all(&bytes)
+                .await
+                .map_err(DataFusionError::IoError)
         }
         Sink::Parquet(writer) => Ok(writer.write(batch).await?),
     }

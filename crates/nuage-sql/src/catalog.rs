@@ -1,0 +1,112 @@
+//! The metastore as DataFusion's catalog: databases are schemas, and every
+//! lookup reads the metastore, so tables created by another process (a server
+//! on the same data dir) are seen at once.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::catalog::{CatalogProvider, SchemaProvider};
+use datafusion::common::{DataFusionError, Result};
+use datafusion::datasource::{TableProvider, ViewTable};
+use nuage_catalog::TableKind;
+
+use crate::context::Shared;
+use crate::provider::HiveTable;
+
+#[derive(Debug)]
+pub struct MetastoreCatalog {
+    shared: Arc<Shared>,
+}
+
+impl MetastoreCatalog {
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+}
+
+impl CatalogProvider for MetastoreCatalog {
+    fn schema_names(&self) -> Vec<String> {
+        self.shared
+            .metastore
+            .list_databases()
+            .map(|dbs| dbs.into_iter().map(|d| d.name).collect())
+            .unwrap_or_default()
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        let exists = self
+            .shared
+            .metastore
+            .get_database(name)
+            .ok()
+            .flatten()
+            .is_some();
+        exists.then(|| {
+            Arc::new(MetastoreSchema {
+                database: name.to_lowercase(),
+                shared: self.shared.clone(),
+            }) as Arc<dyn SchemaProvider>
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct MetastoreSchema {
+    database: String,
+    shared: Arc<Shared>,
+}
+
+fn external(e: impl std::error::Error + Send + Sync + 'static) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}
+
+#[async_trait]
+impl SchemaProvider for MetastoreSchema {
+    fn table_names(&self) -> Vec<String> {
+        self.shared
+            .metastore
+            .list_tables(&self.database)
+            .map(|tables| tables.into_iter().map(|t| t.name).collect())
+            .unwrap_or_default()
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        let Some(table) = self
+            .shared
+            .metastore
+            .get_table(&self.database, name)
+            .map_err(external)?
+        else {
+            return Ok(None);
+        };
+        if table.kind == TableKind::View {
+            let text = table.view_text.clone().unwrap_or_default();
+            let plan = crate::query::plan_view(&self.shared, &table.database, &text)
+                .await
+                .map_err(|e| {
+                    DataFusionError::Plan(format!("view {}: {e}", table.qualified_name()))
+                })?;
+            return Ok(Some(Arc::new(ViewTable::new(plan, Some(text)))));
+        }
+        let partitions = if table.is_partitioned() {
+            self.shared
+                .metastore
+                .list_partitions(&self.database, name)
+                .map_err(external)?
+        } else {
+            Vec::new()
+        };
+        Ok(Some(Arc::new(HiveTable::new(
+            table,
+            partitions,
+            self.shared.lake.clone(),
+        ))))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        matches!(
+            self.shared.metastore.get_table(&self.database, name),
+            Ok(Some(_))
+        )
+    }
+}

@@ -1,0 +1,340 @@
+//! [`Session`]: one user's HiveQL session — current database, variables — and
+//! the dispatch of each statement to DataFusion or to nuage's own DDL/DML.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::memory::MemoryStream;
+use datafusion::prelude::SessionContext;
+use nuage_catalog::{Metastore, SqliteMetastore};
+use nuage_common::Config;
+use nuage_lake::{Lake, ScanCounter};
+
+use crate::context::{Shared, build_context, default_memory_limit};
+use crate::error::{Result, SqlError, semantic};
+use crate::parser::{self, HiveStatement};
+use crate::script::Variables;
+use crate::{ddl, dml, query};
+
+/// The bucket that holds managed tables in the embedded lake.
+pub const WAREHOUSE_BUCKET: &str = "warehouse";
+
+/// What a statement produced.
+pub enum Output {
+    /// Rows to print.
+    Rows(SendableRecordBatchStream),
+    /// Nothing to print but `OK`; the text, if any, goes to stderr (like Hive's notes).
+    Done(Option<String>),
+}
+
+/// Bytes and objects read from storage by the last statement.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ScanStats {
+    pub bytes: u64,
+    pub files: u64,
+}
+
+/// A HiveQL session over one data directory.
+pub struct Session {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) ctx: SessionContext,
+    pub(crate) database: String,
+    pub vars: Variables,
+    pub(crate) user: String,
+}
+
+impl Session {
+    /// Opens the metastore and lake of `config` (creating them on first use).
+    pub async fn open(config: &Config) -> Result<Session> {
+        let lake = Arc::new(Lake::new(config)?);
+        let default_location = if lake.is_remote() {
+            format!("s3://{WAREHOUSE_BUCKET}/")
+        } else {
+            lake.make_bucket(WAREHOUSE_BUCKET).await?;
+            format!("s3://{WAREHOUSE_BUCKET}/")
+        };
+        let metastore: Arc<dyn Metastore> = Arc::new(SqliteMetastore::open(
+            &config.catalog_path(),
+            default_location.trim_end_matches('/'),
+        )?);
+        let shared = Arc::new(Shared {
+            metastore,
+            lake,
+            counter: ScanCounter::default(),
+            memory_limit: default_memory_limit(),
+        });
+        Self::with_shared(shared, "default")
+    }
+
+    /// A new session over already-open shared state.
+    pub fn with_shared(shared: Arc<Shared>, database: &str) -> Result<Session> {
+        let ctx = build_context(&shared, database)?;
+        Ok(Session {
+            shared,
+            ctx,
+            database: database.to_string(),
+            vars: Variables::default(),
+            user: std::env::var("USER").unwrap_or_else(|_| "nuage".to_string()),
+        })
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// Makes `database` current, as `USE database`.
+    pub fn use_database(&mut self, database: &str) -> Result<()> {
+        let database = database.to_lowercase();
+        if self.shared.metastore.get_database(&database)?.is_none() {
+            return Err(semantic!(
+                "database {database} does not exist; SHOW DATABASES lists the ones that do"
+            ));
+        }
+        self.ctx
+            .state_ref()
+            .write()
+            .config_mut()
+            .options_mut()
+            .catalog
+            .default_schema = database.clone();
+        self.database = database;
+        Ok(())
+    }
+
+    /// What the last statement read from storage.
+    pub fn scan_stats(&self) -> ScanStats {
+        ScanStats {
+            bytes: self.shared.counter.bytes(),
+            files: self.shared.counter.files(),
+        }
+    }
+
+    /// Whether `SET hive.cli.print.header=true` asked for column headers.
+    pub fn print_header(&self) -> bool {
+        self.vars
+            .hiveconf
+            .get("hive.cli.print.header")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+
+    /// Runs one statement (without its `;`), after `${...}` substitution.
+    pub async fn execute(&mut self, text: &str) -> Result<Output> {
+        self.shared.counter.reset();
+        let substitute = self
+            .vars
+            .hiveconf
+            .get("hive.variable.substitute")
+            .is_none_or(|v| !v.eq_ignore_ascii_case("false"));
+        let text = if substitute {
+            self.vars.substitute(text)
+        } else {
+            text.to_string()
+        };
+        let text = text.trim();
+        if let Some(output) = self.command(text)? {
+            return Ok(output);
+        }
+        let statement = parser::parse(text)?;
+        self.run(statement).await
+    }
+
+    /// SET, RESET and the CLI's resource commands, which are not SQL.
+    fn command(&mut self, text: &str) -> Result<Option<Output>> {
+        let lower = text.to_ascii_lowercase();
+        let first = lower.split_whitespace().next().unwrap_or("");
+        match first {
+            "set" => {
+                let rest = text[3..].trim();
+                let rest = rest.strip_prefix("-v").map(str::trim).unwrap_or(rest);
+                if rest.is_empty() {
+                    let rows = self
+                        .vars
+                        .hiveconf
+                        .iter()
+                        .map(|(k, v)| vec![format!("{k}={v}")])
+                        .chain(
+                            self.vars
+                                .hivevar
+                                .iter()
+                                .map(|(k, v)| vec![format!("hivevar:{k}={v}")]),
+                        );
+                    return Ok(Some(rows_output(&["set"], rows.collect())));
+                }
+                match rest.split_once('=') {
+                    Some((key, value)) => {
+                        self.set(key.trim(), value.trim())?;
+                        Ok(Some(Output::Done(None)))
+                    }
+                    None => {
+                        let key = rest.trim();
+                        let line = match self.get(key) {
+                            Some(value) => format!("{key}={value}"),
+                            None => format!("{key} is undefined"),
+                        };
+                        Ok(Some(rows_output(&["set"], vec![vec![line]])))
+                    }
+                }
+            }
+            "reset" => {
+                self.vars.hiveconf.clear();
+                Ok(Some(Output::Done(None)))
+            }
+            "add" | "delete" | "list"
+                if lower.split_whitespace().nth(1).is_some_and(|w| {
+                    w.starts_with("jar") || w.starts_with("file") || w.starts_with("archive")
+                }) =>
+            {
+                Ok(Some(Output::Done(Some(format!(
+                    "{}: nothing to do, nuage has every serde and function built in",
+                    text.split_whitespace()
+                        .take(2)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )))))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<String> {
+        if let Some(k) = key.strip_prefix("hivevar:") {
+            return self.vars.hivevar.get(k).cloned();
+        }
+        let k = key.strip_prefix("hiveconf:").unwrap_or(key);
+        if let Some(v) = self.vars.hiveconf.get(k) {
+            return Some(v.clone());
+        }
+        if k.starts_with("datafusion.") {
+            let state = self.ctx.state();
+            return state
+                .config_options()
+                .entries()
+                .into_iter()
+                .find(|e| e.key == k)
+                .and_then(|e| e.value);
+        }
+        None
+    }
+
+    fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        if let Some(k) = key.strip_prefix("hivevar:") {
+            self.vars.hivevar.insert(k.to_string(), value.to_string());
+            return Ok(());
+        }
+        let key = key.strip_prefix("hiveconf:").unwrap_or(key);
+        if key.starts_with("datafusion.") {
+            self.ctx
+                .state_ref()
+                .write()
+                .config_mut()
+                .options_mut()
+                .set(key, value)
+                .map_err(|e| semantic!("cannot set {key}: {e}"))?;
+        }
+        self.vars
+            .hiveconf
+            .insert(key.to_string(), value.to_string());
+        Ok(())
+    }
+
+    async fn run(&mut self, statement: HiveStatement) -> Result<Output> {
+        match statement {
+            HiveStatement::Query(statement) => {
+                let plan =
+                    query::plan_statement(&self.ctx, &self.shared, &self.database, *statement)
+                        .await?;
+                let frame = self.ctx.execute_logical_plan(plan).await?;
+                Ok(Output::Rows(frame.execute_stream().await?))
+            }
+            HiveStatement::Use(database) => {
+                self.use_database(&database)?;
+                Ok(Output::Done(None))
+            }
+            HiveStatement::LoadData {
+                local,
+                path,
+                overwrite,
+                table,
+                partition,
+            } => dml::load_data(self, local, &path, overwrite, &table, &partition).await,
+            HiveStatement::Insert {
+                overwrite,
+                table,
+                partition,
+                columns,
+                source,
+            } => dml::insert(self, overwrite, &table, &partition, &columns, source).await,
+            HiveStatement::Update {
+                table,
+                assignments,
+                selection,
+            } => dml::update(self, &table, assignments, selection).await,
+            HiveStatement::Delete { table, selection } => {
+                dml::delete(self, &table, selection).await
+            }
+            HiveStatement::Truncate(table) => dml::truncate(self, &table).await,
+            HiveStatement::CreateTable(create) if create.query.is_some() => {
+                dml::create_table_as(self, *create).await
+            }
+            other => ddl::execute(self, other).await,
+        }
+    }
+
+    /// The database a possibly-qualified name refers to.
+    pub(crate) fn database_of(&self, name: &crate::parser::TableName) -> String {
+        name.database
+            .clone()
+            .unwrap_or_else(|| self.database.clone())
+    }
+
+    /// Loads a table definition or fails naming the tables that exist.
+    pub(crate) fn table(&self, name: &crate::parser::TableName) -> Result<nuage_catalog::Table> {
+        let database = self.database_of(name);
+        if self.shared.metastore.get_database(&database)?.is_none() {
+            return Err(semantic!(
+                "database {database} does not exist; SHOW DATABASES lists the ones that do"
+            ));
+        }
+        self.shared
+            .metastore
+            .get_table(&database, &name.name)?
+            .ok_or_else(|| query::table_not_found(&self.shared, &database, &name.name))
+    }
+
+    pub(crate) fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+}
+
+/// A result of text columns, for SHOW and DESCRIBE.
+pub fn rows_output(columns: &[&str], rows: Vec<Vec<String>>) -> Output {
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|c| Field::new(*c, DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ));
+    let arrays: Vec<ArrayRef> = (0..columns.len())
+        .map(|i| {
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.get(i).cloned().unwrap_or_default()),
+            )) as ArrayRef
+        })
+        .collect();
+    let batch = RecordBatch::try_new(schema.clone(), arrays).expect("columns match the schema");
+    Output::Rows(Box::pin(
+        MemoryStream::try_new(vec![batch], schema, None).expect("a memory stream"),
+    ))
+}
+
+impl From<SqlError> for datafusion::error::DataFusionError {
+    fn from(e: SqlError) -> Self {
+        datafusion::error::DataFusionError::External(Box::new(e))
+    }
+}

@@ -1,0 +1,213 @@
+//! `nuage sql`: the Hive CLI's flags (`-e`, `-f`, `-i`, `--hiveconf`,
+//! `--hivevar`, `--database`), its output (rows on stdout; `OK` and
+//! `Time taken` on stderr) and its interactive shell.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use futures::StreamExt;
+use nuage_common::Config;
+use nuage_sql::{Output, Session, split_statements};
+
+use crate::print::{Format, Printer};
+
+#[derive(Args)]
+pub struct SqlArgs {
+    /// Run one or more statements given on the command line
+    #[arg(short = 'e', value_name = "SQL", conflicts_with = "file")]
+    execute: Option<String>,
+    /// Run a script file
+    #[arg(short = 'f', value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Run this script first (may repeat)
+    #[arg(short = 'i', value_name = "FILE")]
+    init: Vec<PathBuf>,
+    /// Set a variable read by ${hiveconf:k}, as SET k=v does
+    #[arg(long = "hiveconf", value_name = "K=V")]
+    hiveconf: Vec<String>,
+    /// Set a variable read by ${hivevar:k} or ${k}
+    #[arg(long = "hivevar", alias = "define", short = 'd', value_name = "K=V")]
+    hivevar: Vec<String>,
+    /// Start in this database
+    #[arg(long)]
+    database: Option<String>,
+    /// Print column names before the rows
+    #[arg(long)]
+    header: bool,
+    /// How result rows are printed
+    #[arg(long, value_enum, default_value = "tsv")]
+    output: Format,
+    /// Silent mode: no OK / Time taken lines on stderr
+    #[arg(short = 'S', long)]
+    silent: bool,
+}
+
+fn key_value(text: &str) -> Result<(String, String)> {
+    match text.split_once('=') {
+        Some((k, v)) => Ok((k.trim().to_string(), v.to_string())),
+        None => bail!("expected KEY=VALUE, got {text:?}"),
+    }
+}
+
+pub async fn run(config: &Config, args: SqlArgs) -> Result<ExitCode> {
+    let mut session = Session::open(config)
+        .await
+        .context("opening the data directory")?;
+    for kv in &args.hiveconf {
+        let (k, v) = key_value(kv)?;
+        session.execute(&format!("SET {k}={v}")).await?;
+    }
+    for kv in &args.hivevar {
+        let (k, v) = key_value(kv)?;
+        session.vars.hivevar.insert(k, v);
+    }
+    if let Some(db) = &args.database {
+        session.use_database(db)?;
+    }
+    let mut runner = Runner {
+        printer: Printer::new(std::io::stdout().lock(), args.output),
+        header: args.header,
+        silent: args.silent,
+    };
+    for init in &args.init {
+        let text =
+            std::fs::read_to_string(init).with_context(|| format!("reading {}", init.display()))?;
+        if !runner
+            .script(&mut session, &text, &init.display().to_string())
+            .await
+        {
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let ok = if let Some(sql) = &args.execute {
+        runner.script(&mut session, sql, "-e").await
+    } else if let Some(file) = &args.file {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        runner
+            .script(&mut session, &text, &file.display().to_string())
+            .await
+    } else {
+        return shell(&mut session, runner).await;
+    };
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+struct Runner<W: Write> {
+    printer: Printer<W>,
+    /// `--header` on the command line.
+    header: bool,
+    silent: bool,
+}
+
+impl<W: Write> Runner<W> {
+    /// Runs every statement of a script; stops at the first failure (returns false).
+    async fn script(&mut self, session: &mut Session, text: &str, source: &str) -> bool {
+        for statement in split_statements(text) {
+            if let Err(e) = self.statement(session, &statement.text).await {
+                eprintln!("FAILED: {e}");
+                eprintln!("  in statement at line {} of {source}", statement.line);
+                return false;
+            }
+        }
+        true
+    }
+
+    async fn statement(&mut self, session: &mut Session, text: &str) -> Result<()> {
+        let started = Instant::now();
+        let header = session.print_header();
+        let output = session.execute(text).await?;
+        let mut rows = 0usize;
+        match output {
+            Output::Rows(mut stream) => {
+                let schema = stream.schema();
+                self.printer.set_header(self.header || header);
+                while let Some(batch) = stream.next().await {
+                    let batch = batch?;
+                    rows += batch.num_rows();
+                    self.printer.batch(&batch)?;
+                }
+                self.printer.finish(&schema)?;
+                if !self.silent {
+                    let stats = session.scan_stats();
+                    eprintln!("OK");
+                    eprintln!(
+                        "Time taken: {:.3} seconds, Fetched: {rows} row(s), Data scanned: {} bytes",
+                        started.elapsed().as_secs_f64(),
+                        stats.bytes
+                    );
+                }
+            }
+            Output::Done(note) => {
+                if !self.silent {
+                    if let Some(note) = note {
+                        eprintln!("{note}");
+                    }
+                    let stats = session.scan_stats();
+                    eprintln!("OK");
+                    eprintln!(
+                        "Time taken: {:.3} seconds, Data scanned: {} bytes",
+                        started.elapsed().as_secs_f64(),
+                        stats.bytes
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The interactive shell: multi-line statements end with `;`, `\q` or `quit;` leaves.
+async fn shell<W: Write>(session: &mut Session, mut runner: Runner<W>) -> Result<ExitCode> {
+    let mut editor = rustyline::DefaultEditor::new()?;
+    let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".nuage_history"));
+    if let Some(path) = &history {
+        let _ = editor.load_history(path);
+    }
+    let mut buffer = String::new();
+    loop {
+        let prompt = if buffer.is_empty() {
+            format!("nuage ({})> ", session.database())
+        } else {
+            "    > ".to_string()
+        };
+        let line = match editor.readline(&prompt) {
+            Ok(line) => line,
+            Err(rustyline::error::ReadlineError::Interrupted) => {
+                buffer.clear();
+                continue;
+            }
+            Err(rustyline::error::ReadlineError::Eof) => break,
+            Err(e) => return Err(e.into()),
+        };
+        let trimmed = line.trim();
+        if buffer.is_empty() && matches!(trimmed, "\\q" | "quit" | "exit" | "quit;" | "exit;") {
+            break;
+        }
+        buffer.push_str(&line);
+        buffer.push('\n');
+        if !trimmed.ends_with(';') {
+            continue;
+        }
+        let _ = editor.add_history_entry(buffer.trim());
+        let text = std::mem::take(&mut buffer);
+        for statement in split_statements(&text) {
+            if let Err(e) = runner.statement(session, &statement.text).await {
+                eprintln!("FAILED: {e}");
+                break;
+            }
+        }
+    }
+    if let Some(path) = &history {
+        let _ = editor.save_history(path);
+    }
+    Ok(ExitCode::SUCCESS)
+}
