@@ -219,7 +219,7 @@ impl Lake {
                 }
             }
         }
-        out.sort_by(|a, b| a.location.to_string().cmp(&b.location.to_string()));
+        out.sort_by_key(|o| o.location.to_string());
         Ok(out)
     }
 

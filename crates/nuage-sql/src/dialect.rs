@@ -110,12 +110,10 @@ pub fn hive_unescape(text: &str) -> String {
         // \ooo octal
         if i + 3 < chars.len() && chars[i + 1..i + 4].iter().all(|d| ('0'..='7').contains(d)) {
             let oct: String = chars[i + 1..i + 4].iter().collect();
-            if let Ok(v) = u32::from_str_radix(&oct, 8) {
-                if let Some(ch) = char::from_u32(v) {
-                    out.push(ch);
-                    i += 4;
-                    continue;
-                }
+            if let Some(ch) = u32::from_str_radix(&oct, 8).ok().and_then(char::from_u32) {
+                out.push(ch);
+                i += 4;
+                continue;
             }
         }
         match next {

@@ -63,6 +63,9 @@ pub struct CreateTable {
     pub query: Option<Box<Query>>,
 }
 
+/// `PARTITION (k='v', ...)` with every value given.
+pub type PartitionSpec = Vec<(String, String)>;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum AlterTable {
     AddColumns(Vec<ColumnDef>),
@@ -74,11 +77,11 @@ pub enum AlterTable {
     RenameTo(TableName),
     AddPartitions {
         if_not_exists: bool,
-        partitions: Vec<(Vec<(String, String)>, Option<String>)>,
+        partitions: Vec<(PartitionSpec, Option<String>)>,
     },
     DropPartitions {
         if_exists: bool,
-        partitions: Vec<Vec<(String, String)>>,
+        partitions: Vec<PartitionSpec>,
     },
     SetProperties(BTreeMap<String, String>),
     SetSerdeProperties(BTreeMap<String, String>),

@@ -200,10 +200,11 @@ pub async fn list_data_files(
                 .any(|part| part.starts_with('.') || part.starts_with('_') || part.contains('#'))
         })
         .collect();
-    if files.is_empty() && prefix.is_some() {
-        if let Ok(meta) = store.head(&path).await {
-            files.push(meta);
-        }
+    if files.is_empty()
+        && prefix.is_some()
+        && let Ok(meta) = store.head(&path).await
+    {
+        files.push(meta);
     }
     files.sort_by(|a, b| a.location.cmp(&b.location));
     Ok((url, files))

@@ -11,9 +11,9 @@
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, ObjectName,
-    Query, Select, SelectItem, SetExpr, Statement, TableFactor, TableWithJoins,
-    visit_expressions_mut,
+    AccessExpr, BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident,
+    ObjectName, Query, Select, SelectItem, SetExpr, Statement, Subscript, TableFactor,
+    TableWithJoins, Value, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::parser::ParserError;
 
@@ -136,6 +136,27 @@ fn rewrite_one(expr: &Expr) -> Result<Option<Expr>, ParserError> {
         } => Ok(Some(parse_expr(&format!(
             "CAST(CAST({left} AS BIGINT) / CAST({right} AS BIGINT) AS BIGINT)"
         ))?)),
+        // Hive arrays count from 0, DataFusion's from 1. A numeric literal index is an
+        // array index (map keys are written as strings); other index expressions are kept.
+        Expr::CompoundFieldAccess { root, access_chain } => {
+            let mut chain = access_chain.clone();
+            let mut changed = false;
+            for access in &mut chain {
+                if let AccessExpr::Subscript(Subscript::Index {
+                    index: Expr::Value(value),
+                }) = access
+                    && let Value::Number(n, long) = &value.value
+                    && let Ok(i) = n.parse::<i64>()
+                {
+                    value.value = Value::Number((i + 1).to_string(), *long);
+                    changed = true;
+                }
+            }
+            Ok(changed.then(|| Expr::CompoundFieldAccess {
+                root: root.clone(),
+                access_chain: chain,
+            }))
+        }
         Expr::RLike {
             negated,
             expr,
@@ -183,7 +204,8 @@ fn rewrite_one(expr: &Expr) -> Result<Option<Expr>, ParserError> {
                     };
                     match args[1] {
                         Expr::Function(f)
-                            if function_name(&f.name).is_some_and(|n| n == "array") =>
+                            if function_name(&f.name)
+                                .is_some_and(|n| n == "array" || n == "make_array") =>
                         {
                             let ps = plain_args(&f.args).unwrap_or_default();
                             let parts: Vec<String> = ps
@@ -205,7 +227,7 @@ fn rewrite_one(expr: &Expr) -> Result<Option<Expr>, ParserError> {
                 }
                 "array" => format!("make_array({})", a.join(", ")),
                 "map" => {
-                    if a.len() % 2 != 0 {
+                    if !a.len().is_multiple_of(2) {
                         return Err(ParserError::ParserError(
                             "map takes key, value pairs: map(k1, v1, k2, v2, ...)".into(),
                         ));
@@ -372,17 +394,18 @@ fn rewrite_select(select: &mut Select) -> Result<(), ParserError> {
         ..*parse_query("SELECT 1")?
     }));
     let _ = visit_expressions_mut(&mut stub, |expr| {
-        if let Expr::CompoundIdentifier(parts) = expr {
-            if parts.len() == 2 && view_aliases.contains(&parts[0].value.to_lowercase()) {
-                *expr = Expr::Identifier(parts[1].clone());
-            }
+        if let Expr::CompoundIdentifier(parts) = expr
+            && parts.len() == 2
+            && view_aliases.contains(&parts[0].value.to_lowercase())
+        {
+            *expr = Expr::Identifier(parts[1].clone());
         }
         ControlFlow::<()>::Continue(())
     });
-    if let Statement::Query(q) = stub {
-        if let SetExpr::Select(s) = *q.body {
-            *select = *s;
-        }
+    if let Statement::Query(q) = stub
+        && let SetExpr::Select(s) = *q.body
+    {
+        *select = *s;
     }
     Ok(())
 }

@@ -24,12 +24,12 @@ impl LineParser for JsonLine {
         line: &[u8],
         columns: &[usize],
         builders: &mut [ColumnBuilder],
-    ) -> Result<(), ArrowError> {
-        let parsed = if line.iter().all(u8::is_ascii_whitespace) {
-            Ok(Value::Null)
-        } else {
-            serde_json::from_slice::<Value>(line)
-        };
+    ) -> Result<bool, ArrowError> {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            // Blank lines hold no record.
+            return Ok(false);
+        }
+        let parsed = serde_json::from_slice::<Value>(line);
         let object = match parsed {
             Ok(Value::Object(map)) => Some(map),
             Ok(Value::Null) => None,
@@ -59,7 +59,7 @@ impl LineParser for JsonLine {
             });
             builder.append_json(value);
         }
-        Ok(())
+        Ok(true)
     }
 }
 

@@ -9,7 +9,8 @@ use datafusion_datasource::decoder::Decoder;
 
 use super::builder::{ColumnBuilder, Separators};
 
-/// Turns one line into one row of the projected columns.
+/// Turns one line into one row of the projected columns (returns false when the
+/// line holds no row, like a blank line of JSON).
 pub trait LineParser: Send + std::fmt::Debug {
     /// `columns[i]` is the file-schema index of projected column `i`.
     fn parse(
@@ -17,7 +18,7 @@ pub trait LineParser: Send + std::fmt::Debug {
         line: &[u8],
         columns: &[usize],
         builders: &mut [ColumnBuilder],
-    ) -> Result<(), ArrowError>;
+    ) -> Result<bool, ArrowError>;
 }
 
 /// LazySimpleSerDe rows.
@@ -42,7 +43,7 @@ impl LineParser for TextLine {
         line: &[u8],
         columns: &[usize],
         builders: &mut [ColumnBuilder],
-    ) -> Result<(), ArrowError> {
+    ) -> Result<bool, ArrowError> {
         let needed = columns.iter().max().map_or(0, |m| m + 1);
         self.fields.clear();
         let sep = self.seps.levels[0];
@@ -68,7 +69,7 @@ impl LineParser for TextLine {
             let field = field.filter(|f| *f != self.seps.null.as_slice());
             builder.append_text(field, &self.seps);
         }
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -122,8 +123,9 @@ impl<P: LineParser> LineDecoder<P> {
             self.skip_lines -= 1;
             return Ok(());
         }
-        self.parser.parse(line, &self.columns, &mut self.builders)?;
-        self.rows += 1;
+        if self.parser.parse(line, &self.columns, &mut self.builders)? {
+            self.rows += 1;
+        }
         Ok(())
     }
 }
