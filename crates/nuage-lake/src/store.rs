@@ -170,6 +170,22 @@ impl Lake {
         let (store, path) = self.store_for(location)?;
         let prefix = (!path.as_ref().is_empty()).then_some(&path);
         let mut out = Vec::new();
+        if prefix.is_some()
+            && !location.to_string().ends_with('/')
+            && let Ok(meta) = store.head(&path).await
+        {
+            // The location names one object. (Its reported path is not always
+            // relative to the bucket, so use the one asked for.)
+            out.push(self.info(
+                location,
+                &path,
+                &path,
+                meta.size,
+                Some(meta.last_modified.timestamp()),
+                false,
+            ));
+            return Ok(out);
+        }
         if recursive {
             let objects: Vec<_> = store
                 .list(prefix)
@@ -204,19 +220,6 @@ impl Lake {
                     Some(meta.last_modified.timestamp()),
                     false,
                 ));
-            }
-            if out.is_empty() && !path.as_ref().is_empty() {
-                // `ls s3://b/file.csv` names one object.
-                if let Ok(meta) = store.head(&path).await {
-                    out.push(self.info(
-                        location,
-                        &path,
-                        &meta.location,
-                        meta.size,
-                        Some(meta.last_modified.timestamp()),
-                        false,
-                    ));
-                }
             }
         }
         out.sort_by_key(|o| o.location.to_string());

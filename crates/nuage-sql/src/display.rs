@@ -31,6 +31,11 @@ pub fn write_value(out: &mut String, array: &ArrayRef, row: usize, style: Style)
     write_at(out, array.as_ref(), row, style, 0, false);
 }
 
+/// Null at `row`? (A `NullArray` has no validity bitmap: every row is null.)
+pub fn is_null(array: &dyn Array, row: usize) -> bool {
+    array.data_type() == &DataType::Null || array.is_null(row)
+}
+
 fn write_at(
     out: &mut String,
     array: &dyn Array,
@@ -39,7 +44,7 @@ fn write_at(
     level: usize,
     nested: bool,
 ) {
-    if array.is_null(row) {
+    if is_null(array, row) {
         match (style, nested) {
             (Style::Cli, false) => out.push_str("NULL"),
             (Style::Cli, true) => out.push_str("null"),

@@ -87,7 +87,7 @@ impl<W: Write> Printer<W> {
                         }
                         if self.format == Format::Tsv {
                             write_value(&mut self.line, column, row, Style::Cli);
-                        } else if !column.is_null(row) {
+                        } else if !nuage_sql::display::is_null(column.as_ref(), row) {
                             let mut value = String::new();
                             write_value(&mut value, column, row, Style::Cli);
                             self.line.push_str(&csv_field(&value));

@@ -273,7 +273,7 @@ fn cast_to(batch: &RecordBatch, width: usize, schema: &SchemaRef) -> Result<Reco
 
 /// A partition value as text; NULL goes to Hive's default partition.
 fn partition_text(array: &ArrayRef, row: usize) -> String {
-    if array.is_null(row) {
+    if crate::display::is_null(array.as_ref(), row) {
         return "__HIVE_DEFAULT_PARTITION__".to_string();
     }
     let mut out = String::new();
@@ -314,7 +314,7 @@ async fn write_batch(sink: &mut Sink, batch: &RecordBatch) -> Result<()> {
                         buf.push(*separator);
                     }
                     value.clear();
-                    if !column.is_null(row) {
+                    if !crate::display::is_null(column.as_ref(), row) {
                         write_value(&mut value, column, row, Style::Cli);
                     }
                     buf.push(*quote);

@@ -1,0 +1,41 @@
+//! End-to-end tests of the `nuage` binary: the movie example on MovieLens,
+//! `kill -9` in the middle of UPDATE, and the CLI's output contract.
+
+mod cli;
+mod crash;
+mod movies;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The binary under test.
+pub fn nuage(data_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_nuage"));
+    command
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("NUAGE_DATA_DIR");
+    command
+}
+
+/// Runs and returns (stdout, stderr), failing the test with both if the command failed.
+pub fn run_ok(command: &mut Command) -> (String, String) {
+    let output: Output = command.output().expect("nuage runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    );
+    assert!(
+        output.status.success(),
+        "nuage failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    (stdout, stderr)
+}
+
+/// The repository root (two levels above this crate).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
