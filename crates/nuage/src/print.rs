@@ -134,4 +134,3 @@ fn csv_field(value: &str) -> String {
     }
 }
 
-use datafusion::arrow::array::Array;
