@@ -133,4 +133,3 @@ fn csv_field(value: &str) -> String {
         value.to_string()
     }
 }
-
