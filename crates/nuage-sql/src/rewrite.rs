@@ -477,7 +477,7 @@ mod tests {
             rewritten(
                 "SELECT m.id, g.genre FROM movies m LATERAL VIEW explode(split(m.genres, ' ')) g AS genre WHERE g.genre = 'Drama'"
             ),
-            "SELECT m.id, genre FROM (SELECT *, unnest(split(m.genres, ' ')) AS genre FROM movies AS m) AS m WHERE genre = 'Drama'"
+            "SELECT m.id, genre FROM (SELECT *, unnest(split(m.genres, ' ')) AS genre FROM movies m) AS m WHERE genre = 'Drama'"
         );
     }
 }
