@@ -164,6 +164,15 @@ impl Column {
     }
 }
 
+/// Column names joined with ", ", for messages that list what exists.
+pub fn column_list(columns: &[Column]) -> String {
+    columns
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The property naming the current data snapshot of a managed table (see [`Table::data_location`]).
 pub const SNAPSHOT_PROPERTY: &str = "nuage.snapshot";
 

@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use nuage_catalog::{
-    Column, Database, FileFormat, Partition, SNAPSHOT_PROPERTY, Table, TableKind, partition_spec,
-    unescape_partition_value,
+    Column, Database, FileFormat, Partition, SNAPSHOT_PROPERTY, Table, TableKind, column_list,
+    partition_spec, unescape_partition_value,
 };
 use nuage_lake::{LakeError, Location};
 
@@ -560,12 +560,7 @@ fn full_partition(table: &Table, spec: &[(String, String)]) -> Result<Vec<String
                     semantic!(
                         "partition spec must give every partition column of {} ({})",
                         table.qualified_name(),
-                        table
-                            .partition_columns
-                            .iter()
-                            .map(|c| c.name.clone())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        column_list(&table.partition_columns)
                     )
                 })
         })

@@ -17,7 +17,7 @@ use datafusion::scalar::ScalarValue;
 use datafusion::sql::sqlparser::ast::{Expr, Query, Statement};
 use futures::StreamExt;
 use nuage_catalog::{
-    Column, FileFormat, Partition, SNAPSHOT_PROPERTY, StorageFormat, Table, TableKind,
+    Column, FileFormat, Partition, SNAPSHOT_PROPERTY, StorageFormat, Table, TableKind, column_list,
     partition_spec,
 };
 use nuage_lake::{LakeError, Location};
@@ -242,12 +242,7 @@ pub async fn load_data(
         return Err(semantic!(
             "table {} is partitioned by {}; name the partition: LOAD DATA ... INTO TABLE {} PARTITION ({})",
             table.qualified_name(),
-            table
-                .partition_columns
-                .iter()
-                .map(|c| c.name.clone())
-                .collect::<Vec<_>>()
-                .join(", "),
+            column_list(&table.partition_columns),
             table.name,
             table
                 .partition_columns
@@ -379,12 +374,7 @@ fn static_values(table: &Table, spec: &[(String, Option<String>)]) -> Result<Vec
             return Err(semantic!(
                 "{key} is not a partition column of {}; its partition columns are {}",
                 table.qualified_name(),
-                table
-                    .partition_columns
-                    .iter()
-                    .map(|c| c.name.clone())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                column_list(&table.partition_columns)
             ));
         }
     }
@@ -509,12 +499,7 @@ async fn shape_insert(
             return Err(semantic!(
                 "table {} has no column {c}; columns are: {}",
                 table.qualified_name(),
-                table
-                    .columns
-                    .iter()
-                    .map(|c| c.name.clone())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                column_list(&table.columns)
             ));
         }
     }
@@ -554,12 +539,7 @@ pub async fn update(
             return Err(semantic!(
                 "table {} has no column {column}; columns are: {}",
                 table.qualified_name(),
-                table
-                    .columns
-                    .iter()
-                    .map(|c| c.name.clone())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                column_list(&table.columns)
             ));
         }
     }
