@@ -18,7 +18,7 @@ pub use error::{CatalogError, Result};
 pub use model::{
     Column, Database, FileFormat, HIVE_JSON_SERDE, LAZY_SIMPLE_SERDE, OPEN_CSV_SERDE,
     OPENX_JSON_SERDE, PARQUET_SERDE, Partition, SNAPSHOT_PROPERTY, StorageFormat, Table, TableKind,
-    escape_partition_value, partition_spec, unescape_partition_value,
+    column_list, escape_partition_value, partition_spec, unescape_partition_value,
 };
 pub use sqlite::SqliteMetastore;
 pub use types::HiveType;
