@@ -36,10 +36,11 @@ impl sqllogictest::AsyncDB for NuageDb {
                             .map(|column| {
                                 let mut text = String::new();
                                 write_value(&mut text, column, row, Style::Cli);
+                                // One line per row: a newline inside a value shows as \n.
                                 if text.is_empty() {
                                     "(empty)".to_string()
                                 } else {
-                                    text
+                                    text.replace('\n', "\\n")
                                 }
                             })
                             .collect();
