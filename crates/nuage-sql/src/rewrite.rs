@@ -12,7 +12,7 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
     AccessExpr, BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident,
-    ObjectName, Query, Select, SelectItem, SetExpr, Statement, Subscript, TableFactor,
+    LateralView, ObjectName, Query, Select, SelectItem, SetExpr, Statement, Subscript, TableFactor,
     TableWithJoins, Value, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::parser::ParserError;
@@ -352,34 +352,10 @@ fn rewrite_select(select: &mut Select) -> Result<(), ParserError> {
     let mut current = relation.to_string();
     let mut view_aliases = Vec::new();
     for view in std::mem::take(&mut select.lateral_views) {
-        let Expr::Function(function) = &view.lateral_view else {
-            return Err(ParserError::ParserError(format!(
-                "LATERAL VIEW needs a table function such as explode(...), found {}",
-                view.lateral_view
-            )));
-        };
-        let name = function_name(&function.name).unwrap_or_default();
-        if name != "explode" {
-            return Err(ParserError::ParserError(format!(
-                "LATERAL VIEW {name}(...) is not supported yet; nuage supports LATERAL VIEW explode(array)"
-            )));
-        }
-        if view.outer {
-            return Err(ParserError::ParserError(
-                "LATERAL VIEW OUTER is not supported yet; use LATERAL VIEW explode(...) and a LEFT JOIN for rows with empty arrays".into(),
-            ));
-        }
-        let args = plain_args(&function.args).unwrap_or_default();
-        arity("explode", &args, &[1])?;
-        let [column] = view.lateral_col_alias.as_slice() else {
-            return Err(ParserError::ParserError(
-                "LATERAL VIEW explode(array) needs exactly one column alias: LATERAL VIEW explode(xs) v AS x".into(),
-            ));
-        };
-        let column = column.value.to_lowercase();
+        let columns = lateral_view_columns(&view)?;
         current = format!(
-            "(SELECT *, unnest({}) AS {column} FROM {current}) AS {alias}",
-            args[0]
+            "(SELECT *, {} FROM {current}) AS {alias}",
+            columns.join(", ")
         );
         view_aliases.push(view.lateral_view_name.to_string().to_lowercase());
     }
@@ -408,6 +384,78 @@ fn rewrite_select(select: &mut Select) -> Result<(), ParserError> {
         *select = *s;
     }
     Ok(())
+}
+
+/// The columns one LATERAL VIEW adds, as select items over the rows before it.
+///
+/// - `explode(array) v AS x`: one row per element;
+/// - `explode(map) v AS k, v`: one row per entry;
+/// - `posexplode(array) v AS pos, x`: with the 0-based position;
+/// - `json_tuple(json, 'a', 'b') v AS a, b`: fields of a JSON text, no new rows.
+///
+/// Several `unnest` in one SELECT are zipped by DataFusion, which is what pairs
+/// positions with elements and keys with values. OUTER keeps a row whose array
+/// is empty or NULL, with NULL in the new columns.
+fn lateral_view_columns(view: &LateralView) -> Result<Vec<String>, ParserError> {
+    let error = |text: String| Err(ParserError::ParserError(text));
+    let Expr::Function(function) = &view.lateral_view else {
+        return error(format!(
+            "LATERAL VIEW needs a table function such as explode(...), found {}",
+            view.lateral_view
+        ));
+    };
+    let name = function_name(&function.name).unwrap_or_default();
+    let args = plain_args(&function.args).unwrap_or_default();
+    let aliases: Vec<String> = view
+        .lateral_col_alias
+        .iter()
+        .map(|a| a.value.to_lowercase())
+        .collect();
+    let outer = |list: String| {
+        if view.outer {
+            format!("CASE WHEN cardinality({list}) > 0 THEN {list} ELSE make_array(NULL) END")
+        } else {
+            list
+        }
+    };
+    match (name.as_str(), aliases.as_slice()) {
+        ("explode", [x]) => {
+            arity("explode", &args, &[1])?;
+            Ok(vec![format!("unnest({}) AS {x}", outer(args[0].to_string()))])
+        }
+        ("explode", [k, v]) => {
+            arity("explode", &args, &[1])?;
+            Ok(vec![
+                format!("unnest({}) AS {k}", outer(format!("map_keys({})", args[0]))),
+                format!("unnest({}) AS {v}", outer(format!("map_values({})", args[0]))),
+            ])
+        }
+        ("posexplode", [pos, x]) => {
+            arity("posexplode", &args, &[1])?;
+            let list = args[0].to_string();
+            Ok(vec![
+                format!("unnest({}) AS {pos}", outer(format!("range(0, cardinality({list}))"))),
+                format!("unnest({}) AS {x}", outer(list)),
+            ])
+        }
+        ("json_tuple", names) if args.len() == names.len() + 1 => Ok(args[1..]
+            .iter()
+            .zip(names)
+            .map(|(key, alias)| {
+                let key = match key {
+                    Expr::Value(v) => v.value.clone().into_string().unwrap_or_else(|| key.to_string()),
+                    other => other.to_string(),
+                };
+                format!("get_json_object({}, '$.{}') AS {alias}", args[0], key.replace('\'', "''"))
+            })
+            .collect()),
+        ("explode", _) => error("LATERAL VIEW explode(...) takes one column alias for an array (AS x) or two for a map (AS k, v)".into()),
+        ("posexplode", _) => error("LATERAL VIEW posexplode(array) takes two column aliases: AS pos, x".into()),
+        ("json_tuple", _) => error("LATERAL VIEW json_tuple(json, 'k1', 'k2', ...) needs one column alias per key".into()),
+        (other, _) => error(format!(
+            "LATERAL VIEW {other}(...) is not supported; nuage supports explode, posexplode and json_tuple"
+        )),
+    }
 }
 
 /// Hive names an unaliased expression column `_c<position>` (DataFusion would
