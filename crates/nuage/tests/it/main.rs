@@ -4,6 +4,7 @@
 mod cli;
 mod crash;
 mod movies;
+mod s3;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
