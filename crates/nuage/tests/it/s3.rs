@@ -53,7 +53,7 @@ fn create_bucket(port: u16, bucket: &str) {
 fn s3_locations_go_to_a_configured_endpoint() {
     let Some((_moto, port)) = start_moto() else {
         panic!(
-            "moto_server is not installed: python3 -m pip install 'moto[server]' (.ci/run does this)"
+            "moto's S3 server did not start: python3 -m pip install 'moto[server]' (.ci/run does this)"
         );
     };
     create_bucket(port, "lake");
