@@ -48,21 +48,43 @@ impl LineParser for TextLine {
         self.fields.clear();
         let sep = self.seps.levels[0];
         let mut start = 0;
-        let mut i = 0;
-        while i < line.len() && self.fields.len() < needed {
-            let b = line[i];
-            if Some(b) == self.seps.escape {
-                i += 2;
-                continue;
+        match self.seps.escape {
+            // The common case: find separators with SIMD.
+            None => {
+                for end in memchr::memchr_iter(sep, line) {
+                    if self.fields.len() + 1 >= needed {
+                        break;
+                    }
+                    self.fields.push((start, end));
+                    start = end + 1;
+                }
             }
-            if b == sep {
-                self.fields.push((start, i));
-                start = i + 1;
+            Some(escape) => {
+                let mut i = 0;
+                while i < line.len() && self.fields.len() + 1 < needed {
+                    let b = line[i];
+                    if b == escape {
+                        i += 2;
+                        continue;
+                    }
+                    if b == sep {
+                        self.fields.push((start, i));
+                        start = i + 1;
+                    }
+                    i += 1;
+                }
             }
-            i += 1;
         }
+        // The field holding the rest of the line ends at the next separator, if any.
         if self.fields.len() < needed {
-            self.fields.push((start, line.len()));
+            let rest = &line[start.min(line.len())..];
+            let end = match self.seps.escape {
+                None => memchr::memchr(sep, rest).map_or(line.len(), |e| start + e),
+                Some(_) => {
+                    split_escaped_end(rest, sep, self.seps.escape).map_or(line.len(), |e| start + e)
+                }
+            };
+            self.fields.push((start, end));
         }
         for (builder, &index) in builders.iter_mut().zip(columns) {
             let field = self.fields.get(index).map(|&(s, e)| &line[s..e]);
@@ -201,7 +223,23 @@ impl<P: LineParser> Decoder for LineDecoder<P> {
 }
 
 fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
+    memchr::memchr(needle, haystack)
+}
+
+/// Where the first unescaped `sep` of `field` is.
+fn split_escaped_end(field: &[u8], sep: u8, escape: Option<u8>) -> Option<usize> {
+    let mut i = 0;
+    while i < field.len() {
+        if Some(field[i]) == escape {
+            i += 2;
+            continue;
+        }
+        if field[i] == sep {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
 }
 
 #[cfg(test)]
