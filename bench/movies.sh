@@ -5,6 +5,9 @@
 # and as Parquet. Prints wall seconds and peak RSS for every run.
 #
 #   bash bench/movies.sh [ROWS]
+#
+# With SPARK=1 it also runs the statements with `spark-sql -f` (pyspark from
+# PyPI, Java 17), installing pyspark if needed.
 set -euo pipefail
 rows=${1:-25000000}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -13,6 +16,9 @@ work=${NUAGE_BENCH_DIR:-$HOME/.cache/nuage-bench}
 mkdir -p "$work"
 data=$(bash "$root/../shared/data/fetch-datasets.sh")
 python3 -c "import duckdb" 2>/dev/null || python3 -m pip install -q duckdb
+if [ "${SPARK:-0}" = 1 ]; then
+  command -v spark-sql >/dev/null || python3 -m pip install -q pyspark
+fi
 command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 cargo build --release -q -p nuage --manifest-path "$root/Cargo.toml"
 nuage="${CARGO_TARGET_DIR:-$root/target}/release/nuage"
@@ -65,5 +71,13 @@ for set in ml-100k "gen-$rows"; do
     cp "$work/out.txt" "$work/nuage.out"
     measure "duckdb $set $format" python3 "$here/duckdb_movies.py" "$format" "$dir/$format"
     python3 "$here/same_answers.py" "$work/nuage.out" "$work/out.txt" || true
+    if [ "${SPARK:-0}" = 1 ]; then
+      mkdir -p "$work/spark"
+      { echo "DROP TABLE IF EXISTS ratings;"
+        echo "CREATE EXTERNAL TABLE ratings (user_id INT, item_id INT, rating INT, ts BIGINT) $stored LOCATION '$dir/$format';"
+        grep -v '^--' "$here/movies_queries.hql"; } > "$work/spark/queries.hql"
+      (cd "$work/spark" && measure "spark  $set $format" spark-sql -S -f "$work/spark/queries.hql")
+      python3 "$here/same_answers.py" "$work/nuage.out" "$work/out.txt" || true
+    fi
   done
 done
