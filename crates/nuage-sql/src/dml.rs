@@ -79,26 +79,26 @@ fn parse_location(text: &str) -> Result<Location> {
     Ok(Location::parse(text)?)
 }
 
-/// Partitions (values -> folder) that a set of written files belongs to.
-fn partitions_of(files: &[WrittenFile]) -> BTreeMap<Vec<String>, Location> {
-    files
-        .iter()
-        .map(|f| (f.partition.clone(), f.dir.clone()))
+/// The catalog partitions a set of written files belongs to (none for an
+/// unpartitioned table).
+fn partitions_of(table: &Table, files: &[WrittenFile]) -> Vec<Partition> {
+    if !table.is_partitioned() {
+        return Vec::new();
+    }
+    let folders: BTreeMap<&Vec<String>, &Location> =
+        files.iter().map(|f| (&f.partition, &f.dir)).collect();
+    folders
+        .into_iter()
+        .map(|(values, dir)| Partition {
+            values: values.clone(),
+            location: dir.to_string(),
+            created_at: now(),
+        })
         .collect()
 }
 
 fn register_partitions(session: &Session, table: &Table, files: &[WrittenFile]) -> Result<()> {
-    if !table.is_partitioned() {
-        return Ok(());
-    }
-    let partitions: Vec<Partition> = partitions_of(files)
-        .into_iter()
-        .map(|(values, dir)| Partition {
-            values,
-            location: dir.to_string(),
-            created_at: now(),
-        })
-        .collect();
+    let partitions = partitions_of(table, files);
     session
         .shared
         .metastore
@@ -190,15 +190,7 @@ async fn replace_table_data(session: &Session, table: &Table, plan: LogicalPlan)
     new_table
         .properties
         .insert(SNAPSHOT_PROPERTY.to_string(), snapshot.clone());
-    let partitions: Vec<Partition> = partitions_of(&files)
-        .into_iter()
-        .filter(|_| table.is_partitioned())
-        .map(|(values, dir)| Partition {
-            values,
-            location: dir.to_string(),
-            created_at: now(),
-        })
-        .collect();
+    let partitions = partitions_of(table, &files);
     session
         .shared
         .metastore
