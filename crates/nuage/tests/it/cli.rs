@@ -122,3 +122,26 @@ fn lake_commands_move_files_like_hadoop_dfs() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("escape the bucket"));
 }
+
+#[test]
+fn processes_sharing_a_data_dir_do_not_trip_over_the_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    run_ok(nuage(dir.path()).args(["sql", "-S", "-e", "SELECT 1"]));
+    let workers: Vec<_> = (0..3)
+        .map(|w| {
+            let mut command = nuage(dir.path());
+            let script: String = (0..6)
+                .map(|i| {
+                    format!("CREATE TABLE t_{w}_{i} (x INT); INSERT INTO t_{w}_{i} VALUES ({i});")
+                })
+                .collect();
+            command.args(["sql", "-S", "-e", &script]);
+            command.spawn().unwrap()
+        })
+        .collect();
+    for mut worker in workers {
+        assert!(worker.wait().unwrap().success());
+    }
+    let (stdout, _) = run_ok(nuage(dir.path()).args(["sql", "-S", "-e", "SHOW TABLES"]));
+    assert_eq!(stdout.lines().count(), 18, "{stdout}");
+}
