@@ -22,6 +22,11 @@ use datafusion::datasource::physical_plan::{
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::Column as PhysicalColumn;
+use datafusion::physical_expr_adapter::{
+    DefaultPhysicalExprAdapterFactory, PhysicalExprAdapter, PhysicalExprAdapterFactory,
+};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::union::UnionExec;
@@ -218,6 +223,80 @@ pub fn store_url(location: &Location) -> Result<ObjectStoreUrl> {
     }
 }
 
+/// Matches table columns to file columns ignoring case, as Hive and Athena do:
+/// a Parquet file written by Spark with `movieId` fills the table column
+/// `movieid`. An exact match wins over a case-insensitive one.
+///
+/// DataFusion's own adapter matches by exact name, so it is given the file
+/// schema with matching fields renamed to the table's spelling; the columns of
+/// the expressions it returns are then given back the file's spelling, which is
+/// what the Parquet reader looks columns up by.
+#[derive(Debug)]
+struct CaseInsensitiveColumns;
+
+impl PhysicalExprAdapterFactory for CaseInsensitiveColumns {
+    fn create(
+        &self,
+        logical: SchemaRef,
+        physical: SchemaRef,
+    ) -> Result<Arc<dyn PhysicalExprAdapter>> {
+        let renamed: Vec<FieldRef> = physical
+            .fields()
+            .iter()
+            .map(|field| {
+                if logical.field_with_name(field.name()).is_ok() {
+                    return field.clone();
+                }
+                match logical
+                    .fields()
+                    .iter()
+                    .find(|l| l.name().eq_ignore_ascii_case(field.name()))
+                {
+                    Some(l) if physical.field_with_name(l.name()).is_err() => {
+                        Arc::new(field.as_ref().clone().with_name(l.name()))
+                    }
+                    _ => field.clone(),
+                }
+            })
+            .collect();
+        let renamed = Arc::new(Schema::new_with_metadata(
+            renamed,
+            physical.metadata().clone(),
+        ));
+        Ok(Arc::new(FileSpelling {
+            inner: DefaultPhysicalExprAdapterFactory.create(logical, renamed)?,
+            physical,
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct FileSpelling {
+    inner: Arc<dyn PhysicalExprAdapter>,
+    physical: SchemaRef,
+}
+
+impl PhysicalExprAdapter for FileSpelling {
+    fn rewrite(&self, expr: Arc<dyn PhysicalExpr>) -> Result<Arc<dyn PhysicalExpr>> {
+        let expr = self.inner.rewrite(expr)?;
+        Ok(expr
+            .transform(|e| {
+                if let Some(column) = e.downcast_ref::<PhysicalColumn>()
+                    && let Some(field) = self.physical.fields().get(column.index())
+                    && field.name() != column.name()
+                {
+                    return Ok(Transformed::yes(Arc::new(PhysicalColumn::new(
+                        field.name(),
+                        column.index(),
+                    ))
+                        as Arc<dyn PhysicalExpr>));
+                }
+                Ok(Transformed::no(e))
+            })?
+            .data)
+    }
+}
+
 /// Files dealt round-robin into at most `groups` groups (DataFusion splits large
 /// files further by byte range).
 fn spread(files: Vec<PartitionedFile>, groups: usize) -> Vec<FileGroup> {
@@ -313,6 +392,7 @@ impl TableProvider for HiveTable {
                 }
             };
             let config = FileScanConfigBuilder::new(url, source)
+                .with_expr_adapter(Some(Arc::new(CaseInsensitiveColumns)))
                 .with_file_groups(spread(files, state.config().target_partitions()))
                 .with_projection_indices(projection.cloned())?
                 .with_limit(limit)
