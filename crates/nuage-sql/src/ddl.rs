@@ -109,21 +109,7 @@ pub async fn execute(session: &mut Session, statement: HiveStatement) -> Result<
             let database = session.database_of(&name);
             // Plan once now, so a broken view fails at CREATE time, not at first use.
             let plan = crate::query::plan_view(&session.shared, &database, &text).await?;
-            let columns = plan
-                .schema()
-                .fields()
-                .iter()
-                .enumerate()
-                .map(|(i, f)| {
-                    Ok(Column {
-                        name: crate::dml::column_name(f.name(), i),
-                        data_type: crate::types::hive_type(f.data_type())
-                            .map_err(|e| semantic!("{e}"))?
-                            .to_string(),
-                        comment: None,
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
+            let columns = crate::dml::result_columns(&plan)?;
             let view = Table {
                 database: database.clone(),
                 name: name.name.clone(),

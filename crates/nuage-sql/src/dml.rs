@@ -10,7 +10,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{Expr as DfExpr, lit};
 use datafusion::scalar::ScalarValue;
@@ -445,6 +444,69 @@ pub async fn insert(
     ))))
 }
 
+/// `INSERT OVERWRITE [LOCAL] DIRECTORY 'path' ... SELECT ...`: the rows as files
+/// in a folder (text with `\001` between fields unless ROW FORMAT / STORED AS
+/// say otherwise). Files already there are replaced once the new ones are written.
+pub async fn insert_directory(
+    session: &mut Session,
+    local: bool,
+    path: &str,
+    format: CreateTable,
+    source: Box<Query>,
+) -> Result<Output> {
+    let dir = parse_location(path)?;
+    if local && !matches!(dir, Location::Local(_)) {
+        return Err(semantic!(
+            "INSERT OVERWRITE LOCAL DIRECTORY writes a local path, not {path}; drop LOCAL to write to the lake"
+        ));
+    }
+    let plan = plan_query(session, source).await?;
+    let columns = result_columns(&plan)?;
+    let table = Table {
+        database: session.database.clone(),
+        name: "directory".to_string(),
+        kind: TableKind::External,
+        columns,
+        partition_columns: Vec::new(),
+        location: dir.to_string(),
+        storage: storage_of(&format, FileFormat::Text)?,
+        properties: Default::default(),
+        comment: None,
+        view_text: None,
+        view_expanded: None,
+        owner: session.user.clone(),
+        created_at: now(),
+    };
+    let writer = TableWriter::new(session.shared.lake.clone(), &table, dir.clone(), Vec::new());
+    let files = write_plan(session, plan, writer).await?;
+    let keep: BTreeSet<String> = files.iter().map(|f| f.location.to_string()).collect();
+    clear_dir(session, &dir, &keep).await?;
+    Ok(Output::Done(Some(format!(
+        "{} rows written to {dir}",
+        rows_of(&files)
+    ))))
+}
+
+/// Hive columns for a query's result (`_cN` for unnamed expressions).
+pub(crate) fn result_columns(plan: &LogicalPlan) -> Result<Vec<Column>> {
+    let mut columns: Vec<Column> = Vec::new();
+    for (i, field) in plan.schema().fields().iter().enumerate() {
+        let name = column_name(field.name(), i);
+        let ty = hive_type(field.data_type()).map_err(|e| semantic!("column {name}: {e}"))?;
+        if columns.iter().any(|c| c.name == name) {
+            return Err(semantic!(
+                "the query returns column {name} twice; give each column a distinct alias"
+            ));
+        }
+        columns.push(Column {
+            name,
+            data_type: ty.to_string(),
+            comment: None,
+        });
+    }
+    Ok(columns)
+}
+
 /// Orders the query's columns as the table's data columns (filling unnamed ones
 /// with NULL when a column list is given), followed by the dynamic partition columns.
 async fn shape_insert(
@@ -696,22 +758,7 @@ pub async fn create_table_as(session: &mut Session, create: CreateTable) -> Resu
             .collect()
     };
     let plan = plan_query(session, create.query.clone().expect("CTAS has a query")).await?;
-    let schema: SchemaRef = std::sync::Arc::new(plan.schema().as_arrow().clone());
-    let mut columns = Vec::new();
-    for (i, field) in schema.fields().iter().enumerate() {
-        let name = column_name(field.name(), i);
-        let ty = hive_type(field.data_type()).map_err(|e| semantic!("column {name}: {e}"))?;
-        if columns.iter().any(|c: &Column| c.name == name) {
-            return Err(semantic!(
-                "the query returns column {name} twice; give each column a distinct alias"
-            ));
-        }
-        columns.push(Column {
-            name,
-            data_type: ty.to_string(),
-            comment: None,
-        });
-    }
+    let columns = result_columns(&plan)?;
     let split = columns.len().saturating_sub(partition_names.len());
     let (data, partitions) = columns.split_at(split);
     if partitions

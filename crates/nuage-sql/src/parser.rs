@@ -157,6 +157,13 @@ pub enum HiveStatement {
         columns: Vec<String>,
         source: Box<Query>,
     },
+    /// `INSERT OVERWRITE [LOCAL] DIRECTORY 'path' [ROW FORMAT ...] [STORED AS ...] SELECT ...`
+    InsertDirectory {
+        local: bool,
+        path: String,
+        format: Box<CreateTable>,
+        source: Box<Query>,
+    },
     Update {
         table: TableName,
         assignments: Vec<(String, Expr)>,
@@ -545,6 +552,10 @@ impl Statements<'_, '_> {
         }
         if self.word("insert") {
             let overwrite = if self.word("overwrite") {
+                let local = self.word("local");
+                if self.word("directory") {
+                    return self.insert_directory(local);
+                }
                 self.expect_word("table")?;
                 true
             } else {
@@ -742,6 +753,27 @@ impl Statements<'_, '_> {
             create.query = Some(self.p.parse_query()?);
         }
         Ok(HiveStatement::CreateTable(Box::new(create)))
+    }
+
+    fn insert_directory(&mut self, local: bool) -> Result<HiveStatement, ParserError> {
+        let path = self.string()?;
+        let mut format = CreateTable::default();
+        loop {
+            if self.words(&["row", "format"]) {
+                format.row_format = Some(self.row_format()?);
+            } else if self.words(&["stored", "as"]) {
+                format.stored_as = Some(self.ident()?.to_uppercase());
+            } else {
+                break;
+            }
+        }
+        let source = self.p.parse_query()?;
+        Ok(HiveStatement::InsertDirectory {
+            local,
+            path,
+            format: Box::new(format),
+            source,
+        })
     }
 
     fn skip_parens(&mut self) -> Result<(), ParserError> {
@@ -1095,6 +1127,18 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn insert_overwrite_directory() {
+        match parse("INSERT OVERWRITE LOCAL DIRECTORY '/tmp/out' ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' SELECT 1").unwrap() {
+            HiveStatement::InsertDirectory { local, path, format, .. } => {
+                assert!(local);
+                assert_eq!(path, "/tmp/out");
+                assert_eq!(format.row_format.unwrap().properties["field.delim"], ",");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -270,6 +270,12 @@ impl Session {
                 columns,
                 source,
             } => dml::insert(self, overwrite, &table, &partition, &columns, source).await,
+            HiveStatement::InsertDirectory {
+                local,
+                path,
+                format,
+                source,
+            } => dml::insert_directory(self, local, &path, *format, source).await,
             HiveStatement::Update {
                 table,
                 assignments,
