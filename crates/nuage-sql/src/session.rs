@@ -140,6 +140,9 @@ impl Session {
         if let Some(output) = self.command(text)? {
             return Ok(output);
         }
+        if let Some(output) = self.dfs(text).await? {
+            return Ok(output);
+        }
         let statement = parser::parse(text)?;
         self.run(statement).await
     }
@@ -200,6 +203,106 @@ impl Session {
             }
             _ => Ok(None),
         }
+    }
+
+    /// The CLI's `dfs -ls|-mkdir|-put|-get|-cat|-rm [-r]` on the lake, as Hive
+    /// scripts use it around their statements.
+    async fn dfs(&mut self, text: &str) -> Result<Option<Output>> {
+        let mut words = text.split_whitespace();
+        if !words.next().is_some_and(|w| w.eq_ignore_ascii_case("dfs")) {
+            return Ok(None);
+        }
+        let lake = &self.shared.lake;
+        let args: Vec<&str> = words.collect();
+        let flags: Vec<&str> = args
+            .iter()
+            .copied()
+            .filter(|a| a.starts_with('-'))
+            .collect();
+        let paths: Vec<&str> = args
+            .iter()
+            .copied()
+            .filter(|a| !a.starts_with('-'))
+            .collect();
+        let recursive = flags
+            .iter()
+            .any(|f| matches!(*f, "-r" | "-R" | "-rmr" | "-lsr"));
+        let usage = || {
+            semantic!(
+                "dfs supports -ls, -mkdir, -put, -copyFromLocal, -get, -copyToLocal, -cat and -rm [-r], e.g. dfs -ls s3://bucket/dir"
+            )
+        };
+        let command = flags.first().copied().ok_or_else(usage)?;
+        let one = |i: usize| -> Result<nuage_lake::Location> {
+            Ok(nuage_lake::Location::parse(
+                paths.get(i).ok_or_else(usage)?,
+            )?)
+        };
+        let rows: Vec<Vec<String>> = match command {
+            "-ls" | "-lsr" => lake
+                .list(&one(0)?, recursive)
+                .await?
+                .into_iter()
+                .map(|o| {
+                    vec![if o.is_prefix {
+                        format!("{}/", o.location)
+                    } else {
+                        format!("{}\t{}", o.size, o.location)
+                    }]
+                })
+                .collect(),
+            "-mkdir" => {
+                let location = one(0)?;
+                match (&location, location.bucket()) {
+                    (nuage_lake::Location::Object { key, .. }, Some(bucket)) if key.is_empty() => {
+                        lake.make_bucket(bucket).await?
+                    }
+                    (nuage_lake::Location::Local(path), _) => std::fs::create_dir_all(path)
+                        .map_err(|source| SqlError::Io {
+                            path: path.display().to_string(),
+                            source,
+                        })?,
+                    // Object stores have no folders: a key prefix exists once a file is under it.
+                    _ => {}
+                }
+                Vec::new()
+            }
+            "-put" | "-copyFromLocal" => {
+                let from = std::path::PathBuf::from(paths.first().ok_or_else(usage)?);
+                lake.put_local(&from, &one(1)?)
+                    .await?
+                    .into_iter()
+                    .map(|l| vec![l.to_string()])
+                    .collect()
+            }
+            "-get" | "-copyToLocal" => {
+                let to = std::path::PathBuf::from(paths.get(1).ok_or_else(usage)?);
+                lake.get_local(&one(0)?, &to)
+                    .await?
+                    .into_iter()
+                    .map(|p| vec![p.display().to_string()])
+                    .collect()
+            }
+            "-cat" => {
+                let bytes = lake.get_bytes(&one(0)?).await?;
+                String::from_utf8_lossy(&bytes)
+                    .lines()
+                    .map(|l| vec![l.to_string()])
+                    .collect()
+            }
+            "-rm" | "-rmr" => lake
+                .remove(&one(0)?, recursive)
+                .await?
+                .into_iter()
+                .map(|l| vec![format!("Deleted {l}")])
+                .collect(),
+            _ => return Err(usage()),
+        };
+        Ok(Some(if rows.is_empty() {
+            Output::Done(None)
+        } else {
+            rows_output(&["dfs"], rows)
+        }))
     }
 
     fn get(&self, key: &str) -> Option<String> {
