@@ -132,6 +132,7 @@ pub fn register(ctx: &SessionContext) {
             DataType::Utf8,
             regexp_extract,
         ),
+        udf("date_format", &[2], immutable, DataType::Utf8, date_format),
     ] {
         ctx.register_udf(f);
     }
@@ -365,6 +366,45 @@ fn from_unixtime(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
             };
             let dt = chrono::DateTime::from_timestamp(seconds.value(i), 0)?;
             Some(dt.format(&format).to_string())
+        })
+        .collect();
+    Ok(Arc::new(out))
+}
+
+/// `date_format(date|timestamp|text, 'yyyy-MM-dd')`: Java SimpleDateFormat letters.
+fn date_format(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
+    let nanos: Vec<Option<i64>> = match args[0].data_type() {
+        DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64 => {
+            let ts = cast(&args[0], &DataType::Timestamp(TimeUnit::Nanosecond, None))?;
+            ts.as_primitive::<TimestampNanosecondType>()
+                .iter()
+                .collect()
+        }
+        _ => {
+            let text = strings(&args[0])?;
+            text.as_string::<i32>()
+                .iter()
+                .map(|v| v.and_then(|v| crate::format::builder::parse_timestamp(v.as_bytes())))
+                .collect()
+        }
+    };
+    let formats = strings(&args[1])?;
+    let formats = formats.as_string::<i32>();
+    let out: StringArray = nanos
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let n = (*n)?;
+            if formats.is_null(i) {
+                return None;
+            }
+            let format = java_to_strftime(formats.value(i));
+            Some(
+                chrono::DateTime::from_timestamp_nanos(n)
+                    .naive_utc()
+                    .format(&format)
+                    .to_string(),
+            )
         })
         .collect();
     Ok(Arc::new(out))

@@ -11,9 +11,9 @@
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    AccessExpr, BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident,
-    LateralView, ObjectName, Query, Select, SelectItem, SetExpr, Statement, Subscript, TableFactor,
-    TableWithJoins, Value, visit_expressions_mut,
+    AccessExpr, BinaryOperator, CeilFloorKind, DateTimeField, Expr, FunctionArg, FunctionArgExpr,
+    FunctionArguments, Ident, LateralView, ObjectName, Query, Select, SelectItem, SetExpr,
+    Statement, Subscript, TableFactor, TableWithJoins, Value, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::parser::ParserError;
 
@@ -157,6 +157,15 @@ fn rewrite_one(expr: &Expr) -> Result<Option<Expr>, ParserError> {
                 access_chain: chain,
             }))
         }
+        // Hive's floor and ceil return BIGINT.
+        Expr::Floor {
+            expr,
+            field: CeilFloorKind::DateTimeField(DateTimeField::NoDateTime),
+        } => Ok(Some(parse_expr(&format!("CAST(floor({expr}) AS BIGINT)"))?)),
+        Expr::Ceil {
+            expr,
+            field: CeilFloorKind::DateTimeField(DateTimeField::NoDateTime),
+        } => Ok(Some(parse_expr(&format!("CAST(ceil({expr}) AS BIGINT)"))?)),
         Expr::RLike {
             negated,
             expr,
