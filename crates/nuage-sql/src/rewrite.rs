@@ -312,7 +312,30 @@ fn rewrite_lateral_views(query: &mut Box<Query>) -> Result<(), ParserError> {
             rewrite_lateral_views(&mut cte.query)?;
         }
     }
+    sort_by_as_order_by(query)?;
     rewrite_set_expr(&mut query.body)
+}
+
+/// Hive's `SORT BY` sorts within each reducer and `CLUSTER BY x` is
+/// `DISTRIBUTE BY x SORT BY x`; nuage's one result stream sorted as a whole
+/// satisfies both, so they become ORDER BY. `DISTRIBUTE BY` alone only places
+/// rows on reducers and is dropped.
+fn sort_by_as_order_by(query: &mut Query) -> Result<(), ParserError> {
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return Ok(());
+    };
+    let mut keys: Vec<String> = select.sort_by.iter().map(|o| o.to_string()).collect();
+    if keys.is_empty() {
+        keys = select.cluster_by.iter().map(|e| e.to_string()).collect();
+    }
+    select.sort_by.clear();
+    select.cluster_by.clear();
+    select.distribute_by.clear();
+    if keys.is_empty() || query.order_by.is_some() {
+        return Ok(());
+    }
+    query.order_by = parse_query(&format!("SELECT 1 ORDER BY {}", keys.join(", ")))?.order_by;
+    Ok(())
 }
 
 fn rewrite_set_expr(body: &mut SetExpr) -> Result<(), ParserError> {
