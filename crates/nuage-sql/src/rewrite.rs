@@ -80,6 +80,13 @@ fn rewrite_expressions(statement: &mut Statement) -> Result<(), ParserError> {
     }
 }
 
+fn is_multi_count_distinct(function: &datafusion::sql::sqlparser::ast::Function) -> bool {
+    function_name(&function.name).is_some_and(|n| n == "count")
+        && matches!(&function.args, FunctionArguments::List(list)
+            if list.args.len() > 1
+                && matches!(list.duplicate_treatment, Some(datafusion::sql::sqlparser::ast::DuplicateTreatment::Distinct)))
+}
+
 /// Plain positional arguments of a function call, if it has only those.
 fn plain_args(args: &FunctionArguments) -> Option<Vec<&Expr>> {
     match args {
@@ -175,6 +182,19 @@ fn rewrite_one(expr: &Expr) -> Result<Option<Expr>, ParserError> {
             let not = if *negated { "NOT " } else { "" };
             Ok(Some(parse_expr(&format!(
                 "{not}regexp_like({expr}, {pattern})"
+            ))?))
+        }
+        Expr::Function(function) if is_multi_count_distinct(function) => {
+            // `count(DISTINCT a, b)` counts distinct tuples with no NULL in them.
+            let FunctionArguments::List(list) = &function.args else {
+                unreachable!("checked")
+            };
+            let args: Vec<String> = list.args.iter().map(|a| a.to_string()).collect();
+            let not_null: Vec<String> = args.iter().map(|a| format!("{a} IS NOT NULL")).collect();
+            Ok(Some(parse_expr(&format!(
+                "count(DISTINCT CASE WHEN {} THEN struct({}) END)",
+                not_null.join(" AND "),
+                args.join(", ")
             ))?))
         }
         Expr::Function(function) => {
