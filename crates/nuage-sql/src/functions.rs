@@ -133,6 +133,12 @@ pub fn register(ctx: &SessionContext) {
             regexp_extract,
         ),
         udf("date_format", &[2], immutable, DataType::Utf8, date_format),
+        ScalarUDF::from(HiveUdf {
+            name: "concat_ws",
+            signature: Signature::variadic_any(immutable),
+            return_type: DataType::Utf8,
+            kernel: concat_ws,
+        }),
     ] {
         ctx.register_udf(f);
     }
@@ -369,6 +375,54 @@ fn from_unixtime(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
         })
         .collect();
     Ok(Arc::new(out))
+}
+
+/// `concat_ws(sep, a, b, ...)`: strings and arrays of strings (flattened), NULLs skipped.
+fn concat_ws(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    let Some((separator, parts)) = args.split_first() else {
+        return exec_err!("concat_ws needs a separator and values: concat_ws(',', a, b)");
+    };
+    let separator = strings(separator)?;
+    let separator = separator.as_string::<i32>();
+    let parts: Vec<ArrayRef> = parts
+        .iter()
+        .map(|a| match a.data_type() {
+            DataType::List(_) | DataType::LargeList(_) => Ok(cast(
+                a,
+                &DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+            )?),
+            _ => strings(a),
+        })
+        .collect::<Result<_>>()?;
+    let mut out = StringBuilder::new();
+    let mut pieces: Vec<String> = Vec::new();
+    for row in 0..rows {
+        if separator.is_null(row) {
+            out.append_null();
+            continue;
+        }
+        pieces.clear();
+        for part in &parts {
+            if part.is_null(row) {
+                continue;
+            }
+            match part.data_type() {
+                DataType::List(_) => {
+                    let items = part.as_list::<i32>().value(row);
+                    pieces.extend(
+                        items
+                            .as_string::<i32>()
+                            .iter()
+                            .flatten()
+                            .map(str::to_string),
+                    );
+                }
+                _ => pieces.push(part.as_string::<i32>().value(row).to_string()),
+            }
+        }
+        out.append_value(pieces.join(separator.value(row)));
+    }
+    Ok(Arc::new(out.finish()))
 }
 
 /// `date_format(date|timestamp|text, 'yyyy-MM-dd')`: Java SimpleDateFormat letters.

@@ -23,6 +23,7 @@ pub async fn plan_statement(
     mut statement: Statement,
 ) -> Result<LogicalPlan> {
     rewrite::rewrite_statement(&mut statement)?;
+    rewrite::current_database(&mut statement, database);
     check_tables(shared, database, &statement)?;
     Ok(ctx
         .state()

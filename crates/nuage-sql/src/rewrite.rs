@@ -32,6 +32,20 @@ pub fn rewrite_statement(statement: &mut Statement) -> Result<(), ParserError> {
     rewrite_expressions(statement)
 }
 
+/// `current_database()` is the session's database, known only when planning.
+pub fn current_database(statement: &mut Statement, database: &str) {
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::Function(f) = expr
+            && function_name(&f.name)
+                .is_some_and(|n| n == "current_database" || n == "current_schema")
+            && plain_args(&f.args).is_some_and(|a| a.is_empty())
+        {
+            *expr = Expr::value(Value::SingleQuotedString(database.to_string()));
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
 /// Rewrites a query in place (used for INSERT ... SELECT and CTAS sources).
 pub fn rewrite_query(query: &mut Box<Query>) -> Result<(), ParserError> {
     let mut statement = Statement::Query(query.clone());
