@@ -143,6 +143,8 @@ pub enum HiveStatement {
         formatted: bool,
     },
     MsckRepair(TableName),
+    /// `ANALYZE TABLE t COMPUTE STATISTICS ...`, accepted as a no-op.
+    Analyze(TableName),
     LoadData {
         local: bool,
         path: String,
@@ -625,6 +627,15 @@ impl Statements<'_, '_> {
                 None
             };
             return Ok(HiveStatement::Delete { table, selection });
+        }
+        if self.word("analyze") {
+            // nuage keeps no table statistics of its own: accept and skip the rest.
+            self.expect_word("table")?;
+            let name = self.table_name()?;
+            while self.p.peek_token().token != Token::EOF {
+                self.p.next_token();
+            }
+            return Ok(HiveStatement::Analyze(name));
         }
         if self.word("truncate") {
             self.word("table");
