@@ -110,8 +110,31 @@ struct Runner<W: Write> {
 
 impl<W: Write> Runner<W> {
     /// Runs every statement of a script; stops at the first failure (returns false).
+    /// `quit;` and `exit;` end the script; `source FILE;` runs another script in place.
     async fn script(&mut self, session: &mut Session, text: &str, source: &str) -> bool {
         for statement in split_statements(text) {
+            let lower = statement.text.to_ascii_lowercase();
+            if matches!(lower.as_str(), "quit" | "exit") {
+                return true;
+            }
+            if let Some(file) = lower
+                .strip_prefix("source ")
+                .map(|_| statement.text[7..].trim())
+            {
+                let file = session.vars.substitute(file);
+                let ok = match std::fs::read_to_string(&file) {
+                    Ok(text) => Box::pin(self.script(session, &text, &file)).await,
+                    Err(e) => {
+                        eprintln!("FAILED: cannot read {file}: {e}");
+                        false
+                    }
+                };
+                if !ok {
+                    eprintln!("  in statement at line {} of {source}", statement.line);
+                    return false;
+                }
+                continue;
+            }
             if let Err(e) = self.statement(session, &statement.text).await {
                 eprintln!("FAILED: {e}");
                 eprintln!("  in statement at line {} of {source}", statement.line);

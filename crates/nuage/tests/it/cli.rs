@@ -145,3 +145,21 @@ fn processes_sharing_a_data_dir_do_not_trip_over_the_catalog() {
     let (stdout, _) = run_ok(nuage(dir.path()).args(["sql", "-S", "-e", "SHOW TABLES"]));
     assert_eq!(stdout.lines().count(), 18, "{stdout}");
 }
+
+#[test]
+fn source_runs_another_script_and_quit_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = dir.path().join("inner.hql");
+    std::fs::write(&inner, "SELECT 'inner';\n").unwrap();
+    let outer = dir.path().join("outer.hql");
+    std::fs::write(
+        &outer,
+        format!(
+            "SELECT 'before';\nsource {};\nquit;\nSELECT 'never';\n",
+            inner.display()
+        ),
+    )
+    .unwrap();
+    let (stdout, _) = run_ok(nuage(dir.path()).args(["sql", "-S", "-f"]).arg(&outer));
+    assert_eq!(stdout, "before\ninner\n");
+}
