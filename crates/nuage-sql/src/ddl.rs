@@ -196,7 +196,7 @@ pub async fn execute(session: &mut Session, statement: HiveStatement) -> Result<
                 .collect();
             Ok(rows_output(&["tab_name"], rows))
         }
-        HiveStatement::ShowPartitions(name) => {
+        HiveStatement::ShowPartitions(name, filter) => {
             let table = session.table(&name)?;
             if !table.is_partitioned() {
                 return Err(semantic!(
@@ -204,9 +204,25 @@ pub async fn execute(session: &mut Session, statement: HiveStatement) -> Result<
                     table.qualified_name()
                 ));
             }
+            for (key, _) in &filter {
+                if !table.partition_columns.iter().any(|c| &c.name == key) {
+                    return Err(semantic!(
+                        "{key} is not a partition column of {}; its partition columns are {}",
+                        table.qualified_name(),
+                        column_list(&table.partition_columns)
+                    ));
+                }
+            }
+            let matches = |values: &[String]| {
+                filter.iter().all(|(key, value)| {
+                    let i = table.partition_columns.iter().position(|c| &c.name == key);
+                    i.is_some_and(|i| values.get(i) == Some(value))
+                })
+            };
             let rows = metastore
                 .list_partitions(&table.database, &table.name)?
                 .into_iter()
+                .filter(|p| matches(&p.values))
                 .map(|p| vec![partition_spec(&table.partition_columns, &p.values)])
                 .collect();
             Ok(rows_output(&["partition"], rows))

@@ -133,7 +133,8 @@ pub enum HiveStatement {
         like: Option<String>,
         views: bool,
     },
-    ShowPartitions(TableName),
+    /// `SHOW PARTITIONS t [PARTITION (k='v', ...)]`: all, or those matching a partial spec.
+    ShowPartitions(TableName, PartitionSpec),
     ShowCreateTable(TableName),
     ShowColumns(TableName),
     ShowFunctions,
@@ -902,7 +903,13 @@ impl Statements<'_, '_> {
             });
         }
         if self.word("partitions") {
-            return Ok(HiveStatement::ShowPartitions(self.table_name()?));
+            let name = self.table_name()?;
+            let filter = if self.word("partition") {
+                self.static_partition_spec()?
+            } else {
+                Vec::new()
+            };
+            return Ok(HiveStatement::ShowPartitions(name, filter));
         }
         if self.words(&["create", "table"]) || self.words(&["create", "view"]) {
             return Ok(HiveStatement::ShowCreateTable(self.table_name()?));
@@ -941,6 +948,10 @@ impl Statements<'_, '_> {
             self.expect_word("view")?;
         }
         let name = self.table_name()?;
+        if self.words(&["recover", "partitions"]) {
+            // EMR's and Athena's spelling of MSCK REPAIR TABLE.
+            return Ok(HiveStatement::MsckRepair(name));
+        }
         let op = if self.words(&["add", "columns"]) {
             AlterTable::AddColumns(self.column_defs(true)?)
         } else if self.words(&["replace", "columns"]) {
