@@ -63,14 +63,37 @@ fn external(e: impl std::error::Error + Send + Sync + 'static) -> DataFusionErro
 #[async_trait]
 impl SchemaProvider for MetastoreSchema {
     fn table_names(&self) -> Vec<String> {
-        self.shared
+        let mut names: Vec<String> = self
+            .shared
             .metastore
             .list_tables(&self.database)
             .map(|tables| tables.into_iter().map(|t| t.name).collect())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        let temporary = self
+            .shared
+            .temporary
+            .lock()
+            .expect("temporary tables poisoned");
+        names.extend(
+            temporary
+                .keys()
+                .filter(|(db, _)| db == &self.database)
+                .map(|(_, t)| t.clone()),
+        );
+        names
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        let key = (self.database.clone(), name.to_lowercase());
+        if let Some(table) = self
+            .shared
+            .temporary
+            .lock()
+            .expect("temporary tables poisoned")
+            .get(&key)
+        {
+            return Ok(Some(table.clone()));
+        }
         let Some(table) = self
             .shared
             .metastore
@@ -104,6 +127,16 @@ impl SchemaProvider for MetastoreSchema {
     }
 
     fn table_exist(&self, name: &str) -> bool {
+        let key = (self.database.clone(), name.to_lowercase());
+        if self
+            .shared
+            .temporary
+            .lock()
+            .expect("temporary tables poisoned")
+            .contains_key(&key)
+        {
+            return true;
+        }
         matches!(
             self.shared.metastore.get_table(&self.database, name),
             Ok(Some(_))

@@ -27,7 +27,14 @@ pub struct Shared {
     pub lake: Arc<Lake>,
     pub counter: ScanCounter,
     pub memory_limit: usize,
+    /// `CREATE TEMPORARY TABLE`s: in memory, gone with the process, and
+    /// shadowing a catalog table of the same name, as in Hive.
+    pub temporary: TemporaryTables,
 }
+
+/// Temporary tables by (database, table).
+pub type TemporaryTables =
+    Mutex<HashMap<(String, String), Arc<dyn datafusion::datasource::TableProvider>>>;
 
 /// Resolves `s3://bucket` and `file://` URLs to the lake's stores, wrapped to
 /// count the bytes read.

@@ -151,6 +151,17 @@ pub async fn execute(session: &mut Session, statement: HiveStatement) -> Result<
             view,
         } => {
             let database = session.database_of(&name);
+            let key = (database.clone(), name.name.clone());
+            if session
+                .shared
+                .temporary
+                .lock()
+                .expect("temporary tables poisoned")
+                .remove(&key)
+                .is_some()
+            {
+                return Ok(Output::Done(None));
+            }
             let Some(table) = metastore.get_table(&database, &name.name)? else {
                 return if if_exists {
                     Ok(Output::Done(None))

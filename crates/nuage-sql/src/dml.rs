@@ -444,6 +444,77 @@ pub async fn insert(
     ))))
 }
 
+/// `CREATE TEMPORARY TABLE t (cols)` or `... AS SELECT`: an in-memory table for
+/// this session only, shadowing a catalog table of the same name.
+pub async fn create_temporary(session: &mut Session, create: CreateTable) -> Result<Output> {
+    let name = create.name.clone().expect("CREATE TABLE has a name");
+    let key = (session.database_of(&name), name.name.clone());
+    if session
+        .shared
+        .temporary
+        .lock()
+        .expect("temporary tables poisoned")
+        .contains_key(&key)
+    {
+        if create.if_not_exists {
+            return Ok(Output::Done(None));
+        }
+        return Err(semantic!(
+            "temporary table {}.{} already exists",
+            key.0,
+            key.1
+        ));
+    }
+    let (schema, batches) = match create.query.clone() {
+        Some(query) => {
+            let plan = plan_query(session, query).await?;
+            let columns = result_columns(&plan)?;
+            let frame = session.context().execute_logical_plan(plan).await?;
+            let batches = frame.collect().await?;
+            let schema = crate::types::schema_of(&columns);
+            let batches = batches
+                .into_iter()
+                .map(|b| {
+                    let columns = b
+                        .columns()
+                        .iter()
+                        .zip(schema.fields())
+                        .map(|(c, f)| datafusion::arrow::compute::cast(c, f.data_type()))
+                        .collect::<std::result::Result<Vec<_>, _>>()?;
+                    Ok(datafusion::arrow::record_batch::RecordBatch::try_new(
+                        schema.clone(),
+                        columns,
+                    )?)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            (schema, batches)
+        }
+        None => {
+            let columns = create
+                .columns
+                .iter()
+                .map(|c| {
+                    Column::new(&c.name, &c.data_type)
+                        .map_err(|e| semantic!("column {}: {e}", c.name))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            (crate::types::schema_of(&columns), Vec::new())
+        }
+    };
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
+    session
+        .shared
+        .temporary
+        .lock()
+        .expect("temporary tables poisoned")
+        .insert(key.clone(), std::sync::Arc::new(table));
+    Ok(Output::Done(Some(format!(
+        "{rows} rows in temporary table {}.{}",
+        key.0, key.1
+    ))))
+}
+
 /// `INSERT OVERWRITE [LOCAL] DIRECTORY 'path' ... SELECT ...`: the rows as files
 /// in a folder (text with `\001` between fields unless ROW FORMAT / STORED AS
 /// say otherwise). Files already there are replaced once the new ones are written.

@@ -40,6 +40,15 @@ impl From<datafusion::sql::sqlparser::parser::ParserError> for SqlError {
     }
 }
 
+impl From<datafusion::arrow::error::ArrowError> for SqlError {
+    fn from(e: datafusion::arrow::error::ArrowError) -> Self {
+        SqlError::DataFusion(Box::new(datafusion::error::DataFusionError::ArrowError(
+            Box::new(e),
+            None,
+        )))
+    }
+}
+
 impl From<object_store::Error> for SqlError {
     fn from(e: object_store::Error) -> Self {
         SqlError::Lake(nuage_lake::LakeError::Store(e))

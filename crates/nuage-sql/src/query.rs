@@ -100,7 +100,12 @@ fn check_tables(shared: &Shared, database: &str, statement: &Statement) -> Resul
                 "database {db} does not exist (reading table {db}.{table}); SHOW DATABASES lists the ones that do"
             )));
         }
-        if shared.metastore.get_table(db, table)?.is_none() {
+        let temporary = shared
+            .temporary
+            .lock()
+            .expect("temporary tables poisoned")
+            .contains_key(&(db.to_string(), table.clone()));
+        if !temporary && shared.metastore.get_table(db, table)?.is_none() {
             return Err(table_not_found(shared, db, table));
         }
     }

@@ -64,6 +64,7 @@ impl Session {
             lake,
             counter: ScanCounter::default(),
             memory_limit: default_memory_limit(),
+            temporary: Default::default(),
         });
         Self::with_shared(shared, "default")
     }
@@ -388,6 +389,9 @@ impl Session {
                 dml::delete(self, &table, selection).await
             }
             HiveStatement::Truncate(table) => dml::truncate(self, &table).await,
+            HiveStatement::CreateTable(create) if create.temporary => {
+                dml::create_temporary(self, *create).await
+            }
             HiveStatement::CreateTable(create) if create.query.is_some() => {
                 dml::create_table_as(self, *create).await
             }
