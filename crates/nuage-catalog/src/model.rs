@@ -197,6 +197,32 @@ pub struct Table {
 }
 
 impl Table {
+    /// A table created now, with no columns, properties or comment yet.
+    pub fn new(
+        database: &str,
+        name: &str,
+        kind: TableKind,
+        location: String,
+        storage: StorageFormat,
+        owner: &str,
+    ) -> Self {
+        Self {
+            database: database.to_string(),
+            name: name.to_string(),
+            kind,
+            columns: Vec::new(),
+            partition_columns: Vec::new(),
+            location,
+            storage,
+            properties: BTreeMap::new(),
+            comment: None,
+            view_text: None,
+            view_expanded: None,
+            owner: owner.to_string(),
+            created_at: chrono::Utc::now().timestamp(),
+        }
+    }
+
     pub fn qualified_name(&self) -> String {
         format!("{}.{}", self.database, self.name)
     }
@@ -239,6 +265,17 @@ pub struct Partition {
     pub values: Vec<String>,
     pub location: String,
     pub created_at: i64,
+}
+
+impl Partition {
+    /// A partition registered now.
+    pub fn new(values: Vec<String>, location: String) -> Self {
+        Self {
+            values,
+            location,
+            created_at: chrono::Utc::now().timestamp(),
+        }
+    }
 }
 
 /// The Hive spelling of a partition, `year=2024/month=01`, with Hive's escaping.

@@ -15,10 +15,6 @@ use crate::parser::{AlterTable, ColumnDef, CreateTable, HiveStatement, TableName
 use crate::provider::list_data_files;
 use crate::session::{Output, Session, rows_output};
 
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
 pub async fn execute(session: &mut Session, statement: HiveStatement) -> Result<Output> {
     let metastore = session.shared.metastore.clone();
     match statement {
@@ -38,7 +34,7 @@ pub async fn execute(session: &mut Session, statement: HiveStatement) -> Result<
                 comment,
                 location,
                 properties,
-                created_at: now(),
+                created_at: chrono::Utc::now().timestamp(),
             };
             metastore.create_database(&database, if_not_exists)?;
             Ok(Output::Done(None))
@@ -110,21 +106,18 @@ pub async fn execute(session: &mut Session, statement: HiveStatement) -> Result<
             // Plan once now, so a broken view fails at CREATE time, not at first use.
             let plan = crate::query::plan_view(&session.shared, &database, &text).await?;
             let columns = crate::dml::result_columns(&plan)?;
-            let view = Table {
-                database: database.clone(),
-                name: name.name.clone(),
-                kind: TableKind::View,
-                columns,
-                partition_columns: Vec::new(),
-                location: String::new(),
-                storage: nuage_catalog::StorageFormat::new(FileFormat::Text),
-                properties: BTreeMap::new(),
-                comment,
-                view_text: Some(text.clone()),
-                view_expanded: Some(text),
-                owner: session.user.clone(),
-                created_at: now(),
-            };
+            let mut view = Table::new(
+                &database,
+                &name.name,
+                TableKind::View,
+                String::new(),
+                nuage_catalog::StorageFormat::new(FileFormat::Text),
+                &session.user,
+            );
+            view.columns = columns;
+            view.comment = comment;
+            view.view_text = Some(text.clone());
+            view.view_expanded = Some(text);
             match metastore.get_table(&database, &name.name)? {
                 Some(existing) if or_replace && existing.kind == TableKind::View => {
                     metastore.update_table(&view)?
@@ -368,25 +361,29 @@ async fn create_table(session: &mut Session, create: CreateTable) -> Result<Outp
                 source.qualified_name()
             ));
         }
-        let mut properties = source.properties.clone();
-        properties.remove(SNAPSHOT_PROPERTY);
-        Table {
-            database: database.clone(),
-            name: name.name.clone(),
-            kind: if create.external {
-                TableKind::External
-            } else {
-                TableKind::Managed
-            },
-            location: match &create.location {
-                Some(l) => Location::parse(l)?.to_string(),
-                None => default_location,
-            },
-            properties,
-            owner: session.user.clone(),
-            created_at: now(),
-            ..source
-        }
+        let kind = if create.external {
+            TableKind::External
+        } else {
+            TableKind::Managed
+        };
+        let location = match &create.location {
+            Some(l) => Location::parse(l)?.to_string(),
+            None => default_location,
+        };
+        let mut table = Table::new(
+            &database,
+            &name.name,
+            kind,
+            location,
+            source.storage,
+            &session.user,
+        );
+        table.columns = source.columns;
+        table.partition_columns = source.partition_columns;
+        table.properties = source.properties;
+        table.properties.remove(SNAPSHOT_PROPERTY);
+        table.comment = source.comment;
+        table
     } else {
         if create.columns.is_empty() {
             return Err(semantic!(
@@ -422,26 +419,22 @@ async fn create_table(session: &mut Session, create: CreateTable) -> Result<Outp
                 "PARTITIONED BY needs a type for each column, as in PARTITIONED BY (year STRING)"
             ));
         }
-        Table {
-            database: database.clone(),
-            name: name.name.clone(),
+        let mut table = Table::new(
+            &database,
+            &name.name,
             kind,
-            columns: columns_of(&create.columns)?,
-            partition_columns: columns_of(&create.partitioned_by)?,
             location,
             storage,
-            properties,
-            comment: create.comment.clone(),
-            view_text: None,
-            view_expanded: None,
-            owner: session.user.clone(),
-            created_at: now(),
-        }
+            &session.user,
+        );
+        table.columns = columns_of(&create.columns)?;
+        table.partition_columns = columns_of(&create.partitioned_by)?;
+        table.properties = properties;
+        table.comment = create.comment.clone();
+        table
     };
-    if !metastore.create_table(&table, create.if_not_exists)? {
-        return Ok(Output::Done(None));
-    }
-    // Partitions of a projection-less partitioned external table are found by MSCK REPAIR, as in Hive.
+    // A table that exists already is fine with IF NOT EXISTS; the metastore says which.
+    metastore.create_table(&table, create.if_not_exists)?;
     Ok(Output::Done(None))
 }
 
@@ -501,11 +494,7 @@ async fn alter(session: &mut Session, name: &TableName, op: AlterTable) -> Resul
                         partition_spec(&table.partition_columns, &values)
                     ),
                 };
-                added.push(Partition {
-                    values,
-                    location,
-                    created_at: now(),
-                });
+                added.push(Partition::new(values, location));
             }
             metastore.add_partitions(&table.database, &table.name, &added, if_not_exists)?;
         }
@@ -635,11 +624,7 @@ async fn msck_repair(session: &mut Session, name: &TableName) -> Result<Output> 
     let missing: Vec<Partition> = found
         .into_iter()
         .filter(|(values, _)| !known.contains(values))
-        .map(|(values, location)| Partition {
-            values,
-            location,
-            created_at: now(),
-        })
+        .map(|(values, location)| Partition::new(values, location))
         .collect();
     let names: Vec<String> = missing
         .iter()

@@ -30,20 +30,11 @@ use crate::query;
 use crate::session::{Output, Session};
 use crate::types::hive_type;
 
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
 /// Plans SQL that nuage generated itself (standard quoting, not Hive escapes).
 async fn plan_sql(session: &Session, sql: &str) -> Result<LogicalPlan> {
+    // Parse first: the parser is not Send and must not live across the await.
     let query = crate::dialect::standard_parser(sql)?.parse_query()?;
-    query::plan_statement(
-        session.context(),
-        &session.shared,
-        &session.database,
-        Statement::Query(query),
-    )
-    .await
+    plan_query(session, query).await
 }
 
 async fn plan_query(session: &Session, query: Box<Query>) -> Result<LogicalPlan> {
@@ -88,11 +79,7 @@ fn partitions_of(table: &Table, files: &[WrittenFile]) -> Vec<Partition> {
         files.iter().map(|f| (&f.partition, &f.dir)).collect();
     folders
         .into_iter()
-        .map(|(values, dir)| Partition {
-            values: values.clone(),
-            location: dir.to_string(),
-            created_at: now(),
-        })
+        .map(|(values, dir)| Partition::new(values.clone(), dir.to_string()))
         .collect()
 }
 
@@ -316,11 +303,7 @@ pub async fn load_data(
         clear_dir(session, &dest, &loaded).await?;
     }
     if table.is_partitioned() && existing.is_none() {
-        let partition = Partition {
-            values,
-            location: dest.to_string(),
-            created_at: now(),
-        };
+        let partition = Partition::new(values, dest.to_string());
         session.shared.metastore.add_partitions(
             &table.database,
             &table.name,
@@ -533,21 +516,16 @@ pub async fn insert_directory(
     }
     let plan = plan_query(session, source).await?;
     let columns = result_columns(&plan)?;
-    let table = Table {
-        database: session.database.clone(),
-        name: "directory".to_string(),
-        kind: TableKind::External,
-        columns,
-        partition_columns: Vec::new(),
-        location: dir.to_string(),
-        storage: storage_of(&format, FileFormat::Text)?,
-        properties: Default::default(),
-        comment: None,
-        view_text: None,
-        view_expanded: None,
-        owner: session.user.clone(),
-        created_at: now(),
-    };
+    // The folder is written like the data of an external table with these columns.
+    let mut table = Table::new(
+        &session.database,
+        "directory",
+        TableKind::External,
+        dir.to_string(),
+        storage_of(&format, FileFormat::Text)?,
+        &session.user,
+    );
+    table.columns = columns;
     let writer = TableWriter::new(session.shared.lake.clone(), &table, dir.clone(), Vec::new());
     let files = write_plan(session, plan, writer).await?;
     let keep: BTreeSet<String> = files.iter().map(|f| f.location.to_string()).collect();
@@ -858,29 +836,28 @@ pub async fn create_table_as(session: &mut Session, create: CreateTable) -> Resu
             existing.len()
         ));
     }
-    let mut properties = create.properties.clone();
-    if let Some(c) = create.with_options.get("write_compression") {
-        properties.insert("write.compression".into(), c.clone());
-    }
-    let table = Table {
-        database: database.clone(),
-        name: name.name.clone(),
-        kind: if external {
-            TableKind::External
-        } else {
-            TableKind::Managed
-        },
-        columns: data.to_vec(),
-        partition_columns: partitions.to_vec(),
+    let kind = if external {
+        TableKind::External
+    } else {
+        TableKind::Managed
+    };
+    let mut table = Table::new(
+        &database,
+        &name.name,
+        kind,
         location,
         storage,
-        properties,
-        comment: create.comment.clone(),
-        view_text: None,
-        view_expanded: None,
-        owner: session.user.clone(),
-        created_at: now(),
-    };
+        &session.user,
+    );
+    table.columns = data.to_vec();
+    table.partition_columns = partitions.to_vec();
+    table.properties = create.properties.clone();
+    if let Some(c) = create.with_options.get("write_compression") {
+        table
+            .properties
+            .insert("write.compression".into(), c.clone());
+    }
+    table.comment = create.comment.clone();
     let data_dir = parse_location(&table.data_location())?;
     let writer = TableWriter::new(
         session.shared.lake.clone(),
