@@ -11,6 +11,8 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use nuage_catalog::Metastore;
 use nuage_lake::{CountingStore, Lake, ScanCounter};
+
+use crate::stats::QueryStats;
 use object_store::ObjectStore;
 use url::Url;
 
@@ -19,13 +21,12 @@ use crate::catalog::MetastoreCatalog;
 /// The catalog name DataFusion sees; databases are its schemas.
 pub const CATALOG: &str = "hive";
 
-/// What every session of one process shares: the metastore, the lake, and the
-/// counter of bytes read for "Data scanned".
+/// What every session of one process shares: the metastore, the lake, the
+/// memory limit and the temporary tables.
 #[derive(Debug)]
 pub struct Shared {
     pub metastore: Arc<dyn Metastore>,
     pub lake: Arc<Lake>,
-    pub counter: ScanCounter,
     pub memory_limit: usize,
     /// `CREATE TEMPORARY TABLE`s: in memory, gone with the process, and
     /// shadowing a catalog table of the same name, as in Hive.
@@ -125,11 +126,16 @@ pub fn parse_size(text: &str) -> Option<usize> {
 }
 
 /// A DataFusion context over the shared metastore and lake, with `database`
-/// as the default schema, Hive's functions, spilling to disk past the memory limit.
-pub fn build_context(shared: &Arc<Shared>, database: &str) -> Result<SessionContext> {
+/// as the default schema, Hive's functions, spilling to disk past the memory
+/// limit; what its statements read is recorded in `stats`.
+pub fn build_context(
+    shared: &Arc<Shared>,
+    database: &str,
+    stats: Arc<QueryStats>,
+) -> Result<SessionContext> {
     let registry = Arc::new(LakeRegistry {
         lake: shared.lake.clone(),
-        counter: shared.counter.clone(),
+        counter: stats.counter.clone(),
         stores: Mutex::new(HashMap::new()),
     });
     let runtime = RuntimeEnvBuilder::new()
@@ -140,7 +146,8 @@ pub fn build_context(shared: &Arc<Shared>, database: &str) -> Result<SessionCont
     let mut config = SessionConfig::new()
         .with_default_catalog_and_schema(CATALOG, database)
         .with_create_default_catalog_and_schema(false)
-        .with_information_schema(true);
+        .with_information_schema(true)
+        .with_extension(stats);
     let options = config.options_mut();
     options.sql_parser.enable_ident_normalization = true;
     options.execution.parquet.pushdown_filters = true;

@@ -249,6 +249,25 @@ pub async fn execute(session: &mut Session, statement: HiveStatement) -> Result<
                 .collect();
             Ok(rows_output(&["field"], rows))
         }
+        HiveStatement::ShowTblProperties(name, key) => {
+            let table = session.table(&name)?;
+            let rows = match key {
+                Some(key) => vec![vec![table.properties.get(&key).cloned().unwrap_or_else(
+                    || {
+                        format!(
+                            "Table {} does not have property: {key}",
+                            table.qualified_name()
+                        )
+                    },
+                )]],
+                None => table
+                    .properties
+                    .iter()
+                    .map(|(k, v)| vec![k.clone(), v.clone()])
+                    .collect(),
+            };
+            Ok(rows_output(&["prpt_name", "prpt_value"], rows))
+        }
         HiveStatement::ShowFunctions => {
             let state = session.context().state();
             let mut names: Vec<String> = state.scalar_functions().keys().cloned().collect();

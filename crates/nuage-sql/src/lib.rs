@@ -17,6 +17,7 @@
 
 mod catalog;
 pub mod context;
+pub mod crawl;
 mod ddl;
 mod dialect;
 pub mod display;
@@ -30,8 +31,10 @@ mod query;
 pub mod rewrite;
 pub mod script;
 pub mod session;
+pub mod stats;
 pub mod types;
 
 pub use error::{Result, SqlError};
 pub use script::{Statement, Variables, split_statements};
-pub use session::{Output, ScanStats, Session};
+pub use session::{Output, Session};
+pub use stats::ScanStats;

@@ -137,6 +137,8 @@ pub enum HiveStatement {
     ShowPartitions(TableName, PartitionSpec),
     ShowCreateTable(TableName),
     ShowColumns(TableName),
+    /// `SHOW TBLPROPERTIES t [('key')]`.
+    ShowTblProperties(TableName, Option<String>),
     ShowFunctions,
     Describe {
         name: TableName,
@@ -924,6 +926,17 @@ impl Statements<'_, '_> {
             }
             return Ok(HiveStatement::ShowColumns(name));
         }
+        if self.word("tblproperties") {
+            let name = self.table_name()?;
+            let key = if self.p.consume_token(&Token::LParen) {
+                let key = self.string()?;
+                self.p.expect_token(&Token::RParen)?;
+                Some(key)
+            } else {
+                None
+            };
+            return Ok(HiveStatement::ShowTblProperties(name, key));
+        }
         if self.word("functions") {
             self.word("like");
             self.maybe_pattern()?;
@@ -931,7 +944,7 @@ impl Statements<'_, '_> {
         }
         Err(unexpected(
             self.p,
-            "DATABASES, TABLES, PARTITIONS, CREATE TABLE, COLUMNS or FUNCTIONS",
+            "DATABASES, TABLES, PARTITIONS, CREATE TABLE, COLUMNS, TBLPROPERTIES or FUNCTIONS",
         ))
     }
 

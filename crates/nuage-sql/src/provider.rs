@@ -16,6 +16,7 @@ use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, DFSchema, DataFusionError, Result, ScalarValue};
 use datafusion::datasource::TableProvider;
 use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use datafusion::datasource::physical_plan::{
     FileGroup, FileScanConfigBuilder, FileSource, ParquetSource,
 };
@@ -37,6 +38,7 @@ use nuage_lake::{Lake, Location};
 use object_store::ObjectStoreExt;
 
 use crate::format::{HiveSource, read_options};
+use crate::stats::{QueryStats, human_bytes};
 use crate::types::{arrow_type, schema_of};
 
 /// A table of the metastore, ready to scan.
@@ -154,6 +156,55 @@ impl HiveTable {
                 Ok(text.cast_to(&ty).unwrap_or(ScalarValue::try_from(&ty)?))
             })
             .collect()
+    }
+}
+
+impl HiveTable {
+    /// At most how many bytes reading these files takes: whole text files;
+    /// for Parquet the footer plus the column chunks of the projected columns.
+    async fn bytes_to_read(
+        &self,
+        location: &str,
+        files: &[object_store::ObjectMeta],
+        projection: Option<&Vec<usize>>,
+    ) -> Result<u64> {
+        if read_options(&self.table).is_some() {
+            return Ok(files.iter().map(|f| f.size).sum());
+        }
+        let wanted: Vec<String> = self
+            .table
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| projection.is_none_or(|p| p.contains(i)))
+            .map(|(_, c)| c.name.clone())
+            .collect();
+        let location = Location::parse(location).map_err(external)?;
+        let (store, _) = self.lake.store_for(&location).map_err(external)?;
+        let mut total = 0;
+        for file in files {
+            let metadata = DFParquetMetadata::new(store.as_ref(), file)
+                .fetch_metadata()
+                .await?;
+            let mut chunks = 0u64;
+            for group in metadata.row_groups() {
+                for column in group.columns() {
+                    let name = column.column_descr().path().parts()[0].to_lowercase();
+                    if wanted.contains(&name) {
+                        chunks += column.compressed_size().max(0) as u64;
+                    }
+                }
+            }
+            let footer = file.size.saturating_sub(
+                metadata
+                    .row_groups()
+                    .iter()
+                    .map(|g| g.compressed_size().max(0) as u64)
+                    .sum::<u64>(),
+            );
+            total += chunks + footer;
+        }
+        Ok(total)
     }
 }
 
@@ -346,11 +397,20 @@ impl TableProvider for HiveTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let selected = self.select_partitions(state, filters)?;
+        let partitions_read = selected.len() as u64;
+        let stats = state.config().get_extension::<QueryStats>();
+        let max_scan = stats.as_ref().and_then(|s| s.max_scan_bytes());
+        let mut estimate = 0u64;
+        let mut listed = 0u64;
         // Files grouped by object store (a table's partitions may live in several buckets).
         let mut by_store: BTreeMap<String, (ObjectStoreUrl, Vec<PartitionedFile>)> =
             BTreeMap::new();
         for (location, values) in selected {
             let (url, files) = list_data_files(&self.lake, &location).await?;
+            listed += files.len() as u64;
+            if max_scan.is_some() {
+                estimate += self.bytes_to_read(&location, &files, projection).await?;
+            }
             let scalars = self.partition_scalars(&values)?;
             let entry = by_store
                 .entry(url.as_str().to_string())
@@ -360,6 +420,34 @@ impl TableProvider for HiveTable {
                 file.partition_values = scalars.clone();
                 entry.1.push(file);
             }
+        }
+        if let Some(stats) = &stats {
+            let total = if self.table.is_partitioned() {
+                self.partitions.len() as u64
+            } else {
+                0
+            };
+            let read = if self.table.is_partitioned() {
+                partitions_read
+            } else {
+                0
+            };
+            stats.planned(total, read, listed);
+        }
+        if let Some(max_scan) = max_scan
+            && estimate > max_scan
+        {
+            return Err(DataFusionError::Plan(format!(
+                "reading {} would scan up to {} in {listed} file(s), more than nuage.max_scan_bytes = {}; filter on the partition columns{} to read less, or raise the limit with SET nuage.max_scan_bytes",
+                self.table.qualified_name(),
+                human_bytes(estimate),
+                human_bytes(max_scan),
+                if self.table.is_partitioned() {
+                    format!(" ({})", self.partition_names().join(", "))
+                } else {
+                    String::new()
+                }
+            )));
         }
         let data_schema = schema_of(&self.table.columns);
         let partition_fields: Vec<FieldRef> = schema_of(&self.table.partition_columns)

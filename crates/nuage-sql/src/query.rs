@@ -33,7 +33,7 @@ pub async fn plan_statement(
 
 /// Plans the text of a view in its own database.
 pub async fn plan_view(shared: &Arc<Shared>, database: &str, text: &str) -> Result<LogicalPlan> {
-    let ctx = build_context(shared, database)?;
+    let ctx = build_context(shared, database, Default::default())?;
     match parser::parse(text)? {
         HiveStatement::Query(statement) => plan_statement(&ctx, shared, database, *statement).await,
         _ => Err(semantic!("a view must be a query")),

@@ -10,13 +10,17 @@ use datafusion::physical_plan::memory::MemoryStream;
 use datafusion::prelude::SessionContext;
 use nuage_catalog::{Metastore, SqliteMetastore};
 use nuage_common::Config;
-use nuage_lake::{Lake, ScanCounter};
+use nuage_lake::Lake;
 
 use crate::context::{Shared, build_context, default_memory_limit};
 use crate::error::{Result, SqlError, semantic};
 use crate::parser::{self, HiveStatement};
 use crate::script::Variables;
+use crate::stats::{QueryStats, ScanStats};
 use crate::{ddl, dml, query};
+
+/// The per-query scan limit, like an Athena workgroup's data usage control.
+pub const MAX_SCAN_BYTES: &str = "nuage.max_scan_bytes";
 
 /// The bucket that holds managed tables in the embedded lake.
 pub const WAREHOUSE_BUCKET: &str = "warehouse";
@@ -29,13 +33,6 @@ pub enum Output {
     Done(Option<String>),
 }
 
-/// Bytes and objects read from storage by the last statement.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct ScanStats {
-    pub bytes: u64,
-    pub files: u64,
-}
-
 /// A HiveQL session over one data directory.
 pub struct Session {
     pub(crate) shared: Arc<Shared>,
@@ -43,6 +40,7 @@ pub struct Session {
     pub(crate) database: String,
     pub vars: Variables,
     pub(crate) user: String,
+    pub(crate) stats: Arc<QueryStats>,
 }
 
 impl Session {
@@ -62,7 +60,6 @@ impl Session {
         let shared = Arc::new(Shared {
             metastore,
             lake,
-            counter: ScanCounter::default(),
             memory_limit: default_memory_limit(),
             temporary: Default::default(),
         });
@@ -71,10 +68,12 @@ impl Session {
 
     /// A new session over already-open shared state.
     pub fn with_shared(shared: Arc<Shared>, database: &str) -> Result<Session> {
-        let ctx = build_context(&shared, database)?;
+        let stats = Arc::new(QueryStats::default());
+        let ctx = build_context(&shared, database, stats.clone())?;
         Ok(Session {
             shared,
             ctx,
+            stats,
             database: database.to_string(),
             vars: Variables::default(),
             user: std::env::var("USER").unwrap_or_else(|_| "nuage".to_string()),
@@ -110,10 +109,7 @@ impl Session {
 
     /// What the last statement read from storage.
     pub fn scan_stats(&self) -> ScanStats {
-        ScanStats {
-            bytes: self.shared.counter.bytes(),
-            files: self.shared.counter.files(),
-        }
+        self.stats.snapshot()
     }
 
     /// Whether `SET hive.cli.print.header=true` asked for column headers.
@@ -126,7 +122,7 @@ impl Session {
 
     /// Runs one statement (without its `;`), after `${...}` substitution.
     pub async fn execute(&mut self, text: &str) -> Result<Output> {
-        self.shared.counter.reset();
+        self.stats.reset();
         let substitute = self
             .vars
             .hiveconf
@@ -187,6 +183,7 @@ impl Session {
             }
             "reset" => {
                 self.vars.hiveconf.clear();
+                self.stats.set_max_scan_bytes(None);
                 Ok(Some(Output::Done(None)))
             }
             "add" | "delete" | "list"
@@ -332,6 +329,17 @@ impl Session {
             return Ok(());
         }
         let key = key.strip_prefix("hiveconf:").unwrap_or(key);
+        if key.eq_ignore_ascii_case(MAX_SCAN_BYTES) {
+            let limit = match value.trim() {
+                "" | "0" | "-1" => None,
+                text => Some(crate::context::parse_size(text).ok_or_else(|| {
+                    semantic!(
+                        "{MAX_SCAN_BYTES} takes a size in bytes, like 1000000, 512m or 10g (0 for no limit), not {text:?}"
+                    )
+                })? as u64),
+            };
+            self.stats.set_max_scan_bytes(limit);
+        }
         if key.starts_with("datafusion.") {
             self.ctx
                 .state_ref()

@@ -1,6 +1,7 @@
 //! `nuage`: the one binary. `nuage sql` runs HiveQL like `hive -f`,
 //! `nuage lake` moves files in and out of the lake like `hadoop dfs`.
 
+mod crawl_cmd;
 mod lake_cmd;
 mod print;
 mod sql_cmd;
@@ -36,6 +37,8 @@ enum Command {
     Sql(sql_cmd::SqlArgs),
     /// Buckets and objects of the lake: mb, ls, put, get, rm.
     Lake(lake_cmd::LakeArgs),
+    /// Tables from folders of files: formats, columns, types and partitions, like a Glue crawler.
+    Crawl(crawl_cmd::CrawlArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Sql(args) => sql_cmd::run(&config, args).await,
             Command::Lake(args) => lake_cmd::run(&config, args).await,
+            Command::Crawl(args) => crawl_cmd::run(&config, args).await,
         }
     });
     match result {

@@ -44,6 +44,16 @@ pub struct SqlArgs {
     /// Silent mode: no OK / Time taken lines on stderr
     #[arg(short = 'S', long)]
     silent: bool,
+    /// How each statement's cost goes to stderr: `text` (Hive's OK and
+    /// Time taken lines) or `json` (one object per statement, for machines)
+    #[arg(long, value_enum, default_value = "text")]
+    stats: StatsFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
+pub enum StatsFormat {
+    Text,
+    Json,
 }
 
 fn key_value(text: &str) -> Result<(String, String)> {
@@ -72,6 +82,7 @@ pub async fn run(config: &Config, args: SqlArgs) -> Result<ExitCode> {
         printer: Printer::new(std::io::stdout().lock(), args.output),
         header: args.header,
         silent: args.silent,
+        stats: args.stats,
     };
     for init in &args.init {
         let text =
@@ -106,6 +117,7 @@ struct Runner<W: Write> {
     /// `--header` on the command line.
     header: bool,
     silent: bool,
+    stats: StatsFormat,
 }
 
 impl<W: Write> Runner<W> {
@@ -159,32 +171,64 @@ impl<W: Write> Runner<W> {
                     self.printer.batch(&batch)?;
                 }
                 self.printer.finish(&schema)?;
-                if !self.silent {
-                    let stats = session.scan_stats();
-                    eprintln!("OK");
-                    eprintln!(
-                        "Time taken: {:.3} seconds, Fetched: {rows} row(s), Data scanned: {} bytes",
-                        started.elapsed().as_secs_f64(),
-                        stats.bytes
-                    );
-                }
+                self.report(session, text, started, Some(rows));
             }
             Output::Done(note) => {
-                if !self.silent {
-                    if let Some(note) = note {
-                        eprintln!("{note}");
-                    }
-                    let stats = session.scan_stats();
-                    eprintln!("OK");
-                    eprintln!(
-                        "Time taken: {:.3} seconds, Data scanned: {} bytes",
-                        started.elapsed().as_secs_f64(),
-                        stats.bytes
-                    );
+                if let Some(note) = note
+                    && !self.silent
+                {
+                    eprintln!("{note}");
                 }
+                self.report(session, text, started, None);
             }
         }
         Ok(())
+    }
+
+    /// The statement's cost on stderr: Hive's `OK` and `Time taken` line with
+    /// what was scanned, or one JSON object.
+    fn report(&self, session: &Session, text: &str, started: Instant, rows: Option<usize>) {
+        let stats = session.scan_stats();
+        let seconds = started.elapsed().as_secs_f64();
+        if self.stats == StatsFormat::Json {
+            let line = serde_json::json!({
+                "statement": text,
+                "seconds": seconds,
+                "rows": rows,
+                "bytes_scanned": stats.bytes,
+                "files_scanned": stats.files,
+                "files_pruned": stats.files_pruned,
+                "partitions_read": stats.partitions_read,
+                "partitions_total": stats.partitions_total,
+            });
+            eprintln!("{line}");
+            return;
+        }
+        if self.silent {
+            return;
+        }
+        let fetched = rows.map_or(String::new(), |n| format!("Fetched: {n} row(s), "));
+        let partitions = if stats.partitions_total > 0 {
+            format!(
+                ", Partitions: {} of {}",
+                stats.partitions_read, stats.partitions_total
+            )
+        } else {
+            String::new()
+        };
+        let files = if stats.files + stats.files_pruned > 0 {
+            format!(
+                ", Files scanned: {}, Files pruned: {}",
+                stats.files, stats.files_pruned
+            )
+        } else {
+            String::new()
+        };
+        eprintln!("OK");
+        eprintln!(
+            "Time taken: {seconds:.3} seconds, {fetched}Data scanned: {} bytes{files}{partitions}",
+            stats.bytes
+        );
     }
 }
 

@@ -251,9 +251,15 @@ fn parse_date(field: &[u8]) -> Option<i32> {
     i32::try_from((date - epoch).num_days()).ok()
 }
 
-/// `yyyy-MM-dd HH:mm:ss[.fffffffff]`, also with `T`, or a bare date (midnight).
+/// `yyyy-MM-dd HH:mm:ss[.fffffffff]`, also with `T`, ISO 8601 with a zone
+/// (`Z`, `+02:00`; read as UTC), or a bare date (midnight).
 pub fn parse_timestamp(field: &[u8]) -> Option<i64> {
     let text = std::str::from_utf8(field).ok()?.trim();
+    if text.len() > 19
+        && let Ok(ts) = chrono::DateTime::parse_from_rfc3339(text)
+    {
+        return ts.naive_utc().and_utc().timestamp_nanos_opt();
+    }
     for format in [
         "%Y-%m-%d %H:%M:%S%.f",
         "%Y-%m-%dT%H:%M:%S%.f",

@@ -16,6 +16,7 @@
 //! ```
 
 pub mod builder;
+pub mod compression;
 mod csv;
 mod json;
 mod options;

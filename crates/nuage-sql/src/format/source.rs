@@ -13,7 +13,6 @@ use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion_datasource::boundary_stream::AlignedBoundaryStream;
 use datafusion_datasource::decoder::{DecoderDeserializer, deserialize_stream};
 use datafusion_datasource::file::FileSource;
-use datafusion_datasource::file_compression_type::FileCompressionType;
 use datafusion_datasource::file_scan_config::FileScanConfig;
 use datafusion_datasource::file_stream::{FileOpenFuture, FileOpener};
 use datafusion_datasource::projection::{ProjectionOpener, SplitProjection};
@@ -21,6 +20,7 @@ use datafusion_datasource::{FileRange, PartitionedFile, TableSchema};
 use futures::{StreamExt, TryStreamExt};
 use object_store::{GetOptions, ObjectStore};
 
+use super::compression::codec_of;
 use super::csv::CsvDecoder;
 use super::json::JsonLine;
 use super::options::{ReadOptions, RowFormat};
@@ -45,22 +45,6 @@ impl HiveSource {
             batch_size: None,
             metrics: ExecutionPlanMetricsSet::new(),
         }
-    }
-}
-
-/// The codec of a file, from its extension (as Hadoop picks it).
-pub fn compression_of(path: &str) -> FileCompressionType {
-    let lower = path.to_ascii_lowercase();
-    if lower.ends_with(".gz") || lower.ends_with(".gzip") {
-        FileCompressionType::GZIP
-    } else if lower.ends_with(".bz2") {
-        FileCompressionType::BZIP2
-    } else if lower.ends_with(".zst") || lower.ends_with(".zstd") {
-        FileCompressionType::ZSTD
-    } else if lower.ends_with(".xz") {
-        FileCompressionType::XZ
-    } else {
-        FileCompressionType::UNCOMPRESSED
     }
 }
 
@@ -155,7 +139,7 @@ impl FileSource for HiveSource {
             .file_groups
             .iter()
             .flat_map(|g| g.files())
-            .any(|f| compression_of(f.object_meta.location.as_ref()).is_compressed());
+            .any(|f| codec_of(f.object_meta.location.as_ref()).is_compressed());
         if compressed || !self.supports_repartitioning() {
             return Ok(None);
         }
@@ -191,7 +175,7 @@ impl FileOpener for HiveOpener {
         let batch_size = self.batch_size;
         Ok(Box::pin(async move {
             let location = file.object_meta.location.clone();
-            let compression = compression_of(location.as_ref());
+            let codec = codec_of(location.as_ref());
             let starts_file = !matches!(file.range, Some(FileRange { start, .. }) if start != 0);
             let bytes = match &file.range {
                 Some(range) => AlignedBoundaryStream::new(
@@ -212,7 +196,7 @@ impl FileOpener for HiveOpener {
                     .map_err(DataFusionError::from)
                     .boxed(),
             };
-            let input = compression.convert_stream(bytes)?.fuse();
+            let input = codec.decompress_stream(bytes)?.fuse();
             let skip = if starts_file { options.header_lines } else { 0 };
             let stream = match &options.row_format {
                 RowFormat::Text(seps) => {

@@ -1,8 +1,9 @@
 //! End-to-end tests of the `nuage` binary: the movie example on MovieLens,
-//! `kill -9` in the middle of UPDATE, and the CLI's output contract.
+//! `kill -9` in the middle of UPDATE, the crawler, and the CLI's output contract.
 
 mod cli;
 mod crash;
+mod crawl;
 mod movies;
 mod s3;
 
