@@ -17,8 +17,9 @@ mod types;
 pub use error::{CatalogError, Result};
 pub use model::{
     Column, Database, FileFormat, HIVE_JSON_SERDE, LAZY_SIMPLE_SERDE, OPEN_CSV_SERDE,
-    OPENX_JSON_SERDE, PARQUET_SERDE, Partition, SNAPSHOT_PROPERTY, StorageFormat, Table, TableKind,
-    column_list, escape_partition_value, partition_spec, unescape_partition_value,
+    OPENX_JSON_SERDE, PARQUET_SERDE, Partition, QueryRecord, SNAPSHOT_PROPERTY, StorageFormat,
+    Table, TableKind, column_list, escape_partition_value, partition_spec,
+    unescape_partition_value,
 };
 pub use sqlite::SqliteMetastore;
 pub use types::HiveType;
@@ -68,4 +69,9 @@ pub trait Metastore: Send + Sync + std::fmt::Debug {
     /// Atomically replaces a table's definition and its whole partition list:
     /// the commit point of a copy-on-write UPDATE, DELETE or INSERT OVERWRITE.
     fn commit_table_data(&self, table: &Table, partitions: &[Partition]) -> Result<()>;
+
+    /// Appends a statement to the query history (`system.queries`).
+    fn record_query(&self, query: &QueryRecord) -> Result<()>;
+    /// The query history, oldest first (the last 100,000 statements).
+    fn list_queries(&self) -> Result<Vec<QueryRecord>>;
 }

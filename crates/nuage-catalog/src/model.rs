@@ -345,3 +345,22 @@ mod tests {
         assert_eq!(unescape_partition_value("100%"), "100%");
     }
 }
+
+/// One statement of the query history: who ran what, what it cost, how it ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryRecord {
+    pub query_id: String,
+    pub user: String,
+    pub database: String,
+    pub statement: String,
+    /// Milliseconds since the Unix epoch.
+    pub started_ms: i64,
+    pub duration_ms: i64,
+    /// Rows returned; None for statements that return none.
+    pub rows: Option<u64>,
+    pub bytes_scanned: u64,
+    pub files_scanned: u64,
+    /// SUCCEEDED, FAILED or CANCELLED (as Athena names them).
+    pub state: String,
+    pub error: Option<String>,
+}

@@ -13,10 +13,13 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::Metastore;
 use crate::error::{CatalogError, Result};
-use crate::model::{Column, Database, Partition, StorageFormat, Table, TableKind, partition_spec};
+use crate::model::{
+    Column, Database, Partition, QueryRecord, StorageFormat, Table, TableKind, partition_spec,
+};
 
 /// Migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE databases (
     name        TEXT PRIMARY KEY,
     comment     TEXT,
@@ -56,7 +59,27 @@ CREATE TABLE partitions (
     created_at  INTEGER NOT NULL,
     PRIMARY KEY (table_id, spec)
 );
-"#];
+"#,
+    r#"
+CREATE TABLE queries (
+    id             INTEGER PRIMARY KEY,
+    query_id       TEXT NOT NULL,
+    user           TEXT NOT NULL,
+    db             TEXT NOT NULL,
+    statement      TEXT NOT NULL,
+    started_ms     INTEGER NOT NULL,
+    duration_ms    INTEGER NOT NULL,
+    rows           INTEGER,
+    bytes_scanned  INTEGER NOT NULL,
+    files_scanned  INTEGER NOT NULL,
+    state          TEXT NOT NULL,
+    error          TEXT
+);
+"#,
+];
+
+/// How many statements `queries` keeps; older ones are deleted.
+const QUERY_HISTORY: i64 = 100_000;
 
 /// A [`Metastore`] in a SQLite file.
 #[derive(Debug)]
@@ -305,6 +328,60 @@ fn load_partitions(conn: &Connection, id: i64) -> Result<Vec<Partition>> {
 }
 
 impl Metastore for SqliteMetastore {
+    fn record_query(&self, query: &QueryRecord) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO queries (query_id, user, db, statement, started_ms, duration_ms, rows,
+                     bytes_scanned, files_scanned, state, error)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    query.query_id,
+                    query.user,
+                    query.database,
+                    query.statement,
+                    query.started_ms,
+                    query.duration_ms,
+                    query.rows.map(|r| r as i64),
+                    query.bytes_scanned as i64,
+                    query.files_scanned as i64,
+                    query.state,
+                    query.error,
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            if id % 1000 == 0 {
+                tx.execute("DELETE FROM queries WHERE id <= ?1", [id - QUERY_HISTORY])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn list_queries(&self) -> Result<Vec<QueryRecord>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT query_id, user, db, statement, started_ms, duration_ms, rows,
+                        bytes_scanned, files_scanned, state, error
+                 FROM queries ORDER BY id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(QueryRecord {
+                    query_id: r.get(0)?,
+                    user: r.get(1)?,
+                    database: r.get(2)?,
+                    statement: r.get(3)?,
+                    started_ms: r.get(4)?,
+                    duration_ms: r.get(5)?,
+                    rows: r.get::<_, Option<i64>>(6)?.map(|v| v as u64),
+                    bytes_scanned: r.get::<_, i64>(7)? as u64,
+                    files_scanned: r.get::<_, i64>(8)? as u64,
+                    state: r.get(9)?,
+                    error: r.get(10)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
     fn create_database(&self, database: &Database, if_not_exists: bool) -> Result<()> {
         self.write(|tx| {
             let added = tx.execute(

@@ -12,6 +12,7 @@ use nuage_catalog::TableKind;
 
 use crate::context::Shared;
 use crate::provider::HiveTable;
+use crate::system::{SYSTEM, SystemSchema};
 
 #[derive(Debug)]
 pub struct MetastoreCatalog {
@@ -29,11 +30,17 @@ impl CatalogProvider for MetastoreCatalog {
         self.shared
             .metastore
             .list_databases()
-            .map(|dbs| dbs.into_iter().map(|d| d.name).collect())
+            .map(|dbs| dbs.into_iter().map(|d| d.name).collect::<Vec<_>>())
             .unwrap_or_default()
+            .into_iter()
+            .chain([SYSTEM.to_string()])
+            .collect()
     }
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        if name.eq_ignore_ascii_case(SYSTEM) {
+            return Some(Arc::new(SystemSchema::new(self.shared.clone())));
+        }
         let exists = self
             .shared
             .metastore

@@ -65,7 +65,7 @@ pub async fn execute(session: &mut Session, statement: HiveStatement) -> Result<
         }
         HiveStatement::ShowDatabases { like } => {
             let names = metastore.list_databases()?.into_iter().map(|d| d.name);
-            let rows = filter_like(names, like.as_deref())
+            let rows = filter_like(names.into_iter(), like.as_deref())
                 .into_iter()
                 .map(|n| vec![n])
                 .collect();
@@ -189,12 +189,20 @@ pub async fn execute(session: &mut Session, statement: HiveStatement) -> Result<
             views,
         } => {
             let database = database.unwrap_or_else(|| session.database.clone());
-            let tables = metastore.list_tables(&database)?;
-            let names = tables
-                .into_iter()
-                .filter(|t| !views || t.kind == TableKind::View)
-                .map(|t| t.name);
-            let rows = filter_like(names, like.as_deref())
+            let names: Vec<String> = if database == crate::system::SYSTEM {
+                crate::system::TABLES
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect()
+            } else {
+                metastore
+                    .list_tables(&database)?
+                    .into_iter()
+                    .filter(|t| !views || t.kind == TableKind::View)
+                    .map(|t| t.name)
+                    .collect()
+            };
+            let rows = filter_like(names.into_iter(), like.as_deref())
                 .into_iter()
                 .map(|n| vec![n])
                 .collect();

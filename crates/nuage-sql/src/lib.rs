@@ -32,6 +32,7 @@ pub mod rewrite;
 pub mod script;
 pub mod session;
 pub mod stats;
+mod system;
 pub mod types;
 
 pub use error::{Result, SqlError};

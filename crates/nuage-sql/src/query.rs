@@ -95,6 +95,15 @@ fn check_tables(shared: &Shared, database: &str, statement: &Statement) -> Resul
         if db == "information_schema" {
             continue;
         }
+        if db == crate::system::SYSTEM {
+            if !crate::system::TABLES.contains(&table.as_str()) {
+                return Err(SqlError::Semantic(format!(
+                    "Table not found 'system.{table}'; tables in system: {}",
+                    crate::system::TABLES.join(", ")
+                )));
+            }
+            continue;
+        }
         if shared.metastore.get_database(db)?.is_none() {
             return Err(SqlError::Semantic(format!(
                 "database {db} does not exist (reading table {db}.{table}); SHOW DATABASES lists the ones that do"

@@ -8,7 +8,9 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::memory::MemoryStream;
 use datafusion::prelude::SessionContext;
-use nuage_catalog::{Metastore, SqliteMetastore};
+use std::time::Instant;
+
+use nuage_catalog::{Metastore, QueryRecord, SqliteMetastore};
 use nuage_common::Config;
 use nuage_lake::Lake;
 
@@ -120,9 +122,51 @@ impl Session {
             .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
 
-    /// Runs one statement (without its `;`), after `${...}` substitution.
+    /// Runs one statement (without its `;`), after `${...}` substitution, and
+    /// records it in the query history (`system.queries`) once it has ended:
+    /// at once for statements without rows, when the rows are all read (or
+    /// dropped) otherwise.
     pub async fn execute(&mut self, text: &str) -> Result<Output> {
         self.stats.reset();
+        let mut record = QueryRecord {
+            query_id: uuid::Uuid::new_v4().to_string(),
+            user: self.user.clone(),
+            database: self.database.clone(),
+            statement: text.trim().to_string(),
+            started_ms: chrono::Utc::now().timestamp_millis(),
+            duration_ms: 0,
+            rows: None,
+            bytes_scanned: 0,
+            files_scanned: 0,
+            state: "SUCCEEDED".into(),
+            error: None,
+        };
+        let history = History {
+            metastore: self.shared.metastore.clone(),
+            stats: self.stats.clone(),
+            started: Instant::now(),
+        };
+        match self.execute_statement(text).await {
+            Ok(Output::Rows(stream)) => Ok(Output::Rows(Box::pin(RecordedStream {
+                inner: stream,
+                record: Some(record),
+                history,
+                rows: 0,
+            }))),
+            Ok(done) => {
+                history.write(&mut record);
+                Ok(done)
+            }
+            Err(e) => {
+                record.state = "FAILED".into();
+                record.error = Some(e.to_string());
+                history.write(&mut record);
+                Err(e)
+            }
+        }
+    }
+
+    async fn execute_statement(&mut self, text: &str) -> Result<Output> {
         let substitute = self
             .vars
             .hiveconf
@@ -430,6 +474,78 @@ impl Session {
 
     pub(crate) fn context(&self) -> &SessionContext {
         &self.ctx
+    }
+}
+
+/// Where a finished statement is recorded, with what it cost.
+struct History {
+    metastore: Arc<dyn Metastore>,
+    stats: Arc<QueryStats>,
+    started: Instant,
+}
+
+impl History {
+    fn write(&self, record: &mut QueryRecord) {
+        let stats = self.stats.snapshot();
+        record.duration_ms = self.started.elapsed().as_millis() as i64;
+        record.bytes_scanned = stats.bytes;
+        record.files_scanned = stats.files;
+        if let Err(e) = self.metastore.record_query(record) {
+            // The statement itself went through; only its history entry is lost.
+            tracing::warn!("could not record the query in system.queries: {e}");
+        }
+    }
+}
+
+/// Rows of a query, passed through; the query is recorded when they end.
+struct RecordedStream {
+    inner: SendableRecordBatchStream,
+    record: Option<QueryRecord>,
+    history: History,
+    rows: u64,
+}
+
+impl RecordedStream {
+    fn finish(&mut self, state: &str, error: Option<String>) {
+        if let Some(mut record) = self.record.take() {
+            record.rows = Some(self.rows);
+            record.state = state.into();
+            record.error = error;
+            self.history.write(&mut record);
+        }
+    }
+}
+
+impl futures::Stream for RecordedStream {
+    type Item = datafusion::error::Result<RecordBatch>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let polled = self.inner.as_mut().poll_next(cx);
+        match &polled {
+            std::task::Poll::Ready(Some(Ok(batch))) => self.rows += batch.num_rows() as u64,
+            std::task::Poll::Ready(Some(Err(e))) => {
+                let error = e.to_string();
+                self.finish("FAILED", Some(error));
+            }
+            std::task::Poll::Ready(None) => self.finish("SUCCEEDED", None),
+            std::task::Poll::Pending => {}
+        }
+        polled
+    }
+}
+
+impl datafusion::execution::RecordBatchStream for RecordedStream {
+    fn schema(&self) -> datafusion::arrow::datatypes::SchemaRef {
+        self.inner.schema()
+    }
+}
+
+impl Drop for RecordedStream {
+    fn drop(&mut self) {
+        self.finish("CANCELLED", None);
     }
 }
 
