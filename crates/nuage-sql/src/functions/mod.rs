@@ -23,6 +23,8 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::SessionContext;
 
+mod trino;
+
 type Kernel = fn(&[ArrayRef], usize) -> Result<ArrayRef>;
 
 /// A Hive function implemented by a kernel over whole arrays.
@@ -139,7 +141,10 @@ pub fn register(ctx: &SessionContext) {
             return_type: DataType::Utf8,
             kernel: concat_ws,
         }),
-    ] {
+    ]
+    .into_iter()
+    .chain(trino::functions())
+    {
         ctx.register_udf(f);
     }
 }
