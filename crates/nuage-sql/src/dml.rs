@@ -536,6 +536,95 @@ pub async fn insert_directory(
     ))))
 }
 
+/// Athena's `UNLOAD (query) TO 'folder' WITH (format = ..., compression = ...,
+/// field_delimiter = ..., partitioned_by = ARRAY[...])`: the rows as files, no
+/// table. As in Athena the folder must be empty, and partition columns come
+/// last in the SELECT list.
+pub async fn unload(
+    session: &mut Session,
+    query: Box<Query>,
+    to: &str,
+    options: BTreeMap<String, String>,
+) -> Result<Output> {
+    let dir = parse_location(to)?;
+    let Some(format) = options.get("format") else {
+        return Err(semantic!(
+            "UNLOAD needs WITH (format = 'PARQUET' | 'JSON' | 'TEXTFILE' | 'CSV')"
+        ));
+    };
+    let (_, existing) = list_data_files(&session.shared.lake, &dir.to_string()).await?;
+    if !existing.is_empty() {
+        return Err(semantic!(
+            "UNLOAD writes only to an empty location, and {dir} holds {} file(s); remove them (dfs -rm -r {dir}) or pick another folder",
+            existing.len()
+        ));
+    }
+    let mut create = CreateTable {
+        with_options: options.clone(),
+        ..Default::default()
+    };
+    if format.eq_ignore_ascii_case("csv") {
+        // Athena's UNLOAD CSV is delimited text with commas.
+        create
+            .with_options
+            .insert("format".into(), "TEXTFILE".into());
+        create
+            .with_options
+            .entry("field_delimiter".into())
+            .or_insert_with(|| ",".into());
+    }
+    let plan = plan_query(session, query).await?;
+    let columns = result_columns(&plan)?;
+    let partition_names: Vec<String> = options
+        .get("partitioned_by")
+        .map(|p| {
+            p.split(',')
+                .map(|s| s.trim().to_lowercase())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let split = columns.len().saturating_sub(partition_names.len());
+    let (data, partitions) = columns.split_at(split);
+    if partitions
+        .iter()
+        .map(|c| &c.name)
+        .ne(partition_names.iter())
+    {
+        return Err(semantic!(
+            "partition columns ({}) must come last in the SELECT list, in the same order",
+            partition_names.join(", ")
+        ));
+    }
+    let mut table = Table::new(
+        &session.database,
+        "unload",
+        TableKind::External,
+        dir.to_string(),
+        storage_of(&create, FileFormat::Parquet)?,
+        &session.user,
+    );
+    table.columns = data.to_vec();
+    table.partition_columns = partitions.to_vec();
+    if let Some(c) = options.get("compression") {
+        table
+            .properties
+            .insert("write.compression".into(), c.clone());
+    }
+    let writer = TableWriter::new(
+        session.shared.lake.clone(),
+        &table,
+        dir.clone(),
+        vec![None; partitions.len()],
+    );
+    let files = write_plan(session, plan, writer).await?;
+    Ok(Output::Done(Some(format!(
+        "{} rows unloaded to {dir} in {} file(s)",
+        rows_of(&files),
+        files.len()
+    ))))
+}
+
 /// Hive columns for a query's result (`_cN` for unnamed expressions).
 pub(crate) fn result_columns(plan: &LogicalPlan) -> Result<Vec<Column>> {
     let mut columns: Vec<Column> = Vec::new();

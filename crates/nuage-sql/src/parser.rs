@@ -169,6 +169,12 @@ pub enum HiveStatement {
         format: Box<CreateTable>,
         source: Box<Query>,
     },
+    /// Athena's `UNLOAD (SELECT ...) TO 'location' WITH (format = ..., ...)`.
+    Unload {
+        query: Box<Query>,
+        to: String,
+        options: BTreeMap<String, String>,
+    },
     Update {
         table: TableName,
         assignments: Vec<(String, Expr)>,
@@ -498,6 +504,20 @@ impl Statements<'_, '_> {
         }
         if self.word("use") {
             return Ok(HiveStatement::Use(self.ident()?));
+        }
+        if self.word("unload") {
+            self.p.expect_token(&Token::LParen)?;
+            let query = self.p.parse_query()?;
+            self.p.expect_token(&Token::RParen)?;
+            self.expect_word("to")?;
+            let to = self.string()?;
+            self.expect_word("with")?;
+            let options = self
+                .with_options()?
+                .into_iter()
+                .map(|(k, v)| (k.to_lowercase(), v))
+                .collect();
+            return Ok(HiveStatement::Unload { query, to, options });
         }
         if self.word("create") {
             return self.create();

@@ -437,6 +437,9 @@ impl Session {
                 assignments,
                 selection,
             } => dml::update(self, &table, assignments, selection).await,
+            HiveStatement::Unload { query, to, options } => {
+                dml::unload(self, query, &to, options).await
+            }
             HiveStatement::Delete { table, selection } => {
                 dml::delete(self, &table, selection).await
             }

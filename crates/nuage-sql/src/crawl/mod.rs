@@ -461,6 +461,9 @@ fn partitioning(
         })
         .collect();
     let mut partitions = BTreeMap::new();
+    if depth == 0 {
+        return (keys, partitions);
+    }
     for l in &levels {
         let values: Vec<String> = l
             .iter()

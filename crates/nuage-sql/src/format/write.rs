@@ -15,6 +15,7 @@ use datafusion::common::{DataFusionError, Result};
 use datafusion::parquet::arrow::AsyncArrowWriter;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::WriterProperties;
+use datafusion_datasource::file_compression_type::FileCompressionType;
 use nuage_catalog::{FileFormat, Table};
 use nuage_lake::{Lake, Location};
 use object_store::buffered::BufWriter;
@@ -23,22 +24,25 @@ use tokio::io::AsyncWriteExt;
 use super::options::text_separators;
 use crate::display::{Style, write_value};
 
+/// Where text goes: the object's writer, possibly through a compressor.
+type TextOut = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
+
 /// One file being written.
 enum Sink {
     Text {
-        out: BufWriter,
+        out: TextOut,
         buf: String,
         seps: super::Separators,
     },
     Csv {
-        out: BufWriter,
+        out: TextOut,
         buf: String,
         separator: char,
         quote: char,
         escape: char,
     },
     Json {
-        out: BufWriter,
+        out: TextOut,
     },
     Parquet(Box<AsyncArrowWriter<BufWriter>>),
 }
@@ -83,7 +87,16 @@ impl TableWriter {
             FileFormat::Csv => ".csv",
             FileFormat::Text => "",
         };
-        let file_name = format!("part-{}{extension}", uuid::Uuid::new_v4().simple());
+        let codec = match table.storage.format {
+            FileFormat::Parquet => "",
+            _ => match text_codec(table) {
+                Ok(Some(c)) if c == FileCompressionType::GZIP => ".gz",
+                Ok(Some(c)) if c == FileCompressionType::ZSTD => ".zst",
+                Ok(Some(c)) if c == FileCompressionType::BZIP2 => ".bz2",
+                _ => "",
+            },
+        };
+        let file_name = format!("part-{}{extension}{codec}", uuid::Uuid::new_v4().simple());
         Self {
             lake,
             table: table.clone(),
@@ -199,8 +212,22 @@ impl TableWriter {
             .lake
             .store_for(location)
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        let out = BufWriter::new(store, path);
+        let writer = BufWriter::new(store, path);
+        if self.table.storage.format == FileFormat::Parquet {
+            let properties = WriterProperties::builder()
+                .set_compression(parquet_codec(&self.table)?)
+                .build();
+            return Ok(Sink::Parquet(Box::new(AsyncArrowWriter::try_new(
+                writer,
+                self.data_schema.clone(),
+                Some(properties),
+            )?)));
+        }
         let props = &self.table.storage.serde_properties;
+        let out: TextOut = match text_codec(&self.table)? {
+            Some(codec) => codec.convert_async_writer(writer)?,
+            None => Box::new(writer),
+        };
         Ok(match self.table.storage.format {
             FileFormat::Text => Sink::Text {
                 out,
@@ -219,16 +246,7 @@ impl TableWriter {
                 }
             }
             FileFormat::Json => Sink::Json { out },
-            FileFormat::Parquet => {
-                let properties = WriterProperties::builder()
-                    .set_compression(Compression::SNAPPY)
-                    .build();
-                Sink::Parquet(Box::new(AsyncArrowWriter::try_new(
-                    out,
-                    self.data_schema.clone(),
-                    Some(properties),
-                )?))
-            }
+            FileFormat::Parquet => unreachable!("Parquet returned above"),
         })
     }
 
@@ -248,6 +266,45 @@ impl TableWriter {
         }
         Ok(written)
     }
+}
+
+/// The compression a table asks for: Athena's `write_compression` (kept as
+/// `write.compression`), or Hive's `parquet.compression` / `compression`.
+fn requested_compression(table: &Table) -> Option<String> {
+    ["write.compression", "parquet.compression", "compression"]
+        .iter()
+        .find_map(|k| table.properties.get(*k))
+        .map(|v| v.trim().to_ascii_uppercase())
+}
+
+fn parquet_codec(table: &Table) -> Result<Compression> {
+    use datafusion::parquet::basic::{GzipLevel, ZstdLevel};
+    Ok(match requested_compression(table).as_deref() {
+        None | Some("SNAPPY") => Compression::SNAPPY,
+        Some("GZIP") => Compression::GZIP(GzipLevel::default()),
+        Some("ZSTD") => Compression::ZSTD(ZstdLevel::default()),
+        Some("LZ4") => Compression::LZ4_RAW,
+        Some("NONE" | "UNCOMPRESSED") => Compression::UNCOMPRESSED,
+        Some(other) => {
+            return Err(DataFusionError::Plan(format!(
+                "Parquet write compression {other} is not supported; use SNAPPY, GZIP, ZSTD, LZ4 or NONE"
+            )));
+        }
+    })
+}
+
+fn text_codec(table: &Table) -> Result<Option<FileCompressionType>> {
+    Ok(match requested_compression(table).as_deref() {
+        None | Some("NONE" | "UNCOMPRESSED") => None,
+        Some("GZIP") => Some(FileCompressionType::GZIP),
+        Some("ZSTD") => Some(FileCompressionType::ZSTD),
+        Some("BZIP2") => Some(FileCompressionType::BZIP2),
+        Some(other) => {
+            return Err(DataFusionError::Plan(format!(
+                "text write compression {other} is not supported; use GZIP, ZSTD, BZIP2 or NONE"
+            )));
+        }
+    })
 }
 
 /// The first `width` columns of `batch`, cast to the table's column types.
