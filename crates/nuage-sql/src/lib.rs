@@ -26,6 +26,7 @@ pub mod error;
 pub mod format;
 mod functions;
 pub mod parser;
+pub mod projection;
 pub mod provider;
 mod query;
 pub mod rewrite;

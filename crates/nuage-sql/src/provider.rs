@@ -38,6 +38,7 @@ use nuage_lake::{Lake, Location};
 use object_store::ObjectStoreExt;
 
 use crate::format::{HiveSource, read_options};
+use crate::projection;
 use crate::stats::{QueryStats, human_bytes};
 use crate::types::{arrow_type, schema_of};
 
@@ -88,6 +89,7 @@ impl HiveTable {
         &self,
         state: &dyn Session,
         filters: &[Expr],
+        partitions: &[Partition],
     ) -> Result<Vec<(String, Vec<String>)>> {
         if !self.table.is_partitioned() {
             return Ok(vec![(self.table.data_location(), Vec::new())]);
@@ -96,27 +98,9 @@ impl HiveTable {
             .iter()
             .filter(|f| self.only_partition_columns(f))
             .collect();
-        let mut keep = vec![true; self.partitions.len()];
-        if !filters.is_empty() && !self.partitions.is_empty() {
-            let batch = self.partition_batch()?;
-            let df_schema = DFSchema::try_from(batch.schema())?;
-            for filter in filters {
-                let filter = unqualify(filter.clone())?;
-                let physical = state.create_physical_expr(filter, &df_schema)?;
-                let result = physical.evaluate(&batch)?.into_array(batch.num_rows())?;
-                let mask = result
-                    .as_any()
-                    .downcast_ref::<BooleanArray>()
-                    .ok_or_else(|| {
-                        DataFusionError::Internal("partition filter is not boolean".into())
-                    })?;
-                for (i, k) in keep.iter_mut().enumerate() {
-                    *k &= mask.is_valid(i) && mask.value(i);
-                }
-            }
-        }
-        Ok(self
-            .partitions
+        let rows: Vec<&[String]> = partitions.iter().map(|p| p.values.as_slice()).collect();
+        let keep = keep_rows(state, &filters, &self.table.partition_columns, &rows)?;
+        Ok(partitions
             .iter()
             .zip(keep)
             .filter(|(_, k)| *k)
@@ -124,24 +108,36 @@ impl HiveTable {
             .collect())
     }
 
-    /// One row per partition, one typed column per partition column.
-    fn partition_batch(&self) -> Result<RecordBatch> {
-        let mut columns: Vec<ArrayRef> = Vec::new();
-        let mut fields = Vec::new();
-        for (i, column) in self.table.partition_columns.iter().enumerate() {
-            let text: ArrayRef = Arc::new(StringArray::from_iter(
-                self.partitions
-                    .iter()
-                    .map(|p| partition_value(p.values.get(i))),
-            ));
-            let ty = arrow_type(&column.hive_type());
-            columns.push(datafusion::arrow::compute::cast(&text, &ty)?);
-            fields.push(Field::new(&column.name, ty, true));
+    /// Partition projection: each column's values, narrowed by the filters on
+    /// that column alone, then their product.
+    fn project(&self, state: &dyn Session, filters: &[Expr]) -> Result<Vec<Partition>> {
+        let mut values = Vec::new();
+        for column in &self.table.partition_columns {
+            let own: Vec<&Expr> = filters
+                .iter()
+                .filter(|f| {
+                    let refs = f.column_refs();
+                    !refs.is_empty()
+                        && refs
+                            .iter()
+                            .all(|c| c.name.eq_ignore_ascii_case(&column.name))
+                        && !f.is_volatile()
+                })
+                .collect();
+            let all = projection::column_values(&self.table, &column.name, &own)
+                .map_err(DataFusionError::Plan)?;
+            let rows: Vec<Vec<String>> = all.into_iter().map(|v| vec![v]).collect();
+            let slices: Vec<&[String]> = rows.iter().map(Vec::as_slice).collect();
+            let keep = keep_rows(state, &own, std::slice::from_ref(column), &slices)?;
+            values.push(
+                rows.into_iter()
+                    .zip(keep)
+                    .filter(|(_, k)| *k)
+                    .map(|(mut r, _)| r.remove(0))
+                    .collect::<Vec<_>>(),
+            );
         }
-        Ok(RecordBatch::try_new(
-            Arc::new(Schema::new(fields)),
-            columns,
-        )?)
+        projection::partitions(&self.table, &values).map_err(DataFusionError::Plan)
     }
 
     fn partition_scalars(&self, values: &[String]) -> Result<Vec<ScalarValue>> {
@@ -206,6 +202,45 @@ impl HiveTable {
         }
         Ok(total)
     }
+}
+
+/// Which rows of partition values pass all the filters (evaluated on one
+/// typed column per partition column).
+fn keep_rows(
+    state: &dyn Session,
+    filters: &[&Expr],
+    columns: &[nuage_catalog::Column],
+    rows: &[&[String]],
+) -> Result<Vec<bool>> {
+    let mut keep = vec![true; rows.len()];
+    if filters.is_empty() || rows.is_empty() {
+        return Ok(keep);
+    }
+    let mut arrays: Vec<ArrayRef> = Vec::new();
+    let mut fields = Vec::new();
+    for (i, column) in columns.iter().enumerate() {
+        let text: ArrayRef = Arc::new(StringArray::from_iter(
+            rows.iter().map(|r| partition_value(r.get(i))),
+        ));
+        let ty = arrow_type(&column.hive_type());
+        arrays.push(datafusion::arrow::compute::cast(&text, &ty)?);
+        fields.push(Field::new(&column.name, ty, true));
+    }
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?;
+    let df_schema = DFSchema::try_from(batch.schema())?;
+    for filter in filters {
+        let filter = unqualify((*filter).clone())?;
+        let physical = state.create_physical_expr(filter, &df_schema)?;
+        let result = physical.evaluate(&batch)?.into_array(batch.num_rows())?;
+        let mask = result
+            .as_any()
+            .downcast_ref::<BooleanArray>()
+            .ok_or_else(|| DataFusionError::Internal("partition filter is not boolean".into()))?;
+        for (i, k) in keep.iter_mut().enumerate() {
+            *k &= mask.is_valid(i) && mask.value(i);
+        }
+    }
+    Ok(keep)
 }
 
 /// Hive's default partition holds rows whose partition value was NULL.
@@ -396,7 +431,15 @@ impl TableProvider for HiveTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let selected = self.select_partitions(state, filters)?;
+        let projected;
+        let partitions: &[Partition] =
+            if self.table.is_partitioned() && projection::enabled(&self.table) {
+                projected = self.project(state, filters)?;
+                &projected
+            } else {
+                &self.partitions
+            };
+        let selected = self.select_partitions(state, filters, partitions)?;
         let partitions_read = selected.len() as u64;
         let stats = state.config().get_extension::<QueryStats>();
         let max_scan = stats.as_ref().and_then(|s| s.max_scan_bytes());
@@ -423,7 +466,7 @@ impl TableProvider for HiveTable {
         }
         if let Some(stats) = &stats {
             let total = if self.table.is_partitioned() {
-                self.partitions.len() as u64
+                partitions.len() as u64
             } else {
                 0
             };
