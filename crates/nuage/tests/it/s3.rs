@@ -94,4 +94,21 @@ fn s3_locations_go_to_a_configured_endpoint() {
     with_s3(ls.args(["lake", "ls", "-r", "s3://lake/copy/"]));
     let (stdout, _) = run_ok(&mut ls);
     assert!(stdout.contains(".parquet"), "{stdout}");
+
+    // The crawler reads S3 too: the Parquet copy becomes a table of its own.
+    let mut crawl = nuage(dir.path());
+    with_s3(crawl.args(["crawl", "s3://lake/copy/", "--database", "crawled"]));
+    let (stdout, _) = run_ok(&mut crawl);
+    assert!(
+        stdout.contains("created crawled.copy  s3://lake/copy  parquet  1 file(s)"),
+        "{stdout}"
+    );
+    let mut sql = nuage(dir.path());
+    with_s3(sql.args([
+        "sql",
+        "-S",
+        "-e",
+        "SELECT sum(id), max(v) FROM crawled.copy",
+    ]));
+    assert_eq!(run_ok(&mut sql).0, "3\tb\n");
 }
