@@ -402,11 +402,20 @@ impl Session {
     async fn run(&mut self, statement: HiveStatement) -> Result<Output> {
         match statement {
             HiveStatement::Query(statement) => {
+                let explain = match statement.as_ref() {
+                    datafusion::sql::sqlparser::ast::Statement::Explain { analyze, .. } => {
+                        Some(*analyze)
+                    }
+                    _ => None,
+                };
                 let plan =
                     query::plan_statement(&self.ctx, &self.shared, &self.database, *statement)
                         .await?;
                 let frame = self.ctx.execute_logical_plan(plan).await?;
-                Ok(Output::Rows(frame.execute_stream().await?))
+                match explain {
+                    Some(analyze) => self.explain_with_scans(frame, analyze).await,
+                    None => Ok(Output::Rows(frame.execute_stream().await?)),
+                }
             }
             HiveStatement::Use(database) => {
                 self.use_database(&database)?;
@@ -452,6 +461,48 @@ impl Session {
             }
             other => ddl::execute(self, other).await,
         }
+    }
+
+    /// EXPLAIN's rows plus one of nuage's: the partitions and files the table
+    /// scans kept (and, for EXPLAIN ANALYZE, what they read).
+    async fn explain_with_scans(
+        &self,
+        frame: datafusion::dataframe::DataFrame,
+        analyze: bool,
+    ) -> Result<Output> {
+        let batches = frame.collect().await?;
+        let stats = self.stats.snapshot();
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        for batch in &batches {
+            for row in 0..batch.num_rows() {
+                rows.push(
+                    (0..batch.num_columns())
+                        .map(|c| {
+                            let mut text = String::new();
+                            crate::display::write_value(
+                                &mut text,
+                                batch.column(c),
+                                row,
+                                crate::display::Style::Cli,
+                            );
+                            text
+                        })
+                        .collect(),
+                );
+            }
+        }
+        let mut scan = format!(
+            "partitions read: {} of {}, files listed: {}",
+            stats.partitions_read, stats.partitions_total, stats.files_listed
+        );
+        if analyze {
+            scan.push_str(&format!(
+                ", files scanned: {}, files pruned: {}, bytes scanned: {}",
+                stats.files, stats.files_pruned, stats.bytes
+            ));
+        }
+        rows.push(vec!["nuage_scan".into(), scan]);
+        Ok(rows_output(&["plan_type", "plan"], rows))
     }
 
     /// The database a possibly-qualified name refers to.

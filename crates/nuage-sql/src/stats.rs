@@ -29,6 +29,8 @@ pub struct ScanStats {
     pub bytes: u64,
     /// Files read from.
     pub files: u64,
+    /// Files listed in the kept partitions.
+    pub files_listed: u64,
     /// Files of the kept partitions that were never read (Parquet statistics, LIMIT).
     pub files_pruned: u64,
     /// Partitions read, of the partitions of the tables scanned.
@@ -59,13 +61,12 @@ impl QueryStats {
 
     pub fn snapshot(&self) -> ScanStats {
         let files = self.counter.files();
+        let listed = self.files_listed.load(Ordering::Relaxed);
         ScanStats {
             bytes: self.counter.bytes(),
             files,
-            files_pruned: self
-                .files_listed
-                .load(Ordering::Relaxed)
-                .saturating_sub(files),
+            files_listed: listed,
+            files_pruned: listed.saturating_sub(files),
             partitions_read: self.partitions_read.load(Ordering::Relaxed),
             partitions_total: self.partitions_total.load(Ordering::Relaxed),
         }

@@ -204,6 +204,30 @@ fn parquet_and_pruning_scan_less() {
         sql(data, &query("web.clicks", "WHERE month = '03'"))
     );
 
+    // EXPLAIN shows what pruning kept; EXPLAIN ANALYZE what was read.
+    let explain = sql(
+        data,
+        &format!("EXPLAIN {}", query("web.clicks", "WHERE month = '03'")),
+    );
+    assert!(
+        explain.contains("nuage_scan\tpartitions read: 1 of 6, files listed: 1\n"),
+        "{explain}"
+    );
+    let explain = sql(
+        data,
+        &format!(
+            "EXPLAIN ANALYZE {}",
+            query("crawled.clicks_parquet", "WHERE month = '03'")
+        ),
+    );
+    assert!(
+        explain.contains(&format!(
+            "partitions read: 1 of 6, files listed: 1, files scanned: 1, files pruned: 0, bytes scanned: {}",
+            bytes(&one_pq)
+        )),
+        "{explain}"
+    );
+
     // A workgroup-style limit stops a query before it runs.
     let output = nuage(data)
         .args([
