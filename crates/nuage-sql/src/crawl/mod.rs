@@ -256,6 +256,7 @@ pub async fn crawl(
                     .last()
                     .cloned()
                     .or_else(|| root.name())
+                    .or_else(|| root.bucket().map(str::to_string))
                     .unwrap_or_else(|| "crawled".into());
                 format!(
                     "{}{}",
