@@ -9,8 +9,9 @@
 //! ```
 //!
 //! Schemas are "shared" as Glue decides: same format (and delimiter and
-//! header), and for files read by column name at least 70% of the smaller
-//! file's columns are in the other. Files in one folder that still differ are
+//! header), and for JSON and Parquet at least 70% of the smaller file's
+//! columns are in the other. Delimited files are read by position, so their
+//! headers must agree column by column (one may add columns at the end). Files in one folder that still differ are
 //! merged when their format is self-describing (JSON, Parquet: a column a file
 //! lacks reads as NULL); delimited files read by position cannot be merged, so
 //! such a folder gets no table and the report names its files.
@@ -369,6 +370,14 @@ fn similar(a: &FileSchema, b: &FileSchema) -> bool {
     };
     if !same_layout {
         return false;
+    }
+    if let Layout::Delimited { header: true, .. } = a.layout {
+        // Named by the header but read by position: one header must extend the other.
+        return a
+            .columns
+            .iter()
+            .zip(&b.columns)
+            .all(|((x, _), (y, _))| x == y);
     }
     if a.layout.named_columns() {
         let names_a: BTreeSet<&str> = a.columns.iter().map(|(n, _)| n.as_str()).collect();

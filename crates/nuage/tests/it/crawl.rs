@@ -330,10 +330,13 @@ fn mixed_schemas_and_malformed_files_are_reported() {
     write(&lake, "m/json/b.json", b"{\"c\": true}\n");
     // CSV files of two shapes in one folder cannot be: columns go by position.
     write(&lake, "m/csv/a.csv", b"id,name\n1,x\n");
+    write(&lake, "m/csv/b.csv", b"name,id\nx,1\n");
+    // A header that extends another at the end is the same table, grown.
+    write(&lake, "m/grown/a.csv", b"id,name\n1,x\n");
     write(
         &lake,
-        "m/csv/b.csv",
-        b"when,amount,currency\n2024-01-01,3.5,EUR\n",
+        "m/grown/b.csv",
+        b"id,name,email\n2,y,y@example.com\n",
     );
     // A malformed JSON file among good ones is skipped and named.
     write(&lake, "m/logs/good.json", b"{\"id\": 1}\n{\"id\": 2}\n");
@@ -360,6 +363,14 @@ fn mixed_schemas_and_malformed_files_are_reported() {
         "{stderr}"
     );
     assert!(stdout.contains("created m.logs"), "{stdout}");
+    assert!(
+        stdout.contains("columns: id bigint, name string, email string"),
+        "{stdout}"
+    );
+    assert_eq!(
+        sql(data, "SELECT id, name, email FROM m.grown ORDER BY id"),
+        "1\tx\tNULL\n2\ty\ty@example.com\n"
+    );
     assert_eq!(
         sql(data, "SELECT a, b, c FROM m.json ORDER BY a"),
         "1\tx\tNULL\nNULL\tNULL\ttrue\n"
