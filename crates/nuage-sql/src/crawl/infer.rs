@@ -24,7 +24,9 @@ pub fn text_type(field: &str) -> Option<HiveType> {
         HiveType::Boolean
     } else if is_date(field) {
         HiveType::Date
-    } else if looks_like_timestamp(field) && parse_timestamp(field.as_bytes()).is_some() {
+    } else if looks_like_timestamp(field)
+        && is_plain_timestamp(field).unwrap_or_else(|| parse_timestamp(field.as_bytes()).is_some())
+    {
         HiveType::Timestamp
     } else {
         HiveType::String
@@ -149,8 +151,23 @@ fn is_double(text: &str) -> bool {
         && text.parse::<f64>().is_ok()
 }
 
+/// `yyyy-MM-dd`, checked by hand: the crawler asks this of every sampled field.
 fn is_date(text: &str) -> bool {
-    text.len() == 10 && chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let (Some(y), Some(m), Some(d)) = (digits(&b[0..4]), digits(&b[5..7]), digits(&b[8..10]))
+    else {
+        return false;
+    };
+    chrono::NaiveDate::from_ymd_opt(y as i32, m, d).is_some()
+}
+
+fn digits(bytes: &[u8]) -> Option<u32> {
+    bytes.iter().try_fold(0u32, |n, b| {
+        b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
+    })
 }
 
 fn looks_like_timestamp(text: &str) -> bool {
@@ -158,14 +175,36 @@ fn looks_like_timestamp(text: &str) -> bool {
     bytes.len() >= 16 && bytes[4] == b'-' && bytes[7] == b'-' && matches!(bytes[10], b' ' | b'T')
 }
 
+/// `yyyy-MM-dd HH:mm:ss[.fff]` (or with `T`), the common case, without
+/// chrono's format parser; anything else goes to [`parse_timestamp`].
+fn is_plain_timestamp(text: &str) -> Option<bool> {
+    let b = text.as_bytes();
+    if b.len() < 19 || b[13] != b':' || b[16] != b':' || !is_date(&text[..10]) {
+        return None;
+    }
+    let (Some(h), Some(m), Some(s)) = (digits(&b[11..13]), digits(&b[14..16]), digits(&b[17..19]))
+    else {
+        return Some(false);
+    };
+    let fraction_ok = match &b[19..] {
+        [] => true,
+        [b'.', rest @ ..] => {
+            !rest.is_empty() && rest.len() <= 9 && rest.iter().all(u8::is_ascii_digit)
+        }
+        _ => return None,
+    };
+    Some(h < 24 && m < 60 && s < 60 && fraction_ok)
+}
+
 /// Glue's rule for a header: every field of the first row is text (not a
 /// number, boolean, date or timestamp), and the rows below are not all text.
-pub fn looks_like_header(first: &[String], rows: &[Vec<String>]) -> bool {
-    let all_text = |row: &[String]| {
-        row.iter()
-            .all(|f| matches!(text_type(f), Some(HiveType::String)))
-    };
-    if first.is_empty() || !all_text(first) || first.iter().any(|f| f.trim().chars().count() > 255)
+pub fn looks_like_header<S: AsRef<str>>(first: &[S], rows: &[Vec<S>]) -> bool {
+    let text = |f: &S| matches!(text_type(f.as_ref()), Some(HiveType::String));
+    if first.is_empty()
+        || !first.iter().all(text)
+        || first
+            .iter()
+            .any(|f| f.as_ref().trim().chars().count() > 255)
     {
         return false;
     }
@@ -174,7 +213,7 @@ pub fn looks_like_header(first: &[String], rows: &[Vec<String>]) -> bool {
         let ty = rows
             .iter()
             .filter_map(|r| r.get(i))
-            .map(|f| text_type(f))
+            .map(|f| text_type(f.as_ref()))
             .fold(None, widen_opt);
         ty.is_some_and(|t| t != HiveType::String)
     })
@@ -227,6 +266,10 @@ mod tests {
         assert_eq!(text_type("2024-01-31"), Some(Date));
         assert_eq!(text_type("2024-01-31 10:00:00"), Some(Timestamp));
         assert_eq!(text_type("2024-01-31T10:00:00Z"), Some(Timestamp));
+        assert_eq!(text_type("2024-01-31 10:00:00.125"), Some(Timestamp));
+        assert_eq!(text_type("2024-02-30 10:00:00"), Some(String));
+        assert_eq!(text_type("2024-01-31 25:00:00"), Some(String));
+        assert_eq!(text_type("2024-01-31 10:00"), Some(Timestamp));
         assert_eq!(text_type("2024-13-31"), Some(String));
         assert_eq!(text_type("NaN"), Some(String));
         assert_eq!(text_type(""), None);

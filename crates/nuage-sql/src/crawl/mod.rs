@@ -180,16 +180,18 @@ pub async fn crawl(
     }
     files.sort_by(|a, b| a.0.cmp(&b.0));
     let total = files.len();
-    let done = std::sync::atomic::AtomicUsize::new(0);
     let header = options.header;
+    // Each sample is its own task, so parsing runs on every core.
     let sampled: Vec<Sampled> = futures::stream::iter(files)
         .map(|(relative, meta)| {
             let store = store.clone();
-            let done = &done;
+            let task_meta = meta.clone();
+            let task =
+                tokio::spawn(async move { sample::sample(&store, &task_meta, header).await });
             async move {
-                let schema = sample::sample(&store, &meta, header).await;
-                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                progress(n, total);
+                let schema = task
+                    .await
+                    .unwrap_or_else(|e| Err(format!("sampling failed: {e}")));
                 Sampled {
                     relative,
                     meta,
@@ -197,7 +199,12 @@ pub async fn crawl(
                 }
             }
         })
-        .buffered(16)
+        .buffered(32)
+        .enumerate()
+        .map(|(i, sampled)| {
+            progress(i + 1, total);
+            sampled
+        })
         .collect()
         .await;
     report.files_read = sampled.len();

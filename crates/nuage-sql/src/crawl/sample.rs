@@ -2,6 +2,7 @@
 //! columns and types of a sample (the first 1 MB or 1,000 records, as Glue's
 //! classifiers read), or for Parquet the schema in its footer.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
@@ -237,11 +238,14 @@ fn delimited_schema(
         if columns.iter().any(|(n, _)| *n == name) {
             name = format!("{name}_{i}");
         }
-        let ty = data
-            .iter()
-            .filter_map(|row| row.get(i))
-            .map(|field| text_type(field))
-            .fold(None, widen_opt);
+        let mut ty = None;
+        for field in data.iter().filter_map(|row| row.get(i)) {
+            ty = widen_opt(ty, text_type(field));
+            if ty == Some(HiveType::String) {
+                // Nothing is wider than string: the rest cannot change it.
+                break;
+            }
+        }
         columns.push((name, ty));
     }
     Ok(FileSchema {
@@ -258,10 +262,10 @@ fn delimited_schema(
 /// The delimiter among comma, tab, pipe and semicolon that splits the most
 /// lines into the same number (> 1) of fields; comma when none does.
 fn sniff_delimiter(text: &str) -> u8 {
-    let sample: String = text.lines().take(200).collect::<Vec<_>>().join("\n");
+    let sample: String = text.lines().take(50).collect::<Vec<_>>().join("\n");
     let mut best = (b',', 0usize, 0usize);
     for candidate in [b',', b'\t', b'|', b';'] {
-        let (rows, _) = split_records(&sample, candidate, 200);
+        let (rows, _) = split_records(&sample, candidate, 50);
         let mut counts: std::collections::HashMap<usize, usize> = Default::default();
         for row in &rows {
             *counts.entry(row.len()).or_default() += 1;
@@ -280,64 +284,74 @@ fn sniff_delimiter(text: &str) -> u8 {
 
 /// Records of delimited text with CSV quoting (a quoted field may hold the
 /// delimiter, `""` and newlines); also says whether any field was quoted.
-fn split_records(text: &str, delimiter: u8, limit: usize) -> (Vec<Vec<String>>, bool) {
-    let delimiter = delimiter as char;
+/// Unquoted fields borrow from the text: the crawler splits every sampled row.
+fn split_records(text: &str, delimiter: u8, limit: usize) -> (Vec<Vec<Cow<'_, str>>>, bool) {
+    let bytes = text.as_bytes();
     let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
+    let mut row: Vec<Cow<'_, str>> = Vec::new();
     let mut quoted_any = false;
-    let mut in_quotes = false;
-    let mut at_field_start = true;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if in_quotes {
-            if c == '"' {
-                if chars.peek() == Some(&'"') {
-                    field.push('"');
-                    chars.next();
-                } else {
-                    in_quotes = false;
+    let mut pos = 0;
+    while pos < bytes.len() && rows.len() < limit {
+        // One field starting at `pos`.
+        let field: Cow<'_, str>;
+        if bytes[pos] == b'"' {
+            quoted_any = true;
+            let mut value = String::new();
+            let mut i = pos + 1;
+            loop {
+                match memchr::memchr(b'"', &bytes[i..]) {
+                    Some(q) => {
+                        value.push_str(&text[i..i + q]);
+                        i += q + 1;
+                        if bytes.get(i) == Some(&b'"') {
+                            value.push('"');
+                            i += 1;
+                        } else {
+                            break;
+                        }
+                    }
+                    None => {
+                        value.push_str(&text[i..]);
+                        i = bytes.len();
+                        break;
+                    }
                 }
-            } else {
-                field.push(c);
             }
-            continue;
+            // Anything between the closing quote and the delimiter is kept, as OpenCSV does.
+            let end = bytes[i..]
+                .iter()
+                .position(|b| *b == delimiter || *b == b'\n')
+                .map_or(bytes.len(), |p| i + p);
+            value.push_str(text[i..end].trim_end_matches('\r'));
+            field = Cow::Owned(value);
+            pos = end;
+        } else {
+            let end = bytes[pos..]
+                .iter()
+                .position(|b| *b == delimiter || *b == b'\n')
+                .map_or(bytes.len(), |p| pos + p);
+            field = Cow::Borrowed(text[pos..end].trim_end_matches('\r'));
+            pos = end;
         }
-        match c {
-            '"' if at_field_start => {
-                in_quotes = true;
-                quoted_any = true;
-                at_field_start = false;
-            }
-            c if c == delimiter => {
-                row.push(std::mem::take(&mut field));
-                at_field_start = true;
-            }
-            '\n' => {
-                if field.ends_with('\r') {
-                    field.pop();
+        row.push(field);
+        match bytes.get(pos) {
+            Some(b) if *b == delimiter => {
+                pos += 1;
+                if pos == bytes.len() {
+                    row.push(Cow::Borrowed(""));
                 }
-                row.push(std::mem::take(&mut field));
+            }
+            _ => {
+                // End of line or of text: the row is complete.
+                pos += 1;
                 let line = std::mem::take(&mut row);
                 if !(line.len() == 1 && line[0].is_empty()) {
                     rows.push(line);
-                    if rows.len() >= limit {
-                        return (rows, quoted_any);
-                    }
                 }
-                at_field_start = true;
-            }
-            c => {
-                field.push(c);
-                at_field_start = false;
             }
         }
     }
-    if !field.is_empty() || !row.is_empty() {
-        if field.ends_with('\r') {
-            field.pop();
-        }
-        row.push(field);
+    if !row.is_empty() {
         rows.push(row);
     }
     (rows, quoted_any)
