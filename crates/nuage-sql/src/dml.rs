@@ -56,7 +56,14 @@ async fn write_plan(
     let frame = session.context().execute_logical_plan(plan).await?;
     let mut stream = frame.execute_stream().await?;
     while let Some(batch) = stream.next().await {
-        writer.write(&batch?).await?;
+        let written = match batch {
+            Ok(batch) => writer.write(&batch).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
+            writer.abort().await;
+            return Err(e.into());
+        }
     }
     Ok(writer.finish().await?)
 }

@@ -57,18 +57,32 @@ pub struct WrittenFile {
     pub rows: u64,
 }
 
-/// Routes rows to one file per partition under a data folder.
+/// Files a statement keeps open at once. Past this the least recently written
+/// is closed, and its partition gets another file if more rows come: memory
+/// stays bounded however many partitions one INSERT or CTAS writes.
+const MAX_OPEN_FILES: usize = 64;
+
+/// Routes rows to files per partition under a data folder.
 pub struct TableWriter {
     lake: Arc<Lake>,
     table: Table,
     data_dir: Location,
-    file_name: String,
+    /// `part-<uuid>`; a partition's second file adds `-1`, and so on.
+    file_stem: String,
+    /// `.parquet`, `.json.gz`, ...
+    file_extension: String,
     /// Values of partition columns fixed by `PARTITION (k='v')`; `None` entries come from the rows.
     static_partition: Vec<Option<String>>,
     data_schema: SchemaRef,
     /// Folders of partitions that already exist (they may live anywhere).
     partition_dirs: BTreeMap<Vec<String>, Location>,
-    sinks: BTreeMap<Vec<String>, (Sink, WrittenFile)>,
+    sinks: BTreeMap<Vec<String>, (Sink, WrittenFile, u64)>,
+    /// Files closed early to stay under [`MAX_OPEN_FILES`].
+    closed: Vec<WrittenFile>,
+    /// How many files each partition has had, for their names.
+    files_per_partition: BTreeMap<Vec<String>, usize>,
+    /// Counts writes, to find the least recently written file.
+    clock: u64,
 }
 
 impl TableWriter {
@@ -96,16 +110,19 @@ impl TableWriter {
                 _ => "",
             },
         };
-        let file_name = format!("part-{}{extension}{codec}", uuid::Uuid::new_v4().simple());
         Self {
             lake,
             table: table.clone(),
             data_dir,
-            file_name,
+            file_stem: format!("part-{}", uuid::Uuid::new_v4().simple()),
+            file_extension: format!("{extension}{codec}"),
             static_partition,
             data_schema,
             partition_dirs: BTreeMap::new(),
             sinks: BTreeMap::new(),
+            closed: Vec::new(),
+            files_per_partition: BTreeMap::new(),
+            clock: 0,
         }
     }
 
@@ -181,6 +198,18 @@ impl TableWriter {
     }
 
     async fn sink_write(&mut self, partition: Vec<String>, batch: &RecordBatch) -> Result<()> {
+        self.clock += 1;
+        if !self.sinks.contains_key(&partition) && self.sinks.len() >= MAX_OPEN_FILES {
+            let oldest = self
+                .sinks
+                .iter()
+                .min_by_key(|(_, (_, _, used))| *used)
+                .map(|(k, _)| k.clone())
+                .expect("files are open");
+            let (sink, file, _) = self.sinks.remove(&oldest).expect("just found");
+            close(sink).await?;
+            self.closed.push(file);
+        }
         if !self.sinks.contains_key(&partition) {
             let dir = if self.table.partition_columns.is_empty() {
                 self.data_dir.clone()
@@ -192,7 +221,16 @@ impl TableWriter {
                     &partition,
                 ))
             };
-            let location = dir.join(&self.file_name);
+            let count = self
+                .files_per_partition
+                .entry(partition.clone())
+                .or_default();
+            let name = match *count {
+                0 => format!("{}{}", self.file_stem, self.file_extension),
+                n => format!("{}-{n}{}", self.file_stem, self.file_extension),
+            };
+            *count += 1;
+            let location = dir.join(&name);
             let sink = self.open(&location)?;
             let file = WrittenFile {
                 location,
@@ -200,11 +238,21 @@ impl TableWriter {
                 partition: partition.clone(),
                 rows: 0,
             };
-            self.sinks.insert(partition.clone(), (sink, file));
+            self.sinks.insert(partition.clone(), (sink, file, 0));
         }
-        let (sink, file) = self.sinks.get_mut(&partition).expect("just inserted");
+        let clock = self.clock;
+        let (sink, file, used) = self.sinks.get_mut(&partition).expect("just inserted");
+        *used = clock;
         file.rows += batch.num_rows() as u64;
         write_batch(sink, batch).await
+    }
+
+    /// After a failure: deletes the files already closed (open ones are
+    /// abandoned unfinished, so they never appear).
+    pub async fn abort(self) {
+        for file in self.closed {
+            let _ = self.lake.remove(&file.location, false).await;
+        }
     }
 
     fn open(&self, location: &Location) -> Result<Sink> {
@@ -252,19 +300,25 @@ impl TableWriter {
 
     /// Closes every file; returns what was written. Nothing is visible before this.
     pub async fn finish(self) -> Result<Vec<WrittenFile>> {
-        let mut written = Vec::new();
-        for (_, (sink, file)) in self.sinks {
-            match sink {
-                Sink::Text { mut out, .. } | Sink::Csv { mut out, .. } | Sink::Json { mut out } => {
-                    out.shutdown().await.map_err(DataFusionError::IoError)?
-                }
-                Sink::Parquet(writer) => {
-                    writer.close().await?;
-                }
-            }
+        let mut written = self.closed;
+        for (_, (sink, file, _)) in self.sinks {
+            close(sink).await?;
             written.push(file);
         }
         Ok(written)
+    }
+}
+
+/// Finishes a file: from then on it is complete and visible.
+async fn close(sink: Sink) -> Result<()> {
+    match sink {
+        Sink::Text { mut out, .. } | Sink::Csv { mut out, .. } | Sink::Json { mut out } => {
+            out.shutdown().await.map_err(DataFusionError::IoError)
+        }
+        Sink::Parquet(writer) => {
+            writer.close().await?;
+            Ok(())
+        }
     }
 }
 
