@@ -582,27 +582,11 @@ pub async fn unload(
     }
     let plan = plan_query(session, query).await?;
     let columns = result_columns(&plan)?;
-    let partition_names: Vec<String> = options
+    let partition_names = options
         .get("partitioned_by")
-        .map(|p| {
-            p.split(',')
-                .map(|s| s.trim().to_lowercase())
-                .filter(|s| !s.is_empty())
-                .collect()
-        })
+        .map(|p| name_list(p))
         .unwrap_or_default();
-    let split = columns.len().saturating_sub(partition_names.len());
-    let (data, partitions) = columns.split_at(split);
-    if partitions
-        .iter()
-        .map(|c| &c.name)
-        .ne(partition_names.iter())
-    {
-        return Err(semantic!(
-            "partition columns ({}) must come last in the SELECT list, in the same order",
-            partition_names.join(", ")
-        ));
-    }
+    let (data, partitions) = split_partition_columns(&columns, &partition_names)?;
     let mut table = Table::new(
         &session.database,
         "unload",
@@ -630,6 +614,35 @@ pub async fn unload(
         rows_of(&files),
         files.len()
     ))))
+}
+
+/// Athena's `partitioned_by = ARRAY['a', 'b']`, kept as "a,b": lowercase names.
+fn name_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// A query's columns as (data, partition) columns: Hive and Athena want the
+/// partition columns last, in the order they are declared.
+fn split_partition_columns<'a>(
+    columns: &'a [Column],
+    partition_names: &[String],
+) -> Result<(&'a [Column], &'a [Column])> {
+    let split = columns.len().saturating_sub(partition_names.len());
+    let (data, partitions) = columns.split_at(split);
+    if partitions
+        .iter()
+        .map(|c| &c.name)
+        .ne(partition_names.iter())
+    {
+        return Err(semantic!(
+            "partition columns ({}) must come last in the SELECT list, in the same order",
+            partition_names.join(", ")
+        ));
+    }
+    Ok((data, partitions))
 }
 
 /// Hive columns for a query's result (`_cN` for unnamed expressions).
@@ -891,10 +904,7 @@ pub async fn create_table_as(session: &mut Session, create: CreateTable) -> Resu
         },
     )?;
     let partition_names: Vec<String> = if let Some(p) = create.with_options.get("partitioned_by") {
-        p.split(',')
-            .map(|s| s.trim().to_lowercase())
-            .filter(|s| !s.is_empty())
-            .collect()
+        name_list(p)
     } else {
         create
             .partitioned_by
@@ -904,18 +914,7 @@ pub async fn create_table_as(session: &mut Session, create: CreateTable) -> Resu
     };
     let plan = plan_query(session, create.query.clone().expect("CTAS has a query")).await?;
     let columns = result_columns(&plan)?;
-    let split = columns.len().saturating_sub(partition_names.len());
-    let (data, partitions) = columns.split_at(split);
-    if partitions
-        .iter()
-        .map(|c| &c.name)
-        .ne(partition_names.iter())
-    {
-        return Err(semantic!(
-            "partition columns ({}) must come last in the SELECT list, in the same order",
-            partition_names.join(", ")
-        ));
-    }
+    let (data, partitions) = split_partition_columns(&columns, &partition_names)?;
     let external = create.external || create.with_options.contains_key("external_location");
     let location = match create
         .with_options

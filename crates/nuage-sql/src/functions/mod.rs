@@ -235,6 +235,19 @@ fn size(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
 /// `get_json_object(json, '$.a.b[0]')`: Hive's JSONPath subset; objects and
 /// arrays come back as JSON text, strings without quotes.
 fn get_json_object(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
+    extract_json(args, |found| match found {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s),
+        other => Some(other.to_string()),
+    })
+}
+
+/// Applies a JSONPath (`args[1]`) to JSON text (`args[0]`) row by row and
+/// renders what it finds; unparsable JSON or a missing path is NULL.
+fn extract_json(
+    args: &[ArrayRef],
+    render: fn(serde_json::Value) -> Option<String>,
+) -> Result<ArrayRef> {
     let json = strings(&args[0])?;
     let path = strings(&args[1])?;
     let (json, path) = (json.as_string::<i32>(), path.as_string::<i32>());
@@ -244,12 +257,7 @@ fn get_json_object(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
                 return None;
             }
             let value: serde_json::Value = serde_json::from_str(json.value(i)).ok()?;
-            let found = json_path(&value, path.value(i))?;
-            match found {
-                serde_json::Value::Null => None,
-                serde_json::Value::String(s) => Some(s),
-                other => Some(other.to_string()),
-            }
+            render(json_path(&value, path.value(i))?)
         })
         .collect();
     Ok(Arc::new(out))

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Date32Array, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Date32Array};
 use datafusion::arrow::datatypes::{DataType, Field, TimeUnit};
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::functions_nested::extract::array_element_udf;
@@ -17,7 +17,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::{json_path, strings, udf};
+use super::{extract_json, strings, udf};
 use crate::format::builder::parse_timestamp;
 
 pub fn functions() -> Vec<ScalarUDF> {
@@ -215,28 +215,17 @@ fn from_iso8601_date(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
 /// `json_extract_scalar` gives the text of a string, number or boolean (NULL
 /// for objects and arrays); `json_extract` gives any value as JSON text.
 fn json_extract(args: &[ArrayRef], scalar_only: bool) -> Result<ArrayRef> {
-    let json = strings(&args[0])?;
-    let path = strings(&args[1])?;
-    let (json, path) = (json.as_string::<i32>(), path.as_string::<i32>());
-    let out: StringArray = (0..json.len())
-        .map(|i| {
-            if json.is_null(i) || path.is_null(i) {
-                return None;
-            }
-            let value: serde_json::Value = serde_json::from_str(json.value(i)).ok()?;
-            match json_path(&value, path.value(i))? {
-                serde_json::Value::Null if scalar_only => None,
-                serde_json::Value::String(s) if scalar_only => Some(s),
-                v @ (serde_json::Value::Object(_) | serde_json::Value::Array(_)) if scalar_only => {
-                    let _ = v;
-                    None
-                }
-                other if scalar_only => Some(other.to_string()),
-                other => Some(other.to_string()),
-            }
+    if scalar_only {
+        extract_json(args, |found| match found {
+            serde_json::Value::String(s) => Some(s),
+            serde_json::Value::Null
+            | serde_json::Value::Object(_)
+            | serde_json::Value::Array(_) => None,
+            other => Some(other.to_string()),
         })
-        .collect();
-    Ok(Arc::new(out))
+    } else {
+        extract_json(args, |found| Some(found.to_string()))
+    }
 }
 
 #[cfg(test)]
