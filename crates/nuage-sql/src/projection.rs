@@ -23,7 +23,7 @@ use datafusion::logical_expr::{Expr, Operator};
 use datafusion::scalar::ScalarValue;
 use nuage_catalog::{Partition, Table, escape_partition_value};
 
-use crate::functions::java_to_strftime;
+use crate::functions::{java_to_strftime, parse_with_format};
 
 /// The most partitions one scan may project (a runaway range is an error, not a hang).
 pub const MAX_PROJECTED: usize = 1_000_000;
@@ -237,23 +237,15 @@ fn parse_bound(text: &str, format: &str) -> Option<NaiveDateTime> {
         let unit = unit_of(&rest[digits.len()..])?;
         return step(now, unit, sign * digits.parse::<i64>().ok()?);
     }
-    NaiveDateTime::parse_from_str(text, format)
-        .ok()
-        .or_else(|| {
-            NaiveDate::parse_from_str(text, format)
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-        })
-        .or_else(|| {
-            // Formats without a day (yyyy-MM, yyyy): complete them to parse.
-            NaiveDate::parse_from_str(&format!("{text}-01"), &format!("{format}-%d"))
-                .ok()
-                .or_else(|| {
-                    NaiveDate::parse_from_str(&format!("{text}-01-01"), &format!("{format}-%m-%d"))
-                        .ok()
-                })
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-        })
+    parse_with_format(text, format).or_else(|| {
+        // Formats without a day (yyyy-MM, yyyy): complete them to parse.
+        NaiveDate::parse_from_str(&format!("{text}-01"), &format!("{format}-%d"))
+            .ok()
+            .or_else(|| {
+                NaiveDate::parse_from_str(&format!("{text}-01-01"), &format!("{format}-%m-%d")).ok()
+            })
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+    })
 }
 
 /// Literal values from `col = 'v'`, `col IN ('a', 'b')` and ORs of them.

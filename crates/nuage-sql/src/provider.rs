@@ -465,15 +465,10 @@ impl TableProvider for HiveTable {
             }
         }
         if let Some(stats) = &stats {
-            let total = if self.table.is_partitioned() {
-                partitions.len() as u64
+            let (total, read) = if self.table.is_partitioned() {
+                (partitions.len() as u64, partitions_read)
             } else {
-                0
-            };
-            let read = if self.table.is_partitioned() {
-                partitions_read
-            } else {
-                0
+                (0, 0)
             };
             stats.planned(total, read, listed);
         }

@@ -21,10 +21,10 @@ mod sample;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use nuage_catalog::{
-    Column, Database, FileFormat, HiveType, LAZY_SIMPLE_SERDE, OPEN_CSV_SERDE, OPENX_JSON_SERDE,
-    Partition, StorageFormat, Table, TableKind, unescape_partition_value,
+    Column, Database, FileFormat, HiveType, OPENX_JSON_SERDE, Partition, StorageFormat, Table,
+    TableKind, unescape_partition_value,
 };
 use nuage_lake::Location;
 use object_store::ObjectMeta;
@@ -34,6 +34,7 @@ pub use sample::{FileSchema, HeaderChoice, Layout};
 use crate::context::Shared;
 use crate::error::{Result, semantic};
 use crate::format::compression::Codec;
+use crate::provider::list_data_files;
 use infer::{table_name, widen_opt};
 
 /// What to crawl into where.
@@ -140,15 +141,8 @@ pub async fn crawl(
     let root = Location::parse(root)?;
     let (store, prefix) = shared.lake.store_for(&root)?;
     let base = prefix.as_ref().to_string();
-    let listed: Vec<ObjectMeta> = match store
-        .list((!base.is_empty()).then_some(&prefix))
-        .try_collect()
-        .await
-    {
-        Ok(files) => files,
-        Err(object_store::Error::NotFound { .. }) => Vec::new(),
-        Err(e) => return Err(nuage_lake::LakeError::from(e).into()),
-    };
+    // The files a query of a table here would read (hidden and marker files skipped).
+    let (_, listed) = list_data_files(&shared.lake, &root.to_string()).await?;
     let mut report = CrawlReport::default();
     let mut files: Vec<(Vec<String>, ObjectMeta)> = Vec::new();
     for meta in listed {
@@ -160,13 +154,6 @@ pub async fn crawl(
             .trim_start_matches('/')
             .to_string();
         let parts: Vec<String> = relative.split('/').map(str::to_string).collect();
-        // Hadoop's markers and hidden files (`_SUCCESS`, `.crc`, `_temporary/`), as queries skip them.
-        if parts
-            .iter()
-            .any(|p| p.starts_with('_') || p.starts_with('.') || p.contains('#'))
-        {
-            continue;
-        }
         if meta.size == 0 {
             report.skipped.push((relative, "empty file".into()));
             continue;
@@ -178,7 +165,6 @@ pub async fn crawl(
             "no data files under {root}; crawl a folder that holds CSV, JSON lines or Parquet files (check the path with `nuage lake ls`)"
         ));
     }
-    files.sort_by(|a, b| a.0.cmp(&b.0));
     let total = files.len();
     let header = options.header;
     // Each sample is its own task, so parsing runs on every core.
@@ -706,24 +692,20 @@ fn storage_of(schema: &FileSchema) -> StorageFormat {
             delimiter, quoted, ..
         } => {
             let delimiter = (*delimiter as char).to_string();
-            if *quoted {
-                let mut storage = StorageFormat::new(FileFormat::Csv);
-                storage.serde = OPEN_CSV_SERDE.into();
-                storage
-                    .serde_properties
-                    .insert("separatorChar".into(), delimiter);
-                storage
-                    .serde_properties
-                    .insert("quoteChar".into(), "\"".into());
-                storage
+            // StorageFormat::new gives OpenCSVSerde for Csv and LazySimpleSerDe for Text.
+            let (format, properties) = if *quoted {
+                (
+                    FileFormat::Csv,
+                    vec![("separatorChar", delimiter), ("quoteChar", "\"".into())],
+                )
             } else {
-                let mut storage = StorageFormat::new(FileFormat::Text);
-                storage.serde = LAZY_SIMPLE_SERDE.into();
-                storage
-                    .serde_properties
-                    .insert("field.delim".into(), delimiter);
-                storage
+                (FileFormat::Text, vec![("field.delim", delimiter)])
+            };
+            let mut storage = StorageFormat::new(format);
+            for (key, value) in properties {
+                storage.serde_properties.insert(key.into(), value);
             }
+            storage
         }
         Layout::Json => {
             let mut storage = StorageFormat::new(FileFormat::Json);

@@ -319,6 +319,17 @@ fn json_path(value: &serde_json::Value, path: &str) -> Option<serde_json::Value>
     current.into_iter().next()
 }
 
+/// `text` in a chrono format; a format without a time gives midnight.
+pub fn parse_with_format(text: &str, format: &str) -> Option<chrono::NaiveDateTime> {
+    chrono::NaiveDateTime::parse_from_str(text, format)
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDate::parse_from_str(text, format)
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })
+}
+
 /// Java SimpleDateFormat letters to chrono's strftime.
 pub fn java_to_strftime(format: &str) -> String {
     let mut out = String::new();
@@ -508,14 +519,7 @@ fn unix_timestamp(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
                 Some(f) if f.is_null(i) => None,
                 Some(f) => {
                     let format = java_to_strftime(f.as_string::<i32>().value(i));
-                    chrono::NaiveDateTime::parse_from_str(value, &format)
-                        .ok()
-                        .or_else(|| {
-                            chrono::NaiveDate::parse_from_str(value, &format)
-                                .ok()
-                                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                        })
-                        .map(|dt| dt.and_utc().timestamp())
+                    parse_with_format(value, &format).map(|dt| dt.and_utc().timestamp())
                 }
                 None => crate::format::builder::parse_timestamp(value.as_bytes())
                     .map(|n| n.div_euclid(1_000_000_000)),

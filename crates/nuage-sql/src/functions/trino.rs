@@ -17,7 +17,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::{extract_json, strings, udf};
+use super::{extract_json, parse_with_format, strings, udf};
 use crate::format::builder::parse_timestamp;
 
 pub fn functions() -> Vec<ScalarUDF> {
@@ -174,14 +174,7 @@ fn date_parse(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
                 return None;
             }
             let format = mysql_to_chrono(formats.value(i));
-            let value = text.value(i).trim();
-            chrono::NaiveDateTime::parse_from_str(value, &format)
-                .ok()
-                .or_else(|| {
-                    chrono::NaiveDate::parse_from_str(value, &format)
-                        .ok()
-                        .and_then(|d| d.and_hms_opt(0, 0, 0))
-                })
+            parse_with_format(text.value(i).trim(), &format)
                 .and_then(|ts| ts.and_utc().timestamp_nanos_opt())
         })
         .collect();
