@@ -1,9 +1,23 @@
 //! The durable log under nuage's Kinesis-compatible streams.
 //!
-//! Built so far: [`segment`], the append-only file every shard's records go
-//! to (framed, checksummed, recovered after a crash). Shards, sequence
-//! numbers, iterators, retention and resharding come next (issue 4).
+//! [`segment`] frames and checksums records in append-only files;
+//! [`shard`] is one shard's log (segments, index, group commit, retention);
+//! [`streams`] holds every stream of a data dir and implements the Kinesis
+//! operations on them; [`meta`] is a stream's persisted description;
+//! [`iterator`] and [`record`] are the opaque iterators and sequence numbers
+//! clients see. Nothing here knows HTTP: `nuage-server` speaks the wire.
 
+pub mod error;
+pub mod iterator;
+pub mod meta;
+pub mod record;
 pub mod segment;
+pub mod shard;
+pub mod streams;
 
+pub use error::StreamError;
+pub use meta::{ShardMeta, StreamMeta, StreamMode, StreamStatus};
+pub use record::Record;
 pub use segment::{Recovery, SegmentError, SegmentReader, SegmentWriter};
+pub use shard::{Durability, LogOptions};
+pub use streams::{PutEntry, PutOutcome, RecordsOut, ShardFilter, Start, Streams, StreamsConfig};

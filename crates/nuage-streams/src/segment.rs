@@ -11,9 +11,13 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+
+use bytes::Bytes;
 use std::path::{Path, PathBuf};
 
-use crc_fast::{CrcAlgorithm, checksum};
+use crc_fast::{CrcAlgorithm, Digest, checksum};
 
 const MAGIC: &[u8; 8] = b"NUAGSEG1";
 const FRAME_HEADER: u64 = 8;
@@ -180,7 +184,7 @@ impl SegmentWriter {
         Ok((
             Self {
                 path: path.to_path_buf(),
-                out: BufWriter::with_capacity(256 * 1024, file),
+                out: BufWriter::with_capacity(64 * 1024, file),
                 len,
             },
             recovery,
@@ -189,8 +193,19 @@ impl SegmentWriter {
 
     /// Appends one record; returns its offset in the segment.
     pub fn append(&mut self, payload: &[u8]) -> Result<u64> {
-        if payload.len() > MAX_RECORD as usize {
-            return Err(SegmentError::TooLarge(payload.len()));
+        self.append_parts(&[payload])
+    }
+
+    /// Appends one record given in pieces (written back to back, checksummed
+    /// as one payload, without first copying them together).
+    pub fn append_parts(&mut self, parts: &[&[u8]]) -> Result<u64> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if len > MAX_RECORD as usize {
+            return Err(SegmentError::TooLarge(len));
+        }
+        let mut digest = Digest::new(CrcAlgorithm::Crc32Iscsi);
+        for part in parts {
+            digest.update(part);
         }
         let offset = self.len;
         let io = |source| SegmentError::Io {
@@ -198,14 +213,38 @@ impl SegmentWriter {
             source,
         };
         self.out
-            .write_all(&(payload.len() as u32).to_le_bytes())
+            .write_all(&(len as u32).to_le_bytes())
             .map_err(io)?;
         self.out
-            .write_all(&crc(payload).to_le_bytes())
+            .write_all(&(digest.finalize() as u32).to_le_bytes())
             .map_err(io)?;
-        self.out.write_all(payload).map_err(io)?;
-        self.len += FRAME_HEADER + payload.len() as u64;
+        for part in parts {
+            self.out.write_all(part).map_err(io)?;
+        }
+        self.len += FRAME_HEADER + len as u64;
         Ok(offset)
+    }
+
+    /// Hands the buffered bytes to the operating system (readers see them;
+    /// a process crash keeps them, a power cut may not).
+    pub fn flush(&mut self) -> Result<()> {
+        self.out.flush().map_err(|source| SegmentError::Io {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Flushes and returns a second handle to the file, so the caller can
+    /// fsync it without holding the writer.
+    pub fn sync_handle(&mut self) -> Result<File> {
+        self.flush()?;
+        self.out
+            .get_ref()
+            .try_clone()
+            .map_err(|source| SegmentError::Io {
+                path: self.path.clone(),
+                source,
+            })
     }
 
     /// Writes out the buffer and fsyncs the file's data.
@@ -228,7 +267,17 @@ impl SegmentWriter {
     }
 }
 
-/// Reads records of a segment by offset, independently of its writer.
+/// Complete, checked frames read in one go from a segment.
+pub struct Chunk {
+    pub bytes: Bytes,
+    /// (offset of the frame in the segment, its payload within `bytes`)
+    pub frames: Vec<(u64, Range<usize>)>,
+    /// The offset after the last complete frame.
+    pub end: u64,
+}
+
+/// Reads records of a segment by offset, independently of its writer and of
+/// other readers (positioned reads, no shared cursor).
 pub struct SegmentReader {
     path: PathBuf,
     file: File,
@@ -251,42 +300,89 @@ impl SegmentReader {
         MAGIC.len() as u64
     }
 
-    /// The record at `offset` and the offset of the next one; None at the end
-    /// of what has been written (a frame not yet complete counts as the end).
-    pub fn read_at(&mut self, offset: u64) -> Result<Option<(Vec<u8>, u64)>> {
-        let io = |source| SegmentError::Io {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn io(&self, source: std::io::Error) -> SegmentError {
+        SegmentError::Io {
             path: self.path.clone(),
             source,
-        };
-        let size = self.file.metadata().map_err(io)?.len();
-        if offset + FRAME_HEADER > size {
-            return Ok(None);
         }
-        self.file.seek(SeekFrom::Start(offset)).map_err(io)?;
-        let mut header = [0u8; FRAME_HEADER as usize];
-        self.file.read_exact(&mut header).map_err(io)?;
-        let len = u32::from_le_bytes(header[0..4].try_into().expect("4 bytes"));
-        let expected = u32::from_le_bytes(header[4..8].try_into().expect("4 bytes"));
-        if len > MAX_RECORD {
-            return Err(SegmentError::Corrupt {
-                path: self.path.clone(),
-                offset,
-                reason: format!("frame length {len} is over the limit"),
-            });
+    }
+
+    /// Bytes in the file now (a frame still being written may be cut).
+    pub fn size(&self) -> Result<u64> {
+        Ok(self.file.metadata().map_err(|e| self.io(e))?.len())
+    }
+
+    /// The complete frames in about `max` bytes from `offset` (at least the
+    /// first frame, whatever its size). A frame not yet completely written
+    /// ends the chunk; a frame that fails its checksum is an error.
+    pub fn read_frames(&self, offset: u64, max: usize) -> Result<Chunk> {
+        let size = self.size()?;
+        let available = size.saturating_sub(offset);
+        let mut want = available.min(max.max(FRAME_HEADER as usize) as u64) as usize;
+        let mut buf = vec![0u8; want];
+        self.read_exact_at(&mut buf, offset)?;
+        // A first frame larger than `max`: read exactly that frame.
+        if buf.len() >= FRAME_HEADER as usize {
+            let len = u32::from_le_bytes(buf[0..4].try_into().expect("4 bytes"));
+            let whole = FRAME_HEADER as usize + len as usize;
+            if len <= MAX_RECORD && whole > want && whole as u64 <= available {
+                want = whole;
+                buf = vec![0u8; want];
+                self.read_exact_at(&mut buf, offset)?;
+            }
         }
-        if offset + FRAME_HEADER + u64::from(len) > size {
-            return Ok(None);
+        let mut frames = Vec::new();
+        let mut pos = 0usize;
+        while pos + FRAME_HEADER as usize <= buf.len() {
+            let len = u32::from_le_bytes(buf[pos..pos + 4].try_into().expect("4 bytes"));
+            let expected = u32::from_le_bytes(buf[pos + 4..pos + 8].try_into().expect("4 bytes"));
+            if len > MAX_RECORD {
+                return Err(SegmentError::Corrupt {
+                    path: self.path.clone(),
+                    offset: offset + pos as u64,
+                    reason: format!("frame length {len} is over the limit"),
+                });
+            }
+            let start = pos + FRAME_HEADER as usize;
+            let end = start + len as usize;
+            if end > buf.len() {
+                break;
+            }
+            if crc(&buf[start..end]) != expected {
+                return Err(SegmentError::Corrupt {
+                    path: self.path.clone(),
+                    offset: offset + pos as u64,
+                    reason: "checksum mismatch".into(),
+                });
+            }
+            frames.push((offset + pos as u64, start..end));
+            pos = end;
         }
-        let mut payload = vec![0u8; len as usize];
-        self.file.read_exact(&mut payload).map_err(io)?;
-        if crc(&payload) != expected {
-            return Err(SegmentError::Corrupt {
-                path: self.path.clone(),
-                offset,
-                reason: "checksum mismatch".into(),
-            });
-        }
-        Ok(Some((payload, offset + FRAME_HEADER + u64::from(len))))
+        Ok(Chunk {
+            bytes: Bytes::from(buf),
+            frames,
+            end: offset + pos as u64,
+        })
+    }
+
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+        self.file.read_exact_at(buf, offset).map_err(|e| self.io(e))
+    }
+
+    /// The record at `offset` and the offset of the next one; None at the end
+    /// of what has been written (a frame not yet complete counts as the end).
+    pub fn read_at(&self, offset: u64) -> Result<Option<(Vec<u8>, u64)>> {
+        let chunk = self.read_frames(offset, 0)?;
+        Ok(chunk.frames.first().map(|(_, range)| {
+            (
+                chunk.bytes[range.clone()].to_vec(),
+                offset + FRAME_HEADER + range.len() as u64,
+            )
+        }))
     }
 }
 
@@ -295,7 +391,7 @@ mod tests {
     use super::*;
 
     fn all(path: &Path) -> Vec<Vec<u8>> {
-        let mut reader = SegmentReader::open(path).unwrap();
+        let reader = SegmentReader::open(path).unwrap();
         let mut offset = SegmentReader::first_offset();
         let mut out = Vec::new();
         while let Some((payload, next)) = reader.read_at(offset).unwrap() {
@@ -327,7 +423,7 @@ mod tests {
         let records = all(&path);
         assert_eq!(records.len(), 100);
         assert_eq!(records[42], b"record 42");
-        let mut reader = SegmentReader::open(&path).unwrap();
+        let reader = SegmentReader::open(&path).unwrap();
         assert_eq!(reader.read_at(offsets[7]).unwrap().unwrap().0, b"record 7");
     }
 
@@ -384,7 +480,7 @@ mod tests {
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[second as usize + 10] ^= 0xff;
         std::fs::write(&path, &bytes).unwrap();
-        let mut reader = SegmentReader::open(&path).unwrap();
+        let reader = SegmentReader::open(&path).unwrap();
         assert!(matches!(
             reader.read_at(second),
             Err(SegmentError::Corrupt { .. })

@@ -1,9 +1,11 @@
 //! `nuage`: the one binary. `nuage sql` runs HiveQL like `hive -f`,
-//! `nuage lake` moves files in and out of the lake like `hadoop dfs`.
+//! `nuage lake` moves files in and out of the lake like `hadoop dfs`,
+//! `nuage serve` runs the server (Kinesis-compatible streams).
 
 mod crawl_cmd;
 mod lake_cmd;
 mod print;
+mod serve_cmd;
 mod sql_cmd;
 
 use std::path::PathBuf;
@@ -39,6 +41,8 @@ enum Command {
     Lake(lake_cmd::LakeArgs),
     /// Tables from folders of files: formats, columns, types and partitions, like a Glue crawler.
     Crawl(crawl_cmd::CrawlArgs),
+    /// The platform's server: Kinesis-compatible streams on one port (127.0.0.1:4566).
+    Serve(serve_cmd::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
             Command::Sql(args) => sql_cmd::run(&config, args).await,
             Command::Lake(args) => lake_cmd::run(&config, args).await,
             Command::Crawl(args) => crawl_cmd::run(&config, args).await,
+            Command::Serve(args) => serve_cmd::run(&config, args).await,
         }
     });
     match result {

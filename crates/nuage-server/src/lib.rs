@@ -1,0 +1,141 @@
+//! The one HTTP edge of nuage (`nuage serve`): AWS JSON 1.1 and CBOR requests
+//! dispatched by `X-Amz-Target` to the services, plus `GET /health`.
+//!
+//! Wire shapes live here and nowhere else; the domain crates
+//! (`nuage-streams`, ...) know nothing of HTTP.
+
+pub mod kinesis;
+pub mod wire;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use nuage_streams::{Streams, StreamsConfig};
+use tokio::net::TcpListener;
+
+pub use kinesis::Limits;
+use wire::{ApiError, Format};
+
+/// Everything `nuage serve` needs to start.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub streams: StreamsConfig,
+    pub limits: Limits,
+}
+
+pub struct App {
+    pub kinesis: kinesis::Kinesis,
+}
+
+impl App {
+    /// Opens the services over the data dir (recovering the stream logs).
+    pub fn open(config: ServerConfig) -> anyhow::Result<Arc<Self>> {
+        let streams = Arc::new(Streams::open(config.streams)?);
+        Ok(Arc::new(Self {
+            kinesis: kinesis::Kinesis {
+                streams,
+                limits: config.limits,
+            },
+        }))
+    }
+
+    pub fn streams(&self) -> &Arc<Streams> {
+        &self.kinesis.streams
+    }
+}
+
+/// Requests can carry PutRecords of 10 MiB of data, base64-encoded.
+const MAX_BODY: usize = 64 * 1024 * 1024;
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok\n" }))
+        .fallback(handle)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(app)
+}
+
+async fn handle(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let format = Format::from_content_type(text("content-type"));
+    let target = text("x-amz-target");
+    let (service, operation) = target.split_once('.').unwrap_or((target, ""));
+    let started = std::time::Instant::now();
+    let result = match service {
+        "Kinesis_20131202" => app.kinesis.dispatch(operation, format, body).await,
+        "" => Err(ApiError::client(
+            "UnknownOperationException",
+            "No X-Amz-Target header: nuage serves AWS JSON APIs (for example X-Amz-Target: Kinesis_20131202.ListStreams).",
+        )),
+        _ => Err(ApiError::client(
+            "UnknownOperationException",
+            format!("nuage does not serve {service} yet."),
+        )),
+    };
+    let mut response = match result {
+        Ok(response) => response,
+        Err(e) => {
+            tracing::debug!("{target}: {} {}", e.kind, e.message);
+            e.into_response(format)
+        }
+    };
+    tracing::trace!("{target} in {:?}", started.elapsed());
+    if let Ok(id) = uuid_like().parse() {
+        response.headers_mut().insert("x-amzn-RequestId", id);
+    }
+    response
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("00000000-0000-4000-8000-{n:012x}")
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    // Retention: drop expired segments once a minute.
+    let streams = app.streams().clone();
+    let retention = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let streams = streams.clone();
+            let now = nuage_streams::streams::now_ms();
+            match tokio::task::spawn_blocking(move || streams.enforce_retention(now)).await {
+                Ok(Err(e)) => tracing::error!("retention: {e}"),
+                Err(e) => tracing::error!("retention task: {e}"),
+                Ok(Ok(_)) => {}
+            }
+        }
+    });
+    let result = axum::serve(listener, router(app).into_make_service())
+        .with_graceful_shutdown(shutdown)
+        .await;
+    retention.abort();
+    Ok(result?)
+}
+
+/// Binds `addr` (port 0 picks a free one).
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
+}

@@ -1,0 +1,370 @@
+//! The AWS JSON 1.1 protocol and its CBOR twin: bodies in, bodies out, and
+//! errors as `{"__type": ..., "message": ...}` with HTTP 400 (500 for ours).
+//!
+//! Requests are deserialised into typed structs. JSON goes straight through
+//! serde_json; a CBOR body is first turned into the same JSON shape (byte
+//! strings to base64, tag-1 timestamps to epoch seconds), which keeps one
+//! definition of every request. Responses serialise [`Blob`] and
+//! [`Timestamp`] per format: base64 and epoch seconds in JSON, byte strings
+//! and tag 1 with epoch milliseconds in CBOR (what the Java SDK expects).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+pub const JSON: &str = "application/x-amz-json-1.1";
+pub const CBOR: &str = "application/x-amz-cbor-1.1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Cbor,
+}
+
+impl Format {
+    pub fn from_content_type(content_type: &str) -> Self {
+        if content_type.contains("cbor") {
+            Format::Cbor
+        } else {
+            Format::Json
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Format::Json => JSON,
+            Format::Cbor => CBOR,
+        }
+    }
+}
+
+/// An error as AWS reports it.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub kind: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn client(kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            kind: "InternalFailure",
+            message: message.into(),
+        }
+    }
+
+    pub fn into_response(self, format: Format) -> Response {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            __type: &'a str,
+            message: &'a str,
+        }
+        let mut response = reply(
+            format,
+            &Body {
+                __type: self.kind,
+                message: &self.message,
+            },
+        );
+        *response.status_mut() = self.status;
+        if let Ok(value) = HeaderValue::from_str(self.kind) {
+            response.headers_mut().insert("x-amzn-ErrorType", value);
+        }
+        response
+    }
+}
+
+pub type ApiResult = Result<Response, ApiError>;
+
+/// Parses a request body of either format into `T`.
+pub fn parse<T: DeserializeOwned>(format: Format, body: &Bytes) -> Result<T, ApiError> {
+    let body: &[u8] = if body.is_empty() { b"{}" } else { body };
+    let serialization = |e: String| ApiError::client("SerializationException", e);
+    match format {
+        Format::Json => serde_json::from_slice(body).map_err(|e| serialization(e.to_string())),
+        Format::Cbor => {
+            let value: ciborium::Value = if body == b"{}" {
+                ciborium::Value::Map(Vec::new())
+            } else {
+                ciborium::from_reader(body)
+                    .map_err(|e| serialization(format!("malformed CBOR: {e}")))?
+            };
+            serde_json::from_value(cbor_to_json(value, false))
+                .map_err(|e| serialization(e.to_string()))
+        }
+    }
+}
+
+/// A CBOR value as the JSON the AWS JSON protocol would have carried.
+fn cbor_to_json(value: ciborium::Value, timestamp: bool) -> serde_json::Value {
+    use ciborium::Value as C;
+    use serde_json::Value as J;
+    match value {
+        C::Integer(i) => {
+            let i = i128::from(i);
+            if timestamp && i.abs() > 100_000_000_000 {
+                // Epoch milliseconds (the Java SDK's tag-1 timestamps).
+                serde_json::Number::from_f64(i as f64 / 1000.0).map_or(J::Null, J::Number)
+            } else if let Ok(u) = u64::try_from(i) {
+                J::from(u)
+            } else {
+                i64::try_from(i).map_or(J::Null, J::from)
+            }
+        }
+        C::Float(f) => serde_json::Number::from_f64(f).map_or(J::Null, J::Number),
+        C::Bytes(b) => J::String(STANDARD.encode(b)),
+        C::Text(t) => J::String(t),
+        C::Bool(b) => J::Bool(b),
+        C::Null => J::Null,
+        C::Tag(tag, inner) => cbor_to_json(*inner, tag == 1),
+        C::Array(items) => J::Array(items.into_iter().map(|v| cbor_to_json(v, false)).collect()),
+        C::Map(entries) => J::Object(
+            entries
+                .into_iter()
+                .filter_map(|(k, v)| match k {
+                    C::Text(k) => Some((k, cbor_to_json(v, false))),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        _ => J::Null,
+    }
+}
+
+/// A 200 response with `value` in the request's format.
+pub fn reply<T: Serialize>(format: Format, value: &T) -> Response {
+    let body = match format {
+        Format::Json => serde_json::to_vec(value).map_err(|e| e.to_string()),
+        Format::Cbor => {
+            let mut out = Vec::new();
+            ciborium::into_writer(value, &mut out)
+                .map(|_| out)
+                .map_err(|e| e.to_string())
+        }
+    };
+    match body {
+        Ok(body) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, format.content_type())],
+            body,
+        )
+            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+    }
+}
+
+/// Binary data: base64 in JSON, a byte string in CBOR.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Blob(pub Bytes);
+
+impl Serialize for Blob {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(&STANDARD.encode(&self.0))
+        } else {
+            s.serialize_bytes(&self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Blob {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        STANDARD
+            .decode(text.as_bytes())
+            .map(|b| Blob(Bytes::from(b)))
+            .map_err(|_| serde::de::Error::custom("Data is not valid base64"))
+    }
+}
+
+/// A point in time: epoch seconds in JSON, tag 1 + epoch ms in CBOR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timestamp(pub i64);
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_f64(self.0 as f64 / 1000.0)
+        } else {
+            ciborium::tag::Required::<i64, 1>(self.0).serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let seconds = f64::deserialize(d)?;
+        Ok(Timestamp((seconds * 1000.0).round() as i64))
+    }
+}
+
+/// AWS's "N validation errors detected: ..." accumulated field by field.
+#[derive(Default)]
+pub struct Validation(Vec<String>);
+
+impl Validation {
+    pub fn fail(&mut self, value: &dyn std::fmt::Display, field: &str, constraint: &str) {
+        self.0.push(format!(
+            "Value '{value}' at '{field}' failed to satisfy constraint: {constraint}"
+        ));
+    }
+
+    pub fn required<T>(&mut self, value: &Option<T>, field: &str) {
+        if value.is_none() {
+            self.0.push(format!(
+                "Value null at '{field}' failed to satisfy constraint: Member must not be null"
+            ));
+        }
+    }
+
+    pub fn length(&mut self, value: Option<&str>, field: &str, min: usize, max: usize) {
+        if let Some(v) = value {
+            let n = v.chars().count();
+            if n < min {
+                self.fail(
+                    &v,
+                    field,
+                    &format!("Member must have length greater than or equal to {min}"),
+                );
+            } else if n > max {
+                self.fail(
+                    &v,
+                    field,
+                    &format!("Member must have length less than or equal to {max}"),
+                );
+            }
+        }
+    }
+
+    pub fn pattern(
+        &mut self,
+        value: Option<&str>,
+        field: &str,
+        ok: fn(&str) -> bool,
+        pattern: &str,
+    ) {
+        if let Some(v) = value
+            && !ok(v)
+        {
+            self.fail(
+                &v,
+                field,
+                &format!("Member must satisfy regular expression pattern: {pattern}"),
+            );
+        }
+    }
+
+    pub fn range(&mut self, value: Option<i64>, field: &str, min: i64, max: i64) {
+        if let Some(v) = value {
+            if v < min {
+                self.fail(
+                    &v,
+                    field,
+                    &format!("Member must have value greater than or equal to {min}"),
+                );
+            } else if v > max {
+                self.fail(
+                    &v,
+                    field,
+                    &format!("Member must have value less than or equal to {max}"),
+                );
+            }
+        }
+    }
+
+    pub fn one_of(&mut self, value: Option<&str>, field: &str, allowed: &[&str]) {
+        if let Some(v) = value
+            && !allowed.contains(&v)
+        {
+            self.fail(
+                &v,
+                field,
+                &format!(
+                    "Member must satisfy enum value set: [{}]",
+                    allowed.join(", ")
+                ),
+            );
+        }
+    }
+
+    pub fn finish(self) -> Result<(), ApiError> {
+        match self.0.len() {
+            0 => Ok(()),
+            n => Err(ApiError::client(
+                "ValidationException",
+                format!(
+                    "{n} validation error{} detected: {}",
+                    if n == 1 { "" } else { "s" },
+                    self.0.join("; ")
+                ),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(rename_all = "PascalCase")]
+    struct Sample {
+        data: Blob,
+        timestamp: Option<Timestamp>,
+    }
+
+    #[test]
+    fn cbor_and_json_carry_the_same_request() {
+        let json = br#"{"Data":"aGVsbG8=","Timestamp":1763800000.5}"#;
+        let from_json: Sample = parse(Format::Json, &Bytes::from_static(json)).unwrap();
+        let mut cbor = Vec::new();
+        ciborium::into_writer(
+            &ciborium::Value::Map(vec![
+                ("Data".into(), ciborium::Value::Bytes(b"hello".to_vec())),
+                (
+                    "Timestamp".into(),
+                    ciborium::Value::Tag(
+                        1,
+                        Box::new(ciborium::Value::Integer(1_763_800_000_500i64.into())),
+                    ),
+                ),
+            ]),
+            &mut cbor,
+        )
+        .unwrap();
+        let from_cbor: Sample = parse(Format::Cbor, &Bytes::from(cbor)).unwrap();
+        assert_eq!(from_json, from_cbor);
+        assert_eq!(&from_json.data.0[..], b"hello");
+        assert_eq!(from_json.timestamp, Some(Timestamp(1_763_800_000_500)));
+    }
+
+    #[test]
+    fn malformed_bodies_are_serialization_errors() {
+        for body in [
+            &b"{"[..],
+            b"[1,2]",
+            b"\xff\xfe",
+            b"{\"Data\": 3}",
+            b"{\"Data\": \"%%%\"}",
+        ] {
+            let err = parse::<Sample>(Format::Json, &Bytes::copy_from_slice(body)).unwrap_err();
+            assert_eq!(err.kind, "SerializationException");
+            let err = parse::<Sample>(Format::Cbor, &Bytes::copy_from_slice(body)).unwrap_err();
+            assert_eq!(err.kind, "SerializationException");
+        }
+    }
+}

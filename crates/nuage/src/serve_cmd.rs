@@ -1,0 +1,92 @@
+//! `nuage serve`: the platform's server (Kinesis today) on one port.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use nuage_server::{App, Limits, ServerConfig};
+use nuage_streams::{Durability, LogOptions, StreamsConfig};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port, printed at start).
+    #[arg(long, default_value = "127.0.0.1:4566", env = "NUAGE_LISTEN")]
+    listen: SocketAddr,
+    /// fsync: acknowledge a put once it is on disk (grouped fsyncs);
+    /// none: once the OS has it (survives a crash of nuage, not of the machine).
+    #[arg(long, value_enum, default_value = "fsync")]
+    durability: DurabilityArg,
+    /// How long new streams stay CREATING, reshards UPDATING and deletes DELETING.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    state_delay_ms: i64,
+    /// Largest record accepted, in bytes (AWS: 1 MiB, up to 10 MiB).
+    #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
+    max_record_bytes: usize,
+    /// Open shards allowed over all streams (AWS's account quota).
+    #[arg(long, default_value_t = 500)]
+    shard_limit: u32,
+    /// Region in ARNs.
+    #[arg(long, default_value = "us-east-1", env = "AWS_REGION")]
+    region: String,
+    /// Segment size before a shard starts a new segment file.
+    #[arg(long, default_value_t = 64 * 1024 * 1024, value_name = "BYTES")]
+    segment_bytes: u64,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DurabilityArg {
+    Fsync,
+    None,
+}
+
+pub async fn run(config: &nuage_common::Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    if args.max_record_bytes > 10 * 1024 * 1024 {
+        anyhow::bail!("--max-record-bytes can be at most 10 MiB (10485760), as in AWS");
+    }
+    let mut streams = StreamsConfig::new(config.data_dir.join("streams"));
+    streams.log = LogOptions {
+        durability: match args.durability {
+            DurabilityArg::Fsync => Durability::Fsync,
+            DurabilityArg::None => Durability::None,
+        },
+        segment_bytes: args.segment_bytes,
+    };
+    streams.state_delay_ms = args.state_delay_ms;
+    streams.shard_limit = args.shard_limit;
+    streams.region = args.region;
+    let app = App::open(ServerConfig {
+        streams,
+        limits: Limits {
+            max_record_bytes: args.max_record_bytes,
+            ..Limits::default()
+        },
+    })?;
+    let listener = nuage_server::bind(args.listen).await?;
+    let addr = listener.local_addr()?;
+    eprintln!(
+        "nuage serve: listening on http://{addr} (data dir {})",
+        config.data_dir.display()
+    );
+    nuage_server::serve(listener, app, shutdown_signal()).await?;
+    eprintln!("nuage serve: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, finish what is in flight.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
