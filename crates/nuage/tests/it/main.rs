@@ -1,11 +1,13 @@
 //! End-to-end tests of the `nuage` binary: the movie example on MovieLens,
-//! `kill -9` in the middle of UPDATE, the crawler, and the CLI's output contract.
+//! `kill -9` in the middle of UPDATE, the crawler, the CLI's output contract,
+//! and `nuage serve` through the AWS SDK for Kinesis.
 
 mod cli;
 mod crash;
 mod crawl;
 mod movies;
 mod s3;
+mod streams;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,873 @@
+//! `nuage serve` driven by the AWS SDK for Rust (JSON) and raw CBOR: the
+//! Kinesis API, its errors, resharding, restarts and SIGKILL while writing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use aws_sdk_kinesis::Client;
+use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_kinesis::error::ProvideErrorMetadata;
+use aws_sdk_kinesis::primitives::{Blob, DateTime};
+use aws_sdk_kinesis::types::{
+    PutRecordsRequestEntry, ShardFilter, ShardFilterType, ShardIteratorType,
+};
+use md5::{Digest, Md5};
+
+use crate::nuage;
+
+/// A `nuage serve` process on a free port; killed (SIGKILL) when dropped.
+pub struct Server {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Server {
+    pub fn start(dir: &Path, args: &[&str]) -> Self {
+        let mut child = nuage(dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("nuage serve starts");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let endpoint = loop {
+            let line = lines
+                .next()
+                .expect("nuage serve printed its address")
+                .unwrap();
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_string();
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        Self { child, endpoint }
+    }
+
+    pub fn client(&self) -> Client {
+        let config = aws_sdk_kinesis::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .build();
+        Client::from_conf(config)
+    }
+
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn hash_key(partition_key: &str) -> u128 {
+    u128::from_be_bytes(Md5::digest(partition_key.as_bytes()).into())
+}
+
+/// Every record of a shard from TRIM_HORIZON: (sequence number, key, data).
+async fn read_shard(client: &Client, stream: &str, shard: &str) -> Vec<(String, String, Vec<u8>)> {
+    let mut iterator = client
+        .get_shard_iterator()
+        .stream_name(stream)
+        .shard_id(shard)
+        .shard_iterator_type(ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap()
+        .shard_iterator
+        .unwrap();
+    let mut out = Vec::new();
+    loop {
+        let page = client
+            .get_records()
+            .shard_iterator(&iterator)
+            .limit(1000)
+            .send()
+            .await
+            .unwrap();
+        let empty = page.records().is_empty();
+        for r in page.records() {
+            out.push((
+                r.sequence_number().to_string(),
+                r.partition_key().unwrap_or_default().to_string(),
+                r.data().as_ref().to_vec(),
+            ));
+        }
+        match page.next_shard_iterator {
+            Some(next) if !empty => iterator = next,
+            _ => return out,
+        }
+    }
+}
+
+#[test]
+fn the_kinesis_api_through_the_aws_sdk() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let client = server.client();
+    runtime().block_on(async {
+        client
+            .create_stream()
+            .stream_name("tolls")
+            .shard_count(2)
+            .send()
+            .await
+            .unwrap();
+        let description = client
+            .describe_stream()
+            .stream_name("tolls")
+            .send()
+            .await
+            .unwrap()
+            .stream_description
+            .unwrap();
+        assert_eq!(description.stream_status().as_str(), "ACTIVE");
+        assert_eq!(description.retention_period_hours(), 24);
+        let shards = description.shards();
+        assert_eq!(shards.len(), 2);
+        assert_eq!(
+            shards[0].hash_key_range().unwrap().ending_hash_key(),
+            "170141183460469231731687303715884105727"
+        );
+        assert_eq!(
+            description.stream_arn(),
+            "arn:aws:kinesis:us-east-1:000000000000:stream/tolls"
+        );
+
+        // One record, then 500 in one call.
+        let one = client
+            .put_record()
+            .stream_name("tolls")
+            .partition_key("car-42")
+            .data(Blob::new(br#"{"amount": 3.5}"#.to_vec()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(one.sequence_number().len(), 56);
+        let entries: Vec<PutRecordsRequestEntry> = (0..500)
+            .map(|i| {
+                PutRecordsRequestEntry::builder()
+                    .partition_key(format!("car-{}", i % 37))
+                    .data(Blob::new(format!("toll {i}").into_bytes()))
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        let many = client
+            .put_records()
+            .stream_name("tolls")
+            .set_records(Some(entries))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(many.failed_record_count(), Some(0));
+        assert_eq!(many.records().len(), 500);
+
+        // Routing: MD5 of the key, as a 128-bit number, in the shard's range.
+        let ranges: HashMap<String, (u128, u128)> = shards
+            .iter()
+            .map(|s| {
+                let r = s.hash_key_range().unwrap();
+                (
+                    s.shard_id().to_string(),
+                    (
+                        r.starting_hash_key().parse().unwrap(),
+                        r.ending_hash_key().parse().unwrap(),
+                    ),
+                )
+            })
+            .collect();
+        for (i, result) in many.records().iter().enumerate() {
+            let (lo, hi) = ranges[result.shard_id().unwrap()];
+            let hash = hash_key(&format!("car-{}", i % 37));
+            assert!(lo <= hash && hash <= hi, "record {i} in the wrong shard");
+        }
+
+        // Everything reads back, in put order within each shard.
+        let mut total = 0;
+        for shard in ranges.keys() {
+            let records = read_shard(&client, "tolls", shard).await;
+            let sequence: Vec<&String> = records.iter().map(|r| &r.0).collect();
+            let mut sorted = sequence.clone();
+            sorted.sort();
+            assert_eq!(sequence, sorted, "increasing sequence numbers");
+            let tolls: Vec<usize> = records
+                .iter()
+                .filter_map(|r| {
+                    String::from_utf8_lossy(&r.2)
+                        .strip_prefix("toll ")
+                        .map(|n| n.parse().unwrap())
+                })
+                .collect();
+            assert!(tolls.windows(2).all(|w| w[0] < w[1]), "put order kept");
+            total += records.len();
+        }
+        assert_eq!(total, 501);
+
+        // AT_/AFTER_SEQUENCE_NUMBER, LATEST and AT_TIMESTAMP.
+        let shard = one.shard_id();
+        let at = |kind: ShardIteratorType, seq: Option<&str>, ts: Option<DateTime>| {
+            client
+                .get_shard_iterator()
+                .stream_name("tolls")
+                .shard_id(shard)
+                .shard_iterator_type(kind)
+                .set_starting_sequence_number(seq.map(str::to_string))
+                .set_timestamp(ts)
+                .send()
+        };
+        let first = |it: String| async {
+            client
+                .get_records()
+                .shard_iterator(it)
+                .limit(1)
+                .send()
+                .await
+                .unwrap()
+        };
+        let it = at(
+            ShardIteratorType::AtSequenceNumber,
+            Some(one.sequence_number()),
+            None,
+        )
+        .await
+        .unwrap();
+        let page = first(it.shard_iterator.unwrap()).await;
+        assert_eq!(page.records()[0].data().as_ref(), br#"{"amount": 3.5}"#);
+        assert!(page.millis_behind_latest().unwrap() >= 0);
+        let it = at(
+            ShardIteratorType::AfterSequenceNumber,
+            Some(one.sequence_number()),
+            None,
+        )
+        .await
+        .unwrap();
+        let page = first(it.shard_iterator.unwrap()).await;
+        assert!(page.records()[0].sequence_number() > one.sequence_number());
+        let latest = at(ShardIteratorType::Latest, None, None).await.unwrap();
+        let page = first(latest.shard_iterator.clone().unwrap()).await;
+        assert!(page.records().is_empty());
+        let late = client
+            .put_record()
+            .stream_name("tolls")
+            .partition_key("car-42")
+            .data(Blob::new(b"late".to_vec()))
+            .send()
+            .await
+            .unwrap();
+        let page = first(page.next_shard_iterator.unwrap()).await;
+        assert_eq!(page.records()[0].sequence_number(), late.sequence_number());
+        let arrival = *page.records()[0].approximate_arrival_timestamp().unwrap();
+        let it = at(ShardIteratorType::AtTimestamp, None, Some(arrival))
+            .await
+            .unwrap();
+        let page = first(it.shard_iterator.unwrap()).await;
+        assert_eq!(page.records()[0].sequence_number(), late.sequence_number());
+
+        // Errors: AWS's types and messages.
+        let err = client
+            .describe_stream()
+            .stream_name("nope")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("ResourceNotFoundException"));
+        assert_eq!(
+            err.message(),
+            Some("Stream nope under account 000000000000 not found.")
+        );
+        let err = client
+            .create_stream()
+            .stream_name("tolls")
+            .shard_count(1)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("ResourceInUseException"));
+        assert_eq!(
+            err.message(),
+            Some("Stream tolls under account 000000000000 already exists.")
+        );
+        let err = client
+            .get_records()
+            .shard_iterator("bogus")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("InvalidArgumentException"));
+        assert_eq!(err.message(), Some("Invalid ShardIterator."));
+        let err = client
+            .put_record()
+            .stream_name("tolls")
+            .partition_key("")
+            .data(Blob::new(b"x".to_vec()))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("ValidationException"));
+        assert!(
+            err.message()
+                .unwrap()
+                .contains("Member must have length greater than or equal to 1")
+        );
+        let err = client
+            .put_record()
+            .stream_name("tolls")
+            .partition_key("big")
+            .data(Blob::new(vec![0u8; 1024 * 1024 + 1]))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("ValidationException"));
+        let err = client
+            .get_shard_iterator()
+            .stream_name("tolls")
+            .shard_id("shardId-000000000009")
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("ResourceNotFoundException"));
+        let other = if shard == "shardId-000000000000" {
+            "shardId-000000000001"
+        } else {
+            "shardId-000000000000"
+        };
+        let err = client
+            .get_shard_iterator()
+            .stream_name("tolls")
+            .shard_id(other)
+            .shard_iterator_type(ShardIteratorType::AtSequenceNumber)
+            .starting_sequence_number(one.sequence_number())
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("InvalidArgumentException"));
+        assert!(
+            err.message()
+                .unwrap()
+                .starts_with("Invalid StartingSequenceNumber. It encodes")
+        );
+
+        // Retention, tags, listing, ARNs in place of names.
+        client
+            .increase_stream_retention_period()
+            .stream_name("tolls")
+            .retention_period_hours(48)
+            .send()
+            .await
+            .unwrap();
+        let err = client
+            .decrease_stream_retention_period()
+            .stream_name("tolls")
+            .retention_period_hours(72)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("InvalidArgumentException"));
+        client
+            .add_tags_to_stream()
+            .stream_name("tolls")
+            .tags("team", "tolls")
+            .send()
+            .await
+            .unwrap();
+        let tags = client
+            .list_tags_for_stream()
+            .stream_name("tolls")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(tags.tags()[0].key(), "team");
+        let summary = client
+            .describe_stream_summary()
+            .stream_arn("arn:aws:kinesis:us-east-1:000000000000:stream/tolls")
+            .send()
+            .await
+            .unwrap()
+            .stream_description_summary
+            .unwrap();
+        assert_eq!(summary.retention_period_hours(), 48);
+        assert_eq!(summary.open_shard_count(), 2);
+        for name in ["a1", "a2", "a3"] {
+            client
+                .create_stream()
+                .stream_name(name)
+                .stream_mode_details(
+                    aws_sdk_kinesis::types::StreamModeDetails::builder()
+                        .stream_mode(aws_sdk_kinesis::types::StreamMode::OnDemand)
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+        let page = client.list_streams().limit(2).send().await.unwrap();
+        assert_eq!(page.stream_names(), ["a1", "a2"]);
+        assert!(page.has_more_streams());
+        let rest = client
+            .list_streams()
+            .next_token(page.next_token().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(rest.stream_names(), ["a3", "tolls"]);
+        let on_demand = client.list_shards().stream_name("a1").send().await.unwrap();
+        assert_eq!(
+            on_demand.shards().len(),
+            4,
+            "ON_DEMAND streams start with 4 shards"
+        );
+        client
+            .delete_stream()
+            .stream_name("a2")
+            .send()
+            .await
+            .unwrap();
+        let err = client
+            .describe_stream()
+            .stream_name("a2")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("ResourceNotFoundException"));
+    });
+}
+
+#[test]
+fn resharding_keeps_lineage_and_every_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let client = server.client();
+    runtime().block_on(async {
+        client
+            .create_stream()
+            .stream_name("s")
+            .shard_count(1)
+            .send()
+            .await
+            .unwrap();
+        let put = |n: usize, tag: &'static str| {
+            let entries: Vec<PutRecordsRequestEntry> = (0..n)
+                .map(|i| {
+                    PutRecordsRequestEntry::builder()
+                        .partition_key(format!("k{i}"))
+                        .data(Blob::new(format!("{tag}{i}").into_bytes()))
+                        .build()
+                        .unwrap()
+                })
+                .collect();
+            client
+                .put_records()
+                .stream_name("s")
+                .set_records(Some(entries))
+                .send()
+        };
+        put(100, "before").await.unwrap();
+        client
+            .split_shard()
+            .stream_name("s")
+            .shard_to_split("shardId-000000000000")
+            .new_starting_hash_key("170141183460469231731687303715884105728")
+            .send()
+            .await
+            .unwrap();
+        put(100, "after-split").await.unwrap();
+        let shards = client.list_shards().stream_name("s").send().await.unwrap();
+        let ids: Vec<&str> = shards.shards().iter().map(|s| s.shard_id()).collect();
+        assert_eq!(
+            ids,
+            [
+                "shardId-000000000000",
+                "shardId-000000000001",
+                "shardId-000000000002"
+            ]
+        );
+        assert!(
+            shards.shards()[0]
+                .sequence_number_range()
+                .unwrap()
+                .ending_sequence_number()
+                .is_some()
+        );
+        assert_eq!(
+            shards.shards()[1].parent_shard_id(),
+            Some("shardId-000000000000")
+        );
+
+        // The parent ends: no next iterator, its children named.
+        let parent = read_shard(&client, "s", "shardId-000000000000").await;
+        assert_eq!(parent.len(), 100);
+        let it = client
+            .get_shard_iterator()
+            .stream_name("s")
+            .shard_id("shardId-000000000000")
+            .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+            .starting_sequence_number(&parent[99].0)
+            .send()
+            .await
+            .unwrap();
+        let end = client
+            .get_records()
+            .shard_iterator(it.shard_iterator.unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert!(end.next_shard_iterator.is_none());
+        assert_eq!(end.child_shards().len(), 2);
+
+        client
+            .merge_shards()
+            .stream_name("s")
+            .shard_to_merge("shardId-000000000001")
+            .adjacent_shard_to_merge("shardId-000000000002")
+            .send()
+            .await
+            .unwrap();
+        let merged = client
+            .describe_stream()
+            .stream_name("s")
+            .send()
+            .await
+            .unwrap();
+        let merged = merged.stream_description.unwrap();
+        let child = &merged.shards()[3];
+        assert_eq!(
+            child.adjacent_parent_shard_id(),
+            Some("shardId-000000000002")
+        );
+        let err = client
+            .merge_shards()
+            .stream_name("s")
+            .shard_to_merge("shardId-000000000001")
+            .adjacent_shard_to_merge("shardId-000000000003")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.code(),
+            Some("ResourceNotFoundException"),
+            "a closed shard cannot merge"
+        );
+
+        let scaled = client
+            .update_shard_count()
+            .stream_name("s")
+            .target_shard_count(2)
+            .scaling_type(aws_sdk_kinesis::types::ScalingType::UniformScaling)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(scaled.current_shard_count(), Some(1));
+        let err = client
+            .update_shard_count()
+            .stream_name("s")
+            .target_shard_count(5)
+            .scaling_type(aws_sdk_kinesis::types::ScalingType::UniformScaling)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("LimitExceededException"));
+        put(100, "after-scaling").await.unwrap();
+        let open = client
+            .list_shards()
+            .stream_name("s")
+            .shard_filter(
+                ShardFilter::builder()
+                    .r#type(ShardFilterType::AtLatest)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(open.shards().len(), 2);
+        for s in open.shards() {
+            assert!(s.parent_shard_id().is_some());
+        }
+
+        // Every record of every shard, once.
+        let all = client.list_shards().stream_name("s").send().await.unwrap();
+        let mut total = 0;
+        for s in all.shards() {
+            total += read_shard(&client, "s", s.shard_id()).await.len();
+        }
+        assert_eq!(total, 300);
+    });
+    // The lineage and the records survive a restart.
+    server.kill();
+    let server = Server::start(dir.path(), &[]);
+    let client = server.client();
+    runtime().block_on(async {
+        let all = client.list_shards().stream_name("s").send().await.unwrap();
+        let mut total = 0;
+        for s in all.shards() {
+            total += read_shard(&client, "s", s.shard_id()).await.len();
+        }
+        assert_eq!(total, 300);
+    });
+}
+
+/// One HTTP/1.1 POST with a CBOR body; (status, content type, body).
+fn post_cbor(
+    endpoint: &str,
+    target: &str,
+    body: &ciborium::Value,
+) -> (u16, String, ciborium::Value) {
+    let mut bytes = Vec::new();
+    ciborium::into_writer(body, &mut bytes).unwrap();
+    let addr = endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-cbor-1.1\r\nX-Amz-Target: Kinesis_20131202.{target}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        bytes.len()
+    )
+    .unwrap();
+    stream.write_all(&bytes).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&response[..split]).to_string();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let content_type = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-type: ")
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    let value = ciborium::from_reader(&response[split + 4..]).unwrap();
+    (status, content_type, value)
+}
+
+fn field<'a>(value: &'a ciborium::Value, name: &str) -> &'a ciborium::Value {
+    value
+        .as_map()
+        .unwrap()
+        .iter()
+        .find(|(k, _)| k.as_text() == Some(name))
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no {name} in {value:?}"))
+}
+
+#[test]
+fn cbor_clients_put_and_get_bytes_and_tagged_timestamps() {
+    use ciborium::Value as C;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let map = |entries: Vec<(&str, C)>| {
+        C::Map(
+            entries
+                .into_iter()
+                .map(|(k, v)| (C::Text(k.into()), v))
+                .collect(),
+        )
+    };
+    let (status, content_type, _) = post_cbor(
+        &server.endpoint,
+        "CreateStream",
+        &map(vec![
+            ("StreamName", C::Text("c".into())),
+            ("ShardCount", C::Integer(1.into())),
+        ]),
+    );
+    assert_eq!(
+        (status, content_type.as_str()),
+        (200, "application/x-amz-cbor-1.1")
+    );
+    let payload = vec![0u8, 159, 146, 150, 255];
+    let (status, _, put) = post_cbor(
+        &server.endpoint,
+        "PutRecord",
+        &map(vec![
+            ("StreamName", C::Text("c".into())),
+            ("PartitionKey", C::Text("k".into())),
+            ("Data", C::Bytes(payload.clone())),
+        ]),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        field(&put, "ShardId").as_text(),
+        Some("shardId-000000000000")
+    );
+    let (_, _, it) = post_cbor(
+        &server.endpoint,
+        "GetShardIterator",
+        &map(vec![
+            ("StreamName", C::Text("c".into())),
+            ("ShardId", C::Text("shardId-000000000000".into())),
+            ("ShardIteratorType", C::Text("TRIM_HORIZON".into())),
+        ]),
+    );
+    let (status, _, records) = post_cbor(
+        &server.endpoint,
+        "GetRecords",
+        &map(vec![("ShardIterator", field(&it, "ShardIterator").clone())]),
+    );
+    assert_eq!(status, 200);
+    let record = &field(&records, "Records").as_array().unwrap()[0];
+    assert_eq!(field(record, "Data"), &C::Bytes(payload));
+    match field(record, "ApproximateArrivalTimestamp") {
+        C::Tag(1, inner) => {
+            let ms: i128 = inner.as_integer().unwrap().into();
+            assert!(ms > 1_700_000_000_000, "epoch milliseconds, got {ms}");
+        }
+        other => panic!("expected a tag-1 timestamp, got {other:?}"),
+    }
+    // Errors come back in CBOR too.
+    let (status, _, error) = post_cbor(
+        &server.endpoint,
+        "DescribeStream",
+        &map(vec![("StreamName", C::Text("missing".into()))]),
+    );
+    assert_eq!(status, 400);
+    assert_eq!(
+        field(&error, "__type").as_text(),
+        Some("ResourceNotFoundException")
+    );
+    // Garbage is a SerializationException, not a crash.
+    let addr = server.endpoint.trim_start_matches("http://").to_string();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-cbor-1.1\r\nX-Amz-Target: Kinesis_20131202.PutRecord\r\nContent-Length: 3\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    stream.write_all(&[0xff, 0x00, 0x13]).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+    assert!(response.contains("SerializationException"), "{response}");
+}
+
+/// SIGKILL the server again and again while a client writes with fsync
+/// durability: every acknowledged record must be there after each restart,
+/// once, in order within its shard.
+#[test]
+fn acknowledged_records_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    // payload id -> shard, for every acknowledged record
+    let mut acked: BTreeMap<u64, String> = BTreeMap::new();
+    let mut next_id = 0u64;
+    let mut kills = 0;
+    for round in 0..20u64 {
+        let server = Server::start(dir.path(), &["--segment-bytes", "200000"]);
+        let client = server.client();
+        if round == 0 {
+            rt.block_on(
+                client
+                    .create_stream()
+                    .stream_name("k")
+                    .shard_count(3)
+                    .send(),
+            )
+            .unwrap();
+        }
+        // Write from a task; kill after a pseudo-random delay.
+        let first_id = next_id;
+        let writer = {
+            let client = client.clone();
+            rt.spawn(async move {
+                let mut acked = Vec::new();
+                let mut id = first_id;
+                loop {
+                    let entries: Vec<PutRecordsRequestEntry> = (0..50)
+                        .map(|i| {
+                            PutRecordsRequestEntry::builder()
+                                .partition_key(format!("p{}", (id + i) % 11))
+                                .data(Blob::new(format!("{:020}", id + i).into_bytes()))
+                                .build()
+                                .unwrap()
+                        })
+                        .collect();
+                    match client
+                        .put_records()
+                        .stream_name("k")
+                        .set_records(Some(entries))
+                        .send()
+                        .await
+                    {
+                        Ok(out) => {
+                            for (i, r) in out.records().iter().enumerate() {
+                                if let Some(shard) = r.shard_id() {
+                                    acked.push((id + i as u64, shard.to_string()));
+                                }
+                            }
+                        }
+                        Err(_) => return (acked, id + 50),
+                    }
+                    id += 50;
+                }
+            })
+        };
+        std::thread::sleep(Duration::from_millis(30 + (round * 37) % 250));
+        server.kill();
+        kills += 1;
+        let (round_acked, last) = rt.block_on(writer).unwrap();
+        acked.extend(round_acked);
+        next_id = last + 1_000;
+
+        // After a restart everything acknowledged so far is there.
+        let server = Server::start(dir.path(), &["--segment-bytes", "200000"]);
+        let client = server.client();
+        rt.block_on(async {
+            let mut seen: HashMap<u64, String> = HashMap::new();
+            for shard in [
+                "shardId-000000000000",
+                "shardId-000000000001",
+                "shardId-000000000002",
+            ] {
+                let ids: Vec<u64> = read_shard(&client, "k", shard)
+                    .await
+                    .iter()
+                    .map(|r| String::from_utf8_lossy(&r.2).parse().unwrap())
+                    .collect();
+                assert!(ids.windows(2).all(|w| w[0] < w[1]), "order within {shard}");
+                for id in ids {
+                    assert!(
+                        seen.insert(id, shard.to_string()).is_none(),
+                        "record {id} twice"
+                    );
+                }
+            }
+            for (id, shard) in &acked {
+                assert_eq!(
+                    seen.get(id),
+                    Some(shard),
+                    "acknowledged record {id} lost after kill {kills}"
+                );
+            }
+        });
+        server.kill();
+    }
+    assert_eq!(kills, 20);
+    assert!(
+        acked.len() > 1000,
+        "only {} records were acknowledged",
+        acked.len()
+    );
+}
