@@ -540,11 +540,22 @@ impl Kinesis {
     fn validate_entry(
         &self,
         v: &mut Validation,
-        prefix: &str,
+        member: Option<usize>,
         partition_key: &Option<String>,
         data: &Option<Blob>,
         explicit_hash_key: &Option<String>,
     ) {
+        // The common case, without building field names.
+        let key_ok = partition_key
+            .as_deref()
+            .is_some_and(|k| !k.is_empty() && k.len() <= 256);
+        let data_ok = data
+            .as_ref()
+            .is_some_and(|d| d.0.len() <= self.limits.max_record_bytes);
+        if key_ok && data_ok && explicit_hash_key.as_deref().is_none_or(digits_ok) {
+            return;
+        }
+        let prefix = member.map_or(String::new(), |i| format!("records.{i}.member."));
         v.required(partition_key, &format!("{prefix}partitionKey"));
         v.length(
             partition_key.as_deref(),
@@ -587,7 +598,13 @@ impl Kinesis {
         let r: Req = parse(format, body)?;
         let mut v = Validation::default();
         r.target.validate(&mut v);
-        self.validate_entry(&mut v, "", &r.partition_key, &r.data, &r.explicit_hash_key);
+        self.validate_entry(
+            &mut v,
+            None,
+            &r.partition_key,
+            &r.data,
+            &r.explicit_hash_key,
+        );
         v.pattern(
             r.sequence_number_for_ordering.as_deref(),
             "sequenceNumberForOrdering",
@@ -680,7 +697,7 @@ impl Kinesis {
         for (i, e) in records.iter().enumerate() {
             self.validate_entry(
                 &mut v,
-                &format!("records.{}.member.", i + 1),
+                Some(i + 1),
                 &e.partition_key,
                 &e.data,
                 &e.explicit_hash_key,

@@ -367,4 +367,51 @@ mod tests {
             assert_eq!(err.kind, "SerializationException");
         }
     }
+
+    /// Random bytes and mutated valid bodies: an answer or an error, never a panic.
+    #[test]
+    fn random_and_mutated_bodies_never_panic() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let json = br#"{"Data":"aGVsbG8=","Timestamp":1763800000.5}"#.to_vec();
+        let mut cbor = Vec::new();
+        ciborium::into_writer(
+            &ciborium::Value::Map(vec![
+                ("Data".into(), ciborium::Value::Bytes(b"hello".to_vec())),
+                ("Timestamp".into(), ciborium::Value::Float(1.5)),
+            ]),
+            &mut cbor,
+        )
+        .unwrap();
+        for round in 0..20_000 {
+            let body: Vec<u8> = match round % 3 {
+                0 => (0..next() % 64).map(|_| next() as u8).collect(),
+                1 => {
+                    let mut b = json.clone();
+                    let at = next() as usize % b.len();
+                    b[at] = next() as u8;
+                    b.truncate(next() as usize % (b.len() + 1));
+                    b
+                }
+                _ => {
+                    let mut b = cbor.clone();
+                    let at = next() as usize % b.len();
+                    b[at] = next() as u8;
+                    b.truncate(next() as usize % (b.len() + 1));
+                    b
+                }
+            };
+            let body = Bytes::from(body);
+            for format in [Format::Json, Format::Cbor] {
+                if let Err(e) = parse::<Sample>(format, &body) {
+                    assert_eq!(e.kind, "SerializationException");
+                }
+            }
+        }
+    }
 }

@@ -198,6 +198,8 @@ pub struct Streams {
     streams: RwLock<BTreeMap<String, Arc<Stream>>>,
     /// Serialises creates, deletes and reshards (not puts and gets).
     admin: Mutex<()>,
+    /// Held (flock) while open.
+    _lock: fs::File,
 }
 
 fn dir_name(stream: &str) -> String {
@@ -215,6 +217,15 @@ impl Streams {
         let io =
             |e: std::io::Error| StreamError::Internal(format!("{}: {e}", config.dir.display()));
         fs::create_dir_all(&config.dir).map_err(io)?;
+        // One process owns the logs: a second server on the same data dir
+        // would interleave appends.
+        let lock = fs::File::create(config.dir.join("nuage.lock")).map_err(io)?;
+        if lock.try_lock().is_err() {
+            return Err(StreamError::InUse(format!(
+                "{} is in use by another nuage server; stop it, or give this one another --data-dir",
+                config.dir.display()
+            )));
+        }
         let mut streams = BTreeMap::new();
         for entry in fs::read_dir(&config.dir).map_err(io)? {
             let entry = entry.map_err(io)?;
@@ -240,6 +251,7 @@ impl Streams {
             config,
             streams: RwLock::new(streams),
             admin: Mutex::new(()),
+            _lock: lock,
         })
     }
 

@@ -2,11 +2,14 @@
 //! `nuage lake` moves files in and out of the lake like `hadoop dfs`,
 //! `nuage serve` runs the server (Kinesis-compatible streams).
 
+mod bench_cmd;
+mod client;
 mod crawl_cmd;
 mod lake_cmd;
 mod print;
 mod serve_cmd;
 mod sql_cmd;
+mod stream_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +46,10 @@ enum Command {
     Crawl(crawl_cmd::CrawlArgs),
     /// The platform's server: Kinesis-compatible streams on one port (127.0.0.1:4566).
     Serve(serve_cmd::ServeArgs),
+    /// Kinesis streams for people: create, list, describe, put, get, tail, delete (through `nuage serve`).
+    Stream(stream_cmd::StreamArgs),
+    /// Load generators that print throughput and latency (`nuage bench streams`).
+    Bench(bench_cmd::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +69,8 @@ fn main() -> ExitCode {
             Command::Lake(args) => lake_cmd::run(&config, args).await,
             Command::Crawl(args) => crawl_cmd::run(&config, args).await,
             Command::Serve(args) => serve_cmd::run(&config, args).await,
+            Command::Bench(args) => bench_cmd::run(args).await,
+            Command::Stream(args) => stream_cmd::run(args).await,
         }
     });
     match result {

@@ -871,3 +871,47 @@ fn acknowledged_records_survive_kill_9() {
         acked.len()
     );
 }
+
+#[test]
+fn the_stream_commands_talk_to_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let cli = |args: &[&str]| {
+        let mut command = nuage(dir.path());
+        command
+            .arg("stream")
+            .args(args)
+            .env("NUAGE_ENDPOINT", &server.endpoint);
+        command
+    };
+    crate::run_ok(&mut cli(&["create", "tolls", "--shards", "2"]));
+    crate::run_ok(&mut cli(&[
+        "put",
+        "tolls",
+        "--key",
+        "car-1",
+        r#"{"amount": 3.5}"#,
+        "plain text",
+    ]));
+    let (stdout, _) = crate::run_ok(&mut cli(&["get", "tolls"]));
+    let lines: Vec<Vec<&str>> = stdout.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert_eq!(lines[0][2], "car-1");
+    assert_eq!(lines[0][3], r#"{"amount": 3.5}"#);
+    assert_eq!(lines[1][3], "plain text");
+    assert_eq!(lines[0][1].len(), 56);
+    let (stdout, _) = crate::run_ok(&mut cli(&["describe", "tolls"]));
+    assert!(stdout.contains("shardId-000000000001\topen"), "{stdout}");
+    let failed = cli(&["get", "missing"]).output().unwrap();
+    assert!(!failed.status.success());
+    assert!(String::from_utf8_lossy(&failed.stderr).contains(
+        "ResourceNotFoundException: Stream missing under account 000000000000 not found."
+    ));
+    // A second server on the same data dir is refused.
+    let second = nuage(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains("in use by another nuage server"));
+}
