@@ -13,6 +13,7 @@ use nuage_streams::{PutEntry, PutOutcome, ShardFilter, Start, StreamError, Strea
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::metrics::Metrics;
 use crate::wire::{ApiError, ApiResult, Blob, Format, Timestamp, Validation, parse, reply};
 
 /// Limits that are settings rather than AWS constants.
@@ -36,6 +37,7 @@ impl Default for Limits {
 pub struct Kinesis {
     pub streams: Arc<Streams>,
     pub limits: Limits,
+    pub metrics: Arc<Metrics>,
 }
 
 impl From<StreamError> for ApiError {
@@ -627,14 +629,17 @@ impl Kinesis {
             Some(PutOutcome::Stored {
                 shard_id,
                 sequence_number,
-            }) => Ok(reply_value(
-                format,
-                &json!({
-                    "ShardId": shard_id,
-                    "SequenceNumber": sequence_number,
-                    "EncryptionType": encryption_type(&meta),
-                }),
-            )),
+            }) => {
+                self.count_in(&name, &shard_id, 1, entry.data.len());
+                Ok(reply_value(
+                    format,
+                    &json!({
+                        "ShardId": shard_id,
+                        "SequenceNumber": sequence_number,
+                        "EncryptionType": encryption_type(&meta),
+                    }),
+                ))
+            }
             Some(PutOutcome::Failed { message, .. }) => Err(ApiError::internal(message)),
             None => Err(ApiError::internal("no outcome for the record")),
         }
@@ -731,6 +736,17 @@ impl Kinesis {
         }
         let encryption = encryption_type(&self.streams.describe(&name)?);
         let outcomes = self.streams.put(&name, &entries).await?;
+        let mut per_shard: BTreeMap<&str, (u64, usize)> = BTreeMap::new();
+        for (o, e) in outcomes.iter().zip(&entries) {
+            if let PutOutcome::Stored { shard_id, .. } = o {
+                let n = per_shard.entry(shard_id).or_default();
+                n.0 += 1;
+                n.1 += e.data.len();
+            }
+        }
+        for (shard, (records, bytes)) in per_shard {
+            self.count_in(&name, shard, records, bytes);
+        }
         let mut failed = 0;
         let results = outcomes
             .into_iter()
@@ -874,6 +890,7 @@ impl Kinesis {
         v.finish()?;
         let streams = self.streams.clone();
         let iterator = r.shard_iterator.unwrap_or_default();
+        let iterator_text = iterator.clone();
         let limit = r.limit.unwrap_or(10_000) as usize;
         let out = tokio::task::spawn_blocking(move || {
             let out = streams.get_records(&iterator, limit)?;
@@ -886,6 +903,21 @@ impl Kinesis {
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
         let (out, meta) = out;
+        if let Some(it) = nuage_streams::iterator::Iterator::decode(&iterator_text) {
+            let labels = [it.stream.as_str(), &nuage_streams::meta::shard_id(it.shard)];
+            self.metrics
+                .records_out
+                .with_label_values(&labels)
+                .inc_by(out.records.len() as u64);
+            self.metrics
+                .bytes_out
+                .with_label_values(&labels)
+                .inc_by(out.records.iter().map(|(r, _)| r.data.len() as u64).sum());
+            self.metrics
+                .iterator_age
+                .with_label_values(&labels)
+                .set(out.millis_behind);
+        }
         let encryption = meta.encryption.as_ref().map(|_| "KMS");
         let child_shards = out.next_iterator.is_none().then(|| {
             out.child_shards
@@ -924,6 +956,18 @@ impl Kinesis {
             child_shards,
         };
         Ok(reply(format, &resp))
+    }
+
+    fn count_in(&self, stream: &str, shard: &str, records: u64, bytes: usize) {
+        let labels = [stream, shard];
+        self.metrics
+            .records_in
+            .with_label_values(&labels)
+            .inc_by(records);
+        self.metrics
+            .bytes_in
+            .with_label_values(&labels)
+            .inc_by(bytes as u64);
     }
 
     fn split_shard(&self, format: Format, body: &Bytes) -> ApiResult {

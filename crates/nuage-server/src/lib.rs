@@ -1,10 +1,12 @@
 //! The one HTTP edge of nuage (`nuage serve`): AWS JSON 1.1 and CBOR requests
-//! dispatched by `X-Amz-Target` to the services, plus `GET /health`.
+//! dispatched by `X-Amz-Target` to the services, plus `GET /health` and
+//! `GET /metrics` (Prometheus).
 //!
 //! Wire shapes live here and nowhere else; the domain crates
 //! (`nuage-streams`, ...) know nothing of HTTP.
 
 pub mod kinesis;
+pub mod metrics;
 pub mod wire;
 
 use std::net::SocketAddr;
@@ -21,6 +23,7 @@ use nuage_streams::{Streams, StreamsConfig};
 use tokio::net::TcpListener;
 
 pub use kinesis::Limits;
+use metrics::Metrics;
 use wire::{ApiError, Format};
 
 /// Everything `nuage serve` needs to start.
@@ -42,6 +45,7 @@ impl App {
             kinesis: kinesis::Kinesis {
                 streams,
                 limits: config.limits,
+                metrics: Arc::new(Metrics::new()),
             },
         }))
     }
@@ -57,6 +61,12 @@ const MAX_BODY: usize = 64 * 1024 * 1024;
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok\n" }))
+        .route(
+            "/metrics",
+            get(|State(app): State<Arc<App>>| async move {
+                app.kinesis.metrics.render(&app.kinesis.streams)
+            }),
+        )
         .fallback(handle)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
@@ -84,6 +94,15 @@ async fn handle(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) ->
             format!("nuage does not serve {service} yet."),
         )),
     };
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(e) => e.kind,
+    };
+    if !operation.is_empty() {
+        app.kinesis
+            .metrics
+            .request(service, operation, outcome, started.elapsed());
+    }
     let mut response = match result {
         Ok(response) => response,
         Err(e) => {
@@ -91,7 +110,6 @@ async fn handle(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) ->
             e.into_response(format)
         }
     };
-    tracing::trace!("{target} in {:?}", started.elapsed());
     if let Ok(id) = uuid_like().parse() {
         response.headers_mut().insert("x-amzn-RequestId", id);
     }

@@ -183,11 +183,21 @@ impl Serialize for Blob {
 
 impl<'de> Deserialize<'de> for Blob {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        STANDARD
-            .decode(text.as_bytes())
-            .map(|b| Blob(Bytes::from(b)))
-            .map_err(|_| serde::de::Error::custom("Data is not valid base64"))
+        // Decodes straight from the request text (no intermediate String).
+        struct Base64;
+        impl serde::de::Visitor<'_> for Base64 {
+            type Value = Blob;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("base64 text")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Blob, E> {
+                STANDARD
+                    .decode(text.as_bytes())
+                    .map(|b| Blob(Bytes::from(b)))
+                    .map_err(|_| E::custom("Data is not valid base64"))
+            }
+        }
+        d.deserialize_str(Base64)
     }
 }
 

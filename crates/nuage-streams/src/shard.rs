@@ -111,15 +111,6 @@ struct SyncState {
     failed: bool,
 }
 
-/// Records and bytes in and out of a shard, for /metrics.
-#[derive(Debug, Default)]
-pub struct ShardStats {
-    pub records_in: AtomicU64,
-    pub bytes_in: AtomicU64,
-    pub records_out: AtomicU64,
-    pub bytes_out: AtomicU64,
-}
-
 /// Where a reader is: the next record number, and where that record is on
 /// disk if known (`offset` 0 means "look it up").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,7 +152,6 @@ pub struct ShardLog {
     segments: RwLock<Vec<Arc<Segment>>>,
     visible: AtomicU64,
     sync: watch::Sender<SyncState>,
-    pub stats: ShardStats,
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> StreamError + '_ {
@@ -384,7 +374,6 @@ impl ShardLog {
             segments: RwLock::new(segments),
             visible: AtomicU64::new(next_record),
             sync,
-            stats: ShardStats::default(),
         })
     }
 
@@ -429,7 +418,6 @@ impl ShardLog {
         }
         let ms = w.last_ms.map_or(now_ms, |last| last.max(now_ms));
         let first = w.next_record;
-        let mut bytes = 0u64;
         for entry in entries {
             let number = w.next_record;
             let header = record::header(number, ms, entry.partition_key.len());
@@ -451,17 +439,12 @@ impl ShardLog {
             }
             w.since_index += size + 8;
             w.next_record += 1;
-            bytes += entry.data.len() as u64;
         }
         w.last_ms = Some(ms);
         if self.options.durability == Durability::None {
             w.out.flush()?;
             self.visible.store(w.next_record, Ordering::Release);
         }
-        self.stats
-            .records_in
-            .fetch_add(entries.len() as u64, Ordering::Relaxed);
-        self.stats.bytes_in.fetch_add(bytes, Ordering::Relaxed);
         Ok((first, ms))
     }
 
@@ -707,13 +690,6 @@ impl ShardLog {
                 offset = chunk.end;
             }
         }
-        self.stats
-            .records_out
-            .fetch_add(batch.records.len() as u64, Ordering::Relaxed);
-        self.stats.bytes_out.fetch_add(
-            batch.records.iter().map(|r| r.data.len() as u64).sum(),
-            Ordering::Relaxed,
-        );
         Ok(batch)
     }
 

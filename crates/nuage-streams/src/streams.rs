@@ -1120,7 +1120,7 @@ impl Streams {
             })
     }
 
-    /// Records and bytes in and out of every shard, for /metrics.
+    /// Every shard's log by stream and shard id (for /metrics).
     pub fn shard_stats(&self) -> Vec<(String, String, Arc<ShardLog>)> {
         let streams: Vec<(String, Arc<Stream>)> = self
             .streams

@@ -907,6 +907,51 @@ fn the_stream_commands_talk_to_the_server() {
     assert!(String::from_utf8_lossy(&failed.stderr).contains(
         "ResourceNotFoundException: Stream missing under account 000000000000 not found."
     ));
+    // Prometheus metrics saw all of it.
+    let metrics = http_get(&server.endpoint, "/metrics");
+    let line = |name: &str, parts: &[&str]| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name) && parts.iter().all(|p| l.contains(p)))
+            .unwrap_or_else(|| panic!("no {name} {parts:?} in\n{metrics}"))
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+    };
+    let stored: f64 = ["shardId-000000000000", "shardId-000000000001"]
+        .iter()
+        .map(|s| {
+            metrics
+                .lines()
+                .find(|l| l.starts_with("nuage_stream_records_in_total{") && l.contains(s))
+                .map_or(0.0, |l| l.rsplit(' ').next().unwrap().parse().unwrap())
+        })
+        .sum();
+    assert_eq!(stored, 2.0);
+    assert_eq!(
+        line(
+            "nuage_requests_total{",
+            &["operation=\"PutRecords\"", "outcome=\"ok\""]
+        ),
+        1.0
+    );
+    assert!(
+        line(
+            "nuage_requests_total{",
+            &["outcome=\"ResourceNotFoundException\""]
+        ) >= 1.0
+    );
+    assert!(
+        line(
+            "nuage_request_duration_seconds_count{",
+            &["operation=\"GetRecords\""]
+        ) >= 1.0
+    );
+    assert!(line("nuage_stream_disk_bytes{", &["stream=\"tolls\""]) > 0.0);
+    assert_eq!(http_get(&server.endpoint, "/health").trim(), "ok");
+
     // A second server on the same data dir is refused.
     let second = nuage(dir.path())
         .args(["serve", "--listen", "127.0.0.1:0"])
@@ -914,4 +959,20 @@ fn the_stream_commands_talk_to_the_server() {
         .unwrap();
     assert!(!second.status.success());
     assert!(String::from_utf8_lossy(&second.stderr).contains("in use by another nuage server"));
+}
+
+/// The body of a plain GET.
+fn http_get(endpoint: &str, path: &str) -> String {
+    let addr = endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let text = String::from_utf8_lossy(&response).to_string();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    text.split_once("\r\n\r\n").unwrap().1.to_string()
 }
