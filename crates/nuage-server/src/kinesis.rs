@@ -1267,21 +1267,13 @@ impl Kinesis {
         let mut v = Validation::default();
         r.target.validate(&mut v);
         v.required(&r.shard_level_metrics, "shardLevelMetrics");
-        const METRICS: [&str; 8] = [
-            "IncomingBytes",
-            "IncomingRecords",
-            "OutgoingBytes",
-            "OutgoingRecords",
-            "WriteProvisionedThroughputExceeded",
-            "ReadProvisionedThroughputExceeded",
-            "IteratorAgeMilliseconds",
-            "ALL",
-        ];
+        let mut allowed = nuage_streams::streams::SHARD_LEVEL_METRICS.to_vec();
+        allowed.push("ALL");
         for (i, m) in r.shard_level_metrics.iter().flatten().enumerate() {
             v.one_of(
                 Some(m),
                 &format!("shardLevelMetrics.{}.member", i + 1),
-                &METRICS,
+                &allowed,
             );
         }
         v.finish()?;

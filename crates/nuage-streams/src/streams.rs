@@ -28,6 +28,16 @@ pub const MAX_RETENTION_HOURS: u32 = 8760;
 pub const MIN_RETENTION_HOURS: u32 = 24;
 pub const MAX_TAGS: usize = 50;
 pub const MAX_CONSUMERS: usize = 20;
+/// The shard-level metrics EnableEnhancedMonitoring knows ("ALL" means these).
+pub const SHARD_LEVEL_METRICS: [&str; 7] = [
+    "IncomingBytes",
+    "IncomingRecords",
+    "OutgoingBytes",
+    "OutgoingRecords",
+    "WriteProvisionedThroughputExceeded",
+    "ReadProvisionedThroughputExceeded",
+    "IteratorAgeMilliseconds",
+];
 /// GetRecords returns at most this much data (AWS: 10 MiB).
 pub const MAX_GET_BYTES: usize = 10 * 1024 * 1024;
 
@@ -1029,19 +1039,10 @@ impl Streams {
         metrics: &[String],
         enable: bool,
     ) -> Result<(Vec<String>, Vec<String>)> {
-        const ALL: [&str; 7] = [
-            "IncomingBytes",
-            "IncomingRecords",
-            "OutgoingBytes",
-            "OutgoingRecords",
-            "WriteProvisionedThroughputExceeded",
-            "ReadProvisionedThroughputExceeded",
-            "IteratorAgeMilliseconds",
-        ];
         self.change(name, |_, meta| {
             let before: Vec<String> = meta.shard_level_metrics.iter().cloned().collect();
             let named: Vec<String> = if metrics.iter().any(|m| m == "ALL") {
-                ALL.iter().map(|m| m.to_string()).collect()
+                SHARD_LEVEL_METRICS.iter().map(|m| m.to_string()).collect()
             } else {
                 metrics.to_vec()
             };

@@ -408,6 +408,74 @@ fn the_kinesis_api_through_the_aws_sdk() {
             .unwrap();
         assert_eq!(summary.retention_period_hours(), 48);
         assert_eq!(summary.open_shard_count(), 2);
+        // Settings AWS stores and reports: monitoring, encryption, consumers.
+        let monitoring = client
+            .enable_enhanced_monitoring()
+            .stream_name("tolls")
+            .shard_level_metrics(aws_sdk_kinesis::types::MetricsName::All)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(monitoring.desired_shard_level_metrics().len(), 7);
+        client
+            .start_stream_encryption()
+            .stream_name("tolls")
+            .encryption_type(aws_sdk_kinesis::types::EncryptionType::Kms)
+            .key_id("alias/aws/kinesis")
+            .send()
+            .await
+            .unwrap();
+        let put = client
+            .put_record()
+            .stream_name("tolls")
+            .partition_key("x")
+            .data(Blob::new(b"secret".to_vec()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(put.encryption_type().map(|e| e.as_str()), Some("KMS"));
+        let stream_arn = "arn:aws:kinesis:us-east-1:000000000000:stream/tolls";
+        let consumer = client
+            .register_stream_consumer()
+            .stream_arn(stream_arn)
+            .consumer_name("app")
+            .send()
+            .await
+            .unwrap()
+            .consumer
+            .unwrap();
+        let listed = client
+            .list_stream_consumers()
+            .stream_arn(stream_arn)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            listed.consumers()[0].consumer_arn(),
+            consumer.consumer_arn()
+        );
+        let described = client
+            .describe_stream_consumer()
+            .consumer_arn(consumer.consumer_arn())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            described.consumer_description().unwrap().consumer_name(),
+            "app"
+        );
+        let err = client
+            .delete_stream()
+            .stream_name("tolls")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.code(),
+            Some("ResourceInUseException"),
+            "consumers block a plain delete"
+        );
+
         for name in ["a1", "a2", "a3"] {
             client
                 .create_stream()
