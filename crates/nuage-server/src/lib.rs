@@ -5,6 +5,7 @@
 //! Wire shapes live here and nowhere else; the domain crates
 //! (`nuage-streams`, ...) know nothing of HTTP.
 
+pub mod auth;
 pub mod kinesis;
 pub mod metrics;
 pub mod wire;
@@ -16,7 +17,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use axum::routing::get;
 use nuage_streams::{Streams, StreamsConfig};
@@ -31,10 +32,13 @@ use wire::{ApiError, Format};
 pub struct ServerConfig {
     pub streams: StreamsConfig,
     pub limits: Limits,
+    /// With keys, requests must be SigV4-signed by one of them.
+    pub keys: auth::Keys,
 }
 
 pub struct App {
     pub kinesis: kinesis::Kinesis,
+    keys: auth::Keys,
 }
 
 impl App {
@@ -47,6 +51,7 @@ impl App {
                 limits: config.limits,
                 metrics: Arc::new(Metrics::new()),
             },
+            keys: config.keys,
         }))
     }
 
@@ -72,7 +77,13 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-async fn handle(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let text = |name: &str| {
         headers
             .get(name)
@@ -84,7 +95,10 @@ async fn handle(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) ->
     let (service, operation) = target.split_once('.').unwrap_or((target, ""));
     let started = std::time::Instant::now();
     let result = match service {
-        "Kinesis_20131202" => app.kinesis.dispatch(operation, format, body).await,
+        "Kinesis_20131202" => match app.keys.verify(&method, &uri, &headers, &body) {
+            Ok(()) => app.kinesis.dispatch(operation, format, body).await,
+            Err(e) => Err(e),
+        },
         "" => Err(ApiError::client(
             "UnknownOperationException",
             "No X-Amz-Target header: nuage serves AWS JSON APIs (for example X-Amz-Target: Kinesis_20131202.ListStreams).",

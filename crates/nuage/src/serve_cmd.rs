@@ -28,6 +28,15 @@ pub struct ServeArgs {
     /// Region in ARNs.
     #[arg(long, default_value = "us-east-1", env = "AWS_REGION")]
     region: String,
+    /// ACCESS_KEY_ID:SECRET pairs, comma-separated: requests must then be
+    /// SigV4-signed with one of them (by default any request is accepted).
+    #[arg(
+        long,
+        env = "NUAGE_ACCESS_KEYS",
+        value_name = "ID:SECRET,...",
+        hide_env_values = true
+    )]
+    access_keys: Option<String>,
     /// Segment size before a shard starts a new segment file.
     #[arg(long, default_value_t = 64 * 1024 * 1024, value_name = "BYTES")]
     segment_bytes: u64,
@@ -60,6 +69,7 @@ pub async fn run(config: &nuage_common::Config, args: ServeArgs) -> anyhow::Resu
             max_record_bytes: args.max_record_bytes,
             ..Limits::default()
         },
+        keys: nuage_server::auth::Keys::parse(args.access_keys.as_deref().unwrap_or(""))?,
     })?;
     let listener = nuage_server::bind(args.listen).await?;
     let addr = listener.local_addr()?;

@@ -49,11 +49,15 @@ impl Server {
     }
 
     pub fn client(&self) -> Client {
+        self.client_with("test", "test")
+    }
+
+    pub fn client_with(&self, key_id: &str, secret: &str) -> Client {
         let config = aws_sdk_kinesis::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .endpoint_url(&self.endpoint)
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .credentials_provider(Credentials::new(key_id, secret, None, None, "test"))
             .build();
         Client::from_conf(config)
     }
@@ -1043,4 +1047,91 @@ fn http_get(endpoint: &str, path: &str) -> String {
     let text = String::from_utf8_lossy(&response).to_string();
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     text.split_once("\r\n\r\n").unwrap().1.to_string()
+}
+
+#[test]
+fn with_access_keys_requests_must_be_signed_by_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        &["--access-keys", "AKIDNUAGE:s3cr3t,AKIDOTHER:other"],
+    );
+    runtime().block_on(async {
+        let good = server.client_with("AKIDNUAGE", "s3cr3t");
+        good.create_stream()
+            .stream_name("s")
+            .shard_count(1)
+            .send()
+            .await
+            .unwrap();
+        good.put_record()
+            .stream_name("s")
+            .partition_key("k")
+            .data(Blob::new(b"signed".to_vec()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            read_shard(&good, "s", "shardId-000000000000").await.len(),
+            1
+        );
+        let other = server.client_with("AKIDOTHER", "other");
+        other.list_streams().send().await.unwrap();
+
+        let err = server
+            .client_with("AKIDNUAGE", "wrong")
+            .list_streams()
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("InvalidSignatureException"));
+        assert!(
+            err.message()
+                .unwrap()
+                .starts_with("The request signature we calculated does not match")
+        );
+        let err = server
+            .client_with("AKIDUNKNOWN", "s3cr3t")
+            .list_streams()
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("UnrecognizedClientException"));
+        assert_eq!(
+            err.message(),
+            Some("The security token included in the request is invalid.")
+        );
+    });
+    let raw = |auth: Option<&str>| {
+        let addr = server.endpoint.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        let auth = auth
+            .map(|a| format!("Authorization: {a}\r\nX-Amz-Date: 20261122T000000Z\r\n"))
+            .unwrap_or_default();
+        write!(
+            stream,
+            "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: Kinesis_20131202.ListStreams\r\n{auth}Content-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+        )
+        .unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).unwrap();
+        String::from_utf8_lossy(&response).to_string()
+    };
+    let missing = raw(None);
+    assert!(
+        missing.starts_with("HTTP/1.1 400")
+            && missing.contains("MissingAuthenticationTokenException"),
+        "{missing}"
+    );
+    let incomplete = raw(Some(
+        "AWS4-HMAC-SHA256 Credential=AKIDNUAGE/20261122/us-east-1/kinesis/aws4_request",
+    ));
+    assert!(
+        incomplete.contains("IncompleteSignatureException"),
+        "{incomplete}"
+    );
+    assert!(
+        incomplete.contains("Authorization header requires 'Signature' parameter."),
+        "{incomplete}"
+    );
 }

@@ -1,0 +1,176 @@
+//! SigV4: with access keys configured, every API request must be signed by
+//! one of them. The signature is recomputed with the `aws-sigv4` crate (the
+//! SDKs' own signer) over the headers the client says it signed, at the time
+//! it says it signed, and compared. Without keys any request is accepted,
+//! signed or not, as LocalStack does.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
+use axum::http::{HeaderMap, Method, Uri};
+
+use crate::wire::ApiError;
+
+/// How far a request's X-Amz-Date may be from now (AWS: 5 minutes).
+const MAX_SKEW: Duration = Duration::from_secs(300);
+
+/// Access key id -> secret.
+#[derive(Debug, Clone, Default)]
+pub struct Keys(HashMap<String, String>);
+
+impl Keys {
+    /// `AKID:SECRET` pairs, separated by commas (NUAGE_ACCESS_KEYS).
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let mut keys = HashMap::new();
+        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (id, secret) = pair.split_once(':').ok_or_else(|| {
+                anyhow::anyhow!("access key {pair:?} is not ACCESS_KEY_ID:SECRET_ACCESS_KEY")
+            })?;
+            keys.insert(id.to_string(), secret.to_string());
+        }
+        Ok(Self(keys))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Checks the request's SigV4 signature; AWS's errors when it fails.
+    pub fn verify(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<(), ApiError> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
+            return Err(ApiError::client(
+                "MissingAuthenticationTokenException",
+                "Missing Authentication Token",
+            ));
+        };
+        let fields: HashMap<&str, &str> = auth
+            .strip_prefix("AWS4-HMAC-SHA256")
+            .unwrap_or("")
+            .split([',', ' '])
+            .filter_map(|part| part.trim().split_once('='))
+            .collect();
+        let mut missing = String::new();
+        for name in ["Credential", "Signature", "SignedHeaders"] {
+            if !fields.contains_key(name) {
+                missing += &format!("Authorization header requires '{name}' parameter. ");
+            }
+        }
+        let date = headers.get("x-amz-date").and_then(|v| v.to_str().ok());
+        if date.is_none() {
+            missing += "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ";
+        }
+        if !missing.is_empty() || !auth.starts_with("AWS4-HMAC-SHA256") {
+            return Err(ApiError::client(
+                "IncompleteSignatureException",
+                format!("{missing}Authorization={auth}"),
+            ));
+        }
+        let scope: Vec<&str> = fields["Credential"].split('/').collect();
+        let [key_id, _day, region, service, "aws4_request"] = scope[..] else {
+            return Err(ApiError::client(
+                "IncompleteSignatureException",
+                format!(
+                    "Credential should be scoped to a valid region, service and terminator 'aws4_request'. Authorization={auth}"
+                ),
+            ));
+        };
+        let Some(secret) = self.0.get(key_id) else {
+            return Err(ApiError::client(
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.",
+            ));
+        };
+        let date = date.unwrap_or_default();
+        let signed_at = chrono::NaiveDateTime::parse_from_str(date, "%Y%m%dT%H%M%SZ")
+            .map_err(|_| {
+                ApiError::client(
+                    "IncompleteSignatureException",
+                    format!("X-Amz-Date {date} is not of the form YYYYMMDDTHHMMSSZ."),
+                )
+            })?
+            .and_utc();
+        let time = SystemTime::from(signed_at);
+        let now = SystemTime::now();
+        let skew = now.duration_since(time).unwrap_or_else(|e| e.duration());
+        if skew > MAX_SKEW {
+            return Err(ApiError::client(
+                "InvalidSignatureException",
+                format!(
+                    "Signature expired: {date} is now earlier or later than the server's time by more than 5 minutes ({} s)",
+                    skew.as_secs()
+                ),
+            ));
+        }
+        let signed: Vec<&str> = fields["SignedHeaders"].split(';').collect();
+        let token = headers
+            .get("x-amz-security-token")
+            .and_then(|v| v.to_str().ok())
+            .filter(|_| signed.contains(&"x-amz-security-token"));
+        let mut settings = SigningSettings::default();
+        settings.excluded_headers = Some(Vec::new());
+        if signed.contains(&"x-amz-content-sha256") {
+            settings.payload_checksum_kind =
+                aws_sigv4::http_request::PayloadChecksumKind::XAmzSha256;
+        }
+        let identity: Identity =
+            Credentials::new(key_id, secret, token.map(str::to_string), None, "nuage").into();
+        let host = headers
+            .get("host")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("localhost");
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let full_uri = format!("http://{host}{path}");
+        let signed_headers: Vec<(&str, &str)> = headers
+            .iter()
+            .filter(|(name, _)| signed.contains(&name.as_str()))
+            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+            .collect();
+        let mismatch = || {
+            ApiError::client(
+                "InvalidSignatureException",
+                "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
+            )
+        };
+        let request = SignableRequest::new(
+            method.as_str(),
+            full_uri,
+            signed_headers.into_iter(),
+            SignableBody::Bytes(body),
+        )
+        .map_err(|_| mismatch())?;
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(region)
+            .name(service)
+            .time(time)
+            .settings(settings)
+            .build()
+            .map_err(|_| mismatch())?
+            .into();
+        let expected = sign(request, &params).map_err(|_| mismatch())?;
+        if !constant_time_eq(
+            expected.signature().as_bytes(),
+            fields["Signature"].as_bytes(),
+        ) {
+            return Err(mismatch());
+        }
+        Ok(())
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
