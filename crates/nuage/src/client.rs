@@ -1,7 +1,15 @@
 //! A small Kinesis JSON client over one HTTP/1.1 connection (hyper), for the
-//! `nuage stream` commands and the load generator. Requests are unsigned:
-//! nuage accepts them unless access keys are configured.
+//! `nuage stream` commands and the load generator. With `AWS_ACCESS_KEY_ID`
+//! and `AWS_SECRET_ACCESS_KEY` set, requests are SigV4-signed (for a server
+//! started with `--access-keys`); otherwise they go unsigned, which nuage
+//! accepts by default.
 
+use std::time::SystemTime;
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
@@ -12,6 +20,7 @@ use serde_json::Value;
 pub struct Connection {
     sender: SendRequest<Full<Bytes>>,
     host: String,
+    credentials: Option<(Credentials, String)>,
 }
 
 impl Connection {
@@ -30,17 +39,58 @@ impl Connection {
         tokio::spawn(async move {
             let _ = conn.await;
         });
-        Ok(Self { sender, host })
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let credentials = match (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+            (Some(id), Some(secret)) => Some((
+                Credentials::new(id, secret, var("AWS_SESSION_TOKEN"), None, "environment"),
+                var("AWS_REGION")
+                    .or_else(|| var("AWS_DEFAULT_REGION"))
+                    .unwrap_or_else(|| "us-east-1".into()),
+            )),
+            _ => None,
+        };
+        Ok(Self {
+            sender,
+            host,
+            credentials,
+        })
     }
 
     /// One Kinesis call with a ready body; the response body, or the AWS
     /// error as `Type: message`.
     pub async fn call(&mut self, operation: &str, body: Bytes) -> anyhow::Result<Bytes> {
-        let request = Request::post("/")
+        let target = format!("Kinesis_20131202.{operation}");
+        let mut request = Request::post("/")
             .header("host", &self.host)
             .header("content-type", "application/x-amz-json-1.1")
-            .header("x-amz-target", format!("Kinesis_20131202.{operation}"))
-            .body(Full::new(body))?;
+            .header("x-amz-target", &target);
+        if let Some((credentials, region)) = &self.credentials {
+            let identity: Identity = credentials.clone().into();
+            let params = v4::SigningParams::builder()
+                .identity(&identity)
+                .region(region)
+                .name("kinesis")
+                .time(SystemTime::now())
+                .settings(SigningSettings::default())
+                .build()?
+                .into();
+            let headers = [
+                ("host", self.host.as_str()),
+                ("content-type", "application/x-amz-json-1.1"),
+                ("x-amz-target", target.as_str()),
+            ];
+            let signable = SignableRequest::new(
+                "POST",
+                format!("http://{}/", self.host),
+                headers.into_iter(),
+                SignableBody::Bytes(&body),
+            )?;
+            let (instructions, _) = sign(signable, &params)?.into_parts();
+            for (name, value) in instructions.headers() {
+                request = request.header(name, value);
+            }
+        }
+        let request = request.body(Full::new(body))?;
         self.sender.ready().await?;
         let response = self.sender.send_request(request).await?;
         let status = response.status();

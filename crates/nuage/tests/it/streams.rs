@@ -1117,6 +1117,26 @@ fn with_access_keys_requests_must_be_signed_by_one() {
         stream.read_to_end(&mut response).unwrap();
         String::from_utf8_lossy(&response).to_string()
     };
+    // The nuage stream commands sign with the AWS_* variables.
+    let cli = |secret: &str| {
+        nuage(dir.path())
+            .args(["stream", "list"])
+            .env("NUAGE_ENDPOINT", &server.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "AKIDNUAGE")
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .output()
+            .unwrap()
+    };
+    let listed = cli("s3cr3t");
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    assert!(String::from_utf8_lossy(&listed.stdout).starts_with("s\tACTIVE"));
+    let refused = cli("wrong");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("InvalidSignatureException"));
+
     let missing = raw(None);
     assert!(
         missing.starts_with("HTTP/1.1 400")
