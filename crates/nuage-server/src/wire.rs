@@ -174,7 +174,15 @@ pub struct Blob(pub Bytes);
 impl Serialize for Blob {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         if s.is_human_readable() {
-            s.serialize_str(&STANDARD.encode(&self.0))
+            // Encode into a reused buffer: one allocation per thread, not per record.
+            thread_local! {
+                static BUFFER: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+            }
+            BUFFER.with_borrow_mut(|buffer| {
+                buffer.clear();
+                STANDARD.encode_string(&self.0, buffer);
+                s.serialize_str(buffer)
+            })
         } else {
             s.serialize_bytes(&self.0)
         }

@@ -62,13 +62,32 @@ pub struct SequenceNumber {
     pub record: u64,
 }
 
+/// Writes `value` as exactly `out.len()` decimal digits, zero-padded.
+fn put_digits(out: &mut [u8], mut value: u64) {
+    for slot in out.iter_mut().rev() {
+        *slot = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
+impl SequenceNumber {
+    /// The 56 digits (formatted by hand: GetRecords and PutRecords make one
+    /// per record, and `format!` with padding was a measurable share).
+    pub fn digits(&self) -> [u8; 56] {
+        let mut out = [b'0'; 56];
+        out[0] = b'4';
+        out[1] = b'9';
+        put_digits(&mut out[2..18], self.stream_epoch_ms);
+        put_digits(&mut out[18..28], u64::from(self.shard));
+        put_digits(&mut out[28..56], self.record);
+        out
+    }
+}
+
 impl fmt::Display for SequenceNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "49{:016}{:010}{:028}",
-            self.stream_epoch_ms, self.shard, self.record
-        )
+        let digits = self.digits();
+        f.write_str(std::str::from_utf8(&digits).expect("ASCII digits"))
     }
 }
 
@@ -114,6 +133,10 @@ mod tests {
         let b = SequenceNumber { record: 42, ..a };
         let (ta, tb) = (a.to_string(), b.to_string());
         assert_eq!(ta.len(), 56);
+        assert_eq!(
+            ta,
+            format!("49{:016}{:010}{:028}", a.stream_epoch_ms, a.shard, a.record)
+        );
         assert!(ta < tb);
         assert_eq!(SequenceNumber::parse(&ta), Some(a));
         assert_eq!(SequenceNumber::parse("12"), None);

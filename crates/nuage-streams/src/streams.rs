@@ -513,9 +513,10 @@ impl Streams {
                     .collect();
                 match log.append(&batch, now) {
                     Ok((first, _)) => {
+                        let id = shard_id(*shard);
                         for (k, &i) in members.iter().enumerate() {
                             outcomes[i] = Some(PutOutcome::Stored {
-                                shard_id: shard_id(*shard),
+                                shard_id: id.clone(),
                                 sequence_number: SequenceNumber {
                                     stream_epoch_ms: epoch,
                                     shard: *shard,
