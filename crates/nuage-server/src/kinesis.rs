@@ -640,6 +640,9 @@ impl Kinesis {
                     }),
                 ))
             }
+            Some(PutOutcome::Failed { code, message }) if code != "InternalFailure" => {
+                Err(ApiError::client(code, message))
+            }
             Some(PutOutcome::Failed { message, .. }) => Err(ApiError::internal(message)),
             None => Err(ApiError::internal("no outcome for the record")),
         }

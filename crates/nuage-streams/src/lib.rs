@@ -14,6 +14,7 @@ pub mod record;
 pub mod segment;
 pub mod shard;
 pub mod streams;
+pub mod throttle;
 
 pub use error::StreamError;
 pub use meta::{ShardMeta, StreamMeta, StreamMode, StreamStatus};

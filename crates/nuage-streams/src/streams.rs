@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use md5::{Digest, Md5};
@@ -21,6 +21,7 @@ use crate::meta::{
 };
 use crate::record::{Record, SequenceNumber};
 use crate::shard::{Entry, LogOptions, Position, ShardLog};
+use crate::throttle::Throttle;
 
 type Result<T> = std::result::Result<T, StreamError>;
 
@@ -52,6 +53,8 @@ pub struct StreamsConfig {
     pub state_delay_ms: i64,
     /// Open shards allowed over all streams (AWS's account quota).
     pub shard_limit: u32,
+    /// Refuse what a provisioned shard would (see [`crate::throttle`]).
+    pub enforce_limits: bool,
 }
 
 impl StreamsConfig {
@@ -63,6 +66,7 @@ impl StreamsConfig {
             region: "us-east-1".into(),
             state_delay_ms: 0,
             shard_limit: 500,
+            enforce_limits: false,
         }
     }
 }
@@ -93,6 +97,19 @@ pub struct Stream {
     logs: RwLock<BTreeMap<u32, Arc<ShardLog>>>,
     /// Open shards by hash range, for routing puts.
     routes: RwLock<Arc<Vec<Route>>>,
+    /// Per-shard throughput, with `enforce_limits` on a provisioned stream.
+    throttles: Mutex<BTreeMap<u32, Throttle>>,
+}
+
+impl Stream {
+    /// With limits on: how many of `sizes` the shard takes now.
+    fn admit_writes(&self, shard: u32, sizes: impl std::iter::Iterator<Item = usize>) -> usize {
+        let mut throttles = self.throttles.lock().expect("throttle lock");
+        throttles
+            .entry(shard)
+            .or_default()
+            .admit_writes(sizes, Instant::now())
+    }
 }
 
 impl Stream {
@@ -113,6 +130,7 @@ impl Stream {
             meta: Mutex::new(meta),
             logs: RwLock::new(logs),
             routes: RwLock::new(Arc::new(Vec::new())),
+            throttles: Mutex::new(BTreeMap::new()),
         };
         stream.reroute();
         Ok(stream)
@@ -475,9 +493,12 @@ impl Streams {
     /// Stores records, routed by hash key, and returns once they are durable.
     pub async fn put(&self, name: &str, entries: &[PutEntry]) -> Result<Vec<PutOutcome>> {
         let stream = self.get_for_data(name)?;
-        let (epoch, _) = {
+        let (epoch, limited) = {
             let meta = stream.meta.lock().expect("meta lock");
-            (meta.created_ms as u64, ())
+            (
+                meta.created_ms as u64,
+                self.config.enforce_limits && meta.mode == StreamMode::Provisioned,
+            )
         };
         let mut outcomes: Vec<Option<PutOutcome>> = vec![None; entries.len()];
         let mut commits: Vec<(Arc<ShardLog>, u64)> = Vec::new();
@@ -502,8 +523,28 @@ impl Streams {
             if groups.is_empty() {
                 break;
             }
-            for (r, members) in groups {
+            for (r, mut members) in groups {
                 let Route { shard, log, .. } = &routes[r];
+                if limited {
+                    let sizes = members
+                        .iter()
+                        .map(|&i| entries[i].data.len() + entries[i].partition_key.len());
+                    let admitted = stream.admit_writes(*shard, sizes);
+                    for &i in &members[admitted..] {
+                        outcomes[i] = Some(PutOutcome::Failed {
+                            code: "ProvisionedThroughputExceededException",
+                            message: format!(
+                                "Rate exceeded for shard {} in stream {name} under account {}.",
+                                shard_id(*shard),
+                                self.config.account
+                            ),
+                        });
+                    }
+                    members.truncate(admitted);
+                    if members.is_empty() {
+                        continue;
+                    }
+                }
                 let batch: Vec<Entry<'_>> = members
                     .iter()
                     .map(|&i| Entry {
@@ -661,7 +702,28 @@ impl Streams {
         let log = stream
             .log(it.shard)
             .ok_or_else(|| self.shard_not_found(&it.stream, &shard_text))?;
+        let limited = self.config.enforce_limits && meta.mode == StreamMode::Provisioned;
+        if limited {
+            let mut throttles = stream.throttles.lock().expect("throttle lock");
+            if !throttles
+                .entry(it.shard)
+                .or_default()
+                .admit_read(Instant::now())
+            {
+                return Err(StreamError::Throughput(format!(
+                    "Rate exceeded for Shard - {shard_text} in stream {} under account {}.",
+                    it.stream, self.config.account
+                )));
+            }
+        }
         let batch = log.read(it.position, limit, MAX_GET_BYTES)?;
+        if limited {
+            let mut throttles = stream.throttles.lock().expect("throttle lock");
+            throttles
+                .entry(it.shard)
+                .or_default()
+                .charge_read(batch.bytes);
+        }
         let end = log.end();
         let millis_behind = match batch.records.last() {
             Some(last) if batch.next.record < end => (now - last.arrival_ms).max(0),

@@ -25,6 +25,11 @@ pub struct ServeArgs {
     /// Open shards allowed over all streams (AWS's account quota).
     #[arg(long, default_value_t = 500)]
     shard_limit: u32,
+    /// Refuse what a provisioned AWS shard would: over 1,000 records or
+    /// 1 MiB written, or 5 GetRecords or 2 MiB read, per shard per second
+    /// (ProvisionedThroughputExceededException). Off by default.
+    #[arg(long)]
+    enforce_limits: bool,
     /// Region in ARNs.
     #[arg(long, default_value = "us-east-1", env = "AWS_REGION")]
     region: String,
@@ -62,6 +67,7 @@ pub async fn run(config: &nuage_common::Config, args: ServeArgs) -> anyhow::Resu
     };
     streams.state_delay_ms = args.state_delay_ms;
     streams.shard_limit = args.shard_limit;
+    streams.enforce_limits = args.enforce_limits;
     streams.region = args.region;
     let app = App::open(ServerConfig {
         streams,

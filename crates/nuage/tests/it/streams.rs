@@ -1155,3 +1155,125 @@ fn with_access_keys_requests_must_be_signed_by_one() {
         "{incomplete}"
     );
 }
+
+#[test]
+fn enforce_limits_throttles_like_a_provisioned_shard() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--enforce-limits"]);
+    // The SDK retries throttling errors by itself; this test wants to see them.
+    let client = Client::from_conf(
+        server
+            .client()
+            .config()
+            .to_builder()
+            .retry_config(aws_sdk_kinesis::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    runtime().block_on(async {
+        client
+            .create_stream()
+            .stream_name("p")
+            .shard_count(1)
+            .send()
+            .await
+            .unwrap();
+        let entries: Vec<PutRecordsRequestEntry> = (0..500)
+            .map(|i| {
+                PutRecordsRequestEntry::builder()
+                    .partition_key(format!("k{i}"))
+                    .data(Blob::new(vec![b'x'; 3000]))
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        let out = client
+            .put_records()
+            .stream_name("p")
+            .set_records(Some(entries))
+            .send()
+            .await
+            .unwrap();
+        let failed = out.failed_record_count().unwrap();
+        assert!(
+            failed > 100 && failed < 200,
+            "1 MiB/s takes ~349 of 500 x 3 kB; {failed} failed"
+        );
+        let refused = out
+            .records()
+            .iter()
+            .find(|r| r.error_code().is_some())
+            .unwrap();
+        assert_eq!(
+            refused.error_code(),
+            Some("ProvisionedThroughputExceededException")
+        );
+        assert!(
+            refused
+                .error_message()
+                .unwrap()
+                .starts_with("Rate exceeded for shard shardId-000000000000")
+        );
+        let err = client
+            .put_record()
+            .stream_name("p")
+            .partition_key("k")
+            .data(Blob::new(vec![b'x'; 1_000_000]))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("ProvisionedThroughputExceededException"));
+
+        let it = client
+            .get_shard_iterator()
+            .stream_name("p")
+            .shard_id("shardId-000000000000")
+            .shard_iterator_type(ShardIteratorType::Latest)
+            .send()
+            .await
+            .unwrap()
+            .shard_iterator
+            .unwrap();
+        let mut throttled = 0;
+        for _ in 0..8 {
+            if let Err(e) = client.get_records().shard_iterator(&it).send().await {
+                assert_eq!(e.code(), Some("ProvisionedThroughputExceededException"));
+                throttled += 1;
+            }
+        }
+        assert!(
+            throttled >= 2,
+            "5 reads per second per shard; {throttled} of 8 throttled"
+        );
+
+        // On-demand streams are not held to a provisioned shard's limits.
+        client
+            .create_stream()
+            .stream_name("od")
+            .stream_mode_details(
+                aws_sdk_kinesis::types::StreamModeDetails::builder()
+                    .stream_mode(aws_sdk_kinesis::types::StreamMode::OnDemand)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let entries: Vec<PutRecordsRequestEntry> = (0..500)
+            .map(|_| {
+                PutRecordsRequestEntry::builder()
+                    .partition_key("same")
+                    .data(Blob::new(vec![b'x'; 3000]))
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        let out = client
+            .put_records()
+            .stream_name("od")
+            .set_records(Some(entries))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.failed_record_count(), Some(0));
+    });
+}
