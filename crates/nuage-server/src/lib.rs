@@ -124,17 +124,10 @@ async fn handle(
             e.into_response(format)
         }
     };
-    if let Ok(id) = uuid_like().parse() {
+    if let Ok(id) = uuid::Uuid::new_v4().to_string().parse() {
         response.headers_mut().insert("x-amzn-RequestId", id);
     }
     response
-}
-
-fn uuid_like() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("00000000-0000-4000-8000-{n:012x}")
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests.

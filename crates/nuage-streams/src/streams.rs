@@ -767,7 +767,6 @@ impl Streams {
     /// Shards for ListShards, in shard id order.
     pub fn list_shards(&self, name: &str, filter: Option<ShardFilter>) -> Result<Vec<ShardMeta>> {
         let meta = self.describe(name)?;
-        let stream = self.get(name)?;
         let shards = meta.shards.clone();
         let keep = |s: &ShardMeta| -> bool {
             match &filter {
@@ -786,7 +785,6 @@ impl Streams {
                 Some(ShardFilter::FromTimestamp(ms)) => s.closed_ms.is_none_or(|c| c > *ms),
             }
         };
-        let _ = stream;
         Ok(shards.into_iter().filter(keep).collect())
     }
 

@@ -808,6 +808,17 @@ fn cbor_clients_put_and_get_bytes_and_tagged_timestamps() {
         }
         other => panic!("expected a tag-1 timestamp, got {other:?}"),
     }
+    // Timestamps of the other responses are tagged too.
+    let (_, _, summary) = post_cbor(
+        &server.endpoint,
+        "DescribeStreamSummary",
+        &map(vec![("StreamName", C::Text("c".into()))]),
+    );
+    let created = field(
+        field(&summary, "StreamDescriptionSummary"),
+        "StreamCreationTimestamp",
+    );
+    assert!(matches!(created, C::Tag(1, _)), "{created:?}");
     // Errors come back in CBOR too.
     let (status, _, error) = post_cbor(
         &server.endpoint,
