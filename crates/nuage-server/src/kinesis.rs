@@ -164,11 +164,11 @@ fn monitoring_json(meta: &StreamMeta) -> Value {
 }
 
 fn encryption_type(meta: &StreamMeta) -> &'static str {
-    if meta.encryption.is_some() {
-        "KMS"
-    } else {
-        "NONE"
-    }
+    encryption_name(meta.encryption.is_some())
+}
+
+fn encryption_name(encrypted: bool) -> &'static str {
+    if encrypted { "KMS" } else { "NONE" }
 }
 
 fn add_encryption(out: &mut Value, meta: &StreamMeta) {
@@ -190,6 +190,11 @@ fn reply_value(format: Format, value: &Value) -> Response {
         Format::Json => reply(format, value),
         Format::Cbor => reply(format, &json_to_cbor(value, false)),
     }
+}
+
+/// The `{}` most operations answer with.
+fn empty(format: Format) -> Response {
+    reply_value(format, &json!({}))
 }
 
 fn json_to_cbor(value: &Value, timestamp: bool) -> ciborium::Value {
@@ -304,7 +309,7 @@ impl Kinesis {
             mode,
             r.tags.unwrap_or_default(),
         )?;
-        Ok(reply_value(format, &json!({})))
+        Ok(empty(format))
     }
 
     fn delete_stream(&self, format: Format, body: &Bytes) -> ApiResult {
@@ -319,7 +324,7 @@ impl Kinesis {
         let name = target_name(&r.target)?;
         self.streams
             .delete(&name, r.enforce_consumer_deletion.unwrap_or(false))?;
-        Ok(reply_value(format, &json!({})))
+        Ok(empty(format))
     }
 
     fn describe_stream(&self, format: Format, body: &Bytes) -> ApiResult {
@@ -654,12 +659,11 @@ impl Kinesis {
             data: r.data.unwrap_or_default().0,
             explicit_hash_key: explicit_hash(r.explicit_hash_key.as_deref())?,
         };
-        let meta = self.streams.describe(&name)?;
-        let outcome = self
+        let put = self
             .streams
             .put(&name, std::slice::from_ref(&entry))
             .await?;
-        match outcome.into_iter().next() {
+        match put.outcomes.into_iter().next() {
             Some(PutOutcome::Stored {
                 shard_id,
                 sequence_number,
@@ -670,7 +674,7 @@ impl Kinesis {
                     &json!({
                         "ShardId": shard_id,
                         "SequenceNumber": sequence_number,
-                        "EncryptionType": encryption_type(&meta),
+                        "EncryptionType": encryption_name(put.encrypted),
                     }),
                 ))
             }
@@ -771,8 +775,8 @@ impl Kinesis {
                 data: e.data.unwrap_or_default().0,
             });
         }
-        let encryption = encryption_type(&self.streams.describe(&name)?);
-        let outcomes = self.streams.put(&name, &entries).await?;
+        let put = self.streams.put(&name, &entries).await?;
+        let (outcomes, encryption) = (put.outcomes, encryption_name(put.encrypted));
         let mut per_shard: BTreeMap<&str, (u64, usize)> = BTreeMap::new();
         for (o, e) in outcomes.iter().zip(&entries) {
             if let PutOutcome::Stored { shard_id, .. } = o {
@@ -927,35 +931,27 @@ impl Kinesis {
         v.finish()?;
         let streams = self.streams.clone();
         let iterator = r.shard_iterator.unwrap_or_default();
-        let iterator_text = iterator.clone();
         let limit = r.limit.unwrap_or(10_000) as usize;
-        let out = tokio::task::spawn_blocking(move || {
-            let out = streams.get_records(&iterator, limit)?;
-            let stream = nuage_streams::iterator::Iterator::decode(&iterator)
-                .map(|it| it.stream)
-                .unwrap_or_default();
-            let meta = streams.describe(&stream)?;
-            Ok::<_, StreamError>((out, meta))
-        })
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))??;
-        let (out, meta) = out;
-        if let Some(it) = nuage_streams::iterator::Iterator::decode(&iterator_text) {
-            let labels = [it.stream.as_str(), &nuage_streams::meta::shard_id(it.shard)];
-            self.metrics
-                .records_out
-                .with_label_values(&labels)
-                .inc_by(out.records.len() as u64);
-            self.metrics
-                .bytes_out
-                .with_label_values(&labels)
-                .inc_by(out.records.iter().map(|(r, _)| r.data.len() as u64).sum());
-            self.metrics
-                .iterator_age
-                .with_label_values(&labels)
-                .set(out.millis_behind);
-        }
-        let encryption = meta.encryption.as_ref().map(|_| "KMS");
+        let out = tokio::task::spawn_blocking(move || streams.get_records(&iterator, limit))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))??;
+        let labels = [
+            out.stream.as_str(),
+            &nuage_streams::meta::shard_id(out.shard),
+        ];
+        self.metrics
+            .records_out
+            .with_label_values(&labels)
+            .inc_by(out.records.len() as u64);
+        self.metrics
+            .bytes_out
+            .with_label_values(&labels)
+            .inc_by(out.records.iter().map(|(r, _)| r.data.len() as u64).sum());
+        self.metrics
+            .iterator_age
+            .with_label_values(&labels)
+            .set(out.millis_behind);
+        let encryption = out.encrypted.then_some("KMS");
         let child_shards = out.next_iterator.is_none().then(|| {
             out.child_shards
                 .iter()
@@ -1033,7 +1029,7 @@ impl Kinesis {
         let key = explicit_hash(r.new_starting_hash_key.as_deref())?.unwrap_or_default();
         self.streams
             .split_shard(&name, r.shard_to_split.as_deref().unwrap_or_default(), key)?;
-        Ok(reply_value(format, &json!({})))
+        Ok(empty(format))
     }
 
     fn merge_shards(&self, format: Format, body: &Bytes) -> ApiResult {
@@ -1064,7 +1060,7 @@ impl Kinesis {
             r.shard_to_merge.as_deref().unwrap_or_default(),
             r.adjacent_shard_to_merge.as_deref().unwrap_or_default(),
         )?;
-        Ok(reply_value(format, &json!({})))
+        Ok(empty(format))
     }
 
     fn update_shard_count(&self, format: Format, body: &Bytes) -> ApiResult {
@@ -1123,7 +1119,7 @@ impl Kinesis {
             r.retention_period_hours.unwrap_or(24) as u32,
             increase,
         )?;
-        Ok(reply_value(format, &json!({})))
+        Ok(empty(format))
     }
 
     fn add_tags(&self, format: Format, body: &Bytes) -> ApiResult {
@@ -1143,7 +1139,7 @@ impl Kinesis {
         let tags = r.tags.unwrap_or_default();
         validate_tags(&tags)?;
         self.streams.add_tags(&name, tags)?;
-        Ok(reply_value(format, &json!({})))
+        Ok(empty(format))
     }
 
     fn remove_tags(&self, format: Format, body: &Bytes) -> ApiResult {
@@ -1162,7 +1158,7 @@ impl Kinesis {
         let name = r.target.name()?;
         self.streams
             .remove_tags(&name, &r.tag_keys.unwrap_or_default())?;
-        Ok(reply_value(format, &json!({})))
+        Ok(empty(format))
     }
 
     fn list_tags(&self, format: Format, body: &Bytes) -> ApiResult {
@@ -1226,7 +1222,7 @@ impl Kinesis {
         let tags = r.tags.unwrap_or_default();
         validate_tags(&tags)?;
         self.streams.add_tags(&name, tags)?;
-        Ok(reply_value(format, &json!({})))
+        Ok(empty(format))
     }
 
     fn untag_resource(&self, format: Format, body: &Bytes) -> ApiResult {
@@ -1241,7 +1237,7 @@ impl Kinesis {
         let name = self.resource_stream(r.resource_arn.as_deref())?;
         self.streams
             .remove_tags(&name, &r.tag_keys.unwrap_or_default())?;
-        Ok(reply_value(format, &json!({})))
+        Ok(empty(format))
     }
 
     fn list_tags_for_resource(&self, format: Format, body: &Bytes) -> ApiResult {
@@ -1289,7 +1285,7 @@ impl Kinesis {
             key_id: r.key_id.unwrap_or_default(),
         });
         self.streams.set_encryption(&name, encryption)?;
-        Ok(reply_value(format, &json!({})))
+        Ok(empty(format))
     }
 
     fn monitoring(&self, format: Format, body: &Bytes, enable: bool) -> ApiResult {
@@ -1348,7 +1344,7 @@ impl Kinesis {
         let name = self.resource_stream(r.stream_arn.as_deref())?;
         self.streams
             .set_mode(&name, parse_mode(r.stream_mode_details.as_ref())?)?;
-        Ok(reply_value(format, &json!({})))
+        Ok(empty(format))
     }
 
     fn consumer_json(&self, stream_arn: &str, c: &nuage_streams::meta::Consumer) -> Value {
@@ -1436,7 +1432,7 @@ impl Kinesis {
         let (stream_arn, consumer) = self.find_consumer(body, format)?;
         let stream = self.resource_stream(Some(&stream_arn))?;
         self.streams.deregister_consumer(&stream, &consumer.name)?;
-        Ok(reply_value(format, &json!({})))
+        Ok(empty(format))
     }
 
     fn describe_consumer(&self, format: Format, body: &Bytes) -> ApiResult {
@@ -1490,18 +1486,15 @@ impl Kinesis {
     }
 
     fn describe_limits(&self, format: Format) -> ApiResult {
-        let open: usize = self
+        let metas: Vec<StreamMeta> = self
             .streams
             .names()
             .iter()
             .filter_map(|n| self.streams.describe(n).ok())
-            .map(|m| m.open_shards().count())
-            .sum();
-        let on_demand = self
-            .streams
-            .names()
+            .collect();
+        let open: usize = metas.iter().map(|m| m.open_shards().count()).sum();
+        let on_demand = metas
             .iter()
-            .filter_map(|n| self.streams.describe(n).ok())
             .filter(|m| m.mode == StreamMode::OnDemand)
             .count();
         Ok(reply_value(

@@ -74,13 +74,14 @@ impl Segment {
         self.index.read().expect("index lock").first().map(|e| e.ms)
     }
 
-    /// The indexed place at or before `record` (the segment start if none).
-    fn entry_before(&self, record: u64) -> (u64, u64) {
+    /// The offset of the indexed record at or before `record` (the segment
+    /// start if none).
+    fn offset_before(&self, record: u64) -> u64 {
         let index = self.index.read().expect("index lock");
         let i = index.partition_point(|e| e.record <= record);
         match i.checked_sub(1) {
-            Some(i) => (index[i].record, index[i].offset),
-            None => (self.first_record, SegmentReader::first_offset()),
+            Some(i) => index[i].offset,
+            None => SegmentReader::first_offset(),
         }
     }
 
@@ -636,7 +637,7 @@ impl ShardLog {
             Some(si) => (si, from.offset),
             None => {
                 let si = segments.partition_point(|s| s.first_record <= want) - 1;
-                (si, segments[si].entry_before(want).1)
+                (si, segments[si].offset_before(want))
             }
         };
         let chunk_size = READ_CHUNK.min((limit * 512).max(64 * 1024));

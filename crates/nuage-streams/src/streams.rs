@@ -102,13 +102,14 @@ pub struct Stream {
 }
 
 impl Stream {
-    /// With limits on: how many of `sizes` the shard takes now.
-    fn admit_writes(&self, shard: u32, sizes: impl std::iter::Iterator<Item = usize>) -> usize {
-        let mut throttles = self.throttles.lock().expect("throttle lock");
-        throttles
+    /// Runs `f` on the shard's throughput buckets (made on first use).
+    fn throttle<T>(&self, shard: u32, f: impl FnOnce(&mut Throttle) -> T) -> T {
+        f(self
+            .throttles
+            .lock()
+            .expect("throttle lock")
             .entry(shard)
-            .or_default()
-            .admit_writes(sizes, Instant::now())
+            .or_default())
     }
 }
 
@@ -190,6 +191,13 @@ pub enum PutOutcome {
     },
 }
 
+/// What a put did: each record's outcome, and whether the stream encrypts.
+#[derive(Debug)]
+pub struct Put {
+    pub outcomes: Vec<PutOutcome>,
+    pub encrypted: bool,
+}
+
 /// Where a new iterator starts.
 #[derive(Debug, Clone)]
 pub enum Start {
@@ -202,6 +210,10 @@ pub enum Start {
 
 #[derive(Debug)]
 pub struct RecordsOut {
+    pub stream: String,
+    pub shard: u32,
+    /// Whether the stream encrypts (records then report EncryptionType KMS).
+    pub encrypted: bool,
     /// Records with their sequence numbers.
     pub records: Vec<(Record, String)>,
     pub next_iterator: Option<String>,
@@ -491,13 +503,14 @@ impl Streams {
     }
 
     /// Stores records, routed by hash key, and returns once they are durable.
-    pub async fn put(&self, name: &str, entries: &[PutEntry]) -> Result<Vec<PutOutcome>> {
+    pub async fn put(&self, name: &str, entries: &[PutEntry]) -> Result<Put> {
         let stream = self.get_for_data(name)?;
-        let (epoch, limited) = {
+        let (epoch, limited, encrypted) = {
             let meta = stream.meta.lock().expect("meta lock");
             (
                 meta.created_ms as u64,
                 self.config.enforce_limits && meta.mode == StreamMode::Provisioned,
+                meta.encryption.is_some(),
             )
         };
         let mut outcomes: Vec<Option<PutOutcome>> = vec![None; entries.len()];
@@ -529,7 +542,8 @@ impl Streams {
                     let sizes = members
                         .iter()
                         .map(|&i| entries[i].data.len() + entries[i].partition_key.len());
-                    let admitted = stream.admit_writes(*shard, sizes);
+                    let admitted =
+                        stream.throttle(*shard, |t| t.admit_writes(sizes, Instant::now()));
                     for &i in &members[admitted..] {
                         outcomes[i] = Some(PutOutcome::Failed {
                             code: "ProvisionedThroughputExceededException",
@@ -593,7 +607,7 @@ impl Streams {
                 return Err(e);
             }
         }
-        Ok(outcomes
+        let outcomes = outcomes
             .into_iter()
             .map(|o| {
                 o.unwrap_or(PutOutcome::Failed {
@@ -601,7 +615,11 @@ impl Streams {
                     message: "Internal service failure.".into(),
                 })
             })
-            .collect())
+            .collect();
+        Ok(Put {
+            outcomes,
+            encrypted,
+        })
     }
 
     fn parse_sequence(
@@ -703,26 +721,15 @@ impl Streams {
             .log(it.shard)
             .ok_or_else(|| self.shard_not_found(&it.stream, &shard_text))?;
         let limited = self.config.enforce_limits && meta.mode == StreamMode::Provisioned;
-        if limited {
-            let mut throttles = stream.throttles.lock().expect("throttle lock");
-            if !throttles
-                .entry(it.shard)
-                .or_default()
-                .admit_read(Instant::now())
-            {
-                return Err(StreamError::Throughput(format!(
-                    "Rate exceeded for Shard - {shard_text} in stream {} under account {}.",
-                    it.stream, self.config.account
-                )));
-            }
+        if limited && !stream.throttle(it.shard, |t| t.admit_read(Instant::now())) {
+            return Err(StreamError::Throughput(format!(
+                "Rate exceeded for Shard - {shard_text} in stream {} under account {}.",
+                it.stream, self.config.account
+            )));
         }
         let batch = log.read(it.position, limit, MAX_GET_BYTES)?;
         if limited {
-            let mut throttles = stream.throttles.lock().expect("throttle lock");
-            throttles
-                .entry(it.shard)
-                .or_default()
-                .charge_read(batch.bytes);
+            stream.throttle(it.shard, |t| t.charge_read(batch.bytes));
         }
         let end = log.end();
         let millis_behind = match batch.records.last() {
@@ -757,6 +764,9 @@ impl Streams {
             })
             .collect();
         Ok(RecordsOut {
+            stream: it.stream,
+            shard: it.shard,
+            encrypted: meta.encryption.is_some(),
             records,
             next_iterator,
             millis_behind,
@@ -767,7 +777,6 @@ impl Streams {
     /// Shards for ListShards, in shard id order.
     pub fn list_shards(&self, name: &str, filter: Option<ShardFilter>) -> Result<Vec<ShardMeta>> {
         let meta = self.describe(name)?;
-        let shards = meta.shards.clone();
         let keep = |s: &ShardMeta| -> bool {
             match &filter {
                 None | Some(ShardFilter::FromTrimHorizon) => true,
@@ -785,7 +794,7 @@ impl Streams {
                 Some(ShardFilter::FromTimestamp(ms)) => s.closed_ms.is_none_or(|c| c > *ms),
             }
         };
-        Ok(shards.into_iter().filter(keep).collect())
+        Ok(meta.shards.iter().filter(|s| keep(s)).cloned().collect())
     }
 
     /// Applies `change` to a stream's metadata (under the admin lock) and saves it.

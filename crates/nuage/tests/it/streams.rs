@@ -83,6 +83,37 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// One PutRecords entry.
+fn entry(partition_key: impl Into<String>, data: impl Into<Vec<u8>>) -> PutRecordsRequestEntry {
+    PutRecordsRequestEntry::builder()
+        .partition_key(partition_key)
+        .data(Blob::new(data))
+        .build()
+        .unwrap()
+}
+
+fn on_demand() -> aws_sdk_kinesis::types::StreamModeDetails {
+    aws_sdk_kinesis::types::StreamModeDetails::builder()
+        .stream_mode(aws_sdk_kinesis::types::StreamMode::OnDemand)
+        .build()
+        .unwrap()
+}
+
+/// How many records all shards of a stream hold, from TRIM_HORIZON.
+async fn count_all(client: &Client, stream: &str) -> usize {
+    let all = client
+        .list_shards()
+        .stream_name(stream)
+        .send()
+        .await
+        .unwrap();
+    let mut total = 0;
+    for s in all.shards() {
+        total += read_shard(client, stream, s.shard_id()).await.len();
+    }
+    total
+}
+
 fn hash_key(partition_key: &str) -> u128 {
     u128::from_be_bytes(Md5::digest(partition_key.as_bytes()).into())
 }
@@ -168,13 +199,7 @@ fn the_kinesis_api_through_the_aws_sdk() {
             .unwrap();
         assert_eq!(one.sequence_number().len(), 56);
         let entries: Vec<PutRecordsRequestEntry> = (0..500)
-            .map(|i| {
-                PutRecordsRequestEntry::builder()
-                    .partition_key(format!("car-{}", i % 37))
-                    .data(Blob::new(format!("toll {i}").into_bytes()))
-                    .build()
-                    .unwrap()
-            })
+            .map(|i| entry(format!("car-{}", i % 37), format!("toll {i}").into_bytes()))
             .collect();
         let many = client
             .put_records()
@@ -484,12 +509,7 @@ fn the_kinesis_api_through_the_aws_sdk() {
             client
                 .create_stream()
                 .stream_name(name)
-                .stream_mode_details(
-                    aws_sdk_kinesis::types::StreamModeDetails::builder()
-                        .stream_mode(aws_sdk_kinesis::types::StreamMode::OnDemand)
-                        .build()
-                        .unwrap(),
-                )
+                .stream_mode_details(on_demand())
                 .send()
                 .await
                 .unwrap();
@@ -541,13 +561,7 @@ fn resharding_keeps_lineage_and_every_record() {
             .unwrap();
         let put = |n: usize, tag: &'static str| {
             let entries: Vec<PutRecordsRequestEntry> = (0..n)
-                .map(|i| {
-                    PutRecordsRequestEntry::builder()
-                        .partition_key(format!("k{i}"))
-                        .data(Blob::new(format!("{tag}{i}").into_bytes()))
-                        .build()
-                        .unwrap()
-                })
+                .map(|i| entry(format!("k{i}"), format!("{tag}{i}").into_bytes()))
                 .collect();
             client
                 .put_records()
@@ -679,24 +693,14 @@ fn resharding_keeps_lineage_and_every_record() {
         }
 
         // Every record of every shard, once.
-        let all = client.list_shards().stream_name("s").send().await.unwrap();
-        let mut total = 0;
-        for s in all.shards() {
-            total += read_shard(&client, "s", s.shard_id()).await.len();
-        }
-        assert_eq!(total, 300);
+        assert_eq!(count_all(&client, "s").await, 300);
     });
     // The lineage and the records survive a restart.
     server.kill();
     let server = Server::start(dir.path(), &[]);
     let client = server.client();
     runtime().block_on(async {
-        let all = client.list_shards().stream_name("s").send().await.unwrap();
-        let mut total = 0;
-        for s in all.shards() {
-            total += read_shard(&client, "s", s.shard_id()).await.len();
-        }
-        assert_eq!(total, 300);
+        assert_eq!(count_all(&client, "s").await, 300);
     });
 }
 
@@ -880,11 +884,10 @@ fn acknowledged_records_survive_kill_9() {
                 loop {
                     let entries: Vec<PutRecordsRequestEntry> = (0..50)
                         .map(|i| {
-                            PutRecordsRequestEntry::builder()
-                                .partition_key(format!("p{}", (id + i) % 11))
-                                .data(Blob::new(format!("{:020}", id + i).into_bytes()))
-                                .build()
-                                .unwrap()
+                            entry(
+                                format!("p{}", (id + i) % 11),
+                                format!("{:020}", id + i).into_bytes(),
+                            )
                         })
                         .collect();
                     match client
@@ -1189,13 +1192,7 @@ fn enforce_limits_throttles_like_a_provisioned_shard() {
             .await
             .unwrap();
         let entries: Vec<PutRecordsRequestEntry> = (0..500)
-            .map(|i| {
-                PutRecordsRequestEntry::builder()
-                    .partition_key(format!("k{i}"))
-                    .data(Blob::new(vec![b'x'; 3000]))
-                    .build()
-                    .unwrap()
-            })
+            .map(|i| entry(format!("k{i}"), vec![b'x'; 3000]))
             .collect();
         let out = client
             .put_records()
@@ -1260,24 +1257,12 @@ fn enforce_limits_throttles_like_a_provisioned_shard() {
         client
             .create_stream()
             .stream_name("od")
-            .stream_mode_details(
-                aws_sdk_kinesis::types::StreamModeDetails::builder()
-                    .stream_mode(aws_sdk_kinesis::types::StreamMode::OnDemand)
-                    .build()
-                    .unwrap(),
-            )
+            .stream_mode_details(on_demand())
             .send()
             .await
             .unwrap();
-        let entries: Vec<PutRecordsRequestEntry> = (0..500)
-            .map(|_| {
-                PutRecordsRequestEntry::builder()
-                    .partition_key("same")
-                    .data(Blob::new(vec![b'x'; 3000]))
-                    .build()
-                    .unwrap()
-            })
-            .collect();
+        let entries: Vec<PutRecordsRequestEntry> =
+            (0..500).map(|_| entry("same", vec![b'x'; 3000])).collect();
         let out = client
             .put_records()
             .stream_name("od")
