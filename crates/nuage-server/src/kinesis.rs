@@ -38,6 +38,9 @@ pub struct Kinesis {
     pub streams: Arc<Streams>,
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
+    pub subscriptions: Arc<crate::subscribe::Subscriptions>,
+    /// Turns true when the server shuts down; subscriptions then end.
+    pub closing: tokio::sync::watch::Receiver<bool>,
 }
 
 impl From<StreamError> for ApiError {
@@ -134,9 +137,9 @@ fn target_name(t: &Target) -> Result<String, ApiError> {
 }
 
 fn shard_json(meta: &StreamMeta, s: &ShardMeta) -> Value {
-    let mut range = json!({ "StartingSequenceNumber": meta.sequence_number(s.index, 0) });
+    let mut range = json!({ "StartingSequenceNumber": meta.sequence_before(s.index, 0) });
     if let Some(end) = s.end_record {
-        range["EndingSequenceNumber"] = json!(meta.sequence_number(s.index, end.saturating_sub(1)));
+        range["EndingSequenceNumber"] = json!(meta.sequence_before(s.index, end));
     }
     let mut out = json!({
         "ShardId": s.id(),
@@ -227,6 +230,57 @@ fn json_to_cbor(value: &Value, timestamp: bool) -> ciborium::Value {
     }
 }
 
+/// A record as GetRecords and SubscribeToShard events carry it.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct WireRecord {
+    sequence_number: String,
+    approximate_arrival_timestamp: Timestamp,
+    data: Blob,
+    partition_key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encryption_type: Option<&'static str>,
+}
+
+pub(crate) fn wire_records(
+    records: Vec<(nuage_streams::Record, String)>,
+    encrypted: bool,
+) -> Vec<WireRecord> {
+    let encryption = encrypted.then_some("KMS");
+    records
+        .into_iter()
+        .map(|(record, seq)| WireRecord {
+            sequence_number: seq,
+            approximate_arrival_timestamp: Timestamp(record.arrival_ms),
+            data: Blob(record.data),
+            partition_key: record.partition_key,
+            encryption_type: encryption,
+        })
+        .collect()
+}
+
+/// The ChildShards reported at a closed shard's end.
+pub(crate) fn child_shards_json(children: &[ShardMeta]) -> Vec<Value> {
+    children
+        .iter()
+        .map(|c| {
+            let parents: Vec<String> = [c.parent, c.adjacent_parent]
+                .into_iter()
+                .flatten()
+                .map(nuage_streams::meta::shard_id)
+                .collect();
+            json!({
+                "ShardId": c.id(),
+                "ParentShards": parents,
+                "HashKeyRange": {
+                    "StartingHashKey": c.start_hash.to_string(),
+                    "EndingHashKey": c.end_hash.to_string(),
+                },
+            })
+        })
+        .collect()
+}
+
 impl Kinesis {
     pub async fn dispatch(&self, operation: &str, format: Format, body: Bytes) -> ApiResult {
         match operation {
@@ -261,6 +315,7 @@ impl Kinesis {
             "DescribeStreamConsumer" => self.describe_consumer(format, &body),
             "ListStreamConsumers" => self.list_consumers(format, &body),
             "DescribeLimits" => self.describe_limits(format),
+            "SubscribeToShard" => self.subscribe_to_shard(format, &body),
             _ => Err(ApiError::client("UnknownOperationException", "")),
         }
     }
@@ -905,18 +960,8 @@ impl Kinesis {
         }
         #[derive(Serialize)]
         #[serde(rename_all = "PascalCase")]
-        struct Record {
-            sequence_number: String,
-            approximate_arrival_timestamp: Timestamp,
-            data: Blob,
-            partition_key: String,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            encryption_type: Option<&'static str>,
-        }
-        #[derive(Serialize)]
-        #[serde(rename_all = "PascalCase")]
         struct Resp {
-            records: Vec<Record>,
+            records: Vec<WireRecord>,
             #[serde(skip_serializing_if = "Option::is_none")]
             next_shard_iterator: Option<String>,
             millis_behind_latest: i64,
@@ -935,58 +980,16 @@ impl Kinesis {
         let out = tokio::task::spawn_blocking(move || streams.get_records(&iterator, limit))
             .await
             .map_err(|e| ApiError::internal(e.to_string()))??;
-        let labels = [
-            out.stream.as_str(),
-            &nuage_streams::meta::shard_id(out.shard),
-        ];
-        self.metrics
-            .records_out
-            .with_label_values(&labels)
-            .inc_by(out.records.len() as u64);
-        self.metrics
-            .bytes_out
-            .with_label_values(&labels)
-            .inc_by(out.records.iter().map(|(r, _)| r.data.len() as u64).sum());
-        self.metrics
-            .iterator_age
-            .with_label_values(&labels)
-            .set(out.millis_behind);
-        let encryption = out.encrypted.then_some("KMS");
-        let child_shards = out.next_iterator.is_none().then(|| {
-            out.child_shards
-                .iter()
-                .map(|c| {
-                    let parents: Vec<String> = [c.parent, c.adjacent_parent]
-                        .into_iter()
-                        .flatten()
-                        .map(nuage_streams::meta::shard_id)
-                        .collect();
-                    json!({
-                        "ShardId": c.id(),
-                        "ParentShards": parents,
-                        "HashKeyRange": {
-                            "StartingHashKey": c.start_hash.to_string(),
-                            "EndingHashKey": c.end_hash.to_string(),
-                        },
-                    })
-                })
-                .collect()
-        });
+        self.metrics.count_out(&out);
+        let child_shards = out
+            .next_iterator
+            .is_none()
+            .then(|| child_shards_json(&out.child_shards));
         let resp = Resp {
-            records: out
-                .records
-                .into_iter()
-                .map(|(record, seq)| Record {
-                    sequence_number: seq,
-                    approximate_arrival_timestamp: Timestamp(record.arrival_ms),
-                    data: Blob(record.data),
-                    partition_key: record.partition_key,
-                    encryption_type: encryption,
-                })
-                .collect(),
-            next_shard_iterator: out.next_iterator,
             millis_behind_latest: out.millis_behind,
             child_shards,
+            records: wire_records(out.records, out.encrypted),
+            next_shard_iterator: out.next_iterator,
         };
         Ok(reply(format, &resp))
     }

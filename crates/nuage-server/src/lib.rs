@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod kinesis;
 pub mod metrics;
+pub mod subscribe;
 pub mod wire;
 
 use std::net::SocketAddr;
@@ -39,19 +40,25 @@ pub struct ServerConfig {
 pub struct App {
     pub kinesis: kinesis::Kinesis,
     keys: auth::Keys,
+    /// Set at shutdown, so long-lived replies (subscriptions) end.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl App {
     /// Opens the services over the data dir (recovering the stream logs).
     pub fn open(config: ServerConfig) -> anyhow::Result<Arc<Self>> {
         let streams = Arc::new(Streams::open(config.streams)?);
+        let (closing, closing_rx) = tokio::sync::watch::channel(false);
         Ok(Arc::new(Self {
             kinesis: kinesis::Kinesis {
                 streams,
                 limits: config.limits,
                 metrics: Arc::new(Metrics::new()),
+                subscriptions: Default::default(),
+                closing: closing_rx,
             },
             keys: config.keys,
+            closing,
         }))
     }
 
@@ -151,6 +158,11 @@ pub async fn serve(
             }
         }
     });
+    let closing = app.closing.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closing.send_replace(true);
+    };
     let result = axum::serve(listener, router(app).into_make_service())
         .with_graceful_shutdown(shutdown)
         .await;

@@ -103,6 +103,23 @@ impl Metrics {
     }
 
     /// The text exposition format, with disk usage read now.
+    /// Counts what a GetRecords call or a subscription event hands out.
+    pub fn count_out(&self, out: &nuage_streams::RecordsOut) {
+        let labels = [
+            out.stream.as_str(),
+            &nuage_streams::meta::shard_id(out.shard),
+        ];
+        self.records_out
+            .with_label_values(&labels)
+            .inc_by(out.records.len() as u64);
+        self.bytes_out
+            .with_label_values(&labels)
+            .inc_by(out.records.iter().map(|(r, _)| r.data.len() as u64).sum());
+        self.iterator_age
+            .with_label_values(&labels)
+            .set(out.millis_behind);
+    }
+
     pub fn render(&self, streams: &Streams) -> String {
         self.disk_bytes.reset();
         for (stream, shard, log) in streams.shard_stats() {

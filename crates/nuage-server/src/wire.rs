@@ -34,7 +34,7 @@ impl Format {
         }
     }
 
-    fn content_type(self) -> &'static str {
+    pub fn content_type(self) -> &'static str {
         match self {
             Format::Json => JSON,
             Format::Cbor => CBOR,
@@ -146,8 +146,9 @@ fn cbor_to_json(value: ciborium::Value, timestamp: bool) -> serde_json::Value {
 }
 
 /// A 200 response with `value` in the request's format.
-pub fn reply<T: Serialize>(format: Format, value: &T) -> Response {
-    let body = match format {
+/// Serialises `value` in `format` (a response body, or an event's payload).
+pub fn encode<T: Serialize>(format: Format, value: &T) -> Result<Vec<u8>, String> {
+    match format {
         Format::Json => serde_json::to_vec(value).map_err(|e| e.to_string()),
         Format::Cbor => {
             let mut out = Vec::new();
@@ -155,8 +156,11 @@ pub fn reply<T: Serialize>(format: Format, value: &T) -> Response {
                 .map(|_| out)
                 .map_err(|e| e.to_string())
         }
-    };
-    match body {
+    }
+}
+
+pub fn reply<T: Serialize>(format: Format, value: &T) -> Response {
+    match encode(format, value) {
         Ok(body) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, format.content_type())],

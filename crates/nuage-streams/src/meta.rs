@@ -155,12 +155,12 @@ impl StreamMeta {
     }
 
     pub fn sequence_number(&self, shard: u32, record: u64) -> String {
-        SequenceNumber {
-            stream_epoch_ms: self.created_ms as u64,
-            shard,
-            record,
-        }
-        .to_string()
+        SequenceNumber::of_record(self.created_ms as u64, shard, record).to_string()
+    }
+
+    /// The number just before `position` (see [`SequenceNumber::before`]).
+    pub fn sequence_before(&self, shard: u32, position: u64) -> String {
+        SequenceNumber::before(self.created_ms as u64, shard, position).to_string()
     }
 
     pub fn save(&self, dir: &Path) -> std::io::Result<()> {

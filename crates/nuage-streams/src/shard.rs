@@ -14,7 +14,6 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::watch;
@@ -151,7 +150,8 @@ pub struct ShardLog {
     options: LogOptions,
     writer: Mutex<Writer>,
     segments: RwLock<Vec<Arc<Segment>>>,
-    visible: AtomicU64,
+    /// Records below this number are readable; subscribers wake on changes.
+    visible: watch::Sender<u64>,
     sync: watch::Sender<SyncState>,
 }
 
@@ -373,7 +373,7 @@ impl ShardLog {
                 closed: false,
             }),
             segments: RwLock::new(segments),
-            visible: AtomicU64::new(next_record),
+            visible: watch::channel(next_record).0,
             sync,
         })
     }
@@ -384,7 +384,7 @@ impl ShardLog {
 
     /// The number the next record will get; every record below it is readable.
     pub fn end(&self) -> u64 {
-        self.visible.load(Ordering::Acquire)
+        *self.visible.borrow()
     }
 
     /// The oldest record still kept.
@@ -444,7 +444,7 @@ impl ShardLog {
         w.last_ms = Some(ms);
         if self.options.durability == Durability::None {
             w.out.flush()?;
-            self.visible.store(w.next_record, Ordering::Release);
+            self.publish(w.next_record);
         }
         Ok((first, ms))
     }
@@ -484,8 +484,27 @@ impl ShardLog {
         Ok(())
     }
 
+    /// Makes the records below `upto` readable and wakes who waits for them.
+    fn publish(&self, upto: u64) {
+        self.visible.send_if_modified(|v| {
+            let newer = upto > *v;
+            *v = (*v).max(upto);
+            newer
+        });
+    }
+
+    /// Resolves once the record at `position` is readable, or something
+    /// else changed (the shard closed); callers read again either way.
+    pub async fn readable(&self, position: u64) {
+        let mut rx = self.visible.subscribe();
+        if *rx.borrow_and_update() > position {
+            return;
+        }
+        let _ = rx.changed().await;
+    }
+
     fn mark_synced(&self, upto: u64) {
-        self.visible.fetch_max(upto, Ordering::AcqRel);
+        self.publish(upto);
         self.sync.send_modify(|s| s.synced = s.synced.max(upto));
     }
 
@@ -517,7 +536,7 @@ impl ShardLog {
                 let result = self.sync_now().await;
                 match &result {
                     Ok(target) => {
-                        self.visible.fetch_max(*target, Ordering::AcqRel);
+                        self.publish(*target);
                         self.sync.send_modify(|s| {
                             s.syncing = false;
                             s.synced = s.synced.max(*target);
@@ -566,6 +585,7 @@ impl ShardLog {
         let end = w.next_record;
         drop(w);
         self.mark_synced(end);
+        self.visible.send_modify(|_| {});
         Ok(end)
     }
 

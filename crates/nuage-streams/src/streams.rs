@@ -217,6 +217,11 @@ pub struct RecordsOut {
     /// Records with their sequence numbers.
     pub records: Vec<(Record, String)>,
     pub next_iterator: Option<String>,
+    /// The record the next read starts at.
+    pub next_record: u64,
+    /// The sequence number to resume after (SubscribeToShard's
+    /// ContinuationSequenceNumber); `None` at a closed shard's end.
+    pub continuation: Option<String>,
     pub millis_behind: i64,
     /// At the end of a closed shard: the shards that continue it.
     pub child_shards: Vec<ShardMeta>,
@@ -572,11 +577,11 @@ impl Streams {
                         for (k, &i) in members.iter().enumerate() {
                             outcomes[i] = Some(PutOutcome::Stored {
                                 shard_id: id.clone(),
-                                sequence_number: SequenceNumber {
-                                    stream_epoch_ms: epoch,
-                                    shard: *shard,
-                                    record: first + k as u64,
-                                }
+                                sequence_number: SequenceNumber::of_record(
+                                    epoch,
+                                    *shard,
+                                    first + k as u64,
+                                )
                                 .to_string(),
                             });
                         }
@@ -628,7 +633,7 @@ impl Streams {
         meta: &StreamMeta,
         shard: u32,
         text: &str,
-    ) -> Result<u64> {
+    ) -> Result<SequenceNumber> {
         let invalid = || {
             StreamError::InvalidArgument(format!(
                 "StartingSequenceNumber {text} used in GetShardIterator on shard {} in stream {stream} under account {} is invalid.",
@@ -651,7 +656,7 @@ impl Streams {
                 self.config.account
             )));
         }
-        Ok(seq.record)
+        Ok(seq)
     }
 
     pub fn shard_iterator(&self, name: &str, shard_text: &str, start: Start) -> Result<String> {
@@ -667,12 +672,14 @@ impl Streams {
         let position = match start {
             Start::TrimHorizon => Position::at(log.trim_horizon()),
             Start::Latest => Position::at(log.end()),
-            Start::AtSequence(text) => {
-                Position::at(self.parse_sequence(name, &meta, shard, &text)?)
-            }
-            Start::AfterSequence(text) => {
-                Position::at(self.parse_sequence(name, &meta, shard, &text)? + 1)
-            }
+            Start::AtSequence(text) => Position::at(
+                self.parse_sequence(name, &meta, shard, &text)?
+                    .at_position(),
+            ),
+            Start::AfterSequence(text) => Position::at(
+                self.parse_sequence(name, &meta, shard, &text)?
+                    .after_position(),
+            ),
             Start::AtTimestamp(ms) => {
                 if ms > now {
                     return Err(StreamError::InvalidArgument(format!(
@@ -692,7 +699,19 @@ impl Streams {
         .encode())
     }
 
+    /// GetRecords: counts against the shard's read limits when they are
+    /// enforced.
     pub fn get_records(&self, iterator: &str, limit: usize) -> Result<RecordsOut> {
+        self.read_records(iterator, limit, true)
+    }
+
+    /// A read for a SubscribeToShard subscription, which has its own
+    /// throughput on AWS and does not count against GetRecords' limits.
+    pub fn read_subscribed(&self, iterator: &str, limit: usize) -> Result<RecordsOut> {
+        self.read_records(iterator, limit, false)
+    }
+
+    fn read_records(&self, iterator: &str, limit: usize, counted: bool) -> Result<RecordsOut> {
         let it = Iterator::decode(iterator)
             .ok_or_else(|| StreamError::InvalidArgument("Invalid ShardIterator.".into()))?;
         let now = now_ms();
@@ -720,7 +739,7 @@ impl Streams {
         let log = stream
             .log(it.shard)
             .ok_or_else(|| self.shard_not_found(&it.stream, &shard_text))?;
-        let limited = self.config.enforce_limits && meta.mode == StreamMode::Provisioned;
+        let limited = counted && self.config.enforce_limits && meta.mode == StreamMode::Provisioned;
         if limited && !stream.throttle(it.shard, |t| t.admit_read(Instant::now())) {
             return Err(StreamError::Throughput(format!(
                 "Rate exceeded for Shard - {shard_text} in stream {} under account {}.",
@@ -768,10 +787,25 @@ impl Streams {
             shard: it.shard,
             encrypted: meta.encryption.is_some(),
             records,
+            continuation: next_iterator
+                .is_some()
+                .then(|| meta.sequence_before(it.shard, batch.next.record)),
+            next_record: batch.next.record,
             next_iterator,
             millis_behind,
             child_shards,
         })
+    }
+
+    /// Resolves once the shard has a record at `position`, or changed in
+    /// another way (closed); callers read again to see which.
+    pub async fn readable(&self, name: &str, shard: u32, position: u64) -> Result<()> {
+        let log = self
+            .get(name)?
+            .log(shard)
+            .ok_or_else(|| self.shard_not_found(name, &shard_id(shard)))?;
+        log.readable(position).await;
+        Ok(())
     }
 
     /// Shards for ListShards, in shard id order.

@@ -1273,3 +1273,340 @@ fn enforce_limits_throttles_like_a_provisioned_shard() {
         assert_eq!(out.failed_record_count(), Some(0));
     });
 }
+
+/// Waits for the next event of a subscription (`None` when it ended).
+async fn next_event(
+    events: &mut aws_sdk_kinesis::operation::subscribe_to_shard::SubscribeToShardOutput,
+) -> Option<aws_sdk_kinesis::types::SubscribeToShardEvent> {
+    use aws_sdk_kinesis::types::SubscribeToShardEventStream;
+    let received = tokio::time::timeout(Duration::from_secs(20), events.event_stream.recv())
+        .await
+        .expect("an event within 20 s")
+        .expect("a well-formed event stream")?;
+    match received {
+        SubscribeToShardEventStream::SubscribeToShardEvent(event) => Some(event),
+        other => panic!("unexpected message {other:?}"),
+    }
+}
+
+/// Collects events until `count` records came; returns them and the last
+/// ContinuationSequenceNumber.
+async fn receive(
+    events: &mut aws_sdk_kinesis::operation::subscribe_to_shard::SubscribeToShardOutput,
+    count: usize,
+) -> (Vec<String>, String) {
+    let mut data = Vec::new();
+    let mut continuation = String::new();
+    while data.len() < count {
+        let event = next_event(events).await.expect("the subscription goes on");
+        for r in event.records() {
+            data.push(String::from_utf8(r.data().as_ref().to_vec()).unwrap());
+        }
+        continuation = event.continuation_sequence_number().to_string();
+    }
+    (data, continuation)
+}
+
+#[test]
+fn subscribe_to_shard_pushes_records_to_a_registered_consumer() {
+    use aws_sdk_kinesis::types::{ShardIteratorType as Type, StartingPosition};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let client = server.client();
+    runtime().block_on(async {
+        let put = |data: &'static str| {
+            let client = client.clone();
+            async move {
+                client
+                    .put_record()
+                    .stream_name("fan")
+                    .partition_key("k")
+                    .data(Blob::new(data))
+                    .send()
+                    .await
+                    .unwrap()
+                    .sequence_number
+            }
+        };
+        client
+            .create_stream()
+            .stream_name("fan")
+            .shard_count(1)
+            .send()
+            .await
+            .unwrap();
+        let stream_arn = client
+            .describe_stream_summary()
+            .stream_name("fan")
+            .send()
+            .await
+            .unwrap()
+            .stream_description_summary
+            .unwrap()
+            .stream_arn;
+        let consumer_arn = client
+            .register_stream_consumer()
+            .stream_arn(&stream_arn)
+            .consumer_name("app")
+            .send()
+            .await
+            .unwrap()
+            .consumer
+            .unwrap()
+            .consumer_arn;
+        let subscribe = |kind: Type, sequence: Option<&str>| {
+            let position = StartingPosition::builder()
+                .r#type(kind)
+                .set_sequence_number(sequence.map(str::to_string))
+                .build()
+                .unwrap();
+            client
+                .subscribe_to_shard()
+                .consumer_arn(&consumer_arn)
+                .shard_id("shardId-000000000000")
+                .starting_position(position)
+                .send()
+        };
+
+        // LATEST on an empty shard: the first event says where to resume,
+        // and resuming AFTER it misses nothing put in between.
+        let mut latest = subscribe(Type::Latest, None).await.unwrap();
+        let first = next_event(&mut latest).await.unwrap();
+        assert!(first.records().is_empty());
+        let start = first.continuation_sequence_number().to_string();
+        assert_eq!(start.len(), 56);
+        drop(latest);
+
+        // Records already there, then records put while subscribed.
+        let a = put("a").await;
+        put("b").await;
+        let mut events = loop {
+            // The server notices the dropped subscription and frees the slot.
+            match subscribe(Type::AfterSequenceNumber, Some(&start)).await {
+                Ok(events) => break events,
+                Err(e) if e.code() == Some("ResourceInUseException") => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                Err(e) => panic!("{e:?}"),
+            }
+        };
+        let (data, continuation) = receive(&mut events, 2).await;
+        assert_eq!(data, ["a", "b"]);
+        let started = std::time::Instant::now();
+        put("c").await;
+        let (data, _) = receive(&mut events, 1).await;
+        assert_eq!(data, ["c"]);
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "pushed, not polled"
+        );
+
+        // One subscription per consumer and shard.
+        let busy = subscribe(Type::TrimHorizon, None).await.unwrap_err();
+        assert_eq!(busy.code(), Some("ResourceInUseException"));
+        drop(events);
+
+        // Resuming after a continuation number, and at a record's number.
+        let mut after = loop {
+            match subscribe(Type::AfterSequenceNumber, Some(&continuation)).await {
+                Ok(events) => break events,
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        };
+        assert_eq!(receive(&mut after, 1).await.0, ["c"]);
+        drop(after);
+        let mut at = loop {
+            match subscribe(Type::AtSequenceNumber, Some(&a)).await {
+                Ok(events) => break events,
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        };
+        assert_eq!(receive(&mut at, 3).await.0, ["a", "b", "c"]);
+
+        // Resharding ends the subscription with the child shards.
+        client
+            .split_shard()
+            .stream_name("fan")
+            .shard_to_split("shardId-000000000000")
+            .new_starting_hash_key((1u128 << 127).to_string())
+            .send()
+            .await
+            .unwrap();
+        let last = loop {
+            let event = next_event(&mut at)
+                .await
+                .expect("an event naming the children");
+            if !event.child_shards().is_empty() {
+                break event;
+            }
+        };
+        let children: Vec<&str> = last.child_shards().iter().map(|c| c.shard_id()).collect();
+        assert_eq!(children, ["shardId-000000000001", "shardId-000000000002"]);
+        assert!(next_event(&mut at).await.is_none(), "the stream ends");
+
+        // Errors before the stream starts are ordinary error responses.
+        let unknown = client
+            .subscribe_to_shard()
+            .consumer_arn(format!("{stream_arn}/consumer/nobody:1"))
+            .shard_id("shardId-000000000000")
+            .starting_position(
+                StartingPosition::builder()
+                    .r#type(Type::TrimHorizon)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(unknown.code(), Some("ResourceNotFoundException"));
+        let no_shard = client
+            .subscribe_to_shard()
+            .consumer_arn(&consumer_arn)
+            .shard_id("shardId-000000000009")
+            .starting_position(
+                StartingPosition::builder()
+                    .r#type(Type::TrimHorizon)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(no_shard.code(), Some("ResourceNotFoundException"));
+    });
+}
+
+/// A Java-SDK-shaped subscription: CBOR over HTTP/2 (prior knowledge), the
+/// event stream decoded frame by frame.
+#[test]
+fn subscribe_to_shard_speaks_cbor_over_http2() {
+    use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
+    use aws_smithy_types::event_stream::{HeaderValue, Message};
+    use ciborium::Value as C;
+    use http_body_util::BodyExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let map = |entries: Vec<(&str, C)>| {
+        C::Map(
+            entries
+                .into_iter()
+                .map(|(k, v)| (C::Text(k.into()), v))
+                .collect(),
+        )
+    };
+    let text = |s: &str| C::Text(s.into());
+    let call = |target: &str, body: C| {
+        let (status, _, value) = post_cbor(&server.endpoint, target, &body);
+        assert_eq!(status, 200, "{target}: {value:?}");
+        value
+    };
+    call(
+        "CreateStream",
+        map(vec![
+            ("StreamName", text("j")),
+            ("ShardCount", C::Integer(1.into())),
+        ]),
+    );
+    call(
+        "PutRecord",
+        map(vec![
+            ("StreamName", text("j")),
+            ("PartitionKey", text("k")),
+            ("Data", C::Bytes(vec![0, 159, 255])),
+        ]),
+    );
+    let stream_arn = "arn:aws:kinesis:us-east-1:000000000000:stream/j";
+    let consumer = call(
+        "RegisterStreamConsumer",
+        map(vec![
+            ("StreamARN", text(stream_arn)),
+            ("ConsumerName", text("java")),
+        ]),
+    );
+    let consumer_arn = field(field(&consumer, "Consumer"), "ConsumerARN").clone();
+    let mut request = Vec::new();
+    ciborium::into_writer(
+        &map(vec![
+            ("ConsumerARN", consumer_arn),
+            ("ShardId", text("shardId-000000000000")),
+            (
+                "StartingPosition",
+                map(vec![("Type", text("TRIM_HORIZON"))]),
+            ),
+        ]),
+        &mut request,
+    )
+    .unwrap();
+
+    let messages: Vec<Message> = runtime().block_on(async {
+        let addr = server.endpoint.trim_start_matches("http://").to_string();
+        let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let (mut sender, connection) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(tcp),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(connection);
+        let request = hyper::Request::post(format!("http://{addr}/"))
+            .header("content-type", "application/x-amz-cbor-1.1")
+            .header("x-amz-target", "Kinesis_20131202.SubscribeToShard")
+            .body(http_body_util::Full::new(bytes::Bytes::from(request)))
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        assert_eq!(response.version(), hyper::Version::HTTP_2);
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/vnd.amazon.eventstream"
+        );
+        let mut body = response.into_body();
+        let mut buffer = bytes::BytesMut::new();
+        let mut decoder = MessageFrameDecoder::new();
+        let mut messages = Vec::new();
+        while messages.len() < 2 {
+            let frame = tokio::time::timeout(Duration::from_secs(10), body.frame())
+                .await
+                .expect("a frame within 10 s")
+                .expect("the stream goes on")
+                .unwrap();
+            if let Ok(data) = frame.into_data() {
+                buffer.extend_from_slice(&data);
+            }
+            while let DecodedFrame::Complete(message) = decoder.decode_frame(&mut buffer).unwrap() {
+                messages.push(message);
+            }
+        }
+        messages
+    });
+    let header = |m: &Message, name: &str| -> String {
+        match m.headers().iter().find(|h| h.name().as_str() == name) {
+            Some(h) => match h.value() {
+                HeaderValue::String(s) => s.as_str().to_string(),
+                other => panic!("{name} is {other:?}"),
+            },
+            None => String::new(),
+        }
+    };
+    assert_eq!(header(&messages[0], ":event-type"), "initial-response");
+    let event = &messages[1];
+    assert_eq!(header(event, ":message-type"), "event");
+    assert_eq!(header(event, ":event-type"), "SubscribeToShardEvent");
+    assert_eq!(header(event, ":content-type"), "application/x-amz-cbor-1.1");
+    let payload: C = ciborium::from_reader(&event.payload()[..]).unwrap();
+    let records = field(&payload, "Records").as_array().unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(field(&records[0], "Data"), &C::Bytes(vec![0, 159, 255]));
+    assert!(matches!(
+        field(&records[0], "ApproximateArrivalTimestamp"),
+        C::Tag(1, _)
+    ));
+    let continuation = field(&payload, "ContinuationSequenceNumber")
+        .as_text()
+        .unwrap();
+    assert_eq!(
+        continuation,
+        field(&records[0], "SequenceNumber").as_text().unwrap()
+    );
+}
