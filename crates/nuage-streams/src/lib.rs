@@ -20,5 +20,5 @@ pub use error::StreamError;
 pub use meta::{ShardMeta, StreamMeta, StreamMode, StreamStatus};
 pub use record::Record;
 pub use segment::{Recovery, SegmentError, SegmentReader, SegmentWriter};
-pub use shard::{Durability, LogOptions};
+pub use shard::{Batch, Durability, Entry, LogOptions, Position, ShardLog};
 pub use streams::{PutEntry, PutOutcome, RecordsOut, ShardFilter, Start, Streams, StreamsConfig};

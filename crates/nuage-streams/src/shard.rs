@@ -717,9 +717,21 @@ impl ShardLog {
     /// Deletes whole segments all of whose records arrived before
     /// `cutoff_ms`; the segment being written is always kept.
     pub fn trim(&self, cutoff_ms: i64) -> Result<usize> {
+        self.trim_while(|next| next.first_ms().is_some_and(|ms| ms <= cutoff_ms))
+    }
+
+    /// Deletes whole segments all of whose records are below `record` (a
+    /// consumer has them elsewhere now); the segment being written is kept.
+    pub fn trim_below(&self, record: u64) -> Result<usize> {
+        self.trim_while(|next| next.first_record <= record)
+    }
+
+    /// Drops the oldest segment while `next_done(segment after it)` says
+    /// the oldest is no longer needed.
+    fn trim_while(&self, next_done: impl Fn(&Segment) -> bool) -> Result<usize> {
         let mut segments = self.segments.write().expect("segments lock");
         let mut removed = 0;
-        while segments.len() > 1 && segments[1].first_ms().is_some_and(|ms| ms <= cutoff_ms) {
+        while segments.len() > 1 && next_done(&segments[1]) {
             let old = segments.remove(0);
             let path = old.reader.path().to_path_buf();
             fs::remove_file(&path).map_err(io_error(&path))?;
