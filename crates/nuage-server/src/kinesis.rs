@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
@@ -14,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::metrics::Metrics;
-use crate::wire::{ApiError, ApiResult, Blob, Format, Timestamp, Validation, parse, reply};
+use crate::wire::{
+    ApiError, ApiResult, Blob, Format, Timestamp, Validation, empty, parse, reply, reply_value,
+};
 
 /// Limits that are settings rather than AWS constants.
 #[derive(Debug, Clone, Copy)]
@@ -183,51 +184,6 @@ fn add_encryption(out: &mut Value, meta: &StreamMeta) {
 
 fn created(meta: &StreamMeta) -> Value {
     json!(meta.created_ms as f64 / 1000.0)
-}
-
-/// Sends a response built as JSON. In CBOR, every `...Timestamp` field
-/// (epoch seconds in JSON) becomes tag 1 with epoch milliseconds, as typed
-/// [`Timestamp`] fields do.
-fn reply_value(format: Format, value: &Value) -> Response {
-    match format {
-        Format::Json => reply(format, value),
-        Format::Cbor => reply(format, &json_to_cbor(value, false)),
-    }
-}
-
-/// The `{}` most operations answer with.
-fn empty(format: Format) -> Response {
-    reply_value(format, &json!({}))
-}
-
-fn json_to_cbor(value: &Value, timestamp: bool) -> ciborium::Value {
-    use ciborium::Value as C;
-    match value {
-        Value::Number(n) if timestamp => {
-            let ms = (n.as_f64().unwrap_or(0.0) * 1000.0).round() as i64;
-            C::Tag(1, Box::new(C::Integer(ms.into())))
-        }
-        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
-            (Some(i), _) => C::Integer(i.into()),
-            (_, Some(u)) => C::Integer(u.into()),
-            _ => C::Float(n.as_f64().unwrap_or(0.0)),
-        },
-        Value::Null => C::Null,
-        Value::Bool(b) => C::Bool(*b),
-        Value::String(s) => C::Text(s.clone()),
-        Value::Array(items) => C::Array(items.iter().map(|v| json_to_cbor(v, false)).collect()),
-        Value::Object(fields) => C::Map(
-            fields
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        C::Text(k.clone()),
-                        json_to_cbor(v, k.ends_with("Timestamp")),
-                    )
-                })
-                .collect(),
-        ),
-    }
 }
 
 /// A record as GetRecords and SubscribeToShard events carry it.

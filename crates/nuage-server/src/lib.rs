@@ -6,6 +6,7 @@
 //! (`nuage-streams`, ...) know nothing of HTTP.
 
 pub mod auth;
+pub mod firehose;
 pub mod kinesis;
 pub mod metrics;
 pub mod subscribe;
@@ -21,6 +22,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use axum::routing::get;
+use nuage_delivery::{Deliveries, DeliveriesConfig};
 use nuage_streams::{Streams, StreamsConfig};
 use tokio::net::TcpListener;
 
@@ -31,7 +33,10 @@ use wire::{ApiError, Format};
 /// Everything `nuage serve` needs to start.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
+    /// The data dir and the lake that delivery streams write into.
+    pub platform: nuage_common::Config,
     pub streams: StreamsConfig,
+    pub deliveries: DeliveriesConfig,
     pub limits: Limits,
     /// With keys, requests must be SigV4-signed by one of them.
     pub keys: auth::Keys,
@@ -39,15 +44,19 @@ pub struct ServerConfig {
 
 pub struct App {
     pub kinesis: kinesis::Kinesis,
+    pub firehose: firehose::Firehose,
     keys: auth::Keys,
     /// Set at shutdown, so long-lived replies (subscriptions) end.
     closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl App {
-    /// Opens the services over the data dir (recovering the stream logs).
+    /// Opens the services over the data dir (recovering the stream logs,
+    /// starting the delivery streams' flushers). Call it inside a tokio runtime.
     pub fn open(config: ServerConfig) -> anyhow::Result<Arc<Self>> {
         let streams = Arc::new(Streams::open(config.streams)?);
+        let lake = Arc::new(nuage_lake::Lake::new(&config.platform)?);
+        let deliveries = Arc::new(Deliveries::open(config.deliveries, lake)?);
         let (closing, closing_rx) = tokio::sync::watch::channel(false);
         Ok(Arc::new(Self {
             kinesis: kinesis::Kinesis {
@@ -57,6 +66,7 @@ impl App {
                 subscriptions: Default::default(),
                 closing: closing_rx,
             },
+            firehose: firehose::Firehose { deliveries },
             keys: config.keys,
             closing,
         }))
@@ -104,6 +114,10 @@ async fn handle(
     let result = match service {
         "Kinesis_20131202" => match app.keys.verify(&method, &uri, &headers, &body) {
             Ok(()) => app.kinesis.dispatch(operation, format, body).await,
+            Err(e) => Err(e),
+        },
+        "Firehose_20150804" => match app.keys.verify(&method, &uri, &headers, &body) {
+            Ok(()) => app.firehose.dispatch(operation, format, body).await,
             Err(e) => Err(e),
         },
         "" => Err(ApiError::client(
@@ -159,6 +173,7 @@ pub async fn serve(
         }
     });
     let closing = app.closing.clone();
+    let deliveries = app.firehose.deliveries.clone();
     let shutdown = async move {
         shutdown.await;
         closing.send_replace(true);
@@ -167,6 +182,8 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await;
     retention.abort();
+    // Every delivery stream writes what it has accepted before we exit.
+    deliveries.shutdown().await;
     Ok(result?)
 }
 

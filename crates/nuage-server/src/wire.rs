@@ -15,6 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Value, json};
 
 pub const JSON: &str = "application/x-amz-json-1.1";
 pub const CBOR: &str = "application/x-amz-cbor-1.1";
@@ -168,6 +169,51 @@ pub fn reply<T: Serialize>(format: Format, value: &T) -> Response {
         )
             .into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+    }
+}
+
+/// Sends a response built as JSON. In CBOR, every `...Timestamp` field
+/// (epoch seconds in JSON) becomes tag 1 with epoch milliseconds, as typed
+/// [`Timestamp`] fields do.
+pub fn reply_value(format: Format, value: &Value) -> Response {
+    match format {
+        Format::Json => reply(format, value),
+        Format::Cbor => reply(format, &json_to_cbor(value, false)),
+    }
+}
+
+/// The `{}` most operations answer with.
+pub fn empty(format: Format) -> Response {
+    reply_value(format, &json!({}))
+}
+
+fn json_to_cbor(value: &Value, timestamp: bool) -> ciborium::Value {
+    use ciborium::Value as C;
+    match value {
+        Value::Number(n) if timestamp => {
+            let ms = (n.as_f64().unwrap_or(0.0) * 1000.0).round() as i64;
+            C::Tag(1, Box::new(C::Integer(ms.into())))
+        }
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => C::Integer(i.into()),
+            (_, Some(u)) => C::Integer(u.into()),
+            _ => C::Float(n.as_f64().unwrap_or(0.0)),
+        },
+        Value::Null => C::Null,
+        Value::Bool(b) => C::Bool(*b),
+        Value::String(s) => C::Text(s.clone()),
+        Value::Array(items) => C::Array(items.iter().map(|v| json_to_cbor(v, false)).collect()),
+        Value::Object(fields) => C::Map(
+            fields
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        C::Text(k.clone()),
+                        json_to_cbor(v, k.ends_with("Timestamp")),
+                    )
+                })
+                .collect(),
+        ),
     }
 }
 

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
+use nuage_delivery::DeliveriesConfig;
 use nuage_server::{App, Limits, ServerConfig};
 use nuage_streams::{Durability, LogOptions, StreamsConfig};
 
@@ -68,41 +69,46 @@ pub async fn run(config: &nuage_common::Config, args: ServeArgs) -> anyhow::Resu
     streams.state_delay_ms = args.state_delay_ms;
     streams.shard_limit = args.shard_limit;
     streams.enforce_limits = args.enforce_limits;
-    streams.region = args.region;
+    streams.region = args.region.clone();
+    let mut deliveries = DeliveriesConfig::new(config.data_dir.join("firehose"));
+    deliveries.log = LogOptions {
+        segment_bytes: 64 * 1024 * 1024,
+        ..streams.log
+    };
+    deliveries.region = args.region;
     let app = App::open(ServerConfig {
+        platform: config.clone(),
         streams,
+        deliveries,
         limits: Limits {
             max_record_bytes: args.max_record_bytes,
             ..Limits::default()
         },
         keys: nuage_server::auth::Keys::parse(args.access_keys.as_deref().unwrap_or(""))?,
     })?;
+    let shutdown = shutdown_signal()?;
     let listener = nuage_server::bind(args.listen).await?;
     let addr = listener.local_addr()?;
     eprintln!(
         "nuage serve: listening on http://{addr} (data dir {})",
         config.data_dir.display()
     );
-    nuage_server::serve(listener, app, shutdown_signal()).await?;
+    nuage_server::serve(listener, app, shutdown).await?;
     eprintln!("nuage serve: stopped");
     Ok(ExitCode::SUCCESS)
 }
 
-/// Ctrl-C or SIGTERM: stop accepting, finish what is in flight.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Ctrl-C or SIGTERM: stop accepting, finish what is in flight. The
+/// handlers are installed before this returns, so a signal that arrives
+/// once the address is printed is never the default (immediate) death.
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = interrupt.recv() => {},
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
+    })
 }

@@ -1,10 +1,11 @@
 //! End-to-end tests of the `nuage` binary: the movie example on MovieLens,
 //! `kill -9` in the middle of UPDATE, the crawler, the CLI's output contract,
-//! and `nuage serve` through the AWS SDK for Kinesis.
+//! and `nuage serve` through the AWS SDKs for Kinesis and Firehose.
 
 mod cli;
 mod crash;
 mod crawl;
+mod firehose;
 mod movies;
 mod s3;
 mod streams;

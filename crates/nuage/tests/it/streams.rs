@@ -66,6 +66,20 @@ impl Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM, as a service manager stops it; waits for the exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+        self.child.wait().expect("nuage serve exits")
+    }
 }
 
 impl Drop for Server {
@@ -75,7 +89,7 @@ impl Drop for Server {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -1,0 +1,447 @@
+//! One delivery stream: its metadata, its durable log of accepted records,
+//! and the flusher task that buffers them and writes objects to the lake.
+//!
+//! ```text
+//! PutRecordBatch -> log (fsynced, then acknowledged)
+//!                     |  flusher: buffer until SizeInMBs or IntervalInSeconds
+//!                     v
+//!   checkpoint.json {pending: from..to}  ->  objects in the lake  ->  {delivered: to}
+//! ```
+//!
+//! Exactly once: before writing the objects of a flush, the flusher records
+//! the flush (its record range and the destination it used) in the
+//! checkpoint; after a crash it redoes that flush, whose objects have the
+//! same names, before going on. Delivered records are trimmed from the log.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use nuage_lake::{Lake, Location};
+use nuage_streams::{Entry, LogOptions, Position, Record, ShardLog};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, watch};
+
+use crate::config::{Plan, S3Destination};
+use crate::error::{DeliveryError, Result};
+use crate::object::{self, Naming};
+
+/// Where a delivery stream's records come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Source {
+    DirectPut,
+}
+
+/// Server-side encryption as configured (stored and reported; the lake
+/// files are not encrypted by nuage).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Encryption {
+    pub key_type: String,
+    pub key_arn: Option<String>,
+}
+
+/// `delivery.json`: what a delivery stream is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryMeta {
+    pub name: String,
+    pub arn: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    /// VersionId: 1 at creation, +1 at every change of the destination.
+    pub version: u64,
+    pub source: Source,
+    pub destination: S3Destination,
+    pub tags: BTreeMap<String, String>,
+    pub encryption: Option<Encryption>,
+}
+
+impl DeliveryMeta {
+    fn save(&self, dir: &Path) -> Result<()> {
+        write_json(dir, "delivery.json", self)
+    }
+}
+
+/// `checkpoint.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Checkpoint {
+    /// Records below this number are in the lake.
+    delivered: u64,
+    /// A flush that may have written some of its objects.
+    pending: Option<Pending>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Pending {
+    from: u64,
+    to: u64,
+    version: u64,
+    destination: S3Destination,
+}
+
+/// Writes `name` in `dir` atomically and durably.
+fn write_json<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<()> {
+    let io = |e: std::io::Error| {
+        DeliveryError::Internal(format!("{}: cannot write {name}: {e}", dir.display()))
+    };
+    let tmp = dir.join(format!("{name}.tmp"));
+    let mut file = fs::File::create(&tmp).map_err(io)?;
+    let bytes =
+        serde_json::to_vec_pretty(value).map_err(|e| DeliveryError::Internal(e.to_string()))?;
+    file.write_all(&bytes).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    fs::rename(&tmp, dir.join(name)).map_err(io)?;
+    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(dir: &Path, name: &str) -> Result<Option<T>> {
+    match fs::read(dir.join(name)) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            DeliveryError::Internal(format!("{}: {name} is damaged: {e}", dir.display()))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(DeliveryError::Internal(format!(
+            "{}: cannot read {name}: {e}",
+            dir.display()
+        ))),
+    }
+}
+
+/// Counters of what a delivery stream has done since nuage started.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub records_in: AtomicU64,
+    pub bytes_in: AtomicU64,
+    pub records_delivered: AtomicU64,
+    pub bytes_delivered: AtomicU64,
+    pub objects: AtomicU64,
+    pub records_failed: AtomicU64,
+}
+
+pub struct Delivery {
+    dir: PathBuf,
+    meta: Mutex<DeliveryMeta>,
+    plan: Mutex<Arc<Plan>>,
+    log: ShardLog,
+    lake: Arc<Lake>,
+    /// Wakes the flusher when the destination changes.
+    changed: Notify,
+    /// True once the flusher should deliver what it has and stop.
+    stop: watch::Sender<bool>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    pub stats: Stats,
+}
+
+impl Delivery {
+    /// Creates the files of a new delivery stream.
+    pub(crate) fn create(
+        dir: &Path,
+        meta: DeliveryMeta,
+        log: LogOptions,
+        lake: Arc<Lake>,
+    ) -> Result<Arc<Self>> {
+        let plan = meta.destination.plan()?;
+        // Hidden (skipped at open) until complete; names may hold dots.
+        let name = dir.file_name().unwrap_or_default().to_string_lossy();
+        let staging = dir.with_file_name(format!(".creating-{name}"));
+        let _ = fs::remove_dir_all(&staging);
+        fs::create_dir_all(&staging)
+            .map_err(|e| DeliveryError::Internal(format!("{}: {e}", staging.display())))?;
+        meta.save(&staging)?;
+        write_json(&staging, "checkpoint.json", &Checkpoint::default())?;
+        fs::rename(&staging, dir)
+            .map_err(|e| DeliveryError::Internal(format!("{}: {e}", dir.display())))?;
+        Self::new(dir, meta, plan, log, lake)
+    }
+
+    /// Opens a delivery stream that exists on disk.
+    pub(crate) fn open(dir: &Path, log: LogOptions, lake: Arc<Lake>) -> Result<Arc<Self>> {
+        let meta: DeliveryMeta = read_json(dir, "delivery.json")?.ok_or_else(|| {
+            DeliveryError::Internal(format!("{}: delivery.json is missing", dir.display()))
+        })?;
+        let plan = meta.destination.plan()?;
+        Self::new(dir, meta, plan, log, lake)
+    }
+
+    fn new(
+        dir: &Path,
+        meta: DeliveryMeta,
+        plan: Plan,
+        log: LogOptions,
+        lake: Arc<Lake>,
+    ) -> Result<Arc<Self>> {
+        let log = ShardLog::open(&dir.join("log"), log)?;
+        Ok(Arc::new(Self {
+            dir: dir.to_path_buf(),
+            meta: Mutex::new(meta),
+            plan: Mutex::new(Arc::new(plan)),
+            log,
+            lake,
+            changed: Notify::new(),
+            stop: watch::channel(false).0,
+            task: Mutex::new(None),
+            stats: Stats::default(),
+        }))
+    }
+
+    pub fn meta(&self) -> DeliveryMeta {
+        self.meta.lock().expect("meta lock").clone()
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn plan(&self) -> Arc<Plan> {
+        self.plan.lock().expect("plan lock").clone()
+    }
+
+    /// Changes the metadata with `f` and saves it; `f` may refuse.
+    pub fn update(&self, f: impl FnOnce(&mut DeliveryMeta) -> Result<()>) -> Result<()> {
+        let mut meta = self.meta.lock().expect("meta lock");
+        let mut next = meta.clone();
+        f(&mut next)?;
+        let plan = (next.destination != meta.destination)
+            .then(|| next.destination.plan())
+            .transpose()?;
+        next.save(&self.dir)?;
+        *meta = next;
+        if let Some(plan) = plan {
+            *self.plan.lock().expect("plan lock") = Arc::new(plan);
+            self.changed.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Appends records to the log; returns their numbers once durable.
+    pub async fn put(&self, records: &[Bytes]) -> Result<std::ops::Range<u64>> {
+        let entries: Vec<Entry<'_>> = records
+            .iter()
+            .map(|data| Entry {
+                partition_key: "",
+                data,
+            })
+            .collect();
+        let (first, _) = self
+            .log
+            .append(&entries, nuage_streams::streams::now_ms())?;
+        let end = first + records.len() as u64;
+        self.log.commit(end).await?;
+        self.stats
+            .records_in
+            .fetch_add(records.len() as u64, Ordering::Relaxed);
+        self.stats.bytes_in.fetch_add(
+            records.iter().map(|r| r.len() as u64).sum(),
+            Ordering::Relaxed,
+        );
+        Ok(first..end)
+    }
+
+    /// Starts the flusher.
+    pub(crate) fn start(self: &Arc<Self>) {
+        let delivery = self.clone();
+        let task = tokio::spawn(async move {
+            if let Err(e) = delivery.run().await {
+                tracing::error!("delivery stream {}: {e}", delivery.meta().name);
+            }
+        });
+        *self.task.lock().expect("task lock") = Some(task);
+    }
+
+    /// Delivers everything accepted so far and stops the flusher.
+    pub async fn stop(&self) {
+        self.stop.send_replace(true);
+        let task = self.task.lock().expect("task lock").take();
+        if let Some(task) = task
+            && let Err(e) = task.await
+        {
+            tracing::error!("delivery stream {}: flusher failed: {e}", self.meta().name);
+        }
+    }
+
+    async fn run(&self) -> Result<()> {
+        let mut checkpoint: Checkpoint =
+            read_json(&self.dir, "checkpoint.json")?.unwrap_or_default();
+        if let Some(pending) = checkpoint.pending.clone() {
+            // A crash interrupted this flush: redo it, same names.
+            let records = self.read_range(pending.from, pending.to)?;
+            let plan = pending.destination.plan()?;
+            self.deliver(
+                &mut checkpoint,
+                &records,
+                &plan,
+                pending.version,
+                &pending.destination,
+            )
+            .await?;
+        }
+        let mut next = Position::at(checkpoint.delivered);
+        let mut buffer: Vec<Record> = Vec::new();
+        let mut buffered = 0u64;
+        let mut stop = self.stop.subscribe();
+        loop {
+            let plan = self.plan();
+            // Take in what the log has, up to the buffer size. An object
+            // holds at most SizeInMBs (unless one record is larger): a record
+            // that would go beyond waits for the next flush.
+            let mut full = buffered >= plan.size_bytes;
+            while !full {
+                let batch = self
+                    .log
+                    .read(next, 10_000, (plan.size_bytes - buffered) as usize)?;
+                if batch.records.is_empty() {
+                    break;
+                }
+                buffered += batch.bytes as u64;
+                buffer.extend(batch.records);
+                next = batch.next;
+                while buffered > plan.size_bytes && buffer.len() > 1 {
+                    let over = buffer.pop().expect("more than one record");
+                    buffered -= over.data.len() as u64;
+                    next = Position::at(over.number);
+                    full = true;
+                }
+                full |= buffered >= plan.size_bytes;
+            }
+            let stopping = *stop.borrow_and_update();
+            let deadline = buffer
+                .first()
+                .map(|r| r.arrival_ms + plan.interval.as_millis() as i64);
+            let now = nuage_streams::streams::now_ms();
+            if !buffer.is_empty() && (full || stopping || deadline.is_some_and(|d| d <= now)) {
+                let (version, destination) = {
+                    let meta = self.meta.lock().expect("meta lock");
+                    (meta.version, meta.destination.clone())
+                };
+                self.deliver(&mut checkpoint, &buffer, &plan, version, &destination)
+                    .await?;
+                buffer.clear();
+                buffered = 0;
+                continue;
+            }
+            if stopping {
+                return Ok(());
+            }
+            let wait = deadline.map_or(Duration::from_secs(3600), |d| {
+                Duration::from_millis((d - now).max(0) as u64)
+            });
+            tokio::select! {
+                _ = self.log.readable(next.record) => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.changed.notified() => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+
+    /// Records `from..to` of the log (a flush being redone).
+    fn read_range(&self, from: u64, to: u64) -> Result<Vec<Record>> {
+        let mut records = Vec::new();
+        let mut at = Position::at(from);
+        while at.record < to {
+            let batch = self.log.read(at, (to - at.record) as usize, usize::MAX)?;
+            if batch.records.is_empty() {
+                return Err(DeliveryError::Internal(format!(
+                    "{}: records {}..{to} of an unfinished flush are missing from the log",
+                    self.dir.display(),
+                    at.record
+                )));
+            }
+            at = batch.next;
+            records.extend(batch.records.into_iter().filter(|r| r.number < to));
+        }
+        Ok(records)
+    }
+
+    /// One flush: note it, write its objects (retrying until the lake takes
+    /// them), note it done, trim the log.
+    async fn deliver(
+        &self,
+        checkpoint: &mut Checkpoint,
+        records: &[Record],
+        plan: &Plan,
+        version: u64,
+        destination: &S3Destination,
+    ) -> Result<()> {
+        let (Some(first), Some(last)) = (records.first(), records.last()) else {
+            return Ok(());
+        };
+        let to = last.number + 1;
+        if checkpoint
+            .pending
+            .as_ref()
+            .is_none_or(|p| p.from != first.number)
+        {
+            checkpoint.pending = Some(Pending {
+                from: first.number,
+                to,
+                version,
+                destination: destination.clone(),
+            });
+            write_json(&self.dir, "checkpoint.json", &*checkpoint)?;
+        }
+        let (name, created_ms) = {
+            let meta = self.meta.lock().expect("meta lock");
+            (meta.name.clone(), meta.created_ms)
+        };
+        let naming = Naming {
+            stream: &name,
+            created_ms,
+            version,
+        };
+        let objects = object::build(plan, naming, records, nuage_streams::streams::now_ms())?;
+        let mut backoff = Duration::from_millis(200);
+        for object in &objects {
+            let location = Location::Object {
+                bucket: plan.bucket.clone(),
+                key: object.key.clone(),
+            };
+            loop {
+                let attempt = async {
+                    self.lake.make_bucket(&plan.bucket).await?;
+                    self.lake.put_bytes(&location, object.body.clone()).await
+                };
+                match attempt.await {
+                    Ok(()) => break,
+                    Err(e) => {
+                        tracing::warn!(
+                            "delivery stream {name}: writing {location} failed ({e}); retrying in {backoff:?}"
+                        );
+                        if *self.stop.borrow() {
+                            // The flush stays pending; the next start redoes it.
+                            return Err(DeliveryError::Internal(format!(
+                                "stopped while {location} could not be written: {e}"
+                            )));
+                        }
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(30));
+                    }
+                }
+            }
+            let counter = if object.failed {
+                &self.stats.records_failed
+            } else {
+                &self.stats.records_delivered
+            };
+            counter.fetch_add(object.records as u64, Ordering::Relaxed);
+            self.stats.objects.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .bytes_delivered
+                .fetch_add(object.body.len() as u64, Ordering::Relaxed);
+        }
+        checkpoint.delivered = to;
+        checkpoint.pending = None;
+        write_json(&self.dir, "checkpoint.json", &*checkpoint)?;
+        self.log.trim_below(to)?;
+        tracing::debug!(
+            "delivery stream {name}: records {}..{to} in {} object(s)",
+            first.number,
+            objects.len()
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,635 @@
+//! `nuage serve` as Firehose, through the AWS SDK for Firehose: delivery
+//! streams buffer records and write objects that are files of the embedded
+//! lake (`<data-dir>/lake/<bucket>/<key>`).
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use aws_sdk_firehose::Client;
+use aws_sdk_firehose::config::retry::RetryConfig;
+use aws_sdk_firehose::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_firehose::error::ProvideErrorMetadata;
+use aws_sdk_firehose::primitives::Blob;
+use aws_sdk_firehose::types::{
+    BufferingHints, CompressionFormat, DeliveryStreamEncryptionStatus, DeliveryStreamStatus,
+    DynamicPartitioningConfiguration, ExtendedS3DestinationConfiguration,
+    ExtendedS3DestinationUpdate, ProcessingConfiguration, Processor, ProcessorParameter,
+    ProcessorParameterName, ProcessorType, Record, Tag,
+};
+
+use crate::streams::{Server, runtime};
+
+fn client(server: &Server) -> Client {
+    let config = aws_sdk_firehose::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(&server.endpoint)
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .retry_config(RetryConfig::disabled())
+        .build();
+    Client::from_conf(config)
+}
+
+fn destination(bucket: &str, size_mb: i32, interval_s: i32) -> ExtendedS3DestinationConfiguration {
+    ExtendedS3DestinationConfiguration::builder()
+        .bucket_arn(format!("arn:aws:s3:::{bucket}"))
+        .role_arn("arn:aws:iam::000000000000:role/firehose")
+        .buffering_hints(
+            BufferingHints::builder()
+                .size_in_mbs(size_mb)
+                .interval_in_seconds(interval_s)
+                .build(),
+        )
+        .build()
+        .unwrap()
+}
+
+fn record(data: impl Into<Vec<u8>>) -> Record {
+    Record::builder().data(Blob::new(data)).build().unwrap()
+}
+
+/// Every object of a lake bucket, by key (files being written are skipped).
+fn objects(data_dir: &Path, bucket: &str) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else if !path.to_string_lossy().contains('#') {
+                let key = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.insert(key, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    let root = data_dir.join("lake").join(bucket);
+    let mut out = BTreeMap::new();
+    walk(&root, &root, &mut out);
+    out
+}
+
+fn lines(bytes: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Waits until `ready` holds (at most `seconds`), returning how long it took.
+fn wait_until(seconds: u64, mut ready: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !ready() {
+        assert!(
+            start.elapsed() < Duration::from_secs(seconds),
+            "not delivered within {seconds} s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    start.elapsed()
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+/// A default key: `YYYY/MM/dd/HH/<stream>-<version>-YYYY-MM-dd-HH-mm-ss-<uuid><ext>`.
+fn assert_default_key(key: &str, prefix: &str, stream: &str, version: u32, extension: &str) {
+    let rest = key.strip_prefix(prefix).unwrap_or_else(|| panic!("{key}"));
+    let parts: Vec<&str> = rest.split('/').collect();
+    assert_eq!(parts.len(), 5, "{key}");
+    for (part, len) in parts[..4].iter().zip([4, 2, 2, 2]) {
+        assert!(
+            part.len() == len && part.bytes().all(|b| b.is_ascii_digit()),
+            "{key}"
+        );
+    }
+    let name = parts[4]
+        .strip_suffix(extension)
+        .unwrap_or_else(|| panic!("{key}"));
+    let stamp_and_id = name
+        .strip_prefix(&format!("{stream}-{version}-"))
+        .unwrap_or_else(|| panic!("{key}"));
+    let (stamp, id) = stamp_and_id.split_at(20);
+    assert_eq!(
+        stamp,
+        format!("{}-{}-{}-{}-", parts[0], parts[1], parts[2], parts[3]) + &stamp[14..20],
+        "{key}"
+    );
+    assert_eq!(id.len(), 36, "{key}");
+    assert_eq!(id.matches('-').count(), 4, "{key}");
+}
+
+#[test]
+fn the_firehose_api_through_the_aws_sdk() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let client = client(&server);
+    runtime().block_on(async {
+        let created = client
+            .create_delivery_stream()
+            .delivery_stream_name("tolls")
+            .extended_s3_destination_configuration(destination("tolls", 1, 1))
+            .tags(Tag::builder().key("team").value("roads").build().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            created.delivery_stream_arn(),
+            Some("arn:aws:firehose:us-east-1:000000000000:deliverystream/tolls")
+        );
+        let again = client
+            .create_delivery_stream()
+            .delivery_stream_name("tolls")
+            .extended_s3_destination_configuration(destination("tolls", 1, 1))
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert_eq!(again.code(), Some("ResourceInUseException"));
+        assert_eq!(
+            again.message(),
+            Some("Firehose tolls under accountId 000000000000 already exists")
+        );
+
+        let described = client
+            .describe_delivery_stream()
+            .delivery_stream_name("tolls")
+            .send()
+            .await
+            .unwrap();
+        let d = described.delivery_stream_description().unwrap();
+        assert_eq!(d.delivery_stream_status(), &DeliveryStreamStatus::Active);
+        assert_eq!(d.version_id(), "1");
+        let destination_id = d.destinations()[0].destination_id().to_string();
+        let s3 = d.destinations()[0]
+            .extended_s3_destination_description()
+            .unwrap();
+        assert_eq!(s3.bucket_arn(), "arn:aws:s3:::tolls");
+        assert_eq!(s3.compression_format(), &CompressionFormat::Uncompressed);
+        let hints = s3.buffering_hints().unwrap();
+        assert_eq!((hints.size_in_mbs(), hints.interval_in_seconds()), (Some(1), Some(1)));
+
+        let listed = client.list_delivery_streams().send().await.unwrap();
+        assert_eq!(listed.delivery_stream_names(), ["tolls"]);
+        assert!(!listed.has_more_delivery_streams());
+
+        // Records are acknowledged, then delivered after the 1 s interval.
+        let one = client
+            .put_record()
+            .delivery_stream_name("tolls")
+            .record(record("car-1,3.5\n"))
+            .send()
+            .await
+            .unwrap();
+        assert!(!one.record_id().is_empty());
+        let batch = client
+            .put_record_batch()
+            .delivery_stream_name("tolls")
+            .set_records(Some(
+                (2..5).map(|i| record(format!("car-{i},1.0\n"))).collect(),
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(batch.failed_put_count(), 0);
+        assert_eq!(batch.request_responses().len(), 3);
+        let waited = wait_until(10, || {
+            objects(dir.path(), "tolls")
+                .values()
+                .map(|o| lines(o).len())
+                .sum::<usize>()
+                == 4
+        });
+        assert!(waited >= Duration::from_millis(500), "flushed after {waited:?}");
+        let first = objects(dir.path(), "tolls");
+        let mut all: Vec<String> = first.values().flat_map(|o| lines(o)).collect();
+        all.sort();
+        assert_eq!(all, ["car-1,3.5", "car-2,1.0", "car-3,1.0", "car-4,1.0"]);
+        for key in first.keys() {
+            assert_default_key(key, "", "tolls", 1, "");
+        }
+
+        // Errors, as AWS words them.
+        let missing = client
+            .describe_delivery_stream()
+            .delivery_stream_name("nope")
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert_eq!(missing.code(), Some("ResourceNotFoundException"));
+        assert_eq!(
+            missing.message(),
+            Some("Firehose nope under account 000000000000 not found.")
+        );
+        let too_many = client
+            .put_record_batch()
+            .delivery_stream_name("tolls")
+            .set_records(Some((0..501).map(|_| record("x")).collect()))
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert_eq!(too_many.code(), Some("ValidationException"));
+        assert!(
+            too_many
+                .message()
+                .unwrap()
+                .contains("at 'records' failed to satisfy constraint: Member must have length less than or equal to 500"),
+            "{too_many:?}"
+        );
+        let too_big = client
+            .put_record()
+            .delivery_stream_name("tolls")
+            .record(record(vec![b'x'; 1_024_001]))
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert_eq!(too_big.code(), Some("ValidationException"));
+        assert!(
+            too_big
+                .message()
+                .unwrap()
+                .contains("Member must have length less than or equal to 1024000"),
+            "{too_big:?}"
+        );
+        let bad_name = client
+            .describe_delivery_stream()
+            .delivery_stream_name("no spaces")
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert_eq!(bad_name.code(), Some("ValidationException"));
+        let bad_prefix = client
+            .create_delivery_stream()
+            .delivery_stream_name("bad")
+            .extended_s3_destination_configuration(
+                ExtendedS3DestinationConfiguration::builder()
+                    .bucket_arn("arn:aws:s3:::tolls")
+                    .role_arn("arn:aws:iam::000000000000:role/firehose")
+                    .prefix("x/!{timestamp:yyyy}/")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert_eq!(bad_prefix.code(), Some("InvalidArgumentException"));
+        assert!(
+            bad_prefix.message().unwrap().contains("ErrorOutputPrefix"),
+            "{bad_prefix:?}"
+        );
+
+        // UpdateDestination checks the version, merges the update and bumps it.
+        let stale = client
+            .update_destination()
+            .delivery_stream_name("tolls")
+            .current_delivery_stream_version_id("7")
+            .destination_id(&destination_id)
+            .extended_s3_destination_update(
+                ExtendedS3DestinationUpdate::builder().prefix("gz/").build(),
+            )
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert_eq!(stale.code(), Some("ConcurrentModificationException"));
+        client
+            .update_destination()
+            .delivery_stream_name("tolls")
+            .current_delivery_stream_version_id("1")
+            .destination_id(&destination_id)
+            .extended_s3_destination_update(
+                ExtendedS3DestinationUpdate::builder()
+                    .prefix("gz/")
+                    .compression_format(CompressionFormat::Gzip)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let described = client
+            .describe_delivery_stream()
+            .delivery_stream_name("tolls")
+            .send()
+            .await
+            .unwrap();
+        let d = described.delivery_stream_description().unwrap();
+        assert_eq!(d.version_id(), "2");
+        let s3 = d.destinations()[0]
+            .extended_s3_destination_description()
+            .unwrap();
+        assert_eq!(s3.prefix(), Some("gz/"));
+        assert_eq!(s3.compression_format(), &CompressionFormat::Gzip);
+        let hints = s3.buffering_hints().unwrap();
+        assert_eq!((hints.size_in_mbs(), hints.interval_in_seconds()), (Some(1), Some(1)));
+        client
+            .put_record_batch()
+            .delivery_stream_name("tolls")
+            .set_records(Some(vec![record("gz-1\n"), record("gz-2\n")]))
+            .send()
+            .await
+            .unwrap();
+        wait_until(10, || objects(dir.path(), "tolls").keys().any(|k| k.starts_with("gz/")));
+        let zipped: Vec<(String, Vec<u8>)> = objects(dir.path(), "tolls")
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("gz/"))
+            .collect();
+        assert_eq!(zipped.len(), 1);
+        assert_default_key(&zipped[0].0, "gz/", "tolls", 2, ".gz");
+        assert_eq!(lines(&gunzip(&zipped[0].1)), ["gz-1", "gz-2"]);
+
+        // Tags and encryption are stored and reported.
+        client
+            .tag_delivery_stream()
+            .delivery_stream_name("tolls")
+            .tags(Tag::builder().key("env").value("test").build().unwrap())
+            .send()
+            .await
+            .unwrap();
+        client
+            .untag_delivery_stream()
+            .delivery_stream_name("tolls")
+            .tag_keys("team")
+            .send()
+            .await
+            .unwrap();
+        let tags = client
+            .list_tags_for_delivery_stream()
+            .delivery_stream_name("tolls")
+            .send()
+            .await
+            .unwrap();
+        let tags: Vec<(&str, Option<&str>)> =
+            tags.tags().iter().map(|t| (t.key(), t.value())).collect();
+        assert_eq!(tags, [("env", Some("test"))]);
+        client
+            .start_delivery_stream_encryption()
+            .delivery_stream_name("tolls")
+            .send()
+            .await
+            .unwrap();
+        let described = client
+            .describe_delivery_stream()
+            .delivery_stream_name("tolls")
+            .send()
+            .await
+            .unwrap();
+        let encryption = described
+            .delivery_stream_description()
+            .unwrap()
+            .delivery_stream_encryption_configuration()
+            .unwrap();
+        assert_eq!(
+            encryption.status(),
+            Some(&DeliveryStreamEncryptionStatus::Enabled)
+        );
+
+        client
+            .delete_delivery_stream()
+            .delivery_stream_name("tolls")
+            .send()
+            .await
+            .unwrap();
+        let listed = client.list_delivery_streams().send().await.unwrap();
+        assert!(listed.delivery_stream_names().is_empty());
+        // What was delivered stays in the lake.
+        assert_eq!(objects(dir.path(), "tolls").len(), first.len() + 1);
+    });
+}
+
+#[test]
+fn dynamic_partitioning_splits_records_by_their_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let client = client(&server);
+    let parameter = |name, value: &str| {
+        ProcessorParameter::builder()
+            .parameter_name(name)
+            .parameter_value(value)
+            .build()
+            .unwrap()
+    };
+    runtime().block_on(async {
+        let mut config = destination("cars", 64, 1);
+        config.prefix = Some("cars/car=!{partitionKeyFromQuery:car}/!{timestamp:yyyy}/".into());
+        config.error_output_prefix = Some("errors/!{firehose:error-output-type}/".into());
+        config.dynamic_partitioning_configuration = Some(
+            DynamicPartitioningConfiguration::builder()
+                .enabled(true)
+                .build(),
+        );
+        config.processing_configuration = Some(
+            ProcessingConfiguration::builder()
+                .enabled(true)
+                .processors(
+                    Processor::builder()
+                        .r#type(ProcessorType::MetadataExtraction)
+                        .parameters(parameter(
+                            ProcessorParameterName::MetadataExtractionQuery,
+                            "{car: .car.id}",
+                        ))
+                        .parameters(parameter(
+                            ProcessorParameterName::JsonParsingEngine,
+                            "JQ-1.6",
+                        ))
+                        .build()
+                        .unwrap(),
+                )
+                .processors(
+                    Processor::builder()
+                        .r#type(ProcessorType::AppendDelimiterToRecord)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        );
+        client
+            .create_delivery_stream()
+            .delivery_stream_name("cars")
+            .extended_s3_destination_configuration(config)
+            .send()
+            .await
+            .unwrap();
+        let records = [
+            r#"{"car":{"id":"a"},"toll":1}"#,
+            r#"{"car":{"id":"b"},"toll":2}"#,
+            r#"{"car":{"id":"a"},"toll":3}"#,
+            "not json",
+            r#"{"car":{"id":"a"},"toll":4}"#,
+        ];
+        client
+            .put_record_batch()
+            .delivery_stream_name("cars")
+            .set_records(Some(records.iter().map(|r| record(*r)).collect()))
+            .send()
+            .await
+            .unwrap();
+        wait_until(10, || objects(dir.path(), "cars").len() == 3);
+    });
+    let year = chrono::Utc::now().format("%Y").to_string();
+    let by_prefix: BTreeMap<String, Vec<String>> = objects(dir.path(), "cars")
+        .into_iter()
+        .map(|(key, body)| (key.rsplit_once('/').unwrap().0.to_string(), lines(&body)))
+        .collect();
+    assert_eq!(
+        by_prefix[&format!("cars/car=a/{year}")],
+        [
+            r#"{"car":{"id":"a"},"toll":1}"#,
+            r#"{"car":{"id":"a"},"toll":3}"#,
+            r#"{"car":{"id":"a"},"toll":4}"#
+        ]
+    );
+    assert_eq!(
+        by_prefix[&format!("cars/car=b/{year}")],
+        [r#"{"car":{"id":"b"},"toll":2}"#]
+    );
+    let (error_prefix, failed) = by_prefix
+        .iter()
+        .find(|(k, _)| k.starts_with("errors/"))
+        .unwrap();
+    // A prefix with expressions replaces the hourly layout.
+    assert_eq!(error_prefix, "errors/processing-failed");
+    assert_eq!(failed.len(), 1);
+    let failure: serde_json::Value = serde_json::from_str(&failed[0]).unwrap();
+    assert_eq!(
+        failure["errorCode"],
+        "DynamicPartitioning.MetadataExtractionFailed"
+    );
+    assert_eq!(failure["rawData"], "bm90IGpzb24="); // base64 of "not json"
+}
+
+#[test]
+fn size_flushes_early_and_sigterm_delivers_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let client = client(&server);
+    let payload = |i: usize| format!("{i:08}{}\n", "x".repeat(991)); // 1,000 bytes
+    runtime().block_on(async {
+        client
+            .create_delivery_stream()
+            .delivery_stream_name("big")
+            .extended_s3_destination_configuration(destination("big", 1, 900))
+            .send()
+            .await
+            .unwrap();
+        for batch in 0..3 {
+            client
+                .put_record_batch()
+                .delivery_stream_name("big")
+                .set_records(Some(
+                    (batch * 500..(batch + 1) * 500)
+                        .map(|i| record(payload(i)))
+                        .collect(),
+                ))
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    // 1.5 MB against a 1 MiB buffer: one object long before 900 s.
+    wait_until(10, || !objects(dir.path(), "big").is_empty());
+    let early = objects(dir.path(), "big");
+    assert_eq!(early.len(), 1);
+    let size = early.values().next().unwrap().len();
+    assert!((1_000_000..=1_048_576).contains(&size), "{size} bytes");
+
+    // The rest waits for the interval, but a graceful stop delivers it.
+    let status = server.terminate();
+    assert!(status.success(), "{status}");
+    let all: Vec<String> = objects(dir.path(), "big")
+        .values()
+        .flat_map(|o| lines(o))
+        .collect();
+    assert_eq!(all.len(), 1500);
+    let mut numbers: Vec<usize> = all.iter().map(|l| l[..8].parse().unwrap()).collect();
+    numbers.sort();
+    assert_eq!(numbers, (0..1500).collect::<Vec<_>>());
+}
+
+#[test]
+fn acknowledged_records_are_delivered_exactly_once_across_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut acknowledged = Vec::new();
+    let mut sent = 0usize;
+    for round in 0..8u64 {
+        let server = Server::start(dir.path(), &[]);
+        let client = client(&server);
+        let pid = server.id();
+        // Kill at a different moment of the 1 s buffering cycle each round.
+        let after = Duration::from_millis(300 + round * 271 % 1200);
+        let killer = std::thread::spawn(move || {
+            std::thread::sleep(after);
+            std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status()
+                .unwrap();
+        });
+        runtime().block_on(async {
+            if round == 0 {
+                client
+                    .create_delivery_stream()
+                    .delivery_stream_name("crash")
+                    .extended_s3_destination_configuration(destination("crash", 1, 0))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            loop {
+                let ids: Vec<usize> = (sent..sent + 50).collect();
+                sent += 50;
+                let put = client
+                    .put_record_batch()
+                    .delivery_stream_name("crash")
+                    .set_records(Some(ids.iter().map(|i| record(format!("{i}\n"))).collect()))
+                    .send()
+                    .await;
+                match put {
+                    Ok(reply) => {
+                        assert_eq!(reply.failed_put_count(), 0);
+                        acknowledged.extend(ids);
+                    }
+                    Err(_) => break,
+                }
+            }
+        });
+        killer.join().unwrap();
+        server.kill();
+    }
+    assert!(acknowledged.len() > 1000, "{} records", acknowledged.len());
+    let server = Server::start(dir.path(), &[]);
+    assert!(server.terminate().success());
+    let mut seen: BTreeMap<usize, usize> = BTreeMap::new();
+    for body in objects(dir.path(), "crash").values() {
+        for line in lines(body) {
+            *seen.entry(line.parse().unwrap()).or_default() += 1;
+        }
+    }
+    for id in &acknowledged {
+        assert_eq!(
+            seen.get(id),
+            Some(&1),
+            "record {id} delivered {:?} times",
+            seen.get(id)
+        );
+    }
+    assert!(
+        seen.values().all(|&n| n == 1),
+        "a record was delivered twice"
+    );
+}
