@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::convert::Conversion;
 use crate::error::{DeliveryError, Result};
 use crate::partition::Extraction;
 use crate::prefix::Template;
@@ -173,15 +174,15 @@ impl S3Destination {
                 "FileExtension {ext} must start with a period followed by lowercase letters, digits or !-_.*'()"
             )));
         }
-        if self
-            .data_format_conversion_configuration
-            .as_ref()
-            .and_then(|c| c.get("Enabled"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-        {
+        let conversion = Conversion::parse(self.data_format_conversion_configuration.as_ref())?;
+        if conversion.is_some() && size_mb < 64 {
+            return Err(invalid(format!(
+                "BufferingHints.SizeInMBs must be at least 64 when DataFormatConversionConfiguration is enabled (it is {size_mb})"
+            )));
+        }
+        if conversion.is_some() && compression != Compression::None {
             return Err(invalid(
-                "DataFormatConversionConfiguration is not supported by nuage yet; deliver JSON and query it with a JSON table".into(),
+                "CompressionFormat must be UNCOMPRESSED when DataFormatConversionConfiguration is enabled; set the Parquet compression in ParquetSerDe.Compression".into(),
             ));
         }
 
@@ -277,6 +278,7 @@ impl S3Destination {
 
         let extension = match &self.file_extension {
             Some(ext) if !ext.is_empty() => ext.clone(),
+            _ if conversion.is_some() => ".parquet".to_string(),
             _ => compression.extension().to_string(),
         };
         Ok(Plan {
@@ -289,6 +291,7 @@ impl S3Destination {
             extension,
             delimiter,
             extraction: if dynamic { extraction } else { None },
+            conversion,
         })
     }
 
@@ -367,6 +370,8 @@ pub struct Plan {
     pub delimiter: bool,
     /// Dynamic partitioning's keys, when it is enabled.
     pub extraction: Option<Extraction>,
+    /// JSON to Parquet, when DataFormatConversionConfiguration is enabled.
+    pub conversion: Option<Conversion>,
 }
 
 #[cfg(test)]

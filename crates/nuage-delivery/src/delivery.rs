@@ -27,9 +27,11 @@ use nuage_streams::{Entry, LogOptions, Position, Record, ShardLog};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, watch};
 
+use nuage_catalog::Metastore;
+
 use crate::config::{Plan, S3Destination};
 use crate::error::{DeliveryError, Result};
-use crate::object::{self, Naming};
+use crate::object::{self, Encoding, Naming};
 
 /// Where a delivery stream's records come from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,6 +130,9 @@ pub struct Delivery {
     plan: Mutex<Arc<Plan>>,
     log: ShardLog,
     lake: Arc<Lake>,
+    /// The catalog whose tables Parquet conversion reads and registers
+    /// partitions in.
+    catalog: Arc<dyn Metastore>,
     /// Wakes the flusher when the destination changes.
     changed: Notify,
     /// True once the flusher should deliver what it has and stop.
@@ -143,6 +148,7 @@ impl Delivery {
         meta: DeliveryMeta,
         log: LogOptions,
         lake: Arc<Lake>,
+        catalog: Arc<dyn Metastore>,
     ) -> Result<Arc<Self>> {
         let plan = meta.destination.plan()?;
         // Hidden (skipped at open) until complete; names may hold dots.
@@ -155,16 +161,21 @@ impl Delivery {
         write_json(&staging, "checkpoint.json", &Checkpoint::default())?;
         fs::rename(&staging, dir)
             .map_err(|e| DeliveryError::Internal(format!("{}: {e}", dir.display())))?;
-        Self::new(dir, meta, plan, log, lake)
+        Self::new(dir, meta, plan, log, lake, catalog)
     }
 
     /// Opens a delivery stream that exists on disk.
-    pub(crate) fn open(dir: &Path, log: LogOptions, lake: Arc<Lake>) -> Result<Arc<Self>> {
+    pub(crate) fn open(
+        dir: &Path,
+        log: LogOptions,
+        lake: Arc<Lake>,
+        catalog: Arc<dyn Metastore>,
+    ) -> Result<Arc<Self>> {
         let meta: DeliveryMeta = read_json(dir, "delivery.json")?.ok_or_else(|| {
             DeliveryError::Internal(format!("{}: delivery.json is missing", dir.display()))
         })?;
         let plan = meta.destination.plan()?;
-        Self::new(dir, meta, plan, log, lake)
+        Self::new(dir, meta, plan, log, lake, catalog)
     }
 
     fn new(
@@ -173,6 +184,7 @@ impl Delivery {
         plan: Plan,
         log: LogOptions,
         lake: Arc<Lake>,
+        catalog: Arc<dyn Metastore>,
     ) -> Result<Arc<Self>> {
         let log = ShardLog::open(&dir.join("log"), log)?;
         Ok(Arc::new(Self {
@@ -181,6 +193,7 @@ impl Delivery {
             plan: Mutex::new(Arc::new(plan)),
             log,
             lake,
+            catalog,
             changed: Notify::new(),
             stop: watch::channel(false).0,
             task: Mutex::new(None),
@@ -269,7 +282,7 @@ impl Delivery {
         if let Some(pending) = checkpoint.pending.clone() {
             // A crash interrupted this flush: redo it, same names.
             let records = self.read_range(pending.from, pending.to)?;
-            let plan = pending.destination.plan()?;
+            let plan = Arc::new(pending.destination.plan()?);
             self.deliver(
                 &mut checkpoint,
                 &records,
@@ -363,7 +376,7 @@ impl Delivery {
         &self,
         checkpoint: &mut Checkpoint,
         records: &[Record],
-        plan: &Plan,
+        plan: &Arc<Plan>,
         version: u64,
         destination: &S3Destination,
     ) -> Result<()> {
@@ -388,12 +401,50 @@ impl Delivery {
             let meta = self.meta.lock().expect("meta lock");
             (meta.name.clone(), meta.created_ms)
         };
-        let naming = Naming {
-            stream: &name,
-            created_ms,
-            version,
+        let objects = {
+            // Compressing and converting is CPU work: off the async workers.
+            let converter = plan.conversion.as_ref().map(|c| c.resolve(&*self.catalog));
+            let (plan, records, name) = (plan.clone(), records.to_vec(), name.clone());
+            tokio::task::spawn_blocking(move || {
+                let encoding = match &converter {
+                    Some(resolved) => Encoding::Parquet(resolved),
+                    None => Encoding::Raw,
+                };
+                let naming = Naming {
+                    stream: &name,
+                    created_ms,
+                    version,
+                };
+                let objects = object::build(
+                    &plan,
+                    encoding,
+                    naming,
+                    &records,
+                    nuage_streams::streams::now_ms(),
+                );
+                if let (Some(Ok(converter)), Ok(objects)) = (&converter, &objects)
+                    && let Some(outside) = objects
+                        .iter()
+                        .find(|o| !o.failed && !converter.covers(&plan.bucket, &o.key))
+                {
+                    tracing::warn!(
+                        "delivery stream {name}: s3://{}/{} is not where SQL over {} looks ({}{}); align the Prefix with the table's LOCATION",
+                        plan.bucket,
+                        outside.key,
+                        converter.table().qualified_name(),
+                        converter.table().location,
+                        if converter.table().is_partitioned() {
+                            " plus one folder per partition column, col=value/"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+                objects
+            })
+            .await
+            .map_err(|e| DeliveryError::Internal(format!("building objects: {e}")))??
         };
-        let objects = object::build(plan, naming, records, nuage_streams::streams::now_ms())?;
         let mut backoff = Duration::from_millis(200);
         for object in &objects {
             let location = Location::Object {
@@ -421,6 +472,21 @@ impl Delivery {
                         backoff = (backoff * 2).min(Duration::from_secs(30));
                     }
                 }
+            }
+            if let (Some(partition), Some(conversion)) = (&object.partition, &plan.conversion)
+                && let Err(e) = self.catalog.add_partitions(
+                    &conversion.database,
+                    &conversion.table,
+                    std::slice::from_ref(partition),
+                    true,
+                )
+            {
+                tracing::warn!(
+                    "delivery stream {name}: registering partition {} of {}.{} failed: {e}",
+                    partition.location,
+                    conversion.database,
+                    conversion.table
+                );
             }
             let counter = if object.failed {
                 &self.stats.records_failed

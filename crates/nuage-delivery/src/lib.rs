@@ -6,6 +6,7 @@
 //! The HTTP API lives in `nuage-server`; this crate knows nothing of HTTP.
 
 pub mod config;
+pub mod convert;
 pub mod delivery;
 pub mod error;
 pub mod object;
@@ -17,6 +18,7 @@ use std::fs;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
+use nuage_catalog::Metastore;
 use nuage_lake::Lake;
 use nuage_streams::LogOptions;
 
@@ -61,6 +63,7 @@ pub struct NewDelivery {
 pub struct Deliveries {
     config: DeliveriesConfig,
     lake: Arc<Lake>,
+    catalog: Arc<dyn Metastore>,
     streams: RwLock<BTreeMap<String, Arc<Delivery>>>,
 }
 
@@ -68,7 +71,11 @@ impl Deliveries {
     /// Opens every delivery stream under `config.dir` and starts their
     /// flushers (which first finish any flush a crash interrupted). Must be
     /// called inside a tokio runtime.
-    pub fn open(config: DeliveriesConfig, lake: Arc<Lake>) -> Result<Self> {
+    pub fn open(
+        config: DeliveriesConfig,
+        lake: Arc<Lake>,
+        catalog: Arc<dyn Metastore>,
+    ) -> Result<Self> {
         let io =
             |e: std::io::Error| DeliveryError::Internal(format!("{}: {e}", config.dir.display()));
         fs::create_dir_all(&config.dir).map_err(io)?;
@@ -88,7 +95,7 @@ impl Deliveries {
             if !path.join("delivery.json").exists() {
                 continue;
             }
-            let delivery = Delivery::open(&path, config.log, lake.clone())?;
+            let delivery = Delivery::open(&path, config.log, lake.clone(), catalog.clone())?;
             streams.insert(delivery.meta().name, delivery);
         }
         for delivery in streams.values() {
@@ -97,6 +104,7 @@ impl Deliveries {
         Ok(Self {
             config,
             lake,
+            catalog,
             streams: RwLock::new(streams),
         })
     }
@@ -155,6 +163,7 @@ impl Deliveries {
             meta,
             self.config.log,
             self.lake.clone(),
+            self.catalog.clone(),
         )?;
         delivery.start();
         streams.insert(new.name, delivery.clone());

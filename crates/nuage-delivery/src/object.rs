@@ -16,7 +16,10 @@ use chrono::{DateTime, Datelike, Timelike, Utc};
 use md5::{Digest, Md5};
 use nuage_streams::Record;
 
+use nuage_catalog::Partition;
+
 use crate::config::{Compression, Plan};
+use crate::convert::Converter;
 use crate::error::{DeliveryError, Result};
 use crate::prefix::Context;
 
@@ -28,6 +31,9 @@ pub struct Object {
     /// Records it holds (for errors: records that failed).
     pub records: usize,
     pub failed: bool,
+    /// The catalog partition to register once it is written (Parquet
+    /// conversion into a partitioned table).
+    pub partition: Option<Partition>,
 }
 
 /// What object names are made of besides the records.
@@ -40,9 +46,37 @@ pub struct Naming<'a> {
     pub version: u64,
 }
 
+/// How records become object content.
+#[derive(Debug, Clone, Copy)]
+pub enum Encoding<'a> {
+    /// As they came, with the delimiter and the compression of the plan.
+    Raw,
+    /// Converted to Parquet with the table resolved for this flush, or the
+    /// reason it could not be.
+    Parquet(&'a std::result::Result<Converter, String>),
+}
+
+/// Why a record went to the error prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Failure {
+    Extraction,
+    Conversion,
+    Schema,
+}
+
+impl Failure {
+    fn output_type(self) -> &'static str {
+        match self {
+            Failure::Extraction => "processing-failed",
+            Failure::Conversion | Failure::Schema => "format-conversion-failed",
+        }
+    }
+}
+
 /// The objects for one flush of `records` (in log order).
 pub fn build(
     plan: &Plan,
+    encoding: Encoding<'_>,
     naming: Naming<'_>,
     records: &[Record],
     now_ms: i64,
@@ -51,13 +85,13 @@ pub fn build(
         return Ok(Vec::new());
     };
     let mut groups: BTreeMap<BTreeMap<String, String>, Vec<&Record>> = BTreeMap::new();
-    let mut failed: Vec<(&Record, String)> = Vec::new();
+    let mut failed: Vec<(&Record, Failure, String)> = Vec::new();
     for record in records {
         match &plan.extraction {
             None => groups.entry(BTreeMap::new()).or_default().push(record),
             Some(extraction) => match extraction.evaluate(&record.data) {
                 Ok(keys) => groups.entry(keys).or_default().push(record),
-                Err(why) => failed.push((record, why)),
+                Err(why) => failed.push((record, Failure::Extraction, why)),
             },
         }
     }
@@ -76,34 +110,63 @@ pub fn build(
             error_output_type: None,
             keys: Some(keys),
         });
-        let mut body = Vec::with_capacity(group.iter().map(|r| r.data.len() + 1).sum());
-        for record in group {
-            body.extend_from_slice(&record.data);
-            if plan.delimiter {
-                body.push(b'\n');
+        let key = format!("{prefix}{}{}", file_name(naming, time, &id), plan.extension);
+        let (body, rows, partition) = match encoding {
+            Encoding::Raw => {
+                let mut body = Vec::with_capacity(group.iter().map(|r| r.data.len() + 1).sum());
+                for record in group {
+                    body.extend_from_slice(&record.data);
+                    if plan.delimiter {
+                        body.push(b'\n');
+                    }
+                }
+                (compress(plan.compression, body)?, group.len(), None)
             }
-        }
+            Encoding::Parquet(Err(why)) => {
+                failed.extend(group.iter().map(|r| (*r, Failure::Schema, why.clone())));
+                continue;
+            }
+            Encoding::Parquet(Ok(converter)) => {
+                let converted = converter.encode(group)?;
+                let delivered = group.len() - converted.failed.len();
+                failed.extend(
+                    converted
+                        .failed
+                        .into_iter()
+                        .map(|(i, why)| (group[i], Failure::Conversion, why)),
+                );
+                let Some(body) = converted.body else {
+                    continue;
+                };
+                (body, delivered, converter.partition_of(&plan.bucket, &key))
+            }
+        };
         objects.push(Object {
-            key: format!("{prefix}{}{}", file_name(naming, time, &id), plan.extension),
-            body: compress(plan.compression, body)?,
-            records: group.len(),
+            key,
+            body,
+            records: rows,
             failed: false,
+            partition,
         });
     }
-    if !failed.is_empty() {
-        let id = object_id(naming, first.number, u64::MAX);
-        let time = utc(failed[0].0.arrival_ms);
+    failed.sort_by_key(|f| (f.1, f.0.number));
+    let mut kinds: Vec<Failure> = failed.iter().map(|f| f.1).collect();
+    kinds.dedup();
+    for (n, kind) in kinds.into_iter().enumerate() {
+        let these: Vec<&(&Record, Failure, String)> =
+            failed.iter().filter(|f| f.1 == kind).collect();
+        let id = object_id(naming, first.number, u64::MAX - n as u64);
+        let time = utc(these[0].0.arrival_ms);
         let prefix = plan.error_prefix.render(&Context {
             time,
             random: &id[..11],
-            error_output_type: Some("processing-failed"),
+            error_output_type: Some(kind.output_type()),
             keys: None,
         });
         let mut body = Vec::new();
-        for (record, why) in &failed {
-            serde_json::to_writer(
-                &mut body,
-                &serde_json::json!({
+        for (record, _, why) in &these {
+            let document = match kind {
+                Failure::Extraction => serde_json::json!({
                     "attemptsMade": 1,
                     "arrivalTimestamp": record.arrival_ms,
                     "errorCode": "DynamicPartitioning.MetadataExtractionFailed",
@@ -111,15 +174,36 @@ pub fn build(
                     "attemptEndingTimestamp": now_ms,
                     "rawData": STANDARD.encode(&record.data),
                 }),
-            )
-            .map_err(|e| DeliveryError::Internal(e.to_string()))?;
+                Failure::Conversion | Failure::Schema => serde_json::json!({
+                    "attemptsMade": 1,
+                    "arrivalTimestamp": record.arrival_ms,
+                    "ErrorCode": if kind == Failure::Schema {
+                        "DataFormatConversion.InvalidSchema"
+                    } else {
+                        "DataFormatConversion.MalformedData"
+                    },
+                    "ErrorMessage": why,
+                    "attemptEndingTimestamp": now_ms,
+                    "rawData": STANDARD.encode(&record.data),
+                    "dataCatalogTable": plan.conversion.as_ref().map(Converter::catalog_table),
+                }),
+            };
+            serde_json::to_writer(&mut body, &document)
+                .map_err(|e| DeliveryError::Internal(e.to_string()))?;
             body.push(b'\n');
         }
+        // Error documents are JSON lines, compressed as configured but
+        // never Parquet.
         objects.push(Object {
-            key: format!("{prefix}{}{}", file_name(naming, time, &id), plan.extension),
+            key: format!(
+                "{prefix}{}{}",
+                file_name(naming, time, &id),
+                plan.compression.extension()
+            ),
             body: compress(plan.compression, body)?,
-            records: failed.len(),
+            records: these.len(),
             failed: true,
+            partition: None,
         });
     }
     Ok(objects)
@@ -218,7 +302,7 @@ mod tests {
     fn one_object_per_flush_with_the_default_name() {
         let plan = plan(serde_json::json!({"BucketARN": "arn:aws:s3:::b", "Prefix": "raw/"}));
         let records = [record(7, "a"), record(8, "b")];
-        let objects = build(&plan, NAMING, &records, 0).unwrap();
+        let objects = build(&plan, Encoding::Raw, NAMING, &records, 0).unwrap();
         assert_eq!(objects.len(), 1);
         let key = &objects[0].key;
         assert!(
@@ -231,8 +315,14 @@ mod tests {
         );
         assert_eq!(&objects[0].body[..], b"ab");
         // The same flush names the same object.
-        assert_eq!(build(&plan, NAMING, &records, 99).unwrap(), objects);
-        assert_ne!(build(&plan, NAMING, &records[1..], 0).unwrap()[0].key, *key);
+        assert_eq!(
+            build(&plan, Encoding::Raw, NAMING, &records, 99).unwrap(),
+            objects
+        );
+        assert_ne!(
+            build(&plan, Encoding::Raw, NAMING, &records[1..], 0).unwrap()[0].key,
+            *key
+        );
     }
 
     #[test]
@@ -242,7 +332,7 @@ mod tests {
             "BucketARN": "arn:aws:s3:::b", "CompressionFormat": "GZIP",
             "ProcessingConfiguration": {"Enabled": true, "Processors": [{"Type": "AppendDelimiterToRecord"}]}
         }));
-        let objects = build(&gz, NAMING, &records, 0).unwrap();
+        let objects = build(&gz, Encoding::Raw, NAMING, &records, 0).unwrap();
         assert!(objects[0].key.ends_with(".gz"));
         let mut text = String::new();
         flate2::read::GzDecoder::new(&objects[0].body[..])
@@ -252,7 +342,7 @@ mod tests {
 
         let snappy =
             plan(serde_json::json!({"BucketARN": "arn:aws:s3:::b", "CompressionFormat": "Snappy"}));
-        let objects = build(&snappy, NAMING, &records, 0).unwrap();
+        let objects = build(&snappy, Encoding::Raw, NAMING, &records, 0).unwrap();
         assert!(objects[0].key.ends_with(".snappy"));
         let mut text = String::new();
         snap::read::FrameDecoder::new(&objects[0].body[..])
@@ -280,7 +370,7 @@ mod tests {
             record(2, r#"{"other":1}"#),
             record(3, r#"{"customer":"x"}"#),
         ];
-        let objects = build(&plan, NAMING, &records, 0).unwrap();
+        let objects = build(&plan, Encoding::Raw, NAMING, &records, 0).unwrap();
         assert_eq!(objects.len(), 3);
         assert!(objects[0].key.starts_with("c=x/tolls-1-"));
         assert_eq!(&objects[0].body[..], br#"{"customer":"x"}{"customer":"x"}"#);

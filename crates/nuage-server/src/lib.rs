@@ -53,10 +53,11 @@ pub struct App {
 impl App {
     /// Opens the services over the data dir (recovering the stream logs,
     /// starting the delivery streams' flushers). Call it inside a tokio runtime.
-    pub fn open(config: ServerConfig) -> anyhow::Result<Arc<Self>> {
+    pub async fn open(config: ServerConfig) -> anyhow::Result<Arc<Self>> {
         let streams = Arc::new(Streams::open(config.streams)?);
         let lake = Arc::new(nuage_lake::Lake::new(&config.platform)?);
-        let deliveries = Arc::new(Deliveries::open(config.deliveries, lake)?);
+        let catalog = nuage_sql::session::open_metastore(&config.platform, &lake).await?;
+        let deliveries = Arc::new(Deliveries::open(config.deliveries, lake, catalog)?);
         let (closing, closing_rx) = tokio::sync::watch::channel(false);
         Ok(Arc::new(Self {
             kinesis: kinesis::Kinesis {

@@ -45,20 +45,24 @@ pub struct Session {
     pub(crate) stats: Arc<QueryStats>,
 }
 
+/// The catalog of `config` (`catalog.db`), with managed tables under
+/// `s3://warehouse/` (a bucket created in the embedded lake). The server's
+/// delivery streams share it with `nuage sql` processes.
+pub async fn open_metastore(config: &Config, lake: &Lake) -> Result<Arc<dyn Metastore>> {
+    if !lake.is_remote() {
+        lake.make_bucket(WAREHOUSE_BUCKET).await?;
+    }
+    Ok(Arc::new(SqliteMetastore::open(
+        &config.catalog_path(),
+        &format!("s3://{WAREHOUSE_BUCKET}"),
+    )?))
+}
+
 impl Session {
     /// Opens the metastore and lake of `config` (creating them on first use).
     pub async fn open(config: &Config) -> Result<Session> {
         let lake = Arc::new(Lake::new(config)?);
-        let default_location = if lake.is_remote() {
-            format!("s3://{WAREHOUSE_BUCKET}/")
-        } else {
-            lake.make_bucket(WAREHOUSE_BUCKET).await?;
-            format!("s3://{WAREHOUSE_BUCKET}/")
-        };
-        let metastore: Arc<dyn Metastore> = Arc::new(SqliteMetastore::open(
-            &config.catalog_path(),
-            default_location.trim_end_matches('/'),
-        )?);
+        let metastore = open_metastore(config, &lake).await?;
         let shared = Arc::new(Shared {
             metastore,
             lake,

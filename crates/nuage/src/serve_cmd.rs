@@ -85,7 +85,8 @@ pub async fn run(config: &nuage_common::Config, args: ServeArgs) -> anyhow::Resu
             ..Limits::default()
         },
         keys: nuage_server::auth::Keys::parse(args.access_keys.as_deref().unwrap_or(""))?,
-    })?;
+    })
+    .await?;
     let shutdown = shutdown_signal()?;
     let listener = nuage_server::bind(args.listen).await?;
     let addr = listener.local_addr()?;

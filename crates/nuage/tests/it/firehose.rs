@@ -13,13 +13,17 @@ use aws_sdk_firehose::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_firehose::error::ProvideErrorMetadata;
 use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::{
-    BufferingHints, CompressionFormat, DeliveryStreamEncryptionStatus, DeliveryStreamStatus,
+    BufferingHints, CompressionFormat, DataFormatConversionConfiguration,
+    DeliveryStreamEncryptionStatus, DeliveryStreamStatus, Deserializer,
     DynamicPartitioningConfiguration, ExtendedS3DestinationConfiguration,
-    ExtendedS3DestinationUpdate, ProcessingConfiguration, Processor, ProcessorParameter,
-    ProcessorParameterName, ProcessorType, Record, Tag,
+    ExtendedS3DestinationUpdate, InputFormatConfiguration, OpenXJsonSerDe,
+    OutputFormatConfiguration, ParquetSerDe, ProcessingConfiguration, Processor,
+    ProcessorParameter, ProcessorParameterName, ProcessorType, Record, SchemaConfiguration,
+    Serializer, Tag,
 };
 
 use crate::streams::{Server, runtime};
+use crate::{nuage, run_ok};
 
 fn client(server: &Server) -> Client {
     let config = aws_sdk_firehose::Config::builder()
@@ -632,4 +636,148 @@ fn acknowledged_records_are_delivered_exactly_once_across_kill_9() {
         seen.values().all(|&n| n == 1),
         "a record was delivered twice"
     );
+}
+
+/// DataFormatConversionConfiguration as the AWS CLI's JSON would give it.
+fn parquet_destination(
+    bucket: &str,
+    prefix: &str,
+    table: &str,
+) -> ExtendedS3DestinationConfiguration {
+    let mut config = destination(bucket, 64, 1);
+    config.prefix = Some(prefix.into());
+    config.error_output_prefix = Some("errors/!{firehose:error-output-type}/".into());
+    config.data_format_conversion_configuration = Some(
+        DataFormatConversionConfiguration::builder()
+            .enabled(true)
+            .schema_configuration(
+                SchemaConfiguration::builder()
+                    .database_name("default")
+                    .table_name(table)
+                    .role_arn("arn:aws:iam::000000000000:role/firehose")
+                    .build(),
+            )
+            .input_format_configuration(
+                InputFormatConfiguration::builder()
+                    .deserializer(
+                        Deserializer::builder()
+                            .open_x_json_ser_de(OpenXJsonSerDe::builder().build())
+                            .build(),
+                    )
+                    .build(),
+            )
+            .output_format_configuration(
+                OutputFormatConfiguration::builder()
+                    .serializer(
+                        Serializer::builder()
+                            .parquet_ser_de(ParquetSerDe::builder().build())
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build(),
+    );
+    config
+}
+
+#[test]
+fn json_becomes_parquet_that_sql_reads_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let client = client(&server);
+    // The table is created by another process while the server runs.
+    run_ok(nuage(dir.path()).args([
+        "sql",
+        "-S",
+        "-e",
+        "CREATE EXTERNAL TABLE tolls (car STRING, amount DOUBLE, at TIMESTAMP) \
+         PARTITIONED BY (day STRING) STORED AS PARQUET LOCATION 's3://tolls/parquet/'; \
+         CREATE EXTERNAL TABLE flat (car STRING, n INT) STORED AS PARQUET LOCATION 's3://tolls/flat/'",
+    ]));
+    let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    runtime().block_on(async {
+        client
+            .create_delivery_stream()
+            .delivery_stream_name("tolls")
+            .extended_s3_destination_configuration(parquet_destination(
+                "tolls",
+                "parquet/day=!{timestamp:yyyy-MM-dd}/",
+                "tolls",
+            ))
+            .send()
+            .await
+            .unwrap();
+        client
+            .put_record_batch()
+            .delivery_stream_name("tolls")
+            .set_records(Some(vec![
+                // Keys in any case; two objects in one record; epoch millis.
+                record(r#"{"Car":"a","amount":1.5,"at":"2025-11-22T09:05:03Z"}"#),
+                record(r#"{"car":"b","AMOUNT":2}{"car":"c","amount":3.25,"at":1763802303042}"#),
+                record("not json"),
+            ]))
+            .send()
+            .await
+            .unwrap();
+        // Too small a buffer for conversion is refused as AWS refuses it.
+        let small = client
+            .create_delivery_stream()
+            .delivery_stream_name("small")
+            .extended_s3_destination_configuration({
+                let mut c = parquet_destination("tolls", "flat/", "flat");
+                c.buffering_hints = Some(BufferingHints::builder().size_in_mbs(5).build());
+                c
+            })
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert_eq!(small.code(), Some("InvalidArgumentException"));
+        // No expressions: the hourly folders go below the table's location.
+        client
+            .create_delivery_stream()
+            .delivery_stream_name("flat")
+            .extended_s3_destination_configuration(parquet_destination("tolls", "flat/", "flat"))
+            .send()
+            .await
+            .unwrap();
+        client
+            .put_record()
+            .delivery_stream_name("flat")
+            .record(record(r#"{"car":"z","n":7}"#))
+            .send()
+            .await
+            .unwrap();
+    });
+    wait_until(10, || {
+        let objects = objects(dir.path(), "tolls");
+        objects
+            .keys()
+            .any(|k| k.starts_with("parquet/") && k.ends_with(".parquet"))
+            && objects
+                .keys()
+                .any(|k| k.starts_with("errors/format-conversion-failed/"))
+            && objects.keys().any(|k| k.starts_with("flat/"))
+    });
+    let sql = |text: &str| run_ok(nuage(dir.path()).args(["sql", "-S", "-e", text])).0;
+    assert_eq!(
+        sql("SELECT day, car, amount, at FROM tolls ORDER BY car"),
+        format!(
+            "{day}\ta\t1.5\t2025-11-22 09:05:03\n\
+             {day}\tb\t2.0\tNULL\n\
+             {day}\tc\t3.25\t2025-11-22 09:05:03.042\n"
+        )
+    );
+    assert_eq!(sql("SHOW PARTITIONS tolls"), format!("day={day}\n"));
+    assert_eq!(sql("SELECT car, n FROM flat"), "z\t7\n");
+    let errors: Vec<String> = objects(dir.path(), "tolls")
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("errors/"))
+        .flat_map(|(_, body)| lines(&body))
+        .collect();
+    assert_eq!(errors.len(), 1);
+    let error: serde_json::Value = serde_json::from_str(&errors[0]).unwrap();
+    assert_eq!(error["ErrorCode"], "DataFormatConversion.MalformedData");
+    assert_eq!(error["rawData"], "bm90IGpzb24=");
+    assert_eq!(error["dataCatalogTable"]["tableName"], "tolls");
 }
