@@ -28,6 +28,9 @@ pub struct BenchArgs {
 enum BenchWhat {
     /// PutRecords and GetRecords load against a Kinesis endpoint.
     Streams(StreamsBench),
+    /// PutRecordBatch into a delivery stream of a `nuage serve` on the same
+    /// data dir: throughput into JSON or Parquet objects, and freshness in SQL.
+    Firehose(crate::bench_firehose::FirehoseBench),
 }
 
 #[derive(Args, Clone)]
@@ -53,13 +56,14 @@ struct StreamsBench {
     record_bytes: usize,
 }
 
-pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(config: &nuage_common::Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.what {
         BenchWhat::Streams(b) => streams(b).await,
+        BenchWhat::Firehose(b) => crate::bench_firehose::run(config, b).await,
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }

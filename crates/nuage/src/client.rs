@@ -1,5 +1,5 @@
-//! A small Kinesis JSON client over one HTTP/1.1 connection (hyper), for the
-//! `nuage stream` commands and the load generator. With `AWS_ACCESS_KEY_ID`
+//! A small Kinesis/Firehose JSON client over one HTTP/1.1 connection (hyper),
+//! for the `nuage stream` and `nuage firehose` commands and the load generators. With `AWS_ACCESS_KEY_ID`
 //! and `AWS_SECRET_ACCESS_KEY` set, requests are SigV4-signed (for a server
 //! started with `--access-keys`); otherwise they go unsigned, which nuage
 //! accepts by default.
@@ -21,6 +21,8 @@ pub struct Connection {
     sender: SendRequest<Full<Bytes>>,
     host: String,
     credentials: Option<(Credentials, String)>,
+    /// `X-Amz-Target` prefix and SigV4 service name.
+    service: (&'static str, &'static str),
 }
 
 impl Connection {
@@ -53,13 +55,20 @@ impl Connection {
             sender,
             host,
             credentials,
+            service: ("Kinesis_20131202", "kinesis"),
         })
     }
 
-    /// One Kinesis call with a ready body; the response body, or the AWS
-    /// error as `Type: message`.
+    /// The same connection speaking to Firehose instead of Kinesis.
+    pub fn firehose(mut self) -> Self {
+        self.service = ("Firehose_20150804", "firehose");
+        self
+    }
+
+    /// One call with a ready body; the response body, or the AWS error as
+    /// `Type: message`.
     pub async fn call(&mut self, operation: &str, body: Bytes) -> anyhow::Result<Bytes> {
-        let target = format!("Kinesis_20131202.{operation}");
+        let target = format!("{}.{operation}", self.service.0);
         let mut request = Request::post("/")
             .header("host", &self.host)
             .header("content-type", "application/x-amz-json-1.1")
@@ -69,7 +78,7 @@ impl Connection {
             let params = v4::SigningParams::builder()
                 .identity(&identity)
                 .region(region)
-                .name("kinesis")
+                .name(self.service.1)
                 .time(SystemTime::now())
                 .settings(SigningSettings::default())
                 .build()?

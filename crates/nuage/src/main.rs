@@ -1,10 +1,12 @@
 //! `nuage`: the one binary. `nuage sql` runs HiveQL like `hive -f`,
 //! `nuage lake` moves files in and out of the lake like `hadoop dfs`,
-//! `nuage serve` runs the server (Kinesis-compatible streams).
+//! `nuage serve` runs the server (Kinesis streams, Firehose delivery).
 
 mod bench_cmd;
+mod bench_firehose;
 mod client;
 mod crawl_cmd;
+mod firehose_cmd;
 mod lake_cmd;
 mod print;
 mod serve_cmd;
@@ -44,11 +46,13 @@ enum Command {
     Lake(lake_cmd::LakeArgs),
     /// Tables from folders of files: formats, columns, types and partitions, like a Glue crawler.
     Crawl(crawl_cmd::CrawlArgs),
-    /// The platform's server: Kinesis-compatible streams on one port (127.0.0.1:4566).
+    /// The platform's server: Kinesis streams and Firehose delivery on one port (127.0.0.1:4566).
     Serve(serve_cmd::ServeArgs),
     /// Kinesis streams for people: create, list, describe, put, get, tail, delete (through `nuage serve`).
     Stream(stream_cmd::StreamArgs),
-    /// Load generators that print throughput and latency (`nuage bench streams`).
+    /// Firehose delivery streams for people: create, list, describe, put, delete (through `nuage serve`).
+    Firehose(firehose_cmd::FirehoseArgs),
+    /// Load generators that print throughput and latency (`nuage bench streams|firehose`).
     Bench(bench_cmd::BenchArgs),
 }
 
@@ -69,8 +73,9 @@ fn main() -> ExitCode {
             Command::Lake(args) => lake_cmd::run(&config, args).await,
             Command::Crawl(args) => crawl_cmd::run(&config, args).await,
             Command::Serve(args) => serve_cmd::run(&config, args).await,
-            Command::Bench(args) => bench_cmd::run(args).await,
+            Command::Bench(args) => bench_cmd::run(&config, args).await,
             Command::Stream(args) => stream_cmd::run(args).await,
+            Command::Firehose(args) => firehose_cmd::run(args).await,
         }
     });
     match result {

@@ -781,3 +781,60 @@ fn json_becomes_parquet_that_sql_reads_at_once() {
     assert_eq!(error["rawData"], "bm90IGpzb24=");
     assert_eq!(error["dataCatalogTable"]["tableName"], "tolls");
 }
+
+#[test]
+fn the_firehose_commands_talk_to_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let firehose = |args: &[&str]| {
+        let mut command = nuage(dir.path());
+        command
+            .arg("firehose")
+            .args(["--endpoint", &server.endpoint])
+            .args(args);
+        command
+    };
+    let (_, stderr) = run_ok(&mut firehose(&[
+        "create",
+        "cli",
+        "--bucket",
+        "out",
+        "--prefix",
+        "cli/",
+        "--interval",
+        "1",
+        "--compression",
+        "gzip",
+    ]));
+    assert_eq!(
+        stderr,
+        "created delivery stream arn:aws:firehose:us-east-1:000000000000:deliverystream/cli\n"
+    );
+    let (stdout, _) = run_ok(&mut firehose(&["list"]));
+    assert_eq!(stdout, "cli\tACTIVE\ts3://out/cli/\tversion 1\n");
+    let (stdout, _) = run_ok(&mut firehose(&["describe", "cli"]));
+    let described: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        described["Destinations"][0]["ExtendedS3DestinationDescription"]["CompressionFormat"],
+        "GZIP"
+    );
+    let (_, stderr) = run_ok(&mut firehose(&["put", "cli", "one", "two"]));
+    assert_eq!(stderr, "put 2 records into cli\n");
+    // Deleting delivers what is buffered first.
+    run_ok(&mut firehose(&["delete", "cli"]));
+    let objects = objects(dir.path(), "out");
+    assert_eq!(objects.len(), 1);
+    assert_eq!(
+        lines(&gunzip(objects.values().next().unwrap())),
+        ["one", "two"]
+    );
+    let missing = firehose(&["describe", "cli"]).output().unwrap();
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains(
+            "ResourceNotFoundException: Firehose cli under account 000000000000 not found."
+        ),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+}
