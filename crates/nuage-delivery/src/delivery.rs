@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use nuage_lake::{Lake, Location};
-use nuage_streams::{Entry, LogOptions, Position, Record, ShardLog};
+use nuage_streams::{Entry, LogOptions, Position, Record, ShardLog, Streams};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, watch};
 
@@ -36,7 +36,25 @@ use crate::object::{self, Encoding, Naming};
 /// Where a delivery stream's records come from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Source {
+    /// PutRecord and PutRecordBatch.
     DirectPut,
+    /// A nuage Kinesis stream, read from TRIM_HORIZON (see [`crate::source`]).
+    KinesisStream {
+        stream_arn: String,
+        role_arn: Option<String>,
+        /// When delivery started (DeliveryStartTimestamp).
+        start_ms: i64,
+    },
+}
+
+impl Source {
+    /// DeliveryStreamType.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Source::DirectPut => "DirectPut",
+            Source::KinesisStream { .. } => "KinesisStreamAsSource",
+        }
+    }
 }
 
 /// Server-side encryption as configured (stored and reported; the lake
@@ -70,11 +88,15 @@ impl DeliveryMeta {
 
 /// `checkpoint.json`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-struct Checkpoint {
+pub(crate) struct Checkpoint {
     /// Records below this number are in the lake.
-    delivered: u64,
+    pub(crate) delivered: u64,
     /// A flush that may have written some of its objects.
     pending: Option<Pending>,
+    /// KinesisStreamAsSource: per source shard, the next record to read,
+    /// as of `delivered` (records after it in the log move it further).
+    #[serde(default)]
+    pub(crate) sources: BTreeMap<u32, u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,7 +122,7 @@ fn write_json<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<()> {
     fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)
 }
 
-fn read_json<T: for<'de> Deserialize<'de>>(dir: &Path, name: &str) -> Result<Option<T>> {
+pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(dir: &Path, name: &str) -> Result<Option<T>> {
     match fs::read(dir.join(name)) {
         Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
             DeliveryError::Internal(format!("{}: {name} is damaged: {e}", dir.display()))
@@ -128,7 +150,7 @@ pub struct Delivery {
     dir: PathBuf,
     meta: Mutex<DeliveryMeta>,
     plan: Mutex<Arc<Plan>>,
-    log: ShardLog,
+    pub(crate) log: ShardLog,
     lake: Arc<Lake>,
     /// The catalog whose tables Parquet conversion reads and registers
     /// partitions in.
@@ -136,8 +158,9 @@ pub struct Delivery {
     /// Wakes the flusher when the destination changes.
     changed: Notify,
     /// True once the flusher should deliver what it has and stop.
-    stop: watch::Sender<bool>,
-    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    pub(crate) stop: watch::Sender<bool>,
+    /// The flusher, and the source reader of a KinesisStreamAsSource.
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     pub stats: Stats,
 }
 
@@ -196,7 +219,7 @@ impl Delivery {
             catalog,
             changed: Notify::new(),
             stop: watch::channel(false).0,
-            task: Mutex::new(None),
+            tasks: Mutex::new(Vec::new()),
             stats: Stats::default(),
         }))
     }
@@ -239,40 +262,59 @@ impl Delivery {
                 data,
             })
             .collect();
-        let (first, _) = self
-            .log
-            .append(&entries, nuage_streams::streams::now_ms())?;
-        let end = first + records.len() as u64;
+        self.append(&entries).await
+    }
+
+    pub(crate) async fn append(&self, entries: &[Entry<'_>]) -> Result<std::ops::Range<u64>> {
+        let (first, _) = self.log.append(entries, nuage_streams::streams::now_ms())?;
+        let end = first + entries.len() as u64;
         self.log.commit(end).await?;
         self.stats
             .records_in
-            .fetch_add(records.len() as u64, Ordering::Relaxed);
+            .fetch_add(entries.len() as u64, Ordering::Relaxed);
         self.stats.bytes_in.fetch_add(
-            records.iter().map(|r| r.len() as u64).sum(),
+            entries.iter().map(|e| e.data.len() as u64).sum(),
             Ordering::Relaxed,
         );
         Ok(first..end)
     }
 
-    /// Starts the flusher.
-    pub(crate) fn start(self: &Arc<Self>) {
+    /// Starts the flusher (and the reader of a Kinesis source, which needs
+    /// the server's streams).
+    pub(crate) fn start(self: &Arc<Self>, streams: Option<&Arc<Streams>>) {
+        let mut tasks = self.tasks.lock().expect("tasks lock");
         let delivery = self.clone();
-        let task = tokio::spawn(async move {
+        tasks.push(tokio::spawn(async move {
             if let Err(e) = delivery.run().await {
                 tracing::error!("delivery stream {}: {e}", delivery.meta().name);
             }
-        });
-        *self.task.lock().expect("task lock") = Some(task);
+        }));
+        if let (Source::KinesisStream { stream_arn, .. }, Some(streams)) =
+            (&self.meta().source, streams)
+        {
+            let (delivery, streams) = (self.clone(), streams.clone());
+            let stream = Streams::name_from_arn(stream_arn)
+                .unwrap_or(stream_arn)
+                .to_string();
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = crate::source::pump(&delivery, &streams, &stream).await {
+                    tracing::error!(
+                        "delivery stream {}: reading stream {stream} stopped: {e}",
+                        delivery.meta().name
+                    );
+                }
+            }));
+        }
     }
 
     /// Delivers everything accepted so far and stops the flusher.
     pub async fn stop(&self) {
         self.stop.send_replace(true);
-        let task = self.task.lock().expect("task lock").take();
-        if let Some(task) = task
-            && let Err(e) = task.await
-        {
-            tracing::error!("delivery stream {}: flusher failed: {e}", self.meta().name);
+        let tasks = std::mem::take(&mut *self.tasks.lock().expect("tasks lock"));
+        for task in tasks {
+            if let Err(e) = task.await {
+                tracing::error!("delivery stream {}: a task failed: {e}", self.meta().name);
+            }
         }
     }
 
@@ -501,6 +543,7 @@ impl Delivery {
         }
         checkpoint.delivered = to;
         checkpoint.pending = None;
+        crate::source::advance(&mut checkpoint.sources, records);
         write_json(&self.dir, "checkpoint.json", &*checkpoint)?;
         self.log.trim_below(to)?;
         tracing::debug!(

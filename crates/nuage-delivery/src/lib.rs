@@ -12,6 +12,7 @@ pub mod error;
 pub mod object;
 pub mod partition;
 pub mod prefix;
+mod source;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -20,7 +21,7 @@ use std::sync::{Arc, RwLock};
 
 use nuage_catalog::Metastore;
 use nuage_lake::Lake;
-use nuage_streams::LogOptions;
+use nuage_streams::{LogOptions, Streams};
 
 pub use config::{Plan, S3Destination};
 pub use delivery::{Delivery, DeliveryMeta, Encryption, Source};
@@ -64,6 +65,8 @@ pub struct Deliveries {
     config: DeliveriesConfig,
     lake: Arc<Lake>,
     catalog: Arc<dyn Metastore>,
+    /// The Kinesis streams KinesisStreamAsSource delivery streams read.
+    sources: Option<Arc<Streams>>,
     streams: RwLock<BTreeMap<String, Arc<Delivery>>>,
 }
 
@@ -75,11 +78,12 @@ impl Deliveries {
         config: DeliveriesConfig,
         lake: Arc<Lake>,
         catalog: Arc<dyn Metastore>,
+        streams: Option<Arc<Streams>>,
     ) -> Result<Self> {
         let io =
             |e: std::io::Error| DeliveryError::Internal(format!("{}: {e}", config.dir.display()));
         fs::create_dir_all(&config.dir).map_err(io)?;
-        let mut streams = BTreeMap::new();
+        let mut deliveries = BTreeMap::new();
         for entry in fs::read_dir(&config.dir).map_err(io)? {
             let path = entry.map_err(io)?.path();
             let name = path
@@ -96,16 +100,17 @@ impl Deliveries {
                 continue;
             }
             let delivery = Delivery::open(&path, config.log, lake.clone(), catalog.clone())?;
-            streams.insert(delivery.meta().name, delivery);
+            deliveries.insert(delivery.meta().name, delivery);
         }
-        for delivery in streams.values() {
-            delivery.start();
+        for delivery in deliveries.values() {
+            delivery.start(streams.as_ref());
         }
         Ok(Self {
             config,
             lake,
             catalog,
-            streams: RwLock::new(streams),
+            sources: streams,
+            streams: RwLock::new(deliveries),
         })
     }
 
@@ -165,7 +170,7 @@ impl Deliveries {
             self.lake.clone(),
             self.catalog.clone(),
         )?;
-        delivery.start();
+        delivery.start(self.sources.as_ref());
         streams.insert(new.name, delivery.clone());
         Ok(delivery)
     }

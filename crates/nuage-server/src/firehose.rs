@@ -21,6 +21,8 @@ const DESTINATION_ID: &str = "destinationId-000000000001";
 
 pub struct Firehose {
     pub deliveries: Arc<Deliveries>,
+    /// The Kinesis streams a KinesisStreamAsSource delivery stream reads.
+    pub streams: Arc<nuage_streams::Streams>,
 }
 
 impl From<DeliveryError> for ApiError {
@@ -216,6 +218,16 @@ const OTHER_DESTINATIONS: &[&str] = &[
     "IcebergDestinationConfiguration",
 ];
 
+/// KinesisStreamSourceConfiguration.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct KinesisSourceIn {
+    #[serde(rename = "KinesisStreamARN")]
+    kinesis_stream_arn: Option<String>,
+    #[serde(rename = "RoleARN")]
+    role_arn: Option<String>,
+}
+
 fn description(meta: &DeliveryMeta) -> Result<Value, ApiError> {
     let extended = meta.destination.described()?;
     let mut plain = Map::new();
@@ -243,12 +255,12 @@ fn description(meta: &DeliveryMeta) -> Result<Value, ApiError> {
         }
         None => json!({ "Status": "DISABLED" }),
     };
-    Ok(json!({
+    let mut out = json!({
         "DeliveryStreamName": meta.name,
         "DeliveryStreamARN": meta.arn,
         "DeliveryStreamStatus": "ACTIVE",
         "DeliveryStreamEncryptionConfiguration": encryption,
-        "DeliveryStreamType": match meta.source { Source::DirectPut => "DirectPut" },
+        "DeliveryStreamType": meta.source.kind(),
         "VersionId": meta.version.to_string(),
         "CreateTimestamp": meta.created_ms as f64 / 1000.0,
         "LastUpdateTimestamp": meta.updated_ms as f64 / 1000.0,
@@ -258,7 +270,31 @@ fn description(meta: &DeliveryMeta) -> Result<Value, ApiError> {
             "ExtendedS3DestinationDescription": extended,
         }],
         "HasMoreDestinations": false,
-    }))
+    });
+    if let Source::KinesisStream {
+        stream_arn,
+        role_arn,
+        start_ms,
+    } = &meta.source
+    {
+        out["Source"] = json!({ "KinesisStreamSourceDescription": {
+            "KinesisStreamARN": stream_arn,
+            "RoleARN": role_arn,
+            "DeliveryStartTimestamp": *start_ms as f64 / 1000.0,
+        }});
+    }
+    Ok(out)
+}
+
+/// AWS refuses puts into a delivery stream that reads a Kinesis stream.
+fn direct_put(delivery: &nuage_delivery::Delivery) -> Result<(), ApiError> {
+    match delivery.meta().source {
+        Source::DirectPut => Ok(()),
+        Source::KinesisStream { .. } => Err(ApiError::client(
+            "InvalidArgumentException",
+            "This operation is not permitted on KinesisStreamAsSource delivery stream type.",
+        )),
+    }
 }
 
 /// The id Firehose answers for a record: opaque, unique in the stream.
@@ -300,6 +336,7 @@ impl Firehose {
             delivery_stream_encryption_configuration_input: Option<EncryptionInput>,
             s3_destination_configuration: Option<S3Destination>,
             extended_s3_destination_configuration: Option<S3Destination>,
+            kinesis_stream_source_configuration: Option<KinesisSourceIn>,
             tags: Option<Vec<Tag>>,
             #[serde(flatten)]
             other: Map<String, Value>,
@@ -344,10 +381,36 @@ impl Firehose {
             )));
         }
         let source = match r.delivery_stream_type.as_deref().unwrap_or("DirectPut") {
+            "DirectPut" if r.kinesis_stream_source_configuration.is_some() => {
+                return Err(invalid(
+                    "KinesisStreamSourceConfiguration is only allowed with DeliveryStreamType KinesisStreamAsSource".into(),
+                ));
+            }
             "DirectPut" => Source::DirectPut,
+            "KinesisStreamAsSource" => {
+                let Some(source) = r.kinesis_stream_source_configuration else {
+                    return Err(invalid(
+                        "KinesisStreamSourceConfiguration is required when DeliveryStreamType is KinesisStreamAsSource".into(),
+                    ));
+                };
+                let arn = source.kinesis_stream_arn.unwrap_or_default();
+                let stream = nuage_streams::Streams::name_from_arn(&arn).ok_or_else(|| {
+                    invalid(format!(
+                        "KinesisStreamARN {arn} is not a Kinesis stream ARN (arn:aws:kinesis:<region>:<account>:stream/<name>)"
+                    ))
+                })?;
+                self.streams
+                    .describe(stream)
+                    .map_err(|e| invalid(e.to_string()))?;
+                Source::KinesisStream {
+                    stream_arn: arn,
+                    role_arn: source.role_arn,
+                    start_ms: nuage_streams::streams::now_ms(),
+                }
+            }
             other => {
                 return Err(invalid(format!(
-                    "DeliveryStreamType {other} is not supported by nuage yet; use DirectPut"
+                    "DeliveryStreamType {other} is not supported by nuage yet; use DirectPut or KinesisStreamAsSource"
                 )));
             }
         };
@@ -455,11 +518,9 @@ impl Firehose {
             .into_iter()
             .map(|d| d.meta())
             .filter(|m| {
-                r.delivery_stream_type.as_deref().is_none_or(|t| {
-                    t == match m.source {
-                        Source::DirectPut => "DirectPut",
-                    }
-                })
+                r.delivery_stream_type
+                    .as_deref()
+                    .is_none_or(|t| t == m.source.kind())
             })
             .map(|m| m.name)
             .filter(|n| {
@@ -495,6 +556,7 @@ impl Firehose {
         let delivery = self
             .deliveries
             .get(r.delivery_stream_name.as_deref().unwrap_or_default())?;
+        direct_put(&delivery)?;
         let data = r.record.and_then(|r| r.data).unwrap_or_default().0;
         let numbers = delivery.put(&[data]).await?;
         let meta = delivery.meta();
@@ -552,6 +614,7 @@ impl Firehose {
         let delivery = self
             .deliveries
             .get(r.delivery_stream_name.as_deref().unwrap_or_default())?;
+        direct_put(&delivery)?;
         let data: Vec<Bytes> = records
             .into_iter()
             .map(|r| r.data.unwrap_or_default().0)

@@ -57,17 +57,25 @@ impl App {
         let streams = Arc::new(Streams::open(config.streams)?);
         let lake = Arc::new(nuage_lake::Lake::new(&config.platform)?);
         let catalog = nuage_sql::session::open_metastore(&config.platform, &lake).await?;
-        let deliveries = Arc::new(Deliveries::open(config.deliveries, lake, catalog)?);
+        let deliveries = Arc::new(Deliveries::open(
+            config.deliveries,
+            lake,
+            catalog,
+            Some(streams.clone()),
+        )?);
         let (closing, closing_rx) = tokio::sync::watch::channel(false);
         Ok(Arc::new(Self {
             kinesis: kinesis::Kinesis {
-                streams,
+                streams: streams.clone(),
                 limits: config.limits,
                 metrics: Arc::new(Metrics::new()),
                 subscriptions: Default::default(),
                 closing: closing_rx,
             },
-            firehose: firehose::Firehose { deliveries },
+            firehose: firehose::Firehose {
+                deliveries,
+                streams,
+            },
             keys: config.keys,
             closing,
         }))

@@ -14,10 +14,10 @@ use aws_sdk_firehose::error::ProvideErrorMetadata;
 use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::{
     BufferingHints, CompressionFormat, DataFormatConversionConfiguration,
-    DeliveryStreamEncryptionStatus, DeliveryStreamStatus, Deserializer,
+    DeliveryStreamEncryptionStatus, DeliveryStreamStatus, DeliveryStreamType, Deserializer,
     DynamicPartitioningConfiguration, ExtendedS3DestinationConfiguration,
-    ExtendedS3DestinationUpdate, InputFormatConfiguration, OpenXJsonSerDe,
-    OutputFormatConfiguration, ParquetSerDe, ProcessingConfiguration, Processor,
+    ExtendedS3DestinationUpdate, InputFormatConfiguration, KinesisStreamSourceConfiguration,
+    OpenXJsonSerDe, OutputFormatConfiguration, ParquetSerDe, ProcessingConfiguration, Processor,
     ProcessorParameter, ProcessorParameterName, ProcessorType, Record, SchemaConfiguration,
     Serializer, Tag,
 };
@@ -836,5 +836,144 @@ fn the_firehose_commands_talk_to_the_server() {
         ),
         "{}",
         String::from_utf8_lossy(&missing.stderr)
+    );
+}
+
+/// PutRecords of `ids` into a Kinesis stream, keyed by id.
+async fn put_kinesis(client: &aws_sdk_kinesis::Client, stream: &str, ids: std::ops::Range<usize>) {
+    let entries = ids
+        .map(|i| {
+            aws_sdk_kinesis::types::PutRecordsRequestEntry::builder()
+                .partition_key(format!("car-{i}"))
+                .data(aws_sdk_kinesis::primitives::Blob::new(format!("{i}\n")))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let put = client
+        .put_records()
+        .stream_name(stream)
+        .set_records(Some(entries))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.failed_record_count(), Some(0));
+}
+
+/// How many times each id was delivered to `bucket`.
+fn delivered(data_dir: &Path, bucket: &str) -> BTreeMap<usize, usize> {
+    let mut seen = BTreeMap::new();
+    for body in objects(data_dir, bucket).values() {
+        for line in lines(body) {
+            *seen.entry(line.parse().unwrap()).or_default() += 1;
+        }
+    }
+    seen
+}
+
+#[test]
+fn a_kinesis_stream_as_source_is_delivered_once_across_resharding_and_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let (kinesis, firehose) = (server.client(), client(&server));
+    runtime().block_on(async {
+        kinesis
+            .create_stream()
+            .stream_name("tolls")
+            .shard_count(2)
+            .send()
+            .await
+            .unwrap();
+        // Records from before the delivery stream exists are read too (TRIM_HORIZON).
+        put_kinesis(&kinesis, "tolls", 0..300).await;
+        firehose
+            .create_delivery_stream()
+            .delivery_stream_name("from-kinesis")
+            .delivery_stream_type(DeliveryStreamType::KinesisStreamAsSource)
+            .kinesis_stream_source_configuration(
+                KinesisStreamSourceConfiguration::builder()
+                    .kinesis_stream_arn("arn:aws:kinesis:us-east-1:000000000000:stream/tolls")
+                    .role_arn("arn:aws:iam::000000000000:role/firehose")
+                    .build()
+                    .unwrap(),
+            )
+            .extended_s3_destination_configuration(destination("k", 1, 1))
+            .send()
+            .await
+            .unwrap();
+        let refused = firehose
+            .put_record()
+            .delivery_stream_name("from-kinesis")
+            .record(record("x"))
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert_eq!(refused.code(), Some("InvalidArgumentException"));
+        assert_eq!(
+            refused.message(),
+            Some("This operation is not permitted on KinesisStreamAsSource delivery stream type.")
+        );
+        let missing = firehose
+            .create_delivery_stream()
+            .delivery_stream_name("no-source")
+            .delivery_stream_type(DeliveryStreamType::KinesisStreamAsSource)
+            .kinesis_stream_source_configuration(
+                KinesisStreamSourceConfiguration::builder()
+                    .kinesis_stream_arn("arn:aws:kinesis:us-east-1:000000000000:stream/nope")
+                    .role_arn("arn:aws:iam::000000000000:role/firehose")
+                    .build()
+                    .unwrap(),
+            )
+            .extended_s3_destination_configuration(destination("k", 1, 1))
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert_eq!(missing.code(), Some("InvalidArgumentException"));
+        let described = firehose
+            .describe_delivery_stream()
+            .delivery_stream_name("from-kinesis")
+            .send()
+            .await
+            .unwrap();
+        let d = described.delivery_stream_description().unwrap();
+        assert_eq!(
+            d.delivery_stream_type(),
+            &DeliveryStreamType::KinesisStreamAsSource
+        );
+        assert_eq!(
+            d.source()
+                .and_then(|s| s.kinesis_stream_source_description())
+                .and_then(|k| k.kinesis_stream_arn()),
+            Some("arn:aws:kinesis:us-east-1:000000000000:stream/tolls")
+        );
+        put_kinesis(&kinesis, "tolls", 300..500).await;
+        // Resharding: records of the children come after their parent's.
+        kinesis
+            .update_shard_count()
+            .stream_name("tolls")
+            .target_shard_count(3)
+            .scaling_type(aws_sdk_kinesis::types::ScalingType::UniformScaling)
+            .send()
+            .await
+            .unwrap();
+        put_kinesis(&kinesis, "tolls", 500..700).await;
+    });
+    wait_until(15, || delivered(dir.path(), "k").len() == 700);
+    // A crash, more records, a graceful stop: still every record once.
+    server.kill();
+    let server = Server::start(dir.path(), &[]);
+    runtime().block_on(put_kinesis(&server.client(), "tolls", 700..800));
+    wait_until(15, || delivered(dir.path(), "k").len() == 800);
+    assert!(server.terminate().success());
+    let seen = delivered(dir.path(), "k");
+    assert_eq!(
+        seen.keys().copied().collect::<Vec<_>>(),
+        (0..800).collect::<Vec<_>>()
+    );
+    assert!(
+        seen.values().all(|&n| n == 1),
+        "a record was delivered twice"
     );
 }
