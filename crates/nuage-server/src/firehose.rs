@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use nuage_delivery::{
-    Deliveries, DeliveryError, DeliveryMeta, Encryption, NewDelivery, S3Destination, Source,
+    Deliveries, Delivery, DeliveryError, DeliveryMeta, Encryption, NewDelivery, S3Destination,
+    Source,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -207,6 +208,14 @@ fn validate_destination(v: &mut Validation, d: &S3Destination, field: &str, crea
 }
 
 /// Destinations other than S3 that CreateDeliveryStream knows.
+/// DeliveryStreamType values AWS knows.
+const SOURCE_TYPES: &[&str] = &[
+    "DirectPut",
+    "KinesisStreamAsSource",
+    "MSKAsSource",
+    "DatabaseAsSource",
+];
+
 const OTHER_DESTINATIONS: &[&str] = &[
     "RedshiftDestinationConfiguration",
     "ElasticsearchDestinationConfiguration",
@@ -287,7 +296,7 @@ fn description(meta: &DeliveryMeta) -> Result<Value, ApiError> {
 }
 
 /// AWS refuses puts into a delivery stream that reads a Kinesis stream.
-fn direct_put(delivery: &nuage_delivery::Delivery) -> Result<(), ApiError> {
+fn direct_put(delivery: &Delivery) -> Result<(), ApiError> {
     match delivery.meta().source {
         Source::DirectPut => Ok(()),
         Source::KinesisStream { .. } => Err(ApiError::client(
@@ -306,6 +315,11 @@ fn record_id(meta: &DeliveryMeta, number: u64) -> String {
 }
 
 impl Firehose {
+    /// The delivery stream a request names (its name was validated).
+    fn delivery(&self, name: &Option<String>) -> Result<Arc<Delivery>, ApiError> {
+        Ok(self.deliveries.get(name.as_deref().unwrap_or_default())?)
+    }
+
     pub async fn dispatch(&self, operation: &str, format: Format, body: Bytes) -> ApiResult {
         match operation {
             "CreateDeliveryStream" => self.create(format, &body),
@@ -347,12 +361,7 @@ impl Firehose {
         v.one_of(
             r.delivery_stream_type.as_deref(),
             "deliveryStreamType",
-            &[
-                "DirectPut",
-                "KinesisStreamAsSource",
-                "MSKAsSource",
-                "DatabaseAsSource",
-            ],
+            SOURCE_TYPES,
         );
         if let Some(tags) = &r.tags {
             if tags.len() > 50 {
@@ -468,10 +477,7 @@ impl Firehose {
             100,
         );
         v.finish()?;
-        let meta = self
-            .deliveries
-            .get(r.delivery_stream_name.as_deref().unwrap_or_default())?
-            .meta();
+        let meta = self.delivery(&r.delivery_stream_name)?.meta();
         let mut out = description(&meta)?;
         if r.exclusive_start_destination_id.is_some() {
             // The one destination comes before any start id.
@@ -497,12 +503,7 @@ impl Firehose {
         v.one_of(
             r.delivery_stream_type.as_deref(),
             "deliveryStreamType",
-            &[
-                "DirectPut",
-                "KinesisStreamAsSource",
-                "MSKAsSource",
-                "DatabaseAsSource",
-            ],
+            SOURCE_TYPES,
         );
         v.length(
             r.exclusive_start_delivery_stream_name.as_deref(),
@@ -553,9 +554,7 @@ impl Firehose {
             validate_record(&mut v, record, "record.data");
         }
         v.finish()?;
-        let delivery = self
-            .deliveries
-            .get(r.delivery_stream_name.as_deref().unwrap_or_default())?;
+        let delivery = self.delivery(&r.delivery_stream_name)?;
         direct_put(&delivery)?;
         let data = r.record.and_then(|r| r.data).unwrap_or_default().0;
         let numbers = delivery.put(&[data]).await?;
@@ -611,9 +610,7 @@ impl Firehose {
                 ),
             ));
         }
-        let delivery = self
-            .deliveries
-            .get(r.delivery_stream_name.as_deref().unwrap_or_default())?;
+        let delivery = self.delivery(&r.delivery_stream_name)?;
         direct_put(&delivery)?;
         let data: Vec<Bytes> = records
             .into_iter()
@@ -675,9 +672,7 @@ impl Firehose {
         }
         v.finish()?;
         let invalid = |m: String| ApiError::client("InvalidArgumentException", m);
-        let delivery = self
-            .deliveries
-            .get(r.delivery_stream_name.as_deref().unwrap_or_default())?;
+        let delivery = self.delivery(&r.delivery_stream_name)?;
         if r.destination_id.as_deref() != Some(DESTINATION_ID) {
             return Err(invalid(format!(
                 "Destination {} not found; this delivery stream's destination is {DESTINATION_ID}.",
@@ -728,9 +723,7 @@ impl Firehose {
         let tags = r.tags.unwrap_or_default();
         validate_tags(&mut v, &tags, "tags");
         v.finish()?;
-        let delivery = self
-            .deliveries
-            .get(r.delivery_stream_name.as_deref().unwrap_or_default())?;
+        let delivery = self.delivery(&r.delivery_stream_name)?;
         delivery.update(|meta| {
             let mut next = meta.tags.clone();
             next.extend(tag_map(tags));
@@ -759,9 +752,7 @@ impl Firehose {
         validate_name(&mut v, &r.delivery_stream_name);
         v.required(&r.tag_keys, "tagKeys");
         v.finish()?;
-        let delivery = self
-            .deliveries
-            .get(r.delivery_stream_name.as_deref().unwrap_or_default())?;
+        let delivery = self.delivery(&r.delivery_stream_name)?;
         let keys = r.tag_keys.unwrap_or_default();
         delivery.update(|meta| {
             for key in &keys {
@@ -791,10 +782,7 @@ impl Firehose {
             128,
         );
         v.finish()?;
-        let meta = self
-            .deliveries
-            .get(r.delivery_stream_name.as_deref().unwrap_or_default())?
-            .meta();
+        let meta = self.delivery(&r.delivery_stream_name)?.meta();
         let limit = r.limit.unwrap_or(50) as usize;
         let tags: Vec<Value> = meta
             .tags
@@ -822,9 +810,7 @@ impl Firehose {
         let mut v = Validation::default();
         validate_name(&mut v, &r.delivery_stream_name);
         v.finish()?;
-        let delivery = self
-            .deliveries
-            .get(r.delivery_stream_name.as_deref().unwrap_or_default())?;
+        let delivery = self.delivery(&r.delivery_stream_name)?;
         let config = if start {
             Some(
                 encryption(r.delivery_stream_encryption_configuration_input)?.unwrap_or(
