@@ -15,6 +15,7 @@ use crate::convert::Conversion;
 use crate::error::{DeliveryError, Result};
 use crate::partition::Extraction;
 use crate::prefix::Template;
+use crate::transform::Transform;
 
 /// ExtendedS3DestinationConfiguration (the older S3DestinationConfiguration
 /// is its subset).
@@ -188,6 +189,7 @@ impl S3Destination {
 
         let mut delimiter = false;
         let mut extraction = None;
+        let mut transform = None;
         for processor in self.processors() {
             match processor.kind.as_str() {
                 "AppendDelimiterToRecord" => delimiter = true,
@@ -201,9 +203,10 @@ impl S3Destination {
                         })?;
                     extraction = Some(Extraction::parse(&query.parameter_value)?);
                 }
-                "RecordDeAggregation" | "Lambda" | "CloudWatchLogProcessing" | "Decompression" => {
+                "Lambda" => transform = Some(Transform::parse(processor)?),
+                "RecordDeAggregation" | "CloudWatchLogProcessing" | "Decompression" => {
                     return Err(invalid(format!(
-                        "the {} processor is not supported by nuage yet; AppendDelimiterToRecord and MetadataExtraction are",
+                        "the {} processor is not supported by nuage yet; Lambda, AppendDelimiterToRecord and MetadataExtraction are",
                         processor.kind
                     )));
                 }
@@ -271,7 +274,7 @@ impl S3Destination {
         }
         if prefix.uses_lambda_keys() {
             return Err(invalid(
-                "partitionKeyFromLambda needs a Lambda processor, which nuage does not run yet"
+                "partitionKeyFromLambda is not supported by nuage yet; use partitionKeyFromQuery"
                     .into(),
             ));
         }
@@ -292,6 +295,7 @@ impl S3Destination {
             delimiter,
             extraction: if dynamic { extraction } else { None },
             conversion,
+            transform,
         })
     }
 
@@ -372,6 +376,8 @@ pub struct Plan {
     pub extraction: Option<Extraction>,
     /// JSON to Parquet, when DataFormatConversionConfiguration is enabled.
     pub conversion: Option<Conversion>,
+    /// The Lambda processor, when there is one.
+    pub transform: Option<Transform>,
 }
 
 #[cfg(test)]

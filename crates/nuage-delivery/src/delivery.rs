@@ -31,7 +31,7 @@ use nuage_catalog::Metastore;
 
 use crate::config::{Plan, S3Destination};
 use crate::error::{DeliveryError, Result};
-use crate::object::{self, Encoding, Naming};
+use crate::object::{self, Encoding, Flush, Naming};
 
 /// Where a delivery stream's records come from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -135,6 +135,16 @@ pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(dir: &Path, name: &str) ->
     }
 }
 
+/// What every delivery stream writes to or calls.
+pub struct Services {
+    pub lake: Arc<Lake>,
+    /// The catalog whose tables Parquet conversion reads and registers
+    /// partitions in.
+    pub catalog: Arc<dyn Metastore>,
+    /// `<data-dir>/functions`: the executables Lambda ARNs name.
+    pub functions: PathBuf,
+}
+
 /// Counters of what a delivery stream has done since nuage started.
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -151,10 +161,7 @@ pub struct Delivery {
     meta: Mutex<DeliveryMeta>,
     plan: Mutex<Arc<Plan>>,
     pub(crate) log: ShardLog,
-    lake: Arc<Lake>,
-    /// The catalog whose tables Parquet conversion reads and registers
-    /// partitions in.
-    catalog: Arc<dyn Metastore>,
+    services: Arc<Services>,
     /// Wakes the flusher when the destination changes.
     changed: Notify,
     /// True once the flusher should deliver what it has and stop.
@@ -170,8 +177,7 @@ impl Delivery {
         dir: &Path,
         meta: DeliveryMeta,
         log: LogOptions,
-        lake: Arc<Lake>,
-        catalog: Arc<dyn Metastore>,
+        services: Arc<Services>,
     ) -> Result<Arc<Self>> {
         let plan = meta.destination.plan()?;
         // Hidden (skipped at open) until complete; names may hold dots.
@@ -184,21 +190,16 @@ impl Delivery {
         write_json(&staging, "checkpoint.json", &Checkpoint::default())?;
         fs::rename(&staging, dir)
             .map_err(|e| DeliveryError::Internal(format!("{}: {e}", dir.display())))?;
-        Self::new(dir, meta, plan, log, lake, catalog)
+        Self::new(dir, meta, plan, log, services)
     }
 
     /// Opens a delivery stream that exists on disk.
-    pub(crate) fn open(
-        dir: &Path,
-        log: LogOptions,
-        lake: Arc<Lake>,
-        catalog: Arc<dyn Metastore>,
-    ) -> Result<Arc<Self>> {
+    pub(crate) fn open(dir: &Path, log: LogOptions, services: Arc<Services>) -> Result<Arc<Self>> {
         let meta: DeliveryMeta = read_json(dir, "delivery.json")?.ok_or_else(|| {
             DeliveryError::Internal(format!("{}: delivery.json is missing", dir.display()))
         })?;
         let plan = meta.destination.plan()?;
-        Self::new(dir, meta, plan, log, lake, catalog)
+        Self::new(dir, meta, plan, log, services)
     }
 
     fn new(
@@ -206,8 +207,7 @@ impl Delivery {
         meta: DeliveryMeta,
         plan: Plan,
         log: LogOptions,
-        lake: Arc<Lake>,
-        catalog: Arc<dyn Metastore>,
+        services: Arc<Services>,
     ) -> Result<Arc<Self>> {
         let log = ShardLog::open(&dir.join("log"), log)?;
         Ok(Arc::new(Self {
@@ -215,8 +215,7 @@ impl Delivery {
             meta: Mutex::new(meta),
             plan: Mutex::new(Arc::new(plan)),
             log,
-            lake,
-            catalog,
+            services,
             changed: Notify::new(),
             stop: watch::channel(false).0,
             tasks: Mutex::new(Vec::new()),
@@ -439,14 +438,26 @@ impl Delivery {
             });
             write_json(&self.dir, "checkpoint.json", &*checkpoint)?;
         }
-        let (name, created_ms) = {
+        let (name, created_ms, arn) = {
             let meta = self.meta.lock().expect("meta lock");
-            (meta.name.clone(), meta.created_ms)
+            (meta.name.clone(), meta.created_ms, meta.arn.clone())
+        };
+        // The Lambda processor runs first, on the whole flush.
+        let (kept, transform_failed) = match &plan.transform {
+            Some(transform) => {
+                transform
+                    .apply(&self.services.functions, &arn, records)
+                    .await
+            }
+            None => (records.to_vec(), Vec::new()),
         };
         let objects = {
             // Compressing and converting is CPU work: off the async workers.
-            let converter = plan.conversion.as_ref().map(|c| c.resolve(&*self.catalog));
-            let (plan, records, name) = (plan.clone(), records.to_vec(), name.clone());
+            let converter = plan
+                .conversion
+                .as_ref()
+                .map(|c| c.resolve(&*self.services.catalog));
+            let (plan, name, first) = (plan.clone(), name.clone(), first.number);
             tokio::task::spawn_blocking(move || {
                 let encoding = match &converter {
                     Some(resolved) => Encoding::Parquet(resolved),
@@ -457,13 +468,13 @@ impl Delivery {
                     created_ms,
                     version,
                 };
-                let objects = object::build(
-                    &plan,
-                    encoding,
-                    naming,
-                    &records,
-                    nuage_streams::streams::now_ms(),
-                );
+                let flush = Flush {
+                    first,
+                    records: &kept,
+                    transform_failed,
+                };
+                let objects =
+                    object::build(&plan, encoding, naming, &flush, nuage_streams::streams::now_ms());
                 if let (Some(Ok(converter)), Ok(objects)) = (&converter, &objects)
                     && let Some(outside) = objects
                         .iter()
@@ -495,8 +506,11 @@ impl Delivery {
             };
             loop {
                 let attempt = async {
-                    self.lake.make_bucket(&plan.bucket).await?;
-                    self.lake.put_bytes(&location, object.body.clone()).await
+                    self.services.lake.make_bucket(&plan.bucket).await?;
+                    self.services
+                        .lake
+                        .put_bytes(&location, object.body.clone())
+                        .await
                 };
                 match attempt.await {
                     Ok(()) => break,
@@ -516,7 +530,7 @@ impl Delivery {
                 }
             }
             if let (Some(partition), Some(conversion)) = (&object.partition, &plan.conversion)
-                && let Err(e) = self.catalog.add_partitions(
+                && let Err(e) = self.services.catalog.add_partitions(
                     &conversion.database,
                     &conversion.table,
                     std::slice::from_ref(partition),

@@ -13,18 +13,17 @@ pub mod object;
 pub mod partition;
 pub mod prefix;
 mod source;
+pub mod transform;
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
-use nuage_catalog::Metastore;
-use nuage_lake::Lake;
 use nuage_streams::{LogOptions, Streams};
 
 pub use config::{Plan, S3Destination};
-pub use delivery::{Delivery, DeliveryMeta, Encryption, Source};
+pub use delivery::{Delivery, DeliveryMeta, Encryption, Services, Source};
 pub use error::{DeliveryError, Result};
 
 /// Delivery streams allowed (AWS's default quota is 50 per region, raised on request).
@@ -63,8 +62,7 @@ pub struct NewDelivery {
 /// All delivery streams, each with its flusher running.
 pub struct Deliveries {
     config: DeliveriesConfig,
-    lake: Arc<Lake>,
-    catalog: Arc<dyn Metastore>,
+    services: Arc<Services>,
     /// The Kinesis streams KinesisStreamAsSource delivery streams read.
     sources: Option<Arc<Streams>>,
     streams: RwLock<BTreeMap<String, Arc<Delivery>>>,
@@ -76,10 +74,10 @@ impl Deliveries {
     /// called inside a tokio runtime.
     pub fn open(
         config: DeliveriesConfig,
-        lake: Arc<Lake>,
-        catalog: Arc<dyn Metastore>,
+        services: Services,
         streams: Option<Arc<Streams>>,
     ) -> Result<Self> {
+        let services = Arc::new(services);
         let io =
             |e: std::io::Error| DeliveryError::Internal(format!("{}: {e}", config.dir.display()));
         fs::create_dir_all(&config.dir).map_err(io)?;
@@ -99,7 +97,7 @@ impl Deliveries {
             if !path.join("delivery.json").exists() {
                 continue;
             }
-            let delivery = Delivery::open(&path, config.log, lake.clone(), catalog.clone())?;
+            let delivery = Delivery::open(&path, config.log, services.clone())?;
             deliveries.insert(delivery.meta().name, delivery);
         }
         for delivery in deliveries.values() {
@@ -107,8 +105,7 @@ impl Deliveries {
         }
         Ok(Self {
             config,
-            lake,
-            catalog,
+            services,
             sources: streams,
             streams: RwLock::new(deliveries),
         })
@@ -167,8 +164,7 @@ impl Deliveries {
             &self.config.dir.join(&new.name),
             meta,
             self.config.log,
-            self.lake.clone(),
-            self.catalog.clone(),
+            self.services.clone(),
         )?;
         delivery.start(self.sources.as_ref());
         streams.insert(new.name, delivery.clone());

@@ -59,6 +59,7 @@ pub enum Encoding<'a> {
 /// Why a record went to the error prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Failure {
+    Lambda(&'static str),
     Extraction,
     Conversion,
     Schema,
@@ -67,10 +68,19 @@ enum Failure {
 impl Failure {
     fn output_type(self) -> &'static str {
         match self {
-            Failure::Extraction => "processing-failed",
+            Failure::Lambda(_) | Failure::Extraction => "processing-failed",
             Failure::Conversion | Failure::Schema => "format-conversion-failed",
         }
     }
+}
+
+/// One flush: its first record (for object names), the records to
+/// deliver, and those the transform already failed.
+pub struct Flush<'a> {
+    pub first: u64,
+    pub records: &'a [Record],
+    /// (record, error code, message) from the Lambda processor.
+    pub transform_failed: Vec<(Record, &'static str, String)>,
 }
 
 /// The objects for one flush of `records` (in log order).
@@ -78,14 +88,16 @@ pub fn build(
     plan: &Plan,
     encoding: Encoding<'_>,
     naming: Naming<'_>,
-    records: &[Record],
+    flush: &Flush<'_>,
     now_ms: i64,
 ) -> Result<Vec<Object>> {
-    let Some(first) = records.first() else {
-        return Ok(Vec::new());
-    };
+    let records = flush.records;
     let mut groups: BTreeMap<BTreeMap<String, String>, Vec<&Record>> = BTreeMap::new();
-    let mut failed: Vec<(&Record, Failure, String)> = Vec::new();
+    let mut failed: Vec<(&Record, Failure, String)> = flush
+        .transform_failed
+        .iter()
+        .map(|(record, code, why)| (record, Failure::Lambda(code), why.clone()))
+        .collect();
     for record in records {
         match &plan.extraction {
             None => groups.entry(BTreeMap::new()).or_default().push(record),
@@ -97,12 +109,8 @@ pub fn build(
     }
     let mut objects = Vec::new();
     for (index, (keys, group)) in groups.iter().enumerate() {
-        let id = object_id(naming, first.number, index as u64);
-        let oldest = group
-            .iter()
-            .map(|r| r.arrival_ms)
-            .min()
-            .unwrap_or(first.arrival_ms);
+        let id = object_id(naming, flush.first, index as u64);
+        let oldest = group.iter().map(|r| r.arrival_ms).min().unwrap_or_default();
         let time = utc(oldest);
         let prefix = plan.prefix.render(&Context {
             time,
@@ -155,7 +163,7 @@ pub fn build(
     for (n, kind) in kinds.into_iter().enumerate() {
         let these: Vec<&(&Record, Failure, String)> =
             failed.iter().filter(|f| f.1 == kind).collect();
-        let id = object_id(naming, first.number, u64::MAX - n as u64);
+        let id = object_id(naming, flush.first, u64::MAX - n as u64);
         let time = utc(these[0].0.arrival_ms);
         let prefix = plan.error_prefix.render(&Context {
             time,
@@ -173,6 +181,15 @@ pub fn build(
                     "errorMessage": why,
                     "attemptEndingTimestamp": now_ms,
                     "rawData": STANDARD.encode(&record.data),
+                }),
+                Failure::Lambda(code) => serde_json::json!({
+                    "attemptsMade": 1,
+                    "arrivalTimestamp": record.arrival_ms,
+                    "errorCode": code,
+                    "errorMessage": why,
+                    "attemptEndingTimestamp": now_ms,
+                    "rawData": STANDARD.encode(&record.data),
+                    "lambdaArn": plan.transform.as_ref().map(|t| t.arn.as_str()),
                 }),
                 Failure::Conversion | Failure::Schema => serde_json::json!({
                     "attemptsMade": 1,
@@ -292,6 +309,14 @@ mod tests {
             .unwrap()
     }
 
+    fn flush(records: &[Record]) -> Flush<'_> {
+        Flush {
+            first: records[0].number,
+            records,
+            transform_failed: Vec::new(),
+        }
+    }
+
     const NAMING: Naming<'static> = Naming {
         stream: "tolls",
         created_ms: 1,
@@ -302,7 +327,7 @@ mod tests {
     fn one_object_per_flush_with_the_default_name() {
         let plan = plan(serde_json::json!({"BucketARN": "arn:aws:s3:::b", "Prefix": "raw/"}));
         let records = [record(7, "a"), record(8, "b")];
-        let objects = build(&plan, Encoding::Raw, NAMING, &records, 0).unwrap();
+        let objects = build(&plan, Encoding::Raw, NAMING, &flush(&records), 0).unwrap();
         assert_eq!(objects.len(), 1);
         let key = &objects[0].key;
         assert!(
@@ -316,11 +341,11 @@ mod tests {
         assert_eq!(&objects[0].body[..], b"ab");
         // The same flush names the same object.
         assert_eq!(
-            build(&plan, Encoding::Raw, NAMING, &records, 99).unwrap(),
+            build(&plan, Encoding::Raw, NAMING, &flush(&records), 99).unwrap(),
             objects
         );
         assert_ne!(
-            build(&plan, Encoding::Raw, NAMING, &records[1..], 0).unwrap()[0].key,
+            build(&plan, Encoding::Raw, NAMING, &flush(&records[1..]), 0).unwrap()[0].key,
             *key
         );
     }
@@ -332,7 +357,7 @@ mod tests {
             "BucketARN": "arn:aws:s3:::b", "CompressionFormat": "GZIP",
             "ProcessingConfiguration": {"Enabled": true, "Processors": [{"Type": "AppendDelimiterToRecord"}]}
         }));
-        let objects = build(&gz, Encoding::Raw, NAMING, &records, 0).unwrap();
+        let objects = build(&gz, Encoding::Raw, NAMING, &flush(&records), 0).unwrap();
         assert!(objects[0].key.ends_with(".gz"));
         let mut text = String::new();
         flate2::read::GzDecoder::new(&objects[0].body[..])
@@ -342,7 +367,7 @@ mod tests {
 
         let snappy =
             plan(serde_json::json!({"BucketARN": "arn:aws:s3:::b", "CompressionFormat": "Snappy"}));
-        let objects = build(&snappy, Encoding::Raw, NAMING, &records, 0).unwrap();
+        let objects = build(&snappy, Encoding::Raw, NAMING, &flush(&records), 0).unwrap();
         assert!(objects[0].key.ends_with(".snappy"));
         let mut text = String::new();
         snap::read::FrameDecoder::new(&objects[0].body[..])
@@ -370,7 +395,7 @@ mod tests {
             record(2, r#"{"other":1}"#),
             record(3, r#"{"customer":"x"}"#),
         ];
-        let objects = build(&plan, Encoding::Raw, NAMING, &records, 0).unwrap();
+        let objects = build(&plan, Encoding::Raw, NAMING, &flush(&records), 0).unwrap();
         assert_eq!(objects.len(), 3);
         assert!(objects[0].key.starts_with("c=x/tolls-1-"));
         assert_eq!(&objects[0].body[..], br#"{"customer":"x"}{"customer":"x"}"#);

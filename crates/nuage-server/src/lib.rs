@@ -57,10 +57,14 @@ impl App {
         let streams = Arc::new(Streams::open(config.streams)?);
         let lake = Arc::new(nuage_lake::Lake::new(&config.platform)?);
         let catalog = nuage_sql::session::open_metastore(&config.platform, &lake).await?;
-        let deliveries = Arc::new(Deliveries::open(
-            config.deliveries,
+        let services = nuage_delivery::Services {
             lake,
             catalog,
+            functions: config.platform.data_dir.join("functions"),
+        };
+        let deliveries = Arc::new(Deliveries::open(
+            config.deliveries,
+            services,
             Some(streams.clone()),
         )?);
         let (closing, closing_rx) = tokio::sync::watch::channel(false);

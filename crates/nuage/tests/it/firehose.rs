@@ -977,3 +977,192 @@ fn a_kinesis_stream_as_source_is_delivered_once_across_resharding_and_restarts()
         "a record was delivered twice"
     );
 }
+
+/// A Lambda processor calling `arn`, with no retries.
+fn with_lambda(
+    mut config: ExtendedS3DestinationConfiguration,
+    arn: &str,
+) -> ExtendedS3DestinationConfiguration {
+    let parameter = |name, value: &str| {
+        ProcessorParameter::builder()
+            .parameter_name(name)
+            .parameter_value(value)
+            .build()
+            .unwrap()
+    };
+    config.error_output_prefix = Some("errors/!{firehose:error-output-type}/".into());
+    config.processing_configuration = Some(
+        ProcessingConfiguration::builder()
+            .enabled(true)
+            .processors(
+                Processor::builder()
+                    .r#type(ProcessorType::Lambda)
+                    .parameters(parameter(ProcessorParameterName::LambdaArn, arn))
+                    .parameters(parameter(
+                        ProcessorParameterName::LambdaNumberOfRetries,
+                        "0",
+                    ))
+                    .build()
+                    .unwrap(),
+            )
+            .build(),
+    );
+    config
+}
+
+/// Firehose's transformation, in Python: upper-case, drop or fail records.
+const TRANSFORM: &str = r#"#!/usr/bin/env python3
+import base64, json, sys
+event = json.load(sys.stdin)
+out = []
+for r in event["records"]:
+    text = base64.b64decode(r["data"]).decode()
+    if "drop" in text:
+        out.append({"recordId": r["recordId"], "result": "Dropped"})
+    elif "fail" in text:
+        out.append({"recordId": r["recordId"], "result": "ProcessingFailed", "data": r["data"]})
+    else:
+        out.append({"recordId": r["recordId"], "result": "Ok",
+                    "data": base64.b64encode(text.upper().encode()).decode()})
+json.dump({"records": out}, sys.stdout)
+"#;
+
+/// An HTTP endpoint answering every POST with Ok records prefixed "http:".
+fn transform_endpoint() -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/transform", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line == "\r\n" || line.is_empty() {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let event: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            let records: Vec<serde_json::Value> = event["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    let data = base64::Engine::decode(
+                        &base64::engine::general_purpose::STANDARD,
+                        r["data"].as_str().unwrap(),
+                    )
+                    .unwrap();
+                    let out = [b"http:".as_slice(), &data].concat();
+                    serde_json::json!({"recordId": r["recordId"], "result": "Ok",
+                        "data": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, out)})
+                })
+                .collect();
+            let reply = serde_json::json!({ "records": records }).to_string();
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                reply.len()
+            )
+            .unwrap();
+        }
+    });
+    url
+}
+
+#[test]
+fn a_lambda_processor_transforms_drops_and_fails_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let functions = dir.path().join("functions");
+    std::fs::create_dir_all(&functions).unwrap();
+    let script = functions.join("shout");
+    std::fs::write(&script, TRANSFORM).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let client = client(&server);
+    let url = transform_endpoint();
+    runtime().block_on(async {
+        for (name, arn) in [
+            // A real Lambda ARN runs <data-dir>/functions/<name>.
+            (
+                "shout",
+                "arn:aws:lambda:us-east-1:000000000000:function:shout:$LATEST",
+            ),
+            ("web", url.as_str()),
+            (
+                "gone",
+                "arn:aws:lambda:us-east-1:000000000000:function:gone",
+            ),
+        ] {
+            let mut config = with_lambda(destination(name, 1, 1), arn);
+            config.prefix = Some("ok/".into());
+            client
+                .create_delivery_stream()
+                .delivery_stream_name(name)
+                .extended_s3_destination_configuration(config)
+                .send()
+                .await
+                .unwrap();
+            client
+                .put_record_batch()
+                .delivery_stream_name(name)
+                .set_records(Some(
+                    ["a\n", "please drop\n", "b\n", "fail me\n"]
+                        .into_iter()
+                        .map(record)
+                        .collect(),
+                ))
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    let under = |bucket: &str, prefix: &str| -> Vec<String> {
+        objects(dir.path(), bucket)
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .flat_map(|(_, body)| lines(&body))
+            .collect()
+    };
+    wait_until(15, || {
+        !under("shout", "ok/").is_empty()
+            && !under("web", "ok/").is_empty()
+            && !under("gone", "errors/").is_empty()
+    });
+    assert_eq!(under("shout", "ok/"), ["A", "B"]);
+    let failed: Vec<serde_json::Value> = under("shout", "errors/processing-failed/")
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["errorCode"], "Lambda.ProcessingFailedStatus");
+    assert_eq!(failed[0]["rawData"], "ZmFpbCBtZQo="); // "fail me\n"
+    assert_eq!(
+        under("web", "ok/"),
+        ["http:a", "http:please drop", "http:b", "http:fail me"]
+    );
+    // A function that cannot run fails its records into the error prefix.
+    let gone: Vec<serde_json::Value> = under("gone", "errors/processing-failed/")
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(gone.len(), 4);
+    assert_eq!(gone[0]["errorCode"], "Lambda.FunctionError");
+    assert!(
+        gone[0]["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("functions/gone"),
+        "{}",
+        gone[0]
+    );
+    assert!(under("gone", "ok/").is_empty());
+}
