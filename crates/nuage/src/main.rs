@@ -2,6 +2,7 @@
 //! `nuage lake` moves files in and out of the lake like `hadoop dfs`,
 //! `nuage serve` runs the server (Kinesis streams, Firehose delivery).
 
+mod agent_cmd;
 mod bench_cmd;
 mod bench_firehose;
 mod client;
@@ -52,6 +53,8 @@ enum Command {
     Stream(stream_cmd::StreamArgs),
     /// Firehose delivery streams for people: create, list, describe, put, delete (through `nuage serve`).
     Firehose(firehose_cmd::FirehoseArgs),
+    /// Tail log files into streams or delivery streams, like the Kinesis Agent (`--config agent.json`).
+    Agent(agent_cmd::AgentArgs),
     /// Load generators that print throughput and latency (`nuage bench streams|firehose`).
     Bench(bench_cmd::BenchArgs),
 }
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
             Command::Bench(args) => bench_cmd::run(&config, args).await,
             Command::Stream(args) => stream_cmd::run(args).await,
             Command::Firehose(args) => firehose_cmd::run(args).await,
+            Command::Agent(args) => agent_cmd::run(&config, args).await,
         }
     });
     match result {

@@ -102,7 +102,7 @@ pub async fn run(config: &nuage_common::Config, args: ServeArgs) -> anyhow::Resu
 /// Ctrl-C or SIGTERM: stop accepting, finish what is in flight. The
 /// handlers are installed before this returns, so a signal that arrives
 /// once the address is printed is never the default (immediate) death.
-fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
+pub(crate) fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;

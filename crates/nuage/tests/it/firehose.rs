@@ -3,7 +3,7 @@
 //! lake (`<data-dir>/lake/<bucket>/<key>`).
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -1165,4 +1165,210 @@ fn a_lambda_processor_transforms_drops_and_fails_records() {
         gone[0]
     );
     assert!(under("gone", "ok/").is_empty());
+}
+
+/// Appends lines `ids` (one number each) to `path`.
+fn append_lines(path: &Path, ids: std::ops::Range<usize>) {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    for i in ids {
+        writeln!(file, "{i}").unwrap();
+    }
+}
+
+fn start_agent(data_dir: &Path, config: &Path, endpoint: &str) -> Agent {
+    let mut child = nuage(data_dir)
+        .args(["agent", "--config"])
+        .arg(config)
+        .args(["--endpoint", endpoint])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for its first line, so its signal handlers are in place.
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("nuage agent:"), "{first}");
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            eprintln!("{line}");
+        }
+    });
+    Agent(child)
+}
+
+/// A running `nuage agent`, killed if the test fails.
+struct Agent(std::process::Child);
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn stop_agent(mut agent: Agent) {
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &agent.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    assert!(agent.0.wait().unwrap().success());
+}
+
+#[test]
+fn the_agent_follows_rotation_and_restarts_without_loss_or_repeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let (app, csv) = (logs.join("app.log"), logs.join("tolls.csv"));
+    runtime().block_on(async {
+        client(&server)
+            .create_delivery_stream()
+            .delivery_stream_name("logs")
+            .extended_s3_destination_configuration(destination("logs", 1, 1))
+            .send()
+            .await
+            .unwrap();
+        for name in ["csv", "trace"] {
+            server
+                .client()
+                .create_stream()
+                .stream_name(name)
+                .shard_count(1)
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    let trace = logs.join("trace.log");
+    let config = dir.path().join("agent.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({
+            "checkpointFile": dir.path().join("agent-checkpoints.json"),
+            "flows": [
+                {"filePattern": format!("{}/app.log*", logs.display()), "deliveryStream": "logs",
+                 "initialPosition": "START_OF_FILE", "maxBufferAgeMillis": 100},
+                {"filePattern": csv.display().to_string(), "kinesisStream": "csv",
+                 "maxBufferAgeMillis": 100, "partitionKeyOption": "DETERMINISTIC",
+                 "dataProcessingOptions": [{"optionName": "CSVTOJSON", "customFieldNames": ["car", "amount"]}]},
+                {"filePattern": trace.display().to_string(), "kinesisStream": "trace",
+                 "maxBufferAgeMillis": 100, "multiLineStartPattern": "^\\[",
+                 "dataProcessingOptions": [{"optionName": "SINGLELINE"}]}
+            ]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    append_lines(&app, 0..100);
+    std::fs::write(&csv, "a,1.5\nb,2\n").unwrap();
+    std::fs::write(
+        &trace,
+        "[1] error\n  at a\n  at b\n[2] ok\n[3] warn\n  at c\n",
+    )
+    .unwrap();
+    let agent = start_agent(dir.path(), &config, &server.endpoint);
+    let data = dir.path().to_path_buf();
+    let have = |n: usize| {
+        let data = data.clone();
+        move || delivered(&data, "logs").len() == n
+    };
+    wait_until(15, have(100));
+
+    // Rotation by rename: the old writer still appends to the renamed
+    // file for a moment, then a new app.log starts.
+    std::fs::rename(&app, logs.join("app.log.1")).unwrap();
+    append_lines(&logs.join("app.log.1"), 100..150);
+    append_lines(&app, 150..250);
+    wait_until(15, have(250));
+
+    // Rotation by copy and truncation (logrotate's copytruncate).
+    std::fs::copy(&app, logs.join("app.log.2")).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&app)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    append_lines(&app, 250..300);
+    wait_until(15, have(300));
+
+    // A restart goes on from the checkpoint.
+    stop_agent(agent);
+    append_lines(&app, 300..350);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&trace)
+        .unwrap()
+        .write_all(b"[4] done\n")
+        .unwrap();
+    let agent = start_agent(dir.path(), &config, &server.endpoint);
+    wait_until(15, have(350));
+    stop_agent(agent);
+    assert!(server.terminate().success());
+    let seen = delivered(dir.path(), "logs");
+    assert_eq!(
+        seen.keys().copied().collect::<Vec<_>>(),
+        (0..350).collect::<Vec<_>>()
+    );
+    assert!(
+        seen.values().all(|&n| n == 1),
+        "a line was sent twice: {seen:?}"
+    );
+
+    // The CSV flow went to its Kinesis stream as JSON; the multi-line
+    // flow sent one record per `[`, joined into one line (a graceful stop
+    // sends the last one).
+    let server = Server::start(dir.path(), &[]);
+    let kinesis = server.client();
+    let read = |stream: &str| -> Vec<String> {
+        runtime().block_on(async {
+            let shards = kinesis
+                .list_shards()
+                .stream_name(stream)
+                .send()
+                .await
+                .unwrap();
+            let iterator = kinesis
+                .get_shard_iterator()
+                .stream_name(stream)
+                .shard_id(shards.shards()[0].shard_id())
+                .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+                .send()
+                .await
+                .unwrap();
+            let got = kinesis
+                .get_records()
+                .shard_iterator(iterator.shard_iterator().unwrap())
+                .send()
+                .await
+                .unwrap();
+            got.records()
+                .iter()
+                .map(|r| String::from_utf8(r.data().as_ref().to_vec()).unwrap())
+                .collect()
+        })
+    };
+    assert_eq!(
+        read("csv"),
+        [
+            "{\"car\":\"a\",\"amount\":\"1.5\"}\n",
+            "{\"car\":\"b\",\"amount\":\"2\"}\n"
+        ]
+    );
+    assert_eq!(
+        read("trace"),
+        [
+            "[1] errorat aat b\n",
+            "[2] ok\n",
+            "[3] warnat c\n",
+            "[4] done\n"
+        ]
+    );
 }
