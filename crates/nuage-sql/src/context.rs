@@ -154,6 +154,7 @@ pub fn build_context(
     let ctx = SessionContext::new_with_config_rt(config, runtime);
     ctx.register_catalog(CATALOG, Arc::new(MetastoreCatalog::new(shared.clone())));
     crate::functions::register(&ctx);
+    crate::recs::register(&ctx);
     Ok(ctx)
 }
 

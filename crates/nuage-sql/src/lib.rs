@@ -29,6 +29,7 @@ pub mod parser;
 pub mod projection;
 pub mod provider;
 mod query;
+mod recs;
 pub mod rewrite;
 pub mod script;
 pub mod session;

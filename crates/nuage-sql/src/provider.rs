@@ -68,6 +68,35 @@ impl HiveTable {
         &self.table
     }
 
+    /// Hashes what the table reads: its columns, storage and every data
+    /// file's name, size, time and e-tag (so INSERT, LOAD, UPDATE and new
+    /// files all change it).
+    pub async fn fingerprint(&self, hasher: &mut impl std::hash::Hasher) -> Result<()> {
+        use std::hash::Hash;
+        format!("{:?}{:?}", self.table.columns, self.table.storage).hash(hasher);
+        // The table's folder, listed recursively, and the partitions that
+        // live elsewhere.
+        let root = self.table.data_location();
+        let mut locations = vec![root.clone()];
+        for partition in &self.partitions {
+            partition.values.hash(hasher);
+            if !partition.location.starts_with(&root) {
+                locations.push(partition.location.clone());
+            }
+        }
+        for location in locations {
+            location.hash(hasher);
+            let (_, files) = list_data_files(&self.lake, &location).await?;
+            for file in files {
+                file.location.as_ref().hash(hasher);
+                file.size.hash(hasher);
+                file.last_modified.hash(hasher);
+                file.e_tag.hash(hasher);
+            }
+        }
+        Ok(())
+    }
+
     fn partition_names(&self) -> Vec<String> {
         self.table
             .partition_columns

@@ -105,10 +105,8 @@ impl Decoder for CsvDecoder {
                 &mut self.output[self.output_len..],
                 &mut self.ends[self.ends_len..],
             );
-            // csv-core reports field ends relative to this call's output slice.
-            for end in &mut self.ends[self.ends_len..self.ends_len + ends] {
-                *end += self.output_len;
-            }
+            // csv-core reports field ends from the record's start, as if its
+            // output were one buffer, even when the record spans calls.
             consumed += read;
             self.output_len += written;
             self.ends_len += ends;
@@ -142,5 +140,50 @@ impl Decoder for CsvDecoder {
 
     fn can_flush_early(&self) -> bool {
         self.rows >= self.batch_size
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    /// Records longer than the output buffer, cut anywhere between calls.
+    #[test]
+    fn records_split_across_calls_keep_their_fields() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Utf8, true),
+            Field::new("plot", DataType::Utf8, true),
+            Field::new("tail", DataType::Utf8, true),
+        ]));
+        let long = "word, \"quoted\"\n".repeat(600);
+        let text = format!("1,\"{}\",x\n2,short,y\n", long.replace('"', "\"\""));
+        for chunk in [1, 7, 4096, text.len()] {
+            let mut decoder = CsvDecoder::new(
+                b',',
+                b'"',
+                b'\\',
+                schema.clone(),
+                Arc::from([0, 1, 2]),
+                100,
+                0,
+            );
+            for part in text.as_bytes().chunks(chunk) {
+                let mut at = 0;
+                while at < part.len() {
+                    at += decoder.decode(&part[at..]).unwrap();
+                }
+            }
+            decoder.decode(&[]).unwrap();
+            let batch = decoder.flush().unwrap().unwrap();
+            let column = |i: usize| batch.column(i).as_string::<i32>().clone();
+            assert_eq!(batch.num_rows(), 2, "chunks of {chunk}");
+            assert_eq!(column(0).value(0), "1");
+            assert_eq!(column(1).value(0), long, "chunks of {chunk}");
+            assert_eq!(column(2).value(0), "x");
+            assert_eq!(column(1).value(1), "short");
+            assert_eq!(column(2).value(1), "y");
+        }
     }
 }

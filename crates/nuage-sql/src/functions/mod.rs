@@ -9,12 +9,12 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Date32Array, Int32Array, Int64Array, ListBuilder, StringArray,
-    StringBuilder,
+    Array, ArrayRef, AsArray, Date32Array, Float64Array, Int32Array, Int64Array, ListBuilder,
+    StringArray, StringBuilder,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{
-    DataType, Date32Type, Field, Int64Type, TimeUnit, TimestampNanosecondType,
+    DataType, Date32Type, Field, Float64Type, Int64Type, TimeUnit, TimestampNanosecondType,
 };
 use datafusion::common::{DataFusionError, Result, exec_err};
 use datafusion::logical_expr::{
@@ -95,6 +95,28 @@ fn udf(
     })
 }
 
+/// `weighted_rating(v, R, m, C)`: IMDB's weighted rating
+/// `v/(v+m)*R + m/(v+m)*C` of an item with v votes averaging R, where m is
+/// the votes needed to count and C the mean over all items. NULL when an
+/// argument is NULL or v + m is 0.
+fn weighted_rating(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
+    let numbers = args
+        .iter()
+        .map(|a| cast(a, &DataType::Float64))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let [v, r, m, c] = [0, 1, 2, 3].map(|i| numbers[i].as_primitive::<Float64Type>());
+    let result: Float64Array = (0..v.len())
+        .map(|i| {
+            if numbers.iter().any(|a| a.is_null(i)) {
+                return None;
+            }
+            let (v, r, m, c) = (v.value(i), r.value(i), m.value(i), c.value(i));
+            (v + m != 0.0).then(|| v / (v + m) * r + m / (v + m) * c)
+        })
+        .collect();
+    Ok(Arc::new(result))
+}
+
 /// Registers every Hive function on a session (replacing same-named DataFusion ones).
 pub fn register(ctx: &SessionContext) {
     let immutable = Volatility::Immutable;
@@ -135,6 +157,13 @@ pub fn register(ctx: &SessionContext) {
             regexp_extract,
         ),
         udf("date_format", &[2], immutable, DataType::Utf8, date_format),
+        udf(
+            "weighted_rating",
+            &[4],
+            immutable,
+            DataType::Float64,
+            weighted_rating,
+        ),
         ScalarUDF::from(HiveUdf {
             name: "concat_ws",
             signature: Signature::variadic_any(immutable),

@@ -7,6 +7,7 @@ mod crash;
 mod crawl;
 mod firehose;
 mod movies;
+mod recs;
 mod s3;
 mod streams;
 

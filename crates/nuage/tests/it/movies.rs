@@ -7,7 +7,7 @@ use std::process::Command;
 
 use crate::{nuage, repo_root, run_ok};
 
-fn datasets() -> PathBuf {
+pub fn datasets() -> PathBuf {
     let script = repo_root().join("../shared/data/fetch-datasets.sh");
     let output = Command::new("bash")
         .arg(&script)
@@ -22,7 +22,7 @@ fn datasets() -> PathBuf {
 }
 
 /// Hive's exact percentile: linear interpolation between closest ranks.
-fn percentile(mut values: Vec<f64>, p: f64) -> f64 {
+pub fn percentile(mut values: Vec<f64>, p: f64) -> f64 {
     values.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let position = p * (values.len() - 1) as f64;
     let (lower, upper) = (position.floor() as usize, position.ceil() as usize);
