@@ -31,13 +31,16 @@ RATING_QUERIES = [50, 1, 181]
 times = {}
 
 csv.field_size_limit(1 << 30)
+read_start = time.perf_counter()
 with open(f"{datasets}/plots/movies.csv", newline="") as f:
     plots = list(csv.DictReader(f))
 keys = [p["ID"] for p in plots]
+read_seconds = time.perf_counter() - read_start
 
 
 def text_answers(name, texts, **options):
-    start = time.perf_counter()
+    # Cold includes reading the CSV, as nuage's cold call reads the table.
+    start = time.perf_counter() - read_seconds
     matrix = TfidfVectorizer(analyzer="word", stop_words=options.pop("stop_words", "english"),
                              ngram_range=options.pop("ngram_range", (1, 2)), **options).fit_transform(texts)
     answers = {}
