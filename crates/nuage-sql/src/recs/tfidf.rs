@@ -3,10 +3,13 @@
 //! before n-grams are formed, raw counts, smooth idf `ln((1+n)/(1+df)) + 1`,
 //! l2-normalised rows), and cosine similarity between them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use super::Scored;
+
+/// The longest n-gram `ngram_range` allows.
+const MAX_N: usize = 5;
 
 static TOKEN: LazyLock<regex::Regex> =
     LazyLock::new(|| regex::Regex::new(r"\b\w\w+\b").expect("token pattern"));
@@ -143,7 +146,9 @@ pub struct TextModel {
     postings: Vec<Vec<(u32, f64)>>,
 }
 
-/// The analyzer: lowercased tokens, stop words dropped, then n-grams.
+/// The analyzer: lowercased tokens, stop words dropped, then n-grams (as
+/// text; the model builds the same grams as word ids).
+#[cfg(test)]
 fn analyze(text: &str, options: &TextOptions, stop: &HashSet<&str>, out: &mut Vec<String>) {
     out.clear();
     let lower = text.to_lowercase();
@@ -167,21 +172,44 @@ impl TextModel {
         options: &TextOptions,
     ) -> Result<TextModel, String> {
         let stop: HashSet<&str> = super::stop_words::ENGLISH.into_iter().collect();
-        let mut vocabulary: HashMap<String, u32> = HashMap::new();
+        // Words get ids, and an n-gram is the ids of its words (padded with
+        // u32::MAX), so no gram is ever joined into a string.
+        let mut words: hashbrown::HashMap<String, u32> = hashbrown::HashMap::new();
+        let mut vocabulary: hashbrown::HashMap<[u32; MAX_N], u32> = hashbrown::HashMap::new();
         let mut df: Vec<u32> = Vec::new();
         let mut counts: Vec<Vec<(u32, u32)>> = Vec::new();
-        let mut grams = Vec::new();
+        let mut tokens: Vec<u32> = Vec::new();
         let mut ids = Vec::new();
+        let (lo, hi) = options.ngram_range;
         for text in texts {
-            analyze(text.unwrap_or(""), options, &stop, &mut grams);
-            ids.clear();
-            for gram in grams.drain(..) {
-                let next = vocabulary.len() as u32;
-                let id = *vocabulary.entry(gram).or_insert(next);
-                if id == next {
-                    df.push(0);
+            let lower = text.unwrap_or("").to_lowercase();
+            tokens.clear();
+            for token in TOKEN.find_iter(&lower).map(|m| m.as_str()) {
+                if options.stop_words && stop.contains(token) {
+                    continue;
                 }
-                ids.push(id);
+                let id = match words.get(token) {
+                    Some(id) => *id,
+                    None => {
+                        let id = words.len() as u32;
+                        words.insert(token.to_string(), id);
+                        id
+                    }
+                };
+                tokens.push(id);
+            }
+            ids.clear();
+            for n in lo..=hi {
+                for window in tokens.windows(n) {
+                    let mut gram = [u32::MAX; MAX_N];
+                    gram[..n].copy_from_slice(window);
+                    let next = vocabulary.len() as u32;
+                    let id = *vocabulary.entry(gram).or_insert(next);
+                    if id == next {
+                        df.push(0);
+                    }
+                    ids.push(id);
+                }
             }
             ids.sort_unstable();
             let mut row: Vec<(u32, u32)> = Vec::new();
