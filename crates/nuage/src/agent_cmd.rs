@@ -66,12 +66,28 @@ struct FlowConfig {
     partition_key_option: Option<String>,
     #[serde(default)]
     initial_position: Option<String>,
-    max_buffer_age_millis: Option<u64>,
-    max_buffer_size_records: Option<usize>,
-    max_buffer_size_bytes: Option<usize>,
+    #[serde(default = "default_buffer_age_millis")]
+    max_buffer_age_millis: u64,
+    #[serde(default = "default_buffer_size_records")]
+    max_buffer_size_records: usize,
+    #[serde(default = "default_buffer_size_bytes")]
+    max_buffer_size_bytes: usize,
     multi_line_start_pattern: Option<String>,
     #[serde(default)]
     data_processing_options: Vec<Map<String, Value>>,
+}
+
+// The Kinesis Agent's defaults.
+fn default_buffer_age_millis() -> u64 {
+    60_000
+}
+
+fn default_buffer_size_records() -> usize {
+    500
+}
+
+fn default_buffer_size_bytes() -> usize {
+    4 * 1024 * 1024
 }
 
 /// Where a flow is: the file it follows (by the name it had when the flow
@@ -229,6 +245,43 @@ struct Flow {
     sent: u64,
 }
 
+/// A connection speaking the flow's service (Kinesis or Firehose).
+async fn connect(endpoint: &str, config: &FlowConfig) -> anyhow::Result<Connection> {
+    let conn = Connection::open(endpoint).await?;
+    Ok(match config.delivery_stream {
+        Some(_) => conn.firehose(),
+        None => conn,
+    })
+}
+
+/// A file of a flow's pattern, as listed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct LogFile {
+    modified: u128,
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+    size: u64,
+}
+
+impl LogFile {
+    fn is(&self, at: &Checkpoint) -> bool {
+        (self.dev, self.ino) == (at.dev, at.ino)
+    }
+}
+
+impl Checkpoint {
+    /// The start of `file`, or its end.
+    fn at(file: &LogFile, offset: u64) -> Checkpoint {
+        Checkpoint {
+            path: file.path.clone(),
+            dev: file.dev,
+            ino: file.ino,
+            offset,
+        }
+    }
+}
+
 /// `*` and `?` in a file name.
 fn matches(pattern: &[u8], name: &[u8]) -> bool {
     match (pattern.first(), name.first()) {
@@ -257,14 +310,12 @@ impl Flow {
             "filePattern {}: wildcards are allowed in the file name only",
             config.file_pattern
         );
-        let conn = match (&config.kinesis_stream, &config.delivery_stream) {
-            (Some(_), None) => Connection::open(endpoint).await?,
-            (None, Some(_)) => Connection::open(endpoint).await?.firehose(),
-            _ => anyhow::bail!(
-                "flow {}: give exactly one of kinesisStream and deliveryStream",
-                config.file_pattern
-            ),
-        };
+        anyhow::ensure!(
+            config.kinesis_stream.is_some() != config.delivery_stream.is_some(),
+            "flow {}: give exactly one of kinesisStream and deliveryStream",
+            config.file_pattern
+        );
+        let conn = connect(endpoint, &config).await?;
         let processing = config
             .data_processing_options
             .iter()
@@ -298,8 +349,8 @@ impl Flow {
         })
     }
 
-    /// The files of the pattern, oldest first: (modified, path, dev, ino, size).
-    fn files(&self) -> Vec<(u128, PathBuf, u64, u64, u64)> {
+    /// The files of the pattern, oldest first.
+    fn files(&self) -> Vec<LogFile> {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return Vec::new();
         };
@@ -319,8 +370,13 @@ impl Flow {
                     .duration_since(UNIX_EPOCH)
                     .ok()?
                     .as_nanos();
-                meta.is_file()
-                    .then(|| (modified, e.path(), meta.dev(), meta.ino(), meta.len()))
+                meta.is_file().then(|| LogFile {
+                    modified,
+                    path: e.path(),
+                    dev: meta.dev(),
+                    ino: meta.ino(),
+                    size: meta.len(),
+                })
             })
             .collect();
         files.sort();
@@ -335,75 +391,39 @@ impl Flow {
         };
         let mut at = match &self.at {
             Some(at) => at.clone(),
-            None => {
-                // First start: the newest file, from its start or its end.
-                let offset = match self.config.initial_position.as_deref() {
-                    Some("END_OF_FILE") => newest.4,
-                    _ => 0,
-                };
-                Checkpoint {
-                    path: newest.1.clone(),
-                    dev: newest.2,
-                    ino: newest.3,
-                    offset,
-                }
-            }
+            // First start: the newest file, from its start or its end.
+            None => match self.config.initial_position.as_deref() {
+                Some("END_OF_FILE") => Checkpoint::at(newest, newest.size),
+                _ => Checkpoint::at(newest, 0),
+            },
         };
-        let current = files.iter().find(|f| (f.2, f.3) == (at.dev, at.ino));
         let mut read_any = false;
-        match current {
-            Some((modified, path, _, _, size)) => {
-                if *size < at.offset {
+        let next = match files.iter().find(|f| f.is(&at)) {
+            Some(current) => {
+                if current.size < at.offset {
                     tracing::info!(
                         "{}: truncated; reading it again from the start",
-                        path.display()
+                        current.path.display()
                     );
                     self.finish_partial();
                     at.offset = 0;
                 }
-                read_any |= self.read(path, &mut at)?;
-                // Read to its end and unchanged for a second: has the log
-                // moved on to another file? After a rename, to the file
-                // that took its name (or else the oldest one as new as it);
-                // when it kept its name, to a newer file that is not a copy
-                // of it (logrotate's copytruncate copies, then truncates).
-                let quiet = now_nanos().saturating_sub(*modified) > 1_000_000_000;
-                let mut others = files.iter().filter(|f| (f.2, f.3) != (at.dev, at.ino));
-                let next = if *path != at.path {
-                    others
-                        .clone()
-                        .find(|f| f.1 == at.path)
-                        .or_else(|| others.find(|f| f.0 >= *modified))
+                read_any = self.read(&current.path, &mut at)?;
+                let quiet = now_nanos().saturating_sub(current.modified) > 1_000_000_000;
+                if read_any || !quiet {
+                    None
                 } else {
-                    others.find(|f| f.0 > *modified && !same_head(path, &f.1))
-                };
-                if let Some((_, path, dev, ino, _)) = next
-                    && !read_any
-                    && quiet
-                {
-                    self.finish_partial();
-                    at = Checkpoint {
-                        path: path.clone(),
-                        dev: *dev,
-                        ino: *ino,
-                        offset: 0,
-                    };
-                    read_any |= self.read(path, &mut at)?;
+                    rotated_to(&files, current, &at)
                 }
             }
-            None => {
-                // The file is gone (deleted): go on with the newest file
-                // from its start.
-                self.finish_partial();
-                let (_, path, dev, ino, _) = newest;
-                at = Checkpoint {
-                    path: path.clone(),
-                    dev: *dev,
-                    ino: *ino,
-                    offset: 0,
-                };
-                read_any |= self.read(path, &mut at)?;
-            }
+            // The file is gone (deleted): go on with the newest file from
+            // its start.
+            None => Some(newest),
+        };
+        if let Some(next) = next {
+            self.finish_partial();
+            at = Checkpoint::at(next, 0);
+            read_any |= self.read(&next.path, &mut at)?;
         }
         if self.partial.is_some()
             && !read_any
@@ -481,22 +501,17 @@ impl Flow {
     }
 
     fn due(&self, stopping: bool) -> bool {
-        let age = Duration::from_millis(self.config.max_buffer_age_millis.unwrap_or(60_000));
+        let age = Duration::from_millis(self.config.max_buffer_age_millis);
         !self.buffer.is_empty()
             && (stopping
-                || self.buffer.len() >= self.config.max_buffer_size_records.unwrap_or(500)
-                || self.buffered_bytes
-                    >= self.config.max_buffer_size_bytes.unwrap_or(4 * 1024 * 1024)
+                || self.buffer.len() >= self.config.max_buffer_size_records
+                || self.buffered_bytes >= self.config.max_buffer_size_bytes
                 || self.buffer_since.is_some_and(|t| t.elapsed() >= age))
     }
 
     /// Sends the buffer (retrying until the server takes every record).
     async fn send(&mut self) -> anyhow::Result<()> {
-        let max = self
-            .config
-            .max_buffer_size_records
-            .unwrap_or(500)
-            .clamp(1, 500);
+        let max = self.config.max_buffer_size_records.clamp(1, 500);
         let mut records = std::mem::take(&mut self.buffer);
         let mut backoff = Duration::from_millis(100);
         while !records.is_empty() {
@@ -519,12 +534,8 @@ impl Flow {
                         tracing::warn!("flow {}: {e}; retrying in {backoff:?}", self.key);
                         tokio::time::sleep(backoff).await;
                         backoff = (backoff * 2).min(Duration::from_secs(10));
-                        if let Ok(conn) = Connection::open(&self.endpoint).await {
-                            self.conn = if self.config.delivery_stream.is_some() {
-                                conn.firehose()
-                            } else {
-                                conn
-                            };
+                        if let Ok(conn) = connect(&self.endpoint, &self.config).await {
+                            self.conn = conn;
                         }
                     }
                 }
@@ -571,6 +582,22 @@ impl Flow {
             .filter(|(_, r)| r["ErrorCode"].is_string())
             .map(|(i, _)| i)
             .collect())
+    }
+}
+
+/// Where the log went after `current`, read to its end and unchanged for
+/// a second. After a rename, to the file that took its name (or else the
+/// oldest one as new as it); when it kept its name, to a newer file that is
+/// not a copy of it (logrotate's copytruncate copies, then truncates).
+fn rotated_to<'a>(files: &'a [LogFile], current: &LogFile, at: &Checkpoint) -> Option<&'a LogFile> {
+    let mut others = files.iter().filter(|f| !f.is(at));
+    if current.path != at.path {
+        others
+            .clone()
+            .find(|f| f.path == at.path)
+            .or_else(|| others.find(|f| f.modified >= current.modified))
+    } else {
+        others.find(|f| f.modified > current.modified && !same_head(&current.path, &f.path))
     }
 }
 

@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, UInt32Array};
-use datafusion::arrow::compute::{cast, concat, take};
+use datafusion::arrow::compute::{cast, concat_batches, take};
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
@@ -326,32 +326,6 @@ impl Recommendation {
             schema,
         }))
     }
-
-    /// The columns read, as one array each.
-    async fn read(&self, ctx: &SessionContext) -> Result<Vec<ArrayRef>> {
-        let frame = ctx
-            .table(TableReference::from(self.request.table()))
-            .await?
-            .select(
-                self.columns
-                    .iter()
-                    .map(|c| Expr::Column(Column::new_unqualified(c)))
-                    .collect::<Vec<_>>(),
-            )?;
-        let batches = frame.collect().await?;
-        (0..self.columns.len())
-            .map(|i| {
-                let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(i).as_ref()).collect();
-                if parts.is_empty() {
-                    Ok(datafusion::arrow::array::new_empty_array(
-                        self.schema.field(0).data_type(),
-                    ))
-                } else {
-                    concat(&parts).map_err(DataFusionError::from)
-                }
-            })
-            .collect()
-    }
 }
 
 #[async_trait]
@@ -378,38 +352,31 @@ impl TableProvider for Recommendation {
             .ok_or_else(|| plan_err(f, "needs a nuage SQL session"))?;
         let database = state.config().options().catalog.default_schema.clone();
         let ctx = SessionContext::new_with_state(state.clone());
-        let model = Models::get(self, &ctx, &database).await?;
-        let (indices, values) = match (&self.request, model.as_ref()) {
-            (Request::Text { item, k, .. }, Model::Text(m)) => {
-                let doc = m
-                    .keys
-                    .find(f, item, self.request.table(), &self.columns[0])?;
-                let found = m.model.similar(doc, *k, |a, b| m.keys.cmp(a, b));
-                found.into_iter().unzip::<_, _, Vec<usize>, Vec<f64>>()
+        let model = cached_model(self, &ctx, &database).await?;
+        let table = self.request.table();
+        let found = match (&self.request, &model.kind) {
+            (Request::Text { item, k, .. }, Kind::Text(text)) => {
+                let doc = model.keys.find(f, item, table, &self.columns[0])?;
+                text.similar(doc, *k, |a, b| model.keys.cmp(a, b))
             }
-            (Request::Ratings { item, k, .. }, Model::Ratings(m)) => {
-                let id = m
-                    .keys
-                    .find(f, item, self.request.table(), &self.columns[1])?;
-                if !m.model.eligible(id) {
+            (Request::Ratings { item, k, .. }, Kind::Ratings(ratings)) => {
+                let id = model.keys.find(f, item, table, &self.columns[1])?;
+                if !ratings.eligible(id) {
                     return Err(plan_err(
                         f,
                         format!(
                             "item {item} has {} rating(s), fewer than min_ratings = {}",
-                            m.model.counts[id], m.model.min_ratings
+                            ratings.counts[id], ratings.min_ratings
                         ),
                     ));
                 }
-                let found = m.model.nearest(id, *k, |a, b| m.keys.cmp(a, b));
-                found.into_iter().unzip::<_, _, Vec<usize>, Vec<f64>>()
+                ratings.nearest(id, *k, |a, b| model.keys.cmp(a, b))
             }
             _ => return Err(plan_err(f, "internal: model of the wrong kind")),
         };
-        let indices = UInt32Array::from_iter_values(indices.into_iter().map(|i| i as u32));
-        let keys = match model.as_ref() {
-            Model::Text(m) => take(&m.keys.array, &indices, None)?,
-            Model::Ratings(m) => take(&m.keys.array, &indices, None)?,
-        };
+        let (indices, values): (Vec<u32>, Vec<f64>) =
+            found.into_iter().map(|(i, v)| (i as u32, v)).unzip();
+        let keys = take(&model.keys.array, &UInt32Array::from(indices), None)?;
         let batch = RecordBatch::try_new(
             self.schema.clone(),
             vec![keys, Arc::new(Float64Array::from(values))],
@@ -466,22 +433,17 @@ impl Keys {
     }
 }
 
+/// A built model and the keys of its rows.
 #[derive(Debug)]
-struct TextEntry {
-    model: tfidf::TextModel,
+struct Model {
     keys: Keys,
+    kind: Kind,
 }
 
 #[derive(Debug)]
-struct RatingsEntry {
-    model: knn::RatingsModel,
-    keys: Keys,
-}
-
-#[derive(Debug)]
-enum Model {
-    Text(TextEntry),
-    Ratings(RatingsEntry),
+enum Kind {
+    Text(tfidf::TextModel),
+    Ratings(knn::RatingsModel),
 }
 
 impl Model {
@@ -493,25 +455,14 @@ impl Model {
                 let text = text.as_string::<i32>();
                 let model =
                     tfidf::TextModel::build(text.iter(), options).map_err(|e| plan_err(f, e))?;
-                Ok(Model::Text(TextEntry {
-                    model,
+                Ok(Model {
                     keys: Keys::new(arrays[0].clone())?,
-                }))
+                    kind: Kind::Text(model),
+                })
             }
             Request::Ratings { min_ratings, .. } => {
-                let (users, user_count) = dense_ids(&arrays[0])?;
-                let (items, first) = {
-                    let (ids, count) = dense_ids(&arrays[1])?;
-                    let mut first = vec![u32::MAX; count];
-                    for (row, id) in ids.iter().enumerate() {
-                        if let Some(id) = id
-                            && first[*id as usize] == u32::MAX
-                        {
-                            first[*id as usize] = row as u32;
-                        }
-                    }
-                    (ids, first)
-                };
+                let (users, user_rows) = dense_ids(&arrays[0])?;
+                let (items, item_rows) = dense_ids(&arrays[1])?;
                 let rating = cast(&arrays[2], &DataType::Float64)?;
                 let rating = rating.as_primitive::<Float64Type>();
                 let triples: Vec<(u32, u32, f64)> = (0..rating.len())
@@ -520,34 +471,43 @@ impl Model {
                         Some((users[i]?, items[i]?, r))
                     })
                     .collect();
-                let model =
-                    knn::RatingsModel::build(&triples, user_count, first.len(), *min_ratings);
-                let keys = take(&arrays[1], &UInt32Array::from(first), None)?;
-                Ok(Model::Ratings(RatingsEntry {
-                    model,
+                let model = knn::RatingsModel::build(
+                    &triples,
+                    user_rows.len(),
+                    item_rows.len(),
+                    *min_ratings,
+                );
+                let keys = take(&arrays[1], &UInt32Array::from(item_rows), None)?;
+                Ok(Model {
                     keys: Keys::new(keys)?,
-                }))
+                    kind: Kind::Ratings(model),
+                })
             }
         }
     }
 }
 
 /// Dense ids (0, 1, ... in order of first appearance) for the values of a
-/// column; None for NULL.
-fn dense_ids(array: &ArrayRef) -> Result<(Vec<Option<u32>>, usize)> {
+/// column, None for NULL; and for each id, the row it first appears in.
+fn dense_ids(array: &ArrayRef) -> Result<(Vec<Option<u32>>, Vec<u32>)> {
     let converter = RowConverter::new(vec![SortField::new(array.data_type().clone())])?;
     let rows = converter.convert_columns(std::slice::from_ref(array))?;
     let mut ids: HashMap<&[u8], u32> = HashMap::new();
+    let mut first_rows = Vec::new();
     let dense = (0..array.len())
         .map(|i| {
             if array.is_null(i) {
                 return None;
             }
             let next = ids.len() as u32;
-            Some(*ids.entry(rows.row(i).data()).or_insert(next))
+            let id = *ids.entry(rows.row(i).data()).or_insert(next);
+            if id == next {
+                first_rows.push(i as u32);
+            }
+            Some(id)
         })
         .collect();
-    Ok((dense, ids.len()))
+    Ok((dense, first_rows))
 }
 
 /// The files behind a plan's tables (through views), hashed; None when a
@@ -579,9 +539,7 @@ async fn fingerprint(plan: &LogicalPlan) -> Result<Option<u64>> {
 }
 
 /// Models of this process by what they were built from, with the
-/// fingerprint of the files they were built on.
-struct Models;
-
+/// fingerprint of the files they were built on and when.
 type Cache = Mutex<BTreeMap<String, (u64, Instant, Arc<Model>)>>;
 
 static MODELS: LazyLock<Cache> = LazyLock::new(Default::default);
@@ -589,41 +547,47 @@ static MODELS: LazyLock<Cache> = LazyLock::new(Default::default);
 /// Models kept at most; the oldest is dropped first.
 const KEPT: usize = 16;
 
-impl Models {
-    async fn get(
-        call: &Recommendation,
-        ctx: &SessionContext,
-        database: &str,
-    ) -> Result<Arc<Model>> {
-        let key = call.request.model_key(database);
-        let plan = ctx
-            .table(TableReference::from(call.request.table()))
-            .await?
-            .into_unoptimized_plan();
-        // Taken before reading: files that change meanwhile make the next
-        // call build again.
-        let files = fingerprint(&plan).await?;
-        if let Some(files) = files
-            && let Some((built_on, _, model)) = MODELS.lock().expect("models poisoned").get(&key)
-            && *built_on == files
-        {
-            return Ok(model.clone());
-        }
-        let arrays = call.read(ctx).await?;
-        let model = Arc::new(Model::build(&call.request, &arrays)?);
-        if let Some(files) = files {
-            let mut models = MODELS.lock().expect("models poisoned");
-            if models.len() >= KEPT && !models.contains_key(&key) {
-                let oldest = models
-                    .iter()
-                    .min_by_key(|(_, (_, built, _))| *built)
-                    .map(|(k, _)| k.clone());
-                if let Some(oldest) = oldest {
-                    models.remove(&oldest);
-                }
-            }
-            models.insert(key, (files, Instant::now(), model.clone()));
-        }
-        Ok(model)
+/// The model a call needs: the cached one while the table's files are
+/// the same, else one built from the columns read now.
+async fn cached_model(
+    call: &Recommendation,
+    ctx: &SessionContext,
+    database: &str,
+) -> Result<Arc<Model>> {
+    let key = call.request.model_key(database);
+    let frame = ctx
+        .table(TableReference::from(call.request.table()))
+        .await?
+        .select(
+            call.columns
+                .iter()
+                .map(|c| Expr::Column(Column::new_unqualified(c)))
+                .collect::<Vec<_>>(),
+        )?;
+    // Taken before reading: files that change meanwhile make the next
+    // call build again.
+    let files = fingerprint(frame.logical_plan()).await?;
+    if let Some(files) = files
+        && let Some((built_on, _, model)) = MODELS.lock().expect("models poisoned").get(&key)
+        && *built_on == files
+    {
+        return Ok(model.clone());
     }
+    let schema = frame.schema().inner().clone();
+    let columns = concat_batches(&schema, &frame.collect().await?)?;
+    let model = Arc::new(Model::build(&call.request, columns.columns())?);
+    if let Some(files) = files {
+        let mut models = MODELS.lock().expect("models poisoned");
+        if models.len() >= KEPT && !models.contains_key(&key) {
+            let oldest = models
+                .iter()
+                .min_by_key(|(_, (_, built, _))| *built)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                models.remove(&oldest);
+            }
+        }
+        models.insert(key, (files, Instant::now(), model.clone()));
+    }
+    Ok(model)
 }

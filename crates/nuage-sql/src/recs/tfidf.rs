@@ -146,23 +146,55 @@ pub struct TextModel {
     postings: Vec<Vec<(u32, f64)>>,
 }
 
-/// The analyzer: lowercased tokens, stop words dropped, then n-grams (as
-/// text; the model builds the same grams as word ids).
-#[cfg(test)]
-fn analyze(text: &str, options: &TextOptions, stop: &HashSet<&str>, out: &mut Vec<String>) {
-    out.clear();
-    let lower = text.to_lowercase();
-    let tokens: Vec<&str> = TOKEN
-        .find_iter(&lower)
-        .map(|m| m.as_str())
-        .filter(|t| !options.stop_words || !stop.contains(t))
-        .collect();
-    let (lo, hi) = options.ngram_range;
-    if lo == 1 {
-        out.extend(tokens.iter().map(|t| t.to_string()));
+/// A gram: the ids of its words, padded with `u32::MAX`, so that no
+/// n-gram is ever joined into a string.
+type Gram = [u32; MAX_N];
+
+/// The analyzer: lowercased tokens, stop words dropped, then n-grams.
+struct Analyzer<'o> {
+    options: &'o TextOptions,
+    stop: HashSet<&'static str>,
+    words: hashbrown::HashMap<String, u32>,
+    tokens: Vec<u32>,
+}
+
+impl<'o> Analyzer<'o> {
+    fn new(options: &'o TextOptions) -> Self {
+        Analyzer {
+            options,
+            stop: super::stop_words::ENGLISH.into_iter().collect(),
+            words: hashbrown::HashMap::new(),
+            tokens: Vec::new(),
+        }
     }
-    for n in lo.max(2)..=hi {
-        out.extend(tokens.windows(n).map(|w| w.join(" ")));
+
+    /// The grams of `text`, into `out`.
+    fn grams(&mut self, text: &str, out: &mut Vec<Gram>) {
+        out.clear();
+        self.tokens.clear();
+        let lower = text.to_lowercase();
+        for token in TOKEN.find_iter(&lower).map(|m| m.as_str()) {
+            if self.options.stop_words && self.stop.contains(token) {
+                continue;
+            }
+            let id = match self.words.get(token) {
+                Some(id) => *id,
+                None => {
+                    let id = self.words.len() as u32;
+                    self.words.insert(token.to_string(), id);
+                    id
+                }
+            };
+            self.tokens.push(id);
+        }
+        let (lo, hi) = self.options.ngram_range;
+        for n in lo..=hi {
+            out.extend(self.tokens.windows(n).map(|window| {
+                let mut gram = [u32::MAX; MAX_N];
+                gram[..n].copy_from_slice(window);
+                gram
+            }));
+        }
     }
 }
 
@@ -171,45 +203,22 @@ impl TextModel {
         texts: impl Iterator<Item = Option<&'a str>>,
         options: &TextOptions,
     ) -> Result<TextModel, String> {
-        let stop: HashSet<&str> = super::stop_words::ENGLISH.into_iter().collect();
-        // Words get ids, and an n-gram is the ids of its words (padded with
-        // u32::MAX), so no gram is ever joined into a string.
-        let mut words: hashbrown::HashMap<String, u32> = hashbrown::HashMap::new();
-        let mut vocabulary: hashbrown::HashMap<[u32; MAX_N], u32> = hashbrown::HashMap::new();
+        let mut analyzer = Analyzer::new(options);
+        let mut vocabulary: hashbrown::HashMap<Gram, u32> = hashbrown::HashMap::new();
         let mut df: Vec<u32> = Vec::new();
         let mut counts: Vec<Vec<(u32, u32)>> = Vec::new();
-        let mut tokens: Vec<u32> = Vec::new();
+        let mut grams = Vec::new();
         let mut ids = Vec::new();
-        let (lo, hi) = options.ngram_range;
         for text in texts {
-            let lower = text.unwrap_or("").to_lowercase();
-            tokens.clear();
-            for token in TOKEN.find_iter(&lower).map(|m| m.as_str()) {
-                if options.stop_words && stop.contains(token) {
-                    continue;
-                }
-                let id = match words.get(token) {
-                    Some(id) => *id,
-                    None => {
-                        let id = words.len() as u32;
-                        words.insert(token.to_string(), id);
-                        id
-                    }
-                };
-                tokens.push(id);
-            }
+            analyzer.grams(text.unwrap_or(""), &mut grams);
             ids.clear();
-            for n in lo..=hi {
-                for window in tokens.windows(n) {
-                    let mut gram = [u32::MAX; MAX_N];
-                    gram[..n].copy_from_slice(window);
-                    let next = vocabulary.len() as u32;
-                    let id = *vocabulary.entry(gram).or_insert(next);
-                    if id == next {
-                        df.push(0);
-                    }
-                    ids.push(id);
+            for gram in &grams {
+                let next = vocabulary.len() as u32;
+                let id = *vocabulary.entry(*gram).or_insert(next);
+                if id == next {
+                    df.push(0);
                 }
+                ids.push(id);
             }
             ids.sort_unstable();
             let mut row: Vec<(u32, u32)> = Vec::new();
@@ -324,14 +333,20 @@ mod tests {
     #[test]
     fn bigrams_skip_stop_words_and_weights_are_normalised() {
         let options = TextOptions::default();
-        let stop: HashSet<&str> = super::super::stop_words::ENGLISH.into_iter().collect();
+        let mut analyzer = Analyzer::new(&options);
         let mut grams = Vec::new();
-        analyze(
-            "The Dark Knight of Gotham, a x",
-            &options,
-            &stop,
-            &mut grams,
-        );
+        analyzer.grams("The Dark Knight of Gotham, a x", &mut grams);
+        let word = |id: &u32| {
+            let (word, _) = analyzer.words.iter().find(|(_, i)| *i == id).unwrap();
+            word.clone()
+        };
+        let grams: Vec<String> = grams
+            .iter()
+            .map(|g| {
+                let ids = g.iter().take_while(|&&i| i != u32::MAX);
+                ids.map(word).collect::<Vec<_>>().join(" ")
+            })
+            .collect();
         assert_eq!(
             grams,
             ["dark", "knight", "gotham", "dark knight", "knight gotham"]

@@ -22,7 +22,7 @@ use aws_sdk_firehose::types::{
     Serializer, Tag,
 };
 
-use crate::streams::{Server, runtime};
+use crate::streams::{Server, read_shard, runtime};
 use crate::{nuage, run_ok};
 
 fn client(server: &Server) -> Client {
@@ -861,6 +861,18 @@ async fn put_kinesis(client: &aws_sdk_kinesis::Client, stream: &str, ids: std::o
 }
 
 /// How many times each id was delivered to `bucket`.
+/// Records 0..n were each delivered exactly once, and nothing else.
+fn assert_each_once(seen: &BTreeMap<usize, usize>, n: usize) {
+    assert_eq!(
+        seen.keys().copied().collect::<Vec<_>>(),
+        (0..n).collect::<Vec<_>>()
+    );
+    assert!(
+        seen.values().all(|&n| n == 1),
+        "a record was delivered twice: {seen:?}"
+    );
+}
+
 fn delivered(data_dir: &Path, bucket: &str) -> BTreeMap<usize, usize> {
     let mut seen = BTreeMap::new();
     for body in objects(data_dir, bucket).values() {
@@ -967,15 +979,7 @@ fn a_kinesis_stream_as_source_is_delivered_once_across_resharding_and_restarts()
     runtime().block_on(put_kinesis(&server.client(), "tolls", 700..800));
     wait_until(15, || delivered(dir.path(), "k").len() == 800);
     assert!(server.terminate().success());
-    let seen = delivered(dir.path(), "k");
-    assert_eq!(
-        seen.keys().copied().collect::<Vec<_>>(),
-        (0..800).collect::<Vec<_>>()
-    );
-    assert!(
-        seen.values().all(|&n| n == 1),
-        "a record was delivered twice"
-    );
+    assert_each_once(&delivered(dir.path(), "k"), 800);
 }
 
 /// A Lambda processor calling `arn`, with no retries.
@@ -1312,15 +1316,7 @@ fn the_agent_follows_rotation_and_restarts_without_loss_or_repeats() {
     wait_until(15, have(350));
     stop_agent(agent);
     assert!(server.terminate().success());
-    let seen = delivered(dir.path(), "logs");
-    assert_eq!(
-        seen.keys().copied().collect::<Vec<_>>(),
-        (0..350).collect::<Vec<_>>()
-    );
-    assert!(
-        seen.values().all(|&n| n == 1),
-        "a line was sent twice: {seen:?}"
-    );
+    assert_each_once(&delivered(dir.path(), "logs"), 350);
 
     // The CSV flow went to its Kinesis stream as JSON; the multi-line
     // flow sent one record per `[`, joined into one line (a graceful stop
@@ -1328,32 +1324,11 @@ fn the_agent_follows_rotation_and_restarts_without_loss_or_repeats() {
     let server = Server::start(dir.path(), &[]);
     let kinesis = server.client();
     let read = |stream: &str| -> Vec<String> {
-        runtime().block_on(async {
-            let shards = kinesis
-                .list_shards()
-                .stream_name(stream)
-                .send()
-                .await
-                .unwrap();
-            let iterator = kinesis
-                .get_shard_iterator()
-                .stream_name(stream)
-                .shard_id(shards.shards()[0].shard_id())
-                .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
-                .send()
-                .await
-                .unwrap();
-            let got = kinesis
-                .get_records()
-                .shard_iterator(iterator.shard_iterator().unwrap())
-                .send()
-                .await
-                .unwrap();
-            got.records()
-                .iter()
-                .map(|r| String::from_utf8(r.data().as_ref().to_vec()).unwrap())
-                .collect()
-        })
+        let records = runtime().block_on(read_shard(&kinesis, stream, "shardId-000000000000"));
+        records
+            .into_iter()
+            .map(|(_, _, data)| String::from_utf8(data).unwrap())
+            .collect()
     };
     assert_eq!(
         read("csv"),

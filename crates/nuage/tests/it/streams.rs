@@ -133,7 +133,11 @@ fn hash_key(partition_key: &str) -> u128 {
 }
 
 /// Every record of a shard from TRIM_HORIZON: (sequence number, key, data).
-async fn read_shard(client: &Client, stream: &str, shard: &str) -> Vec<(String, String, Vec<u8>)> {
+pub async fn read_shard(
+    client: &Client,
+    stream: &str,
+    shard: &str,
+) -> Vec<(String, String, Vec<u8>)> {
     let mut iterator = client
         .get_shard_iterator()
         .stream_name(stream)
