@@ -575,7 +575,12 @@ async fn cached_model(
     }
     let schema = frame.schema().inner().clone();
     let columns = concat_batches(&schema, &frame.collect().await?)?;
-    let model = Arc::new(Model::build(&call.request, columns.columns())?);
+    // Building takes seconds on large tables: off the async workers.
+    let request = call.request.clone();
+    let model = tokio::task::spawn_blocking(move || Model::build(&request, columns.columns()))
+        .await
+        .map_err(|e| plan_err(call.request.function(), format!("building the model: {e}")))??;
+    let model = Arc::new(model);
     if let Some(files) = files {
         let mut models = MODELS.lock().expect("models poisoned");
         if models.len() >= KEPT && !models.contains_key(&key) {
