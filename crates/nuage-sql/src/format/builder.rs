@@ -150,9 +150,18 @@ impl ColumnBuilder {
                     Self::Boolean(b) => b.append_value(*v),
                     other => other.append_null(),
                 },
-                Value::Number(n) => {
-                    self.append_text(Some(n.to_string().as_bytes()), &Separators::default())
-                }
+                // Numbers as their text would read, without the text.
+                Value::Number(n) => match (self, n.as_i64()) {
+                    (Self::Int64(b), Some(v)) => b.append_value(v),
+                    (Self::Int32(b), Some(v)) => b.append_option(i32::try_from(v).ok()),
+                    (Self::Int16(b), Some(v)) => b.append_option(i16::try_from(v).ok()),
+                    (Self::Int8(b), Some(v)) => b.append_option(i8::try_from(v).ok()),
+                    (Self::Float64(b), _) => b.append_option(n.as_f64()),
+                    (Self::Float32(b), _) => b.append_option(n.as_f64().map(|v| v as f32)),
+                    (other, _) => {
+                        other.append_text(Some(n.to_string().as_bytes()), &Separators::default())
+                    }
+                },
                 _ => self.append_null(),
             },
         }
@@ -255,6 +264,56 @@ fn parse_date(field: &[u8]) -> Option<i32> {
 /// (`Z`, `+02:00`; read as UTC), or a bare date (midnight).
 pub fn parse_timestamp(field: &[u8]) -> Option<i64> {
     let text = std::str::from_utf8(field).ok()?.trim();
+    plain_timestamp(text.as_bytes()).or_else(|| parse_timestamp_by_formats(text))
+}
+
+/// The common shapes `yyyy-MM-dd`, `yyyy-MM-dd[ T]HH:mm` and
+/// `yyyy-MM-dd[ T]HH:mm:ss[.f]` (1 to 9 fraction digits) read directly;
+/// None for any other shape, which [`parse_timestamp_by_formats`] then
+/// reads (with the same answer for these shapes, only slower).
+fn plain_timestamp(text: &[u8]) -> Option<i64> {
+    fn number(digits: &[u8]) -> Option<u32> {
+        digits.iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    }
+    if text.len() < 10 || text[4] != b'-' || text[7] != b'-' {
+        return None;
+    }
+    let date = chrono::NaiveDate::from_ymd_opt(
+        number(&text[..4])? as i32,
+        number(&text[5..7])?,
+        number(&text[8..10])?,
+    )?;
+    let (mut hour, mut minute, mut second, mut nanos) = (0, 0, 0, 0);
+    let time = &text[10..];
+    if !time.is_empty() {
+        if time.len() < 6 || !matches!(time[0], b' ' | b'T') || time[3] != b':' {
+            return None;
+        }
+        hour = number(&time[1..3])?;
+        minute = number(&time[4..6])?;
+        let rest = &time[6..];
+        if !rest.is_empty() {
+            if rest.len() < 3 || rest[0] != b':' {
+                return None;
+            }
+            second = number(&rest[1..3])?;
+            let fraction = &rest[3..];
+            if !fraction.is_empty() {
+                if !(2..=10).contains(&fraction.len()) || fraction[0] != b'.' {
+                    return None;
+                }
+                let digits = &fraction[1..];
+                nanos = number(digits)? * 10u32.pow(9 - digits.len() as u32);
+            }
+        }
+    }
+    let time = chrono::NaiveTime::from_hms_nano_opt(hour, minute, second, nanos)?;
+    date.and_time(time).and_utc().timestamp_nanos_opt()
+}
+
+fn parse_timestamp_by_formats(text: &str) -> Option<i64> {
     if text.len() > 19
         && let Ok(ts) = chrono::DateTime::parse_from_rfc3339(text)
     {
@@ -542,6 +601,70 @@ pub fn lookup_ignore_case<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_timestamps_read_as_the_formats_do() {
+        let samples = [
+            "2025-11-22 09:05:07",
+            "2025-11-22T09:05:07.5",
+            "2025-11-22 09:05:07.123456789",
+            "2025-11-22 09:05",
+            "2025-11-22T23:59",
+            "2025-11-22",
+            "1970-01-01 00:00:00",
+            "2024-02-29 12:00:00.01",
+        ];
+        for text in samples {
+            let plain = plain_timestamp(text.as_bytes());
+            assert!(plain.is_some(), "{text}");
+            assert_eq!(plain, parse_timestamp_by_formats(text), "{text}");
+        }
+        // Other shapes are left to the formats.
+        for text in [
+            "2023-02-29 10:00:00",
+            "0001-01-01 00:00:00",
+            "2025-11-22 24:00:00",
+            "2025-11-22 09:05:60",
+            "2025-11-22 09:05:07.",
+            "2025-11-22 09:05:07.1234567891",
+            "2025-11-22T09:05:07Z",
+            "2025-11-22 9:05:07",
+            "25-11-22",
+            "2025-1-22",
+        ] {
+            assert_eq!(plain_timestamp(text.as_bytes()), None, "{text}");
+        }
+        assert_eq!(
+            parse_timestamp(b"2025-11-22T09:05:07+01:00"),
+            parse_timestamp(b"2025-11-22 08:05:07")
+        );
+        assert_eq!(
+            parse_timestamp(b" 2025-11-22 "),
+            parse_timestamp(b"2025-11-22")
+        );
+    }
+
+    #[test]
+    fn json_numbers_read_as_their_text_does() {
+        let values: Vec<Value> =
+            serde_json::from_str("[12, 12.7, -3, 300, 1e3, 18446744073709551615, 2.5e-3]").unwrap();
+        for ty in [
+            DataType::Int8,
+            DataType::Int32,
+            DataType::Int64,
+            DataType::Float32,
+            DataType::Float64,
+            DataType::Decimal128(10, 2),
+        ] {
+            let mut direct = ColumnBuilder::new(&ty, values.len());
+            let mut text = ColumnBuilder::new(&ty, values.len());
+            for v in &values {
+                direct.append_json(Some(v));
+                text.append_text(Some(v.to_string().as_bytes()), &Separators::default());
+            }
+            assert_eq!(direct.finish().to_data(), text.finish().to_data(), "{ty}");
+        }
+    }
     use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::datatypes::Int32Type;
 
