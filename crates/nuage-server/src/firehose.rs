@@ -9,10 +9,12 @@ use nuage_delivery::{
     Deliveries, Delivery, DeliveryError, DeliveryMeta, Encryption, NewDelivery, S3Destination,
     Source,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::wire::{ApiError, ApiResult, Blob, Format, Validation, empty, parse, reply_value};
+use crate::wire::{
+    ApiError, ApiResult, Blob, Format, Validation, empty, parse, reply, reply_value,
+};
 
 /// The largest record Firehose accepts: 1,000 KiB.
 const MAX_RECORD_BYTES: usize = 1_024_000;
@@ -618,16 +620,31 @@ impl Firehose {
             .collect();
         let numbers = delivery.put(&data).await?;
         let meta = delivery.meta();
-        let responses: Vec<Value> = numbers
-            .map(|n| json!({ "RecordId": record_id(&meta, n) }))
+        // Typed, not a Value tree: 500 of these per request.
+        #[derive(Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Reply {
+            failed_put_count: u32,
+            encrypted: bool,
+            request_responses: Vec<Response>,
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Response {
+            record_id: String,
+        }
+        let request_responses = numbers
+            .map(|n| Response {
+                record_id: record_id(&meta, n),
+            })
             .collect();
-        Ok(reply_value(
+        Ok(reply(
             format,
-            &json!({
-                "FailedPutCount": 0,
-                "Encrypted": meta.encryption.is_some(),
-                "RequestResponses": responses,
-            }),
+            &Reply {
+                failed_put_count: 0,
+                encrypted: meta.encryption.is_some(),
+                request_responses,
+            },
         ))
     }
 
