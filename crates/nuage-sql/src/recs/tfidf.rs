@@ -10,20 +10,6 @@ use super::Scored;
 /// The longest n-gram `ngram_range` allows.
 const MAX_N: usize = 5;
 
-/// `text` lowercased as Python's `str.lower` does, without the Unicode
-/// tables when the text is ASCII.
-fn lowercase(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.is_ascii() {
-        if text.bytes().any(|b| b.is_ascii_uppercase()) {
-            text.to_ascii_lowercase().into()
-        } else {
-            text.into()
-        }
-    } else {
-        text.to_lowercase().into()
-    }
-}
-
 /// The non-ASCII characters of Python's `\w` (`str.isalnum()` or `_`):
 /// the Unicode letters and numbers, as sorted ranges.
 static WORD: LazyLock<Vec<(char, char)>> = LazyLock::new(|| {
@@ -234,7 +220,7 @@ impl Words {
 
     /// Appends the word ids of `text` to `out`.
     fn add(&mut self, text: &str, out: &mut Vec<u32>) {
-        let lower = lowercase(text);
+        let lower = text.to_lowercase();
         for token in tokens(&lower) {
             let id = match self.ids.get(token) {
                 Some(id) => *id,
@@ -317,8 +303,8 @@ struct Counts {
     terms: Vec<u32>,
     counts: Vec<u32>,
     df: Vec<u32>,
-    /// Per term: the last document that had it, and where in `terms`.
-    last_doc: Vec<u32>,
+    /// Per term: where in `terms` it was last counted; at or past the
+    /// current document's start means the current document has it.
     at: Vec<usize>,
 }
 
@@ -329,25 +315,22 @@ impl Counts {
             terms: Vec::new(),
             counts: Vec::new(),
             df: Vec::new(),
-            last_doc: Vec::new(),
             at: Vec::new(),
         }
     }
 
     /// Counts one more document's terms.
     fn add(&mut self, grams: &mut Grams, words: &[u32]) {
-        let doc = (self.starts.len() - 1) as u32;
+        let start = self.terms.len();
         grams.add(words, |term| {
             let t = term as usize;
             if t == self.df.len() {
                 self.df.push(0);
-                self.last_doc.push(u32::MAX);
-                self.at.push(0);
+                self.at.push(usize::MAX);
             }
-            if self.last_doc[t] == doc {
+            if self.at[t] != usize::MAX && self.at[t] >= start {
                 self.counts[self.at[t]] += 1;
             } else {
-                self.last_doc[t] = doc;
                 self.at[t] = self.terms.len();
                 self.terms.push(term);
                 self.counts.push(1);
@@ -518,7 +501,7 @@ mod tests {
 
     #[test]
     fn tokens_are_runs_of_two_or_more_word_characters() {
-        let text = lowercase("L'Été d'un AI_robot: 42 x ÉLAN-2049 ok ⅫⅫ नमस्ते");
+        let text = str::to_lowercase("L'Été d'un AI_robot: 42 x ÉLAN-2049 ok ⅫⅫ नमस्ते");
         let found: Vec<&str> = tokens(&text).collect();
         // Python's \w takes letters and numbers (Ⅻ is one) but not the
         // combining vowel signs of Devanagari.
