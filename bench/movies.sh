@@ -14,7 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 work=${NUAGE_BENCH_DIR:-$HOME/.cache/nuage-bench}
 mkdir -p "$work"
-data=$(bash "$root/../shared/data/fetch-datasets.sh")
+data=$(bash "$root/scripts/fetch-datasets.sh")
 python3 -c "import duckdb" 2>/dev/null || python3 -m pip install -q duckdb
 if [ "${SPARK:-0}" = 1 ]; then
   command -v spark-sql >/dev/null || python3 -m pip install -q pyspark

@@ -3,7 +3,7 @@
 # against scikit-learn on the same data, cold (first call in a fresh
 # process: read the table, build the model, answer) and warm (the same call
 # again: the cached model answers). Data: the 5,000 film plots and
-# MovieLens 100k from ../shared/data/fetch-datasets.sh, then synthetic
+# MovieLens 100k from scripts/fetch-datasets.sh, then synthetic
 # scale-ups (50,000 documents, 1,000,000 ratings) for nuage alone.
 #
 #   bash bench/recs.sh
@@ -11,7 +11,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cargo build --release -q -p nuage --manifest-path "$root/Cargo.toml"
 nuage="${CARGO_TARGET_DIR:-$root/target}/release/nuage"
-data=$(bash "$root/../shared/data/fetch-datasets.sh")
+data=$(bash "$root/scripts/fetch-datasets.sh")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

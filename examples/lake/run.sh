@@ -8,7 +8,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-datasets=$(bash "$root/../shared/data/fetch-datasets.sh")
+datasets=$(bash "$root/scripts/fetch-datasets.sh")
 data_dir=${NUAGE_DATA_DIR:-nuage-data}
 cargo build --release -q -p nuage --manifest-path "$root/Cargo.toml"
 nuage="${CARGO_TARGET_DIR:-$root/target}/release/nuage"

@@ -2,7 +2,7 @@
 --
 --   nuage sql -f examples/movies/init_rs.hql --hiveconf data=$HOME/.cache/nuage-datasets/ml-100k
 --
--- `data` is the folder that ../shared/data/fetch-datasets.sh fills: ratings.tsv,
+-- `data` is the folder that scripts/fetch-datasets.sh fills: ratings.tsv,
 -- items.tsv and users.tsv, tab-separated, with one header line each.
 
 CREATE DATABASE IF NOT EXISTS movielens;

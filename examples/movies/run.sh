@@ -5,6 +5,6 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-data=$(bash "$root/../shared/data/fetch-datasets.sh")
+data=$(bash "$root/scripts/fetch-datasets.sh")
 cargo run --release -q -p nuage --manifest-path "$root/Cargo.toml" -- \
   sql --header -f "$here/init_rs.hql" --hiveconf data="$data/ml-100k"

@@ -7,15 +7,17 @@ use std::process::Command;
 
 use crate::{nuage, repo_root, run_ok};
 
+/// MovieLens 100k and the film plots, fetched by the repository's own script
+/// into `$NUAGE_DATASETS` or `~/.cache/nuage-datasets`.
 pub fn datasets() -> PathBuf {
-    let script = repo_root().join("../shared/data/fetch-datasets.sh");
+    let script = repo_root().join("scripts/fetch-datasets.sh");
     let output = Command::new("bash")
         .arg(&script)
         .output()
-        .expect("fetch-datasets.sh runs");
+        .expect("bash runs scripts/fetch-datasets.sh");
     assert!(
         output.status.success(),
-        "fetching data sets failed: {}",
+        "scripts/fetch-datasets.sh failed (it needs python3 with pip, unzip and access to PyPI):\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
     PathBuf::from(String::from_utf8_lossy(&output.stdout).trim().to_string())
