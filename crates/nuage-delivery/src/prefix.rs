@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
+use nuage_common::java_time::{Flavor, JavaPattern};
 
 use crate::error::{DeliveryError, Result};
 
@@ -18,18 +19,11 @@ pub struct Template {
 #[derive(Debug, Clone, PartialEq)]
 enum Part {
     Literal(String),
-    Time(Vec<TimeItem>),
+    Time(JavaPattern),
     RandomString,
     ErrorOutputType,
     FromQuery(String),
     FromLambda(String),
-}
-
-/// One item of a Java DateTimeFormatter pattern.
-#[derive(Debug, Clone, PartialEq)]
-enum TimeItem {
-    Literal(String),
-    Field(char, usize),
 }
 
 /// What an object's prefix is evaluated with.
@@ -65,7 +59,11 @@ impl Template {
                 ))
             })?;
             parts.push(match namespace {
-                "timestamp" => Part::Time(parse_time_pattern(value)?),
+                "timestamp" => Part::Time(
+                    JavaPattern::parse(value, Flavor::JavaTime).map_err(|e| {
+                        invalid(format!("prefix expression !{{timestamp:{value}}}: {e}"))
+                    })?,
+                ),
                 "firehose" => match value {
                     "random-string" => Part::RandomString,
                     "error-output-type" => Part::ErrorOutputType,
@@ -145,7 +143,7 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Literal(s) => out.push_str(s),
-                Part::Time(items) => format_time(items, ctx.time, &mut out),
+                Part::Time(pattern) => pattern.format_into(ctx.time, &mut out),
                 Part::RandomString => out.push_str(ctx.random),
                 Part::ErrorOutputType => out.push_str(ctx.error_output_type.unwrap_or_default()),
                 Part::FromQuery(key) => {
@@ -157,117 +155,6 @@ impl Template {
             }
         }
         out
-    }
-}
-
-/// Parses a Java DateTimeFormatter pattern (the letters that make sense in
-/// a path: y u M d D H h m s S a E, quoted literals, and punctuation).
-fn parse_time_pattern(pattern: &str) -> Result<Vec<TimeItem>> {
-    let mut items = Vec::new();
-    let chars: Vec<char> = pattern.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '\'' {
-            // 'literal', with '' for a quote.
-            let mut text = String::new();
-            i += 1;
-            loop {
-                match chars.get(i) {
-                    None => {
-                        return Err(DeliveryError::InvalidArgument(format!(
-                            "!{{timestamp:{pattern}}} has an unterminated quote"
-                        )));
-                    }
-                    Some('\'') if chars.get(i + 1) == Some(&'\'') => {
-                        text.push('\'');
-                        i += 2;
-                    }
-                    Some('\'') => {
-                        i += 1;
-                        break;
-                    }
-                    Some(&ch) => {
-                        text.push(ch);
-                        i += 1;
-                    }
-                }
-            }
-            if text.is_empty() {
-                text.push('\'');
-            }
-            items.push(TimeItem::Literal(text));
-        } else if c.is_ascii_alphabetic() {
-            let mut width = 1;
-            while chars.get(i + width) == Some(&c) {
-                width += 1;
-            }
-            if !"yuMdDHhmsSaE".contains(c) {
-                return Err(DeliveryError::InvalidArgument(format!(
-                    "!{{timestamp:{pattern}}} uses the pattern letter '{c}', which nuage does not support; use y, M, d, D, H, h, m, s, S, a, E and 'quoted text'"
-                )));
-            }
-            items.push(TimeItem::Field(c, width));
-            i += width;
-        } else {
-            items.push(TimeItem::Literal(c.to_string()));
-            i += 1;
-        }
-    }
-    Ok(items)
-}
-
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const DAYS: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
-
-fn format_time(items: &[TimeItem], t: DateTime<Utc>, out: &mut String) {
-    let padded = |out: &mut String, v: i64, width: usize| out.push_str(&format!("{v:0width$}"));
-    for item in items {
-        match *item {
-            TimeItem::Literal(ref s) => out.push_str(s),
-            TimeItem::Field('y' | 'u', 2) => padded(out, i64::from(t.year()).rem_euclid(100), 2),
-            TimeItem::Field('y' | 'u', w) => padded(out, i64::from(t.year()), w),
-            TimeItem::Field('M', 3) => out.push_str(&MONTHS[t.month0() as usize][..3]),
-            TimeItem::Field('M', w) if w >= 4 => out.push_str(MONTHS[t.month0() as usize]),
-            TimeItem::Field('M', w) => padded(out, i64::from(t.month()), w),
-            TimeItem::Field('d', w) => padded(out, i64::from(t.day()), w),
-            TimeItem::Field('D', w) => padded(out, i64::from(t.ordinal()), w),
-            TimeItem::Field('H', w) => padded(out, i64::from(t.hour()), w),
-            TimeItem::Field('h', w) => padded(out, i64::from(t.hour12().1), w),
-            TimeItem::Field('m', w) => padded(out, i64::from(t.minute()), w),
-            TimeItem::Field('s', w) => padded(out, i64::from(t.second()), w),
-            TimeItem::Field('S', w) => {
-                let nanos = format!("{:09}", t.nanosecond() % 1_000_000_000);
-                out.push_str(&format!("{nanos:0<w$}")[..w]);
-            }
-            TimeItem::Field('a', _) => out.push_str(if t.hour12().0 { "PM" } else { "AM" }),
-            TimeItem::Field('E', w) => {
-                let day = DAYS[t.weekday().num_days_from_monday() as usize];
-                out.push_str(if w >= 4 { day } else { &day[..3] });
-            }
-            TimeItem::Field(..) => {}
-        }
     }
 }
 
@@ -331,7 +218,7 @@ mod tests {
     fn bad_expressions_are_explained() {
         for (bad, needle) in [
             ("a/!{timestamp:yyyy", "unterminated !{"),
-            ("!{timestamp:yyyyQ}", "pattern letter 'Q'"),
+            ("!{timestamp:yyyyQ}", "the letter 'Q'"),
             ("!{firehose:uuid}", "random-string or error-output-type"),
             ("!{nope:x}", "namespace must be"),
             ("!{timestamp}", "needs a namespace and a value"),

@@ -42,6 +42,21 @@ pub struct ServerConfig {
     pub keys: auth::Keys,
 }
 
+impl ServerConfig {
+    /// The defaults of `nuage serve` over one data dir: fsync durability,
+    /// AWS's limits, no signature checks.
+    pub fn embedded(data_dir: impl Into<std::path::PathBuf>) -> Self {
+        let platform = nuage_common::Config::default().with_data_dir(data_dir);
+        Self {
+            streams: StreamsConfig::new(platform.data_dir.join("streams")),
+            deliveries: DeliveriesConfig::new(platform.data_dir.join("firehose")),
+            platform,
+            limits: Limits::default(),
+            keys: auth::Keys::default(),
+        }
+    }
+}
+
 pub struct App {
     pub kinesis: kinesis::Kinesis,
     pub firehose: firehose::Firehose,
@@ -126,11 +141,11 @@ async fn handle(
     let started = std::time::Instant::now();
     let result = match service {
         "Kinesis_20131202" => match app.keys.verify(&method, &uri, &headers, &body) {
-            Ok(()) => app.kinesis.dispatch(operation, format, body).await,
+            Ok(()) => guarded(app.kinesis.dispatch(operation, format, body)).await,
             Err(e) => Err(e),
         },
         "Firehose_20150804" => match app.keys.verify(&method, &uri, &headers, &body) {
-            Ok(()) => app.firehose.dispatch(operation, format, body).await,
+            Ok(()) => guarded(app.firehose.dispatch(operation, format, body)).await,
             Err(e) => Err(e),
         },
         "" => Err(ApiError::client(
@@ -162,6 +177,24 @@ async fn handle(
         response.headers_mut().insert("x-amzn-RequestId", id);
     }
     response
+}
+
+/// Runs one operation; a panic inside it (a bug) answers InternalFailure
+/// for that request instead of taking the connection or the server down.
+async fn guarded(
+    operation: impl std::future::Future<Output = Result<Response, ApiError>>,
+) -> Result<Response, ApiError> {
+    use futures::FutureExt;
+    match std::panic::AssertUnwindSafe(operation).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => {
+            let message = nuage_common::panic_message(&*panic);
+            tracing::error!("a request panicked: {message}");
+            Err(ApiError::internal(format!(
+                "internal error in nuage (please report it): {message}"
+            )))
+        }
+    }
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests.

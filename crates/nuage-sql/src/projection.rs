@@ -23,7 +23,9 @@ use datafusion::logical_expr::{Expr, Operator};
 use datafusion::scalar::ScalarValue;
 use nuage_catalog::{Partition, Table, escape_partition_value};
 
-use crate::functions::{java_to_strftime, parse_with_format};
+use nuage_common::java_time::{Flavor, JavaPattern};
+
+use crate::functions::parse_with_format;
 
 /// The most partitions one scan may project (a runaway range is an error, not a hang).
 pub const MAX_PROJECTED: usize = 1_000_000;
@@ -171,16 +173,22 @@ fn date_values(table: &Table, column: &str) -> Result<Vec<String>, String> {
             table.qualified_name()
         )
     })?;
-    let format = java_to_strftime(java);
-    let default_unit = if java.contains('s') {
+    let pattern = JavaPattern::parse(java, Flavor::JavaTime).map_err(|e| {
+        format!(
+            "partition projection of {}: projection.{column}.format: {e}",
+            table.qualified_name()
+        )
+    })?;
+    let format = pattern.to_strftime();
+    let default_unit = if pattern.has_letter('s') {
         Unit::Seconds
-    } else if java.contains('m') {
+    } else if pattern.has_letter('m') {
         Unit::Minutes
-    } else if java.contains('H') {
+    } else if pattern.has_letter('H') {
         Unit::Hours
-    } else if java.contains('d') {
+    } else if pattern.has_letter('d') {
         Unit::Days
-    } else if java.contains('M') {
+    } else if pattern.has_letter('M') {
         Unit::Months
     } else {
         Unit::Years
@@ -209,7 +217,7 @@ fn date_values(table: &Table, column: &str) -> Result<Vec<String>, String> {
     let (mut time, end) = (parse(low)?, parse(high)?);
     let mut values = Vec::new();
     while time <= end {
-        values.push(time.format(&format).to_string());
+        values.push(pattern.format(time.and_utc()));
         if values.len() > MAX_PROJECTED {
             return Err(too_many(table, column, values.len()));
         }

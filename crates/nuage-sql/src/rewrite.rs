@@ -240,10 +240,16 @@ fn rewrite_one(expr: &Expr) -> Result<Option<Expr>, ParserError> {
                 }
                 "percentile" | "percentile_approx" | "approx_percentile" => {
                     arity(&name, &args, &[2, 3])?;
-                    let target = if name == "percentile" {
-                        "percentile_cont"
-                    } else {
-                        "approx_percentile_cont"
+                    // Hive's percentile is exact; its percentile_approx is a
+                    // histogram (functions/percentile.rs) with optional bins B;
+                    // Athena's approx_percentile is DataFusion's t-digest.
+                    let (target, bins) = match name.as_str() {
+                        "percentile" => ("percentile_cont", String::new()),
+                        "percentile_approx" => (
+                            "hive_percentile_approx",
+                            a.get(2).map(|b| format!(", {b}")).unwrap_or_default(),
+                        ),
+                        _ => ("approx_percentile_cont", String::new()),
                     };
                     match args[1] {
                         Expr::Function(f)
@@ -253,7 +259,7 @@ fn rewrite_one(expr: &Expr) -> Result<Option<Expr>, ParserError> {
                             let ps = plain_args(&f.args).unwrap_or_default();
                             let parts: Vec<String> = ps
                                 .iter()
-                                .map(|p| format!("{target}(CAST({} AS DOUBLE), {p})", a[0]))
+                                .map(|p| format!("{target}(CAST({} AS DOUBLE), {p}{bins})", a[0]))
                                 .collect();
                             format!("make_array({})", parts.join(", "))
                         }
@@ -261,11 +267,11 @@ fn rewrite_one(expr: &Expr) -> Result<Option<Expr>, ParserError> {
                             let parts: Vec<String> = array
                                 .elem
                                 .iter()
-                                .map(|p| format!("{target}(CAST({} AS DOUBLE), {p})", a[0]))
+                                .map(|p| format!("{target}(CAST({} AS DOUBLE), {p}{bins})", a[0]))
                                 .collect();
                             format!("make_array({})", parts.join(", "))
                         }
-                        _ => format!("{target}(CAST({} AS DOUBLE), {})", a[0], a[1]),
+                        _ => format!("{target}(CAST({} AS DOUBLE), {}{bins})", a[0], a[1]),
                     }
                 }
                 "array" => format!("make_array({})", a.join(", ")),

@@ -9,7 +9,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use futures::StreamExt;
+use std::panic::AssertUnwindSafe;
+
+use futures::{FutureExt, StreamExt};
 use nuage_common::Config;
 use nuage_sql::{Output, Session, split_statements};
 
@@ -156,7 +158,23 @@ impl<W: Write> Runner<W> {
         true
     }
 
+    /// Runs one statement; a panic inside it (a bug in nuage or a library)
+    /// fails that statement with an internal error instead of ending the
+    /// process, so a shell or a script's error handling goes on.
     async fn statement(&mut self, session: &mut Session, text: &str) -> Result<()> {
+        match AssertUnwindSafe(self.unguarded(session, text))
+            .catch_unwind()
+            .await
+        {
+            Ok(result) => result,
+            Err(panic) => bail!(
+                "internal error in nuage (please report it): {}",
+                nuage_common::panic_message(&*panic)
+            ),
+        }
+    }
+
+    async fn unguarded(&mut self, session: &mut Session, text: &str) -> Result<()> {
         let started = Instant::now();
         let header = session.print_header();
         let output = session.execute(text).await?;

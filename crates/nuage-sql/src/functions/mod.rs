@@ -22,7 +22,9 @@ use datafusion::logical_expr::{
     Volatility,
 };
 use datafusion::prelude::SessionContext;
+use nuage_common::java_time::{Flavor, JavaPattern};
 
+mod percentile;
 mod trino;
 
 type Kernel = fn(&[ArrayRef], usize) -> Result<ArrayRef>;
@@ -119,6 +121,9 @@ fn weighted_rating(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
 
 /// Registers every Hive function on a session (replacing same-named DataFusion ones).
 pub fn register(ctx: &SessionContext) {
+    ctx.register_udaf(datafusion::logical_expr::AggregateUDF::new_from_impl(
+        percentile::PercentileApprox::new(),
+    ));
     let immutable = Volatility::Immutable;
     let string_list = DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
     for f in [
@@ -359,53 +364,34 @@ pub fn parse_with_format(text: &str, format: &str) -> Option<chrono::NaiveDateTi
         })
 }
 
-/// Java SimpleDateFormat letters to chrono's strftime.
-pub fn java_to_strftime(format: &str) -> String {
-    let mut out = String::new();
-    let chars: Vec<char> = format.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let mut run = 1;
-        while i + run < chars.len() && chars[i + run] == c {
-            run += 1;
-        }
-        let spec = match (c, run) {
-            ('y', 2) => "%y".to_string(),
-            ('y', _) => "%Y".to_string(),
-            ('M', 1 | 2) => "%m".to_string(),
-            ('M', 3) => "%b".to_string(),
-            ('M', _) => "%B".to_string(),
-            ('d', _) => "%d".to_string(),
-            ('H', _) => "%H".to_string(),
-            ('h', _) => "%I".to_string(),
-            ('m', _) => "%M".to_string(),
-            ('s', _) => "%S".to_string(),
-            ('S', n) => format!("%{}f", n.min(9)),
-            ('E', 1..=3) => "%a".to_string(),
-            ('E', _) => "%A".to_string(),
-            ('a', _) => "%p".to_string(),
-            ('Z', _) => "%z".to_string(),
-            ('D', _) => "%j".to_string(),
-            ('\'', _) => {
-                // quoted literal text
-                let mut j = i + 1;
-                let mut literal = String::new();
-                while j < chars.len() && chars[j] != '\'' {
-                    literal.push(chars[j]);
-                    j += 1;
-                }
-                out.push_str(&literal.replace('%', "%%"));
-                i = j + 1;
-                continue;
-            }
-            ('%', _) => "%%".repeat(run),
-            (other, n) => other.to_string().repeat(n),
-        };
-        out.push_str(&spec);
-        i += run;
+/// Java SimpleDateFormat letters to chrono's strftime, for parsing text.
+pub fn java_to_strftime(format: &str) -> Result<String> {
+    Ok(java_pattern(format, Flavor::Simple)?.to_strftime())
+}
+
+/// A Java date pattern, compiled; a pattern Java refuses is a query error.
+pub fn java_pattern(format: &str, flavor: Flavor) -> Result<JavaPattern> {
+    JavaPattern::parse(format, flavor).map_err(|e| DataFusionError::Execution(e.to_string()))
+}
+
+/// Formats instants with per-row patterns (usually one constant), compiling
+/// each distinct pattern once.
+struct Formatter {
+    last: Option<(String, JavaPattern)>,
+}
+
+impl Formatter {
+    fn new() -> Self {
+        Self { last: None }
     }
-    out
+
+    fn format(&mut self, pattern: &str, t: chrono::DateTime<chrono::Utc>) -> Result<String> {
+        if self.last.as_ref().is_none_or(|(p, _)| p != pattern) {
+            self.last = Some((pattern.to_string(), java_pattern(pattern, Flavor::Simple)?));
+        }
+        let (_, compiled) = self.last.as_ref().expect("set above");
+        Ok(compiled.format(t))
+    }
 }
 
 /// `from_unixtime(seconds[, format])`: text, `yyyy-MM-dd HH:mm:ss` by default.
@@ -413,20 +399,23 @@ fn from_unixtime(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
     let seconds = cast(&args[0], &DataType::Int64)?;
     let seconds = seconds.as_primitive::<Int64Type>();
     let formats = args.get(1).map(strings).transpose()?;
+    let mut formatter = Formatter::new();
     let out: StringArray = (0..seconds.len())
         .map(|i| {
             if seconds.is_null(i) {
-                return None;
+                return Ok(None);
             }
-            let format = match &formats {
-                Some(f) if f.is_null(i) => return None,
-                Some(f) => java_to_strftime(f.as_string::<i32>().value(i)),
-                None => "%Y-%m-%d %H:%M:%S".to_string(),
+            let Some(dt) = chrono::DateTime::from_timestamp(seconds.value(i), 0) else {
+                return Ok(None);
             };
-            let dt = chrono::DateTime::from_timestamp(seconds.value(i), 0)?;
-            Some(dt.format(&format).to_string())
+            match &formats {
+                Some(f) if f.is_null(i) => None,
+                Some(f) => Some(formatter.format(f.as_string::<i32>().value(i), dt)),
+                None => Some(Ok(dt.format("%Y-%m-%d %H:%M:%S").to_string())),
+            }
+            .transpose()
         })
-        .collect();
+        .collect::<Result<_>>()?;
     Ok(Arc::new(out))
 }
 
@@ -497,23 +486,17 @@ fn date_format(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
     };
     let formats = strings(&args[1])?;
     let formats = formats.as_string::<i32>();
+    let mut formatter = Formatter::new();
     let out: StringArray = nanos
         .iter()
         .enumerate()
-        .map(|(i, n)| {
-            let n = (*n)?;
-            if formats.is_null(i) {
-                return None;
-            }
-            let format = java_to_strftime(formats.value(i));
-            Some(
-                chrono::DateTime::from_timestamp_nanos(n)
-                    .naive_utc()
-                    .format(&format)
-                    .to_string(),
-            )
+        .map(|(i, n)| match n {
+            Some(n) if !formats.is_null(i) => formatter
+                .format(formats.value(i), chrono::DateTime::from_timestamp_nanos(*n))
+                .map(Some),
+            _ => Ok(None),
         })
-        .collect();
+        .collect::<Result<_>>()?;
     Ok(Arc::new(out))
 }
 
@@ -547,7 +530,7 @@ fn unix_timestamp(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
             match &formats {
                 Some(f) if f.is_null(i) => None,
                 Some(f) => {
-                    let format = java_to_strftime(f.as_string::<i32>().value(i));
+                    let format = java_to_strftime(f.as_string::<i32>().value(i)).ok()?;
                     parse_with_format(value, &format).map(|dt| dt.and_utc().timestamp())
                 }
                 None => crate::format::builder::parse_timestamp(value.as_bytes())
@@ -670,7 +653,10 @@ mod tests {
 
     #[test]
     fn java_date_formats() {
-        assert_eq!(java_to_strftime("yyyy-MM-dd HH:mm:ss"), "%Y-%m-%d %H:%M:%S");
-        assert_eq!(java_to_strftime("dd/MMM/yyyy'T'HH"), "%d/%b/%YT%H");
+        assert_eq!(
+            java_to_strftime("yyyy-MM-dd HH:mm:ss").unwrap(),
+            "%Y-%m-%d %H:%M:%S"
+        );
+        assert_eq!(java_to_strftime("dd/MMM/yyyy'T'HH").unwrap(), "%d/%b/%YT%H");
     }
 }
