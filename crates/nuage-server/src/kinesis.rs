@@ -56,7 +56,8 @@ impl From<StreamError> for ApiError {
             StreamError::Storage(_)
             | StreamError::ShardClosed
             | StreamError::SyncFailed
-            | StreamError::Internal(_) => {
+            | StreamError::Io { .. }
+            | StreamError::Task(_) => {
                 tracing::error!("{e}");
                 return ApiError::internal(e.to_string());
             }

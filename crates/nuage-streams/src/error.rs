@@ -33,6 +33,22 @@ pub enum StreamError {
         "an earlier fsync of this shard failed, so nuage cannot promise the durability of new records; check the disk and restart nuage"
     )]
     SyncFailed,
-    #[error("{0}")]
-    Internal(String),
+    /// A file of the data dir could not be read or written.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A blocking task (an fsync) panicked or was cancelled at shutdown.
+    #[error("a background task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl StreamError {
+    /// An I/O error with what was being done, for example `deleting <dir>`.
+    pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> StreamError {
+        let what = what.into();
+        move |source| StreamError::Io { what, source }
+    }
 }

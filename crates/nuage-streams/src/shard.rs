@@ -5,8 +5,12 @@
 //!
 //! Writers append under a short lock; with [`Durability::Fsync`] a put waits
 //! in [`ShardLog::commit`] until one fdatasync covers its records — whoever
-//! finds no sync running leads the next one, everyone who appended meanwhile
-//! rides on it. Readers use positioned reads on their own file handles and
+//! finds no sync running starts the next one, everyone who appended meanwhile
+//! rides on it. The sync runs on tokio's blocking pool and publishes its own
+//! outcome, so a put whose future is dropped (a client hung up, a timeout
+//! fired) never leaves the others waiting. Sealing a full segment (fsync,
+//! index file, directory entry) is part of that same sync, never done on an
+//! async worker. Readers use positioned reads on their own file handles and
 //! only ever see records below the `visible` mark (synced, or flushed with
 //! [`Durability::None`]), so they neither block writers nor see records that
 //! a crash could take back.
@@ -14,6 +18,7 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::watch;
@@ -102,6 +107,38 @@ struct Writer {
     last_ms: Option<i64>,
     since_index: u64,
     closed: bool,
+    /// Full segments whose fsync and index file the next sync writes.
+    sealed: Vec<Sealed>,
+    /// A segment file was created since the last sync: the directory needs
+    /// an fsync too, or a crash could forget the file.
+    dir_dirty: bool,
+}
+
+/// A full segment waiting to be made durable.
+struct Sealed {
+    file: fs::File,
+    path: PathBuf,
+    index: Vec<IndexEntry>,
+    next_record: u64,
+    end: u64,
+}
+
+impl Sealed {
+    fn seal(self) -> std::io::Result<()> {
+        self.file.sync_data()?;
+        if let Err(e) = write_index(
+            &index_path(&self.path),
+            &self.index,
+            self.next_record,
+            self.end,
+        ) {
+            tracing::warn!(
+                "{}: could not write the index ({e}); it will be rebuilt at the next start",
+                self.path.display()
+            );
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -150,9 +187,32 @@ pub struct ShardLog {
     options: LogOptions,
     writer: Mutex<Writer>,
     segments: RwLock<Vec<Arc<Segment>>>,
+    /// What a sync running on the blocking pool updates when it is done.
+    signals: Arc<Signals>,
+}
+
+/// Shared with the sync tasks, which outlive the put that started them.
+struct Signals {
     /// Records below this number are readable; subscribers wake on changes.
     visible: watch::Sender<u64>,
     sync: watch::Sender<SyncState>,
+    fsyncs: AtomicU64,
+}
+
+impl Signals {
+    /// Makes the records below `upto` readable and wakes who waits for them.
+    fn publish(&self, upto: u64) {
+        self.visible.send_if_modified(|v| {
+            let newer = upto > *v;
+            *v = (*v).max(upto);
+            newer
+        });
+    }
+
+    fn mark_synced(&self, upto: u64) {
+        self.publish(upto);
+        self.sync.send_modify(|s| s.synced = s.synced.max(upto));
+    }
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> StreamError + '_ {
@@ -371,10 +431,15 @@ impl ShardLog {
                 last_ms,
                 since_index: if next_record == last { INDEX_EVERY } else { 0 },
                 closed: false,
+                sealed: Vec::new(),
+                dir_dirty: false,
             }),
             segments: RwLock::new(segments),
-            visible: watch::channel(next_record).0,
-            sync,
+            signals: Arc::new(Signals {
+                visible: watch::channel(next_record).0,
+                sync,
+                fsyncs: AtomicU64::new(0),
+            }),
         })
     }
 
@@ -384,7 +449,13 @@ impl ShardLog {
 
     /// The number the next record will get; every record below it is readable.
     pub fn end(&self) -> u64 {
-        *self.visible.borrow()
+        *self.signals.visible.borrow()
+    }
+
+    /// How many fsync rounds this log has run (each covers every put that
+    /// was waiting when it started).
+    pub fn fsyncs(&self) -> u64 {
+        self.signals.fsyncs.load(Ordering::Relaxed)
     }
 
     /// The oldest record still kept.
@@ -411,7 +482,7 @@ impl ShardLog {
         if w.closed {
             return Err(StreamError::ShardClosed);
         }
-        if self.sync.borrow().failed {
+        if self.signals.sync.borrow().failed {
             return Err(StreamError::SyncFailed);
         }
         if w.out.len() >= self.options.segment_bytes {
@@ -444,31 +515,25 @@ impl ShardLog {
         w.last_ms = Some(ms);
         if self.options.durability == Durability::None {
             w.out.flush()?;
-            self.publish(w.next_record);
+            self.signals.publish(w.next_record);
         }
         Ok((first, ms))
     }
 
-    /// Seals the current segment (fsynced, index written) and starts the next.
+    /// Starts the next segment. The full one is handed to the next sync
+    /// (fsync, then its index file); with [`Durability::None`] its index is
+    /// written now, with no fsync, as for every other write in that mode.
     fn roll(&self, w: &mut Writer) -> Result<()> {
         let path = segment_path(&self.dir, w.current.first_record);
-        w.out.sync_handle()?.sync_data().map_err(io_error(&path))?;
-        let end = w.out.len();
-        {
-            let index = w.current.index.read().expect("index lock");
-            if let Err(e) = write_index(&index_path(&path), &index, w.next_record, end) {
-                tracing::warn!(
-                    "{}: could not write the index ({e}); it will be rebuilt at the next start",
-                    path.display()
-                );
-            }
-        }
-        self.mark_synced(w.next_record);
+        let sealed = Sealed {
+            file: w.out.sync_handle()?,
+            path,
+            index: w.current.index.read().expect("index lock").clone(),
+            next_record: w.next_record,
+            end: w.out.len(),
+        };
         let next_path = segment_path(&self.dir, w.next_record);
         let (out, _) = SegmentWriter::open(&next_path)?;
-        fs::File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_error(&self.dir))?;
         let current = Arc::new(Segment {
             first_record: w.next_record,
             reader: SegmentReader::open(&next_path)?,
@@ -481,43 +546,55 @@ impl ShardLog {
         w.out = out;
         w.current = current;
         w.since_index = INDEX_EVERY;
+        match self.options.durability {
+            Durability::Fsync => {
+                w.sealed.push(sealed);
+                w.dir_dirty = true;
+            }
+            Durability::None => {
+                let Sealed {
+                    path,
+                    index,
+                    next_record,
+                    end,
+                    ..
+                } = sealed;
+                if let Err(e) = write_index(&index_path(&path), &index, next_record, end) {
+                    tracing::warn!(
+                        "{}: could not write the index ({e}); it will be rebuilt at the next start",
+                        path.display()
+                    );
+                }
+            }
+        }
         Ok(())
-    }
-
-    /// Makes the records below `upto` readable and wakes who waits for them.
-    fn publish(&self, upto: u64) {
-        self.visible.send_if_modified(|v| {
-            let newer = upto > *v;
-            *v = (*v).max(upto);
-            newer
-        });
     }
 
     /// Resolves once the record at `position` is readable, or something
     /// else changed (the shard closed); callers read again either way.
     pub async fn readable(&self, position: u64) {
-        let mut rx = self.visible.subscribe();
+        let mut rx = self.signals.visible.subscribe();
         if *rx.borrow_and_update() > position {
             return;
         }
         let _ = rx.changed().await;
     }
 
-    fn mark_synced(&self, upto: u64) {
-        self.publish(upto);
-        self.sync.send_modify(|s| s.synced = s.synced.max(upto));
-    }
-
     /// Waits until every record below `upto` is durable (and readable).
+    ///
+    /// Cancel-safe: the sync runs as a blocking-pool task that publishes its
+    /// own outcome, so dropping this future (a client that hung up) never
+    /// stalls the puts waiting on the same sync.
     pub async fn commit(&self, upto: u64) -> Result<()> {
         if self.options.durability == Durability::None {
             return Ok(());
         }
-        let mut rx = self.sync.subscribe();
+        let sync = &self.signals.sync;
+        let mut rx = sync.subscribe();
         loop {
             let mut lead = false;
             let mut state = SyncState::default();
-            self.sync.send_if_modified(|s| {
+            sync.send_if_modified(|s| {
                 state = *s;
                 if s.synced < upto && !s.syncing && !s.failed {
                     s.syncing = true;
@@ -533,59 +610,86 @@ impl ShardLog {
                 return Err(StreamError::SyncFailed);
             }
             if lead {
-                let result = self.sync_now().await;
-                match &result {
-                    Ok(target) => {
-                        self.publish(*target);
-                        self.sync.send_modify(|s| {
-                            s.syncing = false;
-                            s.synced = s.synced.max(*target);
-                        });
-                    }
-                    Err(e) => {
-                        tracing::error!(
-                            "{}: fsync failed: {e}; the shard refuses writes until nuage restarts",
-                            self.dir.display()
-                        );
-                        self.sync.send_modify(|s| {
-                            s.syncing = false;
-                            s.failed = true;
-                        });
-                    }
-                }
-                result?;
-            } else {
-                let _ = rx.wait_for(|s| s.synced >= upto || !s.syncing).await;
+                self.start_sync();
             }
+            let _ = rx
+                .wait_for(|s| s.synced >= upto || s.failed || !s.syncing)
+                .await;
         }
     }
 
-    /// Flushes under the lock, fsyncs outside it; returns the records covered.
-    async fn sync_now(&self) -> Result<u64> {
-        let (file, target) = {
+    /// Takes what the sync must cover under the writer lock, then runs the
+    /// fsyncs on the blocking pool; the task itself marks the records synced
+    /// (or the shard failed) and ends the `syncing` state.
+    fn start_sync(&self) {
+        let signals = self.signals.clone();
+        let taken = {
             let mut w = self.writer.lock().expect("writer lock");
-            (w.out.sync_handle()?, w.next_record)
+            w.out.sync_handle().map(|file| {
+                let sealed = std::mem::take(&mut w.sealed);
+                let dir_dirty = std::mem::take(&mut w.dir_dirty);
+                (file, w.next_record, sealed, dir_dirty)
+            })
         };
         let dir = self.dir.clone();
-        tokio::task::spawn_blocking(move || file.sync_data())
-            .await
-            .map_err(|e| StreamError::Internal(format!("fsync task: {e}")))?
-            .map_err(io_error(&dir))?;
-        Ok(target)
+        let work = move || -> std::io::Result<u64> {
+            let (file, target, sealed, dir_dirty) = taken.map_err(std::io::Error::other)?;
+            for segment in sealed {
+                segment.seal()?;
+            }
+            file.sync_data()?;
+            if dir_dirty {
+                fs::File::open(&dir)?.sync_all()?;
+            }
+            Ok(target)
+        };
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = work();
+            signals.fsyncs.fetch_add(1, Ordering::Relaxed);
+            match result {
+                Ok(target) => {
+                    signals.publish(target);
+                    signals.sync.send_modify(|s| {
+                        s.syncing = false;
+                        s.synced = s.synced.max(target);
+                    });
+                }
+                Err(e) => {
+                    tracing::error!(
+                        "{}: fsync failed: {e}; the shard refuses writes until nuage restarts",
+                        dir.display()
+                    );
+                    signals.sync.send_modify(|s| {
+                        s.syncing = false;
+                        s.failed = true;
+                    });
+                }
+            }
+        });
     }
 
     /// Closes the shard for writing (resharding); returns its record count.
     pub fn close(&self) -> Result<u64> {
         let mut w = self.writer.lock().expect("writer lock");
         if !w.closed {
+            for segment in std::mem::take(&mut w.sealed) {
+                let path = segment.path.clone();
+                segment.seal().map_err(io_error(&path))?;
+            }
             let path = segment_path(&self.dir, w.current.first_record);
             w.out.sync_handle()?.sync_data().map_err(io_error(&path))?;
+            if std::mem::take(&mut w.dir_dirty) {
+                fs::File::open(&self.dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(io_error(&self.dir))?;
+            }
             w.closed = true;
         }
         let end = w.next_record;
         drop(w);
-        self.mark_synced(end);
-        self.visible.send_modify(|_| {});
+        self.signals.mark_synced(end);
+        self.signals.visible.send_modify(|_| {});
         Ok(end)
     }
 
@@ -837,15 +941,16 @@ mod tests {
         assert_eq!(back.last().unwrap().number, log.end() - 1);
     }
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_puts_share_fsyncs() {
         let dir = tempfile::tempdir().unwrap();
         let log = Arc::new(ShardLog::open(dir.path(), LogOptions::default()).unwrap());
+        let (writers, rounds) = (16, 50);
         let mut tasks = Vec::new();
-        for t in 0..8 {
+        for t in 0..writers {
             let log = log.clone();
             tasks.push(tokio::spawn(async move {
-                for _ in 0..50 {
+                for _ in 0..rounds {
                     let records = entries(10, 50);
                     let first = append_all(&log, &records, t);
                     log.commit(first + 10).await.unwrap();
@@ -856,7 +961,74 @@ mod tests {
         for task in tasks {
             task.await.unwrap();
         }
-        assert_eq!(read_all(&log, 0).len(), 4000);
+        assert_eq!(read_all(&log, 0).len(), writers as usize * rounds * 10);
+        // 800 acknowledged puts; with one fsync each this would be 800.
+        let puts = writers as u64 * rounds as u64;
+        assert!(
+            log.fsyncs() <= puts / 2,
+            "{} fsyncs for {puts} concurrent puts: group commit is not grouping",
+            log.fsyncs()
+        );
+    }
+
+    /// A put dropped while its fsync runs (the client hung up) must not stall
+    /// the next put on the shard, whatever moment it was dropped at.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dropped_commit_never_stalls_the_next_one() {
+        use futures::FutureExt;
+        let dir = tempfile::tempdir().unwrap();
+        let log = ShardLog::open(dir.path(), LogOptions::default()).unwrap();
+        let mut dropped_while_pending = 0;
+        for round in 0..200 {
+            let first = append_all(&log, &entries(1, 10), round);
+            // Polled once, then dropped: it started the sync and went away.
+            if log.commit(first + 1).now_or_never().is_none() {
+                dropped_while_pending += 1;
+            }
+            let first = append_all(&log, &entries(1, 10), round);
+            tokio::time::timeout(std::time::Duration::from_secs(10), log.commit(first + 1))
+                .await
+                .expect("a put after a dropped one is acknowledged")
+                .unwrap();
+        }
+        assert!(dropped_while_pending > 0, "no commit was dropped mid-sync");
+    }
+
+    /// Sealing full segments happens inside the grouped sync: every record
+    /// stays readable across many small segments, before and after a
+    /// restart, and the index files of the full ones are written.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn full_segments_are_sealed_by_the_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = LogOptions {
+            segment_bytes: 4096,
+            ..LogOptions::default()
+        };
+        let log = ShardLog::open(dir.path(), options).unwrap();
+        for round in 0..40 {
+            let first = append_all(&log, &entries(10, 100), round);
+            log.commit(first + 10).await.unwrap();
+        }
+        assert_eq!(read_all(&log, 0).len(), 400);
+        let count = |extension: &str| {
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .filter(|e| {
+                    e.as_ref()
+                        .unwrap()
+                        .path()
+                        .extension()
+                        .is_some_and(|x| x == extension)
+                })
+                .count()
+        };
+        // ~1.2 KB a round into 4 KiB segments: about ten of them, every one
+        // but the open one sealed with its index.
+        assert!(count("seg") >= 8, "{} segments", count("seg"));
+        assert_eq!(count("idx"), count("seg") - 1);
+        drop(log);
+        let reopened = ShardLog::open(dir.path(), options).unwrap();
+        assert_eq!(read_all(&reopened, 0).len(), 400);
     }
 
     /// Random damage to segment files (flipped bytes, cuts, garbage appended,

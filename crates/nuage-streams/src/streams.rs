@@ -115,9 +115,10 @@ impl Stream {
 
 impl Stream {
     fn open(dir: &Path, log: LogOptions) -> Result<Self> {
-        let meta = StreamMeta::load(dir).map_err(|e| {
-            StreamError::Internal(format!("{}: cannot read stream.json: {e}", dir.display()))
-        })?;
+        let meta = StreamMeta::load(dir).map_err(StreamError::io(format!(
+            "{}: cannot read stream.json",
+            dir.display()
+        )))?;
         let mut logs = BTreeMap::new();
         for shard in &meta.shards {
             let shard_log = ShardLog::open(&dir.join(shard.id()), log)?;
@@ -161,12 +162,10 @@ impl Stream {
     }
 
     fn save(&self, meta: &StreamMeta) -> Result<()> {
-        meta.save(&self.dir).map_err(|e| {
-            StreamError::Internal(format!(
-                "{}: cannot write stream.json: {e}",
-                self.dir.display()
-            ))
-        })
+        meta.save(&self.dir).map_err(StreamError::io(format!(
+            "{}: cannot write stream.json",
+            self.dir.display()
+        )))
     }
 }
 
@@ -259,8 +258,7 @@ fn dir_name(stream: &str) -> String {
 impl Streams {
     /// Opens every stream under `config.dir`, recovering their logs.
     pub fn open(config: StreamsConfig) -> Result<Self> {
-        let io =
-            |e: std::io::Error| StreamError::Internal(format!("{}: {e}", config.dir.display()));
+        let io = |e: std::io::Error| StreamError::io(config.dir.display().to_string())(e);
         fs::create_dir_all(&config.dir).map_err(io)?;
         // One process owns the logs: a second server on the same data dir
         // would interleave appends.
@@ -465,7 +463,7 @@ impl Streams {
             shard_level_metrics: Default::default(),
             consumers: Vec::new(),
         };
-        let io = |e: std::io::Error| StreamError::Internal(format!("creating stream {name}: {e}"));
+        let io = |e: std::io::Error| StreamError::io(format!("creating stream {name}"))(e);
         let staging = self
             .config
             .dir
@@ -1252,7 +1250,7 @@ fn remove_stream_dir(root: &Path, dir: &Path) -> Result<()> {
             .unwrap_or_default(),
         now_ms()
     ));
-    let io = |e: std::io::Error| StreamError::Internal(format!("deleting {}: {e}", dir.display()));
+    let io = |e: std::io::Error| StreamError::io(format!("deleting {}", dir.display()))(e);
     fs::rename(dir, &trash).map_err(io)?;
     fs::remove_dir_all(&trash).map_err(io)
 }
