@@ -87,8 +87,8 @@ fn lines(bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// Waits until `ready` holds (at most `seconds`), returning how long it took.
-fn wait_until(seconds: u64, mut ready: impl FnMut() -> bool) -> Duration {
+/// Waits until `ready` holds, failing the test after `seconds`.
+fn wait_until(seconds: u64, mut ready: impl FnMut() -> bool) {
     let start = Instant::now();
     while !ready() {
         assert!(
@@ -97,7 +97,6 @@ fn wait_until(seconds: u64, mut ready: impl FnMut() -> bool) -> Duration {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    start.elapsed()
 }
 
 fn gunzip(bytes: &[u8]) -> Vec<u8> {
@@ -209,15 +208,16 @@ fn the_firehose_api_through_the_aws_sdk() {
             .unwrap();
         assert_eq!(batch.failed_put_count(), 0);
         assert_eq!(batch.request_responses().len(), 3);
-        let waited = wait_until(10, || {
+        wait_until(10, || {
             objects(dir.path(), "tolls")
                 .values()
                 .map(|o| lines(o).len())
                 .sum::<usize>()
                 == 4
         });
-        assert!(waited >= Duration::from_millis(500), "flushed after {waited:?}");
         let first = objects(dir.path(), "tolls");
+        // Four small records put within one buffering interval: one object.
+        assert_eq!(first.len(), 1, "{:?}", first.keys());
         let mut all: Vec<String> = first.values().flat_map(|o| lines(o)).collect();
         all.sort();
         assert_eq!(all, ["car-1,3.5", "car-2,1.0", "car-3,1.0", "car-4,1.0"]);
@@ -1299,7 +1299,8 @@ fn the_agent_follows_rotation_and_restarts_without_loss_or_repeats() {
         .truncate(true)
         .open(&app)
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    // No wait is needed: the 50 new lines are shorter than the 100 the agent
+    // had read, so whenever it looks, the file is below its offset.
     append_lines(&app, 250..300);
     wait_until(15, have(300));
 

@@ -38,6 +38,19 @@ pub fn run_ok(command: &mut Command) -> (String, String) {
     (stdout, stderr)
 }
 
+/// Fails the test with what to install when python3 lacks a module that an
+/// oracle (scikit-learn) or a peer (moto) of the test needs.
+pub fn require_python(module: &str, package: &str) {
+    let found = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "this test needs the Python package {package}: python3 -m pip install '{package}' (.ci/run installs it)"
+    );
+}
+
 /// The repository root (two levels above this crate).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

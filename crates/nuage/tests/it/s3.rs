@@ -6,7 +6,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{nuage, run_ok};
+use crate::{nuage, require_python, run_ok};
 
 struct Moto(Child);
 
@@ -58,6 +58,7 @@ fn create_bucket(port: u16, bucket: &str) {
 
 #[test]
 fn s3_locations_go_to_a_configured_endpoint() {
+    require_python("moto.server", "moto[server]");
     let Some((_moto, port)) = start_moto() else {
         panic!(
             "moto's S3 server did not start: python3 -m pip install 'moto[server]' (.ci/run does this)"
