@@ -24,6 +24,22 @@ pub use model::{
 pub use sqlite::SqliteMetastore;
 pub use types::HiveType;
 
+use std::sync::Arc;
+
+/// The bucket of managed tables (`s3://warehouse/<db>.db/<table>`), like
+/// Hive's `hive.metastore.warehouse.dir`.
+pub const WAREHOUSE_BUCKET: &str = "warehouse";
+
+/// The metastore of a data dir: SQLite at `<data-dir>/catalog.db`, created
+/// on first use. Callers that create managed tables make sure the
+/// [`WAREHOUSE_BUCKET`] exists in their lake.
+pub fn open_metastore(config: &nuage_common::Config) -> Result<Arc<dyn Metastore>> {
+    Ok(Arc::new(SqliteMetastore::open(
+        &config.catalog_path(),
+        &format!("s3://{WAREHOUSE_BUCKET}"),
+    )?))
+}
+
 /// Everything nuage asks of a metastore. Every method is one transaction.
 pub trait Metastore: Send + Sync + std::fmt::Debug {
     fn create_database(&self, database: &Database, if_not_exists: bool) -> Result<()>;

@@ -15,9 +15,9 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression as ParquetCodec, GzipLevel};
 use datafusion::parquet::file::properties::WriterProperties;
 use nuage_catalog::{Metastore, Partition, Table, TableKind, unescape_partition_value};
+use nuage_format::builder::{ColumnBuilder, lookup_ignore_case};
+use nuage_format::types::schema_of;
 use nuage_lake::Location;
-use nuage_sql::format::builder::{ColumnBuilder, lookup_ignore_case};
-use nuage_sql::types::schema_of;
 use nuage_streams::Record;
 use serde_json::{Map, Value};
 

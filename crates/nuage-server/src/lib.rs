@@ -71,7 +71,7 @@ impl App {
     pub async fn open(config: ServerConfig) -> anyhow::Result<Arc<Self>> {
         let streams = Arc::new(Streams::open(config.streams)?);
         let lake = Arc::new(nuage_lake::Lake::new(&config.platform)?);
-        let catalog = nuage_sql::session::open_metastore(&config.platform, &lake).await?;
+        let catalog = nuage_catalog::open_metastore(&config.platform)?;
         let services = nuage_delivery::Services {
             lake,
             catalog,

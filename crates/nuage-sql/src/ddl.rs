@@ -12,8 +12,8 @@ use nuage_lake::{LakeError, Location};
 use crate::dml::storage_of;
 use crate::error::{Result, semantic};
 use crate::parser::{AlterTable, ColumnDef, CreateTable, HiveStatement, TableName};
-use crate::provider::list_data_files;
 use crate::session::{Output, Session, rows_output};
+use nuage_format::files::list_data_files;
 
 pub async fn execute(session: &mut Session, statement: HiveStatement) -> Result<Output> {
     let metastore = session.shared.metastore.clone();

@@ -23,12 +23,12 @@ use nuage_lake::{LakeError, Location};
 use object_store::ObjectStoreExt;
 
 use crate::error::{Result, SqlError, semantic};
-use crate::format::write::{TableWriter, WrittenFile};
 use crate::parser::{CreateTable, TableName};
-use crate::provider::list_data_files;
 use crate::query;
 use crate::session::{Output, Session};
-use crate::types::hive_type;
+use nuage_format::files::list_data_files;
+use nuage_format::types::hive_type;
+use nuage_format::write::{TableWriter, WrittenFile};
 
 /// Plans SQL that nuage generated itself (standard quoting, not Hive escapes).
 async fn plan_sql(session: &Session, sql: &str) -> Result<LogicalPlan> {
@@ -461,7 +461,7 @@ pub async fn create_temporary(session: &mut Session, create: CreateTable) -> Res
             let columns = result_columns(&plan)?;
             let frame = session.context().execute_logical_plan(plan).await?;
             let batches = frame.collect().await?;
-            let schema = crate::types::schema_of(&columns);
+            let schema = nuage_format::types::schema_of(&columns);
             let batches = batches
                 .into_iter()
                 .map(|b| {
@@ -488,7 +488,7 @@ pub async fn create_temporary(session: &mut Session, create: CreateTable) -> Res
                         .map_err(|e| semantic!("column {}: {e}", c.name))
                 })
                 .collect::<Result<Vec<_>>>()?;
-            (crate::types::schema_of(&columns), Vec::new())
+            (nuage_format::types::schema_of(&columns), Vec::new())
         }
     };
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();

@@ -13,17 +13,15 @@
 //! - [`parser`] reads Hive DDL/DML; queries stay `sqlparser` ASTs that [`rewrite`]
 //!   adjusts to Hive semantics (`int / int` is DOUBLE, `LATERAL VIEW`, Hive functions);
 //! - [`session::Session`] runs one statement at a time and reports bytes scanned;
-//! - [`format`] reads and writes Hive's text formats; [`display`] prints like Hive.
+//! - table files are read and written through `nuage-format` (Hive's text
+//!   formats, Parquet, values printed as Hive prints them).
 
 mod catalog;
 pub mod context;
-pub mod crawl;
 mod ddl;
 mod dialect;
-pub mod display;
 mod dml;
 pub mod error;
-pub mod format;
 mod functions;
 pub mod parser;
 pub mod projection;
@@ -35,7 +33,6 @@ pub mod script;
 pub mod session;
 pub mod stats;
 mod system;
-pub mod types;
 
 pub use error::{Result, SqlError};
 pub use script::{Statement, Variables, split_statements};

@@ -10,7 +10,7 @@ use datafusion::physical_plan::memory::MemoryStream;
 use datafusion::prelude::SessionContext;
 use std::time::Instant;
 
-use nuage_catalog::{Metastore, QueryRecord, SqliteMetastore};
+use nuage_catalog::{Metastore, QueryRecord};
 use nuage_common::Config;
 use nuage_lake::Lake;
 
@@ -25,7 +25,7 @@ use crate::{ddl, dml, query};
 pub const MAX_SCAN_BYTES: &str = "nuage.max_scan_bytes";
 
 /// The bucket that holds managed tables in the embedded lake.
-pub const WAREHOUSE_BUCKET: &str = "warehouse";
+pub use nuage_catalog::WAREHOUSE_BUCKET;
 
 /// What a statement produced.
 pub enum Output {
@@ -52,10 +52,7 @@ pub async fn open_metastore(config: &Config, lake: &Lake) -> Result<Arc<dyn Meta
     if !lake.is_remote() {
         lake.make_bucket(WAREHOUSE_BUCKET).await?;
     }
-    Ok(Arc::new(SqliteMetastore::open(
-        &config.catalog_path(),
-        &format!("s3://{WAREHOUSE_BUCKET}"),
-    )?))
+    Ok(nuage_catalog::open_metastore(config)?)
 }
 
 impl Session {
@@ -483,11 +480,11 @@ impl Session {
                     (0..batch.num_columns())
                         .map(|c| {
                             let mut text = String::new();
-                            crate::display::write_value(
+                            nuage_format::display::write_value(
                                 &mut text,
                                 batch.column(c),
                                 row,
-                                crate::display::Style::Cli,
+                                nuage_format::display::Style::Cli,
                             );
                             text
                         })

@@ -7,8 +7,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use nuage_common::Config;
+use nuage_crawler::{Action, CrawlOptions, HeaderChoice, crawl};
 use nuage_sql::Session;
-use nuage_sql::crawl::{Action, CrawlOptions, HeaderChoice, crawl};
 
 #[derive(Args)]
 pub struct CrawlArgs {
@@ -64,7 +64,15 @@ pub async fn run(config: &Config, args: CrawlArgs) -> Result<ExitCode> {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     };
-    let report = crawl(session.shared(), &args.path, &options, &progress).await?;
+    let shared = session.shared();
+    let report = crawl(
+        &shared.lake,
+        shared.metastore.as_ref(),
+        &args.path,
+        &options,
+        &progress,
+    )
+    .await?;
     bar.finish_and_clear();
 
     let verb = |action: &Action| match (action, args.dry_run) {

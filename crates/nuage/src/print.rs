@@ -6,7 +6,7 @@ use std::io::Write;
 use clap::ValueEnum;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
-use nuage_sql::display::{Style, write_value};
+use nuage_format::display::{Style, write_value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -87,7 +87,7 @@ impl<W: Write> Printer<W> {
                         }
                         if self.format == Format::Tsv {
                             write_value(&mut self.line, column, row, Style::Cli);
-                        } else if !nuage_sql::display::is_null(column.as_ref(), row) {
+                        } else if !nuage_format::display::is_null(column.as_ref(), row) {
                             let mut value = String::new();
                             write_value(&mut value, column, row, Style::Cli);
                             self.line.push_str(&csv_field(&value));

@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use nuage_sql::display::{Style, write_value};
+use nuage_format::display::{Style, write_value};
 use nuage_sql::{Output, Session, SqlError};
 use sqllogictest::{DBOutput, DefaultColumnType};
 

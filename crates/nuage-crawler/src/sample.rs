@@ -11,8 +11,8 @@ use object_store::{GetOptions, GetRange, ObjectMeta, ObjectStore};
 use serde_json::Value;
 
 use super::infer::{column_name, json_type, looks_like_header, text_type, widen_opt};
-use crate::format::compression::{Codec, codec_of, strip_codec_extension};
-use crate::types::hive_type;
+use nuage_format::compression::{Codec, codec_of, strip_codec_extension};
+use nuage_format::types::hive_type;
 
 /// Bytes of (decompressed) text a sample reads at most.
 pub const SAMPLE_BYTES: usize = 1024 * 1024;

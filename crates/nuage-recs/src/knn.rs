@@ -3,7 +3,7 @@
 //! item x user matrix with missing ratings as 0: distance = 1 - cosine
 //! similarity, clipped to [0, 2].
 
-use super::Scored;
+use crate::Scored;
 
 /// Sparse item vectors over users, for the items with enough ratings.
 #[derive(Debug)]
@@ -103,7 +103,7 @@ impl RatingsModel {
                 };
                 (other, (1.0 - similarity).clamp(0.0, 2.0))
             });
-        super::top_k(candidates, k, |a, b| {
+        crate::top_k(candidates, k, |a, b| {
             a.1.total_cmp(&b.1).then_with(|| order(a.0, b.0))
         })
     }

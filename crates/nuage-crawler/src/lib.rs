@@ -16,6 +16,7 @@
 //! lacks reads as NULL); delimited files read by position cannot be merged, so
 //! such a folder gets no table and the report names its files.
 
+mod error;
 mod infer;
 mod sample;
 
@@ -23,19 +24,19 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::StreamExt;
 use nuage_catalog::{
-    Column, Database, FileFormat, HiveType, OPENX_JSON_SERDE, Partition, StorageFormat, Table,
-    TableKind, unescape_partition_value,
+    Column, Database, FileFormat, HiveType, Metastore, OPENX_JSON_SERDE, Partition, StorageFormat,
+    Table, TableKind, unescape_partition_value,
 };
-use nuage_lake::Location;
+use nuage_lake::{Lake, Location};
 use object_store::ObjectMeta;
 
 pub use sample::{FileSchema, HeaderChoice, Layout};
 
-use crate::context::Shared;
-use crate::error::{Result, semantic};
-use crate::format::compression::Codec;
-use crate::provider::list_data_files;
+use crate::error::invalid;
+pub use crate::error::{CrawlError, Result};
 use infer::{table_name, widen_opt};
+use nuage_format::compression::Codec;
+use nuage_format::files::list_data_files;
 
 /// What to crawl into where.
 #[derive(Debug, Clone, Default)]
@@ -122,6 +123,12 @@ impl Folder {
     }
 }
 
+/// Where the crawl reads files and registers tables.
+struct Shared<'a> {
+    lake: &'a Lake,
+    metastore: &'a dyn Metastore,
+}
+
 /// A table the crawl found: a folder (relative to the root), its files and schema.
 struct Found {
     folder: Vec<String>,
@@ -133,16 +140,18 @@ struct Found {
 /// Crawls `root` (a folder of the lake or a local folder) into `options.database`.
 /// `progress(done, total)` is called as files are sampled.
 pub async fn crawl(
-    shared: &Shared,
+    lake: &Lake,
+    metastore: &dyn Metastore,
     root: &str,
     options: &CrawlOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<CrawlReport> {
+    let shared = &Shared { lake, metastore };
     let root = Location::parse(root)?;
     let (store, prefix) = shared.lake.store_for(&root)?;
     let base = prefix.as_ref().to_string();
     // The files a query of a table here would read (hidden and marker files skipped).
-    let (_, listed) = list_data_files(&shared.lake, &root.to_string()).await?;
+    let (_, listed) = list_data_files(shared.lake, &root.to_string()).await?;
     let mut report = CrawlReport::default();
     let mut files: Vec<(Vec<String>, ObjectMeta)> = Vec::new();
     for meta in listed {
@@ -161,7 +170,7 @@ pub async fn crawl(
         files.push((parts, meta));
     }
     if files.is_empty() {
-        return Err(semantic!(
+        return Err(invalid!(
             "no data files under {root}; crawl a folder that holds CSV, JSON lines or Parquet files (check the path with `nuage lake ls`)"
         ));
     }
@@ -214,7 +223,7 @@ pub async fn crawl(
     find_tables(&tree, &mut Vec::new(), &sampled, &mut found, &mut report);
 
     if options.table.is_some() && found.len() > 1 {
-        return Err(semantic!(
+        return Err(invalid!(
             "the crawl found {} tables ({}); --table names one table, use --table-prefix for several",
             found.len(),
             found
@@ -228,7 +237,7 @@ pub async fn crawl(
     if shared.metastore.get_database(&database)?.is_none() {
         report.database_created = true;
         if !options.dry_run {
-            let location = format!("s3://{}/{database}.db", crate::session::WAREHOUSE_BUCKET);
+            let location = format!("s3://{}/{database}.db", nuage_catalog::WAREHOUSE_BUCKET);
             shared.metastore.create_database(
                 &Database {
                     name: database.clone(),
@@ -485,7 +494,7 @@ fn partitioning(
 
 /// Creates or updates the catalog table of one found folder.
 fn apply(
-    shared: &Shared,
+    shared: &Shared<'_>,
     root: &Location,
     database: &str,
     name: &str,
@@ -513,7 +522,7 @@ fn apply(
         let ty = ty.clone().unwrap_or(HiveType::String);
         let column = Column::new(column, &ty.to_string())
             .or_else(|_| Column::new(column, "string"))
-            .map_err(|e| semantic!("column {column}: {e}"))?;
+            .map_err(|e| invalid!("column {column}: {e}"))?;
         columns.push(column);
     }
     let partition_columns: Vec<Column> = keys

@@ -15,7 +15,7 @@ use datafusion::arrow::datatypes::{
 };
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 
-use crate::format::Separators;
+use crate::Separators;
 
 /// How to render values.
 #[derive(Debug, Clone, Copy)]

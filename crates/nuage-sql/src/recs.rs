@@ -8,13 +8,12 @@
 //!   least min_ratings ratings nearest to `item_key` by cosine distance
 //!   ([`knn`]).
 //!
+//! The models themselves live in `nuage-recs`; this module reads the table,
+//! caches models and answers as a table function.
+//!
 //! A model is built once per (table, columns, options) and kept while the
 //! table's files stay the same: each call lists the files behind the table
 //! (through views too) and rebuilds when their names, sizes or times moved.
-
-mod knn;
-mod stop_words;
-mod tfidf;
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
@@ -38,28 +37,8 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 
 use crate::provider::HiveTable;
-pub use tfidf::TextOptions;
-
-/// A row index and its score or distance.
-pub type Scored = (usize, f64);
-
-/// The best `k` of `items` under `order` (best first), without sorting all.
-fn top_k(
-    items: impl Iterator<Item = Scored>,
-    k: usize,
-    order: impl Fn(&Scored, &Scored) -> std::cmp::Ordering,
-) -> Vec<Scored> {
-    let mut all: Vec<Scored> = items.collect();
-    if k == 0 {
-        return Vec::new();
-    }
-    if all.len() > k {
-        all.select_nth_unstable_by(k - 1, &order);
-        all.truncate(k);
-    }
-    all.sort_by(order);
-    all
-}
+pub use nuage_recs::TextOptions;
+use nuage_recs::{knn, tfidf};
 
 pub fn register(ctx: &SessionContext) {
     ctx.register_udtf("similar_by_text", Arc::new(SimilarByText));

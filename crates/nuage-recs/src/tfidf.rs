@@ -5,7 +5,7 @@
 
 use std::sync::LazyLock;
 
-use super::Scored;
+use crate::Scored;
 
 /// The longest n-gram `ngram_range` allows.
 const MAX_N: usize = 5;
@@ -212,7 +212,7 @@ impl Words {
             ids: hashbrown::HashMap::new(),
             dropped: Vec::new(),
             stop: match stop_words {
-                true => super::stop_words::ENGLISH.into_iter().collect(),
+                true => crate::stop_words::ENGLISH.into_iter().collect(),
                 false => hashbrown::HashSet::new(),
             },
         }
@@ -487,7 +487,7 @@ impl TextModel {
         order: impl Fn(usize, usize) -> std::cmp::Ordering,
     ) -> Vec<Scored> {
         let scores = self.scores(doc);
-        super::top_k(
+        crate::top_k(
             scores.into_iter().enumerate().filter(|(i, _)| *i != doc),
             k,
             |a, b| b.1.total_cmp(&a.1).then_with(|| order(a.0, b.0)),

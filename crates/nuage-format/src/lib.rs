@@ -1,4 +1,10 @@
-//! Reading and writing table files in Hive's formats.
+//! Table files in Hive's formats, on Arrow: the types of table columns
+//! ([`types`]), readers of text, CSV and JSON for DataFusion's file scans
+//! ([`HiveSource`]), writers of every format ([`write`]), codecs
+//! ([`compression`]), the files that make up a table ([`files`]), and values
+//! as Hive prints them ([`display`]). The SQL engine (nuage-sql), the crawler
+//! and Firehose's Parquet conversion (nuage-delivery) all read and write
+//! tables through this crate.
 //!
 //! Parquet goes through DataFusion's own `ParquetSource`. The text formats
 //! Hive defines (LazySimpleSerDe delimited text, OpenCSVSerde, the JSON serdes)
@@ -18,10 +24,13 @@
 pub mod builder;
 pub mod compression;
 mod csv;
+pub mod display;
+pub mod files;
 mod json;
 mod options;
 mod source;
 mod text;
+pub mod types;
 pub mod write;
 
 pub use builder::Separators;
