@@ -9,7 +9,6 @@ pub mod auth;
 pub mod firehose;
 pub mod kinesis;
 pub mod metrics;
-pub mod subscribe;
 pub mod wire;
 
 use std::net::SocketAddr;

@@ -21,7 +21,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::kinesis::{Kinesis, WireRecord, child_shards_json, wire_records};
+use super::{Kinesis, WireRecord, child_shards_json, wire_records};
 use crate::metrics::Metrics;
 use crate::wire::{ApiError, ApiResult, Format, Timestamp, Validation, encode, parse};
 

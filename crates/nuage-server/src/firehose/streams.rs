@@ -1,122 +1,19 @@
-//! Amazon Data Firehose (`Firehose_20150804.*`): request shapes, AWS's
-//! input validation, and translation to [`nuage_delivery::Deliveries`].
+//! Delivery streams: create, delete, describe, list, UpdateDestination and
+//! server-side encryption; the S3 destination as AWS validates it.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use super::*;
 
-use bytes::Bytes;
-use nuage_delivery::{
-    Deliveries, Delivery, DeliveryError, DeliveryMeta, Encryption, NewDelivery, S3Destination,
-    Source,
-};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
-
-use crate::wire::{
-    ApiError, ApiResult, Blob, Format, Validation, empty, parse, reply, reply_value,
-};
-
-/// The largest record Firehose accepts: 1,000 KiB.
-const MAX_RECORD_BYTES: usize = 1_024_000;
-/// The largest PutRecordBatch: 4 MiB of data.
-const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
-const DESTINATION_ID: &str = "destinationId-000000000001";
-
-pub struct Firehose {
-    pub deliveries: Arc<Deliveries>,
-    /// The Kinesis streams a KinesisStreamAsSource delivery stream reads.
-    pub streams: Arc<nuage_streams::Streams>,
-}
-
-impl From<DeliveryError> for ApiError {
-    fn from(e: DeliveryError) -> Self {
-        let kind = match &e {
-            DeliveryError::NotFound(_) => "ResourceNotFoundException",
-            DeliveryError::InUse(_) => "ResourceInUseException",
-            DeliveryError::InvalidArgument(_) => "InvalidArgumentException",
-            DeliveryError::LimitExceeded(_) => "LimitExceededException",
-            DeliveryError::ConcurrentModification(_) => "ConcurrentModificationException",
-            DeliveryError::Log(_) | DeliveryError::Internal(_) => {
-                tracing::error!("{e}");
-                return ApiError {
-                    kind: "ServiceUnavailableException",
-                    ..ApiError::internal(e.to_string())
-                };
-            }
-        };
-        ApiError::client(kind, e.to_string())
-    }
-}
-
-fn name_ok(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
-}
-
-const NAME_PATTERN: &str = "[a-zA-Z0-9_.-]+";
-
-fn validate_name(v: &mut Validation, name: &Option<String>) {
-    v.required(name, "deliveryStreamName");
-    v.length(name.as_deref(), "deliveryStreamName", 1, 64);
-    v.pattern(name.as_deref(), "deliveryStreamName", name_ok, NAME_PATTERN);
-}
-
-/// Just the stream's name.
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Named {
-    delivery_stream_name: Option<String>,
-}
-
-fn named(format: Format, body: &Bytes) -> Result<String, ApiError> {
-    let r: Named = parse(format, body)?;
-    let mut v = Validation::default();
-    validate_name(&mut v, &r.delivery_stream_name);
-    v.finish()?;
-    Ok(r.delivery_stream_name.unwrap_or_default())
-}
+pub(super) const DESTINATION_ID: &str = "destinationId-000000000001";
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct Tag {
-    key: Option<String>,
-    value: Option<String>,
-}
-
-fn validate_tags(v: &mut Validation, tags: &[Tag], field: &str) {
-    for (i, tag) in tags.iter().enumerate() {
-        v.required(&tag.key, &format!("{field}.{}.member.key", i + 1));
-        v.length(
-            tag.key.as_deref(),
-            &format!("{field}.{}.member.key", i + 1),
-            1,
-            128,
-        );
-        v.length(
-            tag.value.as_deref(),
-            &format!("{field}.{}.member.value", i + 1),
-            0,
-            256,
-        );
-    }
-}
-
-fn tag_map(tags: Vec<Tag>) -> BTreeMap<String, String> {
-    tags.into_iter()
-        .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
-        .collect()
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct EncryptionInput {
+pub(super) struct EncryptionInput {
     #[serde(rename = "KeyARN")]
     key_arn: Option<String>,
     key_type: Option<String>,
 }
 
-fn encryption(input: Option<EncryptionInput>) -> Result<Option<Encryption>, ApiError> {
+pub(super) fn encryption(input: Option<EncryptionInput>) -> Result<Option<Encryption>, ApiError> {
     let Some(input) = input else {
         return Ok(None);
     };
@@ -154,7 +51,7 @@ fn encryption(input: Option<EncryptionInput>) -> Result<Option<Encryption>, ApiE
     }
 }
 
-fn arn_pattern(s: &str, service: &str) -> bool {
+pub(super) fn arn_pattern(s: &str, service: &str) -> bool {
     let mut parts = s.splitn(6, ':');
     parts.next() == Some("arn")
         && parts.next().is_some_and(|p| p.starts_with("aws"))
@@ -165,7 +62,12 @@ fn arn_pattern(s: &str, service: &str) -> bool {
 }
 
 /// AWS's member constraints on an S3 destination (create or update).
-fn validate_destination(v: &mut Validation, d: &S3Destination, field: &str, create: bool) {
+pub(super) fn validate_destination(
+    v: &mut Validation,
+    d: &S3Destination,
+    field: &str,
+    create: bool,
+) {
     let f = |name: &str| format!("{field}.{name}");
     if create {
         v.required(&d.role_arn, &f("roleARN"));
@@ -211,14 +113,14 @@ fn validate_destination(v: &mut Validation, d: &S3Destination, field: &str, crea
 
 /// Destinations other than S3 that CreateDeliveryStream knows.
 /// DeliveryStreamType values AWS knows.
-const SOURCE_TYPES: &[&str] = &[
+pub(super) const SOURCE_TYPES: &[&str] = &[
     "DirectPut",
     "KinesisStreamAsSource",
     "MSKAsSource",
     "DatabaseAsSource",
 ];
 
-const OTHER_DESTINATIONS: &[&str] = &[
+pub(super) const OTHER_DESTINATIONS: &[&str] = &[
     "RedshiftDestinationConfiguration",
     "ElasticsearchDestinationConfiguration",
     "AmazonopensearchserviceDestinationConfiguration",
@@ -232,14 +134,14 @@ const OTHER_DESTINATIONS: &[&str] = &[
 /// KinesisStreamSourceConfiguration.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct KinesisSourceIn {
+pub(super) struct KinesisSourceIn {
     #[serde(rename = "KinesisStreamARN")]
     kinesis_stream_arn: Option<String>,
     #[serde(rename = "RoleARN")]
     role_arn: Option<String>,
 }
 
-fn description(meta: &DeliveryMeta) -> Result<Value, ApiError> {
+pub(super) fn description(meta: &DeliveryMeta) -> Result<Value, ApiError> {
     let extended = meta.destination.described()?;
     let mut plain = Map::new();
     for key in [
@@ -297,63 +199,8 @@ fn description(meta: &DeliveryMeta) -> Result<Value, ApiError> {
     Ok(out)
 }
 
-/// AWS refuses puts into a delivery stream that reads a Kinesis stream.
-fn direct_put(delivery: &Delivery) -> Result<(), ApiError> {
-    match delivery.meta().source {
-        Source::DirectPut => Ok(()),
-        Source::KinesisStream { .. } => Err(ApiError::client(
-            "InvalidArgumentException",
-            "This operation is not permitted on KinesisStreamAsSource delivery stream type.",
-        )),
-    }
-}
-
-/// The id Firehose answers for a record: opaque, unique in the stream.
-fn record_id(meta: &DeliveryMeta, number: u64) -> String {
-    hex_id(meta.created_ms as u64, number, meta.version)
-}
-
-/// `format!("{:016x}{:016x}{:032x}", ...)` written by hand: PutRecordBatch
-/// makes 500 of these per request.
-fn hex_id(created_ms: u64, number: u64, version: u64) -> String {
-    let mut id = String::with_capacity(64);
-    for (value, digits) in [(created_ms, 16), (number, 16), (version, 32)] {
-        for i in (0..digits).rev() {
-            let digit = ((u128::from(value) >> (4 * i)) & 0xf) as u32;
-            id.push(char::from_digit(digit, 16).expect("a hex digit"));
-        }
-    }
-    id
-}
-
 impl Firehose {
-    /// The delivery stream a request names (its name was validated).
-    fn delivery(&self, name: &Option<String>) -> Result<Arc<Delivery>, ApiError> {
-        Ok(self.deliveries.get(name.as_deref().unwrap_or_default())?)
-    }
-
-    pub async fn dispatch(&self, operation: &str, format: Format, body: Bytes) -> ApiResult {
-        match operation {
-            "CreateDeliveryStream" => self.create(format, &body),
-            "DeleteDeliveryStream" => self.delete(format, &body).await,
-            "DescribeDeliveryStream" => self.describe(format, &body),
-            "ListDeliveryStreams" => self.list(format, &body),
-            "PutRecord" => self.put_record(format, &body).await,
-            "PutRecordBatch" => self.put_record_batch(format, &body).await,
-            "UpdateDestination" => self.update_destination(format, &body),
-            "TagDeliveryStream" => self.tag(format, &body),
-            "UntagDeliveryStream" => self.untag(format, &body),
-            "ListTagsForDeliveryStream" => self.list_tags(format, &body),
-            "StartDeliveryStreamEncryption" => self.set_encryption(format, &body, true),
-            "StopDeliveryStreamEncryption" => self.set_encryption(format, &body, false),
-            _ => Err(ApiError::client(
-                "UnknownOperationException",
-                format!("nuage does not serve Firehose {operation}."),
-            )),
-        }
-    }
-
-    fn create(&self, format: Format, body: &Bytes) -> ApiResult {
+    pub(super) fn create(&self, format: Format, body: &Bytes) -> ApiResult {
         #[derive(Deserialize)]
         #[serde(rename_all = "PascalCase")]
         struct Req {
@@ -464,13 +311,13 @@ impl Firehose {
         ))
     }
 
-    async fn delete(&self, format: Format, body: &Bytes) -> ApiResult {
+    pub(super) async fn delete(&self, format: Format, body: &Bytes) -> ApiResult {
         let name = named(format, body)?;
         self.deliveries.delete(&name).await?;
         Ok(empty(format))
     }
 
-    fn describe(&self, format: Format, body: &Bytes) -> ApiResult {
+    pub(super) fn describe(&self, format: Format, body: &Bytes) -> ApiResult {
         #[derive(Deserialize)]
         #[serde(rename_all = "PascalCase")]
         struct Req {
@@ -501,7 +348,7 @@ impl Firehose {
         ))
     }
 
-    fn list(&self, format: Format, body: &Bytes) -> ApiResult {
+    pub(super) fn list(&self, format: Format, body: &Bytes) -> ApiResult {
         #[derive(Deserialize)]
         #[serde(rename_all = "PascalCase")]
         struct Req {
@@ -551,114 +398,7 @@ impl Firehose {
         ))
     }
 
-    async fn put_record(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            delivery_stream_name: Option<String>,
-            record: Option<RecordIn>,
-        }
-        let r: Req = parse(format, body)?;
-        let mut v = Validation::default();
-        validate_name(&mut v, &r.delivery_stream_name);
-        v.required(&r.record, "record");
-        if let Some(record) = &r.record {
-            validate_record(&mut v, record, "record.data");
-        }
-        v.finish()?;
-        let delivery = self.delivery(&r.delivery_stream_name)?;
-        direct_put(&delivery)?;
-        let data = r.record.and_then(|r| r.data).unwrap_or_default().0;
-        let numbers = delivery.put(&[data]).await?;
-        let meta = delivery.meta();
-        Ok(reply_value(
-            format,
-            &json!({
-                "RecordId": record_id(&meta, numbers.start),
-                "Encrypted": meta.encryption.is_some(),
-            }),
-        ))
-    }
-
-    async fn put_record_batch(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            delivery_stream_name: Option<String>,
-            records: Option<Vec<RecordIn>>,
-        }
-        let r: Req = parse(format, body)?;
-        let mut v = Validation::default();
-        validate_name(&mut v, &r.delivery_stream_name);
-        v.required(&r.records, "records");
-        let records = r.records.unwrap_or_default();
-        if records.is_empty() && body.windows(9).any(|w| w == b"\"Records\"") {
-            v.fail(
-                &"[]",
-                "records",
-                "Member must have length greater than or equal to 1",
-            );
-        }
-        if records.len() > 500 {
-            v.fail(
-                &format!("[{} records]", records.len()),
-                "records",
-                "Member must have length less than or equal to 500",
-            );
-        }
-        for (i, record) in records.iter().enumerate() {
-            validate_record(&mut v, record, &format!("records.{}.member.data", i + 1));
-        }
-        v.finish()?;
-        let total: usize = records
-            .iter()
-            .map(|r| r.data.as_ref().map_or(0, |d| d.0.len()))
-            .sum();
-        if total > MAX_BATCH_BYTES {
-            return Err(ApiError::client(
-                "InvalidArgumentException",
-                format!(
-                    "The PutRecordBatch request holds {total} bytes of data, over the limit of {MAX_BATCH_BYTES} bytes (4 MiB); send the records in smaller batches."
-                ),
-            ));
-        }
-        let delivery = self.delivery(&r.delivery_stream_name)?;
-        direct_put(&delivery)?;
-        let data: Vec<Bytes> = records
-            .into_iter()
-            .map(|r| r.data.unwrap_or_default().0)
-            .collect();
-        let numbers = delivery.put(&data).await?;
-        let meta = delivery.meta();
-        // Typed, not a Value tree: 500 of these per request.
-        #[derive(Serialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Reply {
-            failed_put_count: u32,
-            encrypted: bool,
-            request_responses: Vec<Response>,
-        }
-        #[derive(Serialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Response {
-            record_id: String,
-        }
-        let request_responses = numbers
-            .map(|n| Response {
-                record_id: record_id(&meta, n),
-            })
-            .collect();
-        Ok(reply(
-            format,
-            &Reply {
-                failed_put_count: 0,
-                encrypted: meta.encryption.is_some(),
-                request_responses,
-            },
-        ))
-    }
-
-    fn update_destination(&self, format: Format, body: &Bytes) -> ApiResult {
+    pub(super) fn update_destination(&self, format: Format, body: &Bytes) -> ApiResult {
         #[derive(Deserialize)]
         #[serde(rename_all = "PascalCase")]
         struct Req {
@@ -736,97 +476,7 @@ impl Firehose {
         Ok(empty(format))
     }
 
-    fn tag(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            delivery_stream_name: Option<String>,
-            tags: Option<Vec<Tag>>,
-        }
-        let r: Req = parse(format, body)?;
-        let mut v = Validation::default();
-        validate_name(&mut v, &r.delivery_stream_name);
-        v.required(&r.tags, "tags");
-        let tags = r.tags.unwrap_or_default();
-        validate_tags(&mut v, &tags, "tags");
-        v.finish()?;
-        let delivery = self.delivery(&r.delivery_stream_name)?;
-        delivery.update(|meta| {
-            let mut next = meta.tags.clone();
-            next.extend(tag_map(tags));
-            if next.len() > 50 {
-                return Err(DeliveryError::LimitExceeded(format!(
-                    "A delivery stream can have at most 50 tags; this request would give {} {} tags.",
-                    meta.name,
-                    next.len()
-                )));
-            }
-            meta.tags = next;
-            Ok(())
-        })?;
-        Ok(empty(format))
-    }
-
-    fn untag(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            delivery_stream_name: Option<String>,
-            tag_keys: Option<Vec<String>>,
-        }
-        let r: Req = parse(format, body)?;
-        let mut v = Validation::default();
-        validate_name(&mut v, &r.delivery_stream_name);
-        v.required(&r.tag_keys, "tagKeys");
-        v.finish()?;
-        let delivery = self.delivery(&r.delivery_stream_name)?;
-        let keys = r.tag_keys.unwrap_or_default();
-        delivery.update(|meta| {
-            for key in &keys {
-                meta.tags.remove(key);
-            }
-            Ok(())
-        })?;
-        Ok(empty(format))
-    }
-
-    fn list_tags(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            delivery_stream_name: Option<String>,
-            exclusive_start_tag_key: Option<String>,
-            limit: Option<i64>,
-        }
-        let r: Req = parse(format, body)?;
-        let mut v = Validation::default();
-        validate_name(&mut v, &r.delivery_stream_name);
-        v.range(r.limit, "limit", 1, 50);
-        v.length(
-            r.exclusive_start_tag_key.as_deref(),
-            "exclusiveStartTagKey",
-            1,
-            128,
-        );
-        v.finish()?;
-        let meta = self.delivery(&r.delivery_stream_name)?.meta();
-        let limit = r.limit.unwrap_or(50) as usize;
-        let tags: Vec<Value> = meta
-            .tags
-            .iter()
-            .filter(|(k, _)| r.exclusive_start_tag_key.as_ref().is_none_or(|s| *k > s))
-            .map(|(k, v)| json!({ "Key": k, "Value": v }))
-            .collect();
-        Ok(reply_value(
-            format,
-            &json!({
-                "Tags": tags.iter().take(limit).collect::<Vec<_>>(),
-                "HasMoreTags": tags.len() > limit,
-            }),
-        ))
-    }
-
-    fn set_encryption(&self, format: Format, body: &Bytes, start: bool) -> ApiResult {
+    pub(super) fn set_encryption(&self, format: Format, body: &Bytes, start: bool) -> ApiResult {
         #[derive(Deserialize)]
         #[serde(rename_all = "PascalCase")]
         struct Req {
@@ -855,44 +505,5 @@ impl Firehose {
             Ok(())
         })?;
         Ok(empty(format))
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct RecordIn {
-    data: Option<Blob>,
-}
-
-fn validate_record(v: &mut Validation, record: &RecordIn, field: &str) {
-    match &record.data {
-        None => v.required(&record.data, field),
-        Some(data) if data.0.len() > MAX_RECORD_BYTES => v.fail(
-            &format!(
-                "java.nio.HeapByteBuffer[pos=0 lim={} cap={}]",
-                data.0.len(),
-                data.0.len()
-            ),
-            field,
-            &format!("Member must have length less than or equal to {MAX_RECORD_BYTES}"),
-        ),
-        Some(_) => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn record_ids_are_zero_padded_hex() {
-        for (created, number, version) in [
-            (0, 0, 1),
-            (1_764_000_000_000, 12345, 7),
-            (u64::MAX, 1, u64::MAX),
-        ] {
-            assert_eq!(
-                super::hex_id(created, number, version),
-                format!("{created:016x}{number:016x}{version:032x}")
-            );
-        }
     }
 }

@@ -1,0 +1,373 @@
+//! Stream operations: create, delete, describe, list, retention, encryption,
+//! enhanced monitoring, capacity mode and account limits.
+
+use super::*;
+
+pub(super) fn mode_json(meta: &StreamMeta) -> Value {
+    json!({ "StreamMode": meta.mode.as_str() })
+}
+
+pub(super) fn monitoring_json(meta: &StreamMeta) -> Value {
+    json!([{ "ShardLevelMetrics": meta.shard_level_metrics.iter().collect::<Vec<_>>() }])
+}
+
+pub(super) fn encryption_type(meta: &StreamMeta) -> &'static str {
+    encryption_name(meta.encryption.is_some())
+}
+
+pub(super) fn add_encryption(out: &mut Value, meta: &StreamMeta) {
+    out["EncryptionType"] = json!(encryption_type(meta));
+    if let Some(e) = &meta.encryption {
+        out["KeyId"] = json!(e.key_id);
+    }
+}
+
+pub(super) fn created(meta: &StreamMeta) -> Value {
+    json!(meta.created_ms as f64 / 1000.0)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct ModeDetails {
+    stream_mode: Option<String>,
+}
+
+pub(super) fn parse_mode(details: Option<&ModeDetails>) -> Result<StreamMode, ApiError> {
+    match details.and_then(|d| d.stream_mode.as_deref()) {
+        None | Some("PROVISIONED") => Ok(StreamMode::Provisioned),
+        Some("ON_DEMAND") => Ok(StreamMode::OnDemand),
+        Some(other) => Err(ApiError::client(
+            "ValidationException",
+            format!(
+                "1 validation error detected: Value '{other}' at 'streamModeDetails.streamMode' failed to satisfy constraint: Member must satisfy enum value set: [ON_DEMAND, PROVISIONED]"
+            ),
+        )),
+    }
+}
+
+impl Kinesis {
+    pub(super) fn create_stream(&self, format: Format, body: &Bytes) -> ApiResult {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Req {
+            stream_name: Option<String>,
+            shard_count: Option<i64>,
+            stream_mode_details: Option<ModeDetails>,
+            tags: Option<BTreeMap<String, String>>,
+        }
+        let r: Req = parse(format, body)?;
+        let mode = parse_mode(r.stream_mode_details.as_ref())?;
+        let mut v = Validation::default();
+        v.required(&r.stream_name, "streamName");
+        v.length(r.stream_name.as_deref(), "streamName", 1, 128);
+        v.pattern(
+            r.stream_name.as_deref(),
+            "streamName",
+            stream_name_ok,
+            NAME_PATTERN,
+        );
+        v.range(r.shard_count, "shardCount", 1, 100_000);
+        v.finish()?;
+        let shards = match (mode, r.shard_count) {
+            (StreamMode::OnDemand, Some(_)) => {
+                return Err(ApiError::client(
+                    "ValidationException",
+                    "ShardCount must not be set for a stream in ON_DEMAND mode.",
+                ));
+            }
+            (StreamMode::OnDemand, None) => 4,
+            (StreamMode::Provisioned, Some(n)) => n as u32,
+            (StreamMode::Provisioned, None) => {
+                return Err(ApiError::client(
+                    "ValidationException",
+                    "1 validation error detected: Value null at 'shardCount' failed to satisfy constraint: Member must not be null (a PROVISIONED stream needs ShardCount)",
+                ));
+            }
+        };
+        self.streams.create(
+            r.stream_name.as_deref().unwrap_or_default(),
+            shards,
+            mode,
+            r.tags.unwrap_or_default(),
+        )?;
+        Ok(empty(format))
+    }
+
+    pub(super) fn delete_stream(&self, format: Format, body: &Bytes) -> ApiResult {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Req {
+            #[serde(flatten)]
+            target: Target,
+            enforce_consumer_deletion: Option<bool>,
+        }
+        let r: Req = parse(format, body)?;
+        let name = target_name(&r.target)?;
+        self.streams
+            .delete(&name, r.enforce_consumer_deletion.unwrap_or(false))?;
+        Ok(empty(format))
+    }
+
+    pub(super) fn describe_stream(&self, format: Format, body: &Bytes) -> ApiResult {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Req {
+            #[serde(flatten)]
+            target: Target,
+            limit: Option<i64>,
+            exclusive_start_shard_id: Option<String>,
+        }
+        let r: Req = parse(format, body)?;
+        let mut v = Validation::default();
+        r.target.validate(&mut v);
+        v.range(r.limit, "limit", 1, 10_000);
+        v.length(
+            r.exclusive_start_shard_id.as_deref(),
+            "exclusiveStartShardId",
+            1,
+            128,
+        );
+        v.finish()?;
+        let name = r.target.name()?;
+        let meta = self.streams.describe(&name)?;
+        let limit = r.limit.unwrap_or(100) as usize;
+        let after = r
+            .exclusive_start_shard_id
+            .as_deref()
+            .and_then(nuage_streams::meta::parse_shard_id);
+        let shards: Vec<&ShardMeta> = meta
+            .shards
+            .iter()
+            .filter(|s| after.is_none_or(|a| s.index > a))
+            .collect();
+        let has_more = shards.len() > limit;
+        let mut description = json!({
+            "StreamName": meta.name,
+            "StreamARN": meta.arn,
+            "StreamStatus": meta.status.as_str(),
+            "StreamModeDetails": mode_json(&meta),
+            "Shards": shards.iter().take(limit).map(|s| shard_json(&meta, s)).collect::<Vec<_>>(),
+            "HasMoreShards": has_more,
+            "RetentionPeriodHours": meta.retention_hours,
+            "StreamCreationTimestamp": created(&meta),
+            "EnhancedMonitoring": monitoring_json(&meta),
+        });
+        add_encryption(&mut description, &meta);
+        Ok(reply_value(
+            format,
+            &json!({ "StreamDescription": description }),
+        ))
+    }
+
+    pub(super) fn describe_stream_summary(&self, format: Format, body: &Bytes) -> ApiResult {
+        let r: Target = parse(format, body)?;
+        let name = target_name(&r)?;
+        let meta = self.streams.describe(&name)?;
+        let mut summary = json!({
+            "StreamName": meta.name,
+            "StreamARN": meta.arn,
+            "StreamStatus": meta.status.as_str(),
+            "StreamModeDetails": mode_json(&meta),
+            "RetentionPeriodHours": meta.retention_hours,
+            "StreamCreationTimestamp": created(&meta),
+            "EnhancedMonitoring": monitoring_json(&meta),
+            "OpenShardCount": meta.open_shards().count(),
+            "ConsumerCount": meta.consumers.len(),
+        });
+        add_encryption(&mut summary, &meta);
+        Ok(reply_value(
+            format,
+            &json!({ "StreamDescriptionSummary": summary }),
+        ))
+    }
+
+    pub(super) fn list_streams(&self, format: Format, body: &Bytes) -> ApiResult {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Req {
+            limit: Option<i64>,
+            exclusive_start_stream_name: Option<String>,
+            next_token: Option<String>,
+        }
+        let r: Req = parse(format, body)?;
+        let mut v = Validation::default();
+        v.range(r.limit, "limit", 1, 10_000);
+        v.length(
+            r.exclusive_start_stream_name.as_deref(),
+            "exclusiveStartStreamName",
+            1,
+            128,
+        );
+        v.finish()?;
+        let after = match &r.next_token {
+            Some(token) => Some(decode_token(token, "stream")?),
+            None => r.exclusive_start_stream_name.clone(),
+        };
+        let limit = r.limit.unwrap_or(100) as usize;
+        let names: Vec<String> = self
+            .streams
+            .names()
+            .into_iter()
+            .filter(|n| after.as_ref().is_none_or(|a| n > a))
+            .collect();
+        let has_more = names.len() > limit;
+        let page: Vec<&String> = names.iter().take(limit).collect();
+        let summaries: Vec<Value> = page
+            .iter()
+            .filter_map(|n| self.streams.describe(n).ok())
+            .map(|meta| {
+                json!({
+                    "StreamName": meta.name,
+                    "StreamARN": meta.arn,
+                    "StreamStatus": meta.status.as_str(),
+                    "StreamModeDetails": mode_json(&meta),
+                    "StreamCreationTimestamp": created(&meta),
+                })
+            })
+            .collect();
+        let mut out = json!({
+            "StreamNames": page,
+            "HasMoreStreams": has_more,
+            "StreamSummaries": summaries,
+        });
+        if has_more && let Some(last) = page.last() {
+            out["NextToken"] = json!(encode_token("stream", last));
+        }
+        Ok(reply_value(format, &out))
+    }
+
+    pub(super) fn retention(&self, format: Format, body: &Bytes, increase: bool) -> ApiResult {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Req {
+            #[serde(flatten)]
+            target: Target,
+            retention_period_hours: Option<i64>,
+        }
+        let r: Req = parse(format, body)?;
+        let mut v = Validation::default();
+        r.target.validate(&mut v);
+        v.required(&r.retention_period_hours, "retentionPeriodHours");
+        v.range(r.retention_period_hours, "retentionPeriodHours", 1, 8760);
+        v.finish()?;
+        let name = r.target.name()?;
+        self.streams.set_retention(
+            &name,
+            r.retention_period_hours.unwrap_or(24) as u32,
+            increase,
+        )?;
+        Ok(empty(format))
+    }
+
+    pub(super) fn encryption(&self, format: Format, body: &Bytes, start: bool) -> ApiResult {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Req {
+            #[serde(flatten)]
+            target: Target,
+            encryption_type: Option<String>,
+            key_id: Option<String>,
+        }
+        let r: Req = parse(format, body)?;
+        let mut v = Validation::default();
+        r.target.validate(&mut v);
+        v.required(&r.encryption_type, "encryptionType");
+        v.one_of(
+            r.encryption_type.as_deref(),
+            "encryptionType",
+            &["NONE", "KMS"],
+        );
+        v.required(&r.key_id, "keyId");
+        v.length(r.key_id.as_deref(), "keyId", 1, 2048);
+        v.finish()?;
+        let name = r.target.name()?;
+        let encryption = start.then(|| Encryption {
+            kind: r.encryption_type.unwrap_or_default(),
+            key_id: r.key_id.unwrap_or_default(),
+        });
+        self.streams.set_encryption(&name, encryption)?;
+        Ok(empty(format))
+    }
+
+    pub(super) fn monitoring(&self, format: Format, body: &Bytes, enable: bool) -> ApiResult {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Req {
+            #[serde(flatten)]
+            target: Target,
+            shard_level_metrics: Option<Vec<String>>,
+        }
+        let r: Req = parse(format, body)?;
+        let mut v = Validation::default();
+        r.target.validate(&mut v);
+        v.required(&r.shard_level_metrics, "shardLevelMetrics");
+        let mut allowed = nuage_streams::streams::SHARD_LEVEL_METRICS.to_vec();
+        allowed.push("ALL");
+        for (i, m) in r.shard_level_metrics.iter().flatten().enumerate() {
+            v.one_of(
+                Some(m),
+                &format!("shardLevelMetrics.{}.member", i + 1),
+                &allowed,
+            );
+        }
+        v.finish()?;
+        let name = r.target.name()?;
+        let (before, after) = self.streams.set_monitoring(
+            &name,
+            &r.shard_level_metrics.unwrap_or_default(),
+            enable,
+        )?;
+        let meta = self.streams.describe(&name)?;
+        Ok(reply_value(
+            format,
+            &json!({
+                "StreamName": name,
+                "StreamARN": meta.arn,
+                "CurrentShardLevelMetrics": before,
+                "DesiredShardLevelMetrics": after,
+            }),
+        ))
+    }
+
+    pub(super) fn update_stream_mode(&self, format: Format, body: &Bytes) -> ApiResult {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Req {
+            #[serde(rename = "StreamARN")]
+            stream_arn: Option<String>,
+            stream_mode_details: Option<ModeDetails>,
+        }
+        let r: Req = parse(format, body)?;
+        let mut v = Validation::default();
+        v.required(&r.stream_arn, "streamARN");
+        v.required(&r.stream_mode_details, "streamModeDetails");
+        v.finish()?;
+        let name = self.resource_stream(r.stream_arn.as_deref())?;
+        self.streams
+            .set_mode(&name, parse_mode(r.stream_mode_details.as_ref())?)?;
+        Ok(empty(format))
+    }
+
+    pub(super) fn describe_limits(&self, format: Format) -> ApiResult {
+        let metas: Vec<StreamMeta> = self
+            .streams
+            .names()
+            .iter()
+            .filter_map(|n| self.streams.describe(n).ok())
+            .collect();
+        let open: usize = metas.iter().map(|m| m.open_shards().count()).sum();
+        let on_demand = metas
+            .iter()
+            .filter(|m| m.mode == StreamMode::OnDemand)
+            .count();
+        Ok(reply_value(
+            format,
+            &json!({
+                "ShardLimit": self.streams.config().shard_limit,
+                "OpenShardCount": open,
+                "OnDemandStreamCount": on_demand,
+                "OnDemandStreamCountLimit": 50,
+            }),
+        ))
+    }
+}
