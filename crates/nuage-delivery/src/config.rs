@@ -321,7 +321,7 @@ impl S3Destination {
 }
 
 fn to_value(d: &S3Destination) -> Result<Value> {
-    serde_json::to_value(d).map_err(|e| DeliveryError::Internal(e.to_string()))
+    serde_json::to_value(d).map_err(DeliveryError::json("a destination"))
 }
 
 /// Merges `update` into `base`: objects member by member, anything else replaced.

@@ -258,23 +258,18 @@ impl Converter {
             });
         }
         let columns = builders.iter_mut().map(ColumnBuilder::finish).collect();
-        let batch = RecordBatch::try_new(self.schema.clone(), columns)
-            .map_err(|e| DeliveryError::Internal(format!("building a Parquet batch: {e}")))?;
+        let batch = RecordBatch::try_new(self.schema.clone(), columns)?;
         let mut properties = WriterProperties::builder()
             .set_compression(self.conversion.codec)
             .set_dictionary_enabled(self.conversion.dictionary);
         if let Some(bytes) = self.conversion.page_bytes {
             properties = properties.set_data_page_size_limit(bytes);
         }
-        let parquet = |e: datafusion::parquet::errors::ParquetError| {
-            DeliveryError::Internal(format!("writing Parquet: {e}"))
-        };
         let mut out = Vec::new();
         let mut writer =
-            ArrowWriter::try_new(&mut out, self.schema.clone(), Some(properties.build()))
-                .map_err(parquet)?;
-        writer.write(&batch).map_err(parquet)?;
-        writer.close().map_err(parquet)?;
+            ArrowWriter::try_new(&mut out, self.schema.clone(), Some(properties.build()))?;
+        writer.write(&batch)?;
+        writer.close()?;
         Ok(Converted {
             body: Some(Bytes::from(out)),
             rows,

@@ -109,13 +109,10 @@ struct Pending {
 
 /// Writes `name` in `dir` atomically and durably.
 fn write_json<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<()> {
-    let io = |e: std::io::Error| {
-        DeliveryError::Internal(format!("{}: cannot write {name}: {e}", dir.display()))
-    };
+    let io = |e| DeliveryError::io(format!("{}: cannot write {name}", dir.display()))(e);
     let tmp = dir.join(format!("{name}.tmp"));
     let mut file = fs::File::create(&tmp).map_err(io)?;
-    let bytes =
-        serde_json::to_vec_pretty(value).map_err(|e| DeliveryError::Internal(e.to_string()))?;
+    let bytes = serde_json::to_vec_pretty(value).map_err(DeliveryError::json(name))?;
     file.write_all(&bytes).map_err(io)?;
     file.sync_all().map_err(io)?;
     fs::rename(&tmp, dir.join(name)).map_err(io)?;
@@ -124,14 +121,17 @@ fn write_json<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<()> {
 
 pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(dir: &Path, name: &str) -> Result<Option<T>> {
     match fs::read(dir.join(name)) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-            DeliveryError::Internal(format!("{}: {name} is damaged: {e}", dir.display()))
-        }),
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(DeliveryError::json(format!(
+                "{}: {name} is damaged",
+                dir.display()
+            ))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(DeliveryError::Internal(format!(
-            "{}: cannot read {name}: {e}",
+        Err(e) => Err(DeliveryError::io(format!(
+            "{}: cannot read {name}",
             dir.display()
-        ))),
+        ))(e)),
     }
 }
 
@@ -184,19 +184,17 @@ impl Delivery {
         let name = dir.file_name().unwrap_or_default().to_string_lossy();
         let staging = dir.with_file_name(format!(".creating-{name}"));
         let _ = fs::remove_dir_all(&staging);
-        fs::create_dir_all(&staging)
-            .map_err(|e| DeliveryError::Internal(format!("{}: {e}", staging.display())))?;
+        fs::create_dir_all(&staging).map_err(DeliveryError::io(staging.display().to_string()))?;
         meta.save(&staging)?;
         write_json(&staging, "checkpoint.json", &Checkpoint::default())?;
-        fs::rename(&staging, dir)
-            .map_err(|e| DeliveryError::Internal(format!("{}: {e}", dir.display())))?;
+        fs::rename(&staging, dir).map_err(DeliveryError::io(dir.display().to_string()))?;
         Self::new(dir, meta, plan, log, services)
     }
 
     /// Opens a delivery stream that exists on disk.
     pub(crate) fn open(dir: &Path, log: LogOptions, services: Arc<Services>) -> Result<Arc<Self>> {
         let meta: DeliveryMeta = read_json(dir, "delivery.json")?.ok_or_else(|| {
-            DeliveryError::Internal(format!("{}: delivery.json is missing", dir.display()))
+            DeliveryError::Damaged(format!("{}: delivery.json is missing", dir.display()))
         })?;
         let plan = meta.destination.plan()?;
         Self::new(dir, meta, plan, log, services)
@@ -399,7 +397,7 @@ impl Delivery {
         while at.record < to {
             let batch = self.log.read(at, (to - at.record) as usize, usize::MAX)?;
             if batch.records.is_empty() {
-                return Err(DeliveryError::Internal(format!(
+                return Err(DeliveryError::Damaged(format!(
                     "{}: records {}..{to} of an unfinished flush are missing from the log",
                     self.dir.display(),
                     at.record
@@ -495,8 +493,7 @@ impl Delivery {
                 }
                 objects
             })
-            .await
-            .map_err(|e| DeliveryError::Internal(format!("building objects: {e}")))??
+            .await??
         };
         let mut backoff = Duration::from_millis(200);
         for object in &objects {
@@ -520,9 +517,10 @@ impl Delivery {
                         );
                         if *self.stop.borrow() {
                             // The flush stays pending; the next start redoes it.
-                            return Err(DeliveryError::Internal(format!(
-                                "stopped while {location} could not be written: {e}"
-                            )));
+                            return Err(DeliveryError::Stopped {
+                                location: location.to_string(),
+                                source: e,
+                            });
                         }
                         tokio::time::sleep(backoff).await;
                         backoff = (backoff * 2).min(Duration::from_secs(30));

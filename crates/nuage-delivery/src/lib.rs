@@ -78,8 +78,7 @@ impl Deliveries {
         streams: Option<Arc<Streams>>,
     ) -> Result<Self> {
         let services = Arc::new(services);
-        let io =
-            |e: std::io::Error| DeliveryError::Internal(format!("{}: {e}", config.dir.display()));
+        let io = |e| DeliveryError::io(config.dir.display().to_string())(e);
         fs::create_dir_all(&config.dir).map_err(io)?;
         let mut deliveries = BTreeMap::new();
         for entry in fs::read_dir(&config.dir).map_err(io)? {
@@ -203,7 +202,7 @@ impl Deliveries {
             ".deleting-{name}-{}",
             nuage_streams::streams::now_ms()
         ));
-        let io = |e: std::io::Error| DeliveryError::Internal(format!("deleting {name}: {e}"));
+        let io = |e| DeliveryError::io(format!("deleting {name}"))(e);
         fs::rename(delivery.dir(), &trash).map_err(io)?;
         fs::remove_dir_all(&trash).map_err(io)
     }

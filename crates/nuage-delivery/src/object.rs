@@ -206,7 +206,7 @@ pub fn build(
                 }),
             };
             serde_json::to_writer(&mut body, &document)
-                .map_err(|e| DeliveryError::Internal(e.to_string()))?;
+                .map_err(DeliveryError::json("an error document"))?;
             body.push(b'\n');
         }
         // Error documents are JSON lines, compressed as configured but
@@ -266,7 +266,7 @@ fn object_id(naming: Naming<'_>, first_record: u64, group: u64) -> String {
 }
 
 fn compress(compression: Compression, body: Vec<u8>) -> Result<Bytes> {
-    let io = |e: std::io::Error| DeliveryError::Internal(format!("compressing an object: {e}"));
+    let io = |e| DeliveryError::io("compressing an object")(e);
     Ok(match compression {
         Compression::None => Bytes::from(body),
         Compression::Gzip => {

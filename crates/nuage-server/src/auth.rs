@@ -13,7 +13,8 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use axum::http::{HeaderMap, Method, Uri};
 
-use crate::wire::ApiError;
+use crate::error::ServerError;
+use crate::wire::{ApiError, ErrorCode};
 
 /// How far a request's X-Amz-Date may be from now (AWS: 5 minutes).
 const MAX_SKEW: Duration = Duration::from_secs(300);
@@ -24,12 +25,12 @@ pub struct Keys(HashMap<String, String>);
 
 impl Keys {
     /// `AKID:SECRET` pairs, separated by commas (NUAGE_ACCESS_KEYS).
-    pub fn parse(text: &str) -> anyhow::Result<Self> {
+    pub fn parse(text: &str) -> Result<Self, ServerError> {
         let mut keys = HashMap::new();
         for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (id, secret) = pair.split_once(':').ok_or_else(|| {
-                anyhow::anyhow!("access key {pair:?} is not ACCESS_KEY_ID:SECRET_ACCESS_KEY")
-            })?;
+            let (id, secret) = pair
+                .split_once(':')
+                .ok_or_else(|| ServerError::AccessKey(pair.to_string()))?;
             keys.insert(id.to_string(), secret.to_string());
         }
         Ok(Self(keys))
@@ -51,8 +52,8 @@ impl Keys {
             return Ok(());
         }
         let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
-            return Err(ApiError::client(
-                "MissingAuthenticationTokenException",
+            return Err(ApiError::new(
+                ErrorCode::MissingAuthenticationToken,
                 "Missing Authentication Token",
             ));
         };
@@ -73,31 +74,31 @@ impl Keys {
             missing += "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ";
         }
         if !missing.is_empty() || !auth.starts_with("AWS4-HMAC-SHA256") {
-            return Err(ApiError::client(
-                "IncompleteSignatureException",
+            return Err(ApiError::new(
+                ErrorCode::IncompleteSignature,
                 format!("{missing}Authorization={auth}"),
             ));
         }
         let scope: Vec<&str> = fields["Credential"].split('/').collect();
         let [key_id, _day, region, service, "aws4_request"] = scope[..] else {
-            return Err(ApiError::client(
-                "IncompleteSignatureException",
+            return Err(ApiError::new(
+                ErrorCode::IncompleteSignature,
                 format!(
                     "Credential should be scoped to a valid region, service and terminator 'aws4_request'. Authorization={auth}"
                 ),
             ));
         };
         let Some(secret) = self.0.get(key_id) else {
-            return Err(ApiError::client(
-                "UnrecognizedClientException",
+            return Err(ApiError::new(
+                ErrorCode::UnrecognizedClient,
                 "The security token included in the request is invalid.",
             ));
         };
         let date = date.unwrap_or_default();
         let signed_at = chrono::NaiveDateTime::parse_from_str(date, "%Y%m%dT%H%M%SZ")
             .map_err(|_| {
-                ApiError::client(
-                    "IncompleteSignatureException",
+                ApiError::new(
+                    ErrorCode::IncompleteSignature,
                     format!("X-Amz-Date {date} is not of the form YYYYMMDDTHHMMSSZ."),
                 )
             })?
@@ -106,8 +107,8 @@ impl Keys {
         let now = SystemTime::now();
         let skew = now.duration_since(time).unwrap_or_else(|e| e.duration());
         if skew > MAX_SKEW {
-            return Err(ApiError::client(
-                "InvalidSignatureException",
+            return Err(ApiError::new(
+                ErrorCode::InvalidSignature,
                 format!(
                     "Signature expired: {date} is now earlier or later than the server's time by more than 5 minutes ({} s)",
                     skew.as_secs()
@@ -139,8 +140,8 @@ impl Keys {
             .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
             .collect();
         let mismatch = || {
-            ApiError::client(
-                "InvalidSignatureException",
+            ApiError::new(
+                ErrorCode::InvalidSignature,
                 "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
             )
         };

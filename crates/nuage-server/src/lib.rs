@@ -6,6 +6,7 @@
 //! (`nuage-streams`, ...) know nothing of HTTP.
 
 pub mod auth;
+pub mod error;
 pub mod firehose;
 pub mod kinesis;
 pub mod metrics;
@@ -25,6 +26,7 @@ use nuage_delivery::{Deliveries, DeliveriesConfig};
 use nuage_streams::{Streams, StreamsConfig};
 use tokio::net::TcpListener;
 
+pub use error::{ErrorCode, ServerError};
 pub use kinesis::Limits;
 use metrics::Metrics;
 use wire::{ApiError, Format};
@@ -67,7 +69,7 @@ pub struct App {
 impl App {
     /// Opens the services over the data dir (recovering the stream logs,
     /// starting the delivery streams' flushers). Call it inside a tokio runtime.
-    pub async fn open(config: ServerConfig) -> anyhow::Result<Arc<Self>> {
+    pub async fn open(config: ServerConfig) -> Result<Arc<Self>, ServerError> {
         let streams = Arc::new(Streams::open(config.streams)?);
         let lake = Arc::new(nuage_lake::Lake::new(&config.platform)?);
         let catalog = nuage_catalog::open_metastore(&config.platform)?;
@@ -147,18 +149,18 @@ async fn handle(
             Ok(()) => guarded(app.firehose.dispatch(operation, format, body)).await,
             Err(e) => Err(e),
         },
-        "" => Err(ApiError::client(
-            "UnknownOperationException",
+        "" => Err(ApiError::new(
+            ErrorCode::UnknownOperation,
             "No X-Amz-Target header: nuage serves AWS JSON APIs (for example X-Amz-Target: Kinesis_20131202.ListStreams).",
         )),
-        _ => Err(ApiError::client(
-            "UnknownOperationException",
+        _ => Err(ApiError::new(
+            ErrorCode::UnknownOperation,
             format!("nuage does not serve {service} yet."),
         )),
     };
     let outcome = match &result {
         Ok(_) => "ok",
-        Err(e) => e.kind,
+        Err(e) => e.code.as_str(),
     };
     if !operation.is_empty() {
         app.kinesis
@@ -168,7 +170,7 @@ async fn handle(
     let mut response = match result {
         Ok(response) => response,
         Err(e) => {
-            tracing::debug!("{target}: {} {}", e.kind, e.message);
+            tracing::debug!("{target}: {} {}", e.code.as_str(), e.message);
             e.into_response(format)
         }
     };
@@ -201,7 +203,7 @@ pub async fn serve(
     listener: TcpListener,
     app: Arc<App>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+) -> Result<(), ServerError> {
     // Retention: drop expired segments once a minute.
     let streams = app.streams().clone();
     let retention = tokio::spawn(async move {
@@ -229,12 +231,12 @@ pub async fn serve(
     retention.abort();
     // Every delivery stream writes what it has accepted before we exit.
     deliveries.shutdown().await;
-    Ok(result?)
+    result.map_err(ServerError::Serve)
 }
 
 /// Binds `addr` (port 0 picks a free one).
-pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
     TcpListener::bind(addr)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
+        .map_err(|source| ServerError::Bind { addr, source })
 }

@@ -17,6 +17,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Value, json};
 
+pub use crate::error::ErrorCode;
+
 pub const JSON: &str = "application/x-amz-json-1.1";
 pub const CBOR: &str = "application/x-amz-cbor-1.1";
 
@@ -43,29 +45,24 @@ impl Format {
     }
 }
 
-/// An error as AWS reports it.
+/// An error as AWS reports it: its type (which fixes the HTTP status, see
+/// [`ErrorCode`]) and message.
 #[derive(Debug)]
 pub struct ApiError {
-    pub status: StatusCode,
-    pub kind: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl ApiError {
-    pub fn client(kind: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            status: StatusCode::BAD_REQUEST,
-            kind,
+            code,
             message: message.into(),
         }
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            kind: "InternalFailure",
-            message: message.into(),
-        }
+        Self::new(ErrorCode::InternalFailure, message)
     }
 
     pub fn into_response(self, format: Format) -> Response {
@@ -77,12 +74,12 @@ impl ApiError {
         let mut response = reply(
             format,
             &Body {
-                __type: self.kind,
+                __type: self.code.as_str(),
                 message: &self.message,
             },
         );
-        *response.status_mut() = self.status;
-        if let Ok(value) = HeaderValue::from_str(self.kind) {
+        *response.status_mut() = self.code.status();
+        if let Ok(value) = HeaderValue::from_str(self.code.as_str()) {
             response.headers_mut().insert("x-amzn-ErrorType", value);
         }
         response
@@ -94,7 +91,7 @@ pub type ApiResult = Result<Response, ApiError>;
 /// Parses a request body of either format into `T`.
 pub fn parse<T: DeserializeOwned>(format: Format, body: &Bytes) -> Result<T, ApiError> {
     let body: &[u8] = if body.is_empty() { b"{}" } else { body };
-    let serialization = |e: String| ApiError::client("SerializationException", e);
+    let serialization = |e: String| ApiError::new(ErrorCode::Serialization, e);
     match format {
         Format::Json => serde_json::from_slice(body).map_err(|e| serialization(e.to_string())),
         Format::Cbor => {
@@ -372,8 +369,8 @@ impl Validation {
     pub fn finish(self) -> Result<(), ApiError> {
         match self.0.len() {
             0 => Ok(()),
-            n => Err(ApiError::client(
-                "ValidationException",
+            n => Err(ApiError::new(
+                ErrorCode::Validation,
                 format!(
                     "{n} validation error{} detected: {}",
                     if n == 1 { "" } else { "s" },
@@ -430,9 +427,9 @@ mod tests {
             b"{\"Data\": \"%%%\"}",
         ] {
             let err = parse::<Sample>(Format::Json, &Bytes::copy_from_slice(body)).unwrap_err();
-            assert_eq!(err.kind, "SerializationException");
+            assert_eq!(err.code, ErrorCode::Serialization);
             let err = parse::<Sample>(Format::Cbor, &Bytes::copy_from_slice(body)).unwrap_err();
-            assert_eq!(err.kind, "SerializationException");
+            assert_eq!(err.code, ErrorCode::Serialization);
         }
     }
 
@@ -477,7 +474,7 @@ mod tests {
             let body = Bytes::from(body);
             for format in [Format::Json, Format::Cbor] {
                 if let Err(e) = parse::<Sample>(format, &body) {
-                    assert_eq!(e.kind, "SerializationException");
+                    assert_eq!(e.code, ErrorCode::Serialization);
                 }
             }
         }

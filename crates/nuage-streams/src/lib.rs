@@ -21,4 +21,6 @@ pub use meta::{ShardMeta, StreamMeta, StreamMode, StreamStatus};
 pub use record::Record;
 pub use segment::{Recovery, SegmentError, SegmentReader, SegmentWriter};
 pub use shard::{Batch, Durability, Entry, LogOptions, Position, ShardLog};
-pub use streams::{PutEntry, PutOutcome, RecordsOut, ShardFilter, Start, Streams, StreamsConfig};
+pub use streams::{
+    PutEntry, PutFailure, PutOutcome, RecordsOut, ShardFilter, Start, Streams, StreamsConfig,
+};

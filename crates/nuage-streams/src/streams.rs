@@ -185,9 +185,18 @@ pub enum PutOutcome {
         sequence_number: String,
     },
     Failed {
-        code: &'static str,
+        reason: PutFailure,
         message: String,
     },
+}
+
+/// Why one record of a put was refused (the rest of the put may succeed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutFailure {
+    /// The shard's write limit (`--enforce-limits`).
+    Throughput,
+    /// The shard's log could not take the record.
+    Internal,
 }
 
 /// What a put did: each record's outcome, and whether the stream encrypts.
@@ -549,7 +558,7 @@ impl Streams {
                         stream.throttle(*shard, |t| t.admit_writes(sizes, Instant::now()));
                     for &i in &members[admitted..] {
                         outcomes[i] = Some(PutOutcome::Failed {
-                            code: "ProvisionedThroughputExceededException",
+                            reason: PutFailure::Throughput,
                             message: format!(
                                 "Rate exceeded for shard {} in stream {name} under account {}.",
                                 shard_id(*shard),
@@ -590,7 +599,7 @@ impl Streams {
                         tracing::error!("stream {name}: {e}");
                         for &i in &members {
                             outcomes[i] = Some(PutOutcome::Failed {
-                                code: "InternalFailure",
+                                reason: PutFailure::Internal,
                                 message: "Internal service failure.".into(),
                             });
                         }
@@ -614,7 +623,7 @@ impl Streams {
             .into_iter()
             .map(|o| {
                 o.unwrap_or(PutOutcome::Failed {
-                    code: "InternalFailure",
+                    reason: PutFailure::Internal,
                     message: "Internal service failure.".into(),
                 })
             })
@@ -1257,29 +1266,10 @@ fn remove_stream_dir(root: &Path, dir: &Path) -> Result<()> {
 
 /// `Thu Jan 22 01:22:02 UTC 2015`, the time format of Kinesis's messages.
 fn amz_time(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!(
-        "{} {} {day:02} {h:02}:{m:02}:{s:02} UTC {year}",
-        WEEKDAYS[days.rem_euclid(7) as usize],
-        MONTHS[(month - 1) as usize]
-    )
+    match chrono::DateTime::from_timestamp_millis(ms) {
+        Some(t) => t.format("%a %b %d %H:%M:%S UTC %Y").to_string(),
+        None => format!("{ms} ms after the epoch"),
+    }
 }
 
 #[cfg(test)]

@@ -17,33 +17,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::wire::{
-    ApiError, ApiResult, Blob, Format, Validation, empty, parse, reply, reply_value,
+    ApiError, ApiResult, Blob, ErrorCode, Format, Validation, empty, parse, reply, reply_value,
 };
 
 pub struct Firehose {
     pub deliveries: Arc<Deliveries>,
     /// The Kinesis streams a KinesisStreamAsSource delivery stream reads.
     pub streams: Arc<nuage_streams::Streams>,
-}
-
-impl From<DeliveryError> for ApiError {
-    fn from(e: DeliveryError) -> Self {
-        let kind = match &e {
-            DeliveryError::NotFound(_) => "ResourceNotFoundException",
-            DeliveryError::InUse(_) => "ResourceInUseException",
-            DeliveryError::InvalidArgument(_) => "InvalidArgumentException",
-            DeliveryError::LimitExceeded(_) => "LimitExceededException",
-            DeliveryError::ConcurrentModification(_) => "ConcurrentModificationException",
-            DeliveryError::Log(_) | DeliveryError::Internal(_) => {
-                tracing::error!("{e}");
-                return ApiError {
-                    kind: "ServiceUnavailableException",
-                    ..ApiError::internal(e.to_string())
-                };
-            }
-        };
-        ApiError::client(kind, e.to_string())
-    }
 }
 
 fn name_ok(s: &str) -> bool {
@@ -126,8 +106,8 @@ impl Firehose {
             "ListTagsForDeliveryStream" => self.list_tags(format, &body),
             "StartDeliveryStreamEncryption" => self.set_encryption(format, &body, true),
             "StopDeliveryStreamEncryption" => self.set_encryption(format, &body, false),
-            _ => Err(ApiError::client(
-                "UnknownOperationException",
+            _ => Err(ApiError::new(
+                ErrorCode::UnknownOperation,
                 format!("nuage does not serve Firehose {operation}."),
             )),
         }

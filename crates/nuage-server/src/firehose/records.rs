@@ -12,8 +12,8 @@ pub(super) const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 pub(super) fn direct_put(delivery: &Delivery) -> Result<(), ApiError> {
     match delivery.meta().source {
         Source::DirectPut => Ok(()),
-        Source::KinesisStream { .. } => Err(ApiError::client(
-            "InvalidArgumentException",
+        Source::KinesisStream { .. } => Err(ApiError::new(
+            ErrorCode::InvalidArgument,
             "This operation is not permitted on KinesisStreamAsSource delivery stream type.",
         )),
     }
@@ -124,8 +124,8 @@ impl Firehose {
             .map(|r| r.data.as_ref().map_or(0, |d| d.0.len()))
             .sum();
         if total > MAX_BATCH_BYTES {
-            return Err(ApiError::client(
-                "InvalidArgumentException",
+            return Err(ApiError::new(
+                ErrorCode::InvalidArgument,
                 format!(
                     "The PutRecordBatch request holds {total} bytes of data, over the limit of {MAX_BATCH_BYTES} bytes (4 MiB); send the records in smaller batches."
                 ),

@@ -36,12 +36,12 @@ pub(super) fn encryption(input: Option<EncryptionInput>) -> Result<Option<Encryp
     v.finish()?;
     let key_type = input.key_type.unwrap_or_default();
     match (key_type.as_str(), &input.key_arn) {
-        ("CUSTOMER_MANAGED_CMK", None) => Err(ApiError::client(
-            "InvalidArgumentException",
+        ("CUSTOMER_MANAGED_CMK", None) => Err(ApiError::new(
+            ErrorCode::InvalidArgument,
             "KeyARN is required when KeyType is CUSTOMER_MANAGED_CMK.",
         )),
-        ("AWS_OWNED_CMK", Some(_)) => Err(ApiError::client(
-            "InvalidArgumentException",
+        ("AWS_OWNED_CMK", Some(_)) => Err(ApiError::new(
+            ErrorCode::InvalidArgument,
             "KeyARN must not be specified when KeyType is AWS_OWNED_CMK.",
         )),
         _ => Ok(Some(Encryption {
@@ -239,7 +239,7 @@ impl Firehose {
             validate_destination(&mut v, d, "extendedS3DestinationConfiguration", true);
         }
         v.finish()?;
-        let invalid = |m: String| ApiError::client("InvalidArgumentException", m);
+        let invalid = |m: String| ApiError::new(ErrorCode::InvalidArgument, m);
         if let Some(other) = OTHER_DESTINATIONS
             .iter()
             .find(|k| r.other.contains_key(**k))
@@ -438,7 +438,7 @@ impl Firehose {
             validate_destination(&mut v, d, "extendedS3DestinationUpdate", false);
         }
         v.finish()?;
-        let invalid = |m: String| ApiError::client("InvalidArgumentException", m);
+        let invalid = |m: String| ApiError::new(ErrorCode::InvalidArgument, m);
         let delivery = self.delivery(&r.delivery_stream_name)?;
         if r.destination_id.as_deref() != Some(DESTINATION_ID) {
             return Err(invalid(format!(

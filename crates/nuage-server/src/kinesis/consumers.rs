@@ -67,8 +67,8 @@ impl Kinesis {
             return Ok((self.streams.arn(&stream), consumer));
         }
         let (Some(stream_arn), Some(name)) = (&r.stream_arn, &r.consumer_name) else {
-            return Err(ApiError::client(
-                "InvalidArgumentException",
+            return Err(ApiError::new(
+                ErrorCode::InvalidArgument,
                 "Either ConsumerARN or both StreamARN and ConsumerName must be provided.",
             ));
         };
@@ -80,8 +80,8 @@ impl Kinesis {
             .find(|c| &c.name == name)
             .cloned()
             .ok_or_else(|| {
-                ApiError::client(
-                    "ResourceNotFoundException",
+                ApiError::new(
+                    ErrorCode::ResourceNotFound,
                     format!("Consumer {name} under stream {stream} not found."),
                 )
             })?;

@@ -15,13 +15,14 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use nuage_streams::meta::{Encryption, ShardMeta, StreamMeta};
-use nuage_streams::{PutEntry, PutOutcome, ShardFilter, Start, StreamError, StreamMode, Streams};
+use nuage_streams::{PutEntry, PutOutcome, ShardFilter, Start, StreamMode, Streams};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::metrics::Metrics;
 use crate::wire::{
-    ApiError, ApiResult, Blob, Format, Timestamp, Validation, empty, parse, reply, reply_value,
+    ApiError, ApiResult, Blob, ErrorCode, Format, Timestamp, Validation, empty, parse, reply,
+    reply_value,
 };
 
 pub(crate) use records::{WireRecord, wire_records};
@@ -51,28 +52,6 @@ pub struct Kinesis {
     pub subscriptions: Arc<subscribe::Subscriptions>,
     /// Turns true when the server shuts down; subscriptions then end.
     pub closing: tokio::sync::watch::Receiver<bool>,
-}
-
-impl From<StreamError> for ApiError {
-    fn from(e: StreamError) -> Self {
-        let kind = match &e {
-            StreamError::NotFound(_) => "ResourceNotFoundException",
-            StreamError::InUse(_) => "ResourceInUseException",
-            StreamError::InvalidArgument(_) => "InvalidArgumentException",
-            StreamError::LimitExceeded(_) => "LimitExceededException",
-            StreamError::ExpiredIterator(_) => "ExpiredIteratorException",
-            StreamError::Throughput(_) => "ProvisionedThroughputExceededException",
-            StreamError::Storage(_)
-            | StreamError::ShardClosed
-            | StreamError::SyncFailed
-            | StreamError::Io { .. }
-            | StreamError::Task(_) => {
-                tracing::error!("{e}");
-                return ApiError::internal(e.to_string());
-            }
-        };
-        ApiError::client(kind, e.to_string())
-    }
 }
 
 fn stream_name_ok(s: &str) -> bool {
@@ -121,8 +100,8 @@ impl Target {
         match (&self.stream_name, &self.stream_arn) {
             (Some(name), Some(arn)) => {
                 if Streams::name_from_arn(arn) != Some(name) {
-                    return Err(ApiError::client(
-                        "InvalidArgumentException",
+                    return Err(ApiError::new(
+                        ErrorCode::InvalidArgument,
                         format!(
                             "StreamARN {arn} and StreamName {name} do not refer to the same stream."
                         ),
@@ -132,8 +111,8 @@ impl Target {
             }
             (Some(name), None) => Ok(name.clone()),
             (None, Some(arn)) => Ok(Streams::name_from_arn(arn).unwrap_or_default().to_string()),
-            (None, None) => Err(ApiError::client(
-                "ValidationException",
+            (None, None) => Err(ApiError::new(
+                ErrorCode::Validation,
                 "Neither StreamName nor StreamARN was provided; name the stream with one of them.",
             )),
         }
@@ -201,8 +180,8 @@ fn encode_token(kind: &str, text: &str) -> String {
 }
 
 fn invalid_token() -> ApiError {
-    ApiError::client(
-        "InvalidArgumentException",
+    ApiError::new(
+        ErrorCode::InvalidArgument,
         "Invalid NextToken: pass the NextToken of the previous response unchanged.",
     )
 }
@@ -219,8 +198,8 @@ fn explicit_hash(text: Option<&str>) -> Result<Option<u128>, ApiError> {
     match text {
         None => Ok(None),
         Some(t) => t.parse::<u128>().map(Some).map_err(|_| {
-            ApiError::client(
-                "InvalidArgumentException",
+            ApiError::new(
+                ErrorCode::InvalidArgument,
                 format!("Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {t}"),
             )
         }),
@@ -262,7 +241,7 @@ impl Kinesis {
             "ListStreamConsumers" => self.list_consumers(format, &body),
             "DescribeLimits" => self.describe_limits(format),
             "SubscribeToShard" => self.subscribe_to_shard(format, &body),
-            _ => Err(ApiError::client("UnknownOperationException", "")),
+            _ => Err(ApiError::new(ErrorCode::UnknownOperation, "")),
         }
     }
 }

@@ -132,10 +132,9 @@ impl Kinesis {
                     }),
                 ))
             }
-            Some(PutOutcome::Failed { code, message }) if code != "InternalFailure" => {
-                Err(ApiError::client(code, message))
+            Some(PutOutcome::Failed { reason, message }) => {
+                Err(ApiError::new(ErrorCode::from(reason), message))
             }
-            Some(PutOutcome::Failed { message, .. }) => Err(ApiError::internal(message)),
             None => Err(ApiError::internal("no outcome for the record")),
         }
     }
@@ -213,8 +212,8 @@ impl Kinesis {
             })
             .sum();
         if total > self.limits.max_put_records_bytes {
-            return Err(ApiError::client(
-                "InvalidArgumentException",
+            return Err(ApiError::new(
+                ErrorCode::InvalidArgument,
                 format!(
                     "Records size exceeds {} MB limit: the request carries {total} bytes of data and partition keys; send fewer records per PutRecords call.",
                     self.limits.max_put_records_bytes / (1024 * 1024)
@@ -255,12 +254,12 @@ impl Kinesis {
                     error_code: None,
                     error_message: None,
                 },
-                PutOutcome::Failed { code, message } => {
+                PutOutcome::Failed { reason, message } => {
                     failed += 1;
                     Result {
                         shard_id: None,
                         sequence_number: None,
-                        error_code: Some(code),
+                        error_code: Some(ErrorCode::from(reason).as_str()),
                         error_message: Some(message),
                     }
                 }
@@ -327,16 +326,16 @@ impl Kinesis {
             ("AT_TIMESTAMP", _) => Start::AtTimestamp(
                 r.timestamp
                     .ok_or_else(|| {
-                        ApiError::client(
-                            "InvalidArgumentException",
+                        ApiError::new(
+                            ErrorCode::InvalidArgument,
                             "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.",
                         )
                     })?
                     .0,
             ),
             (kind, seq) => {
-                return Err(ApiError::client(
-                    "InvalidArgumentException",
+                return Err(ApiError::new(
+                    ErrorCode::InvalidArgument,
                     format!(
                         "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified {kind} and {} StartingSequenceNumber.",
                         if seq.is_some() { "also a" } else { "no" }

@@ -50,14 +50,14 @@ impl Kinesis {
         let named = r.target.stream_name.is_some() || r.target.stream_arn.is_some();
         let (name, after) = match (&r.next_token, named) {
             (Some(_), true) => {
-                return Err(ApiError::client(
-                    "InvalidArgumentException",
+                return Err(ApiError::new(
+                    ErrorCode::InvalidArgument,
                     "NextToken and StreamName cannot be provided together.",
                 ));
             }
             (None, false) => {
-                return Err(ApiError::client(
-                    "InvalidArgumentException",
+                return Err(ApiError::new(
+                    ErrorCode::InvalidArgument,
                     "Either NextToken or StreamName should be provided.",
                 ));
             }
@@ -79,8 +79,8 @@ impl Kinesis {
                 let ms = f.timestamp.map(|t| t.0);
                 let need_ts = || {
                     ms.ok_or_else(|| {
-                        ApiError::client(
-                            "InvalidArgumentException",
+                        ApiError::new(
+                            ErrorCode::InvalidArgument,
                             "Timestamp must be provided for a ShardFilter of type AT_TIMESTAMP or FROM_TIMESTAMP.",
                         )
                     })
@@ -91,8 +91,8 @@ impl Kinesis {
                             .as_deref()
                             .and_then(nuage_streams::meta::parse_shard_id)
                             .ok_or_else(|| {
-                                ApiError::client(
-                                    "InvalidArgumentException",
+                                ApiError::new(
+                                    ErrorCode::InvalidArgument,
                                     "ShardId must be provided for a ShardFilter of type AFTER_SHARD_ID.",
                                 )
                             })?,

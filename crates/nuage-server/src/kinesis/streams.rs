@@ -36,8 +36,8 @@ pub(super) fn parse_mode(details: Option<&ModeDetails>) -> Result<StreamMode, Ap
     match details.and_then(|d| d.stream_mode.as_deref()) {
         None | Some("PROVISIONED") => Ok(StreamMode::Provisioned),
         Some("ON_DEMAND") => Ok(StreamMode::OnDemand),
-        Some(other) => Err(ApiError::client(
-            "ValidationException",
+        Some(other) => Err(ApiError::new(
+            ErrorCode::Validation,
             format!(
                 "1 validation error detected: Value '{other}' at 'streamModeDetails.streamMode' failed to satisfy constraint: Member must satisfy enum value set: [ON_DEMAND, PROVISIONED]"
             ),
@@ -70,16 +70,16 @@ impl Kinesis {
         v.finish()?;
         let shards = match (mode, r.shard_count) {
             (StreamMode::OnDemand, Some(_)) => {
-                return Err(ApiError::client(
-                    "ValidationException",
+                return Err(ApiError::new(
+                    ErrorCode::Validation,
                     "ShardCount must not be set for a stream in ON_DEMAND mode.",
                 ));
             }
             (StreamMode::OnDemand, None) => 4,
             (StreamMode::Provisioned, Some(n)) => n as u32,
             (StreamMode::Provisioned, None) => {
-                return Err(ApiError::client(
-                    "ValidationException",
+                return Err(ApiError::new(
+                    ErrorCode::Validation,
                     "1 validation error detected: Value null at 'shardCount' failed to satisfy constraint: Member must not be null (a PROVISIONED stream needs ShardCount)",
                 ));
             }

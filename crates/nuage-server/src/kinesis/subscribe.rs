@@ -23,7 +23,7 @@ use tokio::time::Instant;
 
 use super::{Kinesis, WireRecord, child_shards_json, wire_records};
 use crate::metrics::Metrics;
-use crate::wire::{ApiError, ApiResult, Format, Timestamp, Validation, encode, parse};
+use crate::wire::{ApiError, ApiResult, ErrorCode, Format, Timestamp, Validation, encode, parse};
 
 /// How long a subscription lasts (AWS: 5 minutes; the client then
 /// subscribes again from its ContinuationSequenceNumber).
@@ -119,7 +119,7 @@ fn exception(format: Format, e: ApiError) -> Bytes {
         },
     )
     .unwrap_or_default();
-    frame(format, ("exception", e.kind), payload)
+    frame(format, ("exception", e.code.as_str()), payload)
 }
 
 fn event_frame(format: Format, out: RecordsOut) -> Bytes {
@@ -193,15 +193,15 @@ impl Kinesis {
             ("AT_TIMESTAMP", _) => match position.timestamp {
                 Some(t) => Start::AtTimestamp(t.0),
                 None => {
-                    return Err(ApiError::client(
-                        "InvalidArgumentException",
+                    return Err(ApiError::new(
+                        ErrorCode::InvalidArgument,
                         "StartingPosition of type AT_TIMESTAMP needs a Timestamp.",
                     ));
                 }
             },
             (kind, _) => {
-                return Err(ApiError::client(
-                    "InvalidArgumentException",
+                return Err(ApiError::new(
+                    ErrorCode::InvalidArgument,
                     format!("StartingPosition of type {kind} needs a SequenceNumber."),
                 ));
             }
@@ -210,8 +210,8 @@ impl Kinesis {
         let iterator = self.streams.shard_iterator(&stream, &shard_text, start)?;
         let shard = nuage_streams::meta::parse_shard_id(&shard_text).expect("checked by iterator");
         let slot = self.subscriptions.claim(&consumer_arn, shard).ok_or_else(|| {
-            ApiError::client(
-                "ResourceInUseException",
+            ApiError::new(
+                ErrorCode::ResourceInUse,
                 format!(
                     "Another active subscription exists for consumer {consumer_arn} on shard {shard_text}."
                 ),

@@ -9,8 +9,8 @@ pub(super) fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), ApiEr
     };
     for (k, v) in tags {
         if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 || !ok(k) || !ok(v) {
-            return Err(ApiError::client(
-                "InvalidArgumentException",
+            return Err(ApiError::new(
+                ErrorCode::InvalidArgument,
                 "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @.",
             ));
         }
@@ -91,16 +91,16 @@ impl Kinesis {
 
     pub(super) fn resource_stream(&self, arn: Option<&str>) -> Result<String, ApiError> {
         let arn = arn.ok_or_else(|| {
-            ApiError::client(
-                "ValidationException",
+            ApiError::new(
+                ErrorCode::Validation,
                 "1 validation error detected: Value null at 'resourceARN' failed to satisfy constraint: Member must not be null",
             )
         })?;
         Streams::name_from_arn(arn)
             .map(str::to_string)
             .ok_or_else(|| {
-                ApiError::client(
-                    "InvalidArgumentException",
+                ApiError::new(
+                    ErrorCode::InvalidArgument,
                     format!("{arn} is not the ARN of a Kinesis stream."),
                 )
             })
