@@ -107,7 +107,9 @@ pub fn default_memory_limit() -> usize {
     total_kb * 1024 / 2
 }
 
-/// `512m`, `4g`, `1000000` -> bytes.
+/// `512m`, `4g`, `1000000` -> bytes, the JVM way Hive and Spark settings
+/// read them (`m` is MiB, `k` KiB). Kept by hand: it is this one rule, and a
+/// general size crate would have to be told to read `m` as 2^20.
 pub fn parse_size(text: &str) -> Option<usize> {
     let text = text.trim().to_ascii_lowercase();
     let (number, unit) = match text.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {

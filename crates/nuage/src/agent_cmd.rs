@@ -224,7 +224,8 @@ struct Flow {
     config: FlowConfig,
     key: String,
     dir: PathBuf,
-    name_pattern: String,
+    /// The file-name part of filePattern (`*`, `?`, `[...]`), as a glob.
+    name_pattern: globset::GlobMatcher,
     processing: Vec<Processing>,
     start: Option<regex::Regex>,
     endpoint: String,
@@ -282,17 +283,14 @@ impl Checkpoint {
     }
 }
 
-/// `*` and `?` in a file name.
-fn matches(pattern: &[u8], name: &[u8]) -> bool {
-    match (pattern.first(), name.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            matches(&pattern[1..], name) || (!name.is_empty() && matches(pattern, &name[1..]))
-        }
-        (Some(b'?'), Some(_)) => matches(&pattern[1..], &name[1..]),
-        (Some(p), Some(n)) if p == n => matches(&pattern[1..], &name[1..]),
-        _ => false,
-    }
+/// The Agent's wildcards in a file name: `*` for any run of characters
+/// (dots too), `?` for one.
+fn name_matcher(name: &str) -> anyhow::Result<globset::GlobMatcher> {
+    Ok(globset::GlobBuilder::new(name)
+        .literal_separator(true)
+        .build()
+        .map_err(|e| anyhow::anyhow!("filePattern {name}: {e}"))?
+        .compile_matcher())
 }
 
 impl Flow {
@@ -330,7 +328,7 @@ impl Flow {
         Ok(Flow {
             key: flow_key(&config),
             dir: dir.to_path_buf(),
-            name_pattern: name.to_string_lossy().into_owned(),
+            name_pattern: name_matcher(&name.to_string_lossy())?,
             processing,
             start,
             endpoint: endpoint.to_string(),
@@ -356,12 +354,7 @@ impl Flow {
         };
         let mut files: Vec<_> = entries
             .filter_map(Result::ok)
-            .filter(|e| {
-                matches(
-                    self.name_pattern.as_bytes(),
-                    e.file_name().as_encoded_bytes(),
-                )
-            })
+            .filter(|e| self.name_pattern.is_match(e.file_name()))
             .filter_map(|e| {
                 let meta = e.metadata().ok()?;
                 let modified = meta
@@ -734,12 +727,19 @@ mod tests {
 
     #[test]
     fn file_name_wildcards() {
-        assert!(matches(b"app.log*", b"app.log"));
-        assert!(matches(b"app.log*", b"app.log.1"));
-        assert!(matches(b"*.csv", b"tolls.csv"));
-        assert!(matches(b"app-?.log", b"app-3.log"));
-        assert!(!matches(b"app-?.log", b"app-10.log"));
-        assert!(!matches(b"*.csv", b"tolls.csv.gz"));
+        let matches = |pattern: &str, name: &str| name_matcher(pattern).unwrap().is_match(name);
+        assert!(matches("app.log*", "app.log"));
+        assert!(matches("app.log*", "app.log.1"));
+        assert!(matches("*.csv", "tolls.csv"));
+        assert!(matches("app-?.log", "app-3.log"));
+        assert!(!matches("app-?.log", "app-10.log"));
+        assert!(!matches("*.csv", "tolls.csv.gz"));
+        // Many stars against a long name: linear, not exponential backtracking.
+        assert!(!matches(
+            &"*a".repeat(20).replace("**", "*"),
+            &"b".repeat(64)
+        ));
+        assert!(!matches(&format!("{}b", "*a".repeat(20)), &"a".repeat(64)));
     }
 
     #[test]

@@ -17,6 +17,31 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
+/// `host:port` of an `http://` endpoint (or of a bare `host:port`). This
+/// client speaks plain HTTP only; an https endpoint is refused, not mangled.
+fn host_of(endpoint: &str) -> anyhow::Result<String> {
+    let with_scheme = if endpoint.contains("://") {
+        endpoint.to_string()
+    } else {
+        format!("http://{endpoint}")
+    };
+    let url = url::Url::parse(&with_scheme).map_err(|e| {
+        anyhow::anyhow!("endpoint {endpoint} is not a URL ({e}); write http://HOST:PORT")
+    })?;
+    if url.scheme() != "http" {
+        anyhow::bail!(
+            "endpoint {endpoint}: nuage's commands speak plain http:// to `nuage serve`; for an https endpoint use the aws CLI or an AWS SDK"
+        );
+    }
+    let host = url.host_str().ok_or_else(|| {
+        anyhow::anyhow!("endpoint {endpoint} has no host; write http://HOST:PORT")
+    })?;
+    Ok(format!(
+        "{host}:{}",
+        url.port_or_known_default().unwrap_or(80)
+    ))
+}
+
 pub struct Connection {
     sender: SendRequest<Full<Bytes>>,
     host: String,
@@ -27,10 +52,7 @@ pub struct Connection {
 
 impl Connection {
     pub async fn open(endpoint: &str) -> anyhow::Result<Self> {
-        let host = endpoint
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_string();
+        let host = host_of(endpoint)?;
         let stream = tokio::net::TcpStream::connect(&host).await.map_err(|e| {
             anyhow::anyhow!(
                 "cannot reach nuage at {endpoint} ({e}): is `nuage serve` running there?"
@@ -121,5 +143,21 @@ impl Connection {
     pub async fn json(&mut self, operation: &str, body: Value) -> anyhow::Result<Value> {
         let bytes = self.call(operation, Bytes::from(body.to_string())).await?;
         Ok(serde_json::from_slice(&bytes)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_of;
+
+    #[test]
+    fn endpoints_name_a_host_and_port() {
+        assert_eq!(host_of("http://127.0.0.1:4566/").unwrap(), "127.0.0.1:4566");
+        assert_eq!(host_of("localhost:4566").unwrap(), "localhost:4566");
+        assert_eq!(host_of("http://nuage.local").unwrap(), "nuage.local:80");
+        let https = host_of("https://kinesis.example.com")
+            .unwrap_err()
+            .to_string();
+        assert!(https.contains("plain http://"), "{https}");
     }
 }
