@@ -44,10 +44,9 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// The defaults of `nuage serve` over one data dir: fsync durability,
-    /// AWS's limits, no signature checks.
-    pub fn embedded(data_dir: impl Into<std::path::PathBuf>) -> Self {
-        let platform = nuage_common::Config::default().with_data_dir(data_dir);
+    /// The defaults of `nuage serve` over the platform's data dir: fsync
+    /// durability, AWS's limits, no signature checks.
+    pub fn new(platform: nuage_common::Config) -> Self {
         Self {
             streams: StreamsConfig::new(platform.data_dir.join("streams")),
             deliveries: DeliveriesConfig::new(platform.data_dir.join("firehose")),

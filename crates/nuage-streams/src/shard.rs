@@ -126,6 +126,12 @@ struct Sealed {
 impl Sealed {
     fn seal(self) -> std::io::Result<()> {
         self.file.sync_data()?;
+        self.write_index();
+        Ok(())
+    }
+
+    /// The index file; a failure only costs a rescan at the next start.
+    fn write_index(&self) {
         if let Err(e) = write_index(
             &index_path(&self.path),
             &self.index,
@@ -137,7 +143,40 @@ impl Sealed {
                 self.path.display()
             );
         }
-        Ok(())
+    }
+}
+
+/// What one sync makes durable: the sealed segments, the open segment up to
+/// `target`, and the directory if a segment file was created.
+struct Pending {
+    file: fs::File,
+    target: u64,
+    sealed: Vec<Sealed>,
+    dir_dirty: bool,
+}
+
+impl Writer {
+    fn take_pending(&mut self) -> Result<Pending> {
+        Ok(Pending {
+            file: self.out.sync_handle()?,
+            target: self.next_record,
+            sealed: std::mem::take(&mut self.sealed),
+            dir_dirty: std::mem::take(&mut self.dir_dirty),
+        })
+    }
+}
+
+impl Pending {
+    /// The fsyncs (blocking); returns the records now durable.
+    fn make_durable(self, dir: &Path) -> std::io::Result<u64> {
+        for segment in self.sealed {
+            segment.seal()?;
+        }
+        self.file.sync_data()?;
+        if self.dir_dirty {
+            fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(self.target)
     }
 }
 
@@ -551,21 +590,7 @@ impl ShardLog {
                 w.sealed.push(sealed);
                 w.dir_dirty = true;
             }
-            Durability::None => {
-                let Sealed {
-                    path,
-                    index,
-                    next_record,
-                    end,
-                    ..
-                } = sealed;
-                if let Err(e) = write_index(&index_path(&path), &index, next_record, end) {
-                    tracing::warn!(
-                        "{}: could not write the index ({e}); it will be rebuilt at the next start",
-                        path.display()
-                    );
-                }
-            }
+            Durability::None => sealed.write_index(),
         }
         Ok(())
     }
@@ -623,29 +648,12 @@ impl ShardLog {
     /// (or the shard failed) and ends the `syncing` state.
     fn start_sync(&self) {
         let signals = self.signals.clone();
-        let taken = {
-            let mut w = self.writer.lock().expect("writer lock");
-            w.out.sync_handle().map(|file| {
-                let sealed = std::mem::take(&mut w.sealed);
-                let dir_dirty = std::mem::take(&mut w.dir_dirty);
-                (file, w.next_record, sealed, dir_dirty)
-            })
-        };
-        let dir = self.dir.clone();
-        let work = move || -> std::io::Result<u64> {
-            let (file, target, sealed, dir_dirty) = taken.map_err(std::io::Error::other)?;
-            for segment in sealed {
-                segment.seal()?;
-            }
-            file.sync_data()?;
-            if dir_dirty {
-                fs::File::open(&dir)?.sync_all()?;
-            }
-            Ok(target)
-        };
+        let pending = self.writer.lock().expect("writer lock").take_pending();
         let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || {
-            let result = work();
+            let result = pending
+                .map_err(std::io::Error::other)
+                .and_then(|p| p.make_durable(&dir));
             signals.fsyncs.fetch_add(1, Ordering::Relaxed);
             match result {
                 Ok(target) => {
@@ -673,17 +681,9 @@ impl ShardLog {
     pub fn close(&self) -> Result<u64> {
         let mut w = self.writer.lock().expect("writer lock");
         if !w.closed {
-            for segment in std::mem::take(&mut w.sealed) {
-                let path = segment.path.clone();
-                segment.seal().map_err(io_error(&path))?;
-            }
-            let path = segment_path(&self.dir, w.current.first_record);
-            w.out.sync_handle()?.sync_data().map_err(io_error(&path))?;
-            if std::mem::take(&mut w.dir_dirty) {
-                fs::File::open(&self.dir)
-                    .and_then(|d| d.sync_all())
-                    .map_err(io_error(&self.dir))?;
-            }
+            w.take_pending()?
+                .make_durable(&self.dir)
+                .map_err(io_error(&self.dir))?;
             w.closed = true;
         }
         let end = w.next_record;

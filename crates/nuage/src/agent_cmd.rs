@@ -735,10 +735,7 @@ mod tests {
         assert!(!matches("app-?.log", "app-10.log"));
         assert!(!matches("*.csv", "tolls.csv.gz"));
         // Many stars against a long name: linear, not exponential backtracking.
-        assert!(!matches(
-            &"*a".repeat(20).replace("**", "*"),
-            &"b".repeat(64)
-        ));
+        assert!(!matches(&"*a".repeat(20), &"b".repeat(64)));
         assert!(!matches(&format!("{}b", "*a".repeat(20)), &"a".repeat(64)));
     }
 

@@ -4,9 +4,8 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use nuage_delivery::DeliveriesConfig;
-use nuage_server::{App, Limits, ServerConfig};
-use nuage_streams::{Durability, LogOptions, StreamsConfig};
+use nuage_server::{App, ServerConfig};
+use nuage_streams::{Durability, LogOptions};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -58,7 +57,9 @@ pub async fn run(config: &nuage_common::Config, args: ServeArgs) -> anyhow::Resu
     if args.max_record_bytes > 10 * 1024 * 1024 {
         anyhow::bail!("--max-record-bytes can be at most 10 MiB (10485760), as in AWS");
     }
-    let mut streams = StreamsConfig::new(config.data_dir.join("streams"));
+    // The data dir's layout comes from ServerConfig::new; flags adjust it.
+    let mut server = ServerConfig::new(config.clone());
+    let streams = &mut server.streams;
     streams.log = LogOptions {
         durability: match args.durability {
             DurabilityArg::Fsync => Durability::Fsync,
@@ -70,23 +71,14 @@ pub async fn run(config: &nuage_common::Config, args: ServeArgs) -> anyhow::Resu
     streams.shard_limit = args.shard_limit;
     streams.enforce_limits = args.enforce_limits;
     streams.region = args.region.clone();
-    let mut deliveries = DeliveriesConfig::new(config.data_dir.join("firehose"));
-    deliveries.log = LogOptions {
+    server.deliveries.log = LogOptions {
         segment_bytes: 64 * 1024 * 1024,
-        ..streams.log
+        ..server.streams.log
     };
-    deliveries.region = args.region;
-    let app = App::open(ServerConfig {
-        platform: config.clone(),
-        streams,
-        deliveries,
-        limits: Limits {
-            max_record_bytes: args.max_record_bytes,
-            ..Limits::default()
-        },
-        keys: nuage_server::auth::Keys::parse(args.access_keys.as_deref().unwrap_or(""))?,
-    })
-    .await?;
+    server.deliveries.region = args.region;
+    server.limits.max_record_bytes = args.max_record_bytes;
+    server.keys = nuage_server::auth::Keys::parse(args.access_keys.as_deref().unwrap_or(""))?;
+    let app = App::open(server).await?;
     let shutdown = shutdown_signal()?;
     let listener = nuage_server::bind(args.listen).await?;
     let addr = listener.local_addr()?;

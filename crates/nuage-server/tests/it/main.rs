@@ -26,7 +26,11 @@ pub struct TestServer {
 impl TestServer {
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let app = App::open(ServerConfig::embedded(dir.path())).await.unwrap();
+        let app = App::open(ServerConfig::new(
+            nuage_common::Config::default().with_data_dir(dir.path()),
+        ))
+        .await
+        .unwrap();
         let listener = nuage_server::bind("127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();

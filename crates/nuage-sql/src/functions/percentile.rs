@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, ListArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, ListArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -202,15 +202,12 @@ impl Accumulator for HistogramAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let flat: Float64Array = self
+        let flat = self
             .histogram
             .bins
             .iter()
-            .flat_map(|&(x, y)| [Some(x), Some(y)])
-            .collect();
-        let list = ListArray::from_iter_primitive::<Float64Type, _, _>([Some(
-            flat.iter().collect::<Vec<_>>(),
-        )]);
+            .flat_map(|&(x, y)| [Some(x), Some(y)]);
+        let list = ListArray::from_iter_primitive::<Float64Type, _, _>([Some(flat)]);
         Ok(vec![ScalarValue::List(Arc::new(list))])
     }
 
