@@ -73,7 +73,8 @@ impl AggregateUDFImpl for PercentileApprox {
             3 => constant(2, "number of bins")?,
             _ => DEFAULT_BINS as f64,
         };
-        if bins < 2.0 {
+        // NaN is refused too: it would become 0 bins.
+        if bins.is_nan() || bins < 2.0 {
             return plan_err!(
                 "percentile_approx: the number of bins must be at least 2, not {bins}"
             );
