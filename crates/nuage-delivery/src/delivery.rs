@@ -15,7 +15,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,12 +22,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use nuage_lake::{Lake, Location};
-use nuage_streams::{Entry, LogOptions, Position, Record, ShardLog, Streams};
+use nuage_streams::{Entry, LogOptions, Position, Record, ShardLog};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, watch};
 
 use nuage_catalog::Metastore;
 
+use crate::checkpoint::{Checkpoint, Pending, advance, read_json, write_json};
 use crate::config::{Plan, S3Destination};
 use crate::error::{DeliveryError, Result};
 use crate::object::{self, Encoding, Flush, Naming};
@@ -83,55 +83,6 @@ pub struct DeliveryMeta {
 impl DeliveryMeta {
     fn save(&self, dir: &Path) -> Result<()> {
         write_json(dir, "delivery.json", self)
-    }
-}
-
-/// `checkpoint.json`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub(crate) struct Checkpoint {
-    /// Records below this number are in the lake.
-    pub(crate) delivered: u64,
-    /// A flush that may have written some of its objects.
-    pending: Option<Pending>,
-    /// KinesisStreamAsSource: per source shard, the next record to read,
-    /// as of `delivered` (records after it in the log move it further).
-    #[serde(default)]
-    pub(crate) sources: BTreeMap<u32, u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Pending {
-    from: u64,
-    to: u64,
-    version: u64,
-    destination: S3Destination,
-}
-
-/// Writes `name` in `dir` atomically and durably.
-fn write_json<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<()> {
-    let io = |e| DeliveryError::io(format!("{}: cannot write {name}", dir.display()))(e);
-    let tmp = dir.join(format!("{name}.tmp"));
-    let mut file = fs::File::create(&tmp).map_err(io)?;
-    let bytes = serde_json::to_vec_pretty(value).map_err(DeliveryError::json(name))?;
-    file.write_all(&bytes).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    fs::rename(&tmp, dir.join(name)).map_err(io)?;
-    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)
-}
-
-pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(dir: &Path, name: &str) -> Result<Option<T>> {
-    match fs::read(dir.join(name)) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(DeliveryError::json(format!(
-                "{}: {name} is damaged",
-                dir.display()
-            ))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(DeliveryError::io(format!(
-            "{}: cannot read {name}",
-            dir.display()
-        ))(e)),
     }
 }
 
@@ -276,32 +227,19 @@ impl Delivery {
         Ok(first..end)
     }
 
-    /// Starts the flusher (and the reader of a Kinesis source, which needs
-    /// the server's streams).
-    pub(crate) fn start(self: &Arc<Self>, streams: Option<&Arc<Streams>>) {
-        let mut tasks = self.tasks.lock().expect("tasks lock");
+    /// Starts the flusher.
+    pub(crate) fn start(self: &Arc<Self>) {
         let delivery = self.clone();
-        tasks.push(tokio::spawn(async move {
+        self.adopt(tokio::spawn(async move {
             if let Err(e) = delivery.run().await {
                 tracing::error!("delivery stream {}: {e}", delivery.meta().name);
             }
         }));
-        if let (Source::KinesisStream { stream_arn, .. }, Some(streams)) =
-            (&self.meta().source, streams)
-        {
-            let (delivery, streams) = (self.clone(), streams.clone());
-            let stream = Streams::name_from_arn(stream_arn)
-                .unwrap_or(stream_arn)
-                .to_string();
-            tasks.push(tokio::spawn(async move {
-                if let Err(e) = crate::source::pump(&delivery, &streams, &stream).await {
-                    tracing::error!(
-                        "delivery stream {}: reading stream {stream} stopped: {e}",
-                        delivery.meta().name
-                    );
-                }
-            }));
-        }
+    }
+
+    /// Makes `task` one that [`Delivery::stop`] waits for.
+    pub(crate) fn adopt(&self, task: tokio::task::JoinHandle<()>) {
+        self.tasks.lock().expect("tasks lock").push(task);
     }
 
     /// Delivers everything accepted so far and stops the flusher.
@@ -555,7 +493,7 @@ impl Delivery {
         }
         checkpoint.delivered = to;
         checkpoint.pending = None;
-        crate::source::advance(&mut checkpoint.sources, records);
+        advance(&mut checkpoint.sources, records);
         write_json(&self.dir, "checkpoint.json", &*checkpoint)?;
         self.log.trim_below(to)?;
         tracing::debug!(

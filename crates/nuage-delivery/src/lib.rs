@@ -5,6 +5,7 @@
 //! Layout: `<data-dir>/firehose/<name>/{delivery.json, checkpoint.json, log/}`.
 //! The HTTP API lives in `nuage-server`; this crate knows nothing of HTTP.
 
+mod checkpoint;
 pub mod config;
 pub mod convert;
 pub mod delivery;
@@ -100,7 +101,7 @@ impl Deliveries {
             deliveries.insert(delivery.meta().name, delivery);
         }
         for delivery in deliveries.values() {
-            delivery.start(streams.as_ref());
+            start(delivery, streams.as_ref());
         }
         Ok(Self {
             config,
@@ -165,7 +166,7 @@ impl Deliveries {
             self.config.log,
             self.services.clone(),
         )?;
-        delivery.start(self.sources.as_ref());
+        start(&delivery, self.sources.as_ref());
         streams.insert(new.name, delivery.clone());
         Ok(delivery)
     }
@@ -211,5 +212,14 @@ impl Deliveries {
     pub async fn shutdown(&self) {
         let all = self.list();
         futures::future::join_all(all.iter().map(|d| d.stop())).await;
+    }
+}
+
+/// Starts a delivery stream's flusher, and the copier from its source stream
+/// when it has one and the server's streams are there.
+fn start(delivery: &Arc<Delivery>, streams: Option<&Arc<Streams>>) {
+    delivery.start();
+    if let Some(streams) = streams {
+        source::start(delivery, streams);
     }
 }

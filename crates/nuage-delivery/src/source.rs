@@ -14,28 +14,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
-use nuage_streams::{Entry, Position, Record, ShardLog, StreamMeta, Streams};
+use nuage_streams::{Entry, Position, ShardLog, StreamMeta, Streams};
 
-use crate::delivery::{Checkpoint, Delivery, read_json};
+use crate::checkpoint::{Checkpoint, advance, read_json};
+use crate::delivery::{Delivery, Source};
 use crate::error::Result;
 
 /// Records copied per read of one source shard.
 const BATCH_RECORDS: usize = 10_000;
 const BATCH_BYTES: usize = 8 * 1024 * 1024;
-
-/// `(shard, record number)` of a record copied from a source shard.
-fn origin(record: &Record) -> Option<(u32, u64)> {
-    let (shard, number) = record.partition_key.split_once(':')?;
-    Some((shard.parse().ok()?, number.parse().ok()?))
-}
-
-/// Moves the per-shard positions past `records` (copied ones).
-pub(crate) fn advance(positions: &mut BTreeMap<u32, u64>, records: &[Record]) {
-    for (shard, number) in records.iter().filter_map(origin) {
-        let next = positions.entry(shard).or_default();
-        *next = (*next).max(number + 1);
-    }
-}
 
 /// Where to go on reading each source shard: the checkpoint's positions,
 /// moved past what the log already holds beyond the delivered mark.
@@ -69,9 +56,29 @@ fn parents_done(meta: &StreamMeta, shard: u32, positions: &BTreeMap<u32, u64>) -
         })
 }
 
+/// Starts copying from the delivery stream's source stream, if it has one
+/// (KinesisStreamAsSource); [`Delivery::stop`] stops it.
+pub(crate) fn start(delivery: &Arc<Delivery>, streams: &Arc<Streams>) {
+    let Source::KinesisStream { stream_arn, .. } = delivery.meta().source else {
+        return;
+    };
+    let stream = Streams::name_from_arn(&stream_arn)
+        .unwrap_or(&stream_arn)
+        .to_string();
+    let (copier, streams) = (delivery.clone(), streams.clone());
+    delivery.adopt(tokio::spawn(async move {
+        if let Err(e) = pump(&copier, &streams, &stream).await {
+            tracing::error!(
+                "delivery stream {}: reading stream {stream} stopped: {e}",
+                copier.meta().name
+            );
+        }
+    }));
+}
+
 /// Copies records from `stream` into the delivery stream's log until the
 /// delivery stream stops.
-pub(crate) async fn pump(delivery: &Arc<Delivery>, streams: &Streams, stream: &str) -> Result<()> {
+async fn pump(delivery: &Arc<Delivery>, streams: &Streams, stream: &str) -> Result<()> {
     let name = delivery.meta().name;
     let mut positions = positions(delivery)?;
     let mut stop = delivery.stop.subscribe();

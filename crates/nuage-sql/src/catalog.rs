@@ -10,8 +10,8 @@ use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::{TableProvider, ViewTable};
 use nuage_catalog::TableKind;
 
-use crate::context::Shared;
 use crate::provider::HiveTable;
+use crate::shared::Shared;
 use crate::system::{SYSTEM, SystemSchema};
 
 #[derive(Debug)]
@@ -111,7 +111,7 @@ impl SchemaProvider for MetastoreSchema {
         };
         if table.kind == TableKind::View {
             let text = table.view_text.clone().unwrap_or_default();
-            let plan = crate::query::plan_view(&self.shared, &table.database, &text)
+            let plan = (self.shared.plan_view)(&self.shared, &table.database, &text)
                 .await
                 .map_err(|e| {
                     DataFusionError::Plan(format!("view {}: {e}", table.qualified_name()))

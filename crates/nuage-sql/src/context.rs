@@ -9,7 +9,6 @@ use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::object_store::ObjectStoreRegistry;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use nuage_catalog::Metastore;
 use nuage_lake::{CountingStore, Lake, ScanCounter};
 
 use crate::stats::QueryStats;
@@ -17,25 +16,10 @@ use object_store::ObjectStore;
 use url::Url;
 
 use crate::catalog::MetastoreCatalog;
+use crate::shared::Shared;
 
 /// The catalog name DataFusion sees; databases are its schemas.
 pub const CATALOG: &str = "hive";
-
-/// What every session of one process shares: the metastore, the lake, the
-/// memory limit and the temporary tables.
-#[derive(Debug)]
-pub struct Shared {
-    pub metastore: Arc<dyn Metastore>,
-    pub lake: Arc<Lake>,
-    pub memory_limit: usize,
-    /// `CREATE TEMPORARY TABLE`s: in memory, gone with the process, and
-    /// shadowing a catalog table of the same name, as in Hive.
-    pub temporary: TemporaryTables,
-}
-
-/// Temporary tables by (database, table).
-pub type TemporaryTables =
-    Mutex<HashMap<(String, String), Arc<dyn datafusion::datasource::TableProvider>>>;
 
 /// Resolves `s3://bucket` and `file://` URLs to the lake's stores, wrapped to
 /// count the bytes read.

@@ -10,10 +10,11 @@ use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{Query, Statement, TableFactor, Visit, Visitor};
 
-use crate::context::{Shared, build_context};
+use crate::context::build_context;
 use crate::error::{Result, SqlError, semantic};
 use crate::parser::{self, HiveStatement};
 use crate::rewrite;
+use crate::shared::Shared;
 
 /// Plans a query statement in `ctx`, whose default database is `database`.
 pub async fn plan_statement(

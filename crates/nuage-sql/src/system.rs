@@ -17,7 +17,7 @@ use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::{MemTable, TableProvider};
 use nuage_catalog::{Metastore, TableKind, partition_spec};
 
-use crate::context::Shared;
+use crate::shared::Shared;
 
 pub const SYSTEM: &str = "system";
 pub const TABLES: [&str; 4] = ["queries", "tables", "columns", "partitions"];

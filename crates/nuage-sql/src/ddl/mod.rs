@@ -19,8 +19,9 @@ use nuage_lake::{LakeError, Location};
 
 use crate::dml::storage_of;
 use crate::error::{Result, semantic};
+use crate::output::{Output, rows_output};
 use crate::parser::{AlterTable, ColumnDef, CreateTable, HiveStatement, TableName};
-use crate::session::{Output, Session, rows_output};
+use crate::session::Session;
 use nuage_format::files::list_data_files;
 
 pub async fn execute(session: &mut Session, statement: HiveStatement) -> Result<Output> {

@@ -33,9 +33,10 @@ use nuage_lake::{LakeError, Location};
 use object_store::ObjectStoreExt;
 
 use crate::error::{Result, SqlError, semantic};
+use crate::output::Output;
 use crate::parser::{CreateTable, TableName};
 use crate::query;
-use crate::session::{Output, Session};
+use crate::session::Session;
 use nuage_format::files::list_data_files;
 use nuage_format::types::hive_type;
 use nuage_format::write::{TableWriter, WrittenFile};
