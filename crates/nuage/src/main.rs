@@ -3,8 +3,7 @@
 //! `nuage serve` runs the server (Kinesis streams, Firehose delivery).
 
 mod agent_cmd;
-mod bench_cmd;
-mod bench_firehose;
+mod bench;
 mod client;
 mod crawl_cmd;
 mod firehose_cmd;
@@ -56,7 +55,7 @@ enum Command {
     /// Tail log files into streams or delivery streams, like the Kinesis Agent (`--config agent.json`).
     Agent(agent_cmd::AgentArgs),
     /// Load generators that print throughput and latency (`nuage bench streams|firehose`).
-    Bench(bench_cmd::BenchArgs),
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,7 +75,7 @@ fn main() -> ExitCode {
             Command::Lake(args) => lake_cmd::run(&config, args).await,
             Command::Crawl(args) => crawl_cmd::run(&config, args).await,
             Command::Serve(args) => serve_cmd::run(&config, args).await,
-            Command::Bench(args) => bench_cmd::run(&config, args).await,
+            Command::Bench(args) => bench::run(&config, args).await,
             Command::Stream(args) => stream_cmd::run(args).await,
             Command::Firehose(args) => firehose_cmd::run(args).await,
             Command::Agent(args) => agent_cmd::run(&config, args).await,

@@ -1,10 +1,5 @@
-//! `nuage bench streams`: a load generator for a running `nuage serve` (or
-//! any Kinesis endpoint). N connections each send PutRecords of B records
-//! for S seconds; then readers drain every shard with GetRecords. Prints
-//! records/s, MB/s and request latencies.
-//!
-//! It sends pre-built JSON bodies without signing them (see
-//! [`crate::client`]), so the figures are the server's, not an SDK's.
+//! `nuage bench streams`: N connections each send PutRecords of B records
+//! for S seconds; then one reader per shard drains it with GetRecords.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -12,29 +7,15 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use clap::{Args, Subcommand};
+use clap::Args;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::latency::Latencies;
 use crate::client::Connection;
 
-#[derive(Args)]
-pub struct BenchArgs {
-    #[command(subcommand)]
-    what: BenchWhat,
-}
-
-#[derive(Subcommand)]
-enum BenchWhat {
-    /// PutRecords and GetRecords load against a Kinesis endpoint.
-    Streams(StreamsBench),
-    /// PutRecordBatch into a delivery stream of a `nuage serve` on the same
-    /// data dir: throughput into JSON or Parquet objects, and freshness in SQL.
-    Firehose(crate::bench_firehose::FirehoseBench),
-}
-
 #[derive(Args, Clone)]
-struct StreamsBench {
+pub struct StreamsBench {
     #[arg(long, default_value = "http://127.0.0.1:4566")]
     endpoint: String,
     #[arg(long, default_value = "bench")]
@@ -56,21 +37,7 @@ struct StreamsBench {
     record_bytes: usize,
 }
 
-pub async fn run(config: &nuage_common::Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
-    match args.what {
-        BenchWhat::Streams(b) => streams(b).await,
-        BenchWhat::Firehose(b) => crate::bench_firehose::run(config, b).await,
-    }
-}
-
-pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-async fn streams(b: StreamsBench) -> anyhow::Result<ExitCode> {
+pub async fn run(b: StreamsBench) -> anyhow::Result<ExitCode> {
     let mut admin = Connection::open(&b.endpoint).await?;
     if let Err(e) = admin
         .json(
@@ -115,14 +82,14 @@ async fn streams(b: StreamsBench) -> anyhow::Result<ExitCode> {
         let bodies = bodies.clone();
         writers.push(tokio::spawn(async move {
             let mut conn = Connection::open(&endpoint).await?;
-            let mut latencies = Vec::new();
+            let mut latencies = Latencies::new();
             let mut i = c;
             while Instant::now() < deadline {
                 let t = Instant::now();
                 let reply = conn
                     .call("PutRecords", bodies[i % bodies.len()].clone())
                     .await?;
-                latencies.push(t.elapsed());
+                latencies.record(t.elapsed());
                 if !reply.starts_with(b"{\"FailedRecordCount\":0") {
                     anyhow::bail!(
                         "PutRecords reported failures: {}",
@@ -134,20 +101,19 @@ async fn streams(b: StreamsBench) -> anyhow::Result<ExitCode> {
             Ok::<_, anyhow::Error>(latencies)
         }));
     }
-    let mut latencies = Vec::new();
+    let mut latencies = Latencies::new();
     for w in writers {
-        latencies.extend(w.await??);
+        latencies.add(&w.await??);
     }
     let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort();
-    let records = latencies.len() * b.batch;
+    let records = latencies.calls() as usize * b.batch;
     println!(
         "write: {records} records in {elapsed:.2} s = {:.0} records/s, {:.1} MB/s of data; PutRecords latency p50 {:.1} ms, p99 {:.1} ms ({} calls)",
         records as f64 / elapsed,
         (records * b.record_bytes) as f64 / elapsed / 1e6,
-        percentile(&latencies, 0.5).as_secs_f64() * 1e3,
-        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
-        latencies.len()
+        latencies.ms(0.5),
+        latencies.ms(0.99),
+        latencies.calls()
     );
 
     // Read everything back, one reader per shard.

@@ -19,6 +19,7 @@ use futures::TryStreamExt;
 use nuage_sql::{Output, Session};
 use serde_json::{Value, json};
 
+use super::latency::Latencies;
 use crate::client::Connection;
 
 #[derive(Args, Clone)]
@@ -191,12 +192,12 @@ pub async fn run(config: &nuage_common::Config, b: FirehoseBench) -> anyhow::Res
         let bodies = bodies.clone();
         writers.push(tokio::spawn(async move {
             let mut conn = Connection::open(&endpoint).await?.firehose();
-            let (mut latencies, mut bytes, mut i) = (Vec::new(), 0usize, c);
+            let (mut latencies, mut bytes, mut i) = (Latencies::new(), 0usize, c);
             while Instant::now() < deadline {
                 let (body, size) = &bodies[i % bodies.len()];
                 let t = Instant::now();
                 let reply = conn.call("PutRecordBatch", body.clone()).await?;
-                latencies.push(t.elapsed());
+                latencies.record(t.elapsed());
                 let reply: Value = serde_json::from_slice(&reply)?;
                 anyhow::ensure!(
                     reply["FailedPutCount"] == 0,
@@ -208,22 +209,21 @@ pub async fn run(config: &nuage_common::Config, b: FirehoseBench) -> anyhow::Res
             Ok::<_, anyhow::Error>((latencies, bytes))
         }));
     }
-    let (mut latencies, mut bytes) = (Vec::new(), 0usize);
+    let (mut latencies, mut bytes) = (Latencies::new(), 0usize);
     for w in writers {
         let (l, n) = w.await??;
-        latencies.extend(l);
+        latencies.add(&l);
         bytes += n;
     }
     let written_in = started.elapsed().as_secs_f64();
-    latencies.sort();
-    let records = latencies.len() * b.batch;
+    let records = latencies.calls() as usize * b.batch;
     println!(
         "put: {records} records, {:.1} MB in {written_in:.2} s = {:.0} records/s, {:.1} MB/s; PutRecordBatch latency p50 {:.1} ms, p99 {:.1} ms",
         bytes as f64 / 1e6,
         records as f64 / written_in,
         bytes as f64 / written_in / 1e6,
-        crate::bench_cmd::percentile(&latencies, 0.5).as_secs_f64() * 1e3,
-        crate::bench_cmd::percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        latencies.ms(0.5),
+        latencies.ms(0.99),
     );
 
     // Delivery: wait until the lake files hold every record.
