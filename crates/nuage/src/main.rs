@@ -2,7 +2,7 @@
 //! `nuage lake` moves files in and out of the lake like `hadoop dfs`,
 //! `nuage serve` runs the server (Kinesis streams, Firehose delivery).
 
-mod agent_cmd;
+mod agent;
 mod bench;
 mod client;
 mod crawl_cmd;
@@ -53,7 +53,7 @@ enum Command {
     /// Firehose delivery streams for people: create, list, describe, put, delete (through `nuage serve`).
     Firehose(firehose_cmd::FirehoseArgs),
     /// Tail log files into streams or delivery streams, like the Kinesis Agent (`--config agent.json`).
-    Agent(agent_cmd::AgentArgs),
+    Agent(agent::AgentArgs),
     /// Load generators that print throughput and latency (`nuage bench streams|firehose`).
     Bench(bench::BenchArgs),
 }
@@ -78,7 +78,7 @@ fn main() -> ExitCode {
             Command::Bench(args) => bench::run(&config, args).await,
             Command::Stream(args) => stream_cmd::run(args).await,
             Command::Firehose(args) => firehose_cmd::run(args).await,
-            Command::Agent(args) => agent_cmd::run(&config, args).await,
+            Command::Agent(args) => agent::run(&config, args).await,
         }
     });
     match result {
