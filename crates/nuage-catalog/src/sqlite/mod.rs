@@ -11,72 +11,18 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+mod rows;
+mod schema;
+
+use rows::{
+    from_json, insert_partition, load_partitions, load_table, require_table, table_id, to_json,
+    update_row, validate, write_columns,
+};
+use schema::migrate;
+
 use crate::Metastore;
 use crate::error::{CatalogError, Result};
-use crate::model::{
-    Column, Database, Partition, QueryRecord, StorageFormat, Table, TableKind, partition_spec,
-};
-
-/// Migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[
-    r#"
-CREATE TABLE databases (
-    name        TEXT PRIMARY KEY,
-    comment     TEXT,
-    location    TEXT NOT NULL,
-    properties  TEXT NOT NULL DEFAULT '{}',
-    created_at  INTEGER NOT NULL
-);
-CREATE TABLE tables (
-    id              INTEGER PRIMARY KEY,
-    db              TEXT NOT NULL REFERENCES databases(name),
-    name            TEXT NOT NULL,
-    kind            TEXT NOT NULL,
-    location        TEXT NOT NULL,
-    storage         TEXT NOT NULL,
-    properties      TEXT NOT NULL DEFAULT '{}',
-    comment         TEXT,
-    view_text       TEXT,
-    view_expanded   TEXT,
-    owner           TEXT NOT NULL DEFAULT '',
-    created_at      INTEGER NOT NULL,
-    UNIQUE (db, name)
-);
-CREATE TABLE columns (
-    table_id      INTEGER NOT NULL REFERENCES tables(id) ON DELETE CASCADE,
-    is_partition  INTEGER NOT NULL,
-    position      INTEGER NOT NULL,
-    name          TEXT NOT NULL,
-    type          TEXT NOT NULL,
-    comment       TEXT,
-    PRIMARY KEY (table_id, is_partition, position)
-);
-CREATE TABLE partitions (
-    table_id    INTEGER NOT NULL REFERENCES tables(id) ON DELETE CASCADE,
-    spec        TEXT NOT NULL,
-    vals        TEXT NOT NULL,
-    location    TEXT NOT NULL,
-    created_at  INTEGER NOT NULL,
-    PRIMARY KEY (table_id, spec)
-);
-"#,
-    r#"
-CREATE TABLE queries (
-    id             INTEGER PRIMARY KEY,
-    query_id       TEXT NOT NULL,
-    user           TEXT NOT NULL,
-    db             TEXT NOT NULL,
-    statement      TEXT NOT NULL,
-    started_ms     INTEGER NOT NULL,
-    duration_ms    INTEGER NOT NULL,
-    rows           INTEGER,
-    bytes_scanned  INTEGER NOT NULL,
-    files_scanned  INTEGER NOT NULL,
-    state          TEXT NOT NULL,
-    error          TEXT
-);
-"#,
-];
+use crate::model::{Database, Partition, QueryRecord, Table, partition_spec};
 
 /// How many statements `queries` keeps; older ones are deleted.
 const QUERY_HISTORY: i64 = 100_000;
@@ -149,182 +95,8 @@ impl SqliteMetastore {
     }
 }
 
-fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i as i64 + 1)?;
-    }
-    tx.commit()
-}
-
 pub(crate) fn now() -> i64 {
     chrono::Utc::now().timestamp()
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("catalog values serialise")
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|e| CatalogError::Corrupt(format!("{e} in {text:?}")))
-}
-
-fn table_id(conn: &Connection, database: &str, name: &str) -> Result<Option<i64>> {
-    Ok(conn
-        .query_row(
-            "SELECT id FROM tables WHERE db = ?1 AND name = ?2",
-            params![database, name],
-            |r| r.get(0),
-        )
-        .optional()?)
-}
-
-fn require_table(conn: &Connection, database: &str, name: &str) -> Result<i64> {
-    table_id(conn, database, name)?.ok_or_else(|| CatalogError::NoSuchTable {
-        database: database.to_string(),
-        name: name.to_string(),
-        hint: String::new(),
-    })
-}
-
-fn load_table(conn: &Connection, id: i64) -> Result<Table> {
-    let mut table = conn.query_row(
-        "SELECT db, name, kind, location, storage, properties, comment, view_text, view_expanded, owner, created_at
-         FROM tables WHERE id = ?1",
-        [id],
-        |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, Option<String>>(6)?,
-                r.get::<_, Option<String>>(7)?,
-                r.get::<_, Option<String>>(8)?,
-                r.get::<_, String>(9)?,
-                r.get::<_, i64>(10)?,
-            ))
-        },
-    )
-    .map_err(CatalogError::from)
-    .and_then(
-        |(database, name, kind, location, storage, properties, comment, view_text, view_expanded, owner, created_at)| {
-            Ok(Table {
-                kind: TableKind::parse(&kind)
-                    .ok_or_else(|| CatalogError::Corrupt(format!("table kind {kind:?}")))?,
-                storage: from_json::<StorageFormat>(&storage)?,
-                properties: from_json(&properties)?,
-                database,
-                name,
-                columns: Vec::new(),
-                partition_columns: Vec::new(),
-                location,
-                comment,
-                view_text,
-                view_expanded,
-                owner,
-                created_at,
-            })
-        },
-    )?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT is_partition, name, type, comment FROM columns WHERE table_id = ?1 ORDER BY is_partition, position",
-    )?;
-    let rows = stmt.query_map([id], |r| {
-        Ok((
-            r.get::<_, bool>(0)?,
-            Column {
-                name: r.get(1)?,
-                data_type: r.get(2)?,
-                comment: r.get(3)?,
-            },
-        ))
-    })?;
-    for row in rows {
-        let (is_partition, column) = row?;
-        if is_partition {
-            table.partition_columns.push(column);
-        } else {
-            table.columns.push(column);
-        }
-    }
-    Ok(table)
-}
-
-fn write_columns(tx: &Transaction, id: i64, table: &Table) -> Result<()> {
-    tx.execute("DELETE FROM columns WHERE table_id = ?1", [id])?;
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO columns (table_id, is_partition, position, name, type, comment) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
-    for (is_partition, columns) in [(false, &table.columns), (true, &table.partition_columns)] {
-        for (position, column) in columns.iter().enumerate() {
-            insert.execute(params![
-                id,
-                is_partition,
-                position as i64,
-                column.name.to_lowercase(),
-                column.data_type,
-                column.comment
-            ])?;
-        }
-    }
-    Ok(())
-}
-
-fn validate(table: &Table) -> Result<()> {
-    let mut seen = std::collections::HashSet::new();
-    for column in table.columns.iter().chain(&table.partition_columns) {
-        crate::HiveType::parse(&column.data_type)
-            .map_err(|e| CatalogError::Invalid(format!("column {}: {e}", column.name)))?;
-        if !seen.insert(column.name.to_lowercase()) {
-            return Err(CatalogError::Invalid(format!(
-                "column {} is defined twice (names are case-insensitive; partition columns may not repeat data columns)",
-                column.name
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn insert_partition(
-    tx: &Transaction,
-    id: i64,
-    table: &Table,
-    partition: &Partition,
-) -> Result<bool> {
-    let spec = partition_spec(&table.partition_columns, &partition.values);
-    let added = tx.execute(
-        "INSERT OR IGNORE INTO partitions (table_id, spec, vals, location, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id, spec, to_json(&partition.values), partition.location, partition.created_at],
-    )?;
-    Ok(added == 1)
-}
-
-fn load_partitions(conn: &Connection, id: i64) -> Result<Vec<Partition>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT vals, location, created_at FROM partitions WHERE table_id = ?1 ORDER BY spec",
-    )?;
-    let rows = stmt.query_map([id], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (values, location, created_at) = row?;
-        out.push(Partition {
-            values: from_json(&values)?,
-            location,
-            created_at,
-        });
-    }
-    Ok(out)
 }
 
 impl Metastore for SqliteMetastore {
@@ -690,28 +462,10 @@ impl Metastore for SqliteMetastore {
     }
 }
 
-fn update_row(tx: &Transaction, id: i64, table: &Table) -> Result<()> {
-    tx.execute(
-        "UPDATE tables SET kind = ?1, location = ?2, storage = ?3, properties = ?4, comment = ?5,
-                view_text = ?6, view_expanded = ?7 WHERE id = ?8",
-        params![
-            table.kind.as_str(),
-            table.location,
-            to_json(&table.storage),
-            to_json(&table.properties),
-            table.comment,
-            table.view_text,
-            table.view_expanded,
-            id
-        ],
-    )?;
-    write_columns(tx, id, table)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::FileFormat;
+    use crate::model::{Column, FileFormat, StorageFormat, TableKind};
 
     fn store() -> (tempfile::TempDir, SqliteMetastore) {
         let dir = tempfile::tempdir().unwrap();
