@@ -8,7 +8,7 @@
 use nuage_catalog::HiveType;
 use serde_json::Value;
 
-use nuage_format::builder::parse_timestamp;
+use nuage_format::parse::parse_timestamp;
 
 /// The type of one text field (a CSV cell, a JSON string); `None` for empty.
 pub fn text_type(field: &str) -> Option<HiveType> {

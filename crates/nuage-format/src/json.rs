@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use datafusion::arrow::error::ArrowError;
 use serde_json::Value;
 
-use super::builder::{ColumnBuilder, lookup_ignore_case};
+use super::builder::ColumnBuilder;
+use super::nested::lookup_ignore_case;
 use super::text::LineParser;
 
 #[derive(Debug)]

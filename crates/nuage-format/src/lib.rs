@@ -27,12 +27,15 @@ mod csv;
 pub mod display;
 pub mod files;
 mod json;
+mod nested;
 mod options;
+pub mod parse;
 mod source;
 mod text;
 pub mod types;
 pub mod write;
 
 pub use builder::Separators;
+pub use nested::lookup_ignore_case;
 pub use options::{RowFormat, read_options};
 pub use source::HiveSource;

@@ -480,7 +480,7 @@ fn date_format(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
             let text = strings(&args[0])?;
             text.as_string::<i32>()
                 .iter()
-                .map(|v| v.and_then(|v| nuage_format::builder::parse_timestamp(v.as_bytes())))
+                .map(|v| v.and_then(|v| nuage_format::parse::parse_timestamp(v.as_bytes())))
                 .collect()
         }
     };
@@ -533,7 +533,7 @@ fn unix_timestamp(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
                     let format = java_to_strftime(f.as_string::<i32>().value(i)).ok()?;
                     parse_with_format(value, &format).map(|dt| dt.and_utc().timestamp())
                 }
-                None => nuage_format::builder::parse_timestamp(value.as_bytes())
+                None => nuage_format::parse::parse_timestamp(value.as_bytes())
                     .map(|n| n.div_euclid(1_000_000_000)),
             }
         })
@@ -560,7 +560,7 @@ fn days(array: &ArrayRef) -> Result<Vec<Option<i32>>> {
                 .iter()
                 .map(|v| {
                     let v = v?;
-                    nuage_format::builder::parse_timestamp(v.as_bytes())
+                    nuage_format::parse::parse_timestamp(v.as_bytes())
                         .map(|n| n.div_euclid(86_400_000_000_000) as i32)
                 })
                 .collect())

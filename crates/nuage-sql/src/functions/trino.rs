@@ -18,7 +18,7 @@ use datafusion::logical_expr::{
 };
 
 use super::{extract_json, parse_with_format, strings, udf};
-use nuage_format::builder::parse_timestamp;
+use nuage_format::parse::parse_timestamp;
 
 pub fn functions() -> Vec<ScalarUDF> {
     let immutable = Volatility::Immutable;
