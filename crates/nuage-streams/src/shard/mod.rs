@@ -27,6 +27,14 @@ use crate::error::StreamError;
 use crate::record::{self, Record};
 use crate::segment::{SegmentError, SegmentReader, SegmentWriter};
 
+mod durable;
+mod index;
+#[cfg(test)]
+mod tests;
+
+use durable::{Pending, Sealed, Signals, SyncState};
+use index::*;
+
 /// How a put becomes durable before it is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
@@ -54,51 +62,9 @@ impl Default for LogOptions {
     }
 }
 
-const INDEX_EVERY: u64 = 512 * 1024;
 const READ_CHUNK: usize = 1024 * 1024;
-const INDEX_MAGIC: &[u8; 8] = b"NUAGIDX1";
 
 type Result<T> = std::result::Result<T, StreamError>;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct IndexEntry {
-    record: u64,
-    offset: u64,
-    ms: i64,
-}
-
-struct Segment {
-    first_record: u64,
-    reader: SegmentReader,
-    index: RwLock<Vec<IndexEntry>>,
-}
-
-impl Segment {
-    fn first_ms(&self) -> Option<i64> {
-        self.index.read().expect("index lock").first().map(|e| e.ms)
-    }
-
-    /// The offset of the indexed record at or before `record` (the segment
-    /// start if none).
-    fn offset_before(&self, record: u64) -> u64 {
-        let index = self.index.read().expect("index lock");
-        let i = index.partition_point(|e| e.record <= record);
-        match i.checked_sub(1) {
-            Some(i) => index[i].offset,
-            None => SegmentReader::first_offset(),
-        }
-    }
-
-    /// The indexed place of the last record that arrived before `ms`.
-    fn entry_before_time(&self, ms: i64) -> u64 {
-        let index = self.index.read().expect("index lock");
-        let i = index.partition_point(|e| e.ms < ms);
-        match i.checked_sub(1) {
-            Some(i) => index[i].offset,
-            None => SegmentReader::first_offset(),
-        }
-    }
-}
 
 struct Writer {
     out: SegmentWriter,
@@ -114,47 +80,6 @@ struct Writer {
     dir_dirty: bool,
 }
 
-/// A full segment waiting to be made durable.
-struct Sealed {
-    file: fs::File,
-    path: PathBuf,
-    index: Vec<IndexEntry>,
-    next_record: u64,
-    end: u64,
-}
-
-impl Sealed {
-    fn seal(self) -> std::io::Result<()> {
-        self.file.sync_data()?;
-        self.write_index();
-        Ok(())
-    }
-
-    /// The index file; a failure only costs a rescan at the next start.
-    fn write_index(&self) {
-        if let Err(e) = write_index(
-            &index_path(&self.path),
-            &self.index,
-            self.next_record,
-            self.end,
-        ) {
-            tracing::warn!(
-                "{}: could not write the index ({e}); it will be rebuilt at the next start",
-                self.path.display()
-            );
-        }
-    }
-}
-
-/// What one sync makes durable: the sealed segments, the open segment up to
-/// `target`, and the directory if a segment file was created.
-struct Pending {
-    file: fs::File,
-    target: u64,
-    sealed: Vec<Sealed>,
-    dir_dirty: bool,
-}
-
 impl Writer {
     fn take_pending(&mut self) -> Result<Pending> {
         Ok(Pending {
@@ -164,27 +89,6 @@ impl Writer {
             dir_dirty: std::mem::take(&mut self.dir_dirty),
         })
     }
-}
-
-impl Pending {
-    /// The fsyncs (blocking); returns the records now durable.
-    fn make_durable(self, dir: &Path) -> std::io::Result<u64> {
-        for segment in self.sealed {
-            segment.seal()?;
-        }
-        self.file.sync_data()?;
-        if self.dir_dirty {
-            fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(self.target)
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-struct SyncState {
-    synced: u64,
-    syncing: bool,
-    failed: bool,
 }
 
 /// Where a reader is: the next record number, and where that record is on
@@ -230,30 +134,6 @@ pub struct ShardLog {
     signals: Arc<Signals>,
 }
 
-/// Shared with the sync tasks, which outlive the put that started them.
-struct Signals {
-    /// Records below this number are readable; subscribers wake on changes.
-    visible: watch::Sender<u64>,
-    sync: watch::Sender<SyncState>,
-    fsyncs: AtomicU64,
-}
-
-impl Signals {
-    /// Makes the records below `upto` readable and wakes who waits for them.
-    fn publish(&self, upto: u64) {
-        self.visible.send_if_modified(|v| {
-            let newer = upto > *v;
-            *v = (*v).max(upto);
-            newer
-        });
-    }
-
-    fn mark_synced(&self, upto: u64) {
-        self.publish(upto);
-        self.sync.send_modify(|s| s.synced = s.synced.max(upto));
-    }
-}
-
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> StreamError + '_ {
     move |source| {
         StreamError::Storage(SegmentError::Io {
@@ -261,112 +141,6 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> StreamError + '_ {
             source,
         })
     }
-}
-
-fn segment_path(dir: &Path, first_record: u64) -> PathBuf {
-    dir.join(format!("{first_record:020}.seg"))
-}
-
-fn index_path(segment: &Path) -> PathBuf {
-    segment.with_extension("idx")
-}
-
-fn corrupt(path: &Path, offset: u64, reason: &str) -> StreamError {
-    StreamError::Storage(SegmentError::Corrupt {
-        path: path.to_path_buf(),
-        offset,
-        reason: reason.to_string(),
-    })
-}
-
-/// Reads a whole segment: its index, the number after its last record, the
-/// arrival time of its last record, and the offset after it.
-fn scan_segment(
-    reader: &SegmentReader,
-    first_record: u64,
-) -> Result<(Vec<IndexEntry>, u64, Option<i64>, u64)> {
-    let mut index = Vec::new();
-    let mut next = first_record;
-    let mut last_ms = None;
-    let mut offset = SegmentReader::first_offset();
-    let mut since_index = INDEX_EVERY;
-    loop {
-        let chunk = reader.read_frames(offset, 4 * READ_CHUNK)?;
-        if chunk.frames.is_empty() {
-            return Ok((index, next, last_ms, offset));
-        }
-        for (at, range) in &chunk.frames {
-            let record = record::decode(&chunk.bytes.slice(range.clone()))
-                .ok_or_else(|| corrupt(reader.path(), *at, "not a stream record"))?;
-            if record.number != next {
-                return Err(corrupt(
-                    reader.path(),
-                    *at,
-                    &format!("record {} where {next} was expected", record.number),
-                ));
-            }
-            if since_index >= INDEX_EVERY {
-                index.push(IndexEntry {
-                    record: next,
-                    offset: *at,
-                    ms: record.arrival_ms,
-                });
-                since_index = 0;
-            }
-            since_index += range.len() as u64 + 8;
-            next += 1;
-            last_ms = Some(record.arrival_ms);
-        }
-        offset = chunk.end;
-    }
-}
-
-fn write_index(path: &Path, entries: &[IndexEntry], next: u64, end: u64) -> std::io::Result<()> {
-    let mut bytes = INDEX_MAGIC.to_vec();
-    bytes.extend_from_slice(&(entries.len() as u64).to_le_bytes());
-    for e in entries {
-        bytes.extend_from_slice(&e.record.to_le_bytes());
-        bytes.extend_from_slice(&e.offset.to_le_bytes());
-        bytes.extend_from_slice(&e.ms.to_le_bytes());
-    }
-    bytes.extend_from_slice(&next.to_le_bytes());
-    bytes.extend_from_slice(&end.to_le_bytes());
-    let crc = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32Iscsi, &bytes) as u32;
-    bytes.extend_from_slice(&crc.to_le_bytes());
-    let tmp = path.with_extension("idx.tmp");
-    fs::File::create(&tmp)?.write_all(&bytes)?;
-    fs::rename(tmp, path)
-}
-
-/// A sealed segment's index file, if present, intact and matching the
-/// segment's size: (entries, next record, last arrival ms).
-fn read_index(path: &Path, segment_size: u64) -> Option<(Vec<IndexEntry>, u64)> {
-    let bytes = fs::read(path).ok()?;
-    let body = bytes.get(..bytes.len().checked_sub(4)?)?;
-    let crc = u32::from_le_bytes(bytes[body.len()..].try_into().ok()?);
-    if &body[..8] != INDEX_MAGIC
-        || crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32Iscsi, body) as u32 != crc
-    {
-        return None;
-    }
-    let u64_at = |at: usize| u64::from_le_bytes(body[at..at + 8].try_into().expect("8 bytes"));
-    let count = u64_at(8) as usize;
-    if body.len() != 16 + count * 24 + 16 {
-        return None;
-    }
-    let entries = (0..count)
-        .map(|i| {
-            let at = 16 + i * 24;
-            IndexEntry {
-                record: u64_at(at),
-                offset: u64_at(at + 8),
-                ms: u64_at(at + 16) as i64,
-            }
-        })
-        .collect();
-    let next = u64_at(16 + count * 24);
-    let end = u64_at(16 + count * 24 + 8);
-    (end == segment_size).then_some((entries, next))
 }
 
 impl ShardLog {
@@ -843,271 +617,5 @@ impl ShardLog {
             removed += 1;
         }
         Ok(removed)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entries(n: usize, size: usize) -> Vec<(String, Vec<u8>)> {
-        (0..n)
-            .map(|i| (format!("key-{i}"), vec![b'a' + (i % 26) as u8; size]))
-            .collect()
-    }
-
-    fn append_all(log: &ShardLog, records: &[(String, Vec<u8>)], ms: i64) -> u64 {
-        let batch: Vec<Entry<'_>> = records
-            .iter()
-            .map(|(k, d)| Entry {
-                partition_key: k,
-                data: d,
-            })
-            .collect();
-        log.append(&batch, ms).unwrap().0
-    }
-
-    fn read_all(log: &ShardLog, from: u64) -> Vec<Record> {
-        let mut out = Vec::new();
-        let mut pos = Position::at(from);
-        loop {
-            let batch = log.read(pos, 1000, 1 << 20).unwrap();
-            if batch.records.is_empty() {
-                return out;
-            }
-            pos = batch.next;
-            out.extend(batch.records);
-        }
-    }
-
-    #[tokio::test]
-    async fn appends_read_back_across_segments_and_restarts() {
-        let dir = tempfile::tempdir().unwrap();
-        let options = LogOptions {
-            segment_bytes: 100_000,
-            ..LogOptions::default()
-        };
-        let log = ShardLog::open(dir.path(), options).unwrap();
-        let records = entries(5000, 100);
-        for (i, part) in records.chunks(500).enumerate() {
-            let first = append_all(&log, part, 1000 + i as i64);
-            assert_eq!(first, i as u64 * 500);
-            log.commit(first + part.len() as u64).await.unwrap();
-        }
-        assert_eq!(log.end(), 5000);
-        let segments = log.segments.read().unwrap().len();
-        assert!(segments >= 5, "{segments} segments");
-        let back = read_all(&log, 0);
-        assert_eq!(back.len(), 5000);
-        assert!(back.iter().enumerate().all(|(i, r)| r.number == i as u64
-            && r.partition_key == records[i].0
-            && r.data[..] == records[i].1[..]));
-        // From the middle, by record number and by time.
-        assert_eq!(read_all(&log, 4321)[0].number, 4321);
-        assert_eq!(log.position_at_time(1005).unwrap().record, 2500);
-        assert_eq!(log.position_at_time(99_999).unwrap().record, 5000);
-        drop(log);
-
-        let log = ShardLog::open(dir.path(), options).unwrap();
-        assert_eq!(log.end(), 5000);
-        assert_eq!(read_all(&log, 0).len(), 5000);
-        let first = append_all(&log, &entries(1, 10), 2000);
-        assert_eq!(first, 5000);
-    }
-
-    #[tokio::test]
-    async fn uncommitted_records_are_invisible_and_retention_drops_whole_segments() {
-        let dir = tempfile::tempdir().unwrap();
-        let options = LogOptions {
-            segment_bytes: 50_000,
-            ..LogOptions::default()
-        };
-        let log = ShardLog::open(dir.path(), options).unwrap();
-        let first = append_all(&log, &entries(10, 100), 10);
-        assert_eq!(read_all(&log, 0).len(), 0, "not synced yet");
-        log.commit(first + 10).await.unwrap();
-        assert_eq!(read_all(&log, 0).len(), 10);
-        for ms in 11..20 {
-            let first = append_all(&log, &entries(500, 100), ms);
-            log.commit(first + 500).await.unwrap();
-        }
-        let before = log.segments.read().unwrap().len();
-        let removed = log.trim(15).unwrap();
-        assert!(removed > 0 && removed < before);
-        let horizon = log.trim_horizon();
-        assert!(horizon > 0);
-        let back = read_all(&log, 0);
-        assert_eq!(back[0].number, horizon, "reads start at the trim horizon");
-        assert_eq!(back.last().unwrap().number, log.end() - 1);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn concurrent_puts_share_fsyncs() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = Arc::new(ShardLog::open(dir.path(), LogOptions::default()).unwrap());
-        let (writers, rounds) = (16, 50);
-        let mut tasks = Vec::new();
-        for t in 0..writers {
-            let log = log.clone();
-            tasks.push(tokio::spawn(async move {
-                for _ in 0..rounds {
-                    let records = entries(10, 50);
-                    let first = append_all(&log, &records, t);
-                    log.commit(first + 10).await.unwrap();
-                    assert!(log.end() >= first + 10);
-                }
-            }));
-        }
-        for task in tasks {
-            task.await.unwrap();
-        }
-        assert_eq!(read_all(&log, 0).len(), writers as usize * rounds * 10);
-        // 800 acknowledged puts; with one fsync each this would be 800.
-        let puts = writers as u64 * rounds as u64;
-        assert!(
-            log.fsyncs() <= puts / 2,
-            "{} fsyncs for {puts} concurrent puts: group commit is not grouping",
-            log.fsyncs()
-        );
-    }
-
-    /// A put dropped while its fsync runs (the client hung up) must not stall
-    /// the next put on the shard, whatever moment it was dropped at.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_dropped_commit_never_stalls_the_next_one() {
-        use futures::FutureExt;
-        let dir = tempfile::tempdir().unwrap();
-        let log = ShardLog::open(dir.path(), LogOptions::default()).unwrap();
-        let mut dropped_while_pending = 0;
-        for round in 0..200 {
-            let first = append_all(&log, &entries(1, 10), round);
-            // Polled once, then dropped: it started the sync and went away.
-            if log.commit(first + 1).now_or_never().is_none() {
-                dropped_while_pending += 1;
-            }
-            let first = append_all(&log, &entries(1, 10), round);
-            tokio::time::timeout(std::time::Duration::from_secs(10), log.commit(first + 1))
-                .await
-                .expect("a put after a dropped one is acknowledged")
-                .unwrap();
-        }
-        assert!(dropped_while_pending > 0, "no commit was dropped mid-sync");
-    }
-
-    /// Sealing full segments happens inside the grouped sync: every record
-    /// stays readable across many small segments, before and after a
-    /// restart, and the index files of the full ones are written.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn full_segments_are_sealed_by_the_sync() {
-        let dir = tempfile::tempdir().unwrap();
-        let options = LogOptions {
-            segment_bytes: 4096,
-            ..LogOptions::default()
-        };
-        let log = ShardLog::open(dir.path(), options).unwrap();
-        for round in 0..40 {
-            let first = append_all(&log, &entries(10, 100), round);
-            log.commit(first + 10).await.unwrap();
-        }
-        assert_eq!(read_all(&log, 0).len(), 400);
-        let count = |extension: &str| {
-            std::fs::read_dir(dir.path())
-                .unwrap()
-                .filter(|e| {
-                    e.as_ref()
-                        .unwrap()
-                        .path()
-                        .extension()
-                        .is_some_and(|x| x == extension)
-                })
-                .count()
-        };
-        // ~1.2 KB a round into 4 KiB segments: about ten of them, every one
-        // but the open one sealed with its index.
-        assert!(count("seg") >= 8, "{} segments", count("seg"));
-        assert_eq!(count("idx"), count("seg") - 1);
-        drop(log);
-        let reopened = ShardLog::open(dir.path(), options).unwrap();
-        assert_eq!(read_all(&reopened, 0).len(), 400);
-    }
-
-    /// Random damage to segment files (flipped bytes, cuts, garbage appended,
-    /// ranges overwritten): opening either fails with a report or recovers,
-    /// and every record read back is exactly the one that was written.
-    #[tokio::test]
-    async fn damaged_files_never_yield_wrong_records() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let options = LogOptions {
-            segment_bytes: 20_000,
-            ..LogOptions::default()
-        };
-        let log = ShardLog::open(dir.path(), options).unwrap();
-        let written = entries(2000, 40);
-        for part in written.chunks(100) {
-            let first = append_all(&log, part, 5);
-            log.commit(first + part.len() as u64).await.unwrap();
-        }
-        drop(log);
-        let files: Vec<PathBuf> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        let (mut refused, mut recovered) = (0, 0);
-        for _ in 0..200 {
-            let copy = tempfile::tempdir().unwrap();
-            for f in &files {
-                fs::copy(f, copy.path().join(f.file_name().unwrap())).unwrap();
-            }
-            let segments: Vec<&PathBuf> = files
-                .iter()
-                .filter(|f| f.extension().is_some_and(|e| e == "seg"))
-                .collect();
-            let victim = copy.path().join(
-                segments[next() as usize % segments.len()]
-                    .file_name()
-                    .unwrap(),
-            );
-            let mut bytes = fs::read(&victim).unwrap();
-            let at = next() as usize % bytes.len();
-            match next() % 4 {
-                0 => bytes[at] ^= 1 << (next() % 8),
-                1 => bytes.truncate(at),
-                2 => bytes.extend((0..next() % 100).map(|_| next() as u8)),
-                _ => {
-                    let end = (at + 1 + next() as usize % 64).min(bytes.len());
-                    for b in &mut bytes[at..end] {
-                        *b = next() as u8;
-                    }
-                }
-            }
-            fs::write(&victim, &bytes).unwrap();
-            let Ok(log) = ShardLog::open(copy.path(), options) else {
-                refused += 1;
-                continue;
-            };
-            recovered += 1;
-            let mut pos = Position::at(0);
-            while let Ok(batch) = log.read(pos, 500, 1 << 20) {
-                if batch.records.is_empty() {
-                    break;
-                }
-                for r in &batch.records {
-                    let (key, data) = &written[r.number as usize];
-                    assert_eq!((&r.partition_key, &r.data[..]), (key, &data[..]));
-                }
-                pos = batch.next;
-            }
-        }
-        assert!(
-            refused > 0 && recovered > 0,
-            "{refused} refused, {recovered} recovered"
-        );
     }
 }
