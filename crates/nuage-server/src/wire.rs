@@ -384,6 +384,9 @@ impl Validation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use proptest::sample::Index;
 
     #[derive(Debug, Serialize, Deserialize, PartialEq)]
     #[serde(rename_all = "PascalCase")]
@@ -433,17 +436,26 @@ mod tests {
         }
     }
 
-    /// Random bytes and mutated valid bodies: an answer or an error, never a panic.
-    #[test]
-    fn random_and_mutated_bodies_never_panic() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        let json = br#"{"Data":"aGVsbG8=","Timestamp":1763800000.5}"#.to_vec();
+    /// Any body parses to an answer or to a SerializationException, never a panic.
+    fn parses_or_refuses(body: Vec<u8>) {
+        let body = Bytes::from(body);
+        for format in [Format::Json, Format::Cbor] {
+            if let Err(e) = parse::<Sample>(format, &body) {
+                assert_eq!(e.code, ErrorCode::Serialization);
+            }
+        }
+    }
+
+    /// A valid body with one byte replaced and the tail cut off.
+    fn mutated(valid: &[u8], at: Index, byte: u8, cut: Index) -> Vec<u8> {
+        let mut body = valid.to_vec();
+        let at = at.index(body.len());
+        body[at] = byte;
+        body.truncate(cut.index(body.len() + 1));
+        body
+    }
+
+    fn valid_cbor() -> Vec<u8> {
         let mut cbor = Vec::new();
         ciborium::into_writer(
             &ciborium::Value::Map(vec![
@@ -453,30 +465,26 @@ mod tests {
             &mut cbor,
         )
         .unwrap();
-        for round in 0..20_000 {
-            let body: Vec<u8> = match round % 3 {
-                0 => (0..next() % 64).map(|_| next() as u8).collect(),
-                1 => {
-                    let mut b = json.clone();
-                    let at = next() as usize % b.len();
-                    b[at] = next() as u8;
-                    b.truncate(next() as usize % (b.len() + 1));
-                    b
-                }
-                _ => {
-                    let mut b = cbor.clone();
-                    let at = next() as usize % b.len();
-                    b[at] = next() as u8;
-                    b.truncate(next() as usize % (b.len() + 1));
-                    b
-                }
-            };
-            let body = Bytes::from(body);
-            for format in [Format::Json, Format::Cbor] {
-                if let Err(e) = parse::<Sample>(format, &body) {
-                    assert_eq!(e.code, ErrorCode::Serialization);
-                }
-            }
+        cbor
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+
+        #[test]
+        fn random_bodies_never_panic(body in vec(any::<u8>(), 0..64)) {
+            parses_or_refuses(body);
+        }
+
+        #[test]
+        fn mutated_json_never_panics(at: Index, byte: u8, cut: Index) {
+            let json = br#"{"Data":"aGVsbG8=","Timestamp":1763800000.5}"#;
+            parses_or_refuses(mutated(json, at, byte, cut));
+        }
+
+        #[test]
+        fn mutated_cbor_never_panics(at: Index, byte: u8, cut: Index) {
+            parses_or_refuses(mutated(&valid_cbor(), at, byte, cut));
         }
     }
 }

@@ -1,4 +1,10 @@
+use std::cell::Cell;
+
 use super::*;
+use proptest::collection::vec;
+use proptest::prelude::*;
+use proptest::sample::Index;
+use proptest::test_runner::TestRunner;
 
 fn entries(n: usize, size: usize) -> Vec<(String, Vec<u8>)> {
     (0..n)
@@ -181,18 +187,29 @@ async fn full_segments_are_sealed_by_the_sync() {
     assert_eq!(read_all(&reopened, 0).len(), 400);
 }
 
-/// Random damage to segment files (flipped bytes, cuts, garbage appended,
+/// How a segment file is damaged.
+#[derive(Debug, Clone)]
+enum Damage {
+    FlipBit(u8),
+    CutAt,
+    Append(Vec<u8>),
+    Overwrite(Vec<u8>),
+}
+
+fn damage() -> impl Strategy<Value = Damage> {
+    prop_oneof![
+        (0u8..8).prop_map(Damage::FlipBit),
+        Just(Damage::CutAt),
+        vec(any::<u8>(), 0..100).prop_map(Damage::Append),
+        vec(any::<u8>(), 1..64).prop_map(Damage::Overwrite),
+    ]
+}
+
+/// Random damage to segment files (flipped bits, cuts, garbage appended,
 /// ranges overwritten): opening either fails with a report or recovers,
 /// and every record read back is exactly the one that was written.
 #[tokio::test]
 async fn damaged_files_never_yield_wrong_records() {
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
     let dir = tempfile::tempdir().unwrap();
     let options = LogOptions {
         segment_bytes: 20_000,
@@ -205,44 +222,38 @@ async fn damaged_files_never_yield_wrong_records() {
         log.commit(first + part.len() as u64).await.unwrap();
     }
     drop(log);
-    let files: Vec<PathBuf> = fs::read_dir(dir.path())
+    let segments: Vec<PathBuf> = fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|f| f.extension().is_some_and(|e| e == "seg"))
         .collect();
-    let (mut refused, mut recovered) = (0, 0);
-    for _ in 0..200 {
+    let (refused, recovered) = (Cell::new(0), Cell::new(0));
+    let mut runner = TestRunner::new(ProptestConfig::with_cases(200));
+    let case = (any::<Index>(), any::<Index>(), damage());
+    let outcome = runner.run(&case, |(victim, at, damage)| {
         let copy = tempfile::tempdir().unwrap();
-        for f in &files {
-            fs::copy(f, copy.path().join(f.file_name().unwrap())).unwrap();
+        for entry in fs::read_dir(dir.path()).unwrap() {
+            let f = entry.unwrap().path();
+            fs::copy(&f, copy.path().join(f.file_name().unwrap())).unwrap();
         }
-        let segments: Vec<&PathBuf> = files
-            .iter()
-            .filter(|f| f.extension().is_some_and(|e| e == "seg"))
-            .collect();
-        let victim = copy.path().join(
-            segments[next() as usize % segments.len()]
-                .file_name()
-                .unwrap(),
-        );
+        let victim = copy.path().join(victim.get(&segments).file_name().unwrap());
         let mut bytes = fs::read(&victim).unwrap();
-        let at = next() as usize % bytes.len();
-        match next() % 4 {
-            0 => bytes[at] ^= 1 << (next() % 8),
-            1 => bytes.truncate(at),
-            2 => bytes.extend((0..next() % 100).map(|_| next() as u8)),
-            _ => {
-                let end = (at + 1 + next() as usize % 64).min(bytes.len());
-                for b in &mut bytes[at..end] {
-                    *b = next() as u8;
-                }
+        let at = at.index(bytes.len());
+        match damage {
+            Damage::FlipBit(bit) => bytes[at] ^= 1 << bit,
+            Damage::CutAt => bytes.truncate(at),
+            Damage::Append(garbage) => bytes.extend(garbage),
+            Damage::Overwrite(garbage) => {
+                let end = (at + garbage.len()).min(bytes.len());
+                bytes[at..end].copy_from_slice(&garbage[..end - at]);
             }
         }
         fs::write(&victim, &bytes).unwrap();
         let Ok(log) = ShardLog::open(copy.path(), options) else {
-            refused += 1;
-            continue;
+            refused.set(refused.get() + 1);
+            return Ok(());
         };
-        recovered += 1;
+        recovered.set(recovered.get() + 1);
         let mut pos = Position::at(0);
         while let Ok(batch) = log.read(pos, 500, 1 << 20) {
             if batch.records.is_empty() {
@@ -250,11 +261,16 @@ async fn damaged_files_never_yield_wrong_records() {
             }
             for r in &batch.records {
                 let (key, data) = &written[r.number as usize];
-                assert_eq!((&r.partition_key, &r.data[..]), (key, &data[..]));
+                prop_assert_eq!((&r.partition_key, &r.data[..]), (key, &data[..]));
             }
             pos = batch.next;
         }
+        Ok(())
+    });
+    if let Err(e) = outcome {
+        panic!("{e}");
     }
+    let (refused, recovered) = (refused.get(), recovered.get());
     assert!(
         refused > 0 && recovered > 0,
         "{refused} refused, {recovered} recovered"
