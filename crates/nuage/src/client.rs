@@ -1,8 +1,17 @@
 //! A small Kinesis/Firehose JSON client over one HTTP/1.1 connection (hyper),
-//! for the `nuage stream` and `nuage firehose` commands and the load generators. With `AWS_ACCESS_KEY_ID`
-//! and `AWS_SECRET_ACCESS_KEY` set, requests are SigV4-signed (for a server
-//! started with `--access-keys`); otherwise they go unsigned, which nuage
-//! accepts by default.
+//! for the `nuage stream`, `nuage firehose` and `nuage agent` commands and the
+//! load generators. With `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` set,
+//! requests are SigV4-signed (aws-sigv4, for a server started with
+//! `--access-keys`); otherwise they go unsigned, which nuage accepts by
+//! default.
+//!
+//! Why not the AWS SDK (it is what the tests use): these commands speak JSON
+//! as the aws CLI does, passing a user's JSON through (`--destination-json`)
+//! and printing AWS's answers as they come (`nuage firehose describe`), which
+//! the SDK's typed shapes would need re-encoded member by member; and the
+//! load generators send pre-built bodies so that on a 2-core machine the
+//! figures measure the server, not the client's serialisation. Plain http://
+//! only: for an https endpoint, use the aws CLI or an SDK.
 
 use std::time::SystemTime;
 
