@@ -13,12 +13,15 @@ shards=${3:-4}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cargo build --release -q -p nuage --manifest-path "$root/Cargo.toml"
 nuage="${CARGO_TARGET_DIR:-$root/target}/release/nuage"
+# NUAGE_SERVER=/path/to/another/nuage runs that binary as the server (an A/B
+# of two commits with the same load generator).
+server=${NUAGE_SERVER:-$nuage}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 for durability in fsync none; do
   rm -rf "$work/data"
-  "$nuage" --data-dir "$work/data" serve --listen 127.0.0.1:0 --durability "$durability" 2>"$work/serve.log" &
+  "$server" --data-dir "$work/data" serve --listen 127.0.0.1:0 --durability "$durability" 2>"$work/serve.log" &
   pid=$!
   for _ in $(seq 100); do grep -q "listening on" "$work/serve.log" && break; sleep 0.1; done
   endpoint=$(grep -o "http://[0-9.:]*" "$work/serve.log" | head -1)
