@@ -1,8 +1,8 @@
 //! SigV4: with access keys configured, every API request must be signed by
 //! one of them. The signature is recomputed with the `aws-sigv4` crate (the
 //! SDKs' own signer) over the headers the client says it signed, at the time
-//! it says it signed, and compared. Without keys any request is accepted,
-//! signed or not, as LocalStack does.
+//! it says it signed, and compared. Without keys any signature is accepted;
+//! a request must still carry one (see [`crate::request`]), as AWS requires.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};

@@ -10,6 +10,7 @@ pub mod error;
 pub mod firehose;
 pub mod kinesis;
 pub mod metrics;
+pub mod request;
 pub mod wire;
 
 use std::net::SocketAddr;
@@ -29,7 +30,7 @@ use tokio::net::TcpListener;
 pub use error::{ErrorCode, ServerError};
 pub use kinesis::Limits;
 use metrics::Metrics;
-use wire::{ApiError, Format};
+use wire::ApiError;
 
 /// Everything `nuage serve` needs to start.
 #[derive(Debug, Clone)]
@@ -122,6 +123,14 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
+/// The services the edge serves, by `X-Amz-Target` prefix.
+const SERVICES: request::Services = request::Services {
+    known: &[
+        ("Kinesis_20131202", kinesis::OPERATIONS),
+        ("Firehose_20150804", firehose::OPERATIONS),
+    ],
+};
+
 async fn handle(
     State(app): State<Arc<App>>,
     method: Method,
@@ -129,50 +138,42 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    };
-    let format = Format::from_content_type(text("content-type"));
-    let target = text("x-amz-target");
-    let (service, operation) = target.split_once('.').unwrap_or((target, ""));
-    let started = std::time::Instant::now();
-    let result = match service {
-        "Kinesis_20131202" => match app.keys.verify(&method, &uri, &headers, &body) {
-            Ok(()) => guarded(app.kinesis.dispatch(operation, format, body)).await,
-            Err(e) => Err(e),
-        },
-        "Firehose_20150804" => match app.keys.verify(&method, &uri, &headers, &body) {
-            Ok(()) => guarded(app.firehose.dispatch(operation, format, body)).await,
-            Err(e) => Err(e),
-        },
-        "" => Err(ApiError::new(
-            ErrorCode::UnknownOperation,
-            "No X-Amz-Target header: nuage serves AWS JSON APIs (for example X-Amz-Target: Kinesis_20131202.ListStreams).",
-        )),
-        _ => Err(ApiError::new(
-            ErrorCode::UnknownOperation,
-            format!("nuage does not serve {service} yet."),
-        )),
-    };
-    let outcome = match &result {
-        Ok(_) => "ok",
-        Err(e) => e.code.as_str(),
-    };
-    if !operation.is_empty() {
-        app.kinesis
-            .metrics
-            .request(service, operation, outcome, started.elapsed());
-    }
-    let mut response = match result {
-        Ok(response) => response,
-        Err(e) => {
-            tracing::debug!("{target}: {} {}", e.code.as_str(), e.message);
-            e.into_response(format)
+    let mut response = match request::check(&SERVICES, &method, &uri, &headers, &body) {
+        request::Verdict::Answer(answer) => answer,
+        request::Verdict::Call(call) => {
+            let started = std::time::Instant::now();
+            let result = match app.keys.verify(&method, &uri, &headers, &body) {
+                Err(e) => Err(e),
+                Ok(()) => match call.service {
+                    "Kinesis_20131202" => {
+                        guarded(app.kinesis.dispatch(call.operation, call.format, body)).await
+                    }
+                    _ => guarded(app.firehose.dispatch(call.operation, call.format, body)).await,
+                },
+            };
+            let outcome = match &result {
+                Ok(_) => "ok",
+                Err(e) => e.code.as_str(),
+            };
+            app.kinesis
+                .metrics
+                .request(call.service, call.operation, outcome, started.elapsed());
+            match result {
+                Ok(response) => response,
+                Err(e) => {
+                    tracing::debug!(
+                        "{}.{}: {} {}",
+                        call.service,
+                        call.operation,
+                        e.code.as_str(),
+                        e.message
+                    );
+                    e.into_response(call.format)
+                }
+            }
         }
     };
+    request::add_cors(&headers, &mut response);
     if let Ok(id) = uuid::Uuid::new_v4().to_string().parse() {
         response.headers_mut().insert("x-amzn-RequestId", id);
     }

@@ -65,19 +65,19 @@ impl ApiError {
         Self::new(ErrorCode::InternalFailure, message)
     }
 
+    /// `{"__type": ..., "message": ...}`; SerializationException spells it
+    /// `Message`, and an error without a text has neither, as in AWS.
     pub fn into_response(self, format: Format) -> Response {
-        #[derive(Serialize)]
-        struct Body<'a> {
-            __type: &'a str,
-            message: &'a str,
+        let mut body = serde_json::Map::new();
+        body.insert("__type".into(), Value::from(self.code.as_str()));
+        if !self.message.is_empty() {
+            let key = match self.code {
+                ErrorCode::Serialization => "Message",
+                _ => "message",
+            };
+            body.insert(key.into(), Value::from(self.message));
         }
-        let mut response = reply(
-            format,
-            &Body {
-                __type: self.code.as_str(),
-                message: &self.message,
-            },
-        );
+        let mut response = reply(format, &body);
         *response.status_mut() = self.code.status();
         if let Ok(value) = HeaderValue::from_str(self.code.as_str()) {
             response.headers_mut().insert("x-amzn-ErrorType", value);
@@ -93,7 +93,15 @@ pub fn parse<T: DeserializeOwned>(format: Format, body: &Bytes) -> Result<T, Api
     let body: &[u8] = if body.is_empty() { b"{}" } else { body };
     let serialization = |e: String| ApiError::new(ErrorCode::Serialization, e);
     match format {
-        Format::Json => serde_json::from_slice(body).map_err(|e| serialization(e.to_string())),
+        Format::Json => serde_json::from_slice(body).map_err(|e| {
+            // A body that is not a JSON object: AWS names no reason.
+            let object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+            if e.is_syntax() || e.is_eof() || !object {
+                serialization(String::new())
+            } else {
+                serialization(e.to_string())
+            }
+        }),
         Format::Cbor => {
             let value: ciborium::Value = if body == b"{}" {
                 ciborium::Value::Map(Vec::new())

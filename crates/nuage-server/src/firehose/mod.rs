@@ -86,6 +86,22 @@ fn tag_map(tags: Vec<Tag>) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The operations [`Firehose::dispatch`] serves, for the edge's checks.
+pub const OPERATIONS: &[&str] = &[
+    "CreateDeliveryStream",
+    "DeleteDeliveryStream",
+    "DescribeDeliveryStream",
+    "ListDeliveryStreams",
+    "PutRecord",
+    "PutRecordBatch",
+    "UpdateDestination",
+    "TagDeliveryStream",
+    "UntagDeliveryStream",
+    "ListTagsForDeliveryStream",
+    "StartDeliveryStreamEncryption",
+    "StopDeliveryStreamEncryption",
+];
+
 impl Firehose {
     /// The delivery stream a request names (its name was validated).
     fn delivery(&self, name: &Option<String>) -> Result<Arc<Delivery>, ApiError> {

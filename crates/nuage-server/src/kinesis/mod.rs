@@ -206,6 +206,42 @@ fn explicit_hash(text: Option<&str>) -> Result<Option<u128>, ApiError> {
     }
 }
 
+/// The operations [`Kinesis::dispatch`] serves, for the edge's checks.
+pub const OPERATIONS: &[&str] = &[
+    "CreateStream",
+    "DeleteStream",
+    "DescribeStream",
+    "DescribeStreamSummary",
+    "ListStreams",
+    "ListShards",
+    "PutRecord",
+    "PutRecords",
+    "GetShardIterator",
+    "GetRecords",
+    "SplitShard",
+    "MergeShards",
+    "UpdateShardCount",
+    "IncreaseStreamRetentionPeriod",
+    "DecreaseStreamRetentionPeriod",
+    "AddTagsToStream",
+    "RemoveTagsFromStream",
+    "ListTagsForStream",
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
+    "StartStreamEncryption",
+    "StopStreamEncryption",
+    "EnableEnhancedMonitoring",
+    "DisableEnhancedMonitoring",
+    "UpdateStreamMode",
+    "RegisterStreamConsumer",
+    "DeregisterStreamConsumer",
+    "DescribeStreamConsumer",
+    "ListStreamConsumers",
+    "DescribeLimits",
+    "SubscribeToShard",
+];
+
 impl Kinesis {
     pub async fn dispatch(&self, operation: &str, format: Format, body: Bytes) -> ApiResult {
         match operation {

@@ -4,6 +4,7 @@
 //! control a real SDK does not give, such as dropping a request mid-flight.
 
 mod cancel;
+mod request;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -67,11 +68,17 @@ impl Drop for TestServer {
     }
 }
 
+/// A complete but unsigned Authorization: what a server without access keys
+/// needs (one with none at all is refused, as AWS refuses it).
+pub const UNSIGNED_AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=AKIDTEST/20261122/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=0";
+
 /// A Kinesis JSON 1.1 request.
 pub fn kinesis(operation: &str, body: serde_json::Value) -> Request<Full<Bytes>> {
     Request::post("http://127.0.0.1/")
         .header("content-type", "application/x-amz-json-1.1")
         .header("x-amz-target", format!("Kinesis_20131202.{operation}"))
+        .header("authorization", UNSIGNED_AUTHORIZATION)
+        .header("x-amz-date", "20261122T000000Z")
         .body(Full::new(Bytes::from(body.to_string())))
         .unwrap()
 }

@@ -18,6 +18,11 @@ use md5::{Digest, Md5};
 
 use crate::nuage;
 
+/// A complete but unsigned Authorization, as raw requests send to a server
+/// without access keys (AWS and nuage refuse a request with none at all).
+const UNSIGNED_AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=AKIDTEST/20261122/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=0";
+const UNSIGNED: &str = "Authorization: AWS4-HMAC-SHA256 Credential=AKIDTEST/20261122/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=0\r\nX-Amz-Date: 20261122T000000Z\r\n";
+
 /// A `nuage serve` process on a free port; killed (SIGKILL) when dropped.
 pub struct Server {
     child: Child,
@@ -735,7 +740,7 @@ fn post_cbor(
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     write!(
         stream,
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-cbor-1.1\r\nX-Amz-Target: Kinesis_20131202.{target}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-cbor-1.1\r\nX-Amz-Target: Kinesis_20131202.{target}\r\n{UNSIGNED}Content-Length: {}\r\nConnection: close\r\n\r\n",
         bytes.len()
     )
     .unwrap();
@@ -858,7 +863,7 @@ fn cbor_clients_put_and_get_bytes_and_tagged_timestamps() {
     let mut stream = std::net::TcpStream::connect(&addr).unwrap();
     write!(
         stream,
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-cbor-1.1\r\nX-Amz-Target: Kinesis_20131202.PutRecord\r\nContent-Length: 3\r\nConnection: close\r\n\r\n"
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-cbor-1.1\r\nX-Amz-Target: Kinesis_20131202.PutRecord\r\n{UNSIGNED}Content-Length: 3\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     stream.write_all(&[0xff, 0x00, 0x13]).unwrap();
@@ -1575,6 +1580,8 @@ fn subscribe_to_shard_speaks_cbor_over_http2() {
         let request = hyper::Request::post(format!("http://{addr}/"))
             .header("content-type", "application/x-amz-cbor-1.1")
             .header("x-amz-target", "Kinesis_20131202.SubscribeToShard")
+            .header("authorization", UNSIGNED_AUTHORIZATION)
+            .header("x-amz-date", "20261122T000000Z")
             .body(http_body_util::Full::new(bytes::Bytes::from(request)))
             .unwrap();
         let response = sender.send_request(request).await.unwrap();

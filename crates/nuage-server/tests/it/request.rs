@@ -1,0 +1,271 @@
+//! How a request that is not a well-formed API call is answered, before any
+//! operation sees it. The expected statuses, types and texts are AWS
+//! Kinesis's recorded answers (kinesalite's recordings of AWS, the AWS
+//! JSON protocol's documented error shape), not nuage's output.
+
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper::header::HeaderMap;
+
+use super::*;
+
+const TARGET: &str = "Kinesis_20131202.ListStreams";
+
+struct Answer {
+    status: u16,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+async fn send(server: &TestServer, request: Request<Full<Bytes>>) -> Answer {
+    let mut sender = server.h2().await;
+    sender.ready().await.unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+/// A POST with these headers and body.
+fn post(headers: &[(&str, &str)], body: &str) -> Request<Full<Bytes>> {
+    let mut request = Request::post("http://127.0.0.1/");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap()
+}
+
+const JSON: (&str, &str) = ("content-type", "application/x-amz-json-1.1");
+const AUTH: (&str, &str) = ("authorization", UNSIGNED_AUTHORIZATION);
+const DATE: (&str, &str) = ("x-amz-date", "20261122T000000Z");
+
+const ACCESS_DENIED: &str = "<AccessDeniedException>\n  <Message>Unable to determine service/operation name to be authorized</Message>\n</AccessDeniedException>\n";
+
+#[tokio::test]
+async fn methods_and_content_types_aws_does_not_read() {
+    let server = TestServer::start().await;
+    let get = Request::get("http://127.0.0.1/")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let answer = send(&server, get).await;
+    assert_eq!((answer.status, answer.body.as_str()), (403, ACCESS_DENIED));
+
+    let answer = send(&server, post(&[], "{}")).await;
+    assert_eq!((answer.status, answer.body.as_str()), (403, ACCESS_DENIED));
+
+    let text = post(
+        &[("content-type", "text/plain"), ("x-amz-target", TARGET)],
+        "{}",
+    );
+    let answer = send(&server, text).await;
+    assert_eq!(
+        (answer.status, answer.body.as_str()),
+        (404, "<UnknownOperationException/>\n")
+    );
+    // Every answer carries a request id.
+    assert!(answer.headers.contains_key("x-amzn-requestid"));
+}
+
+#[tokio::test]
+async fn empty_and_malformed_bodies_are_serialization_errors_without_a_message() {
+    let server = TestServer::start().await;
+    let answer = send(&server, post(&[JSON, ("x-amz-target", TARGET)], "")).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(
+        answer.json(),
+        serde_json::json!({"__type": "SerializationException"})
+    );
+    let unknown = post(&[JSON, ("x-amz-target", "Kinesis_20131202.Nope")], "");
+    assert_eq!(
+        send(&server, unknown).await.json(),
+        serde_json::json!({"__type": "UnknownOperationException"})
+    );
+    // Not JSON, or not an object: refused before the signature is asked for.
+    for body in ["hello", "[]", "1", "{\"StreamName\": "] {
+        let answer = send(&server, post(&[JSON, ("x-amz-target", TARGET)], body)).await;
+        assert_eq!(answer.status, 400, "{body}");
+        assert_eq!(
+            answer.json(),
+            serde_json::json!({"__type": "SerializationException"}),
+            "{body}"
+        );
+        // Signed or not.
+        let signed = post(&[JSON, AUTH, DATE, ("x-amz-target", TARGET)], body);
+        assert_eq!(
+            send(&server, signed).await.json(),
+            serde_json::json!({"__type": "SerializationException"}),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_targets_and_plain_json() {
+    let server = TestServer::start().await;
+    for target in [
+        "Kinesis_20131202.Nope",
+        "DynamoDB_20120810.ListTables",
+        "nonsense",
+        "",
+    ] {
+        let answer = send(
+            &server,
+            post(&[JSON, AUTH, DATE, ("x-amz-target", target)], "{}"),
+        )
+        .await;
+        assert_eq!(answer.status, 400, "{target}");
+        assert_eq!(
+            answer.json(),
+            serde_json::json!({"__type": "UnknownOperationException"}),
+            "{target}"
+        );
+    }
+    let plain = post(
+        &[
+            ("content-type", "application/json"),
+            ("x-amz-target", TARGET),
+        ],
+        "{}",
+    );
+    let answer = send(&server, plain).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        answer.json(),
+        serde_json::json!({
+            "Output": {"__type": "com.amazon.coral.service#UnknownOperationException", "message": null},
+            "Version": "1.0"
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_request_without_a_complete_signature_is_refused() {
+    let server = TestServer::start().await;
+    let answer = send(&server, post(&[JSON, ("x-amz-target", TARGET)], "{}")).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(
+        answer.json(),
+        serde_json::json!({"__type": "MissingAuthenticationTokenException", "message": "Missing Authentication Token"})
+    );
+
+    let bare = post(
+        &[JSON, ("authorization", "AWS4-"), ("x-amz-target", TARGET)],
+        "{}",
+    );
+    let answer = send(&server, bare).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(
+        answer.json(),
+        serde_json::json!({
+            "__type": "IncompleteSignatureException",
+            "message": "Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=AWS4-"
+        })
+    );
+
+    let mut both = post(&[JSON, AUTH, DATE, ("x-amz-target", TARGET)], "{}");
+    *both.uri_mut() = "http://127.0.0.1/?X-Amz-Algorithm=a".parse().unwrap();
+    assert_eq!(
+        send(&server, both).await.json(),
+        serde_json::json!({
+            "__type": "InvalidSignatureException",
+            "message": "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header."
+        })
+    );
+
+    let mut query = post(&[JSON, ("x-amz-target", TARGET)], "{}");
+    *query.uri_mut() = "http://127.0.0.1/?X-Amz-Algorithm".parse().unwrap();
+    assert_eq!(
+        send(&server, query).await.json(),
+        serde_json::json!({
+            "__type": "IncompleteSignatureException",
+            "message": "AWS query-string parameters must include 'X-Amz-Algorithm'. AWS query-string parameters must include 'X-Amz-Credential'. AWS query-string parameters must include 'X-Amz-Signature'. AWS query-string parameters must include 'X-Amz-SignedHeaders'. AWS query-string parameters must include 'X-Amz-Date'. Re-examine the query-string parameters."
+        })
+    );
+
+    // Complete (unverified without access keys): the operation runs.
+    let answer = send(
+        &server,
+        post(&[JSON, AUTH, DATE, ("x-amz-target", TARGET)], "{}"),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.json()["StreamNames"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn cors_preflights_and_responses_carry_the_access_control_headers() {
+    let server = TestServer::start().await;
+    let preflight = Request::options("http://127.0.0.1/")
+        .header("origin", "http://console.local")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "content-type,x-amz-target,authorization",
+        )
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let answer = send(&server, preflight).await;
+    assert_eq!((answer.status, answer.body.as_str()), (200, ""));
+    let header = |name: &str| {
+        answer
+            .headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    assert_eq!(header("access-control-allow-origin").as_deref(), Some("*"));
+    assert_eq!(
+        header("access-control-allow-methods").as_deref(),
+        Some("POST")
+    );
+    assert_eq!(
+        header("access-control-allow-headers").as_deref(),
+        Some("content-type,x-amz-target,authorization")
+    );
+    assert_eq!(header("access-control-max-age").as_deref(), Some("172800"));
+
+    let call = post(
+        &[
+            JSON,
+            AUTH,
+            DATE,
+            ("x-amz-target", TARGET),
+            ("origin", "http://console.local"),
+        ],
+        "{}",
+    );
+    let answer = send(&server, call).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.headers["access-control-allow-origin"], "*");
+    assert!(
+        answer.headers["access-control-expose-headers"]
+            .to_str()
+            .unwrap()
+            .contains("x-amzn-RequestId")
+    );
+    // An error answer to a browser carries them too.
+    let refused = post(
+        &[
+            JSON,
+            ("x-amz-target", TARGET),
+            ("origin", "http://console.local"),
+        ],
+        "{}",
+    );
+    assert_eq!(
+        send(&server, refused).await.headers["access-control-allow-origin"],
+        "*"
+    );
+}
