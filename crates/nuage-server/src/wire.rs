@@ -99,7 +99,7 @@ pub fn parse<T: DeserializeOwned>(format: Format, body: &Bytes) -> Result<T, Api
             if e.is_syntax() || e.is_eof() || !object {
                 serialization(String::new())
             } else {
-                serialization(e.to_string())
+                serialization(aws_type_error(&e.to_string()))
             }
         }),
         Format::Cbor => {
@@ -110,8 +110,91 @@ pub fn parse<T: DeserializeOwned>(format: Format, body: &Bytes) -> Result<T, Api
                     .map_err(|e| serialization(format!("malformed CBOR: {e}")))?
             };
             serde_json::from_value(cbor_to_json(value, false))
-                .map_err(|e| serialization(e.to_string()))
+                .map_err(|e| serialization(aws_type_error(&e.to_string())))
         }
+    }
+}
+
+/// A member of the wrong JSON type, in the words of AWS's JSON protocol
+/// (its Java deserialiser's), from serde's `invalid type: X, expected Y`.
+/// Other texts (a Blob's, already AWS's) pass through without serde's
+/// position.
+fn aws_type_error(serde: &str) -> String {
+    let text = match serde.rfind(" at line ") {
+        Some(at) => &serde[..at],
+        None => serde,
+    };
+    // serde reads a list into a struct by position; AWS never does.
+    if text.starts_with("invalid length ") && text.contains(", expected struct ") {
+        return "Start of list found where not expected".into();
+    }
+    let Some((found, expected)) = text
+        .strip_prefix("invalid type: ")
+        .and_then(|t| t.split_once(", expected "))
+    else {
+        return text.to_string();
+    };
+    // What AWS's shape calls the member that was expected.
+    let expected = match expected {
+        "a string" | "a borrowed string" => "String",
+        "a boolean" => "Boolean",
+        "base64 text" => "Blob",
+        // Kinesis and Firehose requests have no Long members: every whole
+        // number (read as i64 here, to see values past i32) is an Integer.
+        "i8" | "i16" | "i32" | "u8" | "u16" | "u32" | "i64" | "u64" | "usize" | "isize" => {
+            "Integer"
+        }
+        "f32" | "f64" => "Double",
+        "a sequence" => "List",
+        "a map" => "Map",
+        _ => "Structure",
+    };
+    let article = if expected == "Blob" { "a" } else { "an" };
+    let class = |name: &str| format!("class {name} can not be converted to {article} {expected}");
+    let list = "Start of list found where not expected".to_string();
+    let map = "Start of structure or map found where not expected.".to_string();
+    let number = found.starts_with("integer") || found.starts_with("floating point");
+    match expected {
+        "List" if found == "map" => map,
+        "List" => "Expected list or null".into(),
+        "Map" if found == "sequence" => list,
+        "Map" => "Expected map or null".into(),
+        "Structure" if found == "sequence" => list,
+        "Structure" => "Expected null".into(),
+        _ if found == "sequence" => list,
+        _ if found == "map" => map,
+        "Boolean" if number => class("java.math.BigDecimal"),
+        "Boolean" => match found.strip_prefix("string ") {
+            Some(value) => format!(
+                "'{}' can not be converted to an Boolean",
+                value.trim_matches('"').to_uppercase()
+            ),
+            None => text.to_string(),
+        },
+        _ if found.starts_with("boolean") => class("java.lang.Boolean"),
+        _ if found.starts_with("string ") => class("java.lang.String"),
+        _ if number => class("java.math.BigDecimal"),
+        _ => text.to_string(),
+    }
+}
+
+/// Why `text` is not a Blob, as AWS says it.
+fn not_base64(text: &str) -> String {
+    let head = format!("'{text}' can not be converted to a Blob: ");
+    if !text.len().is_multiple_of(4) {
+        return format!(
+            "{head}Base64 encoded length is expected a multiple of 4 bytes but found: {}",
+            text.len()
+        );
+    }
+    let bad = text.char_indices().find(|&(i, c)| {
+        !(c.is_ascii_alphanumeric() || c == '+' || c == '/' || c == '=')
+            || (c == '=' && text[i + 1..].chars().any(|n| n != '='))
+    });
+    match bad {
+        Some((_, c)) => format!("{head}Invalid Base64 character: '{c}'"),
+        // AWS's own spelling.
+        None => format!("{head}Invalid last non-pad Base64 character dectected"),
     }
 }
 
@@ -257,7 +340,7 @@ impl<'de> Deserialize<'de> for Blob {
                 STANDARD
                     .decode(text.as_bytes())
                     .map(|b| Blob(Bytes::from(b)))
-                    .map_err(|_| E::custom("Data is not valid base64"))
+                    .map_err(|_| E::custom(not_base64(text)))
             }
         }
         d.deserialize_str(Base64)
@@ -441,6 +524,102 @@ mod tests {
             assert_eq!(err.code, ErrorCode::Serialization);
             let err = parse::<Sample>(Format::Cbor, &Bytes::copy_from_slice(body)).unwrap_err();
             assert_eq!(err.code, ErrorCode::Serialization);
+        }
+    }
+
+    /// AWS's texts for members of the wrong JSON type (as its JSON protocol
+    /// answers them, recorded against Kinesis).
+    #[test]
+    fn wrong_member_types_are_answered_in_aws_words() {
+        #[derive(Debug, Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        #[allow(dead_code)]
+        struct Request {
+            stream_name: Option<String>,
+            shard_count: Option<i64>,
+            enforce_consumer_deletion: Option<bool>,
+            data: Option<Blob>,
+            records: Option<Vec<Sample>>,
+            tags: Option<std::collections::HashMap<String, String>>,
+            shard_filter: Option<Sample>,
+        }
+        let message = |body: &str| {
+            let err = parse::<Request>(Format::Json, &Bytes::from(body.to_string())).unwrap_err();
+            assert_eq!(err.code, ErrorCode::Serialization, "{body}");
+            err.message
+        };
+        let cases = [
+            (
+                r#"{"StreamName": true}"#,
+                "class java.lang.Boolean can not be converted to an String",
+            ),
+            (
+                r#"{"StreamName": 12}"#,
+                "class java.math.BigDecimal can not be converted to an String",
+            ),
+            (
+                r#"{"StreamName": ["a"]}"#,
+                "Start of list found where not expected",
+            ),
+            (
+                r#"{"StreamName": {}}"#,
+                "Start of structure or map found where not expected.",
+            ),
+            (
+                r#"{"ShardCount": "1"}"#,
+                "class java.lang.String can not be converted to an Integer",
+            ),
+            (
+                r#"{"ShardCount": false}"#,
+                "class java.lang.Boolean can not be converted to an Integer",
+            ),
+            (
+                r#"{"EnforceConsumerDeletion": "yes please"}"#,
+                "'YES PLEASE' can not be converted to an Boolean",
+            ),
+            (
+                r#"{"EnforceConsumerDeletion": 1}"#,
+                "class java.math.BigDecimal can not be converted to an Boolean",
+            ),
+            (
+                r#"{"Data": true}"#,
+                "class java.lang.Boolean can not be converted to a Blob",
+            ),
+            (
+                r#"{"Data": 5}"#,
+                "class java.math.BigDecimal can not be converted to a Blob",
+            ),
+            (
+                r#"{"Data": "abc"}"#,
+                "'abc' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 bytes but found: 3",
+            ),
+            (
+                r#"{"Data": "ab~d"}"#,
+                "'ab~d' can not be converted to a Blob: Invalid Base64 character: '~'",
+            ),
+            (
+                r#"{"Data": "YQ=a"}"#,
+                "'YQ=a' can not be converted to a Blob: Invalid Base64 character: '='",
+            ),
+            (
+                r#"{"Data": "YR=="}"#,
+                "'YR==' can not be converted to a Blob: Invalid last non-pad Base64 character dectected",
+            ),
+            (r#"{"Records": "x"}"#, "Expected list or null"),
+            (
+                r#"{"Records": {}}"#,
+                "Start of structure or map found where not expected.",
+            ),
+            (r#"{"Tags": 1}"#, "Expected map or null"),
+            (r#"{"Tags": []}"#, "Start of list found where not expected"),
+            (r#"{"ShardFilter": "x"}"#, "Expected null"),
+            (
+                r#"{"ShardFilter": []}"#,
+                "Start of list found where not expected",
+            ),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(message(body), expected, "{body}");
         }
     }
 

@@ -269,3 +269,43 @@ async fn cors_preflights_and_responses_carry_the_access_control_headers() {
         "*"
     );
 }
+
+#[tokio::test]
+async fn a_member_of_the_wrong_type_is_named_in_aws_words() {
+    let server = TestServer::start().await;
+    let put = post(
+        &[
+            JSON,
+            AUTH,
+            DATE,
+            ("x-amz-target", "Kinesis_20131202.PutRecord"),
+        ],
+        r#"{"StreamName": "s", "PartitionKey": "k", "Data": "abc"}"#,
+    );
+    let answer = send(&server, put).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.headers["x-amzn-errortype"], "SerializationException");
+    assert_eq!(
+        answer.json(),
+        serde_json::json!({
+            "__type": "SerializationException",
+            "Message": "'abc' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 bytes but found: 3"
+        })
+    );
+    let create = post(
+        &[
+            JSON,
+            AUTH,
+            DATE,
+            ("x-amz-target", "Kinesis_20131202.CreateStream"),
+        ],
+        r#"{"StreamName": "s", "ShardCount": "two"}"#,
+    );
+    assert_eq!(
+        send(&server, create).await.json(),
+        serde_json::json!({
+            "__type": "SerializationException",
+            "Message": "class java.lang.String can not be converted to an Integer"
+        })
+    );
+}
