@@ -457,6 +457,8 @@ impl Validation {
         }
     }
 
+    /// `N validation error(s) detected: ` and the first 10 of them (AWS
+    /// lists no more, but counts them all).
     pub fn finish(self) -> Result<(), ApiError> {
         match self.0.len() {
             0 => Ok(()),
@@ -465,7 +467,7 @@ impl Validation {
                 format!(
                     "{n} validation error{} detected: {}",
                     if n == 1 { "" } else { "s" },
-                    self.0.join("; ")
+                    self.0[..n.min(10)].join("; ")
                 ),
             )),
         }

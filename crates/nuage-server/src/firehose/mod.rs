@@ -36,8 +36,8 @@ const NAME_PATTERN: &str = "[a-zA-Z0-9_.-]+";
 
 fn validate_name(v: &mut Validation, name: &Option<String>) {
     v.required(name, "deliveryStreamName");
-    v.length(name.as_deref(), "deliveryStreamName", 1, 64);
     v.pattern(name.as_deref(), "deliveryStreamName", name_ok, NAME_PATTERN);
+    v.length(name.as_deref(), "deliveryStreamName", 1, 64);
 }
 
 /// Just the stream's name.

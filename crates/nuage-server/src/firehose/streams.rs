@@ -73,20 +73,20 @@ pub(super) fn validate_destination(
         v.required(&d.role_arn, &f("roleARN"));
         v.required(&d.bucket_arn, &f("bucketARN"));
     }
-    v.length(d.role_arn.as_deref(), &f("roleARN"), 1, 512);
     v.pattern(
         d.role_arn.as_deref(),
         &f("roleARN"),
         |s| arn_pattern(s, "iam"),
         "arn:.*:iam::\\d{12}:role/[a-zA-Z_0-9+=,.@\\-_/]+",
     );
-    v.length(d.bucket_arn.as_deref(), &f("bucketARN"), 1, 2048);
+    v.length(d.role_arn.as_deref(), &f("roleARN"), 1, 512);
     v.pattern(
         d.bucket_arn.as_deref(),
         &f("bucketARN"),
         |s| arn_pattern(s, "s3"),
         "arn:.*:s3:::[\\w\\.\\-]{1,255}",
     );
+    v.length(d.bucket_arn.as_deref(), &f("bucketARN"), 1, 2048);
     v.length(d.prefix.as_deref(), &f("prefix"), 0, 1024);
     v.length(
         d.error_output_prefix.as_deref(),
@@ -417,17 +417,17 @@ impl Firehose {
             &r.current_delivery_stream_version_id,
             "currentDeliveryStreamVersionId",
         );
-        v.length(
-            r.current_delivery_stream_version_id.as_deref(),
-            "currentDeliveryStreamVersionId",
-            1,
-            50,
-        );
         v.pattern(
             r.current_delivery_stream_version_id.as_deref(),
             "currentDeliveryStreamVersionId",
             |s| s.bytes().all(|b| b.is_ascii_digit()),
             "[0-9]+",
+        );
+        v.length(
+            r.current_delivery_stream_version_id.as_deref(),
+            "currentDeliveryStreamVersionId",
+            1,
+            50,
         );
         v.required(&r.destination_id, "destinationId");
         v.length(r.destination_id.as_deref(), "destinationId", 1, 100);

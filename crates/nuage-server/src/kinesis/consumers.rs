@@ -29,13 +29,13 @@ impl Kinesis {
         let mut v = Validation::default();
         v.required(&r.stream_arn, "streamARN");
         v.required(&r.consumer_name, "consumerName");
-        v.length(r.consumer_name.as_deref(), "consumerName", 1, 128);
         v.pattern(
             r.consumer_name.as_deref(),
             "consumerName",
             stream_name_ok,
             NAME_PATTERN,
         );
+        v.length(r.consumer_name.as_deref(), "consumerName", 1, 128);
         v.finish()?;
         let arn = r.stream_arn.unwrap_or_default();
         let name = self.resource_stream(Some(&arn))?;

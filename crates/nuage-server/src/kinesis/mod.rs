@@ -85,15 +85,15 @@ struct Target {
 
 impl Target {
     fn validate(&self, v: &mut Validation) {
-        v.length(self.stream_name.as_deref(), "streamName", 1, 128);
         v.pattern(
             self.stream_name.as_deref(),
             "streamName",
             stream_name_ok,
             NAME_PATTERN,
         );
-        v.length(self.stream_arn.as_deref(), "streamARN", 1, 2048);
+        v.length(self.stream_name.as_deref(), "streamName", 1, 128);
         v.pattern(self.stream_arn.as_deref(), "streamARN", arn_ok, ARN_PATTERN);
+        v.length(self.stream_arn.as_deref(), "streamARN", 1, 2048);
     }
 
     fn name(&self) -> Result<String, ApiError> {

@@ -290,13 +290,13 @@ impl Kinesis {
         let mut v = Validation::default();
         r.target.validate(&mut v);
         v.required(&r.shard_id, "shardId");
-        v.length(r.shard_id.as_deref(), "shardId", 1, 128);
         v.pattern(
             r.shard_id.as_deref(),
             "shardId",
             stream_name_ok,
             NAME_PATTERN,
         );
+        v.length(r.shard_id.as_deref(), "shardId", 1, 128);
         v.required(&r.shard_iterator_type, "shardIteratorType");
         v.one_of(
             r.shard_iterator_type.as_deref(),

@@ -59,13 +59,13 @@ impl Kinesis {
         let mode = parse_mode(r.stream_mode_details.as_ref())?;
         let mut v = Validation::default();
         v.required(&r.stream_name, "streamName");
-        v.length(r.stream_name.as_deref(), "streamName", 1, 128);
         v.pattern(
             r.stream_name.as_deref(),
             "streamName",
             stream_name_ok,
             NAME_PATTERN,
         );
+        v.length(r.stream_name.as_deref(), "streamName", 1, 128);
         v.range(r.shard_count, "shardCount", 1, 100_000);
         v.finish()?;
         let shards = match (mode, r.shard_count) {

@@ -309,3 +309,58 @@ async fn a_member_of_the_wrong_type_is_named_in_aws_words() {
         })
     );
 }
+
+/// Every member is checked; a string's pattern before its length, as AWS
+/// orders them; at most 10 listed, all counted.
+#[tokio::test]
+async fn validation_errors_come_in_aws_order_and_count() {
+    let server = TestServer::start().await;
+    let create = post(
+        &[
+            JSON,
+            AUTH,
+            DATE,
+            ("x-amz-target", "Kinesis_20131202.CreateStream"),
+        ],
+        r#"{"StreamName": "", "ShardCount": 1}"#,
+    );
+    let answer = send(&server, create).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(
+        answer.json(),
+        serde_json::json!({
+            "__type": "ValidationException",
+            "message": "2 validation errors detected: Value '' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; Value '' at 'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1"
+        })
+    );
+
+    // 12 records without a partition key: 12 errors, 10 of them listed.
+    let records: Vec<serde_json::Value> = (0..12)
+        .map(|_| serde_json::json!({"PartitionKey": "", "Data": "YQ=="}))
+        .collect();
+    let put = post(
+        &[
+            JSON,
+            AUTH,
+            DATE,
+            ("x-amz-target", "Kinesis_20131202.PutRecords"),
+        ],
+        &serde_json::json!({"StreamName": "s", "Records": records}).to_string(),
+    );
+    let answer = send(&server, put).await;
+    assert_eq!(answer.status, 400);
+    let message = answer.json()["message"].as_str().unwrap().to_string();
+    assert!(
+        message.starts_with("12 validation errors detected: "),
+        "{message}"
+    );
+    assert_eq!(
+        message.matches("failed to satisfy constraint").count(),
+        10,
+        "{message}"
+    );
+    assert!(
+        message.contains("Value '' at 'records.1.member.partitionKey' failed to satisfy constraint: Member must have length greater than or equal to 1"),
+        "{message}"
+    );
+}
