@@ -2,18 +2,77 @@
 
 use super::*;
 
-pub(super) fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), ApiError> {
-    let ok = |s: &str| {
-        s.chars()
-            .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
+/// The Tags map's own constraints (AddTagsToStream): 1 to 10 entries, keys
+/// of 1 to 128 characters, values of at most 256.
+fn validate_tags_member(v: &mut Validation, tags: &Option<BTreeMap<String, String>>) {
+    v.required(tags, "tags");
+    let Some(tags) = tags else {
+        return;
     };
-    for (k, v) in tags {
-        if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 || !ok(k) || !ok(v) {
-            return Err(ApiError::new(
-                ErrorCode::InvalidArgument,
-                "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @.",
-            ));
-        }
+    let shown = format!(
+        "{{{}}}",
+        tags.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if tags.is_empty() {
+        v.fail(
+            &shown,
+            "tags",
+            "Member must have length greater than or equal to 1",
+        );
+    } else if tags.len() > 10 {
+        v.fail(
+            &shown,
+            "tags",
+            "Member must have length less than or equal to 10",
+        );
+    }
+    if tags.keys().any(|k| k.is_empty() || k.chars().count() > 128) {
+        v.fail(
+            &shown,
+            "tags",
+            "Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]",
+        );
+    }
+    if tags.values().any(|v| v.chars().count() > 256) {
+        v.fail(
+            &shown,
+            "tags",
+            "Map value must satisfy constraint: [Member must have length less than or equal to 256, Member must have length greater than or equal to 0]",
+        );
+    }
+}
+
+/// The characters AWS takes in tag keys and values, with its two messages:
+/// one for characters outside the set, one for `%` (inside the set, but
+/// refused when the tags are stored).
+pub(super) fn validate_tags(
+    tags: &BTreeMap<String, String>,
+    stream: &str,
+    account: &str,
+) -> Result<(), ApiError> {
+    let allowed = |c: char| {
+        c.is_ascii_alphanumeric()
+            || ('\u{C0}'..='\u{1FFF}').contains(&c)
+            || ('\u{2C00}'..='\u{D7FF}').contains(&c)
+            || "_./-=+ @%:".contains(c)
+    };
+    let texts = || tags.iter().flat_map(|(k, v)| [k, v]);
+    if texts().any(|t| !t.chars().all(allowed)) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidArgument,
+            "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @ :.",
+        ));
+    }
+    if texts().any(|t| t.contains('%')) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidArgument,
+            format!(
+                "Failed to add tags to stream {stream} under account {account} because some tags contained illegal characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@',':'."
+            ),
+        ));
     }
     Ok(())
 }
@@ -29,12 +88,15 @@ impl Kinesis {
         }
         let r: Req = parse(format, body)?;
         let mut v = Validation::default();
+        // AWS's order: Tags, then the stream.
+        validate_tags_member(&mut v, &r.tags);
         r.target.validate(&mut v);
-        v.required(&r.tags, "tags");
         v.finish()?;
         let name = r.target.name()?;
         let tags = r.tags.unwrap_or_default();
-        validate_tags(&tags)?;
+        // As AWS: an unknown stream before bad characters.
+        self.streams.describe(&name)?;
+        validate_tags(&tags, &name, self.streams.account())?;
         self.streams.add_tags(&name, tags)?;
         Ok(empty(format))
     }
@@ -117,7 +179,9 @@ impl Kinesis {
         let r: Req = parse(format, body)?;
         let name = self.resource_stream(r.resource_arn.as_deref())?;
         let tags = r.tags.unwrap_or_default();
-        validate_tags(&tags)?;
+        // As AWS: an unknown stream before bad characters.
+        self.streams.describe(&name)?;
+        validate_tags(&tags, &name, self.streams.account())?;
         self.streams.add_tags(&name, tags)?;
         Ok(empty(format))
     }

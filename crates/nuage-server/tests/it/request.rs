@@ -364,3 +364,63 @@ async fn validation_errors_come_in_aws_order_and_count() {
         "{message}"
     );
 }
+
+/// AddTagsToStream's refusals, with AWS's types and texts.
+#[tokio::test]
+async fn tags_are_refused_as_aws_refuses_them() {
+    let server = TestServer::start().await;
+    let call = |operation: &str, body: serde_json::Value| {
+        post(
+            &[
+                JSON,
+                AUTH,
+                DATE,
+                ("x-amz-target", &format!("Kinesis_20131202.{operation}")),
+            ],
+            &body.to_string(),
+        )
+    };
+    let created = send(
+        &server,
+        call(
+            "CreateStream",
+            serde_json::json!({"StreamName": "s", "ShardCount": 1}),
+        ),
+    )
+    .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let add = |tags: serde_json::Value| {
+        call(
+            "AddTagsToStream",
+            serde_json::json!({"StreamName": "s", "Tags": tags}),
+        )
+    };
+
+    let answer = send(&server, add(serde_json::json!({}))).await;
+    assert_eq!(
+        answer.json(),
+        serde_json::json!({
+            "__type": "ValidationException",
+            "message": "1 validation error detected: Value '{}' at 'tags' failed to satisfy constraint: Member must have length greater than or equal to 1"
+        })
+    );
+    let answer = send(&server, add(serde_json::json!({"a\tb": "c"}))).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(
+        answer.json(),
+        serde_json::json!({
+            "__type": "InvalidArgumentException",
+            "message": "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @ :."
+        })
+    );
+    let answer = send(&server, add(serde_json::json!({"a": "50%"}))).await;
+    assert_eq!(
+        answer.json(),
+        serde_json::json!({
+            "__type": "InvalidArgumentException",
+            "message": "Failed to add tags to stream s under account 000000000000 because some tags contained illegal characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@',':'."
+        })
+    );
+    let answer = send(&server, add(serde_json::json!({"ok key": "é/=+-@:_."}))).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+}
