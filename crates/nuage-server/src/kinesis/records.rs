@@ -51,6 +51,14 @@ impl Kinesis {
             return;
         }
         let prefix = member.map_or(String::new(), |i| format!("records.{i}.member."));
+        let explicit_hash_key_check = |v: &mut Validation| {
+            v.pattern(
+                explicit_hash_key.as_deref(),
+                &format!("{prefix}explicitHashKey"),
+                digits_ok,
+                "0|([1-9]\\d{0,38})",
+            )
+        };
         v.required(partition_key, &format!("{prefix}partitionKey"));
         v.length(
             partition_key.as_deref(),
@@ -58,12 +66,18 @@ impl Kinesis {
             1,
             256,
         );
+        // AWS's order: PutRecord checks the hash key before the data,
+        // PutRecords' entries after it.
+        if member.is_none() {
+            explicit_hash_key_check(v);
+        }
         v.required(data, &format!("{prefix}data"));
         if let Some(d) = data
             && d.0.len() > self.limits.max_record_bytes
         {
+            let n = d.0.len();
             v.fail(
-                &"java.nio.HeapByteBuffer",
+                &format!("java.nio.HeapByteBuffer[pos=0 lim={n} cap={n}]"),
                 &format!("{prefix}data"),
                 &format!(
                     "Member must have length less than or equal to {}",
@@ -71,12 +85,9 @@ impl Kinesis {
                 ),
             );
         }
-        v.pattern(
-            explicit_hash_key.as_deref(),
-            &format!("{prefix}explicitHashKey"),
-            digits_ok,
-            "0|([1-9]\\d{0,38})",
-        );
+        if member.is_some() {
+            explicit_hash_key_check(v);
+        }
     }
 
     pub(super) async fn put_record(&self, format: Format, body: &Bytes) -> ApiResult {
@@ -91,8 +102,15 @@ impl Kinesis {
             sequence_number_for_ordering: Option<String>,
         }
         let r: Req = parse(format, body)?;
+        // AWS's order: SequenceNumberForOrdering, PartitionKey,
+        // ExplicitHashKey, Data, then the stream.
         let mut v = Validation::default();
-        r.target.validate(&mut v);
+        v.pattern(
+            r.sequence_number_for_ordering.as_deref(),
+            "sequenceNumberForOrdering",
+            digits_ok,
+            "0|([1-9]\\d{0,128})",
+        );
         self.validate_entry(
             &mut v,
             None,
@@ -100,12 +118,7 @@ impl Kinesis {
             &r.data,
             &r.explicit_hash_key,
         );
-        v.pattern(
-            r.sequence_number_for_ordering.as_deref(),
-            "sequenceNumberForOrdering",
-            digits_ok,
-            "0|([1-9]\\d{0,128})",
-        );
+        r.target.validate(&mut v);
         v.finish()?;
         let name = r.target.name()?;
         let entry = PutEntry {
@@ -174,8 +187,8 @@ impl Kinesis {
             encryption_type: &'static str,
         }
         let r: Req = parse(format, body)?;
+        // AWS's order: Records (and each entry), then the stream.
         let mut v = Validation::default();
-        r.target.validate(&mut v);
         v.required(&r.records, "records");
         let records = r.records.unwrap_or_default();
         if r.target.stream_name.is_some() || r.target.stream_arn.is_some() {
@@ -202,6 +215,7 @@ impl Kinesis {
                 &e.explicit_hash_key,
             );
         }
+        r.target.validate(&mut v);
         v.finish()?;
         let name = r.target.name()?;
         let total: usize = records

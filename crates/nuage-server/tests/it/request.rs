@@ -3,6 +3,7 @@
 //! Kinesis's recorded answers (kinesalite's recordings of AWS, the AWS
 //! JSON protocol's documented error shape), not nuage's output.
 
+use base64::Engine;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper::header::HeaderMap;
@@ -423,4 +424,39 @@ async fn tags_are_refused_as_aws_refuses_them() {
     );
     let answer = send(&server, add(serde_json::json!({"ok key": "é/=+-@:_."}))).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
+}
+
+/// PutRecord's members in AWS's order, a too-large Data shown as AWS's
+/// Java buffer.
+#[tokio::test]
+async fn put_record_members_are_checked_in_aws_order() {
+    let server = TestServer::start().await;
+    let big = base64::engine::general_purpose::STANDARD.encode(vec![b'x'; 1024 * 1024 + 1]);
+    let put = post(
+        &[
+            JSON,
+            AUTH,
+            DATE,
+            ("x-amz-target", "Kinesis_20131202.PutRecord"),
+        ],
+        &serde_json::json!({
+            "StreamName": "a;b",
+            "PartitionKey": "",
+            "ExplicitHashKey": "x",
+            "SequenceNumberForOrdering": "y",
+            "Data": big,
+        })
+        .to_string(),
+    );
+    let answer = send(&server, put).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(
+        answer.json()["message"],
+        "5 validation errors detected: \
+Value 'y' at 'sequenceNumberForOrdering' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128}); \
+Value '' at 'partitionKey' failed to satisfy constraint: Member must have length greater than or equal to 1; \
+Value 'x' at 'explicitHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38}); \
+Value 'java.nio.HeapByteBuffer[pos=0 lim=1048577 cap=1048577]' at 'data' failed to satisfy constraint: Member must have length less than or equal to 1048576; \
+Value 'a;b' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+    );
 }
