@@ -302,7 +302,6 @@ impl Kinesis {
         }
         let r: Req = parse(format, body)?;
         let mut v = Validation::default();
-        r.target.validate(&mut v);
         v.required(&r.shard_id, "shardId");
         v.pattern(
             r.shard_id.as_deref(),
@@ -329,6 +328,7 @@ impl Kinesis {
             digits_ok,
             "0|([1-9]\\d{0,128})",
         );
+        r.target.validate(&mut v);
         v.finish()?;
         let name = r.target.name()?;
         let kind = r.shard_iterator_type.as_deref().unwrap_or_default();

@@ -22,15 +22,23 @@ impl Kinesis {
             shard_filter: Option<Filter>,
         }
         let r: Req = parse(format, body)?;
+        // AWS's order: ExclusiveStartShardId, MaxResults, NextToken, ...,
+        // the stream last.
         let mut v = Validation::default();
-        r.target.validate(&mut v);
-        v.range(r.max_results, "maxResults", 1, 10_000);
+        v.pattern(
+            r.exclusive_start_shard_id.as_deref(),
+            "exclusiveStartShardId",
+            stream_name_ok,
+            NAME_PATTERN,
+        );
         v.length(
             r.exclusive_start_shard_id.as_deref(),
             "exclusiveStartShardId",
             1,
             128,
         );
+        v.range(r.max_results, "maxResults", 1, 10_000);
+        v.length(r.next_token.as_deref(), "nextToken", 1, 1_048_576);
         if let Some(f) = &r.shard_filter {
             v.required(&f.r#type, "shardFilter.type");
             v.one_of(
@@ -46,6 +54,7 @@ impl Kinesis {
                 ],
             );
         }
+        r.target.validate(&mut v);
         v.finish()?;
         let named = r.target.stream_name.is_some() || r.target.stream_arn.is_some();
         let (name, after) = match (&r.next_token, named) {
@@ -137,7 +146,6 @@ impl Kinesis {
         }
         let r: Req = parse(format, body)?;
         let mut v = Validation::default();
-        r.target.validate(&mut v);
         v.required(&r.shard_to_split, "shardToSplit");
         v.length(r.shard_to_split.as_deref(), "shardToSplit", 1, 128);
         v.required(&r.new_starting_hash_key, "newStartingHashKey");
@@ -147,6 +155,7 @@ impl Kinesis {
             digits_ok,
             "0|([1-9]\\d{0,38})",
         );
+        r.target.validate(&mut v);
         v.finish()?;
         let name = r.target.name()?;
         let key = explicit_hash(r.new_starting_hash_key.as_deref())?.unwrap_or_default();
@@ -166,7 +175,6 @@ impl Kinesis {
         }
         let r: Req = parse(format, body)?;
         let mut v = Validation::default();
-        r.target.validate(&mut v);
         v.required(&r.shard_to_merge, "shardToMerge");
         v.required(&r.adjacent_shard_to_merge, "adjacentShardToMerge");
         v.length(r.shard_to_merge.as_deref(), "shardToMerge", 1, 128);
@@ -176,6 +184,7 @@ impl Kinesis {
             1,
             128,
         );
+        r.target.validate(&mut v);
         v.finish()?;
         let name = r.target.name()?;
         self.streams.merge_shards(
@@ -197,7 +206,6 @@ impl Kinesis {
         }
         let r: Req = parse(format, body)?;
         let mut v = Validation::default();
-        r.target.validate(&mut v);
         v.required(&r.target_shard_count, "targetShardCount");
         v.range(r.target_shard_count, "targetShardCount", 1, 100_000);
         v.required(&r.scaling_type, "scalingType");
@@ -206,6 +214,7 @@ impl Kinesis {
             "scalingType",
             &["UNIFORM_SCALING"],
         );
+        r.target.validate(&mut v);
         v.finish()?;
         let name = r.target.name()?;
         let target = r.target_shard_count.unwrap_or(1) as u32;

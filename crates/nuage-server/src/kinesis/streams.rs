@@ -119,7 +119,6 @@ impl Kinesis {
         }
         let r: Req = parse(format, body)?;
         let mut v = Validation::default();
-        r.target.validate(&mut v);
         v.range(r.limit, "limit", 1, 10_000);
         v.length(
             r.exclusive_start_shard_id.as_deref(),
@@ -127,6 +126,7 @@ impl Kinesis {
             1,
             128,
         );
+        r.target.validate(&mut v);
         v.finish()?;
         let name = r.target.name()?;
         let meta = self.streams.describe(&name)?;
@@ -246,9 +246,9 @@ impl Kinesis {
         }
         let r: Req = parse(format, body)?;
         let mut v = Validation::default();
-        r.target.validate(&mut v);
         v.required(&r.retention_period_hours, "retentionPeriodHours");
         v.range(r.retention_period_hours, "retentionPeriodHours", 1, 8760);
+        r.target.validate(&mut v);
         v.finish()?;
         let name = r.target.name()?;
         self.streams.set_retention(
@@ -270,7 +270,6 @@ impl Kinesis {
         }
         let r: Req = parse(format, body)?;
         let mut v = Validation::default();
-        r.target.validate(&mut v);
         v.required(&r.encryption_type, "encryptionType");
         v.one_of(
             r.encryption_type.as_deref(),
@@ -279,6 +278,7 @@ impl Kinesis {
         );
         v.required(&r.key_id, "keyId");
         v.length(r.key_id.as_deref(), "keyId", 1, 2048);
+        r.target.validate(&mut v);
         v.finish()?;
         let name = r.target.name()?;
         let encryption = start.then(|| Encryption {
@@ -299,7 +299,6 @@ impl Kinesis {
         }
         let r: Req = parse(format, body)?;
         let mut v = Validation::default();
-        r.target.validate(&mut v);
         v.required(&r.shard_level_metrics, "shardLevelMetrics");
         let mut allowed = nuage_streams::streams::SHARD_LEVEL_METRICS.to_vec();
         allowed.push("ALL");
@@ -310,6 +309,7 @@ impl Kinesis {
                 &allowed,
             );
         }
+        r.target.validate(&mut v);
         v.finish()?;
         let name = r.target.name()?;
         let (before, after) = self.streams.set_monitoring(

@@ -111,8 +111,8 @@ impl Kinesis {
         }
         let r: Req = parse(format, body)?;
         let mut v = Validation::default();
-        r.target.validate(&mut v);
         v.required(&r.tag_keys, "tagKeys");
+        r.target.validate(&mut v);
         v.finish()?;
         let name = r.target.name()?;
         self.streams
@@ -131,8 +131,8 @@ impl Kinesis {
         }
         let r: Req = parse(format, body)?;
         let mut v = Validation::default();
-        r.target.validate(&mut v);
         v.range(r.limit, "limit", 1, 50);
+        r.target.validate(&mut v);
         v.finish()?;
         let name = r.target.name()?;
         let meta = self.streams.describe(&name)?;

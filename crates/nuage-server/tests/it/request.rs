@@ -460,3 +460,44 @@ Value 'java.nio.HeapByteBuffer[pos=0 lim=1048577 cap=1048577]' at 'data' failed 
 Value 'a;b' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
     );
 }
+
+/// The stream is checked after the operation's own members, as AWS orders
+/// them (GetShardIterator and ListShards here).
+#[tokio::test]
+async fn the_stream_comes_last_in_validation_errors() {
+    let server = TestServer::start().await;
+    let iterator = post(
+        &[
+            JSON,
+            AUTH,
+            DATE,
+            ("x-amz-target", "Kinesis_20131202.GetShardIterator"),
+        ],
+        r#"{"StreamName": "", "ShardId": "a;b", "ShardIteratorType": "AT_SEQUENCE_NUMBER", "StartingSequenceNumber": "x"}"#,
+    );
+    assert_eq!(
+        send(&server, iterator).await.json()["message"],
+        "4 validation errors detected: \
+Value 'a;b' at 'shardId' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; \
+Value 'x' at 'startingSequenceNumber' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128}); \
+Value '' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; \
+Value '' at 'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1"
+    );
+    let shards = post(
+        &[
+            JSON,
+            AUTH,
+            DATE,
+            ("x-amz-target", "Kinesis_20131202.ListShards"),
+        ],
+        r#"{"StreamName": "s;", "ExclusiveStartShardId": "", "MaxResults": 0}"#,
+    );
+    assert_eq!(
+        send(&server, shards).await.json()["message"],
+        "4 validation errors detected: \
+Value '' at 'exclusiveStartShardId' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; \
+Value '' at 'exclusiveStartShardId' failed to satisfy constraint: Member must have length greater than or equal to 1; \
+Value '0' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 1; \
+Value 's;' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+    );
+}
