@@ -145,9 +145,8 @@ impl Kinesis {
             new_starting_hash_key: Option<String>,
         }
         let r: Req = parse(format, body)?;
+        // AWS's order: NewStartingHashKey, the stream, ShardToSplit.
         let mut v = Validation::default();
-        v.required(&r.shard_to_split, "shardToSplit");
-        v.length(r.shard_to_split.as_deref(), "shardToSplit", 1, 128);
         v.required(&r.new_starting_hash_key, "newStartingHashKey");
         v.pattern(
             r.new_starting_hash_key.as_deref(),
@@ -156,6 +155,7 @@ impl Kinesis {
             "0|([1-9]\\d{0,38})",
         );
         r.target.validate(&mut v);
+        shard_id_member(&mut v, &r.shard_to_split, "shardToSplit");
         v.finish()?;
         let name = r.target.name()?;
         let key = explicit_hash(r.new_starting_hash_key.as_deref())?.unwrap_or_default();
@@ -174,16 +174,10 @@ impl Kinesis {
             adjacent_shard_to_merge: Option<String>,
         }
         let r: Req = parse(format, body)?;
+        // AWS's order: ShardToMerge, AdjacentShardToMerge, the stream.
         let mut v = Validation::default();
-        v.required(&r.shard_to_merge, "shardToMerge");
-        v.required(&r.adjacent_shard_to_merge, "adjacentShardToMerge");
-        v.length(r.shard_to_merge.as_deref(), "shardToMerge", 1, 128);
-        v.length(
-            r.adjacent_shard_to_merge.as_deref(),
-            "adjacentShardToMerge",
-            1,
-            128,
-        );
+        shard_id_member(&mut v, &r.shard_to_merge, "shardToMerge");
+        shard_id_member(&mut v, &r.adjacent_shard_to_merge, "adjacentShardToMerge");
         r.target.validate(&mut v);
         v.finish()?;
         let name = r.target.name()?;
@@ -230,4 +224,11 @@ impl Kinesis {
             }),
         ))
     }
+}
+
+/// A required shard id member: present, then its pattern, then its length.
+fn shard_id_member(v: &mut Validation, value: &Option<String>, field: &str) {
+    v.required(value, field);
+    v.pattern(value.as_deref(), field, stream_name_ok, NAME_PATTERN);
+    v.length(value.as_deref(), field, 1, 128);
 }

@@ -501,3 +501,42 @@ Value '0' at 'maxResults' failed to satisfy constraint: Member must have value g
 Value 's;' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
     );
 }
+
+/// SplitShard and MergeShards in AWS's member order (SplitShard names the
+/// stream between its two members).
+#[tokio::test]
+async fn resharding_members_come_in_aws_order() {
+    let server = TestServer::start().await;
+    let split = post(
+        &[
+            JSON,
+            AUTH,
+            DATE,
+            ("x-amz-target", "Kinesis_20131202.SplitShard"),
+        ],
+        r#"{"StreamName": "a;", "ShardToSplit": "b;", "NewStartingHashKey": "c"}"#,
+    );
+    assert_eq!(
+        send(&server, split).await.json()["message"],
+        "3 validation errors detected: \
+Value 'c' at 'newStartingHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38}); \
+Value 'a;' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; \
+Value 'b;' at 'shardToSplit' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+    );
+    let merge = post(
+        &[
+            JSON,
+            AUTH,
+            DATE,
+            ("x-amz-target", "Kinesis_20131202.MergeShards"),
+        ],
+        r#"{"StreamName": "a;", "AdjacentShardToMerge": "c;"}"#,
+    );
+    assert_eq!(
+        send(&server, merge).await.json()["message"],
+        "3 validation errors detected: \
+Value null at 'shardToMerge' failed to satisfy constraint: Member must not be null; \
+Value 'c;' at 'adjacentShardToMerge' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; \
+Value 'a;' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+    );
+}
