@@ -58,19 +58,7 @@ pub fn check<'a>(
     headers: &'a HeaderMap,
     body: &Bytes,
 ) -> Verdict<'a> {
-    match checked(services, method, uri, headers, body) {
-        Ok(call) => Verdict::Call(call),
-        Err(answer) => Verdict::Answer(*answer),
-    }
-}
-
-fn checked<'a>(
-    services: &Services<'_>,
-    method: &Method,
-    uri: &Uri,
-    headers: &'a HeaderMap,
-    body: &Bytes,
-) -> Result<Call<'a>, Box<Response>> {
+    use Verdict::Answer;
     let text = |name: &str| {
         headers
             .get(name)
@@ -78,10 +66,10 @@ fn checked<'a>(
             .unwrap_or("")
     };
     if *method == Method::OPTIONS && headers.contains_key(header::ORIGIN) {
-        return Err(Box::new(preflight(headers)));
+        return Answer(preflight(headers));
     }
     if *method != Method::POST {
-        return Err(Box::new(access_denied()));
+        return Answer(access_denied());
     }
     let content_type = text("content-type").split(';').next().unwrap_or("").trim();
     let (service, operation) = text("x-amz-target")
@@ -104,16 +92,13 @@ fn checked<'a>(
         } else {
             Format::Cbor
         };
-        return Err(Box::new(ApiError::new(code, "").into_response(format)));
+        return Answer(ApiError::new(code, "").into_response(format));
     }
     if !matches!(content_type, JSON | PLAIN_JSON | crate::wire::CBOR) {
         if service.is_empty() || operation.is_empty() {
-            return Err(Box::new(access_denied()));
+            return Answer(access_denied());
         }
-        return Err(Box::new(xml(
-            StatusCode::NOT_FOUND,
-            "<UnknownOperationException/>\n",
-        )));
+        return Answer(xml(StatusCode::NOT_FOUND, "<UnknownOperationException/>\n"));
     }
     // A signed JSON 1.1 request for a known operation (every SDK call) goes
     // on at once: its operation parses the body and answers a malformed one
@@ -122,41 +107,37 @@ fn checked<'a>(
     if !(content_type == JSON && known && signed.is_ok()) {
         if format == Format::Json && !is_json_object(body) {
             if content_type == PLAIN_JSON {
-                return Err(Box::new(coral_output("SerializationException", "Message")));
+                return Answer(coral_output("SerializationException", "Message"));
             }
-            return Err(Box::new(
-                ApiError::new(ErrorCode::Serialization, "").into_response(format),
-            ));
+            return Answer(ApiError::new(ErrorCode::Serialization, "").into_response(format));
         }
         if content_type == PLAIN_JSON {
-            return Err(Box::new(coral_output(
-                "UnknownOperationException",
-                "message",
-            )));
+            return Answer(coral_output("UnknownOperationException", "message"));
         }
         if !known {
-            return Err(Box::new(
-                ApiError::new(ErrorCode::UnknownOperation, "").into_response(format),
-            ));
+            return Answer(ApiError::new(ErrorCode::UnknownOperation, "").into_response(format));
         }
-        signed.map_err(|e| Box::new(e.into_response(format)))?;
+        if let Err(e) = signed {
+            return Answer(e.into_response(format));
+        }
     }
-    Ok(Call {
+    Verdict::Call(Call {
         service,
         operation,
         format,
     })
 }
 
-/// Adds the CORS headers every response to a request with `Origin` carries.
-pub fn add_cors(request: &HeaderMap, response: &mut Response) {
+/// Adds the CORS headers every response to a request with `Origin` carries
+/// (a preflight's answer has its own).
+pub fn add_cors(method: &Method, request: &HeaderMap, response: &mut Response) {
     if request.contains_key(header::ORIGIN) {
         let headers = response.headers_mut();
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
             HeaderValue::from_static("*"),
         );
-        if !headers.contains_key(header::ACCESS_CONTROL_MAX_AGE) {
+        if *method != Method::OPTIONS {
             headers.insert(
                 header::ACCESS_CONTROL_EXPOSE_HEADERS,
                 HeaderValue::from_static(EXPOSED),
@@ -257,12 +238,7 @@ fn signature_present(headers: &HeaderMap, uri: &Uri) -> Result<(), ApiError> {
             ));
         }
         (Some(authorization), false) => {
-            let fields: Vec<(&str, &str)> = authorization
-                .split([',', ' '])
-                .skip(1)
-                .filter_map(|part| part.trim().split_once('='))
-                .filter(|(_, v)| !v.is_empty())
-                .collect();
+            let fields = authorization_fields(authorization);
             for name in ["Credential", "Signature", "SignedHeaders"] {
                 if !fields.iter().any(|(k, _)| *k == name) {
                     missing += &format!("Authorization header requires '{name}' parameter. ");
@@ -297,4 +273,15 @@ fn signature_present(headers: &HeaderMap, uri: &Uri) -> Result<(), ApiError> {
     } else {
         Err(ApiError::new(ErrorCode::IncompleteSignature, missing))
     }
+}
+
+/// The `name=value` parts of an Authorization header after its algorithm,
+/// empty values left out.
+pub(crate) fn authorization_fields(header: &str) -> Vec<(&str, &str)> {
+    header
+        .split([',', ' '])
+        .skip(1)
+        .filter_map(|part| part.trim().split_once('='))
+        .filter(|(_, v)| !v.is_empty())
+        .collect()
 }

@@ -2,9 +2,9 @@
 
 use super::*;
 
-/// The Tags map's own constraints (AddTagsToStream): 1 to 10 entries, keys
-/// of 1 to 128 characters, values of at most 256.
-fn validate_tags_member(v: &mut Validation, tags: &Option<BTreeMap<String, String>>) {
+/// The Tags map's own constraints: 1 to `max` entries (AddTagsToStream 10,
+/// TagResource 50), keys of 1 to 128 characters, values of at most 256.
+fn validate_tags_member(v: &mut Validation, tags: &Option<BTreeMap<String, String>>, max: usize) {
     v.required(tags, "tags");
     let Some(tags) = tags else {
         return;
@@ -22,11 +22,11 @@ fn validate_tags_member(v: &mut Validation, tags: &Option<BTreeMap<String, Strin
             "tags",
             "Member must have length greater than or equal to 1",
         );
-    } else if tags.len() > 10 {
+    } else if tags.len() > max {
         v.fail(
             &shown,
             "tags",
-            "Member must have length less than or equal to 10",
+            &format!("Member must have length less than or equal to {max}"),
         );
     }
     if tags.keys().any(|k| k.is_empty() || k.chars().count() > 128) {
@@ -45,38 +45,6 @@ fn validate_tags_member(v: &mut Validation, tags: &Option<BTreeMap<String, Strin
     }
 }
 
-/// The characters AWS takes in tag keys and values, with its two messages:
-/// one for characters outside the set, one for `%` (inside the set, but
-/// refused when the tags are stored).
-pub(super) fn validate_tags(
-    tags: &BTreeMap<String, String>,
-    stream: &str,
-    account: &str,
-) -> Result<(), ApiError> {
-    let allowed = |c: char| {
-        c.is_ascii_alphanumeric()
-            || ('\u{C0}'..='\u{1FFF}').contains(&c)
-            || ('\u{2C00}'..='\u{D7FF}').contains(&c)
-            || "_./-=+ @%:".contains(c)
-    };
-    let texts = || tags.iter().flat_map(|(k, v)| [k, v]);
-    if texts().any(|t| !t.chars().all(allowed)) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidArgument,
-            "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @ :.",
-        ));
-    }
-    if texts().any(|t| t.contains('%')) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidArgument,
-            format!(
-                "Failed to add tags to stream {stream} under account {account} because some tags contained illegal characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@',':'."
-            ),
-        ));
-    }
-    Ok(())
-}
-
 impl Kinesis {
     pub(super) fn add_tags(&self, format: Format, body: &Bytes) -> ApiResult {
         #[derive(Deserialize)]
@@ -89,14 +57,11 @@ impl Kinesis {
         let r: Req = parse(format, body)?;
         let mut v = Validation::default();
         // AWS's order: Tags, then the stream.
-        validate_tags_member(&mut v, &r.tags);
+        validate_tags_member(&mut v, &r.tags, 10);
         r.target.validate(&mut v);
         v.finish()?;
         let name = r.target.name()?;
         let tags = r.tags.unwrap_or_default();
-        // As AWS: an unknown stream before bad characters.
-        self.streams.describe(&name)?;
-        validate_tags(&tags, &name, self.streams.account())?;
         self.streams.add_tags(&name, tags)?;
         Ok(empty(format))
     }
@@ -178,11 +143,10 @@ impl Kinesis {
         }
         let r: Req = parse(format, body)?;
         let name = self.resource_stream(r.resource_arn.as_deref())?;
-        let tags = r.tags.unwrap_or_default();
-        // As AWS: an unknown stream before bad characters.
-        self.streams.describe(&name)?;
-        validate_tags(&tags, &name, self.streams.account())?;
-        self.streams.add_tags(&name, tags)?;
+        let mut v = Validation::default();
+        validate_tags_member(&mut v, &r.tags, nuage_streams::streams::MAX_TAGS);
+        v.finish()?;
+        self.streams.add_tags(&name, r.tags.unwrap_or_default())?;
         Ok(empty(format))
     }
 

@@ -243,11 +243,6 @@ impl Streams {
         &self.config
     }
 
-    /// The account id streams belong to (in ARNs and messages).
-    pub fn account(&self) -> &str {
-        &self.config.account
-    }
-
     pub fn arn(&self, stream: &str) -> String {
         format!(
             "arn:aws:kinesis:{}:{}:stream/{stream}",

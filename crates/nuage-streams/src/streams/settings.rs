@@ -70,8 +70,29 @@ impl Streams {
         Ok(removed)
     }
 
+    /// Adds or replaces tags. As AWS, an unknown stream comes before bad
+    /// characters: those outside AWS's set, then `%` (inside the set, but
+    /// refused when stored), each with AWS's message.
     pub fn add_tags(&self, name: &str, tags: BTreeMap<String, String>) -> Result<()> {
         self.change(name, |_, meta| {
+            let allowed = |c: char| {
+                c.is_ascii_alphanumeric()
+                    || ('\u{C0}'..='\u{1FFF}').contains(&c)
+                    || ('\u{2C00}'..='\u{D7FF}').contains(&c)
+                    || "_./-=+ @%:".contains(c)
+            };
+            let texts = || tags.iter().flat_map(|(k, v)| [k, v]);
+            if texts().any(|t| !t.chars().all(allowed)) {
+                return Err(StreamError::InvalidArgument(
+                    "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @ :.".into(),
+                ));
+            }
+            if texts().any(|t| t.contains('%')) {
+                return Err(StreamError::InvalidArgument(format!(
+                    "Failed to add tags to stream {name} under account {} because some tags contained illegal characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@',':'.",
+                    self.config.account
+                )));
+            }
             let mut next = meta.tags.clone();
             next.extend(tags);
             if next.len() > MAX_TAGS {
