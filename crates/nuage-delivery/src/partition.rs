@@ -63,6 +63,11 @@ impl Extraction {
 
     /// The record's partition keys, or why it has none.
     pub fn evaluate(&self, record: &[u8]) -> std::result::Result<BTreeMap<String, String>, String> {
+        // serde_json refuses nesting deeper than 128 levels; jaq's reader
+        // recurses without a bound, and a record of 200,000 `[` overflowed
+        // the stack and aborted the process. Only a checked record reaches it.
+        serde_json::from_slice::<serde_json::Value>(record)
+            .map_err(|e| format!("the record is not JSON: {e}"))?;
         let input = jaq_json::read::parse_single(record)
             .map_err(|e| format!("the record is not JSON: {e}"))?;
         let ctx = Ctx::<JustLut<Val>>::new(&self.filter.lut, Vars::new([]));
@@ -222,6 +227,19 @@ mod tests {
                 .contains("year")
         );
         assert!(e.evaluate(b"not json").unwrap_err().contains("not JSON"));
+    }
+
+    /// A record nested deeper than a JSON parser should follow is a failed
+    /// record, not a stack overflow that takes the server down.
+    #[test]
+    fn deeply_nested_records_fail_without_a_crash() {
+        let e = Extraction::parse("{c: .c}").unwrap();
+        let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
+        assert!(
+            e.evaluate(deep.as_bytes())
+                .unwrap_err()
+                .contains("not JSON")
+        );
     }
 
     /// The example of AWS's dynamic partitioning guide, with jq's strftime.

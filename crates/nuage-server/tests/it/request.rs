@@ -540,3 +540,35 @@ Value 'c;' at 'adjacentShardToMerge' failed to satisfy constraint: Member must s
 Value 'a;' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
     );
 }
+
+/// A body nested 200,000 levels deep is answered, signed or not, and the
+/// server goes on (a stack overflow would abort the process).
+#[tokio::test]
+async fn deeply_nested_bodies_are_answered_without_a_crash() {
+    let server = TestServer::start().await;
+    let deep = format!(
+        "{{\"StreamName\": {}{}}}",
+        "[".repeat(200_000),
+        "]".repeat(200_000)
+    );
+    let unsigned = post(&[JSON, ("x-amz-target", TARGET)], &deep);
+    assert_eq!(send(&server, unsigned).await.status, 400);
+    // An operation that ignores the member reads past it...
+    let ignored = post(&[JSON, AUTH, DATE, ("x-amz-target", TARGET)], &deep);
+    assert_eq!(send(&server, ignored).await.status, 200);
+    // ...one that reads it refuses its type.
+    let put = post(
+        &[
+            JSON,
+            AUTH,
+            DATE,
+            ("x-amz-target", "Kinesis_20131202.PutRecord"),
+        ],
+        &deep,
+    );
+    let answer = send(&server, put).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.json()["__type"], "SerializationException");
+    let after = post(&[JSON, AUTH, DATE, ("x-amz-target", TARGET)], "{}");
+    assert_eq!(send(&server, after).await.status, 200);
+}
