@@ -173,10 +173,7 @@ async fn handle(
             }
         }
     };
-    request::add_cors(&method, &headers, &mut response);
-    if let Ok(id) = uuid::Uuid::new_v4().to_string().parse() {
-        response.headers_mut().insert("x-amzn-RequestId", id);
-    }
+    request::add_headers(&method, &headers, &mut response);
     response
 }
 

@@ -9,6 +9,8 @@
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 
 use crate::wire::{ApiError, ErrorCode, Format, JSON};
@@ -107,12 +109,18 @@ pub fn check<'a>(
     if !(content_type == JSON && known && signed.is_ok()) {
         if format == Format::Json && !is_json_object(body) {
             if content_type == PLAIN_JSON {
-                return Answer(coral_output("SerializationException", "Message"));
+                return Answer(coral_output(
+                    StatusCode::BAD_REQUEST,
+                    "SerializationException",
+                ));
             }
             return Answer(ApiError::new(ErrorCode::Serialization, "").into_response(format));
         }
         if content_type == PLAIN_JSON {
-            return Answer(coral_output("UnknownOperationException", "message"));
+            return Answer(coral_output(
+                StatusCode::NOT_FOUND,
+                "UnknownOperationException",
+            ));
         }
         if !known {
             return Answer(ApiError::new(ErrorCode::UnknownOperation, "").into_response(format));
@@ -128,16 +136,29 @@ pub fn check<'a>(
     })
 }
 
-/// Adds the CORS headers every response to a request with `Origin` carries
-/// (a preflight's answer has its own).
-pub fn add_cors(method: &Method, request: &HeaderMap, response: &mut Response) {
+/// Adds the headers every answer carries: a request id (`x-amzn-RequestId`,
+/// and `x-amz-id-2`, 72 random bytes in base64, as AWS sends them on all but
+/// a preflight's answer) and, to a request with `Origin`, the CORS headers (a
+/// preflight's answer has its own).
+pub fn add_headers(method: &Method, request: &HeaderMap, response: &mut Response) {
+    let preflight = *method == Method::OPTIONS && request.contains_key(header::ORIGIN);
+    let headers = response.headers_mut();
+    if let Ok(id) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+        headers.insert("x-amzn-RequestId", id);
+    }
+    if !preflight {
+        let mut id = [0u8; 72];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut id);
+        if let Ok(id) = HeaderValue::from_str(&STANDARD.encode(id)) {
+            headers.insert("x-amz-id-2", id);
+        }
+    }
     if request.contains_key(header::ORIGIN) {
-        let headers = response.headers_mut();
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
             HeaderValue::from_static("*"),
         );
-        if *method != Method::OPTIONS {
+        if !preflight {
             headers.insert(
                 header::ACCESS_CONTROL_EXPOSE_HEADERS,
                 HeaderValue::from_static(EXPOSED),
@@ -186,15 +207,15 @@ fn xml(status: StatusCode, body: &'static str) -> Response {
     response
 }
 
-/// `application/json` requests: a 200 whose body is the Coral framework's
-/// error envelope.
-fn coral_output(kind: &str, message_key: &str) -> Response {
+/// `application/json` requests: the Coral framework's error envelope (AWS
+/// goes no further with them).
+fn coral_output(status: StatusCode, kind: &str) -> Response {
     let body = serde_json::json!({
-        "Output": {"__type": format!("com.amazon.coral.service#{kind}"), message_key: null},
+        "Output": {"__type": format!("com.amazon.coral.service#{kind}")},
         "Version": "1.0",
     });
     (
-        StatusCode::OK,
+        status,
         [(header::CONTENT_TYPE, PLAIN_JSON)],
         body.to_string(),
     )

@@ -115,6 +115,9 @@ pub fn parse<T: DeserializeOwned>(format: Format, body: &Bytes) -> Result<T, Api
     }
 }
 
+/// The class Coral's JSON reader gives every number.
+const NUMBER: &str = "com.amazon.coral.value.json.numbers.TruncatingBigNumber";
+
 /// A member of the wrong JSON type, in the words of AWS's JSON protocol
 /// (its Java deserialiser's), from serde's `invalid type: X, expected Y`.
 /// Other texts (a Blob's, already AWS's) pass through without serde's
@@ -139,6 +142,7 @@ fn aws_type_error(serde: &str) -> String {
         "a string" | "a borrowed string" => "String",
         "a boolean" => "Boolean",
         "base64 text" => "Blob",
+        "milliseconds since epoch" => "Timestamp",
         // Kinesis and Firehose requests have no Long members: every whole
         // number (read as i64 here, to see values past i32) is an Integer.
         "i8" | "i16" | "i32" | "u8" | "u16" | "u32" | "i64" | "u64" | "usize" | "isize" => {
@@ -149,8 +153,13 @@ fn aws_type_error(serde: &str) -> String {
         "a map" => "Map",
         _ => "Structure",
     };
-    let article = if expected == "Blob" { "a" } else { "an" };
-    let class = |name: &str| format!("class {name} can not be converted to {article} {expected}");
+    // Coral's phrase for the target type (its grammar kept).
+    let target = match expected {
+        "Blob" => "a Blob".to_string(),
+        "Timestamp" => "milliseconds since epoch".to_string(),
+        _ => format!("an {expected}"),
+    };
+    let class = |name: &str| format!("class {name} can not be converted to {target}");
     let list = "Start of list found where not expected".to_string();
     let map = "Start of structure or map found where not expected.".to_string();
     let number = found.starts_with("integer") || found.starts_with("floating point");
@@ -163,7 +172,7 @@ fn aws_type_error(serde: &str) -> String {
         "Structure" => "Expected null".into(),
         _ if found == "sequence" => list,
         _ if found == "map" => map,
-        "Boolean" if number => class("java.math.BigDecimal"),
+        "Boolean" if number => class(NUMBER),
         "Boolean" => match found.strip_prefix("string ") {
             Some(value) => format!(
                 "'{}' can not be converted to an Boolean",
@@ -173,7 +182,7 @@ fn aws_type_error(serde: &str) -> String {
         },
         _ if found.starts_with("boolean") => class("java.lang.Boolean"),
         _ if found.starts_with("string ") => class("java.lang.String"),
-        _ if number => class("java.math.BigDecimal"),
+        _ if number => class(NUMBER),
         _ => text.to_string(),
     }
 }
@@ -363,8 +372,28 @@ impl Serialize for Timestamp {
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let seconds = f64::deserialize(d)?;
-        Ok(Timestamp((seconds * 1000.0).round() as i64))
+        // Epoch seconds, whole or fractional; nothing else (not a string).
+        struct Seconds;
+        impl serde::de::Visitor<'_> for Seconds {
+            type Value = Timestamp;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("milliseconds since epoch")
+            }
+            fn visit_f64<E: serde::de::Error>(self, seconds: f64) -> Result<Timestamp, E> {
+                Ok(Timestamp((seconds * 1000.0).round() as i64))
+            }
+            fn visit_i64<E: serde::de::Error>(self, seconds: i64) -> Result<Timestamp, E> {
+                Ok(Timestamp(seconds.saturating_mul(1000)))
+            }
+            fn visit_u64<E: serde::de::Error>(self, seconds: u64) -> Result<Timestamp, E> {
+                Ok(Timestamp(
+                    i64::try_from(seconds)
+                        .unwrap_or(i64::MAX)
+                        .saturating_mul(1000),
+                ))
+            }
+        }
+        d.deserialize_any(Seconds)
     }
 }
 
@@ -557,7 +586,7 @@ mod tests {
             ),
             (
                 r#"{"StreamName": 12}"#,
-                "class java.math.BigDecimal can not be converted to an String",
+                "class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted to an String",
             ),
             (
                 r#"{"StreamName": ["a"]}"#,
@@ -581,7 +610,7 @@ mod tests {
             ),
             (
                 r#"{"EnforceConsumerDeletion": 1}"#,
-                "class java.math.BigDecimal can not be converted to an Boolean",
+                "class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted to an Boolean",
             ),
             (
                 r#"{"Data": true}"#,
@@ -589,7 +618,7 @@ mod tests {
             ),
             (
                 r#"{"Data": 5}"#,
-                "class java.math.BigDecimal can not be converted to a Blob",
+                "class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted to a Blob",
             ),
             (
                 r#"{"Data": "abc"}"#,

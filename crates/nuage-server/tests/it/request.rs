@@ -4,6 +4,7 @@
 //! JSON protocol's documented error shape), not nuage's output.
 
 use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper::header::HeaderMap;
@@ -142,11 +143,27 @@ async fn unknown_targets_and_plain_json() {
         "{}",
     );
     let answer = send(&server, plain).await;
-    assert_eq!(answer.status, 200);
+    assert_eq!(answer.status, 404);
     assert_eq!(
         answer.json(),
         serde_json::json!({
-            "Output": {"__type": "com.amazon.coral.service#UnknownOperationException", "message": null},
+            "Output": {"__type": "com.amazon.coral.service#UnknownOperationException"},
+            "Version": "1.0"
+        })
+    );
+    let not_json = post(
+        &[
+            ("content-type", "  application/json  ;"),
+            ("x-amz-target", TARGET),
+        ],
+        "hello",
+    );
+    let answer = send(&server, not_json).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(
+        answer.json(),
+        serde_json::json!({
+            "Output": {"__type": "com.amazon.coral.service#SerializationException"},
             "Version": "1.0"
         })
     );
@@ -236,6 +253,9 @@ async fn cors_preflights_and_responses_carry_the_access_control_headers() {
         Some("content-type,x-amz-target,authorization")
     );
     assert_eq!(header("access-control-max-age").as_deref(), Some("172800"));
+    // A preflight's answer has a request id but no extended one.
+    assert!(header("x-amzn-requestid").is_some());
+    assert_eq!(header("x-amz-id-2"), None);
 
     let call = post(
         &[
@@ -250,6 +270,9 @@ async fn cors_preflights_and_responses_carry_the_access_control_headers() {
     let answer = send(&server, call).await;
     assert_eq!(answer.status, 200);
     assert_eq!(answer.headers["access-control-allow-origin"], "*");
+    // Every other answer carries x-amz-id-2: 72 bytes in base64.
+    let id = answer.headers["x-amz-id-2"].to_str().unwrap();
+    assert_eq!(STANDARD.decode(id).unwrap().len(), 72);
     assert!(
         answer.headers["access-control-expose-headers"]
             .to_str()
@@ -431,7 +454,7 @@ async fn tags_are_refused_as_aws_refuses_them() {
 #[tokio::test]
 async fn put_record_members_are_checked_in_aws_order() {
     let server = TestServer::start().await;
-    let big = base64::engine::general_purpose::STANDARD.encode(vec![b'x'; 1024 * 1024 + 1]);
+    let big = STANDARD.encode(vec![b'x'; 1024 * 1024 + 1]);
     let put = post(
         &[
             JSON,
