@@ -11,6 +11,7 @@ pub mod firehose;
 pub mod kinesis;
 pub mod metrics;
 pub mod request;
+pub mod shape;
 pub mod wire;
 
 use std::net::SocketAddr;

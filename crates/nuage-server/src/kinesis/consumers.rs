@@ -18,25 +18,7 @@ impl Kinesis {
     }
 
     pub(super) fn register_consumer(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            #[serde(rename = "StreamARN")]
-            stream_arn: Option<String>,
-            consumer_name: Option<String>,
-        }
-        let r: Req = parse(format, body)?;
-        let mut v = Validation::default();
-        v.required(&r.stream_arn, "streamARN");
-        v.required(&r.consumer_name, "consumerName");
-        v.pattern(
-            r.consumer_name.as_deref(),
-            "consumerName",
-            stream_name_ok,
-            NAME_PATTERN,
-        );
-        v.length(r.consumer_name.as_deref(), "consumerName", 1, 128);
-        v.finish()?;
+        let r: shapes::RegisterConsumer = self.request(format, body)?;
         let arn = r.stream_arn.unwrap_or_default();
         let name = self.resource_stream(Some(&arn))?;
         let consumer = self
@@ -52,16 +34,7 @@ impl Kinesis {
         body: &Bytes,
         format: Format,
     ) -> Result<(String, nuage_streams::meta::Consumer), ApiError> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            #[serde(rename = "StreamARN")]
-            stream_arn: Option<String>,
-            consumer_name: Option<String>,
-            #[serde(rename = "ConsumerARN")]
-            consumer_arn: Option<String>,
-        }
-        let r: Req = parse(format, body)?;
+        let r: shapes::FindConsumer = self.request(format, body)?;
         if let Some(arn) = &r.consumer_arn {
             let (stream, consumer) = self.streams.consumer_by_arn(arn)?;
             return Ok((self.streams.arn(&stream), consumer));
@@ -104,19 +77,7 @@ impl Kinesis {
     }
 
     pub(super) fn list_consumers(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            #[serde(rename = "StreamARN")]
-            stream_arn: Option<String>,
-            next_token: Option<String>,
-            max_results: Option<i64>,
-        }
-        let r: Req = parse(format, body)?;
-        let mut v = Validation::default();
-        v.required(&r.stream_arn, "streamARN");
-        v.range(r.max_results, "maxResults", 1, 10_000);
-        v.finish()?;
+        let r: shapes::ListStreamConsumers = self.request(format, body)?;
         let arn = r.stream_arn.unwrap_or_default();
         let stream = self.resource_stream(Some(&arn))?;
         let meta = self.streams.describe(&stream)?;
@@ -126,7 +87,7 @@ impl Kinesis {
                 .map_err(|_| invalid_token())?,
             None => 0usize,
         };
-        let limit = r.max_results.unwrap_or(100) as usize;
+        let limit = r.max_results.map_or(100, |n| n.0) as usize;
         let page: Vec<Value> = meta
             .consumers
             .iter()

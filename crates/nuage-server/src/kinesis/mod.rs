@@ -3,6 +3,7 @@
 
 mod consumers;
 mod records;
+mod shapes;
 mod shards;
 mod streams;
 mod subscribe;
@@ -16,13 +17,13 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use nuage_streams::meta::{Encryption, ShardMeta, StreamMeta};
 use nuage_streams::{PutEntry, PutOutcome, ShardFilter, Start, StreamMode, Streams};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::metrics::Metrics;
+use crate::shape::{self, Nested};
 use crate::wire::{
-    ApiError, ApiResult, Blob, ErrorCode, Format, Timestamp, Validation, empty, parse, reply,
-    reply_value,
+    ApiError, ApiResult, Blob, ErrorCode, Format, Timestamp, empty, reply, reply_value,
 };
 
 pub(crate) use records::{WireRecord, wire_records};
@@ -54,77 +55,41 @@ pub struct Kinesis {
     pub closing: tokio::sync::watch::Receiver<bool>,
 }
 
-fn stream_name_ok(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
-}
-
-fn digits_ok(s: &str) -> bool {
-    s == "0"
-        || (s.starts_with(|c: char| ('1'..='9').contains(&c))
-            && s.bytes().all(|b| b.is_ascii_digit()))
-}
-
-fn arn_ok(s: &str) -> bool {
-    Streams::name_from_arn(s).is_some()
-}
-
-const NAME_PATTERN: &str = "[a-zA-Z0-9_.-]+";
-
-const ARN_PATTERN: &str = "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+";
-
-/// The stream a request names, by StreamName or StreamARN.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Target {
-    stream_name: Option<String>,
-    #[serde(rename = "StreamARN")]
-    stream_arn: Option<String>,
-}
-
-impl Target {
-    fn validate(&self, v: &mut Validation) {
-        v.pattern(
-            self.stream_name.as_deref(),
-            "streamName",
-            stream_name_ok,
-            NAME_PATTERN,
-        );
-        v.length(self.stream_name.as_deref(), "streamName", 1, 128);
-        v.pattern(self.stream_arn.as_deref(), "streamARN", arn_ok, ARN_PATTERN);
-        v.length(self.stream_arn.as_deref(), "streamARN", 1, 2048);
-    }
-
-    fn name(&self) -> Result<String, ApiError> {
-        match (&self.stream_name, &self.stream_arn) {
-            (Some(name), Some(arn)) => {
-                if Streams::name_from_arn(arn) != Some(name) {
-                    return Err(ApiError::new(
-                        ErrorCode::InvalidArgument,
-                        format!(
-                            "StreamARN {arn} and StreamName {name} do not refer to the same stream."
-                        ),
-                    ));
-                }
-                Ok(name.clone())
+/// The stream a request names, by StreamName or StreamARN (the shape has
+/// already refused a request with neither).
+fn stream_named(name: &Option<String>, arn: &Option<String>) -> Result<String, ApiError> {
+    match (name, arn) {
+        (Some(name), Some(arn)) => {
+            if Streams::name_from_arn(arn) != Some(name) {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidArgument,
+                    format!(
+                        "StreamARN {arn} and StreamName {name} do not refer to the same stream."
+                    ),
+                ));
             }
-            (Some(name), None) => Ok(name.clone()),
-            (None, Some(arn)) => Ok(Streams::name_from_arn(arn).unwrap_or_default().to_string()),
-            (None, None) => Err(ApiError::new(
-                ErrorCode::Validation,
-                "Neither StreamName nor StreamARN was provided; name the stream with one of them.",
-            )),
+            Ok(name.clone())
         }
+        (Some(name), None) => Ok(name.clone()),
+        (None, Some(arn)) => Ok(Streams::name_from_arn(arn).unwrap_or_default().to_string()),
+        (None, None) => Err(ApiError::new(
+            ErrorCode::Validation,
+            "1 validation error detected: Value null at 'streamName' failed to satisfy constraint: Member must not be null",
+        )),
     }
 }
 
-/// Validates the common stream target and returns the name.
-fn target_name(t: &Target) -> Result<String, ApiError> {
-    let mut v = Validation::default();
-    t.validate(&mut v);
-    v.finish()?;
-    t.name()
+impl Kinesis {
+    /// Parses a request of shape `T` and checks it as AWS does.
+    fn request<T>(&self, format: Format, body: &Bytes) -> Result<T, ApiError>
+    where
+        T: shape::Shape + serde::de::DeserializeOwned,
+    {
+        let cx = shape::Context {
+            max_record_bytes: self.limits.max_record_bytes,
+        };
+        shape::parse_checked(format, body, &cx)
+    }
 }
 
 fn shard_json(meta: &StreamMeta, s: &ShardMeta) -> Value {

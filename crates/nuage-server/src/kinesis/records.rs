@@ -32,95 +32,9 @@ pub(crate) fn wire_records(
 }
 
 impl Kinesis {
-    pub(super) fn validate_entry(
-        &self,
-        v: &mut Validation,
-        member: Option<usize>,
-        partition_key: &Option<String>,
-        data: &Option<Blob>,
-        explicit_hash_key: &Option<String>,
-    ) {
-        // The common case, without building field names.
-        let key_ok = partition_key
-            .as_deref()
-            .is_some_and(|k| !k.is_empty() && k.len() <= 256);
-        let data_ok = data
-            .as_ref()
-            .is_some_and(|d| d.0.len() <= self.limits.max_record_bytes);
-        if key_ok && data_ok && explicit_hash_key.as_deref().is_none_or(digits_ok) {
-            return;
-        }
-        let prefix = member.map_or(String::new(), |i| format!("records.{i}.member."));
-        let explicit_hash_key_check = |v: &mut Validation| {
-            v.pattern(
-                explicit_hash_key.as_deref(),
-                &format!("{prefix}explicitHashKey"),
-                digits_ok,
-                "0|([1-9]\\d{0,38})",
-            )
-        };
-        v.required(partition_key, &format!("{prefix}partitionKey"));
-        v.length(
-            partition_key.as_deref(),
-            &format!("{prefix}partitionKey"),
-            1,
-            256,
-        );
-        // AWS's order: PutRecord checks the hash key before the data,
-        // PutRecords' entries after it.
-        if member.is_none() {
-            explicit_hash_key_check(v);
-        }
-        v.required(data, &format!("{prefix}data"));
-        if let Some(d) = data
-            && d.0.len() > self.limits.max_record_bytes
-        {
-            let n = d.0.len();
-            v.fail(
-                &format!("java.nio.HeapByteBuffer[pos=0 lim={n} cap={n}]"),
-                &format!("{prefix}data"),
-                &format!(
-                    "Member must have length less than or equal to {}",
-                    self.limits.max_record_bytes
-                ),
-            );
-        }
-        if member.is_some() {
-            explicit_hash_key_check(v);
-        }
-    }
-
     pub(super) async fn put_record(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            #[serde(flatten)]
-            target: Target,
-            partition_key: Option<String>,
-            data: Option<Blob>,
-            explicit_hash_key: Option<String>,
-            sequence_number_for_ordering: Option<String>,
-        }
-        let r: Req = parse(format, body)?;
-        // AWS's order: SequenceNumberForOrdering, PartitionKey,
-        // ExplicitHashKey, Data, then the stream.
-        let mut v = Validation::default();
-        v.pattern(
-            r.sequence_number_for_ordering.as_deref(),
-            "sequenceNumberForOrdering",
-            digits_ok,
-            "0|([1-9]\\d{0,128})",
-        );
-        self.validate_entry(
-            &mut v,
-            None,
-            &r.partition_key,
-            &r.data,
-            &r.explicit_hash_key,
-        );
-        r.target.validate(&mut v);
-        v.finish()?;
-        let name = r.target.name()?;
+        let r: shapes::PutRecord = self.request(format, body)?;
+        let name = stream_named(&r.stream_name, &r.stream_arn)?;
         let entry = PutEntry {
             partition_key: r.partition_key.unwrap_or_default(),
             data: r.data.unwrap_or_default().0,
@@ -153,20 +67,6 @@ impl Kinesis {
     }
 
     pub(super) async fn put_records(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Entry {
-            partition_key: Option<String>,
-            data: Option<Blob>,
-            explicit_hash_key: Option<String>,
-        }
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            #[serde(flatten)]
-            target: Target,
-            records: Option<Vec<Entry>>,
-        }
         #[derive(Serialize)]
         #[serde(rename_all = "PascalCase")]
         struct Result {
@@ -186,38 +86,9 @@ impl Kinesis {
             records: Vec<Result>,
             encryption_type: &'static str,
         }
-        let r: Req = parse(format, body)?;
-        // AWS's order: Records (and each entry), then the stream.
-        let mut v = Validation::default();
-        v.required(&r.records, "records");
+        let r: shapes::PutRecords = self.request(format, body)?;
+        let name = stream_named(&r.stream_name, &r.stream_arn)?;
         let records = r.records.unwrap_or_default();
-        if r.target.stream_name.is_some() || r.target.stream_arn.is_some() {
-            if records.is_empty() {
-                v.fail(
-                    &"[]",
-                    "records",
-                    "Member must have length greater than or equal to 1",
-                );
-            } else if records.len() > 500 {
-                v.fail(
-                    &"[...]",
-                    "records",
-                    "Member must have length less than or equal to 500",
-                );
-            }
-        }
-        for (i, e) in records.iter().enumerate() {
-            self.validate_entry(
-                &mut v,
-                Some(i + 1),
-                &e.partition_key,
-                &e.data,
-                &e.explicit_hash_key,
-            );
-        }
-        r.target.validate(&mut v);
-        v.finish()?;
-        let name = r.target.name()?;
         let total: usize = records
             .iter()
             .map(|e| {
@@ -290,47 +161,8 @@ impl Kinesis {
     }
 
     pub(super) fn get_shard_iterator(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            #[serde(flatten)]
-            target: Target,
-            shard_id: Option<String>,
-            shard_iterator_type: Option<String>,
-            starting_sequence_number: Option<String>,
-            timestamp: Option<Timestamp>,
-        }
-        let r: Req = parse(format, body)?;
-        let mut v = Validation::default();
-        v.required(&r.shard_id, "shardId");
-        v.pattern(
-            r.shard_id.as_deref(),
-            "shardId",
-            stream_name_ok,
-            NAME_PATTERN,
-        );
-        v.length(r.shard_id.as_deref(), "shardId", 1, 128);
-        v.required(&r.shard_iterator_type, "shardIteratorType");
-        v.one_of(
-            r.shard_iterator_type.as_deref(),
-            "shardIteratorType",
-            &[
-                "AFTER_SEQUENCE_NUMBER",
-                "AT_SEQUENCE_NUMBER",
-                "AT_TIMESTAMP",
-                "TRIM_HORIZON",
-                "LATEST",
-            ],
-        );
-        v.pattern(
-            r.starting_sequence_number.as_deref(),
-            "startingSequenceNumber",
-            digits_ok,
-            "0|([1-9]\\d{0,128})",
-        );
-        r.target.validate(&mut v);
-        v.finish()?;
-        let name = r.target.name()?;
+        let r: shapes::GetShardIterator = self.request(format, body)?;
+        let name = stream_named(&r.stream_name, &r.stream_arn)?;
         let kind = r.shard_iterator_type.as_deref().unwrap_or_default();
         let start = match (kind, r.starting_sequence_number) {
             ("AT_SEQUENCE_NUMBER", Some(s)) => Start::AtSequence(s),
@@ -364,12 +196,6 @@ impl Kinesis {
     }
 
     pub(super) async fn get_records(&self, format: Format, body: Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            shard_iterator: Option<String>,
-            limit: Option<i64>,
-        }
         #[derive(Serialize)]
         #[serde(rename_all = "PascalCase")]
         struct Resp {
@@ -380,15 +206,10 @@ impl Kinesis {
             #[serde(skip_serializing_if = "Option::is_none")]
             child_shards: Option<Vec<Value>>,
         }
-        let r: Req = parse(format, &body)?;
-        let mut v = Validation::default();
-        v.required(&r.shard_iterator, "shardIterator");
-        v.length(r.shard_iterator.as_deref(), "shardIterator", 1, 512);
-        v.range(r.limit, "limit", 1, 10_000);
-        v.finish()?;
+        let r: shapes::GetRecords = self.request(format, &body)?;
         let streams = self.streams.clone();
         let iterator = r.shard_iterator.unwrap_or_default();
-        let limit = r.limit.unwrap_or(10_000) as usize;
+        let limit = r.limit.map_or(10_000, |n| n.0) as usize;
         let out = tokio::task::spawn_blocking(move || streams.get_records(&iterator, limit))
             .await
             .map_err(|e| ApiError::internal(e.to_string()))??;

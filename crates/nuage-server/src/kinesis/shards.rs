@@ -4,59 +4,8 @@ use super::*;
 
 impl Kinesis {
     pub(super) fn list_shards(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Filter {
-            r#type: Option<String>,
-            shard_id: Option<String>,
-            timestamp: Option<Timestamp>,
-        }
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            #[serde(flatten)]
-            target: Target,
-            next_token: Option<String>,
-            exclusive_start_shard_id: Option<String>,
-            max_results: Option<i64>,
-            shard_filter: Option<Filter>,
-        }
-        let r: Req = parse(format, body)?;
-        // AWS's order: ExclusiveStartShardId, MaxResults, NextToken, ...,
-        // the stream last.
-        let mut v = Validation::default();
-        v.pattern(
-            r.exclusive_start_shard_id.as_deref(),
-            "exclusiveStartShardId",
-            stream_name_ok,
-            NAME_PATTERN,
-        );
-        v.length(
-            r.exclusive_start_shard_id.as_deref(),
-            "exclusiveStartShardId",
-            1,
-            128,
-        );
-        v.range(r.max_results, "maxResults", 1, 10_000);
-        v.length(r.next_token.as_deref(), "nextToken", 1, 1_048_576);
-        if let Some(f) = &r.shard_filter {
-            v.required(&f.r#type, "shardFilter.type");
-            v.one_of(
-                f.r#type.as_deref(),
-                "shardFilter.type",
-                &[
-                    "AFTER_SHARD_ID",
-                    "AT_TRIM_HORIZON",
-                    "FROM_TRIM_HORIZON",
-                    "AT_LATEST",
-                    "AT_TIMESTAMP",
-                    "FROM_TIMESTAMP",
-                ],
-            );
-        }
-        r.target.validate(&mut v);
-        v.finish()?;
-        let named = r.target.stream_name.is_some() || r.target.stream_arn.is_some();
+        let r: shapes::ListShards = self.request(format, body)?;
+        let named = r.stream_name.is_some() || r.stream_arn.is_some();
         let (name, after) = match (&r.next_token, named) {
             (Some(_), true) => {
                 return Err(ApiError::new(
@@ -76,7 +25,7 @@ impl Kinesis {
                 (name.to_string(), after.parse::<u32>().ok())
             }
             (None, true) => (
-                r.target.name()?,
+                stream_named(&r.stream_name, &r.stream_arn)?,
                 r.exclusive_start_shard_id
                     .as_deref()
                     .and_then(nuage_streams::meta::parse_shard_id),
@@ -84,7 +33,7 @@ impl Kinesis {
         };
         let filter = match &r.shard_filter {
             None => None,
-            Some(f) => {
+            Some(Nested(f)) => {
                 let ms = f.timestamp.map(|t| t.0);
                 let need_ts = || {
                     ms.ok_or_else(|| {
@@ -94,7 +43,7 @@ impl Kinesis {
                         )
                     })
                 };
-                Some(match f.r#type.as_deref().unwrap_or_default() {
+                Some(match f.kind.as_deref().unwrap_or_default() {
                     "AFTER_SHARD_ID" => ShardFilter::AfterShardId(
                         f.shard_id
                             .as_deref()
@@ -121,7 +70,7 @@ impl Kinesis {
             .into_iter()
             .filter(|s| after.is_none_or(|a| s.index > a))
             .collect();
-        let limit = r.max_results.unwrap_or(1000) as usize;
+        let limit = r.max_results.map_or(1000, |n| n.0) as usize;
         let page: Vec<Value> = shards
             .iter()
             .take(limit)
@@ -136,28 +85,8 @@ impl Kinesis {
     }
 
     pub(super) fn split_shard(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            #[serde(flatten)]
-            target: Target,
-            shard_to_split: Option<String>,
-            new_starting_hash_key: Option<String>,
-        }
-        let r: Req = parse(format, body)?;
-        // AWS's order: NewStartingHashKey, the stream, ShardToSplit.
-        let mut v = Validation::default();
-        v.required(&r.new_starting_hash_key, "newStartingHashKey");
-        v.pattern(
-            r.new_starting_hash_key.as_deref(),
-            "newStartingHashKey",
-            digits_ok,
-            "0|([1-9]\\d{0,38})",
-        );
-        r.target.validate(&mut v);
-        shard_id_member(&mut v, &r.shard_to_split, "shardToSplit");
-        v.finish()?;
-        let name = r.target.name()?;
+        let r: shapes::SplitShard = self.request(format, body)?;
+        let name = stream_named(&r.stream_name, &r.stream_arn)?;
         let key = explicit_hash(r.new_starting_hash_key.as_deref())?.unwrap_or_default();
         self.streams
             .split_shard(&name, r.shard_to_split.as_deref().unwrap_or_default(), key)?;
@@ -165,22 +94,8 @@ impl Kinesis {
     }
 
     pub(super) fn merge_shards(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            #[serde(flatten)]
-            target: Target,
-            shard_to_merge: Option<String>,
-            adjacent_shard_to_merge: Option<String>,
-        }
-        let r: Req = parse(format, body)?;
-        // AWS's order: ShardToMerge, AdjacentShardToMerge, the stream.
-        let mut v = Validation::default();
-        shard_id_member(&mut v, &r.shard_to_merge, "shardToMerge");
-        shard_id_member(&mut v, &r.adjacent_shard_to_merge, "adjacentShardToMerge");
-        r.target.validate(&mut v);
-        v.finish()?;
-        let name = r.target.name()?;
+        let r: shapes::MergeShards = self.request(format, body)?;
+        let name = stream_named(&r.stream_name, &r.stream_arn)?;
         self.streams.merge_shards(
             &name,
             r.shard_to_merge.as_deref().unwrap_or_default(),
@@ -190,28 +105,9 @@ impl Kinesis {
     }
 
     pub(super) fn update_shard_count(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            #[serde(flatten)]
-            target: Target,
-            target_shard_count: Option<i64>,
-            scaling_type: Option<String>,
-        }
-        let r: Req = parse(format, body)?;
-        let mut v = Validation::default();
-        v.required(&r.target_shard_count, "targetShardCount");
-        v.range(r.target_shard_count, "targetShardCount", 1, 100_000);
-        v.required(&r.scaling_type, "scalingType");
-        v.one_of(
-            r.scaling_type.as_deref(),
-            "scalingType",
-            &["UNIFORM_SCALING"],
-        );
-        r.target.validate(&mut v);
-        v.finish()?;
-        let name = r.target.name()?;
-        let target = r.target_shard_count.unwrap_or(1) as u32;
+        let r: shapes::UpdateShardCount = self.request(format, body)?;
+        let name = stream_named(&r.stream_name, &r.stream_arn)?;
+        let target = r.target_shard_count.map_or(1, |n| n.0) as u32;
         let current = self.streams.update_shard_count(&name, target)?;
         let meta = self.streams.describe(&name)?;
         Ok(reply_value(
@@ -224,11 +120,4 @@ impl Kinesis {
             }),
         ))
     }
-}
-
-/// A required shard id member: present, then its pattern, then its length.
-fn shard_id_member(v: &mut Validation, value: &Option<String>, field: &str) {
-    v.required(value, field);
-    v.pattern(value.as_deref(), field, stream_name_ok, NAME_PATTERN);
-    v.length(value.as_deref(), field, 1, 128);
 }

@@ -26,48 +26,17 @@ pub(super) fn created(meta: &StreamMeta) -> Value {
     json!(meta.created_ms as f64 / 1000.0)
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub(super) struct ModeDetails {
-    stream_mode: Option<String>,
-}
-
-pub(super) fn parse_mode(details: Option<&ModeDetails>) -> Result<StreamMode, ApiError> {
-    match details.and_then(|d| d.stream_mode.as_deref()) {
-        None | Some("PROVISIONED") => Ok(StreamMode::Provisioned),
-        Some("ON_DEMAND") => Ok(StreamMode::OnDemand),
-        Some(other) => Err(ApiError::new(
-            ErrorCode::Validation,
-            format!(
-                "1 validation error detected: Value '{other}' at 'streamModeDetails.streamMode' failed to satisfy constraint: Member must satisfy enum value set: [ON_DEMAND, PROVISIONED]"
-            ),
-        )),
+pub(super) fn parse_mode(details: Option<&Nested<shapes::ModeDetails>>) -> StreamMode {
+    match details.and_then(|d| d.0.stream_mode.as_deref()) {
+        Some("ON_DEMAND") => StreamMode::OnDemand,
+        _ => StreamMode::Provisioned,
     }
 }
 
 impl Kinesis {
     pub(super) fn create_stream(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            stream_name: Option<String>,
-            shard_count: Option<i64>,
-            stream_mode_details: Option<ModeDetails>,
-            tags: Option<BTreeMap<String, String>>,
-        }
-        let r: Req = parse(format, body)?;
-        let mode = parse_mode(r.stream_mode_details.as_ref())?;
-        let mut v = Validation::default();
-        v.required(&r.stream_name, "streamName");
-        v.pattern(
-            r.stream_name.as_deref(),
-            "streamName",
-            stream_name_ok,
-            NAME_PATTERN,
-        );
-        v.length(r.stream_name.as_deref(), "streamName", 1, 128);
-        v.range(r.shard_count, "shardCount", 1, 100_000);
-        v.finish()?;
+        let r: shapes::CreateStream = self.request(format, body)?;
+        let mode = parse_mode(r.stream_mode_details.as_ref());
         let shards = match (mode, r.shard_count) {
             (StreamMode::OnDemand, Some(_)) => {
                 return Err(ApiError::new(
@@ -76,7 +45,7 @@ impl Kinesis {
                 ));
             }
             (StreamMode::OnDemand, None) => 4,
-            (StreamMode::Provisioned, Some(n)) => n as u32,
+            (StreamMode::Provisioned, Some(n)) => n.0 as u32,
             (StreamMode::Provisioned, None) => {
                 return Err(ApiError::new(
                     ErrorCode::Validation,
@@ -94,43 +63,18 @@ impl Kinesis {
     }
 
     pub(super) fn delete_stream(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            #[serde(flatten)]
-            target: Target,
-            enforce_consumer_deletion: Option<bool>,
-        }
-        let r: Req = parse(format, body)?;
-        let name = target_name(&r.target)?;
+        let r: shapes::DeleteStream = self.request(format, body)?;
+        let name = stream_named(&r.stream_name, &r.stream_arn)?;
         self.streams
             .delete(&name, r.enforce_consumer_deletion.unwrap_or(false))?;
         Ok(empty(format))
     }
 
     pub(super) fn describe_stream(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            #[serde(flatten)]
-            target: Target,
-            limit: Option<i64>,
-            exclusive_start_shard_id: Option<String>,
-        }
-        let r: Req = parse(format, body)?;
-        let mut v = Validation::default();
-        v.range(r.limit, "limit", 1, 10_000);
-        v.length(
-            r.exclusive_start_shard_id.as_deref(),
-            "exclusiveStartShardId",
-            1,
-            128,
-        );
-        r.target.validate(&mut v);
-        v.finish()?;
-        let name = r.target.name()?;
+        let r: shapes::DescribeStream = self.request(format, body)?;
+        let name = stream_named(&r.stream_name, &r.stream_arn)?;
         let meta = self.streams.describe(&name)?;
-        let limit = r.limit.unwrap_or(100) as usize;
+        let limit = r.limit.map_or(100, |n| n.0) as usize;
         let after = r
             .exclusive_start_shard_id
             .as_deref()
@@ -160,8 +104,8 @@ impl Kinesis {
     }
 
     pub(super) fn describe_stream_summary(&self, format: Format, body: &Bytes) -> ApiResult {
-        let r: Target = parse(format, body)?;
-        let name = target_name(&r)?;
+        let r: shapes::StreamOnly = self.request(format, body)?;
+        let name = stream_named(&r.stream_name, &r.stream_arn)?;
         let meta = self.streams.describe(&name)?;
         let mut summary = json!({
             "StreamName": meta.name,
@@ -182,28 +126,12 @@ impl Kinesis {
     }
 
     pub(super) fn list_streams(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            limit: Option<i64>,
-            exclusive_start_stream_name: Option<String>,
-            next_token: Option<String>,
-        }
-        let r: Req = parse(format, body)?;
-        let mut v = Validation::default();
-        v.range(r.limit, "limit", 1, 10_000);
-        v.length(
-            r.exclusive_start_stream_name.as_deref(),
-            "exclusiveStartStreamName",
-            1,
-            128,
-        );
-        v.finish()?;
+        let r: shapes::ListStreams = self.request(format, body)?;
         let after = match &r.next_token {
             Some(token) => Some(decode_token(token, "stream")?),
             None => r.exclusive_start_stream_name.clone(),
         };
-        let limit = r.limit.unwrap_or(100) as usize;
+        let limit = r.limit.map_or(100, |n| n.0) as usize;
         let names: Vec<String> = self
             .streams
             .names()
@@ -237,50 +165,19 @@ impl Kinesis {
     }
 
     pub(super) fn retention(&self, format: Format, body: &Bytes, increase: bool) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            #[serde(flatten)]
-            target: Target,
-            retention_period_hours: Option<i64>,
-        }
-        let r: Req = parse(format, body)?;
-        let mut v = Validation::default();
-        v.required(&r.retention_period_hours, "retentionPeriodHours");
-        v.range(r.retention_period_hours, "retentionPeriodHours", 1, 8760);
-        r.target.validate(&mut v);
-        v.finish()?;
-        let name = r.target.name()?;
+        let r: shapes::Retention = self.request(format, body)?;
+        let name = stream_named(&r.stream_name, &r.stream_arn)?;
         self.streams.set_retention(
             &name,
-            r.retention_period_hours.unwrap_or(24) as u32,
+            r.retention_period_hours.map_or(24, |n| n.0) as u32,
             increase,
         )?;
         Ok(empty(format))
     }
 
     pub(super) fn encryption(&self, format: Format, body: &Bytes, start: bool) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            #[serde(flatten)]
-            target: Target,
-            encryption_type: Option<String>,
-            key_id: Option<String>,
-        }
-        let r: Req = parse(format, body)?;
-        let mut v = Validation::default();
-        v.required(&r.encryption_type, "encryptionType");
-        v.one_of(
-            r.encryption_type.as_deref(),
-            "encryptionType",
-            &["NONE", "KMS"],
-        );
-        v.required(&r.key_id, "keyId");
-        v.length(r.key_id.as_deref(), "keyId", 1, 2048);
-        r.target.validate(&mut v);
-        v.finish()?;
-        let name = r.target.name()?;
+        let r: shapes::Encryption = self.request(format, body)?;
+        let name = stream_named(&r.stream_name, &r.stream_arn)?;
         let encryption = start.then(|| Encryption {
             kind: r.encryption_type.unwrap_or_default(),
             key_id: r.key_id.unwrap_or_default(),
@@ -290,28 +187,23 @@ impl Kinesis {
     }
 
     pub(super) fn monitoring(&self, format: Format, body: &Bytes, enable: bool) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            #[serde(flatten)]
-            target: Target,
-            shard_level_metrics: Option<Vec<String>>,
-        }
-        let r: Req = parse(format, body)?;
-        let mut v = Validation::default();
-        v.required(&r.shard_level_metrics, "shardLevelMetrics");
-        let mut allowed = nuage_streams::streams::SHARD_LEVEL_METRICS.to_vec();
-        allowed.push("ALL");
-        for (i, m) in r.shard_level_metrics.iter().flatten().enumerate() {
-            v.one_of(
-                Some(m),
-                &format!("shardLevelMetrics.{}.member", i + 1),
-                &allowed,
+        let r: shapes::Monitoring = self.request(format, body)?;
+        let mut failures = shape::Failures::default();
+        for (i, metric) in r.shard_level_metrics.iter().flatten().enumerate() {
+            let list = shape::Path::Member(&shape::Path::Root, "ShardLevelMetrics");
+            shape::member(
+                &shape::Context {
+                    max_record_bytes: 0,
+                },
+                &shape::Path::Item(&list, i + 1),
+                Some(metric),
+                &[shape::Rule::OneOf(shapes::METRICS)],
+                &|_| false,
+                &mut failures,
             );
         }
-        r.target.validate(&mut v);
-        v.finish()?;
-        let name = r.target.name()?;
+        failures.finish()?;
+        let name = stream_named(&r.stream_name, &r.stream_arn)?;
         let (before, after) = self.streams.set_monitoring(
             &name,
             &r.shard_level_metrics.unwrap_or_default(),
@@ -330,21 +222,10 @@ impl Kinesis {
     }
 
     pub(super) fn update_stream_mode(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            #[serde(rename = "StreamARN")]
-            stream_arn: Option<String>,
-            stream_mode_details: Option<ModeDetails>,
-        }
-        let r: Req = parse(format, body)?;
-        let mut v = Validation::default();
-        v.required(&r.stream_arn, "streamARN");
-        v.required(&r.stream_mode_details, "streamModeDetails");
-        v.finish()?;
+        let r: shapes::UpdateStreamMode = self.request(format, body)?;
         let name = self.resource_stream(r.stream_arn.as_deref())?;
         self.streams
-            .set_mode(&name, parse_mode(r.stream_mode_details.as_ref())?)?;
+            .set_mode(&name, parse_mode(r.stream_mode_details.as_ref()))?;
         Ok(empty(format))
     }
 

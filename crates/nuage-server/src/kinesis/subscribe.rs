@@ -16,14 +16,14 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use nuage_streams::{RecordsOut, Start, Streams};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::{Kinesis, WireRecord, child_shards_json, wire_records};
 use crate::metrics::Metrics;
-use crate::wire::{ApiError, ApiResult, ErrorCode, Format, Timestamp, Validation, encode, parse};
+use crate::wire::{ApiError, ApiResult, ErrorCode, Format, encode};
 
 /// How long a subscription lasts (AWS: 5 minutes; the client then
 /// subscribes again from its ContinuationSequenceNumber).
@@ -140,50 +140,12 @@ fn event_frame(format: Format, out: RecordsOut) -> Bytes {
 
 impl Kinesis {
     pub(crate) fn subscribe_to_shard(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Position {
-            #[serde(rename = "Type")]
-            kind: Option<String>,
-            sequence_number: Option<String>,
-            timestamp: Option<Timestamp>,
-        }
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            #[serde(rename = "ConsumerARN")]
-            consumer_arn: Option<String>,
-            shard_id: Option<String>,
-            starting_position: Option<Position>,
-        }
-        let r: Req = parse(format, body)?;
-        let mut v = Validation::default();
-        v.required(&r.consumer_arn, "consumerARN");
-        v.length(r.consumer_arn.as_deref(), "consumerARN", 1, 2048);
-        v.required(&r.shard_id, "shardId");
-        v.length(r.shard_id.as_deref(), "shardId", 1, 128);
-        v.required(&r.starting_position, "startingPosition");
-        let kind = r.starting_position.as_ref().and_then(|p| p.kind.clone());
-        if r.starting_position.is_some() {
-            v.required(&kind, "startingPosition.type");
-        }
-        v.one_of(
-            kind.as_deref(),
-            "startingPosition.type",
-            &[
-                "AT_SEQUENCE_NUMBER",
-                "AFTER_SEQUENCE_NUMBER",
-                "TRIM_HORIZON",
-                "LATEST",
-                "AT_TIMESTAMP",
-            ],
-        );
-        v.finish()?;
+        let r: super::shapes::SubscribeToShard = self.request(format, body)?;
         let consumer_arn = r.consumer_arn.unwrap_or_default();
         let shard_text = r.shard_id.unwrap_or_default();
-        let position = r.starting_position.expect("validated");
+        let position = r.starting_position.expect("validated").0;
         let start = match (
-            kind.as_deref().unwrap_or_default(),
+            position.kind.as_deref().unwrap_or_default(),
             position.sequence_number,
         ) {
             ("AT_SEQUENCE_NUMBER", Some(s)) => Start::AtSequence(s),

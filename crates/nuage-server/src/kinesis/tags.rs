@@ -2,106 +2,27 @@
 
 use super::*;
 
-/// The Tags map's own constraints: 1 to `max` entries (AddTagsToStream 10,
-/// TagResource 50), keys of 1 to 128 characters, values of at most 256.
-fn validate_tags_member(v: &mut Validation, tags: &Option<BTreeMap<String, String>>, max: usize) {
-    v.required(tags, "tags");
-    let Some(tags) = tags else {
-        return;
-    };
-    let shown = format!(
-        "{{{}}}",
-        tags.iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    if tags.is_empty() {
-        v.fail(
-            &shown,
-            "tags",
-            "Member must have length greater than or equal to 1",
-        );
-    } else if tags.len() > max {
-        v.fail(
-            &shown,
-            "tags",
-            &format!("Member must have length less than or equal to {max}"),
-        );
-    }
-    if tags.keys().any(|k| k.is_empty() || k.chars().count() > 128) {
-        v.fail(
-            &shown,
-            "tags",
-            "Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]",
-        );
-    }
-    if tags.values().any(|v| v.chars().count() > 256) {
-        v.fail(
-            &shown,
-            "tags",
-            "Map value must satisfy constraint: [Member must have length less than or equal to 256, Member must have length greater than or equal to 0]",
-        );
-    }
-}
-
 impl Kinesis {
     pub(super) fn add_tags(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            #[serde(flatten)]
-            target: Target,
-            tags: Option<BTreeMap<String, String>>,
-        }
-        let r: Req = parse(format, body)?;
-        let mut v = Validation::default();
-        // AWS's order: Tags, then the stream.
-        validate_tags_member(&mut v, &r.tags, 10);
-        r.target.validate(&mut v);
-        v.finish()?;
-        let name = r.target.name()?;
-        let tags = r.tags.unwrap_or_default();
-        self.streams.add_tags(&name, tags)?;
+        let r: shapes::AddTagsToStream = self.request(format, body)?;
+        let name = stream_named(&r.stream_name, &r.stream_arn)?;
+        self.streams.add_tags(&name, r.tags.unwrap_or_default())?;
         Ok(empty(format))
     }
 
     pub(super) fn remove_tags(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            #[serde(flatten)]
-            target: Target,
-            tag_keys: Option<Vec<String>>,
-        }
-        let r: Req = parse(format, body)?;
-        let mut v = Validation::default();
-        v.required(&r.tag_keys, "tagKeys");
-        r.target.validate(&mut v);
-        v.finish()?;
-        let name = r.target.name()?;
+        let r: shapes::RemoveTagsFromStream = self.request(format, body)?;
+        let name = stream_named(&r.stream_name, &r.stream_arn)?;
         self.streams
             .remove_tags(&name, &r.tag_keys.unwrap_or_default())?;
         Ok(empty(format))
     }
 
     pub(super) fn list_tags(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            #[serde(flatten)]
-            target: Target,
-            exclusive_start_tag_key: Option<String>,
-            limit: Option<i64>,
-        }
-        let r: Req = parse(format, body)?;
-        let mut v = Validation::default();
-        v.range(r.limit, "limit", 1, 50);
-        r.target.validate(&mut v);
-        v.finish()?;
-        let name = r.target.name()?;
+        let r: shapes::ListTagsForStream = self.request(format, body)?;
+        let name = stream_named(&r.stream_name, &r.stream_arn)?;
         let meta = self.streams.describe(&name)?;
-        let limit = r.limit.unwrap_or(50) as usize;
+        let limit = r.limit.map_or(50, |n| n.0) as usize;
         let tags: Vec<(&String, &String)> = meta
             .tags
             .iter()
@@ -117,12 +38,7 @@ impl Kinesis {
     }
 
     pub(super) fn resource_stream(&self, arn: Option<&str>) -> Result<String, ApiError> {
-        let arn = arn.ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::Validation,
-                "1 validation error detected: Value null at 'resourceARN' failed to satisfy constraint: Member must not be null",
-            )
-        })?;
+        let arn = arn.unwrap_or_default();
         Streams::name_from_arn(arn)
             .map(str::to_string)
             .ok_or_else(|| {
@@ -134,31 +50,14 @@ impl Kinesis {
     }
 
     pub(super) fn tag_resource(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            #[serde(rename = "ResourceARN")]
-            resource_arn: Option<String>,
-            tags: Option<BTreeMap<String, String>>,
-        }
-        let r: Req = parse(format, body)?;
+        let r: shapes::TagResource = self.request(format, body)?;
         let name = self.resource_stream(r.resource_arn.as_deref())?;
-        let mut v = Validation::default();
-        validate_tags_member(&mut v, &r.tags, nuage_streams::streams::MAX_TAGS);
-        v.finish()?;
         self.streams.add_tags(&name, r.tags.unwrap_or_default())?;
         Ok(empty(format))
     }
 
     pub(super) fn untag_resource(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            #[serde(rename = "ResourceARN")]
-            resource_arn: Option<String>,
-            tag_keys: Option<Vec<String>>,
-        }
-        let r: Req = parse(format, body)?;
+        let r: shapes::UntagResource = self.request(format, body)?;
         let name = self.resource_stream(r.resource_arn.as_deref())?;
         self.streams
             .remove_tags(&name, &r.tag_keys.unwrap_or_default())?;
@@ -166,13 +65,7 @@ impl Kinesis {
     }
 
     pub(super) fn list_tags_for_resource(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            #[serde(rename = "ResourceARN")]
-            resource_arn: Option<String>,
-        }
-        let r: Req = parse(format, body)?;
+        let r: shapes::ListTagsForResource = self.request(format, body)?;
         let name = self.resource_stream(r.resource_arn.as_deref())?;
         let meta = self.streams.describe(&name)?;
         Ok(reply_value(
