@@ -279,9 +279,20 @@ pub fn reply_value(format: Format, value: &Value) -> Response {
     }
 }
 
-/// The `{}` most operations answer with.
-pub fn empty(format: Format) -> Response {
+/// `{}`: what Firehose answers when it has nothing to say.
+pub fn empty_object(format: Format) -> Response {
     reply_value(format, &json!({}))
+}
+
+/// The answer of a Kinesis operation that returns nothing: a 200 with an empty
+/// body, as AWS sends it (CreateStream, AddTagsToStream, ...).
+pub fn empty(format: Format) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, format.content_type())],
+        Vec::new(),
+    )
+        .into_response()
 }
 
 fn json_to_cbor(value: &Value, timestamp: bool) -> ciborium::Value {

@@ -83,11 +83,25 @@ pub fn shard_id(index: u32) -> String {
 
 /// `shardId-000000000007` -> 7 (as AWS, the prefix may be left out).
 pub fn parse_shard_id(text: &str) -> Option<u32> {
-    let digits = text.strip_prefix("shardId-").unwrap_or(text);
-    if digits.is_empty() || digits.len() > 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    // As AWS reads a shard id: the digits after the first '-' (or the whole
+    // text without one), a number from 0 to 2^31-1, whatever precedes it.
+    let digits = match text.split('-').nth(1) {
+        Some(d) if !d.is_empty() => d,
+        _ => text,
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    digits.parse().ok()
+    let significant = digits.trim_start_matches('0');
+    if significant.len() > 10 {
+        return None;
+    }
+    let n: u64 = if significant.is_empty() {
+        0
+    } else {
+        significant.parse().ok()?
+    };
+    u32::try_from(n).ok().filter(|n| *n <= i32::MAX as u32)
 }
 
 impl ShardMeta {
@@ -214,6 +228,12 @@ mod tests {
         assert_eq!(three[2].1, u128::MAX);
         assert_eq!(parse_shard_id("shardId-000000000007"), Some(7));
         assert_eq!(parse_shard_id("7"), Some(7));
-        assert_eq!(parse_shard_id("shard-7"), None);
+        assert_eq!(parse_shard_id("shard-7"), Some(7));
+        assert_eq!(parse_shard_id("shardId-2147483647"), Some(2147483647));
+        assert_eq!(parse_shard_id("2147483648"), None);
+        assert_eq!(parse_shard_id("shardId-002147483648"), None);
+        assert_eq!(parse_shard_id("ABKLFD8"), None);
+        assert_eq!(parse_shard_id("2.14E4"), None);
+        assert_eq!(parse_shard_id("shardId-"), None);
     }
 }

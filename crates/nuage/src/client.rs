@@ -167,6 +167,10 @@ impl Connection {
 
     pub async fn json(&mut self, operation: &str, body: Value) -> anyhow::Result<Value> {
         let bytes = self.call(operation, Bytes::from(body.to_string())).await?;
+        // An operation with nothing to say answers with an empty body.
+        if bytes.is_empty() {
+            return Ok(Value::Object(Default::default()));
+        }
         Ok(serde_json::from_slice(&bytes)?)
     }
 }

@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::wire::{
-    ApiError, ApiResult, Blob, ErrorCode, Format, Validation, empty, parse, reply, reply_value,
+    ApiError, ApiResult, Blob, ErrorCode, Format, Validation, empty_object, parse, reply,
+    reply_value,
 };
 
 pub struct Firehose {

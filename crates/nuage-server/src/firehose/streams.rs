@@ -314,7 +314,7 @@ impl Firehose {
     pub(super) async fn delete(&self, format: Format, body: &Bytes) -> ApiResult {
         let name = named(format, body)?;
         self.deliveries.delete(&name).await?;
-        Ok(empty(format))
+        Ok(empty_object(format))
     }
 
     pub(super) fn describe(&self, format: Format, body: &Bytes) -> ApiResult {
@@ -473,7 +473,7 @@ impl Firehose {
             meta.updated_ms = nuage_streams::streams::now_ms();
             Ok(())
         })?;
-        Ok(empty(format))
+        Ok(empty_object(format))
     }
 
     pub(super) fn set_encryption(&self, format: Format, body: &Bytes, start: bool) -> ApiResult {
@@ -504,6 +504,6 @@ impl Firehose {
             meta.encryption = config;
             Ok(())
         })?;
-        Ok(empty(format))
+        Ok(empty_object(format))
     }
 }

@@ -31,7 +31,7 @@ impl Firehose {
             meta.tags = next;
             Ok(())
         })?;
-        Ok(empty(format))
+        Ok(empty_object(format))
     }
 
     pub(super) fn untag(&self, format: Format, body: &Bytes) -> ApiResult {
@@ -54,7 +54,7 @@ impl Firehose {
             }
             Ok(())
         })?;
-        Ok(empty(format))
+        Ok(empty_object(format))
     }
 
     pub(super) fn list_tags(&self, format: Format, body: &Bytes) -> ApiResult {

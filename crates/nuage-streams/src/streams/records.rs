@@ -223,14 +223,17 @@ impl Streams {
     }
 
     pub fn shard_iterator(&self, name: &str, shard_text: &str, start: Start) -> Result<String> {
-        let stream = self.get_for_data(name)?;
+        let shard = self.shard_index(name, shard_text)?;
+        let missing = || self.shard_not_found(name, &shard_id(shard));
+        let stream = match self.get_for_data(name) {
+            Err(StreamError::NotFound(_)) => return Err(missing()),
+            other => other?,
+        };
         let meta = stream.meta();
-        let shard = crate::meta::parse_shard_id(shard_text)
-            .filter(|i| meta.shard(*i).is_some())
-            .ok_or_else(|| self.shard_not_found(name, shard_text))?;
-        let log = stream
-            .log(shard)
-            .ok_or_else(|| self.shard_not_found(name, shard_text))?;
+        if meta.shard(shard).is_none() {
+            return Err(missing());
+        }
+        let log = stream.log(shard).ok_or_else(missing)?;
         let now = now_ms();
         let position = match start {
             Start::TrimHorizon => Position::at(log.trim_horizon()),

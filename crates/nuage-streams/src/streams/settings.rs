@@ -70,29 +70,40 @@ impl Streams {
         Ok(removed)
     }
 
+    /// Refuses tag texts as AWS does (the texts are AWS's recorded ones):
+    /// characters outside its set, then `%` (inside the set, but refused
+    /// when stored). `doing` is "add tags to" or "remove tags from".
+    fn check_tag_texts<'a>(
+        &self,
+        name: &str,
+        doing: &str,
+        texts: impl std::iter::Iterator<Item = &'a String> + Clone,
+    ) -> Result<()> {
+        let allowed = |c: char| {
+            c.is_ascii_alphanumeric()
+                || ('\u{C0}'..='\u{1FFF}').contains(&c)
+                || ('\u{2C00}'..='\u{D7FF}').contains(&c)
+                || "_./-=+ @%:".contains(c)
+        };
+        if texts.clone().any(|t| !t.chars().all(allowed)) {
+            return Err(StreamError::InvalidArgument(
+                "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @.".into(),
+            ));
+        }
+        if texts.clone().any(|t| t.contains('%')) {
+            return Err(StreamError::InvalidArgument(format!(
+                "Failed to {doing} stream {name} under account {} because some tags contained illegal characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@'.",
+                self.config.account
+            )));
+        }
+        Ok(())
+    }
+
     /// Adds or replaces tags. As AWS, an unknown stream comes before bad
-    /// characters: those outside AWS's set, then `%` (inside the set, but
-    /// refused when stored), each with AWS's message.
+    /// characters.
     pub fn add_tags(&self, name: &str, tags: BTreeMap<String, String>) -> Result<()> {
         self.change(name, |_, meta| {
-            let allowed = |c: char| {
-                c.is_ascii_alphanumeric()
-                    || ('\u{C0}'..='\u{1FFF}').contains(&c)
-                    || ('\u{2C00}'..='\u{D7FF}').contains(&c)
-                    || "_./-=+ @%:".contains(c)
-            };
-            let texts = || tags.iter().flat_map(|(k, v)| [k, v]);
-            if texts().any(|t| !t.chars().all(allowed)) {
-                return Err(StreamError::InvalidArgument(
-                    "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @ :.".into(),
-                ));
-            }
-            if texts().any(|t| t.contains('%')) {
-                return Err(StreamError::InvalidArgument(format!(
-                    "Failed to add tags to stream {name} under account {} because some tags contained illegal characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@',':'.",
-                    self.config.account
-                )));
-            }
+            self.check_tag_texts(name, "add tags to", tags.iter().flat_map(|(k, v)| [k, v]))?;
             let mut next = meta.tags.clone();
             next.extend(tags);
             if next.len() > MAX_TAGS {
@@ -108,6 +119,7 @@ impl Streams {
 
     pub fn remove_tags(&self, name: &str, keys: &[String]) -> Result<()> {
         self.change(name, |_, meta| {
+            self.check_tag_texts(name, "remove tags from", keys.iter())?;
             for key in keys {
                 meta.tags.remove(key);
             }

@@ -45,17 +45,25 @@ impl Streams {
         }
     }
 
-    pub(super) fn open_shard(&self, meta: &StreamMeta, text: &str) -> Result<ShardMeta> {
-        crate::meta::parse_shard_id(text)
-            .and_then(|i| meta.shard(i))
+    /// The shard a request names, read before the stream is looked up: an
+    /// id AWS cannot read is not found, named as the request gave it.
+    pub(super) fn shard_index(&self, stream: &str, text: &str) -> Result<u32> {
+        crate::meta::parse_shard_id(text).ok_or_else(|| self.no_such_shard(stream, text))
+    }
+
+    fn no_such_shard(&self, stream: &str, shard: &str) -> StreamError {
+        StreamError::NotFound(format!(
+            "Could not find shard {shard} in stream {stream} under account {}.",
+            self.config.account
+        ))
+    }
+
+    /// An open shard of the stream, by index (named in AWS's form if absent).
+    pub(super) fn open_shard(&self, meta: &StreamMeta, index: u32) -> Result<ShardMeta> {
+        meta.shard(index)
             .filter(|s| s.is_open())
             .cloned()
-            .ok_or_else(|| {
-                StreamError::NotFound(format!(
-                    "Could not find shard {text} in stream {} under account {}.",
-                    meta.name, self.config.account
-                ))
-            })
+            .ok_or_else(|| self.no_such_shard(&meta.name, &shard_id(index)))
     }
 
     /// Closes `shard` and opens `children` (ranges with their parents).
@@ -109,10 +117,11 @@ impl Streams {
     }
 
     pub fn split_shard(&self, name: &str, shard_text: &str, new_start: u128) -> Result<()> {
+        let index = self.shard_index(name, shard_text)?;
         self.check_shard_limit(1)?;
         self.change(name, |stream, meta| {
             self.require_active(meta)?;
-            let shard = self.open_shard(meta, shard_text)?;
+            let shard = self.open_shard(meta, index)?;
             if new_start <= shard.start_hash.saturating_add(1) || new_start >= shard.end_hash {
                 return Err(StreamError::InvalidArgument(format!(
                     "NewStartingHashKey {new_start} used in SplitShard() on shard {} in stream {name} under account {} is not both greater than one plus the shard's StartingHashKey {} and less than the shard's EndingHashKey {}.",
@@ -136,12 +145,14 @@ impl Streams {
     }
 
     pub fn merge_shards(&self, name: &str, shard_text: &str, adjacent_text: &str) -> Result<()> {
+        let first = self.shard_index(name, shard_text)?;
+        let second = self.shard_index(name, adjacent_text)?;
         self.change(name, |stream, meta| {
             self.require_active(meta)?;
-            let a = self.open_shard(meta, shard_text)?;
-            let b = self.open_shard(meta, adjacent_text)?;
-            let adjacent = a.end_hash.checked_add(1) == Some(b.start_hash)
-                || b.end_hash.checked_add(1) == Some(a.start_hash);
+            let a = self.open_shard(meta, first)?;
+            let b = self.open_shard(meta, second)?;
+            // AWS merges ShardToMerge with the shard just above it.
+            let adjacent = a.end_hash.checked_add(1) == Some(b.start_hash);
             if !adjacent {
                 return Err(StreamError::InvalidArgument(format!(
                     "Shards {} and {} in stream {name} under account {} are not an adjacent pair of shards eligible for merging",

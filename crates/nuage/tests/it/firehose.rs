@@ -1137,7 +1137,9 @@ fn a_lambda_processor_transforms_drops_and_fails_records() {
             .collect()
     };
     wait_until(15, || {
+        // Each object is written on its own: wait for all of them.
         !under("shout", "ok/").is_empty()
+            && !under("shout", "errors/processing-failed/").is_empty()
             && !under("web", "ok/").is_empty()
             && !under("gone", "errors/").is_empty()
     });

@@ -758,7 +758,13 @@ fn post_cbor(
                 .map(str::to_string)
         })
         .unwrap_or_default();
-    let value = ciborium::from_reader(&response[split + 4..]).unwrap();
+    // An operation with nothing to return answers with an empty body, as AWS.
+    let body = &response[split + 4..];
+    let value = if body.is_empty() {
+        ciborium::Value::Map(Vec::new())
+    } else {
+        ciborium::from_reader(body).unwrap()
+    };
     (status, content_type, value)
 }
 
