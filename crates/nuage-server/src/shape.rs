@@ -46,6 +46,9 @@ pub enum Rule {
     OneOf(&'static [&'static str]),
     /// Every string of a list.
     ItemLengths(usize, usize),
+    /// Rules each string of a list must pass on its own (named
+    /// `list.N.member` when it fails).
+    Items(&'static [Rule]),
     /// Every key, and every value, of a string map.
     KeyLengths(usize, usize),
     ValueLengths(usize, usize),
@@ -136,16 +139,22 @@ impl Failures {
     pub fn finish(self) -> Result<(), ApiError> {
         match self.0.len() {
             0 => Ok(()),
-            n => Err(ApiError::new(
-                ErrorCode::Validation,
-                format!(
-                    "{n} validation error{} detected: {}",
-                    if n == 1 { "" } else { "s" },
-                    self.0.join("; ")
-                ),
-            )),
+            n => Err(validation_error(n, &self.0)),
         }
     }
+}
+
+/// AWS's ValidationException: `N validation error(s) detected: ` and the
+/// constraint messages listed, joined by `; `.
+pub fn validation_error(count: usize, listed: &[String]) -> ApiError {
+    ApiError::new(
+        ErrorCode::Validation,
+        format!(
+            "{count} validation error{} detected: {}",
+            if count == 1 { "" } else { "s" },
+            listed.join("; ")
+        ),
+    )
 }
 
 /// A request or nested structure declared with [`shape!`].
@@ -184,9 +193,21 @@ fn java_length(s: &str) -> usize {
     }
 }
 
-impl Member for String {
+impl Member for str {
     fn length(&self) -> usize {
         java_length(self)
+    }
+    fn text(&self) -> Option<&str> {
+        Some(self)
+    }
+    fn shown(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Member for String {
+    fn length(&self) -> usize {
+        self.as_str().length()
     }
     fn text(&self) -> Option<&str> {
         Some(self)
@@ -389,6 +410,11 @@ pub fn member<T: Member + ?Sized>(
                     "Member must satisfy constraint: [Member must have length less than or equal to {max}, Member must have length greater than or equal to {min}]"
                 ));
             }
+            Rule::Items(rules) => {
+                for (i, (item, _)) in v.strings().into_iter().enumerate() {
+                    member(cx, &Path::Item(path, i + 1), Some(item), rules, given, out);
+                }
+            }
             Rule::KeyLengths(min, max) if !v.strings().iter().all(|(k, _)| within(k, min, max)) => {
                 fail(format!(
                     "Map keys must satisfy constraint: [Member must have length less than or equal to {max}, Member must have length greater than or equal to {min}]"
@@ -503,6 +529,27 @@ mod tests {
             stream_arn "StreamARN": String [MinLength(1)],
             limit "Limit": Int [Min(1), Max(10000)],
         }
+    }
+
+    shape! {
+        struct Keys {
+            keys "TagKeys": Vec<String> [NotNull, Items(&[MinLength(1), MaxLength(3)])],
+        }
+    }
+
+    /// Each item of a list is named `list.N.member`, as AWS names the items
+    /// of PutRecords' Records.
+    #[test]
+    fn items_of_a_list_are_checked_one_by_one() {
+        let cx = Context {
+            max_record_bytes: 4,
+        };
+        let body = Bytes::from_static(br#"{"TagKeys": ["ok", "", "long"]}"#);
+        let error = parse_checked::<Keys>(Format::Json, &body, &cx).unwrap_err();
+        assert_eq!(
+            error.message,
+            "2 validation errors detected: Value '' at 'tagKeys.2.member' failed to satisfy constraint: Member must have length greater than or equal to 1; Value 'long' at 'tagKeys.3.member' failed to satisfy constraint: Member must have length less than or equal to 3"
+        );
     }
 
     fn message(body: &str) -> String {

@@ -502,14 +502,7 @@ impl Validation {
     pub fn finish(self) -> Result<(), ApiError> {
         match self.0.len() {
             0 => Ok(()),
-            n => Err(ApiError::new(
-                ErrorCode::Validation,
-                format!(
-                    "{n} validation error{} detected: {}",
-                    if n == 1 { "" } else { "s" },
-                    self.0[..n.min(10)].join("; ")
-                ),
-            )),
+            n => Err(crate::shape::validation_error(n, &self.0[..n.min(10)])),
         }
     }
 }

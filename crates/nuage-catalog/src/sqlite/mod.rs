@@ -15,8 +15,8 @@ mod rows;
 mod schema;
 
 use rows::{
-    from_json, insert_partition, load_partitions, load_table, require_table, table_id, to_json,
-    update_row, validate, write_columns,
+    from_json, insert_partition, load_partitions, load_table, require_database, require_table,
+    table_id, to_json, update_row, validate, write_columns,
 };
 use schema::migrate;
 
@@ -220,14 +220,7 @@ impl Metastore for SqliteMetastore {
     fn drop_database(&self, name: &str, cascade: bool) -> Result<Vec<Table>> {
         let name = name.to_lowercase();
         self.write(|tx| {
-            let exists: Option<String> = tx
-                .query_row("SELECT name FROM databases WHERE name = ?1", [&name], |r| {
-                    r.get(0)
-                })
-                .optional()?;
-            if exists.is_none() {
-                return Err(CatalogError::NoSuchDatabase(name.clone()));
-            }
+            require_database(tx, &name)?;
             let ids: Vec<i64> = {
                 let mut stmt = tx.prepare("SELECT id FROM tables WHERE db = ?1")?;
                 stmt.query_map([&name], |r| r.get(0))?
@@ -254,12 +247,7 @@ impl Metastore for SqliteMetastore {
         let database = table.database.to_lowercase();
         let name = table.name.to_lowercase();
         self.write(|tx| {
-            let db_exists: Option<String> = tx
-                .query_row("SELECT name FROM databases WHERE name = ?1", [&database], |r| r.get(0))
-                .optional()?;
-            if db_exists.is_none() {
-                return Err(CatalogError::NoSuchDatabase(database.clone()));
-            }
+            require_database(tx, &database)?;
             if table_id(tx, &database, &name)?.is_some() {
                 return if if_not_exists {
                     Ok(false)
@@ -301,16 +289,7 @@ impl Metastore for SqliteMetastore {
     fn list_tables(&self, database: &str) -> Result<Vec<Table>> {
         let database = database.to_lowercase();
         self.read(|conn| {
-            let exists: Option<String> = conn
-                .query_row(
-                    "SELECT name FROM databases WHERE name = ?1",
-                    [&database],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if exists.is_none() {
-                return Err(CatalogError::NoSuchDatabase(database.clone()));
-            }
+            require_database(conn, &database)?;
             let mut stmt = conn.prepare("SELECT id FROM tables WHERE db = ?1 ORDER BY name")?;
             let ids: Vec<i64> = stmt
                 .query_map([&database], |r| r.get(0))?
@@ -347,16 +326,7 @@ impl Metastore for SqliteMetastore {
                     "{new_database}.{new_name}"
                 )));
             }
-            let db_exists: Option<String> = tx
-                .query_row(
-                    "SELECT name FROM databases WHERE name = ?1",
-                    [&new_database],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if db_exists.is_none() {
-                return Err(CatalogError::NoSuchDatabase(new_database.clone()));
-            }
+            require_database(tx, &new_database)?;
             tx.execute(
                 "UPDATE tables SET db = ?1, name = ?2 WHERE id = ?3",
                 params![new_database, new_name, id],

@@ -24,6 +24,19 @@ pub(super) fn table_id(conn: &Connection, database: &str, name: &str) -> Result<
         .optional()?)
 }
 
+/// Fails with NoSuchDatabase unless `name` exists.
+pub(super) fn require_database(conn: &Connection, name: &str) -> Result<()> {
+    let exists: Option<String> = conn
+        .query_row("SELECT name FROM databases WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    match exists {
+        Some(_) => Ok(()),
+        None => Err(CatalogError::NoSuchDatabase(name.to_string())),
+    }
+}
+
 pub(super) fn require_table(conn: &Connection, database: &str, name: &str) -> Result<i64> {
     table_id(conn, database, name)?.ok_or_else(|| CatalogError::NoSuchTable {
         database: database.to_string(),

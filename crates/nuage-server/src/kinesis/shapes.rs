@@ -55,18 +55,6 @@ pub const ITERATOR_TYPES: &[&str] = &[
     "TRIM_HORIZON",
 ];
 
-/// The shard-level metrics, and ALL (each item of ShardLevelMetrics).
-pub const METRICS: &[&str] = &[
-    "IncomingBytes",
-    "IncomingRecords",
-    "OutgoingBytes",
-    "OutgoingRecords",
-    "WriteProvisionedThroughputExceeded",
-    "ReadProvisionedThroughputExceeded",
-    "IteratorAgeMilliseconds",
-    "ALL",
-];
-
 shape! {
     pub struct CreateStream {
         shard_count "ShardCount": Int [NotNullWithout("StreamModeDetails"), Min(1), Max(100000)],
@@ -136,10 +124,9 @@ shape! {
 }
 
 shape! {
-    /// EnableEnhancedMonitoring and DisableEnhancedMonitoring (each metric
-    /// is checked by the operation: AWS names it `shardLevelMetrics.N.member`).
+    /// EnableEnhancedMonitoring and DisableEnhancedMonitoring.
     pub struct Monitoring {
-        shard_level_metrics "ShardLevelMetrics": Vec<String> [NotNull, MinLength(1), MaxLength(7)],
+        shard_level_metrics "ShardLevelMetrics": Vec<String> [NotNull, MinLength(1), MaxLength(7), Items(&[OneOf(&nuage_streams::streams::MONITORING_NAMES)])],
         stream_name "StreamName": String [NotNullWithout("StreamARN"), Pattern(&NAME), MinLength(1), MaxLength(128)],
         stream_arn "StreamARN": String [MinLength(1), MaxLength(2048), Pattern(&STREAM_ARN)],
     }

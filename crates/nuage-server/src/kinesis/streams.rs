@@ -188,21 +188,6 @@ impl Kinesis {
 
     pub(super) fn monitoring(&self, format: Format, body: &Bytes, enable: bool) -> ApiResult {
         let r: shapes::Monitoring = self.request(format, body)?;
-        let mut failures = shape::Failures::default();
-        for (i, metric) in r.shard_level_metrics.iter().flatten().enumerate() {
-            let list = shape::Path::Member(&shape::Path::Root, "ShardLevelMetrics");
-            shape::member(
-                &shape::Context {
-                    max_record_bytes: 0,
-                },
-                &shape::Path::Item(&list, i + 1),
-                Some(metric),
-                &[shape::Rule::OneOf(shapes::METRICS)],
-                &|_| false,
-                &mut failures,
-            );
-        }
-        failures.finish()?;
         let name = stream_named(&r.stream_name, &r.stream_arn)?;
         let (before, after) = self.streams.set_monitoring(
             &name,

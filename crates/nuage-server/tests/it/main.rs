@@ -74,6 +74,11 @@ pub const UNSIGNED_AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=AKIDTEST/2
 
 /// A Kinesis JSON 1.1 request.
 pub fn kinesis(operation: &str, body: serde_json::Value) -> Request<Full<Bytes>> {
+    kinesis_text(operation, &body.to_string())
+}
+
+/// A Kinesis JSON 1.1 request with this body text, as sent.
+pub fn kinesis_text(operation: &str, body: &str) -> Request<Full<Bytes>> {
     Request::post("http://127.0.0.1/")
         .header("content-type", "application/x-amz-json-1.1")
         .header("x-amz-target", format!("Kinesis_20131202.{operation}"))

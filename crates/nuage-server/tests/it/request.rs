@@ -297,13 +297,8 @@ async fn cors_preflights_and_responses_carry_the_access_control_headers() {
 #[tokio::test]
 async fn a_member_of_the_wrong_type_is_named_in_aws_words() {
     let server = TestServer::start().await;
-    let put = post(
-        &[
-            JSON,
-            AUTH,
-            DATE,
-            ("x-amz-target", "Kinesis_20131202.PutRecord"),
-        ],
+    let put = kinesis_text(
+        "PutRecord",
         r#"{"StreamName": "s", "PartitionKey": "k", "Data": "abc"}"#,
     );
     let answer = send(&server, put).await;
@@ -316,13 +311,8 @@ async fn a_member_of_the_wrong_type_is_named_in_aws_words() {
             "Message": "'abc' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 bytes but found: 3"
         })
     );
-    let create = post(
-        &[
-            JSON,
-            AUTH,
-            DATE,
-            ("x-amz-target", "Kinesis_20131202.CreateStream"),
-        ],
+    let create = kinesis_text(
+        "CreateStream",
         r#"{"StreamName": "s", "ShardCount": "two"}"#,
     );
     assert_eq!(
@@ -339,15 +329,7 @@ async fn a_member_of_the_wrong_type_is_named_in_aws_words() {
 #[tokio::test]
 async fn validation_errors_come_in_aws_order_and_count() {
     let server = TestServer::start().await;
-    let create = post(
-        &[
-            JSON,
-            AUTH,
-            DATE,
-            ("x-amz-target", "Kinesis_20131202.CreateStream"),
-        ],
-        r#"{"StreamName": "", "ShardCount": 1}"#,
-    );
+    let create = kinesis_text("CreateStream", r#"{"StreamName": "", "ShardCount": 1}"#);
     let answer = send(&server, create).await;
     assert_eq!(answer.status, 400);
     assert_eq!(
@@ -363,14 +345,9 @@ async fn validation_errors_come_in_aws_order_and_count() {
     let records: Vec<serde_json::Value> = (0..12)
         .map(|_| serde_json::json!({"PartitionKey": "", "Data": "YQ=="}))
         .collect();
-    let put = post(
-        &[
-            JSON,
-            AUTH,
-            DATE,
-            ("x-amz-target", "Kinesis_20131202.PutRecords"),
-        ],
-        &serde_json::json!({"StreamName": "s", "Records": records}).to_string(),
+    let put = kinesis(
+        "PutRecords",
+        serde_json::json!({"StreamName": "s", "Records": records}),
     );
     let answer = send(&server, put).await;
     assert_eq!(answer.status, 400);
@@ -394,20 +371,9 @@ async fn validation_errors_come_in_aws_order_and_count() {
 #[tokio::test]
 async fn tags_are_refused_as_aws_refuses_them() {
     let server = TestServer::start().await;
-    let call = |operation: &str, body: serde_json::Value| {
-        post(
-            &[
-                JSON,
-                AUTH,
-                DATE,
-                ("x-amz-target", &format!("Kinesis_20131202.{operation}")),
-            ],
-            &body.to_string(),
-        )
-    };
     let created = send(
         &server,
-        call(
+        kinesis(
             "CreateStream",
             serde_json::json!({"StreamName": "s", "ShardCount": 1}),
         ),
@@ -415,7 +381,7 @@ async fn tags_are_refused_as_aws_refuses_them() {
     .await;
     assert_eq!(created.status, 200, "{}", created.body);
     let add = |tags: serde_json::Value| {
-        call(
+        kinesis(
             "AddTagsToStream",
             serde_json::json!({"StreamName": "s", "Tags": tags}),
         )
@@ -456,21 +422,15 @@ async fn tags_are_refused_as_aws_refuses_them() {
 async fn put_record_members_are_checked_in_aws_order() {
     let server = TestServer::start().await;
     let big = STANDARD.encode(vec![b'x'; 1024 * 1024 + 1]);
-    let put = post(
-        &[
-            JSON,
-            AUTH,
-            DATE,
-            ("x-amz-target", "Kinesis_20131202.PutRecord"),
-        ],
-        &serde_json::json!({
+    let put = kinesis(
+        "PutRecord",
+        serde_json::json!({
             "StreamName": "a;b",
             "PartitionKey": "",
             "ExplicitHashKey": "x",
             "SequenceNumberForOrdering": "y",
             "Data": big,
-        })
-        .to_string(),
+        }),
     );
     let answer = send(&server, put).await;
     assert_eq!(answer.status, 400);
@@ -490,13 +450,8 @@ Value 'a;b' at 'streamName' failed to satisfy constraint: Member must satisfy re
 #[tokio::test]
 async fn the_stream_comes_last_in_validation_errors() {
     let server = TestServer::start().await;
-    let iterator = post(
-        &[
-            JSON,
-            AUTH,
-            DATE,
-            ("x-amz-target", "Kinesis_20131202.GetShardIterator"),
-        ],
+    let iterator = kinesis_text(
+        "GetShardIterator",
         r#"{"StreamName": "", "ShardId": "a;b", "ShardIteratorType": "AT_SEQUENCE_NUMBER", "StartingSequenceNumber": "x"}"#,
     );
     assert_eq!(
@@ -507,13 +462,8 @@ Value 'x' at 'startingSequenceNumber' failed to satisfy constraint: Member must 
 Value '' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; \
 Value '' at 'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1"
     );
-    let shards = post(
-        &[
-            JSON,
-            AUTH,
-            DATE,
-            ("x-amz-target", "Kinesis_20131202.ListShards"),
-        ],
+    let shards = kinesis_text(
+        "ListShards",
         r#"{"StreamName": "s;", "ExclusiveStartShardId": "", "MaxResults": 0}"#,
     );
     assert_eq!(
@@ -531,13 +481,8 @@ Value 's;' at 'streamName' failed to satisfy constraint: Member must satisfy reg
 #[tokio::test]
 async fn resharding_members_come_in_aws_order() {
     let server = TestServer::start().await;
-    let split = post(
-        &[
-            JSON,
-            AUTH,
-            DATE,
-            ("x-amz-target", "Kinesis_20131202.SplitShard"),
-        ],
+    let split = kinesis_text(
+        "SplitShard",
         r#"{"StreamName": "a;", "ShardToSplit": "b;", "NewStartingHashKey": "c"}"#,
     );
     assert_eq!(
@@ -547,13 +492,8 @@ Value 'c' at 'newStartingHashKey' failed to satisfy constraint: Member must sati
 Value 'a;' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; \
 Value 'b;' at 'shardToSplit' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
     );
-    let merge = post(
-        &[
-            JSON,
-            AUTH,
-            DATE,
-            ("x-amz-target", "Kinesis_20131202.MergeShards"),
-        ],
+    let merge = kinesis_text(
+        "MergeShards",
         r#"{"StreamName": "a;", "AdjacentShardToMerge": "c;"}"#,
     );
     assert_eq!(
@@ -581,15 +521,7 @@ async fn deeply_nested_bodies_are_answered_without_a_crash() {
     let ignored = post(&[JSON, AUTH, DATE, ("x-amz-target", TARGET)], &deep);
     assert_eq!(send(&server, ignored).await.status, 200);
     // ...one that reads it refuses its type.
-    let put = post(
-        &[
-            JSON,
-            AUTH,
-            DATE,
-            ("x-amz-target", "Kinesis_20131202.PutRecord"),
-        ],
-        &deep,
-    );
+    let put = kinesis_text("PutRecord", &deep);
     let answer = send(&server, put).await;
     assert_eq!(answer.status, 400);
     assert_eq!(answer.json()["__type"], "SerializationException");

@@ -37,8 +37,9 @@ pub const MIN_RETENTION_HOURS: u32 = 24;
 pub const MAX_TAGS: usize = 50;
 pub const MAX_CONSUMERS: usize = 20;
 
-/// The shard-level metrics EnableEnhancedMonitoring knows ("ALL" means these).
-pub const SHARD_LEVEL_METRICS: [&str; 7] = [
+/// What EnableEnhancedMonitoring takes: the shard-level metrics, then
+/// "ALL" (which means all of them).
+pub const MONITORING_NAMES: [&str; 8] = [
     "IncomingBytes",
     "IncomingRecords",
     "OutgoingBytes",
@@ -46,7 +47,11 @@ pub const SHARD_LEVEL_METRICS: [&str; 7] = [
     "WriteProvisionedThroughputExceeded",
     "ReadProvisionedThroughputExceeded",
     "IteratorAgeMilliseconds",
+    "ALL",
 ];
+
+/// The shard-level metrics a stream can have enabled.
+pub const SHARD_LEVEL_METRICS: &[&str] = MONITORING_NAMES.split_at(7).0;
 
 /// GetRecords returns at most this much data (AWS: 10 MiB).
 pub const MAX_GET_BYTES: usize = 10 * 1024 * 1024;
