@@ -284,12 +284,21 @@ impl Member for BTreeMap<String, String> {
     }
 }
 
+/// The most items of a list of structures a message shows.
+const SHOWN_ITEMS: usize = 1000;
+
 impl<T: Shape> Member for Vec<T> {
     fn length(&self) -> usize {
         self.len()
     }
     fn shown(&self) -> String {
-        format!("[{}]", vec![T::JAVA; self.len()].join(", "))
+        // AWS prints every item; past SHOWN_ITEMS nuage writes "..." so a
+        // body of millions of `{}` cannot make a message 20 times its size.
+        let mut items: Vec<&str> = vec![T::JAVA; self.len().min(SHOWN_ITEMS)];
+        if self.len() > SHOWN_ITEMS {
+            items.push("...");
+        }
+        format!("[{}]", items.join(", "))
     }
     fn check_inside(&self, cx: &Context, path: &Path<'_>, out: &mut Failures) {
         for (i, item) in self.iter().enumerate() {
@@ -584,6 +593,14 @@ mod tests {
         let text = message(&format!(r#"{{"Records": [{many}], "StreamName": ""}}"#));
         assert!(text.starts_with("10 validation errors detected: Value '[com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@c965e310, "), "{text}");
         assert!(text.ends_with("Value '' at 'records.9.member.partitionKey' failed to satisfy constraint: Member must have length greater than or equal to 1"), "{text}");
+        // Past 1000 items nuage stops writing them out (its own limit).
+        let many = vec!["{}"; 1001].join(",");
+        let text = message(&format!(r#"{{"Records": [{many}], "StreamName": "s"}}"#));
+        assert!(
+            text.contains("PutRecordsRequestEntry@c965e310, ...]' at 'records'"),
+            "{text}"
+        );
+        assert_eq!(text.matches("PutRecordsRequestEntry").count(), 1000);
         assert_eq!(
             message(r#"{"StreamName": "s", "Records": [], "Limit": 100000000000}"#),
             "2 validation errors detected: Value '[]' at 'records' failed to satisfy constraint: Member must have length greater than or equal to 1; Value '2147483647' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 10000"

@@ -528,3 +528,60 @@ async fn deeply_nested_bodies_are_answered_without_a_crash() {
     let after = post(&[JSON, AUTH, DATE, ("x-amz-target", TARGET)], "{}");
     assert_eq!(send(&server, after).await.status, 200);
 }
+
+/// Shard ids as AWS reads them, with its recorded answers: an id it cannot
+/// read is not found before the stream is looked up; a readable one on an
+/// unknown stream is named in AWS's form; an operation with nothing to
+/// return answers with an empty body.
+#[tokio::test]
+async fn shard_ids_are_read_as_aws_reads_them() {
+    let server = TestServer::start().await;
+    let created = send(
+        &server,
+        kinesis(
+            "CreateStream",
+            serde_json::json!({"StreamName": "s", "ShardCount": 2}),
+        ),
+    )
+    .await;
+    assert_eq!((created.status, created.body.as_str()), (200, ""));
+    let not_found = |answer: Answer| {
+        assert_eq!(answer.status, 400, "{}", answer.body);
+        assert_eq!(answer.json()["__type"], "ResourceNotFoundException");
+        answer.json()["message"].as_str().unwrap().to_string()
+    };
+    for shard in ["2147483648", "shardId-002147483648", "ABKLFD8", "2.14E4"] {
+        let merge = kinesis(
+            "MergeShards",
+            serde_json::json!({"StreamName": "nope", "ShardToMerge": shard, "AdjacentShardToMerge": "x-0"}),
+        );
+        assert_eq!(
+            not_found(send(&server, merge).await),
+            format!("Could not find shard {shard} in stream nope under account 000000000000.")
+        );
+    }
+    let merge = kinesis(
+        "MergeShards",
+        serde_json::json!({"StreamName": "s", "ShardToMerge": "shardId-5", "AdjacentShardToMerge": "x-0"}),
+    );
+    assert_eq!(
+        not_found(send(&server, merge).await),
+        "Could not find shard shardId-000000000005 in stream s under account 000000000000."
+    );
+    let iterator = kinesis(
+        "GetShardIterator",
+        serde_json::json!({"StreamName": "nope", "ShardId": "5", "ShardIteratorType": "LATEST"}),
+    );
+    assert_eq!(
+        not_found(send(&server, iterator).await),
+        "Shard shardId-000000000005 in stream nope under account 000000000000 does not exist"
+    );
+    // 'anything-1' and '1' name shardId-000000000001.
+    for shard in ["random-1", "1", "shardId-1"] {
+        let iterator = kinesis(
+            "GetShardIterator",
+            serde_json::json!({"StreamName": "s", "ShardId": shard, "ShardIteratorType": "LATEST"}),
+        );
+        assert_eq!(send(&server, iterator).await.status, 200, "{shard}");
+    }
+}
