@@ -87,9 +87,11 @@ impl Kinesis {
     pub(super) fn split_shard(&self, format: Format, body: &Bytes) -> ApiResult {
         let r: shapes::SplitShard = self.request(format, body)?;
         let name = stream_named(&r.stream_name, &r.stream_arn)?;
-        let key = explicit_hash(r.new_starting_hash_key.as_deref())?.unwrap_or_default();
-        self.streams
-            .split_shard(&name, r.shard_to_split.as_deref().unwrap_or_default(), key)?;
+        self.streams.split_shard(
+            &name,
+            r.shard_to_split.as_deref().unwrap_or_default(),
+            r.new_starting_hash_key.as_deref().unwrap_or_default(),
+        )?;
         Ok(empty(format))
     }
 

@@ -576,6 +576,17 @@ async fn shard_ids_are_read_as_aws_reads_them() {
         not_found(send(&server, iterator).await),
         "Shard shardId-000000000005 in stream nope under account 000000000000 does not exist"
     );
+    // A hash key past 2^128-1 is outside the shard, in SplitShard's words.
+    let split = kinesis(
+        "SplitShard",
+        serde_json::json!({"StreamName": "s", "ShardToSplit": "shard-1", "NewStartingHashKey": "999999999999999999999999999999999999999"}),
+    );
+    let answer = send(&server, split).await;
+    assert_eq!(answer.json()["__type"], "InvalidArgumentException");
+    assert_eq!(
+        answer.json()["message"],
+        "NewStartingHashKey 999999999999999999999999999999999999999 used in SplitShard() on shard shardId-000000000001 in stream s under account 000000000000 is not both greater than one plus the shard's StartingHashKey 170141183460469231731687303715884105728 and less than the shard's EndingHashKey 340282366920938463463374607431768211455."
+    );
     // 'anything-1' and '1' name shardId-000000000001.
     for shard in ["random-1", "1", "shardId-1"] {
         let iterator = kinesis(

@@ -358,7 +358,7 @@ impl Streams {
         let current = self.open_shard_total();
         if current + more > self.config.shard_limit {
             return Err(StreamError::LimitExceeded(format!(
-                "This request would exceed the shard limit for the account {} in {}. Current shard count for the account: {current}. Limit: {}. Number of additional shards that would have resulted from this request: {more}. Refer to the AWS Service Limits page (https://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and how to request higher limits.",
+                "This request would exceed the shard limit for the account {} in {}. Current shard count for the account: {current}. Limit: {}. Number of additional shards that would have resulted from this request: {more}. Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and how to request higher limits.",
                 self.config.account, self.config.region, self.config.shard_limit
             )));
         }

@@ -116,13 +116,18 @@ impl Streams {
         Ok(created)
     }
 
-    pub fn split_shard(&self, name: &str, shard_text: &str, new_start: u128) -> Result<()> {
+    /// Splits a shard at `new_start`, a hash key in decimal (one past
+    /// 2^128-1 is outside every shard, and refused as such).
+    pub fn split_shard(&self, name: &str, shard_text: &str, new_start: &str) -> Result<()> {
         let index = self.shard_index(name, shard_text)?;
         self.check_shard_limit(1)?;
         self.change(name, |stream, meta| {
             self.require_active(meta)?;
             let shard = self.open_shard(meta, index)?;
-            if new_start <= shard.start_hash.saturating_add(1) || new_start >= shard.end_hash {
+            let inside = new_start.parse::<u128>().ok().filter(|&key| {
+                key > shard.start_hash.saturating_add(1) && key < shard.end_hash
+            });
+            let Some(new_start) = inside else {
                 return Err(StreamError::InvalidArgument(format!(
                     "NewStartingHashKey {new_start} used in SplitShard() on shard {} in stream {name} under account {} is not both greater than one plus the shard's StartingHashKey {} and less than the shard's EndingHashKey {}.",
                     shard.id(),
@@ -130,7 +135,7 @@ impl Streams {
                     shard.start_hash,
                     shard.end_hash
                 )));
-            }
+            };
             self.reshard(
                 stream,
                 meta,
