@@ -61,6 +61,17 @@ pub struct Pattern {
     pub matches: fn(&str) -> bool,
 }
 
+/// A resource name (Kinesis streams and consumers, Firehose delivery
+/// streams): `[a-zA-Z0-9_.-]+`.
+pub static NAME: Pattern = Pattern {
+    text: "[a-zA-Z0-9_.-]+",
+    matches: |s| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+    },
+};
+
 /// What the checks need beyond the request.
 #[derive(Debug, Clone, Copy)]
 pub struct Context {
@@ -257,6 +268,30 @@ impl Member for Int {
     }
 }
 
+/// A plain integer member of a structure shared with another crate.
+impl Member for i64 {
+    fn length(&self) -> usize {
+        0
+    }
+    fn number(&self) -> Option<i64> {
+        Some(*self)
+    }
+    fn shown(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// A member nuage takes as given JSON (a destination kind it does not
+/// deliver to, say): no constraints of its own.
+impl Member for serde_json::Value {
+    fn length(&self) -> usize {
+        0
+    }
+    fn shown(&self) -> String {
+        self.to_string()
+    }
+}
+
 impl Member for Vec<String> {
     fn length(&self) -> usize {
         self.len()
@@ -307,28 +342,6 @@ impl<T: Shape> Member for Vec<T> {
             }
             item.check(cx, &Path::Item(path, i + 1), out);
         }
-    }
-}
-
-/// A nested structure (ShardFilter, StreamModeDetails, ...).
-#[derive(Debug, Default)]
-pub struct Nested<T>(pub T);
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Nested<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        T::deserialize(d).map(Nested)
-    }
-}
-
-impl<T: Shape> Member for Nested<T> {
-    fn length(&self) -> usize {
-        0
-    }
-    fn shown(&self) -> String {
-        T::JAVA.to_string()
-    }
-    fn check_inside(&self, cx: &Context, path: &Path<'_>, out: &mut Failures) {
-        self.0.check(cx, path, out);
     }
 }
 
@@ -469,6 +482,10 @@ where
 
 /// Declares a request shape: the struct (every member optional, as on the
 /// wire) and its [`Shape`] checks. Members are listed in AWS's order.
+///
+/// `shape! { impl Type { member "Wire" [rules], ... } }` declares the checks
+/// of an existing type whose fields (or whose `Deref` target's fields) are
+/// `Option`s with those names: a structure shared with another crate.
 #[macro_export]
 macro_rules! shape {
     (
@@ -483,6 +500,17 @@ macro_rules! shape {
             $(#[serde(rename = $wire)] pub $field: Option<$ty>,)*
         }
 
+        $crate::shape! {
+            impl $name $(as $java)? {
+                $($field $wire $([$($rule),*])?),*
+            }
+        }
+    };
+    (
+        impl $name:path $(as $java:literal)? {
+            $($field:ident $wire:literal $([$($rule:expr),* $(,)?])?),* $(,)?
+        }
+    ) => {
         impl $crate::shape::Shape for $name {
             $(const JAVA: &'static str = $java;)?
             #[allow(unused_imports)]
@@ -507,6 +535,25 @@ macro_rules! shape {
                         out,
                     );
                 )*
+            }
+        }
+
+        /// A structure inside another: shown as Java prints it, checked
+        /// member by member under its parent's path.
+        impl $crate::shape::Member for $name {
+            fn length(&self) -> usize {
+                0
+            }
+            fn shown(&self) -> String {
+                <Self as $crate::shape::Shape>::JAVA.to_string()
+            }
+            fn check_inside(
+                &self,
+                cx: &$crate::shape::Context,
+                path: &$crate::shape::Path<'_>,
+                out: &mut $crate::shape::Failures,
+            ) {
+                $crate::shape::Shape::check(self, cx, path, out);
             }
         }
     };

@@ -2,6 +2,7 @@
 //! input validation, and translation to [`nuage_delivery::Deliveries`].
 
 mod records;
+mod shapes;
 mod streams;
 mod tags;
 
@@ -13,13 +14,11 @@ use nuage_delivery::{
     Deliveries, Delivery, DeliveryError, DeliveryMeta, Encryption, NewDelivery, S3Destination,
     Source,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::wire::{
-    ApiError, ApiResult, Blob, ErrorCode, Format, Validation, empty_object, parse, reply,
-    reply_value,
-};
+use crate::shape;
+use crate::wire::{ApiError, ApiResult, ErrorCode, Format, empty_object, reply, reply_value};
 
 pub struct Firehose {
     pub deliveries: Arc<Deliveries>,
@@ -27,61 +26,18 @@ pub struct Firehose {
     pub streams: Arc<nuage_streams::Streams>,
 }
 
-fn name_ok(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+/// Parses a Firehose request of shape `T` and checks it as AWS does.
+fn request<T>(format: Format, body: &Bytes) -> Result<T, ApiError>
+where
+    T: shape::Shape + serde::de::DeserializeOwned,
+{
+    let cx = shape::Context {
+        max_record_bytes: shapes::MAX_RECORD_BYTES,
+    };
+    shape::parse_checked(format, body, &cx)
 }
 
-const NAME_PATTERN: &str = "[a-zA-Z0-9_.-]+";
-
-fn validate_name(v: &mut Validation, name: &Option<String>) {
-    v.required(name, "deliveryStreamName");
-    v.pattern(name.as_deref(), "deliveryStreamName", name_ok, NAME_PATTERN);
-    v.length(name.as_deref(), "deliveryStreamName", 1, 64);
-}
-
-/// Just the stream's name.
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Named {
-    delivery_stream_name: Option<String>,
-}
-
-fn named(format: Format, body: &Bytes) -> Result<String, ApiError> {
-    let r: Named = parse(format, body)?;
-    let mut v = Validation::default();
-    validate_name(&mut v, &r.delivery_stream_name);
-    v.finish()?;
-    Ok(r.delivery_stream_name.unwrap_or_default())
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Tag {
-    key: Option<String>,
-    value: Option<String>,
-}
-
-fn validate_tags(v: &mut Validation, tags: &[Tag], field: &str) {
-    for (i, tag) in tags.iter().enumerate() {
-        v.required(&tag.key, &format!("{field}.{}.member.key", i + 1));
-        v.length(
-            tag.key.as_deref(),
-            &format!("{field}.{}.member.key", i + 1),
-            1,
-            128,
-        );
-        v.length(
-            tag.value.as_deref(),
-            &format!("{field}.{}.member.value", i + 1),
-            0,
-            256,
-        );
-    }
-}
-
-fn tag_map(tags: Vec<Tag>) -> BTreeMap<String, String> {
+fn tag_map(tags: Vec<shapes::Tag>) -> BTreeMap<String, String> {
     tags.into_iter()
         .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
         .collect()
@@ -104,7 +60,7 @@ pub const OPERATIONS: &[&str] = &[
 ];
 
 impl Firehose {
-    /// The delivery stream a request names (its name was validated).
+    /// The delivery stream a request names (the shape requires the name).
     fn delivery(&self, name: &Option<String>) -> Result<Arc<Delivery>, ApiError> {
         Ok(self.deliveries.get(name.as_deref().unwrap_or_default())?)
     }

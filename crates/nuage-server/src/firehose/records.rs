@@ -2,9 +2,6 @@
 
 use super::*;
 
-/// The largest record Firehose accepts: 1,000 KiB.
-pub(super) const MAX_RECORD_BYTES: usize = 1_024_000;
-
 /// The largest PutRecordBatch: 4 MiB of data.
 pub(super) const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 
@@ -37,44 +34,9 @@ pub(super) fn hex_id(created_ms: u64, number: u64, version: u64) -> String {
     id
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub(super) struct RecordIn {
-    data: Option<Blob>,
-}
-
-pub(super) fn validate_record(v: &mut Validation, record: &RecordIn, field: &str) {
-    match &record.data {
-        None => v.required(&record.data, field),
-        Some(data) if data.0.len() > MAX_RECORD_BYTES => v.fail(
-            &format!(
-                "java.nio.HeapByteBuffer[pos=0 lim={} cap={}]",
-                data.0.len(),
-                data.0.len()
-            ),
-            field,
-            &format!("Member must have length less than or equal to {MAX_RECORD_BYTES}"),
-        ),
-        Some(_) => {}
-    }
-}
-
 impl Firehose {
     pub(super) async fn put_record(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            delivery_stream_name: Option<String>,
-            record: Option<RecordIn>,
-        }
-        let r: Req = parse(format, body)?;
-        let mut v = Validation::default();
-        validate_name(&mut v, &r.delivery_stream_name);
-        v.required(&r.record, "record");
-        if let Some(record) = &r.record {
-            validate_record(&mut v, record, "record.data");
-        }
-        v.finish()?;
+        let r: shapes::PutRecord = request(format, body)?;
         let delivery = self.delivery(&r.delivery_stream_name)?;
         direct_put(&delivery)?;
         let data = r.record.and_then(|r| r.data).unwrap_or_default().0;
@@ -90,35 +52,8 @@ impl Firehose {
     }
 
     pub(super) async fn put_record_batch(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            delivery_stream_name: Option<String>,
-            records: Option<Vec<RecordIn>>,
-        }
-        let r: Req = parse(format, body)?;
-        let mut v = Validation::default();
-        validate_name(&mut v, &r.delivery_stream_name);
-        v.required(&r.records, "records");
+        let r: shapes::PutRecordBatch = request(format, body)?;
         let records = r.records.unwrap_or_default();
-        if records.is_empty() && body.windows(9).any(|w| w == b"\"Records\"") {
-            v.fail(
-                &"[]",
-                "records",
-                "Member must have length greater than or equal to 1",
-            );
-        }
-        if records.len() > 500 {
-            v.fail(
-                &format!("[{} records]", records.len()),
-                "records",
-                "Member must have length less than or equal to 500",
-            );
-        }
-        for (i, record) in records.iter().enumerate() {
-            validate_record(&mut v, record, &format!("records.{}.member.data", i + 1));
-        }
-        v.finish()?;
         let total: usize = records
             .iter()
             .map(|r| r.data.as_ref().map_or(0, |d| d.0.len()))

@@ -4,19 +4,8 @@ use super::*;
 
 impl Firehose {
     pub(super) fn tag(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            delivery_stream_name: Option<String>,
-            tags: Option<Vec<Tag>>,
-        }
-        let r: Req = parse(format, body)?;
-        let mut v = Validation::default();
-        validate_name(&mut v, &r.delivery_stream_name);
-        v.required(&r.tags, "tags");
+        let r: shapes::TagDeliveryStream = request(format, body)?;
         let tags = r.tags.unwrap_or_default();
-        validate_tags(&mut v, &tags, "tags");
-        v.finish()?;
         let delivery = self.delivery(&r.delivery_stream_name)?;
         delivery.update(|meta| {
             let mut next = meta.tags.clone();
@@ -35,17 +24,7 @@ impl Firehose {
     }
 
     pub(super) fn untag(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            delivery_stream_name: Option<String>,
-            tag_keys: Option<Vec<String>>,
-        }
-        let r: Req = parse(format, body)?;
-        let mut v = Validation::default();
-        validate_name(&mut v, &r.delivery_stream_name);
-        v.required(&r.tag_keys, "tagKeys");
-        v.finish()?;
+        let r: shapes::UntagDeliveryStream = request(format, body)?;
         let delivery = self.delivery(&r.delivery_stream_name)?;
         let keys = r.tag_keys.unwrap_or_default();
         delivery.update(|meta| {
@@ -58,26 +37,9 @@ impl Firehose {
     }
 
     pub(super) fn list_tags(&self, format: Format, body: &Bytes) -> ApiResult {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            delivery_stream_name: Option<String>,
-            exclusive_start_tag_key: Option<String>,
-            limit: Option<i64>,
-        }
-        let r: Req = parse(format, body)?;
-        let mut v = Validation::default();
-        validate_name(&mut v, &r.delivery_stream_name);
-        v.range(r.limit, "limit", 1, 50);
-        v.length(
-            r.exclusive_start_tag_key.as_deref(),
-            "exclusiveStartTagKey",
-            1,
-            128,
-        );
-        v.finish()?;
+        let r: shapes::ListTagsForDeliveryStream = request(format, body)?;
         let meta = self.delivery(&r.delivery_stream_name)?.meta();
-        let limit = r.limit.unwrap_or(50) as usize;
+        let limit = r.limit.map_or(50, |l| l.0) as usize;
         let tags: Vec<Value> = meta
             .tags
             .iter()

@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::metrics::Metrics;
-use crate::shape::{self, Nested};
+use crate::shape;
 use crate::wire::{
     ApiError, ApiResult, Blob, ErrorCode, Format, Timestamp, empty, reply, reply_value,
 };

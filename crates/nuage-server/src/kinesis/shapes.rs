@@ -6,17 +6,8 @@
 use std::collections::BTreeMap;
 
 use crate::shape;
-use crate::shape::{Int, Nested, Pattern};
+use crate::shape::{Int, NAME, Pattern};
 use crate::wire::{Blob, Timestamp};
-
-pub static NAME: Pattern = Pattern {
-    text: "[a-zA-Z0-9_.-]+",
-    matches: |s| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
-    },
-};
 
 pub static STREAM_ARN: Pattern = Pattern {
     text: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
@@ -33,11 +24,6 @@ pub static SEQUENCE: Pattern = Pattern {
 pub static HASH_KEY: Pattern = Pattern {
     text: "0|([1-9]\\d{0,38})",
     matches: |s| digits(s, 39),
-};
-
-pub static CONSUMER_NAME: Pattern = Pattern {
-    text: "[a-zA-Z0-9_.-]+",
-    matches: |s| (NAME.matches)(s),
 };
 
 fn digits(s: &str, max: usize) -> bool {
@@ -59,7 +45,7 @@ shape! {
     pub struct CreateStream {
         shard_count "ShardCount": Int [NotNullWithout("StreamModeDetails"), Min(1), Max(100000)],
         stream_name "StreamName": String [NotNull, Pattern(&NAME), MinLength(1), MaxLength(128)],
-        stream_mode_details "StreamModeDetails": Nested<ModeDetails>,
+        stream_mode_details "StreamModeDetails": ModeDetails,
         tags "Tags": BTreeMap<String, String> [MaxLength(50)],
     }
 }
@@ -135,7 +121,7 @@ shape! {
 shape! {
     pub struct UpdateStreamMode {
         stream_arn "StreamARN": String [NotNull, MinLength(1), MaxLength(2048), Pattern(&STREAM_ARN)],
-        stream_mode_details "StreamModeDetails": Nested<ModeDetails> [NotNull],
+        stream_mode_details "StreamModeDetails": ModeDetails [NotNull],
     }
 }
 
@@ -193,7 +179,7 @@ shape! {
         next_token "NextToken": String [MinLength(1), MaxLength(1048576)],
         stream_creation_timestamp "StreamCreationTimestamp": Timestamp,
         stream_name "StreamName": String [Pattern(&NAME), MinLength(1), MaxLength(128)],
-        shard_filter "ShardFilter": Nested<ShardFilter>,
+        shard_filter "ShardFilter": ShardFilter,
         stream_arn "StreamARN": String [MinLength(1), MaxLength(2048), Pattern(&STREAM_ARN)],
     }
 }
@@ -281,7 +267,7 @@ shape! {
 shape! {
     pub struct RegisterConsumer {
         stream_arn "StreamARN": String [NotNull, MinLength(1), MaxLength(2048), Pattern(&STREAM_ARN)],
-        consumer_name "ConsumerName": String [NotNull, Pattern(&CONSUMER_NAME), MinLength(1), MaxLength(128)],
+        consumer_name "ConsumerName": String [NotNull, Pattern(&NAME), MinLength(1), MaxLength(128)],
     }
 }
 
@@ -290,7 +276,7 @@ shape! {
     /// or by StreamARN and ConsumerName.
     pub struct FindConsumer {
         stream_arn "StreamARN": String [MinLength(1), MaxLength(2048), Pattern(&STREAM_ARN)],
-        consumer_name "ConsumerName": String [Pattern(&CONSUMER_NAME), MinLength(1), MaxLength(128)],
+        consumer_name "ConsumerName": String [Pattern(&NAME), MinLength(1), MaxLength(128)],
         consumer_arn "ConsumerARN": String [MinLength(1), MaxLength(2048)],
     }
 }
@@ -308,7 +294,7 @@ shape! {
     pub struct SubscribeToShard {
         consumer_arn "ConsumerARN": String [NotNull, MinLength(1), MaxLength(2048)],
         shard_id "ShardId": String [NotNull, Pattern(&NAME), MinLength(1), MaxLength(128)],
-        starting_position "StartingPosition": Nested<StartingPosition> [NotNull],
+        starting_position "StartingPosition": StartingPosition [NotNull],
     }
 }
 

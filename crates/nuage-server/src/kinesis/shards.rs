@@ -33,7 +33,7 @@ impl Kinesis {
         };
         let filter = match &r.shard_filter {
             None => None,
-            Some(Nested(f)) => {
+            Some(f) => {
                 let ms = f.timestamp.map(|t| t.0);
                 let need_ts = || {
                     ms.ok_or_else(|| {

@@ -26,8 +26,8 @@ pub(super) fn created(meta: &StreamMeta) -> Value {
     json!(meta.created_ms as f64 / 1000.0)
 }
 
-pub(super) fn parse_mode(details: Option<&Nested<shapes::ModeDetails>>) -> StreamMode {
-    match details.and_then(|d| d.0.stream_mode.as_deref()) {
+pub(super) fn parse_mode(details: Option<&shapes::ModeDetails>) -> StreamMode {
+    match details.and_then(|d| d.stream_mode.as_deref()) {
         Some("ON_DEMAND") => StreamMode::OnDemand,
         _ => StreamMode::Provisioned,
     }

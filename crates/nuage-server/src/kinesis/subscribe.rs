@@ -143,7 +143,7 @@ impl Kinesis {
         let r: super::shapes::SubscribeToShard = self.request(format, body)?;
         let consumer_arn = r.consumer_arn.unwrap_or_default();
         let shard_text = r.shard_id.unwrap_or_default();
-        let position = r.starting_position.expect("validated").0;
+        let position = r.starting_position.expect("validated");
         let start = match (
             position.kind.as_deref().unwrap_or_default(),
             position.sequence_number,

@@ -88,6 +88,17 @@ pub fn kinesis_text(operation: &str, body: &str) -> Request<Full<Bytes>> {
         .unwrap()
 }
 
+/// A Firehose JSON 1.1 request.
+pub fn firehose(operation: &str, body: serde_json::Value) -> Request<Full<Bytes>> {
+    Request::post("http://127.0.0.1/")
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", format!("Firehose_20150804.{operation}"))
+        .header("authorization", UNSIGNED_AUTHORIZATION)
+        .header("x-amz-date", "20261122T000000Z")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap()
+}
+
 /// Sends and returns (status, JSON body).
 pub async fn call(
     sender: &mut http2::SendRequest<Full<Bytes>>,

@@ -596,3 +596,78 @@ async fn shard_ids_are_read_as_aws_reads_them() {
         assert_eq!(send(&server, iterator).await.status, 200, "{shard}");
     }
 }
+
+/// Firehose requests are checked by the same layer: members in the order
+/// of AWS's Firehose model, nested paths such as
+/// `extendedS3DestinationConfiguration.bufferingHints.sizeInMBs`, and the
+/// constraints (lengths, ranges, enums, patterns) AWS's API reference
+/// documents for each member, in Coral's words.
+#[tokio::test]
+async fn firehose_requests_are_checked_against_aws_model() {
+    let server = TestServer::start().await;
+    let create = firehose(
+        "CreateDeliveryStream",
+        serde_json::json!({
+            "DeliveryStreamName": "a b",
+            "DeliveryStreamType": "Foo",
+            "ExtendedS3DestinationConfiguration": {
+                "BucketARN": "bucket",
+                "BufferingHints": {"SizeInMBs": 0, "IntervalInSeconds": 60},
+                "CompressionFormat": "LZ4",
+            },
+            "Tags": [{"Key": "aws:x", "Value": "v"}],
+        }),
+    );
+    let answer = send(&server, create).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.json()["__type"], "ValidationException");
+    assert_eq!(
+        answer.json()["message"],
+        "7 validation errors detected: \
+Value 'a b' at 'deliveryStreamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; \
+Value 'Foo' at 'deliveryStreamType' failed to satisfy constraint: Member must satisfy enum value set: [DirectPut, KinesisStreamAsSource, MSKAsSource, DatabaseAsSource]; \
+Value null at 'extendedS3DestinationConfiguration.roleARN' failed to satisfy constraint: Member must not be null; \
+Value 'bucket' at 'extendedS3DestinationConfiguration.bucketARN' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:.*:s3:::[\\w\\.\\-]{1,255}; \
+Value '0' at 'extendedS3DestinationConfiguration.bufferingHints.sizeInMBs' failed to satisfy constraint: Member must have value greater than or equal to 1; \
+Value 'LZ4' at 'extendedS3DestinationConfiguration.compressionFormat' failed to satisfy constraint: Member must satisfy enum value set: [UNCOMPRESSED, GZIP, ZIP, Snappy, HADOOP_SNAPPY]; \
+Value 'aws:x' at 'tags.1.member.key' failed to satisfy constraint: Member must satisfy regular expression pattern: ^(?!aws:)[\\p{L}\\p{Z}\\p{N}_.\\/=+\\-@%]*$"
+    );
+
+    let empty = send(
+        &server,
+        firehose("PutRecordBatch", serde_json::json!({"Records": []})),
+    )
+    .await;
+    assert_eq!(
+        empty.json()["message"],
+        "2 validation errors detected: \
+Value null at 'deliveryStreamName' failed to satisfy constraint: Member must not be null; \
+Value '[]' at 'records' failed to satisfy constraint: Member must have length greater than or equal to 1"
+    );
+
+    let untag = send(
+        &server,
+        firehose(
+            "UntagDeliveryStream",
+            serde_json::json!({"DeliveryStreamName": "s", "TagKeys": ["", "ok"]}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        untag.json()["message"],
+        "1 validation error detected: Value '' at 'tagKeys.1.member' failed to satisfy constraint: Member must have length greater than or equal to 1"
+    );
+
+    let update = send(
+        &server,
+        firehose(
+            "UpdateDestination",
+            serde_json::json!({"DeliveryStreamName": "s", "CurrentDeliveryStreamVersionId": "v1", "DestinationId": "destinationId-000000000001"}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        update.json()["message"],
+        "1 validation error detected: Value 'v1' at 'currentDeliveryStreamVersionId' failed to satisfy constraint: Member must satisfy regular expression pattern: [0-9]+"
+    );
+}
