@@ -76,6 +76,7 @@ impl From<StreamError> for ApiError {
             StreamError::LimitExceeded(_) => ErrorCode::LimitExceeded,
             StreamError::ExpiredIterator(_) => ErrorCode::ExpiredIterator,
             StreamError::Throughput(_) => ErrorCode::ProvisionedThroughputExceeded,
+            StreamError::OldSequenceNumber => ErrorCode::InternalFailure,
             StreamError::Storage(_)
             | StreamError::ShardClosed
             | StreamError::SyncFailed

@@ -23,6 +23,10 @@ pub enum StreamError {
     /// ProvisionedThroughputExceededException
     #[error("{0}")]
     Throughput(String),
+    /// A sequence number in the layout older than the shard's (version 0):
+    /// AWS answers a bare InternalFailure, without a message.
+    #[error("")]
+    OldSequenceNumber,
     /// Damage or I/O failure in the log (InternalFailure on the wire).
     #[error(transparent)]
     Storage(#[from] SegmentError),

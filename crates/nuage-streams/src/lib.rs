@@ -12,6 +12,7 @@ pub mod iterator;
 pub mod meta;
 pub mod record;
 pub mod segment;
+pub mod sequence;
 pub mod shard;
 pub mod streams;
 pub mod throttle;

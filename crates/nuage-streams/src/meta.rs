@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::record::SequenceNumber;
+use crate::sequence::SequenceNumber;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -168,13 +168,20 @@ impl StreamMeta {
         self.shards.iter().filter(|s| s.is_open())
     }
 
-    pub fn sequence_number(&self, shard: u32, record: u64) -> String {
-        SequenceNumber::of_record(self.created_ms as u64, shard, record).to_string()
+    /// When a shard was created (the stream's creation for a shard it no
+    /// longer lists).
+    pub fn shard_created_ms(&self, shard: u32) -> i64 {
+        self.shard(shard).map_or(self.created_ms, |s| s.created_ms)
+    }
+
+    pub fn sequence_number(&self, shard: u32, record: u64, arrival_ms: i64) -> String {
+        SequenceNumber::of_record(self.shard_created_ms(shard), shard, record, arrival_ms)
+            .to_string()
     }
 
     /// The number just before `position` (see [`SequenceNumber::before`]).
     pub fn sequence_before(&self, shard: u32, position: u64) -> String {
-        SequenceNumber::before(self.created_ms as u64, shard, position).to_string()
+        SequenceNumber::before(self.shard_created_ms(shard), shard, position).to_string()
     }
 
     pub fn save(&self, dir: &Path) -> std::io::Result<()> {

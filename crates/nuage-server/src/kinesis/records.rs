@@ -32,6 +32,28 @@ pub(crate) fn wire_records(
 }
 
 impl Kinesis {
+    /// SequenceNumberForOrdering must be a sequence number AWS could have
+    /// given out: a known layout, not from the future. (Every record of a
+    /// shard gets a higher number than the one before it in nuage, so
+    /// the ordering it asks for always holds.)
+    fn check_ordering(&self, stream: &str, seq: &str) -> Result<(), ApiError> {
+        let valid = nuage_streams::sequence::Parsed::read(seq).is_some_and(|p| {
+            p.time_secs.saturating_mul(1000) <= nuage_streams::streams::now_ms() as u64
+        });
+        if valid {
+            return Ok(());
+        }
+        // A missing stream is named first, as AWS names it.
+        self.streams.describe(stream)?;
+        Err(ApiError::new(
+            ErrorCode::InvalidArgument,
+            format!(
+                "ExclusiveMinimumSequenceNumber {seq} used in PutRecord on stream {stream} under account {} is invalid.",
+                self.streams.config().account
+            ),
+        ))
+    }
+
     pub(super) async fn put_record(&self, format: Format, body: &Bytes) -> ApiResult {
         let r: shapes::PutRecord = self.request(format, body)?;
         let name = stream_named(&r.stream_name, &r.stream_arn)?;
@@ -40,6 +62,9 @@ impl Kinesis {
             data: r.data.unwrap_or_default().0,
             explicit_hash_key: explicit_hash(r.explicit_hash_key.as_deref())?,
         };
+        if let Some(seq) = &r.sequence_number_for_ordering {
+            self.check_ordering(&name, seq)?;
+        }
         let put = self
             .streams
             .put(&name, std::slice::from_ref(&entry))

@@ -597,6 +597,96 @@ async fn shard_ids_are_read_as_aws_reads_them() {
     }
 }
 
+/// Sequence numbers are read in AWS's layout: the numbers AWS's own
+/// documentation prints decode to the shard they name, an old layout gets
+/// AWS's bare InternalFailure, and each refusal is worded as AWS words it
+/// (texts as recorded against Kinesis).
+#[tokio::test]
+async fn sequence_numbers_are_refused_as_aws_refuses_them() {
+    let server = TestServer::start().await;
+    let created = kinesis(
+        "CreateStream",
+        serde_json::json!({"StreamName": "s", "ShardCount": 2}),
+    );
+    assert_eq!(send(&server, created).await.status, 200);
+    let at = |seq: &str| {
+        kinesis(
+            "GetShardIterator",
+            serde_json::json!({"StreamName": "s", "ShardId": "shardId-000000000000", "ShardIteratorType": "AT_SEQUENCE_NUMBER", "StartingSequenceNumber": seq}),
+        )
+    };
+    let refused = |answer: Answer| {
+        assert_eq!(answer.status, 400, "{}", answer.body);
+        assert_eq!(answer.json()["__type"], "InvalidArgumentException");
+        answer.json()["message"].as_str().unwrap().to_string()
+    };
+    // From AWS's CLI documentation: shard 6 of some stream.
+    assert_eq!(
+        refused(
+            send(
+                &server,
+                at("49590338271490256608559692538361571095921575989136588898")
+            )
+            .await
+        ),
+        "Invalid StartingSequenceNumber. It encodes shardId-000000000006, while it was used in a call to a shard with shardId-000000000000"
+    );
+    // 0x20000000000000000000000000000000000000800000002: a negative index.
+    assert_eq!(
+        refused(
+            send(
+                &server,
+                at("49039857307708443467467104868809893875799651944235008002")
+            )
+            .await
+        ),
+        "Invalid StartingSequenceNumber. It encodes shardId--02147483648, while it was used in a call to a shard with shardId-000000000000"
+    );
+    // From AWS's developer guide: shard 0 of a stream created in 2015.
+    let other = "49546986683135544286507457936321625675700192471156785154";
+    assert_eq!(
+        refused(send(&server, at(other)).await),
+        format!(
+            "StartingSequenceNumber {other} used in GetShardIterator on shard shardId-000000000000 in stream s under account 000000000000 is invalid because it did not come from this stream."
+        )
+    );
+    let garbage = "1".repeat(60);
+    assert_eq!(
+        refused(send(&server, at(&garbage)).await),
+        format!(
+            "StartingSequenceNumber {garbage} used in GetShardIterator on shard shardId-000000000000 in stream s under account 000000000000 is invalid."
+        )
+    );
+    let old = send(&server, at("0")).await;
+    assert_eq!(
+        (old.status, old.json()),
+        (500, serde_json::json!({"__type": "InternalFailure"}))
+    );
+
+    // 2^185 exactly has no version AWS knows.
+    let unknown = "49039857307708443467467104868809893875799651909875269632";
+    let put = kinesis(
+        "PutRecord",
+        serde_json::json!({"StreamName": "s", "PartitionKey": "a", "Data": "", "SequenceNumberForOrdering": unknown}),
+    );
+    assert_eq!(
+        refused(send(&server, put).await),
+        format!(
+            "ExclusiveMinimumSequenceNumber {unknown} used in PutRecord on stream s under account 000000000000 is invalid."
+        )
+    );
+    let put = kinesis(
+        "PutRecord",
+        serde_json::json!({"StreamName": "s", "PartitionKey": "a", "Data": "", "ExplicitHashKey": "0", "SequenceNumberForOrdering": other}),
+    );
+    let put = send(&server, put).await;
+    assert_eq!(put.status, 200, "{}", put.body);
+    let seq = put.json()["SequenceNumber"].as_str().unwrap().to_string();
+    assert_eq!(seq.len(), 56);
+    let again = send(&server, at(&seq)).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+}
+
 /// Firehose requests are checked by the same layer: members in the order
 /// of AWS's Firehose model, nested paths such as
 /// `extendedS3DestinationConfiguration.bufferingHints.sizeInMBs`, and the

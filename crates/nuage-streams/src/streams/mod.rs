@@ -26,7 +26,8 @@ use crate::iterator::{ITERATOR_TTL_MS, Iterator};
 use crate::meta::{
     Consumer, Encryption, ShardMeta, StreamMeta, StreamMode, StreamStatus, shard_id, uniform_ranges,
 };
-use crate::record::{Record, SequenceNumber};
+use crate::record::Record;
+use crate::sequence::{Parsed, SequenceNumber};
 use crate::shard::{Entry, LogOptions, Position, ShardLog};
 use crate::throttle::Throttle;
 
@@ -101,6 +102,8 @@ pub fn hash_key(partition_key: &str) -> u128 {
 struct Route {
     start: u128,
     shard: u32,
+    /// The shard's creation time, part of its records' sequence numbers.
+    created_ms: i64,
     log: Arc<ShardLog>,
 }
 
@@ -160,6 +163,7 @@ impl Stream {
             .map(|s| Route {
                 start: s.start_hash,
                 shard: s.index,
+                created_ms: s.created_ms,
                 log: logs[&s.index].clone(),
             })
             .collect();

@@ -73,10 +73,9 @@ impl Streams {
     /// Stores records, routed by hash key, and returns once they are durable.
     pub async fn put(&self, name: &str, entries: &[PutEntry]) -> Result<Put> {
         let stream = self.get_for_data(name)?;
-        let (epoch, limited, encrypted) = {
+        let (limited, encrypted) = {
             let meta = stream.meta.lock().expect("meta lock");
             (
-                meta.created_ms as u64,
                 self.config.enforce_limits && meta.mode == StreamMode::Provisioned,
                 meta.encryption.is_some(),
             )
@@ -105,7 +104,12 @@ impl Streams {
                 break;
             }
             for (r, mut members) in groups {
-                let Route { shard, log, .. } = &routes[r];
+                let Route {
+                    shard,
+                    log,
+                    created_ms,
+                    ..
+                } = &routes[r];
                 if limited {
                     let sizes = members
                         .iter()
@@ -141,9 +145,10 @@ impl Streams {
                             outcomes[i] = Some(PutOutcome::Stored {
                                 shard_id: id.clone(),
                                 sequence_number: SequenceNumber::of_record(
-                                    epoch,
+                                    *created_ms,
                                     *shard,
                                     first + k as u64,
+                                    now,
                                 )
                                 .to_string(),
                             });
@@ -190,36 +195,42 @@ impl Streams {
         })
     }
 
+    /// Reads a StartingSequenceNumber for a shard of this stream, refusing
+    /// it as AWS does; the ordinal it names.
     pub(super) fn parse_sequence(
         &self,
         stream: &str,
         meta: &StreamMeta,
         shard: u32,
         text: &str,
-    ) -> Result<SequenceNumber> {
-        let invalid = || {
-            StreamError::InvalidArgument(format!(
-                "StartingSequenceNumber {text} used in GetShardIterator on shard {} in stream {stream} under account {} is invalid.",
+    ) -> Result<u64> {
+        let used = || {
+            format!(
+                "StartingSequenceNumber {text} used in GetShardIterator on shard {} in stream {stream} under account {} is invalid",
                 shard_id(shard),
                 self.config.account
-            ))
+            )
         };
-        let seq = SequenceNumber::parse(text).ok_or_else(invalid)?;
-        if seq.shard != shard {
+        let seq = Parsed::read(text)
+            .ok_or_else(|| StreamError::InvalidArgument(format!("{}.", used())))?;
+        if seq.shard != i64::from(shard) {
             return Err(StreamError::InvalidArgument(format!(
                 "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {}",
-                shard_id(seq.shard),
+                seq.shard_id(),
                 shard_id(shard)
             )));
         }
-        if seq.stream_epoch_ms != meta.created_ms as u64 {
+        let created_secs = (meta.shard_created_ms(shard).max(0) / 1000) as u64;
+        if seq.version != 2 || seq.shard_created_secs != created_secs {
+            if seq.version == 0 {
+                return Err(StreamError::OldSequenceNumber);
+            }
             return Err(StreamError::InvalidArgument(format!(
-                "StartingSequenceNumber {text} used in GetShardIterator on shard {} in stream {stream} under account {} is invalid because it did not come from this stream.",
-                shard_id(shard),
-                self.config.account
+                "{} because it did not come from this stream.",
+                used()
             )));
         }
-        Ok(seq)
+        Ok(seq.ordinal)
     }
 
     pub fn shard_iterator(&self, name: &str, shard_text: &str, start: Start) -> Result<String> {
@@ -238,14 +249,12 @@ impl Streams {
         let position = match start {
             Start::TrimHorizon => Position::at(log.trim_horizon()),
             Start::Latest => Position::at(log.end()),
-            Start::AtSequence(text) => Position::at(
-                self.parse_sequence(name, &meta, shard, &text)?
-                    .at_position(),
-            ),
-            Start::AfterSequence(text) => Position::at(
-                self.parse_sequence(name, &meta, shard, &text)?
-                    .after_position(),
-            ),
+            Start::AtSequence(text) => Position::at(SequenceNumber::at_position(
+                self.parse_sequence(name, &meta, shard, &text)?,
+            )),
+            Start::AfterSequence(text) => {
+                Position::at(self.parse_sequence(name, &meta, shard, &text)?)
+            }
             Start::AtTimestamp(ms) => {
                 if ms > now {
                     return Err(StreamError::InvalidArgument(format!(
@@ -349,7 +358,7 @@ impl Streams {
             .records
             .into_iter()
             .map(|r| {
-                let seq = meta.sequence_number(it.shard, r.number);
+                let seq = meta.sequence_number(it.shard, r.number, r.arrival_ms);
                 (r, seq)
             })
             .collect();
