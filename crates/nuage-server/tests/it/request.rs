@@ -687,6 +687,35 @@ async fn sequence_numbers_are_refused_as_aws_refuses_them() {
     assert_eq!(again.status, 200, "{}", again.body);
 }
 
+/// An iterator into a stream deleted since names its shard, as AWS's
+/// recorded answer does, not the stream.
+#[tokio::test]
+async fn an_iterator_into_a_deleted_stream_names_its_shard() {
+    let server = TestServer::start().await;
+    let create = kinesis(
+        "CreateStream",
+        serde_json::json!({"StreamName": "gone", "ShardCount": 1}),
+    );
+    assert_eq!(send(&server, create).await.status, 200);
+    let iterator = kinesis(
+        "GetShardIterator",
+        serde_json::json!({"StreamName": "gone", "ShardId": "shardId-0", "ShardIteratorType": "LATEST"}),
+    );
+    let iterator = send(&server, iterator).await.json()["ShardIterator"].clone();
+    let delete = kinesis("DeleteStream", serde_json::json!({"StreamName": "gone"}));
+    assert_eq!(send(&server, delete).await.status, 200);
+    let read = send(
+        &server,
+        kinesis("GetRecords", serde_json::json!({"ShardIterator": iterator})),
+    )
+    .await;
+    assert_eq!(read.status, 400);
+    assert_eq!(
+        read.json(),
+        serde_json::json!({"__type": "ResourceNotFoundException", "message": "Shard shardId-000000000000 in stream gone under account 000000000000 does not exist"})
+    );
+}
+
 /// Firehose requests are checked by the same layer: members in the order
 /// of AWS's Firehose model, nested paths such as
 /// `extendedS3DestinationConfiguration.bufferingHints.sizeInMBs`, and the

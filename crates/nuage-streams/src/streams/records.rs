@@ -307,9 +307,15 @@ impl Streams {
                 amz_time(now)
             )));
         }
-        let stream = self.get_for_data(&it.stream)?;
-        let meta = stream.meta();
         let shard_text = shard_id(it.shard);
+        // An iterator into a deleted stream names its shard, as AWS does.
+        let stream = match self.get_for_data(&it.stream) {
+            Err(StreamError::NotFound(_)) => {
+                return Err(self.shard_not_found(&it.stream, &shard_text));
+            }
+            other => other?,
+        };
+        let meta = stream.meta();
         if meta.created_ms as u64 != it.stream_epoch_ms {
             return Err(self.shard_not_found(&it.stream, &shard_text));
         }
