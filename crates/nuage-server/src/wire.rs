@@ -259,14 +259,19 @@ pub fn encode<T: Serialize>(format: Format, value: &T) -> Result<Vec<u8>, String
 
 pub fn reply<T: Serialize>(format: Format, value: &T) -> Response {
     match encode(format, value) {
-        Ok(body) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, format.content_type())],
-            body,
-        )
-            .into_response(),
+        Ok(body) => reply_encoded(format, body),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
     }
+}
+
+/// Sends a body already encoded in `format`.
+pub fn reply_encoded(format: Format, body: Vec<u8>) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, format.content_type())],
+        body,
+    )
+        .into_response()
 }
 
 /// Sends a response built as JSON. In CBOR, every `...Timestamp` field

@@ -2,6 +2,7 @@
 //! validation, and translation to [`nuage_streams::Streams`] calls.
 
 mod consumers;
+mod json;
 mod records;
 mod shapes;
 mod shards;
@@ -23,7 +24,8 @@ use serde_json::{Value, json};
 use crate::metrics::Metrics;
 use crate::shape;
 use crate::wire::{
-    ApiError, ApiResult, Blob, ErrorCode, Format, Timestamp, empty, reply, reply_value,
+    ApiError, ApiResult, Blob, ErrorCode, Format, Timestamp, empty, encode, reply, reply_encoded,
+    reply_value,
 };
 
 pub(crate) use records::{WireRecord, wire_records};

@@ -151,6 +151,12 @@ impl Kinesis {
         for (shard, (records, bytes)) in per_shard {
             self.count_in(&name, shard, records, bytes);
         }
+        if format == Format::Json {
+            return Ok(reply_encoded(
+                format,
+                json::put_records(&outcomes, encryption),
+            ));
+        }
         let mut failed = 0;
         let results = outcomes
             .into_iter()
@@ -224,7 +230,8 @@ impl Kinesis {
         #[derive(Serialize)]
         #[serde(rename_all = "PascalCase")]
         struct Resp {
-            records: Vec<WireRecord>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            records: Option<Vec<WireRecord>>,
             #[serde(skip_serializing_if = "Option::is_none")]
             next_shard_iterator: Option<String>,
             millis_behind_latest: i64,
@@ -243,13 +250,24 @@ impl Kinesis {
             .next_iterator
             .is_none()
             .then(|| child_shards_json(&out.child_shards));
-        let resp = Resp {
+        let mut resp = Resp {
             millis_behind_latest: out.millis_behind,
             child_shards,
-            records: wire_records(out.records, out.encrypted),
+            records: None,
             next_shard_iterator: out.next_iterator,
         };
-        Ok(reply(format, &resp))
+        if format == Format::Cbor {
+            resp.records = Some(wire_records(out.records, out.encrypted));
+            return Ok(reply(format, &resp));
+        }
+        // {"Records":[...] by hand, then the rest of the members by serde.
+        let rest = encode(format, &resp).map_err(ApiError::internal)?;
+        let mut body = Vec::with_capacity(rest.len() + 16 + out.records.len() * 320);
+        body.extend_from_slice(b"{\"Records\":");
+        json::records(&mut body, &out.records, out.encrypted);
+        body.push(b',');
+        body.extend_from_slice(&rest[1..]);
+        Ok(reply_encoded(format, body))
     }
 
     pub(super) fn count_in(&self, stream: &str, shard: &str, records: u64, bytes: usize) {
