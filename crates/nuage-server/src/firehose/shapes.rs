@@ -254,31 +254,27 @@ impl Deref for DestinationUpdate {
     }
 }
 
-shape! {
-    impl NewDestination as "com.amazonaws.firehose.v20150804.ExtendedS3DestinationConfiguration" {
-        role_arn "RoleARN" [NotNull, Pattern(&ROLE_ARN), MinLength(1), MaxLength(512)],
-        bucket_arn "BucketARN" [NotNull, Pattern(&BUCKET_ARN), MinLength(1), MaxLength(2048)],
-        prefix "Prefix" [MinLength(0), MaxLength(1024)],
-        error_output_prefix "ErrorOutputPrefix" [MinLength(0), MaxLength(1024)],
-        buffering_hints "BufferingHints",
-        compression_format "CompressionFormat" [OneOf(COMPRESSION_FORMATS)],
-        file_extension "FileExtension" [Pattern(&FILE_EXTENSION), MinLength(0), MaxLength(128)],
-        custom_time_zone "CustomTimeZone" [MinLength(0), MaxLength(50)],
-    }
+/// The members of an S3 destination, in the model's order; `NotNull` on
+/// RoleARN and BucketARN when the destination is being created.
+macro_rules! s3_destination {
+    ($name:ident as $java:literal, [$($required:ident)?]) => {
+        shape! {
+            impl $name as $java {
+                role_arn "RoleARN" [$($required,)? Pattern(&ROLE_ARN), MinLength(1), MaxLength(512)],
+                bucket_arn "BucketARN" [$($required,)? Pattern(&BUCKET_ARN), MinLength(1), MaxLength(2048)],
+                prefix "Prefix" [MinLength(0), MaxLength(1024)],
+                error_output_prefix "ErrorOutputPrefix" [MinLength(0), MaxLength(1024)],
+                buffering_hints "BufferingHints",
+                compression_format "CompressionFormat" [OneOf(COMPRESSION_FORMATS)],
+                file_extension "FileExtension" [Pattern(&FILE_EXTENSION), MinLength(0), MaxLength(128)],
+                custom_time_zone "CustomTimeZone" [MinLength(0), MaxLength(50)],
+            }
+        }
+    };
 }
 
-shape! {
-    impl DestinationUpdate as "com.amazonaws.firehose.v20150804.ExtendedS3DestinationUpdate" {
-        role_arn "RoleARN" [Pattern(&ROLE_ARN), MinLength(1), MaxLength(512)],
-        bucket_arn "BucketARN" [Pattern(&BUCKET_ARN), MinLength(1), MaxLength(2048)],
-        prefix "Prefix" [MinLength(0), MaxLength(1024)],
-        error_output_prefix "ErrorOutputPrefix" [MinLength(0), MaxLength(1024)],
-        buffering_hints "BufferingHints",
-        compression_format "CompressionFormat" [OneOf(COMPRESSION_FORMATS)],
-        file_extension "FileExtension" [Pattern(&FILE_EXTENSION), MinLength(0), MaxLength(128)],
-        custom_time_zone "CustomTimeZone" [MinLength(0), MaxLength(50)],
-    }
-}
+s3_destination!(NewDestination as "com.amazonaws.firehose.v20150804.ExtendedS3DestinationConfiguration", [NotNull]);
+s3_destination!(DestinationUpdate as "com.amazonaws.firehose.v20150804.ExtendedS3DestinationUpdate", []);
 
 shape! {
     impl BufferingHints as "com.amazonaws.firehose.v20150804.BufferingHints" {
