@@ -495,9 +495,33 @@ macro_rules! shape {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Default, serde::Deserialize)]
+        #[derive(Debug, Default)]
         $vis struct $name {
-            $(#[serde(rename = $wire)] pub $field: Option<$ty>,)*
+            $(pub $field: Option<$ty>,)*
+        }
+
+        /// Read from a JSON object (CBOR map) only: serde's derive would
+        /// also read a list into a struct by position, which AWS refuses
+        /// ("Start of list found where not expected").
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                #[derive(serde::Deserialize)]
+                struct Wire {
+                    $(#[serde(rename = $wire)] $field: Option<$ty>,)*
+                }
+                struct Object;
+                impl<'de> serde::de::Visitor<'de> for Object {
+                    type Value = Wire;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("a structure")
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Wire, A::Error> {
+                        serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    }
+                }
+                let wire = d.deserialize_map(Object)?;
+                Ok(Self { $($field: wire.$field,)* })
+            }
         }
 
         $crate::shape! {

@@ -322,6 +322,19 @@ async fn a_member_of_the_wrong_type_is_named_in_aws_words() {
             "Message": "class java.lang.String can not be converted to an Integer"
         })
     );
+    // A list where a structure belongs, even one serde could read by
+    // position, is refused as AWS refuses it.
+    let create = kinesis_text(
+        "CreateStream",
+        r#"{"StreamName": "s", "ShardCount": 1, "StreamModeDetails": ["ON_DEMAND"]}"#,
+    );
+    assert_eq!(
+        send(&server, create).await.json(),
+        serde_json::json!({
+            "__type": "SerializationException",
+            "Message": "Start of list found where not expected"
+        })
+    );
 }
 
 /// Every member is checked; a string's pattern before its length, as AWS
