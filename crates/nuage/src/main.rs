@@ -2,6 +2,12 @@
 //! `nuage lake` moves files in and out of the lake like `hadoop dfs`,
 //! `nuage serve` runs the server (Kinesis streams, Firehose delivery).
 
+/// mimalloc instead of glibc's malloc: under `bench/streams.sh` glibc's
+/// malloc and free (with their arena locks and consolidation) were about
+/// 8% of the server's CPU samples (see docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod agent;
 mod bench;
 mod client;
