@@ -79,20 +79,19 @@ pub fn kinesis(operation: &str, body: serde_json::Value) -> Request<Full<Bytes>>
 
 /// A Kinesis JSON 1.1 request with this body text, as sent.
 pub fn kinesis_text(operation: &str, body: &str) -> Request<Full<Bytes>> {
-    Request::post("http://127.0.0.1/")
-        .header("content-type", "application/x-amz-json-1.1")
-        .header("x-amz-target", format!("Kinesis_20131202.{operation}"))
-        .header("authorization", UNSIGNED_AUTHORIZATION)
-        .header("x-amz-date", "20261122T000000Z")
-        .body(Full::new(Bytes::from(body.to_string())))
-        .unwrap()
+    json_request(&format!("Kinesis_20131202.{operation}"), body)
 }
 
 /// A Firehose JSON 1.1 request.
 pub fn firehose(operation: &str, body: serde_json::Value) -> Request<Full<Bytes>> {
+    json_request(&format!("Firehose_20150804.{operation}"), &body.to_string())
+}
+
+/// An unsigned-but-complete JSON 1.1 call of `target`.
+fn json_request(target: &str, body: &str) -> Request<Full<Bytes>> {
     Request::post("http://127.0.0.1/")
         .header("content-type", "application/x-amz-json-1.1")
-        .header("x-amz-target", format!("Firehose_20150804.{operation}"))
+        .header("x-amz-target", target)
         .header("authorization", UNSIGNED_AUTHORIZATION)
         .header("x-amz-date", "20261122T000000Z")
         .body(Full::new(Bytes::from(body.to_string())))
