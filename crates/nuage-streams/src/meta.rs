@@ -174,11 +174,6 @@ impl StreamMeta {
         self.shard(shard).map_or(self.created_ms, |s| s.created_ms)
     }
 
-    pub fn sequence_number(&self, shard: u32, record: u64, arrival_ms: i64) -> String {
-        SequenceNumber::of_record(self.shard_created_ms(shard), shard, record, arrival_ms)
-            .to_string()
-    }
-
     /// The number just before `position` (see [`SequenceNumber::before`]).
     pub fn sequence_before(&self, shard: u32, position: u64) -> String {
         SequenceNumber::before(self.shard_created_ms(shard), shard, position).to_string()

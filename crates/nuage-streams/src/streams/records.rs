@@ -141,16 +141,11 @@ impl Streams {
                 match log.append(&batch, now) {
                     Ok((first, _)) => {
                         let id = shard_id(*shard);
+                        let prefix = Prefix::for_records(*created_ms, *shard, now);
                         for (k, &i) in members.iter().enumerate() {
                             outcomes[i] = Some(PutOutcome::Stored {
                                 shard_id: id.clone(),
-                                sequence_number: SequenceNumber::of_record(
-                                    *created_ms,
-                                    *shard,
-                                    first + k as u64,
-                                    now,
-                                )
-                                .to_string(),
+                                sequence_number: prefix.record_text(first + k as u64),
                             });
                         }
                         commits.push((log.clone(), first + members.len() as u64));
@@ -360,11 +355,20 @@ impl Streams {
             };
             (Some(next.encode()), Vec::new())
         };
+        // Records that arrived in the same second share a prefix.
+        let created_ms = meta.shard_created_ms(it.shard);
+        let mut prefix: Option<Prefix> = None;
         let records = batch
             .records
             .into_iter()
             .map(|r| {
-                let seq = meta.sequence_number(it.shard, r.number, r.arrival_ms);
+                let secs = (r.arrival_ms.max(0) / 1000) as u64;
+                let p = match prefix {
+                    Some(p) if p.time_secs() == secs => p,
+                    _ => Prefix::for_records(created_ms, it.shard, r.arrival_ms),
+                };
+                prefix = Some(p);
+                let seq = p.record_text(r.number);
                 (r, seq)
             })
             .collect();
