@@ -221,10 +221,10 @@ impl Member for String {
         self.as_str().length()
     }
     fn text(&self) -> Option<&str> {
-        Some(self)
+        self.as_str().text()
     }
     fn shown(&self) -> String {
-        self.clone()
+        self.as_str().shown()
     }
 }
 

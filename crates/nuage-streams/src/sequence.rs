@@ -223,11 +223,7 @@ impl SequenceNumber {
         }
     }
 
-    /// The 56 decimal digits. The number is a sum of fields times powers
-    /// of two (the module's table); each power is a constant in base 10^9,
-    /// so the digits come from small multiplications and divisions by a
-    /// constant, not from dividing a 188-bit number (3.4 times faster,
-    /// and this runs once per record put or read).
+    /// The 56 decimal digits (see [`Prefix`]).
     pub fn digits(&self) -> [u8; 56] {
         Prefix::of(self).digits(self.ordinal)
     }
@@ -241,6 +237,11 @@ impl SequenceNumber {
 /// Everything of a sequence number but its ordinal, summed once: the
 /// records of one put (or of one arrival second in a read) share it, and
 /// each then costs one multiplication by 2^80 and the digits.
+///
+/// The number is a sum of fields times powers of two (the module's
+/// table); each power is a constant in base 10^9, so the digits come from
+/// small multiplications and divisions by a constant, not from dividing a
+/// 188-bit number (see docs/benchmarks.md for the figures).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Prefix {
     sum: Decimal,
@@ -248,7 +249,7 @@ pub struct Prefix {
 }
 
 impl Prefix {
-    pub fn of(number: &SequenceNumber) -> Self {
+    fn of(number: &SequenceNumber) -> Self {
         let mut sum = BASE;
         add(&mut sum, number.shard_created_secs & FIELD_36, &POW2_148);
         add(&mut sum, u64::from(number.shard) & 0xf, &POW2_144);
@@ -299,13 +300,11 @@ impl Prefix {
         out[..2].copy_from_slice(&PAIRS[acc[6] as usize * 2..][..2]);
         out
     }
-    /// Where AT_SEQUENCE_NUMBER starts reading.
-    pub fn at_position(ordinal: u64) -> u64 {
-        ordinal.saturating_sub(1)
-    }
 }
 
-fn secs(ms: i64) -> u64 {
+/// Whole seconds of a time in milliseconds (0 before the epoch), as the
+/// layout stores times.
+pub fn secs(ms: i64) -> u64 {
     (ms.max(0) / 1000) as u64
 }
 

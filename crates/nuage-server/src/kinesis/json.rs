@@ -9,7 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use nuage_streams::{PutOutcome, Record};
 
-use crate::wire::ErrorCode;
+use crate::wire::{ErrorCode, Timestamp};
 
 /// A string known to need no JSON escaping (digits, base64, shard ids).
 fn plain(out: &mut Vec<u8>, s: &str) {
@@ -36,7 +36,7 @@ pub(super) fn records(out: &mut Vec<u8>, records: &[(Record, String)], encrypted
         out.extend_from_slice(b"{\"SequenceNumber\":");
         plain(out, seq);
         out.extend_from_slice(b",\"ApproximateArrivalTimestamp\":");
-        serde_json::to_writer(&mut *out, &(record.arrival_ms as f64 / 1000.0))
+        serde_json::to_writer(&mut *out, &Timestamp(record.arrival_ms))
             .expect("writing to a Vec cannot fail");
         out.extend_from_slice(b",\"Data\":\"");
         let start = out.len();

@@ -27,7 +27,7 @@ use crate::meta::{
     Consumer, Encryption, ShardMeta, StreamMeta, StreamMode, StreamStatus, shard_id, uniform_ranges,
 };
 use crate::record::Record;
-use crate::sequence::{Parsed, Prefix, SequenceNumber};
+use crate::sequence::{Parsed, Prefix, SequenceNumber, secs};
 use crate::shard::{Entry, LogOptions, Position, ShardLog};
 use crate::throttle::Throttle;
 

@@ -215,8 +215,7 @@ impl Streams {
                 shard_id(shard)
             )));
         }
-        let created_secs = (meta.shard_created_ms(shard).max(0) / 1000) as u64;
-        if seq.version != 2 || seq.shard_created_secs != created_secs {
+        if seq.version != 2 || seq.shard_created_secs != secs(meta.shard_created_ms(shard)) {
             if seq.version == 0 {
                 return Err(StreamError::OldSequenceNumber);
             }
@@ -362,9 +361,8 @@ impl Streams {
             .records
             .into_iter()
             .map(|r| {
-                let secs = (r.arrival_ms.max(0) / 1000) as u64;
                 let p = match prefix {
-                    Some(p) if p.time_secs() == secs => p,
+                    Some(p) if p.time_secs() == secs(r.arrival_ms) => p,
                     _ => Prefix::for_records(created_ms, it.shard, r.arrival_ms),
                 };
                 prefix = Some(p);
