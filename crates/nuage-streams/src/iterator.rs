@@ -121,4 +121,15 @@ mod tests {
         flipped[10] = if flipped[10] == b'A' { b'B' } else { b'A' };
         assert_eq!(Iterator::decode(&String::from_utf8(flipped).unwrap()), None);
     }
+
+    proptest::proptest! {
+        /// A client may send any text as a ShardIterator: never a panic.
+        #[test]
+        fn any_text_is_decoded_without_a_panic(text in ".{0,300}", bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            let _ = Iterator::decode(&text);
+            let mut prefixed = PREFIX.to_vec();
+            prefixed.extend_from_slice(&bytes);
+            let _ = Iterator::decode(&STANDARD.encode(prefixed));
+        }
+    }
 }

@@ -522,4 +522,26 @@ mod tests {
         let prefix = Prefix::for_records(created, 3, created + 5000);
         assert_eq!(prefix.record_text(41), ta);
     }
+
+    proptest::proptest! {
+        /// Whatever digits a client sends (the request's pattern allows up
+        /// to 129), reading them never panics, and what nuage writes reads
+        /// back to the same fields.
+        #[test]
+        fn any_digits_are_read_without_a_panic(text in "[0-9]{1,129}") {
+            let _ = Parsed::read(&text);
+        }
+
+        #[test]
+        fn written_numbers_read_back(created in 0u64..(1 << 36), shard in 0u32..(1 << 31), ordinal in 0u64..(1 << 63), time in 0u64..(1 << 36)) {
+            let number = SequenceNumber { shard_created_secs: created, shard, ordinal, time_secs: time };
+            let parsed = Parsed::read(&number.to_string());
+            if created < LATEST_CREATION_SECS {
+                let p = parsed.unwrap();
+                proptest::prop_assert_eq!((p.version, p.shard_created_secs, p.shard, p.ordinal, p.time_secs), (2, created, i64::from(shard), ordinal, time));
+            } else {
+                proptest::prop_assert_eq!(parsed, None);
+            }
+        }
+    }
 }
