@@ -14,12 +14,17 @@
 //!                    (Arc<dyn ObjectStore>, object_store::path::Path)
 //! ```
 //!
+//! [`objects::Objects`] is the same embedded lake as the S3 API sees it:
+//! durable all-or-nothing writes, metadata beside each file, listings in
+//! S3's key order, multipart uploads.
+//!
 //! [`CountingStore`] wraps any store and counts the bytes read through it: the
 //! "Data scanned" figure every SQL statement reports.
 
 mod counting;
 mod error;
 mod location;
+pub mod objects;
 mod store;
 
 pub use counting::{CountingStore, ScanCounter};

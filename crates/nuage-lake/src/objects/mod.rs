@@ -1,0 +1,296 @@
+//! [`Objects`]: the embedded lake as S3 sees it. Buckets are the folders of
+//! `<data-dir>/lake`, objects are their files (see [`keys`]), and what S3
+//! keeps besides the bytes rides on each file ([`meta`]). Writes are staged
+//! in `<lake>/.nuage-s3/tmp` and published by one rename once the bytes and
+//! metadata are on disk ([`write`]); multipart uploads keep their parts in
+//! `<lake>/.nuage-s3/uploads` until completed or aborted ([`multipart`]).
+//! Listings walk the folders in S3's key order ([`list`]).
+//!
+//! ```text
+//!   PUT a/b.csv ─► .nuage-s3/tmp/<uuid>  (write, xattr, fsync)
+//!                        │ rename
+//!                        ▼
+//!                  <bucket>/a/b.csv      (fsync folder) ─► 200 OK
+//! ```
+//!
+//! Everything here is blocking file-system work; the async methods run it on
+//! tokio's blocking pool.
+
+mod error;
+pub mod keys;
+mod list;
+pub mod meta;
+mod multipart;
+mod write;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+pub use error::ObjectError;
+pub use keys::KeyPath;
+pub use list::{Entry, ListQuery, Listing};
+pub use meta::Meta;
+pub use multipart::{Part, Upload};
+pub use write::Written;
+
+use crate::location::validate_bucket;
+
+pub type Result<T, E = ObjectError> = std::result::Result<T, E>;
+
+/// One object as S3 describes it.
+#[derive(Debug, Clone)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub meta: Meta,
+    pub last_modified: SystemTime,
+}
+
+/// An object opened for reading: its description and its bytes (`None` for
+/// a folder object, which is empty).
+#[derive(Debug)]
+pub struct Opened {
+    pub info: ObjectInfo,
+    pub file: Option<File>,
+}
+
+/// The S3 view of an embedded lake directory.
+#[derive(Debug, Clone)]
+pub struct Objects {
+    dirs: Arc<Dirs>,
+}
+
+#[derive(Debug)]
+struct Dirs {
+    lake: PathBuf,
+    staging: PathBuf,
+    uploads: PathBuf,
+}
+
+impl Objects {
+    /// Opens the lake at `lake_dir`, emptying the staging folder: what is
+    /// there was never acknowledged.
+    pub fn open(lake_dir: &Path) -> Result<Self> {
+        let internal = lake_dir.join(keys::RESERVED_PREFIX);
+        let staging = internal.join("tmp");
+        let uploads = internal.join("uploads");
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging).map_err(|e| ObjectError::io(&staging, e))?;
+        }
+        for dir in [&staging, &uploads] {
+            std::fs::create_dir_all(dir).map_err(|e| ObjectError::io(dir, e))?;
+        }
+        let objects = Self {
+            dirs: Arc::new(Dirs {
+                lake: lake_dir.to_path_buf(),
+                staging,
+                uploads,
+            }),
+        };
+        objects.sweep_uploads()?;
+        Ok(objects)
+    }
+
+    fn bucket_dir(&self, bucket: &str) -> Result<PathBuf> {
+        let dir = self.dirs.lake.join(bucket);
+        if validate_bucket(bucket).is_err() || !dir.is_dir() {
+            return Err(ObjectError::NoSuchBucket(bucket.to_string()));
+        }
+        Ok(dir)
+    }
+
+    pub fn bucket_exists(&self, bucket: &str) -> bool {
+        self.bucket_dir(bucket).is_ok()
+    }
+
+    /// Creates a bucket's folder durably.
+    pub async fn create_bucket(&self, bucket: &str) -> Result<()> {
+        validate_bucket(bucket).map_err(|reason| ObjectError::InvalidBucketName {
+            name: bucket.to_string(),
+            reason,
+        })?;
+        let dir = self.dirs.lake.join(bucket);
+        let lake = self.dirs.lake.clone();
+        let name = bucket.to_string();
+        blocking(move || match std::fs::create_dir(&dir) {
+            Ok(()) => write::sync_dir(&lake),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(ObjectError::BucketAlreadyExists(name))
+            }
+            Err(e) => Err(ObjectError::io(&dir, e)),
+        })
+        .await
+    }
+
+    /// Deletes an empty bucket (folders left without objects do not count).
+    pub async fn delete_bucket(&self, bucket: &str) -> Result<()> {
+        let dir = self.bucket_dir(bucket)?;
+        let lake = self.dirs.lake.clone();
+        let name = bucket.to_string();
+        blocking(move || {
+            if list::has_objects(&dir)? {
+                return Err(ObjectError::BucketNotEmpty(name));
+            }
+            std::fs::remove_dir_all(&dir).map_err(|e| ObjectError::io(&dir, e))?;
+            write::sync_dir(&lake)
+        })
+        .await
+    }
+
+    /// Buckets by name, with their creation times.
+    pub fn list_buckets(&self) -> Result<Vec<(String, SystemTime)>> {
+        let lake = &self.dirs.lake;
+        let entries = std::fs::read_dir(lake).map_err(|e| ObjectError::io(lake, e))?;
+        let mut buckets: Vec<(String, SystemTime)> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let stat = e.metadata().ok()?;
+                (stat.is_dir() && validate_bucket(&name).is_ok()).then(|| {
+                    let created = stat.created().or_else(|_| stat.modified());
+                    (name, created.unwrap_or(SystemTime::UNIX_EPOCH))
+                })
+            })
+            .collect();
+        buckets.sort();
+        Ok(buckets)
+    }
+
+    /// Opens an object for reading.
+    pub async fn open_object(&self, bucket: &str, key: &str) -> Result<Opened> {
+        let dir = self.bucket_dir(bucket)?;
+        let key = key.to_string();
+        blocking(move || open_in(&dir, &key)).await
+    }
+
+    /// Deletes an object; deleting one that does not exist succeeds, as in S3.
+    /// Folders it leaves empty go too.
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
+        let dir = self.bucket_dir(bucket)?;
+        let path = match KeyPath::parse(key) {
+            Ok(path) => path,
+            Err(ObjectError::KeyTooLong { .. }) | Err(ObjectError::InvalidKey { .. }) => {
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        blocking(move || write::delete(&dir, &path)).await
+    }
+
+    /// Replaces an object's tags (the object's bytes and ETag are unchanged).
+    pub async fn set_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        tags: Vec<(String, String)>,
+    ) -> Result<()> {
+        self.update_meta(bucket, key, move |meta| meta.tags = tags)
+            .await
+    }
+
+    /// Changes an object's record in place.
+    async fn update_meta(
+        &self,
+        bucket: &str,
+        key: &str,
+        change: impl FnOnce(&mut Meta) + Send + 'static,
+    ) -> Result<()> {
+        let dir = self.bucket_dir(bucket)?;
+        let key = key.to_string();
+        blocking(move || {
+            let opened = open_in(&dir, &key)?;
+            let mut meta = opened.info.meta;
+            change(&mut meta);
+            match opened.file {
+                Some(file) => {
+                    meta::write(&file, &meta)?;
+                    file.sync_all().map_err(|e| ObjectError::io(&dir, e))
+                }
+                None => {
+                    let path = dir.join(KeyPath::parse(&key)?.relative);
+                    meta::write_folder(&path, &meta)?;
+                    write::sync_dir(&path)
+                }
+            }
+        })
+        .await
+    }
+
+    /// Objects and common prefixes of a bucket in key order.
+    pub async fn list(&self, bucket: &str, query: ListQuery) -> Result<Listing> {
+        let dir = self.bucket_dir(bucket)?;
+        blocking(move || list::list(&dir, &query)).await
+    }
+}
+
+/// Opens `key` inside the bucket folder `dir`.
+fn open_in(dir: &Path, key: &str) -> Result<Opened> {
+    let path = match KeyPath::parse(key) {
+        Ok(path) => path,
+        Err(ObjectError::InvalidKey { .. }) => return Err(ObjectError::NoSuchKey(key.to_string())),
+        Err(e) => return Err(e),
+    };
+    let full = dir.join(&path.relative);
+    let missing = || ObjectError::NoSuchKey(key.to_string());
+    if path.is_folder {
+        let meta = meta::read_folder(&full)
+            .filter(|_| full.is_dir())
+            .ok_or_else(missing)?;
+        let stat = std::fs::metadata(&full).map_err(|_| missing())?;
+        return Ok(Opened {
+            info: ObjectInfo {
+                key: key.to_string(),
+                last_modified: modified(&meta, &stat),
+                meta,
+            },
+            file: None,
+        });
+    }
+    let file = match File::open(&full) {
+        Ok(file) => file,
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                || e.kind() == std::io::ErrorKind::NotADirectory =>
+        {
+            return Err(missing());
+        }
+        Err(e) => return Err(ObjectError::io(&full, e)),
+    };
+    let stat = file.metadata().map_err(|e| ObjectError::io(&full, e))?;
+    if !stat.is_file() {
+        return Err(missing());
+    }
+    let (meta, stat) = meta::read_or_compute(&file, &full)?;
+    Ok(Opened {
+        info: ObjectInfo {
+            key: key.to_string(),
+            last_modified: modified(&meta, &stat),
+            meta,
+        },
+        file: Some(file),
+    })
+}
+
+fn modified(meta: &Meta, stat: &std::fs::Metadata) -> SystemTime {
+    match u64::try_from(meta.mtime_ns) {
+        Ok(ns) if ns > 0 => SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(ns),
+        _ => stat.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+    }
+}
+
+/// Runs file-system work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(e) => Err(ObjectError::Io {
+            path: "blocking task".into(),
+            source: std::io::Error::other(e.to_string()),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests;

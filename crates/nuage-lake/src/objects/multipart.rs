@@ -1,0 +1,368 @@
+//! Multipart uploads. Each upload is a folder `.nuage-s3/uploads/<id>` with
+//! `upload.json` (bucket, key, the object's metadata) and one file per part,
+//! each written as durably as an object. Completing concatenates the parts
+//! (copy_file_range where the file system offers it) into a staged file that
+//! is published like any PUT, then removes the folder. An upload stays until
+//! it is completed or aborted, as in S3; a folder without its record (a crash
+//! while creating it) is removed when the lake is opened.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use futures::Stream;
+use md5::{Digest, Md5};
+use serde::{Deserialize, Serialize};
+
+use crate::objects::keys::KeyPath;
+use crate::objects::meta::{self, Meta};
+use crate::objects::write::{self, Staged, Written};
+use crate::objects::{ObjectError, ObjectInfo, Objects, Result, blocking, modified};
+
+const RECORD: &str = "upload.json";
+
+/// S3's smallest part, except for the last one.
+pub const MIN_PART_SIZE: u64 = 5 << 20;
+
+/// An upload in progress.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Upload {
+    #[serde(skip)]
+    pub id: String,
+    pub bucket: String,
+    pub key: String,
+    pub initiated_ns: i64,
+    /// The object's metadata as given when the upload was created.
+    pub meta: Meta,
+}
+
+impl Upload {
+    pub fn initiated(&self) -> SystemTime {
+        SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(self.initiated_ns.max(0) as u64)
+    }
+}
+
+/// One uploaded part.
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub number: u32,
+    /// The part's MD5 in hex, without quotes.
+    pub etag: String,
+    pub size: u64,
+    pub last_modified: SystemTime,
+}
+
+impl Objects {
+    /// The folder of an upload of `key` in `bucket`.
+    fn upload_dir(&self, bucket: &str, key: &str, id: &str) -> Result<(PathBuf, Upload)> {
+        let missing = || ObjectError::NoSuchUpload(id.to_string());
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(missing());
+        }
+        let dir = self.dirs.uploads.join(id);
+        let upload = read_record(&dir, id).ok_or_else(missing)?;
+        if upload.bucket != bucket || upload.key != key {
+            return Err(missing());
+        }
+        Ok((dir, upload))
+    }
+
+    /// Starts an upload of `key`; returns its id.
+    pub async fn create_upload(&self, bucket: &str, key: &str, meta: Meta) -> Result<String> {
+        self.bucket_dir(bucket)?;
+        let path = KeyPath::parse(key)?;
+        if path.is_folder {
+            return Err(ObjectError::InvalidKey {
+                key: key.to_string(),
+                reason: "a key ending in '/' is a folder in nuage's lake; upload it with one PUT"
+                    .into(),
+            });
+        }
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let upload = Upload {
+            id: id.clone(),
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            initiated_ns: now_ns(),
+            meta,
+        };
+        let dir = self.dirs.uploads.join(&id);
+        let uploads = self.dirs.uploads.clone();
+        blocking(move || {
+            std::fs::create_dir(&dir).map_err(|e| ObjectError::io(&dir, e))?;
+            write::sync_dir(&uploads)?;
+            let path = dir.join(RECORD);
+            let record = serde_json::to_vec(&upload).expect("upload record serializes");
+            let mut file = File::create_new(&path).map_err(|e| ObjectError::io(&path, e))?;
+            std::io::Write::write_all(&mut file, &record).map_err(|e| ObjectError::io(&path, e))?;
+            file.sync_all().map_err(|e| ObjectError::io(&path, e))?;
+            write::sync_dir(&dir)
+        })
+        .await?;
+        Ok(id)
+    }
+
+    /// Stores part `number` (replacing an earlier upload of it).
+    pub async fn put_part<S, E>(
+        &self,
+        bucket: &str,
+        key: &str,
+        id: &str,
+        number: u32,
+        body: S,
+        check: impl FnOnce(&Written) -> Result<()>,
+    ) -> Result<Part>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let (dir, _) = self.upload_dir(bucket, key, id)?;
+        let staged = self.stage(body).await?;
+        check(&staged.written)?;
+        let etag = meta::hex(&staged.written.md5);
+        let meta = Meta {
+            etag: etag.clone(),
+            ..Meta::default()
+        };
+        let id = id.to_string();
+        blocking(move || {
+            let name = number.to_string();
+            if !dir.join(RECORD).exists() {
+                // Completed or aborted while this part was arriving.
+                return Err(ObjectError::NoSuchUpload(id));
+            }
+            let meta = write::publish(staged, &dir, Path::new(&name), meta, &name)?;
+            Ok(Part {
+                number,
+                etag,
+                size: meta.size,
+                last_modified: SystemTime::now(),
+            })
+        })
+        .await
+    }
+
+    /// The upload and its parts by number.
+    pub async fn parts(&self, bucket: &str, key: &str, id: &str) -> Result<(Upload, Vec<Part>)> {
+        let (dir, upload) = self.upload_dir(bucket, key, id)?;
+        let parts = blocking(move || read_parts(&dir)).await?;
+        Ok((upload, parts))
+    }
+
+    /// Joins the listed parts (number, ETag) into the object.
+    pub async fn complete(
+        &self,
+        bucket: &str,
+        key: &str,
+        id: &str,
+        listed: Vec<(u32, String)>,
+    ) -> Result<ObjectInfo> {
+        let bucket_dir = self.bucket_dir(bucket)?;
+        let (dir, upload) = self.upload_dir(bucket, key, id)?;
+        let relative = KeyPath::parse(key)?.relative;
+        let staging = self.staging_path();
+        let uploads = self.dirs.uploads.clone();
+        let key = key.to_string();
+        blocking(move || {
+            let stored = read_parts(&dir)?;
+            let chosen = choose_parts(&stored, &listed)?;
+            let mut file = File::create_new(&staging).map_err(|e| ObjectError::io(&staging, e))?;
+            let staged = Staged::from_file(
+                staging.clone(),
+                file.try_clone().map_err(|e| ObjectError::io(&staging, e))?,
+            );
+            let mut md5s = Md5::new();
+            for part in &chosen {
+                let path = dir.join(part.number.to_string());
+                let mut source = File::open(&path).map_err(|e| ObjectError::io(&path, e))?;
+                std::io::copy(&mut source, &mut file).map_err(|e| ObjectError::io(&staging, e))?;
+                md5s.update(decode_hex(&part.etag).unwrap_or_default());
+            }
+            let mut meta = upload.meta.clone();
+            meta.etag = format!("{}-{}", meta::hex(&md5s.finalize()), chosen.len());
+            meta.set_parts(chosen.iter().map(|p| p.size));
+            let meta = write::publish(staged, &bucket_dir, &relative, meta, &key)?;
+            std::fs::remove_dir_all(&dir).map_err(|e| ObjectError::io(&dir, e))?;
+            write::sync_dir(&uploads)?;
+            let stat = std::fs::metadata(bucket_dir.join(&relative))
+                .map_err(|e| ObjectError::io(&bucket_dir, e))?;
+            Ok(ObjectInfo {
+                key,
+                last_modified: modified(&meta, &stat),
+                meta,
+            })
+        })
+        .await
+    }
+
+    /// Drops an upload and its parts.
+    pub async fn abort(&self, bucket: &str, key: &str, id: &str) -> Result<()> {
+        let (dir, _) = self.upload_dir(bucket, key, id)?;
+        let uploads = self.dirs.uploads.clone();
+        let id = id.to_string();
+        blocking(move || {
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(ObjectError::NoSuchUpload(id));
+                }
+                Err(e) => return Err(ObjectError::io(&dir, e)),
+            }
+            write::sync_dir(&uploads)
+        })
+        .await
+    }
+
+    /// The uploads in progress into `bucket`, by key, then by start time.
+    pub async fn uploads(&self, bucket: &str) -> Result<Vec<Upload>> {
+        self.bucket_dir(bucket)?;
+        let uploads = self.dirs.uploads.clone();
+        let bucket = bucket.to_string();
+        blocking(move || {
+            let entries = std::fs::read_dir(&uploads).map_err(|e| ObjectError::io(&uploads, e))?;
+            let mut found: Vec<Upload> = entries
+                .flatten()
+                .filter_map(|e| {
+                    let id = e.file_name().into_string().ok()?;
+                    read_record(&e.path(), &id)
+                })
+                .filter(|u| u.bucket == bucket)
+                .collect();
+            found.sort_by(|a, b| (&a.key, a.initiated_ns).cmp(&(&b.key, b.initiated_ns)));
+            Ok(found)
+        })
+        .await
+    }
+
+    /// Removes upload folders left without a record.
+    pub(crate) fn sweep_uploads(&self) -> Result<()> {
+        let uploads = &self.dirs.uploads;
+        let entries = std::fs::read_dir(uploads).map_err(|e| ObjectError::io(uploads, e))?;
+        for entry in entries.flatten() {
+            let Ok(id) = entry.file_name().into_string() else {
+                continue;
+            };
+            if read_record(&entry.path(), &id).is_none() {
+                let path = entry.path();
+                std::fs::remove_dir_all(&path).map_err(|e| ObjectError::io(&path, e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_record(dir: &Path, id: &str) -> Option<Upload> {
+    let bytes = std::fs::read(dir.join(RECORD)).ok()?;
+    let mut upload: Upload = serde_json::from_slice(&bytes).ok()?;
+    upload.id = id.to_string();
+    Some(upload)
+}
+
+fn read_parts(dir: &Path) -> Result<Vec<Part>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| ObjectError::io(dir, e))?;
+    let mut parts = Vec::new();
+    for entry in entries.flatten() {
+        let Some(number) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let path = entry.path();
+        let file = File::open(&path).map_err(|e| ObjectError::io(&path, e))?;
+        let (meta, stat) = meta::read_or_compute(&file, &path)?;
+        parts.push(Part {
+            number,
+            etag: meta.etag,
+            size: meta.size,
+            last_modified: stat.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        });
+    }
+    parts.sort_by_key(|p| p.number);
+    Ok(parts)
+}
+
+/// The stored parts the client listed, checked as S3 checks them: ascending
+/// numbers, each part present with that ETag, all but the last >= 5 MiB.
+fn choose_parts(stored: &[Part], listed: &[(u32, String)]) -> Result<Vec<Part>> {
+    if listed.windows(2).any(|w| w[0].0 >= w[1].0) {
+        return Err(ObjectError::InvalidPartOrder);
+    }
+    let mut chosen = Vec::with_capacity(listed.len());
+    for (number, etag) in listed {
+        let etag = etag.trim().trim_matches('"');
+        let part = stored
+            .iter()
+            .find(|p| p.number == *number && p.etag == etag)
+            .ok_or_else(|| {
+                ObjectError::InvalidPart(
+                    "One or more of the specified parts could not be found.  The part may not \
+                     have been uploaded, or the specified entity tag may not match the part's \
+                     entity tag."
+                        .into(),
+                )
+            })?;
+        chosen.push(part.clone());
+    }
+    if let Some((_, init)) = chosen.split_last()
+        && let Some(small) = init.iter().find(|p| p.size < MIN_PART_SIZE)
+    {
+        return Err(ObjectError::EntityTooSmall {
+            part: small.number as i32,
+            size: small.size,
+        });
+    }
+    Ok(chosen)
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(number: u32, etag: &str, size: u64) -> Part {
+        Part {
+            number,
+            etag: etag.into(),
+            size,
+            last_modified: SystemTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn parts_are_checked_as_s3_checks_them() {
+        let stored = [
+            part(1, "aa", MIN_PART_SIZE),
+            part(2, "bb", 10),
+            part(3, "cc", 1),
+        ];
+        let chosen = choose_parts(&stored, &[(1, "\"aa\"".into()), (2, "bb".into())]).unwrap();
+        assert_eq!(chosen.len(), 2);
+        assert!(matches!(
+            choose_parts(&stored, &[(2, "bb".into()), (1, "aa".into())]),
+            Err(ObjectError::InvalidPartOrder)
+        ));
+        assert!(matches!(
+            choose_parts(&stored, &[(1, "zz".into())]),
+            Err(ObjectError::InvalidPart(_))
+        ));
+        assert!(matches!(
+            choose_parts(&stored, &[(2, "bb".into()), (3, "cc".into())]),
+            Err(ObjectError::EntityTooSmall { part: 2, size: 10 })
+        ));
+    }
+}

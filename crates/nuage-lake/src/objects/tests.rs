@@ -1,0 +1,270 @@
+//! The object layer against a temporary lake. Expected orders and roll-ups
+//! follow S3's documentation of ListObjectsV2 (keys in UTF-8 binary order;
+//! a common prefix is the prefix up to the first delimiter after it, counted
+//! once, and never returned again once a continuation has passed it).
+
+use std::io::Read;
+
+use bytes::Bytes;
+use futures::stream;
+use md5::{Digest, Md5};
+
+use super::*;
+
+fn body(
+    data: &[u8],
+) -> impl futures::Stream<Item = std::result::Result<Bytes, std::io::Error>> + Unpin {
+    stream::iter(vec![Ok(Bytes::copy_from_slice(data))])
+}
+
+async fn lake() -> (tempfile::TempDir, Objects) {
+    let dir = tempfile::tempdir().unwrap();
+    let objects = Objects::open(dir.path()).unwrap();
+    objects.create_bucket("b").await.unwrap();
+    (dir, objects)
+}
+
+async fn put(objects: &Objects, key: &str, data: &[u8]) -> ObjectInfo {
+    objects
+        .put("b", key, body(data), Meta::default(), |_| Ok(()))
+        .await
+        .unwrap()
+}
+
+async fn names(objects: &Objects, query: ListQuery) -> (Vec<String>, bool) {
+    let listing = objects.list("b", query).await.unwrap();
+    let names = listing
+        .entries
+        .iter()
+        .map(|e| e.name().to_string())
+        .collect();
+    (names, listing.truncated)
+}
+
+fn query(prefix: &str, delimiter: Option<&str>, after: Option<&str>, max: usize) -> ListQuery {
+    ListQuery {
+        prefix: prefix.into(),
+        delimiter: delimiter.map(str::to_string),
+        after: after.map(str::to_string),
+        max,
+    }
+}
+
+#[tokio::test]
+async fn an_object_is_a_file_with_its_md5_as_etag() {
+    let (dir, objects) = lake().await;
+    let info = put(&objects, "raw/ratings.csv", b"hello").await;
+    // `printf hello | md5sum`
+    assert_eq!(
+        info.meta.quoted_etag(),
+        "\"5d41402abc4b2a76b9719d911017c592\""
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("b/raw/ratings.csv")).unwrap(),
+        b"hello"
+    );
+    let opened = objects.open_object("b", "raw/ratings.csv").await.unwrap();
+    let mut text = String::new();
+    opened.file.unwrap().read_to_string(&mut text).unwrap();
+    assert_eq!(text, "hello");
+    // Nothing is left in staging.
+    assert_eq!(
+        std::fs::read_dir(dir.path().join(".nuage-s3/tmp"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_file_written_by_another_writer_is_an_object() {
+    let (dir, objects) = lake().await;
+    std::fs::create_dir_all(dir.path().join("b/out")).unwrap();
+    std::fs::write(dir.path().join("b/out/part-0.csv"), b"world").unwrap();
+    let info = objects
+        .open_object("b", "out/part-0.csv")
+        .await
+        .unwrap()
+        .info;
+    assert_eq!(info.meta.etag, "7d793037a0760186574b0282f2f435e7");
+    assert_eq!(info.meta.content_type(), "binary/octet-stream");
+}
+
+#[tokio::test]
+async fn listings_follow_key_order_not_folder_order() {
+    let (_dir, objects) = lake().await;
+    for key in ["b", "a/c/d", "a/b", "a-c", "a/"] {
+        put(&objects, key, b"").await;
+    }
+    let (all, truncated) = names(&objects, query("", None, None, 1000)).await;
+    assert_eq!(all, ["a-c", "a/", "a/b", "a/c/d", "b"]);
+    assert!(!truncated);
+    let (rolled, _) = names(&objects, query("", Some("/"), None, 1000)).await;
+    assert_eq!(rolled, ["a-c", "a/", "b"]);
+    let (inside, _) = names(&objects, query("a/", Some("/"), None, 1000)).await;
+    assert_eq!(inside, ["a/", "a/b", "a/c/"]);
+    let (partial, _) = names(&objects, query("a/c", None, None, 1000)).await;
+    assert_eq!(partial, ["a/c/d"]);
+    // One page at a time gives the same list.
+    let mut after: Option<String> = None;
+    let mut pages = Vec::new();
+    loop {
+        let (page, truncated) = names(&objects, query("", None, after.as_deref(), 2)).await;
+        after = page.last().cloned();
+        pages.extend(page);
+        if !truncated {
+            break;
+        }
+    }
+    assert_eq!(pages, all);
+}
+
+#[tokio::test]
+async fn common_prefixes_page_like_s3() {
+    let (_dir, objects) = lake().await;
+    for key in [
+        "asdf",
+        "boo/bar",
+        "boo/baz/xyzzy",
+        "cquux/thud",
+        "cquux/bla",
+    ] {
+        put(&objects, key, b"x").await;
+    }
+    let mut after: Option<String> = None;
+    let mut pages = Vec::new();
+    loop {
+        let (page, truncated) = names(&objects, query("", Some("/"), after.as_deref(), 1)).await;
+        after = page.last().cloned();
+        pages.push(page);
+        if !truncated {
+            break;
+        }
+    }
+    assert_eq!(pages, [["asdf"], ["boo/"], ["cquux/"]]);
+    // A delimiter other than '/' rolls keys up inside names too.
+    let (rolled, _) = names(&objects, query("", Some("a"), None, 1000)).await;
+    assert_eq!(rolled, ["a", "boo/ba", "cquux/bla", "cquux/thud"]);
+}
+
+#[tokio::test]
+async fn deleting_removes_the_folders_it_empties() {
+    let (dir, objects) = lake().await;
+    put(&objects, "x/y/z.csv", b"1").await;
+    objects.delete_object("b", "x/y/z.csv").await.unwrap();
+    assert!(!dir.path().join("b/x").exists());
+    // Deleting what is not there succeeds, as in S3.
+    objects.delete_object("b", "x/y/z.csv").await.unwrap();
+    let (all, _) = names(&objects, query("", None, None, 1000)).await;
+    assert!(all.is_empty());
+    objects.delete_bucket("b").await.unwrap();
+    assert!(!objects.bucket_exists("b"));
+}
+
+#[tokio::test]
+async fn a_key_cannot_be_both_a_file_and_a_folder() {
+    let (_dir, objects) = lake().await;
+    put(&objects, "foo/bar", b"1").await;
+    let nested = objects
+        .put(
+            "b",
+            "foo/bar/xyzzy",
+            body(b"2"),
+            Meta::default(),
+            |_| Ok(()),
+        )
+        .await;
+    assert!(matches!(nested, Err(ObjectError::KeyConflict { .. })));
+    // The first object is untouched.
+    let info = objects.open_object("b", "foo/bar").await.unwrap().info;
+    assert_eq!(info.meta.size, 1);
+}
+
+#[tokio::test]
+async fn a_failed_check_publishes_nothing() {
+    let (dir, objects) = lake().await;
+    put(&objects, "k", b"old").await;
+    let refused = objects
+        .put("b", "k", body(b"new"), Meta::default(), |_| {
+            Err(ObjectError::BadDigest("no".into()))
+        })
+        .await;
+    assert!(refused.is_err());
+    assert_eq!(std::fs::read(dir.path().join("b/k")).unwrap(), b"old");
+    assert_eq!(
+        std::fs::read_dir(dir.path().join(".nuage-s3/tmp"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn large_bodies_are_written_in_blocks() {
+    let (dir, objects) = lake().await;
+    let data: Vec<u8> = (0..9 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let chunks: Vec<std::result::Result<Bytes, std::io::Error>> = data
+        .chunks(100_000)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    let info = objects
+        .put(
+            "b",
+            "big",
+            stream::iter(chunks),
+            Meta::default(),
+            |_| Ok(()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(info.meta.size, data.len() as u64);
+    assert_eq!(info.meta.etag, meta::hex(&Md5::digest(&data)));
+    assert_eq!(std::fs::read(dir.path().join("b/big")).unwrap(), data);
+}
+
+#[tokio::test]
+async fn multipart_uploads_join_their_parts() {
+    let (dir, objects) = lake().await;
+    let id = objects
+        .create_upload("b", "mp", Meta::default())
+        .await
+        .unwrap();
+    let first = vec![b'a'; multipart::MIN_PART_SIZE as usize];
+    let p1 = objects
+        .put_part("b", "mp", &id, 1, body(&first), |_| Ok(()))
+        .await
+        .unwrap();
+    let p2 = objects
+        .put_part("b", "mp", &id, 2, body(b"tail"), |_| Ok(()))
+        .await
+        .unwrap();
+    let (_, parts) = objects.parts("b", "mp", &id).await.unwrap();
+    assert_eq!(parts.len(), 2);
+    let info = objects
+        .complete(
+            "b",
+            "mp",
+            &id,
+            vec![(1, p1.etag.clone()), (2, p2.etag.clone())],
+        )
+        .await
+        .unwrap();
+    // S3's multipart ETag: MD5 of the parts' binary MD5s, then "-<parts>".
+    let mut md5s = Md5::digest(&first).to_vec();
+    md5s.extend(Md5::digest(b"tail"));
+    assert_eq!(
+        info.meta.etag,
+        format!("{}-2", meta::hex(&Md5::digest(&md5s)))
+    );
+    assert_eq!(
+        info.meta.part_range(2),
+        Some(first.len() as u64..first.len() as u64 + 4)
+    );
+    let stored = std::fs::read(dir.path().join("b/mp")).unwrap();
+    assert_eq!(stored.len(), first.len() + 4);
+    assert!(matches!(
+        objects.abort("b", "mp", &id).await,
+        Err(ObjectError::NoSuchUpload(_))
+    ));
+    assert!(objects.uploads("b").await.unwrap().is_empty());
+}
