@@ -40,6 +40,11 @@ impl Keys {
         self.0.is_empty()
     }
 
+    /// The secret of an access key id.
+    pub fn secret(&self, id: &str) -> Option<&str> {
+        self.0.get(id).map(String::as_str)
+    }
+
     /// Checks the request's SigV4 signature; AWS's errors when it fails.
     pub fn verify(
         &self,

@@ -133,6 +133,8 @@ pub enum ServerError {
     #[error(transparent)]
     Lake(#[from] nuage_lake::LakeError),
     #[error(transparent)]
+    Objects(#[from] nuage_lake::objects::ObjectError),
+    #[error(transparent)]
     Catalog(#[from] nuage_catalog::CatalogError),
     #[error("access key {0:?} is not ACCESS_KEY_ID:SECRET_ACCESS_KEY")]
     AccessKey(String),

@@ -1,6 +1,7 @@
 //! The one HTTP edge of nuage (`nuage serve`): AWS JSON 1.1 and CBOR requests
-//! dispatched by `X-Amz-Target` to the services, plus `GET /health` and
-//! `GET /metrics` (Prometheus).
+//! dispatched by `X-Amz-Target` to the services, the S3 REST API over the
+//! embedded lake ([`s3`]; [`s3::is_s3`] tells the two apart), plus
+//! `GET /health` and `GET /metrics` (Prometheus).
 //!
 //! Wire shapes live here and nowhere else; the domain crates
 //! (`nuage-streams`, ...) know nothing of HTTP.
@@ -11,6 +12,7 @@ pub mod firehose;
 pub mod kinesis;
 pub mod metrics;
 pub mod request;
+pub mod s3;
 pub mod shape;
 pub mod wire;
 
@@ -62,6 +64,8 @@ impl ServerConfig {
 pub struct App {
     pub kinesis: kinesis::Kinesis,
     pub firehose: firehose::Firehose,
+    /// `None` when the lake is a remote S3 service rather than the embedded one.
+    pub s3: Option<s3::S3Api>,
     keys: auth::Keys,
     /// Set at shutdown, so long-lived replies (subscriptions) end.
     closing: tokio::sync::watch::Sender<bool>,
@@ -73,6 +77,13 @@ impl App {
     pub async fn open(config: ServerConfig) -> Result<Arc<Self>, ServerError> {
         let streams = Arc::new(Streams::open(config.streams)?);
         let lake = Arc::new(nuage_lake::Lake::new(&config.platform)?);
+        let s3 = match &config.platform.s3 {
+            Some(_) => None,
+            None => {
+                let objects = nuage_lake::objects::Objects::open(lake.lake_dir())?;
+                Some(s3::S3Api::new(objects, "us-east-1".into(), &config.keys))
+            }
+        };
         let catalog = nuage_catalog::open_metastore(&config.platform)?;
         let services = nuage_delivery::Services {
             lake,
@@ -97,6 +108,7 @@ impl App {
                 deliveries,
                 streams,
             },
+            s3,
             keys: config.keys,
             closing,
         }))
@@ -120,7 +132,7 @@ pub fn router(app: Arc<App>) -> Router {
             }),
         )
         .fallback(handle)
-        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(DefaultBodyLimit::disable())
         .with_state(app)
 }
 
@@ -132,8 +144,33 @@ const SERVICES: request::Services = request::Services {
     ],
 };
 
-async fn handle(
-    State(app): State<Arc<App>>,
+async fn handle(State(app): State<Arc<App>>, request: axum::extract::Request) -> Response {
+    if s3::is_s3(request.method(), request.uri(), request.headers()) {
+        let (method, headers) = (request.method().clone(), request.headers().clone());
+        let mut response = match &app.s3 {
+            Some(s3) => s3.call(request).await,
+            None => s3::remote_lake(),
+        };
+        request::add_headers(&method, &headers, &mut response);
+        return response;
+    }
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(body) => body,
+        Err(_) => {
+            return ApiError::new(
+                ErrorCode::Serialization,
+                format!("request bodies are limited to {MAX_BODY} bytes"),
+            )
+            .into_response(wire::Format::Json);
+        }
+    };
+    handle_json(app, parts.method, parts.uri, parts.headers, body).await
+}
+
+/// A request for the JSON services (Kinesis, Firehose).
+async fn handle_json(
+    app: Arc<App>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,

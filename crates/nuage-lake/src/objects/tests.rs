@@ -26,7 +26,7 @@ async fn lake() -> (tempfile::TempDir, Objects) {
 
 async fn put(objects: &Objects, key: &str, data: &[u8]) -> ObjectInfo {
     objects
-        .put("b", key, body(data), Meta::default(), |_| Ok(()))
+        .put("b", key, body(data), Meta::default(), |_, _| Ok(()))
         .await
         .unwrap()
 }
@@ -166,13 +166,9 @@ async fn a_key_cannot_be_both_a_file_and_a_folder() {
     let (_dir, objects) = lake().await;
     put(&objects, "foo/bar", b"1").await;
     let nested = objects
-        .put(
-            "b",
-            "foo/bar/xyzzy",
-            body(b"2"),
-            Meta::default(),
-            |_| Ok(()),
-        )
+        .put("b", "foo/bar/xyzzy", body(b"2"), Meta::default(), |_, _| {
+            Ok(())
+        })
         .await;
     assert!(matches!(nested, Err(ObjectError::KeyConflict { .. })));
     // The first object is untouched.
@@ -185,7 +181,7 @@ async fn a_failed_check_publishes_nothing() {
     let (dir, objects) = lake().await;
     put(&objects, "k", b"old").await;
     let refused = objects
-        .put("b", "k", body(b"new"), Meta::default(), |_| {
+        .put("b", "k", body(b"new"), Meta::default(), |_, _| {
             Err(ObjectError::BadDigest("no".into()))
         })
         .await;
@@ -208,13 +204,9 @@ async fn large_bodies_are_written_in_blocks() {
         .map(|c| Ok(Bytes::copy_from_slice(c)))
         .collect();
     let info = objects
-        .put(
-            "b",
-            "big",
-            stream::iter(chunks),
-            Meta::default(),
-            |_| Ok(()),
-        )
+        .put("b", "big", stream::iter(chunks), Meta::default(), |_, _| {
+            Ok(())
+        })
         .await
         .unwrap();
     assert_eq!(info.meta.size, data.len() as u64);

@@ -128,15 +128,16 @@ impl Objects {
     }
 
     /// Writes a body as `key`, durably. `check` sees the body's size and MD5
-    /// before anything is published (Content-MD5, checksums); an error from
-    /// it, or from the body, leaves the old object as it was.
+    /// before anything is published (Content-MD5, checksums) and may add to
+    /// the metadata; an error from it, or from the body, leaves the old
+    /// object as it was.
     pub async fn put<S, E>(
         &self,
         bucket: &str,
         key: &str,
         body: S,
         mut meta: Meta,
-        check: impl FnOnce(&Written) -> Result<()>,
+        check: impl FnOnce(&Written, &mut Meta) -> Result<()>,
     ) -> Result<ObjectInfo>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
@@ -145,7 +146,7 @@ impl Objects {
         let dir = self.bucket_dir(bucket)?;
         let path = KeyPath::parse(key)?;
         let staged = self.stage(body).await?;
-        check(&staged.written)?;
+        check(&staged.written, &mut meta)?;
         meta.etag = meta::hex(&staged.written.md5);
         let key = key.to_string();
         blocking(move || {

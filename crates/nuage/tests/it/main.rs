@@ -9,6 +9,7 @@ mod firehose;
 mod movies;
 mod recs;
 mod s3;
+mod s3_api;
 mod streams;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,247 @@
+//! Object bytes in and out: a file range as a response body, and the
+//! checksums a client asks S3 to verify (Content-MD5, `x-amz-checksum-*` in
+//! headers or in the trailer of an aws-chunked body), computed with s3s's
+//! own hashers while the body streams to disk.
+
+use std::fs::File;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use nuage_lake::objects::{Meta, ObjectError, Written};
+use s3s::checksum::ChecksumHasher;
+use s3s::crypto::Checksum as _;
+use s3s::dto::{ChecksumAlgorithm, StreamingBlob};
+use s3s::{S3ErrorCode, S3Result};
+
+use crate::s3::errors::refuse;
+
+/// Bytes read from disk per trip to the blocking pool.
+const CHUNK: u64 = 1 << 20;
+
+/// The bytes `range` of `file` as a response body.
+pub fn file_body(file: File, range: Range<u64>) -> StreamingBlob {
+    let file = Arc::new(file);
+    let chunks = futures::stream::unfold(range, move |range| {
+        let file = file.clone();
+        async move {
+            if range.start >= range.end {
+                return None;
+            }
+            let len = (range.end - range.start).min(CHUNK);
+            let start = range.start;
+            let read = tokio::task::spawn_blocking(move || {
+                let mut buffer = vec![0u8; len as usize];
+                file.read_exact_at(&mut buffer, start)?;
+                Ok::<_, std::io::Error>(Bytes::from(buffer))
+            })
+            .await
+            .map_err(std::io::Error::other)
+            .and_then(|r| r);
+            let next = match read {
+                Ok(_) => start + len..range.end,
+                // Stop after reporting the error.
+                Err(_) => range.end..range.end,
+            };
+            Some((read, next))
+        }
+    });
+    StreamingBlob::wrap(chunks)
+}
+
+/// The checksums one upload must match.
+#[derive(Debug, Default, Clone)]
+pub struct Expected {
+    /// Content-MD5, decoded.
+    pub md5: Option<[u8; 16]>,
+    /// (algorithm, base64 value) from `x-amz-checksum-*` headers.
+    pub headers: Vec<(&'static str, String)>,
+    /// The algorithm whose value comes in the body's trailer.
+    pub trailer: Option<&'static str>,
+    /// An algorithm asked for without a value: computed and stored.
+    pub requested: Option<&'static str>,
+}
+
+const ALGORITHMS: [&str; 5] = [
+    ChecksumAlgorithm::CRC32,
+    ChecksumAlgorithm::CRC32C,
+    ChecksumAlgorithm::CRC64NVME,
+    ChecksumAlgorithm::SHA1,
+    ChecksumAlgorithm::SHA256,
+];
+
+/// The algorithm named by `name` (any case), as S3 spells it.
+pub fn algorithm(name: &str) -> Option<&'static str> {
+    ALGORITHMS
+        .into_iter()
+        .find(|a| a.eq_ignore_ascii_case(name))
+}
+
+impl Expected {
+    /// Reads Content-MD5 and the checksum headers of a request.
+    pub fn from_request(
+        content_md5: Option<&str>,
+        checksums: [Option<&String>; 5],
+        algorithm_asked: Option<&ChecksumAlgorithm>,
+        headers: &axum::http::HeaderMap,
+    ) -> S3Result<Self> {
+        let md5 = match content_md5 {
+            None => None,
+            Some(text) => Some(
+                STANDARD
+                    .decode(text.trim())
+                    .ok()
+                    .and_then(|b| <[u8; 16]>::try_from(b).ok())
+                    .ok_or_else(|| {
+                        refuse(
+                            S3ErrorCode::InvalidDigest,
+                            "The Content-MD5 you specified was not valid.",
+                        )
+                    })?,
+            ),
+        };
+        let mut expected = Expected {
+            md5,
+            ..Expected::default()
+        };
+        for (name, value) in ALGORITHMS.into_iter().zip(checksums) {
+            if let Some(value) = value {
+                expected.headers.push((name, value.clone()));
+            }
+        }
+        if expected.headers.len() > 1 {
+            return Err(refuse(
+                S3ErrorCode::InvalidRequest,
+                "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
+            ));
+        }
+        if let Some(trailer) = headers.get("x-amz-trailer").and_then(|v| v.to_str().ok()) {
+            let name = trailer
+                .trim()
+                .strip_prefix("x-amz-checksum-")
+                .and_then(algorithm);
+            expected.trailer = Some(name.ok_or_else(|| {
+                refuse(
+                    S3ErrorCode::InvalidRequest,
+                    format!("The value specified in the x-amz-trailer header is not supported: {trailer}"),
+                )
+            })?);
+        }
+        expected.requested = algorithm_asked.and_then(|a| algorithm(a.as_str()));
+        Ok(expected)
+    }
+
+    fn hasher(&self) -> ChecksumHasher {
+        let mut hasher = ChecksumHasher::default();
+        let wanted = self
+            .headers
+            .iter()
+            .map(|(name, _)| *name)
+            .chain(self.trailer)
+            .chain(self.requested);
+        for name in wanted {
+            match name {
+                ChecksumAlgorithm::CRC32 => hasher.crc32 = Some(Default::default()),
+                ChecksumAlgorithm::CRC32C => hasher.crc32c = Some(Default::default()),
+                ChecksumAlgorithm::CRC64NVME => hasher.crc64nvme = Some(Default::default()),
+                ChecksumAlgorithm::SHA1 => hasher.sha1 = Some(s3s::crypto::Sha1::new()),
+                _ => hasher.sha256 = Some(s3s::crypto::Sha256::new()),
+            }
+        }
+        hasher
+    }
+}
+
+/// A body being hashed on its way to disk.
+pub struct Hashing {
+    hasher: Arc<Mutex<Option<ChecksumHasher>>>,
+    expected: Expected,
+}
+
+impl Hashing {
+    /// Wraps `body` so every chunk also goes through the checksums asked for.
+    pub fn wrap<S, E>(
+        body: S,
+        expected: Expected,
+    ) -> (impl Stream<Item = Result<Bytes, E>> + Unpin, Hashing)
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+    {
+        let hasher = Arc::new(Mutex::new(Some(expected.hasher())));
+        let shared = hasher.clone();
+        let body = body.map(move |chunk| {
+            if let (Ok(bytes), Some(h)) = (&chunk, shared.lock().expect("hasher").as_mut()) {
+                h.update(bytes);
+            }
+            chunk
+        });
+        (body, Hashing { hasher, expected })
+    }
+
+    /// Compares what arrived with what the client said, and records the
+    /// checksums on the object. `trailers`: the aws-chunked trailer, if any.
+    pub fn verify(
+        self,
+        written: &Written,
+        meta: &mut Meta,
+        trailers: Option<&axum::http::HeaderMap>,
+    ) -> Result<(), ObjectError> {
+        if let Some(md5) = self.expected.md5
+            && md5 != written.md5
+        {
+            return Err(ObjectError::BadDigest(
+                "The Content-MD5 you specified did not match what we received.".into(),
+            ));
+        }
+        let Some(hasher) = self.hasher.lock().expect("hasher").take() else {
+            return Ok(());
+        };
+        let sums = hasher.finalize();
+        let computed = |name: &str| match name {
+            ChecksumAlgorithm::CRC32 => sums.checksum_crc32.clone(),
+            ChecksumAlgorithm::CRC32C => sums.checksum_crc32c.clone(),
+            ChecksumAlgorithm::CRC64NVME => sums.checksum_crc64nvme.clone(),
+            ChecksumAlgorithm::SHA1 => sums.checksum_sha1.clone(),
+            _ => sums.checksum_sha256.clone(),
+        };
+        let mut claims = self.expected.headers.clone();
+        if let Some(name) = self.expected.trailer {
+            let header = format!("x-amz-checksum-{}", name.to_ascii_lowercase());
+            let value = trailers
+                .and_then(|t| t.get(header.as_str()))
+                .and_then(|v| v.to_str().ok());
+            match value {
+                Some(value) => claims.push((name, value.trim().to_string())),
+                None => {
+                    return Err(ObjectError::BadDigest(format!(
+                        "x-amz-trailer names {header}, but the body's trailer did not carry it"
+                    )));
+                }
+            }
+        }
+        for (name, claimed) in &claims {
+            let Some(actual) = computed(name) else {
+                continue;
+            };
+            if actual != *claimed {
+                return Err(ObjectError::BadDigest(format!(
+                    "The {name} you specified did not match the calculated checksum."
+                )));
+            }
+        }
+        let stored = claims
+            .first()
+            .map(|(name, _)| *name)
+            .or(self.expected.requested);
+        if let Some(name) = stored
+            && let Some(value) = computed(name)
+        {
+            meta.checksums.insert(name.to_string(), value);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,93 @@
+//! The lake's refusals as S3's error documents: AWS's codes and, where AWS
+//! documents one, its message.
+
+use nuage_lake::objects::ObjectError;
+use s3s::{S3Error, S3ErrorCode};
+
+pub fn to_s3(error: ObjectError) -> S3Error {
+    use S3ErrorCode as C;
+    let (code, message): (S3ErrorCode, String) = match &error {
+        ObjectError::NoSuchBucket(_) => (
+            C::NoSuchBucket,
+            "The specified bucket does not exist".into(),
+        ),
+        ObjectError::BucketAlreadyExists(_) => (
+            C::BucketAlreadyOwnedByYou,
+            "Your previous request to create the named bucket succeeded and you already own it."
+                .into(),
+        ),
+        ObjectError::BucketNotEmpty(_) => (
+            C::BucketNotEmpty,
+            "The bucket you tried to delete is not empty".into(),
+        ),
+        ObjectError::InvalidBucketName { .. } => (
+            C::InvalidBucketName,
+            "The specified bucket is not valid.".into(),
+        ),
+        ObjectError::NoSuchKey(_) => (C::NoSuchKey, "The specified key does not exist.".into()),
+        ObjectError::InvalidKey { .. } | ObjectError::KeyConflict { .. } => {
+            (C::InvalidArgument, error.to_string())
+        }
+        ObjectError::KeyTooLong { .. } => (C::KeyTooLongError, "Your key is too long".into()),
+        ObjectError::NoSuchUpload(_) => (
+            C::NoSuchUpload,
+            "The specified upload does not exist. The upload ID may be invalid, or the upload \
+             may have been aborted or completed."
+                .into(),
+        ),
+        ObjectError::InvalidPart(message) => (C::InvalidPart, message.clone()),
+        ObjectError::InvalidPartOrder => (
+            C::InvalidPartOrder,
+            "The list of parts was not in ascending order. The parts list must be specified in \
+             order by part number."
+                .into(),
+        ),
+        ObjectError::EntityTooSmall { .. } => (
+            C::EntityTooSmall,
+            "Your proposed upload is smaller than the minimum allowed object size.".into(),
+        ),
+        ObjectError::MetadataTooLarge => (C::MetadataTooLarge, error.to_string()),
+        ObjectError::BadDigest(message) => (C::BadDigest, message.clone()),
+        ObjectError::IncompleteBody(_) => (
+            C::IncompleteBody,
+            "You did not provide the number of bytes specified by the Content-Length HTTP header"
+                .into(),
+        ),
+        ObjectError::Io { .. } => {
+            tracing::error!("s3: {error}");
+            (
+                C::InternalError,
+                format!("nuage could not reach the lake: {error}"),
+            )
+        }
+    };
+    S3Error::with_message(code, message)
+}
+
+/// `Result` of lake calls, mapped.
+pub trait OrS3<T> {
+    fn or_s3(self) -> s3s::S3Result<T>;
+}
+
+impl<T> OrS3<T> for Result<T, ObjectError> {
+    fn or_s3(self) -> s3s::S3Result<T> {
+        self.map_err(to_s3)
+    }
+}
+
+/// An S3 error with AWS's code and our message.
+pub fn refuse(code: S3ErrorCode, message: impl Into<String>) -> S3Error {
+    S3Error::with_message(code, message.into())
+}
+
+/// An error code s3s does not list (BadRequest, InvalidPartNumber), with
+/// the status S3 answers it with.
+pub fn refuse_custom(
+    code: &'static str,
+    status: axum::http::StatusCode,
+    message: impl Into<String>,
+) -> S3Error {
+    let mut error = S3Error::with_message(S3ErrorCode::Custom(code.into()), message.into());
+    error.set_status_code(status);
+    error
+}

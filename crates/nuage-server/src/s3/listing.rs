@@ -1,0 +1,291 @@
+//! ListObjects (v1), ListObjectsV2 and ListObjectVersions over one walk of
+//! the bucket ([`nuage_lake::objects::ListQuery`]). Buckets are never
+//! versioned, so every object is its only version, with the version id
+//! `null`, as S3 answers for an unversioned bucket.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use nuage_lake::objects::{Entry, ListQuery, Listing, ObjectInfo};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use s3s::dto::*;
+use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
+
+use crate::s3::errors::{OrS3, refuse};
+use crate::s3::{Answer, NuageS3, owner, timestamp};
+
+/// S3's default and largest page.
+const MAX_KEYS: i32 = 1000;
+
+/// What `encoding-type=url` leaves as is (S3 keeps '/' readable).
+const KEEP: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
+/// How names are written back: as they are, or URL-encoded.
+#[derive(Clone, Copy)]
+struct Names {
+    url: bool,
+}
+
+impl Names {
+    fn new(encoding: Option<&EncodingType>) -> S3Result<Self> {
+        match encoding.map(EncodingType::as_str) {
+            None => Ok(Names { url: false }),
+            Some(EncodingType::URL) => Ok(Names { url: true }),
+            Some(_) => Err(refuse(
+                S3ErrorCode::InvalidArgument,
+                "Invalid Encoding Method specified in Request",
+            )),
+        }
+    }
+
+    fn write(self, name: &str) -> String {
+        if self.url {
+            utf8_percent_encode(name, KEEP).to_string()
+        } else {
+            name.to_string()
+        }
+    }
+
+    fn opt(self, name: Option<&String>) -> Option<String> {
+        name.filter(|n| !n.is_empty()).map(|n| self.write(n))
+    }
+}
+
+fn max_keys(asked: Option<i32>) -> S3Result<usize> {
+    match asked {
+        None => Ok(MAX_KEYS as usize),
+        Some(n) if n < 0 => Err(refuse(
+            S3ErrorCode::InvalidArgument,
+            "Provided max-keys not an integer or within integer range",
+        )),
+        Some(n) => Ok(n.min(MAX_KEYS) as usize),
+    }
+}
+
+fn object(info: &ObjectInfo, names: Names, with_owner: bool) -> Object {
+    Object {
+        key: Some(names.write(&info.key)),
+        e_tag: Some(ETag::Strong(info.meta.etag.clone())),
+        last_modified: Some(timestamp(info.last_modified)),
+        size: Some(info.meta.size as i64),
+        storage_class: Some(ObjectStorageClass::from_static(
+            ObjectStorageClass::STANDARD,
+        )),
+        owner: with_owner.then(owner),
+        checksum_algorithm: (!info.meta.checksums.is_empty()).then(|| {
+            info.meta
+                .checksums
+                .keys()
+                .map(|a| ChecksumAlgorithm::from(a.clone()))
+                .collect()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Splits a listing into objects and common prefixes.
+fn split(listing: &Listing) -> (Vec<&ObjectInfo>, Vec<&str>) {
+    let mut objects = Vec::new();
+    let mut prefixes = Vec::new();
+    for entry in &listing.entries {
+        match entry {
+            Entry::Object(info) => objects.push(info),
+            Entry::Prefix(prefix) => prefixes.push(prefix.as_str()),
+        }
+    }
+    (objects, prefixes)
+}
+
+fn common_prefixes(prefixes: &[&str], names: Names) -> Option<Vec<CommonPrefix>> {
+    (!prefixes.is_empty()).then(|| {
+        prefixes
+            .iter()
+            .map(|p| CommonPrefix {
+                prefix: Some(names.write(p)),
+            })
+            .collect()
+    })
+}
+
+impl NuageS3 {
+    async fn walk(
+        &self,
+        bucket: &str,
+        prefix: Option<&String>,
+        delimiter: Option<&String>,
+        after: Option<String>,
+        max: usize,
+    ) -> S3Result<Listing> {
+        let query = ListQuery {
+            prefix: prefix.cloned().unwrap_or_default(),
+            delimiter: delimiter.filter(|d| !d.is_empty()).cloned(),
+            after: after.filter(|a| !a.is_empty()),
+            max,
+        };
+        self.objects.list(bucket, query).await.or_s3()
+    }
+
+    pub(super) async fn list_objects_(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> Answer<ListObjectsOutput> {
+        let input = req.input;
+        let names = Names::new(input.encoding_type.as_ref())?;
+        let max = max_keys(input.max_keys)?;
+        let listing = self
+            .walk(
+                &input.bucket,
+                input.prefix.as_ref(),
+                input.delimiter.as_ref(),
+                input.marker.clone(),
+                max,
+            )
+            .await?;
+        let (objects, prefixes) = split(&listing);
+        // S3 sends NextMarker only with a delimiter; without one clients
+        // continue from the last key.
+        let next_marker = (listing.truncated && input.delimiter.is_some())
+            .then(|| listing.entries.last().map(|e| names.write(e.name())))
+            .flatten();
+        Ok(S3Response::new(ListObjectsOutput {
+            name: Some(input.bucket),
+            prefix: Some(names.opt(input.prefix.as_ref()).unwrap_or_default()),
+            marker: Some(names.opt(input.marker.as_ref()).unwrap_or_default()),
+            max_keys: Some(input.max_keys.unwrap_or(MAX_KEYS)),
+            is_truncated: Some(listing.truncated),
+            contents: Some(objects.iter().map(|o| object(o, names, true)).collect()),
+            common_prefixes: common_prefixes(&prefixes, names),
+            delimiter: names.opt(input.delimiter.as_ref()),
+            next_marker,
+            encoding_type: input.encoding_type,
+            ..Default::default()
+        }))
+    }
+
+    pub(super) async fn list_objects_v2_(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> Answer<ListObjectsV2Output> {
+        let input = req.input;
+        let names = Names::new(input.encoding_type.as_ref())?;
+        let max = max_keys(input.max_keys)?;
+        let token = match &input.continuation_token {
+            None => None,
+            Some(token) => Some(decode_token(token)?),
+        };
+        // A continuation goes on from where the last page ended; StartAfter
+        // matters on the first page.
+        let after = token.or_else(|| input.start_after.clone());
+        let listing = self
+            .walk(
+                &input.bucket,
+                input.prefix.as_ref(),
+                input.delimiter.as_ref(),
+                after,
+                max,
+            )
+            .await?;
+        let (objects, prefixes) = split(&listing);
+        let next = listing
+            .truncated
+            .then(|| listing.entries.last().map(|e| encode_token(e.name())))
+            .flatten();
+        let with_owner = input.fetch_owner.unwrap_or(false);
+        Ok(S3Response::new(ListObjectsV2Output {
+            name: Some(input.bucket),
+            prefix: Some(names.opt(input.prefix.as_ref()).unwrap_or_default()),
+            max_keys: Some(input.max_keys.unwrap_or(MAX_KEYS)),
+            key_count: Some(listing.entries.len() as i32),
+            continuation_token: input.continuation_token,
+            is_truncated: Some(listing.truncated),
+            next_continuation_token: next,
+            contents: Some(
+                objects
+                    .iter()
+                    .map(|o| object(o, names, with_owner))
+                    .collect(),
+            ),
+            common_prefixes: common_prefixes(&prefixes, names),
+            delimiter: names.opt(input.delimiter.as_ref()),
+            encoding_type: input.encoding_type,
+            start_after: names.opt(input.start_after.as_ref()),
+            ..Default::default()
+        }))
+    }
+
+    pub(super) async fn list_object_versions_(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> Answer<ListObjectVersionsOutput> {
+        let input = req.input;
+        let names = Names::new(input.encoding_type.as_ref())?;
+        let max = max_keys(input.max_keys)?;
+        let listing = self
+            .walk(
+                &input.bucket,
+                input.prefix.as_ref(),
+                input.delimiter.as_ref(),
+                input.key_marker.clone(),
+                max,
+            )
+            .await?;
+        let (objects, prefixes) = split(&listing);
+        let versions = objects
+            .iter()
+            .map(|info| ObjectVersion {
+                key: Some(names.write(&info.key)),
+                version_id: Some("null".into()),
+                is_latest: Some(true),
+                e_tag: Some(ETag::Strong(info.meta.etag.clone())),
+                last_modified: Some(timestamp(info.last_modified)),
+                size: Some(info.meta.size as i64),
+                storage_class: Some(ObjectVersionStorageClass::from_static(
+                    ObjectVersionStorageClass::STANDARD,
+                )),
+                owner: Some(owner()),
+                ..Default::default()
+            })
+            .collect();
+        let next = listing
+            .truncated
+            .then(|| listing.entries.last().map(|e| names.write(e.name())))
+            .flatten();
+        Ok(S3Response::new(ListObjectVersionsOutput {
+            name: Some(input.bucket),
+            prefix: Some(names.opt(input.prefix.as_ref()).unwrap_or_default()),
+            key_marker: Some(names.opt(input.key_marker.as_ref()).unwrap_or_default()),
+            version_id_marker: Some(input.version_id_marker.unwrap_or_default()),
+            max_keys: Some(input.max_keys.unwrap_or(MAX_KEYS)),
+            is_truncated: Some(listing.truncated),
+            next_version_id_marker: next.as_ref().map(|_| "null".to_string()),
+            next_key_marker: next,
+            versions: Some(versions),
+            common_prefixes: common_prefixes(&prefixes, names),
+            delimiter: names.opt(input.delimiter.as_ref()),
+            encoding_type: input.encoding_type,
+            ..Default::default()
+        }))
+    }
+}
+
+/// Continuation tokens are opaque to clients: the last name, in base64.
+fn encode_token(name: &str) -> String {
+    URL_SAFE_NO_PAD.encode(name)
+}
+
+fn decode_token(token: &str) -> S3Result<String> {
+    URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| {
+            refuse(
+                S3ErrorCode::InvalidArgument,
+                "The continuation token provided is incorrect",
+            )
+        })
+}

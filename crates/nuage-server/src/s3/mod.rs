@@ -1,0 +1,321 @@
+//! The S3 REST API over the embedded lake, on the edge's port. `s3s` reads
+//! and writes S3's wire (routing by method, path and query, XML, SigV4 with
+//! chunked payloads, error documents); [`NuageS3`] answers each operation
+//! from [`nuage_lake::objects::Objects`], so an object put here is a file
+//! that SQL and the crawler read, and a file SQL writes is an object here.
+//!
+//! Which requests are S3's is decided in [`is_s3`]. With `--access-keys`
+//! set, s3s verifies signatures with those keys and refuses anonymous
+//! requests; without keys any signature is accepted, as for the JSON
+//! services ([`keyless`]).
+
+mod body;
+mod buckets;
+mod errors;
+mod keyless;
+mod listing;
+mod multipart;
+mod objects;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use nuage_lake::objects::Objects;
+use s3s::auth::{S3Auth, SecretKey};
+use s3s::dto::*;
+use s3s::host::{S3Host, VirtualHost};
+use s3s::service::{S3Service, S3ServiceBuilder};
+use s3s::{S3, S3Request, S3Response, S3Result};
+
+use crate::auth::Keys;
+
+/// The S3 API of one server.
+pub struct S3Api {
+    service: S3Service,
+    keyless: bool,
+}
+
+impl std::fmt::Debug for S3Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Api").finish_non_exhaustive()
+    }
+}
+
+impl S3Api {
+    pub fn new(objects: Objects, region: String, keys: &Keys) -> Self {
+        let mut builder = S3ServiceBuilder::new(NuageS3 {
+            objects,
+            region: Arc::from(region),
+        });
+        builder.set_host(LocalHost);
+        if !keys.is_empty() {
+            builder.set_auth(KeyAuth(keys.clone()));
+        }
+        Self {
+            service: builder.build(),
+            keyless: keys.is_empty(),
+        }
+    }
+
+    /// Answers one S3 request.
+    pub async fn call(&self, request: axum::extract::Request) -> Response {
+        let request = if self.keyless {
+            match keyless::prepare(request) {
+                Ok(request) => request,
+                Err(refusal) => return refusal.into_response(),
+            }
+        } else {
+            request
+        };
+        let request = request.map(s3s::Body::http_body_unsync);
+        match self.service.call(request).await {
+            Ok(response) => response.map(Body::new),
+            Err(e) => {
+                tracing::error!("s3: {e:?}");
+                StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            }
+        }
+    }
+}
+
+/// The answer to S3 requests when the lake is a remote S3 service: nuage
+/// serves the S3 API over its embedded lake only.
+pub fn remote_lake() -> Response {
+    let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NotImplemented</Code><Message>This nuage keeps its lake in a remote S3 service (NUAGE_S3_ENDPOINT); use that service for S3 requests, or unset it to serve the embedded lake</Message></Error>";
+    (
+        StatusCode::NOT_IMPLEMENTED,
+        [(axum::http::header::CONTENT_TYPE, "application/xml")],
+        body,
+    )
+        .into_response()
+}
+
+/// Whether a request is for S3 rather than the JSON services: no
+/// `X-Amz-Target` and no AWS JSON/CBOR body, and then a signature scoped to
+/// `s3` (header or presigned query, SigV4 or SigV2), a bucket in the host
+/// name, or a path below `/`. An unsigned request for `/` itself keeps the
+/// JSON services' recorded answers (S3 refuses an anonymous ListBuckets too).
+pub fn is_s3(method: &Method, uri: &Uri, headers: &HeaderMap) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if headers.contains_key("x-amz-target") {
+        return false;
+    }
+    let content_type = header("content-type").unwrap_or("");
+    if content_type.starts_with("application/x-amz-json")
+        || content_type.starts_with("application/x-amz-cbor")
+    {
+        return false;
+    }
+    if let Some(auth) = header("authorization") {
+        if auth.starts_with("AWS ") {
+            return true;
+        }
+        return credential_service(auth) == Some("s3");
+    }
+    let query = uri.query().unwrap_or("");
+    if query.contains("X-Amz-Credential=") {
+        return query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("X-Amz-Credential="))
+            .map(|c| {
+                percent_encoding::percent_decode_str(c)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+            .is_some_and(|c| c.split('/').nth(3) == Some("s3"));
+    }
+    if query.contains("AWSAccessKeyId=") {
+        return true;
+    }
+    if header("host").is_some_and(|h| bucket_of_host(h).is_some()) {
+        return true;
+    }
+    uri.path() != "/"
+        || (*method != Method::POST && *method != Method::GET && *method != Method::OPTIONS)
+}
+
+/// The service in a SigV4 Authorization header's credential scope.
+fn credential_service(auth: &str) -> Option<&str> {
+    let credential = auth.split("Credential=").nth(1)?;
+    let credential = credential.split([',', ' ']).next()?;
+    credential.split('/').nth(3)
+}
+
+/// The bucket of a virtual-host-style name such as `movies.localhost:4566`.
+fn bucket_of_host(host: &str) -> Option<&str> {
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    name.strip_suffix(".localhost").filter(|b| !b.is_empty())
+}
+
+/// Virtual-host style under `localhost` (which resolves to 127.0.0.1 on
+/// every machine); any other host name is path style.
+struct LocalHost;
+
+impl S3Host for LocalHost {
+    fn parse_host_header<'a>(&'a self, host: &'a str) -> S3Result<VirtualHost<'a>> {
+        Ok(match bucket_of_host(host) {
+            Some(bucket) => VirtualHost::new(host).with_bucket(bucket),
+            None => VirtualHost::new(host),
+        })
+    }
+}
+
+/// The server's access keys, for s3s's signature checks.
+struct KeyAuth(Keys);
+
+#[async_trait::async_trait]
+impl S3Auth for KeyAuth {
+    async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
+        match self.0.secret(access_key) {
+            Some(secret) => Ok(SecretKey::from(secret.to_string())),
+            None => Err(s3s::s3_error!(
+                InvalidAccessKeyId,
+                "The AWS Access Key Id you provided does not exist in our records."
+            )),
+        }
+    }
+}
+
+/// The operations, each answered in the file named for its kind.
+#[derive(Clone)]
+pub struct NuageS3 {
+    objects: Objects,
+    region: Arc<str>,
+}
+
+type Answer<T> = S3Result<S3Response<T>>;
+
+#[async_trait::async_trait]
+impl S3 for NuageS3 {
+    async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> Answer<ListBucketsOutput> {
+        self.list_buckets_(req).await
+    }
+    async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> Answer<CreateBucketOutput> {
+        self.create_bucket_(req).await
+    }
+    async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> Answer<DeleteBucketOutput> {
+        self.delete_bucket_(req).await
+    }
+    async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> Answer<HeadBucketOutput> {
+        self.head_bucket_(req).await
+    }
+    async fn get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> Answer<GetBucketLocationOutput> {
+        self.get_bucket_location_(req).await
+    }
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> Answer<GetBucketVersioningOutput> {
+        self.get_bucket_versioning_(req).await
+    }
+    async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> Answer<ListObjectsOutput> {
+        self.list_objects_(req).await
+    }
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> Answer<ListObjectsV2Output> {
+        self.list_objects_v2_(req).await
+    }
+    async fn list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> Answer<ListObjectVersionsOutput> {
+        self.list_object_versions_(req).await
+    }
+    async fn put_object(&self, req: S3Request<PutObjectInput>) -> Answer<PutObjectOutput> {
+        self.put_object_(req).await
+    }
+    async fn get_object(&self, req: S3Request<GetObjectInput>) -> Answer<GetObjectOutput> {
+        self.get_object_(req).await
+    }
+    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> Answer<HeadObjectOutput> {
+        self.head_object_(req).await
+    }
+    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> Answer<DeleteObjectOutput> {
+        self.delete_object_(req).await
+    }
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> Answer<DeleteObjectsOutput> {
+        self.delete_objects_(req).await
+    }
+    async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> Answer<CopyObjectOutput> {
+        self.copy_object_(req).await
+    }
+    async fn get_object_tagging(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> Answer<GetObjectTaggingOutput> {
+        self.get_object_tagging_(req).await
+    }
+    async fn put_object_tagging(
+        &self,
+        req: S3Request<PutObjectTaggingInput>,
+    ) -> Answer<PutObjectTaggingOutput> {
+        self.put_object_tagging_(req).await
+    }
+    async fn delete_object_tagging(
+        &self,
+        req: S3Request<DeleteObjectTaggingInput>,
+    ) -> Answer<DeleteObjectTaggingOutput> {
+        self.delete_object_tagging_(req).await
+    }
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> Answer<CreateMultipartUploadOutput> {
+        self.create_multipart_upload_(req).await
+    }
+    async fn upload_part(&self, req: S3Request<UploadPartInput>) -> Answer<UploadPartOutput> {
+        self.upload_part_(req).await
+    }
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> Answer<UploadPartCopyOutput> {
+        self.upload_part_copy_(req).await
+    }
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> Answer<CompleteMultipartUploadOutput> {
+        self.complete_multipart_upload_(req).await
+    }
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> Answer<AbortMultipartUploadOutput> {
+        self.abort_multipart_upload_(req).await
+    }
+    async fn list_parts(&self, req: S3Request<ListPartsInput>) -> Answer<ListPartsOutput> {
+        self.list_parts_(req).await
+    }
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> Answer<ListMultipartUploadsOutput> {
+        self.list_multipart_uploads_(req).await
+    }
+}
+
+/// The one owner of everything in nuage's lake (S3's canonical user id form).
+fn owner() -> Owner {
+    Owner {
+        display_name: Some("nuage".into()),
+        id: Some("75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a".into()),
+    }
+}
+
+fn timestamp(time: std::time::SystemTime) -> Timestamp {
+    Timestamp::from(time)
+}

@@ -1,0 +1,362 @@
+//! Multipart uploads: create, upload (or copy) parts, list, complete with
+//! S3's `md5-of-part-md5s-N` ETag, abort.
+
+use nuage_lake::objects::{ObjectError, Opened, Upload};
+use s3s::dto::*;
+use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
+
+use crate::s3::body::{Expected, Hashing, file_body};
+use crate::s3::errors::{OrS3, refuse};
+use crate::s3::objects::{Stored, check_conditions, header_tags};
+use crate::s3::{Answer, NuageS3, owner, timestamp};
+
+/// S3's part numbers: 1 to 10,000.
+fn part_number(number: i32) -> S3Result<u32> {
+    u32::try_from(number)
+        .ok()
+        .filter(|n| (1..=10_000).contains(n))
+        .ok_or_else(|| {
+            refuse(
+                S3ErrorCode::InvalidArgument,
+                "Part number must be an integer between 1 and 10000, inclusive",
+            )
+        })
+}
+
+/// `bytes=first-last` of UploadPartCopy, inside an object of `size` bytes.
+fn copy_range(text: Option<&str>, size: u64) -> S3Result<std::ops::Range<u64>> {
+    let Some(text) = text else {
+        return Ok(0..size);
+    };
+    let invalid = || {
+        refuse(
+            S3ErrorCode::InvalidArgument,
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy",
+        )
+    };
+    let (first, last) = text
+        .trim()
+        .strip_prefix("bytes=")
+        .and_then(|r| r.split_once('-'))
+        .ok_or_else(invalid)?;
+    let first: u64 = first.parse().map_err(|_| invalid())?;
+    let last: u64 = last.parse().map_err(|_| invalid())?;
+    if first > last {
+        return Err(invalid());
+    }
+    if last >= size {
+        return Err(refuse(
+            S3ErrorCode::InvalidRange,
+            "The requested range is not satisfiable",
+        ));
+    }
+    Ok(first..last + 1)
+}
+
+fn multipart_upload(upload: &Upload) -> MultipartUpload {
+    MultipartUpload {
+        key: Some(upload.key.clone()),
+        upload_id: Some(upload.id.clone()),
+        initiated: Some(timestamp(upload.initiated())),
+        initiator: Some(Initiator {
+            display_name: owner().display_name,
+            id: owner().id,
+        }),
+        owner: Some(owner()),
+        storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+        ..Default::default()
+    }
+}
+
+impl NuageS3 {
+    pub(super) async fn create_multipart_upload_(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> Answer<CreateMultipartUploadOutput> {
+        let input = req.input;
+        let mut meta = Stored {
+            content_type: input.content_type.map(|c| c.to_string()),
+            cache_control: input.cache_control,
+            content_disposition: input.content_disposition,
+            content_encoding: input.content_encoding,
+            content_language: input.content_language,
+            expires: input.expires,
+            metadata: input.metadata,
+        }
+        .into_meta();
+        meta.tags = header_tags(input.tagging.as_deref())?;
+        let id = self
+            .objects
+            .create_upload(&input.bucket, &input.key, meta)
+            .await
+            .or_s3()?;
+        Ok(S3Response::new(CreateMultipartUploadOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            upload_id: Some(id),
+            ..Default::default()
+        }))
+    }
+
+    pub(super) async fn upload_part_(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> Answer<UploadPartOutput> {
+        let input = req.input;
+        let number = part_number(input.part_number)?;
+        let expected = Expected::from_request(
+            input.content_md5.as_deref(),
+            [
+                input.checksum_crc32.as_ref(),
+                input.checksum_crc32c.as_ref(),
+                input.checksum_crc64nvme.as_ref(),
+                input.checksum_sha1.as_ref(),
+                input.checksum_sha256.as_ref(),
+            ],
+            input.checksum_algorithm.as_ref(),
+            &req.headers,
+        )?;
+        let declared = input.content_length;
+        let body = input.body.unwrap_or_else(|| {
+            StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
+        });
+        let (body, hashing) = Hashing::wrap(body, expected);
+        let trailers = req.trailing_headers.clone();
+        let keyless_trailers = req
+            .extensions
+            .get::<crate::s3::keyless::Trailers>()
+            .cloned();
+        let mut checksums = nuage_lake::objects::Meta::default();
+        let part = self
+            .objects
+            .put_part(
+                &input.bucket,
+                &input.key,
+                &input.upload_id,
+                number,
+                body,
+                |written| {
+                    if let Some(declared) = declared
+                        && u64::try_from(declared).is_ok_and(|d| d != written.size)
+                    {
+                        return Err(ObjectError::IncompleteBody(format!(
+                            "{} of {declared} bytes",
+                            written.size
+                        )));
+                    }
+                    let trailer_map = trailers
+                        .as_ref()
+                        .and_then(|t| t.take())
+                        .or_else(|| keyless_trailers.and_then(|t| t.take()));
+                    hashing.verify(written, &mut checksums, trailer_map.as_ref())
+                },
+            )
+            .await
+            .or_s3()?;
+        let sum = |name: &str| checksums.checksums.get(name).cloned();
+        Ok(S3Response::new(UploadPartOutput {
+            e_tag: Some(ETag::Strong(part.etag)),
+            checksum_crc32: sum(ChecksumAlgorithm::CRC32),
+            checksum_crc32c: sum(ChecksumAlgorithm::CRC32C),
+            checksum_crc64nvme: sum(ChecksumAlgorithm::CRC64NVME),
+            checksum_sha1: sum(ChecksumAlgorithm::SHA1),
+            checksum_sha256: sum(ChecksumAlgorithm::SHA256),
+            ..Default::default()
+        }))
+    }
+
+    pub(super) async fn upload_part_copy_(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> Answer<UploadPartCopyOutput> {
+        let input = req.input;
+        let number = part_number(input.part_number)?;
+        let CopySource::Bucket { bucket, key, .. } = &input.copy_source else {
+            return Err(refuse(
+                S3ErrorCode::NotImplemented,
+                "nuage copies only from buckets, not access points",
+            ));
+        };
+        let Opened { info, file } = self.objects.open_object(bucket, key).await.or_s3()?;
+        check_conditions(
+            &info,
+            input.copy_source_if_match.as_ref(),
+            input.copy_source_if_none_match.as_ref(),
+            input.copy_source_if_modified_since.as_ref(),
+            input.copy_source_if_unmodified_since.as_ref(),
+            S3ErrorCode::PreconditionFailed,
+            S3ErrorCode::PreconditionFailed,
+        )
+        .map_err(|mut e| {
+            e.set_status_code(axum::http::StatusCode::PRECONDITION_FAILED);
+            e
+        })?;
+        let range = copy_range(input.copy_source_range.as_deref(), info.meta.size)?;
+        let body = match file {
+            Some(file) if range.end > range.start => file_body(file, range),
+            _ => StreamingBlob::wrap(
+                futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>(),
+            ),
+        };
+        let part = self
+            .objects
+            .put_part(
+                &input.bucket,
+                &input.key,
+                &input.upload_id,
+                number,
+                body,
+                |_| Ok(()),
+            )
+            .await
+            .or_s3()?;
+        Ok(S3Response::new(UploadPartCopyOutput {
+            copy_part_result: Some(CopyPartResult {
+                e_tag: Some(ETag::Strong(part.etag)),
+                last_modified: Some(timestamp(part.last_modified)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+    }
+
+    pub(super) async fn complete_multipart_upload_(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> Answer<CompleteMultipartUploadOutput> {
+        let input = req.input;
+        let parts = input
+            .multipart_upload
+            .and_then(|u| u.parts)
+            .unwrap_or_default();
+        if parts.is_empty() {
+            return Err(refuse(
+                S3ErrorCode::MalformedXML,
+                "The XML you provided was not well-formed or did not validate against our published schema",
+            ));
+        }
+        let mut listed = Vec::with_capacity(parts.len());
+        for part in parts {
+            let number = part_number(part.part_number.unwrap_or(0))?;
+            let etag = part
+                .e_tag
+                .map(|e| e.value().to_string())
+                .unwrap_or_default();
+            listed.push((number, etag));
+        }
+        let info = self
+            .objects
+            .complete(&input.bucket, &input.key, &input.upload_id, listed)
+            .await
+            .or_s3()?;
+        Ok(S3Response::new(CompleteMultipartUploadOutput {
+            location: Some(format!("/{}/{}", input.bucket, input.key)),
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            e_tag: Some(ETag::Strong(info.meta.etag)),
+            ..Default::default()
+        }))
+    }
+
+    pub(super) async fn abort_multipart_upload_(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> Answer<AbortMultipartUploadOutput> {
+        let input = req.input;
+        self.objects
+            .abort(&input.bucket, &input.key, &input.upload_id)
+            .await
+            .or_s3()?;
+        let mut response = S3Response::new(AbortMultipartUploadOutput::default());
+        response.status = Some(axum::http::StatusCode::NO_CONTENT);
+        Ok(response)
+    }
+
+    pub(super) async fn list_parts_(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> Answer<ListPartsOutput> {
+        let input = req.input;
+        let (upload, parts) = self
+            .objects
+            .parts(&input.bucket, &input.key, &input.upload_id)
+            .await
+            .or_s3()?;
+        let max = input.max_parts.unwrap_or(1000).clamp(0, 1000) as usize;
+        let marker = input
+            .part_number_marker
+            .and_then(|m| u32::try_from(m).ok())
+            .unwrap_or(0);
+        let after: Vec<_> = parts.into_iter().filter(|p| p.number > marker).collect();
+        let truncated = after.len() > max;
+        let page: Vec<_> = after.into_iter().take(max).collect();
+        let next = truncated
+            .then(|| page.last().map(|p| p.number as i32))
+            .flatten();
+        Ok(S3Response::new(ListPartsOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            upload_id: Some(upload.id.clone()),
+            part_number_marker: input.part_number_marker,
+            next_part_number_marker: next,
+            max_parts: Some(max as i32),
+            is_truncated: Some(truncated),
+            initiator: multipart_upload(&upload).initiator,
+            owner: Some(owner()),
+            storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+            parts: Some(
+                page.into_iter()
+                    .map(|p| Part {
+                        part_number: Some(p.number as i32),
+                        e_tag: Some(ETag::Strong(p.etag)),
+                        size: Some(p.size as i64),
+                        last_modified: Some(timestamp(p.last_modified)),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        }))
+    }
+
+    pub(super) async fn list_multipart_uploads_(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> Answer<ListMultipartUploadsOutput> {
+        let input = req.input;
+        let max = input.max_uploads.unwrap_or(1000).clamp(0, 1000) as usize;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let key_marker = input.key_marker.clone().unwrap_or_default();
+        let id_marker = input.upload_id_marker.clone().unwrap_or_default();
+        let uploads: Vec<Upload> = self
+            .objects
+            .uploads(&input.bucket)
+            .await
+            .or_s3()?
+            .into_iter()
+            .filter(|u| u.key.starts_with(&prefix))
+            .filter(|u| {
+                key_marker.is_empty()
+                    || u.key > key_marker
+                    || (u.key == key_marker && !id_marker.is_empty() && u.id > id_marker)
+            })
+            .collect();
+        let truncated = uploads.len() > max;
+        let page: Vec<_> = uploads.into_iter().take(max).collect();
+        let last = page.last().filter(|_| truncated);
+        Ok(S3Response::new(ListMultipartUploadsOutput {
+            bucket: Some(input.bucket),
+            prefix: input.prefix,
+            key_marker: input.key_marker,
+            upload_id_marker: input.upload_id_marker,
+            next_key_marker: last.map(|u| u.key.clone()),
+            next_upload_id_marker: last.map(|u| u.id.clone()),
+            max_uploads: Some(max as i32),
+            is_truncated: Some(truncated),
+            delimiter: input.delimiter,
+            encoding_type: input.encoding_type,
+            uploads: Some(page.iter().map(multipart_upload).collect()),
+            ..Default::default()
+        }))
+    }
+}

@@ -1,0 +1,717 @@
+//! Object operations: PUT, GET, HEAD, DELETE, DeleteObjects, CopyObject and
+//! tagging, with S3's conditional requests, ranges and stored headers.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use axum::http;
+use nuage_lake::objects::{Meta, ObjectError, ObjectInfo, Opened};
+use s3s::dto::*;
+use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
+
+use crate::s3::body::{Expected, Hashing, file_body};
+use crate::s3::errors::{OrS3, refuse, refuse_custom, to_s3};
+use crate::s3::{Answer, NuageS3, timestamp};
+
+/// S3's limit on tags per object.
+const MAX_TAGS: usize = 10;
+
+/// The headers S3 stores with an object and sends back on GET and HEAD.
+pub(super) struct Stored {
+    pub content_type: Option<String>,
+    pub cache_control: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_encoding: Option<String>,
+    pub content_language: Option<String>,
+    pub expires: Option<Timestamp>,
+    pub metadata: Option<Metadata>,
+}
+
+impl Stored {
+    pub fn into_meta(self) -> Meta {
+        let mut headers = BTreeMap::new();
+        let mut keep = |name: &str, value: Option<String>| {
+            if let Some(value) = value.filter(|v| !v.is_empty()) {
+                headers.insert(name.to_string(), value);
+            }
+        };
+        keep("cache-control", self.cache_control);
+        keep("content-disposition", self.content_disposition);
+        // aws-chunked describes the upload, not the object (S3 drops it).
+        let encoding = self.content_encoding.map(|e| {
+            e.split(',')
+                .map(str::trim)
+                .filter(|t| !t.eq_ignore_ascii_case("aws-chunked"))
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        keep("content-encoding", encoding);
+        keep("content-language", self.content_language);
+        keep("expires", self.expires.and_then(|t| http_date(&t)));
+        Meta {
+            content_type: self.content_type,
+            headers,
+            metadata: self
+                .metadata
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect(),
+            ..Meta::default()
+        }
+    }
+}
+
+fn http_date(time: &Timestamp) -> Option<String> {
+    let mut text = Vec::new();
+    time.format(TimestampFormat::HttpDate, &mut text).ok()?;
+    String::from_utf8(text).ok()
+}
+
+fn header(meta: &Meta, name: &str) -> Option<String> {
+    meta.headers.get(name).cloned()
+}
+
+/// Tags from the `x-amz-tagging` header (`k1=v1&k2=v2`, URL-encoded).
+pub(super) fn header_tags(text: Option<&str>) -> S3Result<Vec<(String, String)>> {
+    let Some(text) = text.filter(|t| !t.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let tags: Vec<(String, String)> = url::form_urlencoded::parse(text.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    check_tags(&tags)?;
+    Ok(tags)
+}
+
+/// S3's rules for object tags.
+fn check_tags(tags: &[(String, String)]) -> S3Result<()> {
+    if tags.len() > MAX_TAGS {
+        return Err(refuse_custom(
+            "BadRequest",
+            http::StatusCode::BAD_REQUEST,
+            "Object tags cannot be greater than 10",
+        ));
+    }
+    for (i, (key, value)) in tags.iter().enumerate() {
+        if key.is_empty() || key.chars().count() > 128 {
+            return Err(refuse(
+                S3ErrorCode::InvalidTag,
+                "The TagKey you have provided is invalid",
+            ));
+        }
+        if value.chars().count() > 256 {
+            return Err(refuse(
+                S3ErrorCode::InvalidTag,
+                "The TagValue you have provided is invalid",
+            ));
+        }
+        if tags[..i].iter().any(|(k, _)| k == key) {
+            return Err(refuse(
+                S3ErrorCode::InvalidTag,
+                "Cannot provide multiple Tags with the same key",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn etag_of(meta: &Meta) -> ETag {
+    ETag::Strong(meta.etag.clone())
+}
+
+/// Whether an If-Match / If-None-Match condition holds for `meta`.
+fn matches(condition: &ETagCondition, meta: &Meta) -> bool {
+    match condition {
+        ETagCondition::Any => true,
+        ETagCondition::ETag(etag) => etag.value() == meta.etag,
+    }
+}
+
+/// HTTP dates have whole seconds: compare at that precision.
+fn secs(time: SystemTime) -> u64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn timestamp_secs(time: &Timestamp) -> u64 {
+    let time: time::OffsetDateTime = time.clone().into();
+    u64::try_from(time.unix_timestamp()).unwrap_or(0)
+}
+
+/// Conditional requests as S3 evaluates them (RFC 9110 order: If-Match,
+/// else If-Unmodified-Since, fails with 412; If-None-Match, else
+/// If-Modified-Since, answers 304 Not Modified).
+pub(super) fn check_conditions(
+    info: &ObjectInfo,
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+    if_modified_since: Option<&Timestamp>,
+    if_unmodified_since: Option<&Timestamp>,
+    failed: S3ErrorCode,
+    not_modified: S3ErrorCode,
+) -> S3Result<()> {
+    let modified = secs(info.last_modified);
+    let precondition_failed = || {
+        refuse(
+            failed.clone(),
+            "At least one of the pre-conditions you specified did not hold",
+        )
+    };
+    match (if_match, if_unmodified_since) {
+        (Some(condition), _) if !matches(condition, &info.meta) => {
+            return Err(precondition_failed());
+        }
+        (None, Some(since)) if modified > timestamp_secs(since) => {
+            return Err(precondition_failed());
+        }
+        _ => {}
+    }
+    let unchanged = match (if_none_match, if_modified_since) {
+        (Some(condition), _) => matches(condition, &info.meta),
+        (None, Some(since)) => modified <= timestamp_secs(since),
+        _ => false,
+    };
+    if unchanged {
+        let mut error = refuse(not_modified, "Not Modified");
+        error.set_status_code(http::StatusCode::NOT_MODIFIED);
+        return Err(error);
+    }
+    Ok(())
+}
+
+/// The byte range a GET or HEAD asks for: a part, a Range, or everything.
+/// Returns (range, Content-Range when partial).
+fn resolve_range(
+    meta: &Meta,
+    part_number: Option<i32>,
+    range: Option<&Range>,
+) -> S3Result<(std::ops::Range<u64>, Option<String>)> {
+    if let Some(number) = part_number {
+        if range.is_some() {
+            return Err(refuse(
+                S3ErrorCode::InvalidRequest,
+                "Cannot specify both Range header and partNumber query parameter",
+            ));
+        }
+        let part = u32::try_from(number)
+            .ok()
+            .filter(|n| *n >= 1)
+            .and_then(|n| meta.part_range(n));
+        let Some(part) = part else {
+            return Err(refuse_custom(
+                "InvalidPartNumber",
+                http::StatusCode::RANGE_NOT_SATISFIABLE,
+                "The requested partnumber is not satisfiable",
+            ));
+        };
+        let content_range = meta.part_count().map(|_| {
+            format!(
+                "bytes {}-{}/{}",
+                part.start,
+                part.end.saturating_sub(1),
+                meta.size
+            )
+        });
+        return Ok((part, content_range));
+    }
+    let Some(range) = range else {
+        return Ok((0..meta.size, None));
+    };
+    match range.check(meta.size) {
+        Ok(r) => {
+            let content_range = format!(
+                "bytes {}-{}/{}",
+                r.start,
+                r.end.saturating_sub(1),
+                meta.size
+            );
+            Ok((r, Some(content_range)))
+        }
+        Err(_) => {
+            let mut error = refuse(
+                S3ErrorCode::InvalidRange,
+                "The requested range is not satisfiable",
+            );
+            let mut headers = http::HeaderMap::new();
+            if let Ok(value) = http::HeaderValue::from_str(&format!("bytes */{}", meta.size)) {
+                headers.insert(http::header::CONTENT_RANGE, value);
+            }
+            error.set_headers(headers);
+            Err(error)
+        }
+    }
+}
+
+/// The checksum headers a GET or HEAD sends back (with ChecksumMode=ENABLED).
+struct Checksums {
+    crc32: Option<String>,
+    crc32c: Option<String>,
+    crc64nvme: Option<String>,
+    sha1: Option<String>,
+    sha256: Option<String>,
+}
+
+fn checksums(meta: &Meta, enabled: bool) -> Checksums {
+    let get = |name: &str| enabled.then(|| meta.checksums.get(name).cloned()).flatten();
+    Checksums {
+        crc32: get(ChecksumAlgorithm::CRC32),
+        crc32c: get(ChecksumAlgorithm::CRC32C),
+        crc64nvme: get(ChecksumAlgorithm::CRC64NVME),
+        sha1: get(ChecksumAlgorithm::SHA1),
+        sha256: get(ChecksumAlgorithm::SHA256),
+    }
+}
+
+fn parse_expires(meta: &Meta) -> Option<Timestamp> {
+    Timestamp::parse(TimestampFormat::HttpDate, meta.headers.get("expires")?).ok()
+}
+
+fn non_empty<T>(
+    map: BTreeMap<String, String>,
+    wrap: impl FnOnce(BTreeMap<String, String>) -> T,
+) -> Option<T> {
+    (!map.is_empty()).then(|| wrap(map))
+}
+
+impl NuageS3 {
+    pub(super) async fn put_object_(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> Answer<PutObjectOutput> {
+        let input = req.input;
+        self.existing(&input.bucket)?;
+        if input
+            .if_none_match
+            .as_ref()
+            .is_some_and(ETagCondition::is_any)
+        {
+            // Conditional create: only when nothing is there yet.
+            match self.objects.open_object(&input.bucket, &input.key).await {
+                Ok(_) => {
+                    return Err(refuse(
+                        S3ErrorCode::PreconditionFailed,
+                        "At least one of the pre-conditions you specified did not hold",
+                    ));
+                }
+                Err(ObjectError::NoSuchKey(_)) => {}
+                Err(e) => return Err(to_s3(e)),
+            }
+        }
+        let expected = Expected::from_request(
+            input.content_md5.as_deref(),
+            [
+                input.checksum_crc32.as_ref(),
+                input.checksum_crc32c.as_ref(),
+                input.checksum_crc64nvme.as_ref(),
+                input.checksum_sha1.as_ref(),
+                input.checksum_sha256.as_ref(),
+            ],
+            input.checksum_algorithm.as_ref(),
+            &req.headers,
+        )?;
+        let mut meta = Stored {
+            content_type: input.content_type.map(|c| c.to_string()),
+            cache_control: input.cache_control,
+            content_disposition: input.content_disposition,
+            content_encoding: input.content_encoding,
+            content_language: input.content_language,
+            expires: input.expires,
+            metadata: input.metadata,
+        }
+        .into_meta();
+        meta.tags = header_tags(input.tagging.as_deref())?;
+        let declared = input.content_length;
+        let body = input.body.unwrap_or_else(|| {
+            StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
+        });
+        let (body, hashing) = Hashing::wrap(body, expected);
+        let trailers = req.trailing_headers.clone();
+        let keyless_trailers = req
+            .extensions
+            .get::<crate::s3::keyless::Trailers>()
+            .cloned();
+        let info = self
+            .objects
+            .put(&input.bucket, &input.key, body, meta, |written, meta| {
+                if let Some(declared) = declared
+                    && u64::try_from(declared).is_ok_and(|d| d != written.size)
+                {
+                    return Err(ObjectError::IncompleteBody(format!(
+                        "{} of {declared} bytes",
+                        written.size
+                    )));
+                }
+                let trailer_map = trailers
+                    .as_ref()
+                    .and_then(|t| t.take())
+                    .or_else(|| keyless_trailers.and_then(|t| t.take()));
+                hashing.verify(written, meta, trailer_map.as_ref())
+            })
+            .await
+            .or_s3()?;
+        let sums = checksums(&info.meta, true);
+        Ok(S3Response::new(PutObjectOutput {
+            e_tag: Some(etag_of(&info.meta)),
+            checksum_crc32: sums.crc32,
+            checksum_crc32c: sums.crc32c,
+            checksum_crc64nvme: sums.crc64nvme,
+            checksum_sha1: sums.sha1,
+            checksum_sha256: sums.sha256,
+            ..Default::default()
+        }))
+    }
+
+    pub(super) async fn get_object_(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> Answer<GetObjectOutput> {
+        let input = req.input;
+        let Opened { info, file } = self
+            .objects
+            .open_object(&input.bucket, &input.key)
+            .await
+            .or_s3()?;
+        check_conditions(
+            &info,
+            input.if_match.as_ref(),
+            input.if_none_match.as_ref(),
+            input.if_modified_since.as_ref(),
+            input.if_unmodified_since.as_ref(),
+            S3ErrorCode::PreconditionFailed,
+            S3ErrorCode::NotModified,
+        )?;
+        let (range, content_range) =
+            resolve_range(&info.meta, input.part_number, input.range.as_ref())?;
+        let whole = content_range.is_none();
+        let meta = &info.meta;
+        let sums = checksums(meta, whole && input.checksum_mode.is_some());
+        let length = range.end - range.start;
+        let body = match file {
+            Some(file) if length > 0 => file_body(file, range),
+            _ => StreamingBlob::wrap(
+                futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>(),
+            ),
+        };
+        let output = GetObjectOutput {
+            body: Some(body),
+            accept_ranges: Some("bytes".into()),
+            content_length: Some(length as i64),
+            content_range,
+            content_type: Some(
+                input
+                    .response_content_type
+                    .unwrap_or_else(|| meta.content_type().to_string()),
+            ),
+            cache_control: input
+                .response_cache_control
+                .or_else(|| header(meta, "cache-control")),
+            content_disposition: input
+                .response_content_disposition
+                .or_else(|| header(meta, "content-disposition")),
+            content_encoding: input
+                .response_content_encoding
+                .or_else(|| header(meta, "content-encoding")),
+            content_language: input
+                .response_content_language
+                .or_else(|| header(meta, "content-language")),
+            expires: input.response_expires.or_else(|| parse_expires(meta)),
+            e_tag: Some(etag_of(meta)),
+            last_modified: Some(timestamp(info.last_modified)),
+            metadata: non_empty(meta.metadata.clone(), |m| m.into_iter().collect()),
+            parts_count: input.part_number.and(meta.part_count()).map(|c| c as i32),
+            tag_count: (!meta.tags.is_empty()).then_some(meta.tags.len() as i32),
+            checksum_crc32: sums.crc32,
+            checksum_crc32c: sums.crc32c,
+            checksum_crc64nvme: sums.crc64nvme,
+            checksum_sha1: sums.sha1,
+            checksum_sha256: sums.sha256,
+            ..Default::default()
+        };
+        let mut response = S3Response::new(output);
+        if input.part_number.is_some() || input.range.is_some() {
+            response.status = Some(http::StatusCode::PARTIAL_CONTENT);
+        }
+        Ok(response)
+    }
+
+    pub(super) async fn head_object_(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> Answer<HeadObjectOutput> {
+        let input = req.input;
+        let info = self
+            .objects
+            .open_object(&input.bucket, &input.key)
+            .await
+            .or_s3()?
+            .info;
+        check_conditions(
+            &info,
+            input.if_match.as_ref(),
+            input.if_none_match.as_ref(),
+            input.if_modified_since.as_ref(),
+            input.if_unmodified_since.as_ref(),
+            S3ErrorCode::PreconditionFailed,
+            S3ErrorCode::NotModified,
+        )?;
+        let (range, content_range) =
+            resolve_range(&info.meta, input.part_number, input.range.as_ref())?;
+        let meta = &info.meta;
+        let sums = checksums(
+            meta,
+            content_range.is_none() && input.checksum_mode.is_some(),
+        );
+        let output = HeadObjectOutput {
+            accept_ranges: Some("bytes".into()),
+            content_length: Some((range.end - range.start) as i64),
+            content_range,
+            content_type: Some(
+                input
+                    .response_content_type
+                    .unwrap_or_else(|| meta.content_type().to_string()),
+            ),
+            cache_control: input
+                .response_cache_control
+                .or_else(|| header(meta, "cache-control")),
+            content_disposition: input
+                .response_content_disposition
+                .or_else(|| header(meta, "content-disposition")),
+            content_encoding: input
+                .response_content_encoding
+                .or_else(|| header(meta, "content-encoding")),
+            content_language: input
+                .response_content_language
+                .or_else(|| header(meta, "content-language")),
+            expires: input.response_expires.or_else(|| parse_expires(meta)),
+            e_tag: Some(etag_of(meta)),
+            last_modified: Some(timestamp(info.last_modified)),
+            metadata: non_empty(meta.metadata.clone(), |m| m.into_iter().collect()),
+            parts_count: input.part_number.and(meta.part_count()).map(|c| c as i32),
+            checksum_crc32: sums.crc32,
+            checksum_crc32c: sums.crc32c,
+            checksum_crc64nvme: sums.crc64nvme,
+            checksum_sha1: sums.sha1,
+            checksum_sha256: sums.sha256,
+            ..Default::default()
+        };
+        let mut response = S3Response::new(output);
+        if input.part_number.is_some() && meta.part_count().is_some() || input.range.is_some() {
+            response.status = Some(http::StatusCode::PARTIAL_CONTENT);
+        }
+        Ok(response)
+    }
+
+    pub(super) async fn delete_object_(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> Answer<DeleteObjectOutput> {
+        let input = req.input;
+        self.objects
+            .delete_object(&input.bucket, &input.key)
+            .await
+            .or_s3()?;
+        let mut response = S3Response::new(DeleteObjectOutput::default());
+        response.status = Some(http::StatusCode::NO_CONTENT);
+        Ok(response)
+    }
+
+    pub(super) async fn delete_objects_(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> Answer<DeleteObjectsOutput> {
+        let input = req.input;
+        self.existing(&input.bucket)?;
+        let objects = input.delete.objects;
+        if objects.is_empty() || objects.len() > 1000 {
+            return Err(refuse(
+                S3ErrorCode::MalformedXML,
+                "The XML you provided was not well-formed or did not validate against our published schema",
+            ));
+        }
+        let quiet = input.delete.quiet.unwrap_or(false);
+        let mut deleted = Vec::new();
+        let mut errors = Vec::new();
+        for object in objects {
+            match self.objects.delete_object(&input.bucket, &object.key).await {
+                Ok(()) => {
+                    if !quiet {
+                        deleted.push(DeletedObject {
+                            key: Some(object.key),
+                            ..Default::default()
+                        });
+                    }
+                }
+                Err(e) => {
+                    let error = to_s3(e);
+                    errors.push(Error {
+                        code: Some(error.code().as_str().to_string()),
+                        message: error.message().map(str::to_string),
+                        key: Some(object.key),
+                        version_id: None,
+                    });
+                }
+            }
+        }
+        Ok(S3Response::new(DeleteObjectsOutput {
+            deleted: Some(deleted),
+            errors: (!errors.is_empty()).then_some(errors),
+            ..Default::default()
+        }))
+    }
+
+    pub(super) async fn copy_object_(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> Answer<CopyObjectOutput> {
+        let input = req.input;
+        let CopySource::Bucket {
+            bucket: source_bucket,
+            key: source_key,
+            ..
+        } = &input.copy_source
+        else {
+            return Err(refuse(
+                S3ErrorCode::NotImplemented,
+                "nuage copies only from buckets, not access points",
+            ));
+        };
+        self.existing(&input.bucket)?;
+        let Opened { info, file } = self
+            .objects
+            .open_object(source_bucket, source_key)
+            .await
+            .or_s3()?;
+        check_conditions(
+            &info,
+            input.copy_source_if_match.as_ref(),
+            input.copy_source_if_none_match.as_ref(),
+            input.copy_source_if_modified_since.as_ref(),
+            input.copy_source_if_unmodified_since.as_ref(),
+            S3ErrorCode::PreconditionFailed,
+            S3ErrorCode::PreconditionFailed,
+        )
+        .map_err(|mut e| {
+            // A copy answers 412 for every failed condition.
+            e.set_status_code(http::StatusCode::PRECONDITION_FAILED);
+            e
+        })?;
+        let replace = input
+            .metadata_directive
+            .as_ref()
+            .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+        let replace_tags = input
+            .tagging_directive
+            .as_ref()
+            .is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
+        let same = *input.bucket == **source_bucket && *input.key == **source_key;
+        if same && !replace && !replace_tags {
+            return Err(refuse(
+                S3ErrorCode::InvalidRequest,
+                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+            ));
+        }
+        let mut meta = if replace {
+            Stored {
+                content_type: input.content_type.map(|c| c.to_string()),
+                cache_control: input.cache_control,
+                content_disposition: input.content_disposition,
+                content_encoding: input.content_encoding,
+                content_language: input.content_language,
+                expires: input.expires,
+                metadata: input.metadata,
+            }
+            .into_meta()
+        } else {
+            Meta {
+                content_type: info.meta.content_type.clone(),
+                headers: info.meta.headers.clone(),
+                metadata: info.meta.metadata.clone(),
+                ..Meta::default()
+            }
+        };
+        meta.tags = if replace_tags {
+            header_tags(input.tagging.as_deref())?
+        } else {
+            info.meta.tags.clone()
+        };
+        let body = match file {
+            Some(file) if info.meta.size > 0 => file_body(file, 0..info.meta.size),
+            _ => StreamingBlob::wrap(
+                futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>(),
+            ),
+        };
+        let copied = self
+            .objects
+            .put(&input.bucket, &input.key, body, meta, |_, _| Ok(()))
+            .await
+            .or_s3()?;
+        Ok(S3Response::new(CopyObjectOutput {
+            copy_object_result: Some(CopyObjectResult {
+                e_tag: Some(etag_of(&copied.meta)),
+                last_modified: Some(timestamp(copied.last_modified)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+    }
+
+    pub(super) async fn get_object_tagging_(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> Answer<GetObjectTaggingOutput> {
+        let input = req.input;
+        let info = self
+            .objects
+            .open_object(&input.bucket, &input.key)
+            .await
+            .or_s3()?
+            .info;
+        let tag_set = info
+            .meta
+            .tags
+            .into_iter()
+            .map(|(key, value)| Tag {
+                key: Some(key),
+                value: Some(value),
+            })
+            .collect();
+        Ok(S3Response::new(GetObjectTaggingOutput {
+            tag_set,
+            version_id: None,
+        }))
+    }
+
+    pub(super) async fn put_object_tagging_(
+        &self,
+        req: S3Request<PutObjectTaggingInput>,
+    ) -> Answer<PutObjectTaggingOutput> {
+        let input = req.input;
+        let tags: Vec<(String, String)> = input
+            .tagging
+            .tag_set
+            .into_iter()
+            .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
+            .collect();
+        check_tags(&tags)?;
+        self.objects
+            .set_tags(&input.bucket, &input.key, tags)
+            .await
+            .or_s3()?;
+        Ok(S3Response::new(PutObjectTaggingOutput::default()))
+    }
+
+    pub(super) async fn delete_object_tagging_(
+        &self,
+        req: S3Request<DeleteObjectTaggingInput>,
+    ) -> Answer<DeleteObjectTaggingOutput> {
+        let input = req.input;
+        self.objects
+            .set_tags(&input.bucket, &input.key, Vec::new())
+            .await
+            .or_s3()?;
+        let mut response = S3Response::new(DeleteObjectTaggingOutput::default());
+        response.status = Some(http::StatusCode::NO_CONTENT);
+        Ok(response)
+    }
+}

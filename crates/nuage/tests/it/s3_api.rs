@@ -1,0 +1,425 @@
+//! `nuage serve` as S3, through the AWS SDK for S3: buckets are folders of
+//! the embedded lake and objects their files. Expected ETags are MD5s
+//! computed here (S3 documents the ETag of a PUT as the MD5 of its bytes and
+//! that of a multipart upload as the MD5 of the parts' MD5s, then `-N`);
+//! error codes and statuses are those of S3's error-response reference.
+
+use std::time::Duration;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier, Tag, Tagging,
+};
+use md5::{Digest, Md5};
+
+use crate::streams::{Server, runtime};
+
+fn client(server: &Server, key: &str, secret: &str) -> Client {
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(&server.endpoint)
+        .force_path_style(true)
+        .credentials_provider(Credentials::new(key, secret, None, None, "test"))
+        .build();
+    Client::from_conf(config)
+}
+
+fn md5_hex(data: &[u8]) -> String {
+    Md5::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The S3 error code of a failed SDK call.
+fn code<E: ProvideErrorMetadata>(error: &E) -> String {
+    error.code().unwrap_or("<none>").to_string()
+}
+
+#[test]
+fn objects_round_trip_through_the_sdk_and_are_files_of_the_lake() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let s3 = client(&server, "test", "test");
+    runtime().block_on(async {
+        s3.create_bucket().bucket("movies").send().await.unwrap();
+        let again = s3
+            .create_bucket()
+            .bucket("movies")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&again), "BucketAlreadyOwnedByYou");
+
+        let data = b"movie_id,title\n1,Toy Story (1995)\n".to_vec();
+        let put = s3
+            .put_object()
+            .bucket("movies")
+            .key("raw/movies.csv")
+            .content_type("text/csv")
+            .metadata("source", "movielens")
+            .body(ByteStream::from(data.clone()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(put.e_tag().unwrap(), format!("\"{}\"", md5_hex(&data)));
+        // One lake: the object is a file SQL and the crawler read.
+        let file = dir.path().join("lake/movies/raw/movies.csv");
+        assert_eq!(std::fs::read(&file).unwrap(), data);
+
+        let got = s3
+            .get_object()
+            .bucket("movies")
+            .key("raw/movies.csv")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.content_type(), Some("text/csv"));
+        assert_eq!(got.metadata().unwrap()["source"], "movielens");
+        assert_eq!(got.content_length(), Some(data.len() as i64));
+        assert_eq!(
+            got.body.collect().await.unwrap().into_bytes().as_ref(),
+            &data[..]
+        );
+
+        let head = s3
+            .head_object()
+            .bucket("movies")
+            .key("raw/movies.csv")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.e_tag(), put.e_tag());
+        assert_eq!(head.content_length(), Some(data.len() as i64));
+
+        // Range: bytes 0-7 inclusive (RFC 9110).
+        let part = s3
+            .get_object()
+            .bucket("movies")
+            .key("raw/movies.csv")
+            .range("bytes=0-7")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            part.content_range(),
+            Some(format!("bytes 0-7/{}", data.len()).as_str())
+        );
+        assert_eq!(
+            part.body.collect().await.unwrap().into_bytes().as_ref(),
+            b"movie_id"
+        );
+        let beyond = s3
+            .get_object()
+            .bucket("movies")
+            .key("raw/movies.csv")
+            .range("bytes=1000-")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&beyond.into_service_error()), "InvalidRange");
+
+        // Conditions: a matching If-None-Match is 304, a failing If-Match 412.
+        let unchanged = s3
+            .get_object()
+            .bucket("movies")
+            .key("raw/movies.csv")
+            .if_none_match(put.e_tag().unwrap())
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            unchanged.raw_response().map(|r| r.status().as_u16()),
+            Some(304)
+        );
+        let failed = s3
+            .get_object()
+            .bucket("movies")
+            .key("raw/movies.csv")
+            .if_match("\"0123\"")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&failed.into_service_error()), "PreconditionFailed");
+
+        // A file written beside S3 (by SQL, Firehose, a user) is an object.
+        std::fs::write(dir.path().join("lake/movies/raw/extra.csv"), b"x\n").unwrap();
+        let listed = s3
+            .list_objects_v2()
+            .bucket("movies")
+            .prefix("raw/")
+            .send()
+            .await
+            .unwrap();
+        let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+        assert_eq!(keys, ["raw/extra.csv", "raw/movies.csv"]);
+        assert_eq!(
+            listed.contents()[0].e_tag(),
+            Some(format!("\"{}\"", md5_hex(b"x\n")).as_str())
+        );
+        let rolled = s3
+            .list_objects_v2()
+            .bucket("movies")
+            .delimiter("/")
+            .send()
+            .await
+            .unwrap();
+        assert!(rolled.contents().is_empty());
+        let prefixes: Vec<&str> = rolled
+            .common_prefixes()
+            .iter()
+            .filter_map(|p| p.prefix())
+            .collect();
+        assert_eq!(prefixes, ["raw/"]);
+
+        let missing = s3
+            .get_object()
+            .bucket("movies")
+            .key("nope")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&missing.into_service_error()), "NoSuchKey");
+        let no_bucket = s3
+            .list_objects_v2()
+            .bucket("nobucket")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&no_bucket.into_service_error()), "NoSuchBucket");
+        let not_empty = s3
+            .delete_bucket()
+            .bucket("movies")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&not_empty.into_service_error()), "BucketNotEmpty");
+
+        // Copy with its metadata, then tags.
+        s3.copy_object()
+            .bucket("movies")
+            .key("copy.csv")
+            .copy_source("movies/raw/movies.csv")
+            .send()
+            .await
+            .unwrap();
+        let copy = s3
+            .head_object()
+            .bucket("movies")
+            .key("copy.csv")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(copy.e_tag(), put.e_tag());
+        assert_eq!(copy.content_type(), Some("text/csv"));
+        let tags = Tagging::builder()
+            .tag_set(Tag::builder().key("team").value("data").build().unwrap())
+            .build()
+            .unwrap();
+        s3.put_object_tagging()
+            .bucket("movies")
+            .key("copy.csv")
+            .tagging(tags)
+            .send()
+            .await
+            .unwrap();
+        let read = s3
+            .get_object_tagging()
+            .bucket("movies")
+            .key("copy.csv")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(read.tag_set()[0].key(), "team");
+
+        let delete = Delete::builder()
+            .objects(ObjectIdentifier::builder().key("copy.csv").build().unwrap())
+            .objects(
+                ObjectIdentifier::builder()
+                    .key("raw/extra.csv")
+                    .build()
+                    .unwrap(),
+            )
+            .objects(
+                ObjectIdentifier::builder()
+                    .key("raw/movies.csv")
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let deleted = s3
+            .delete_objects()
+            .bucket("movies")
+            .delete(delete)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.deleted().len(), 3);
+        s3.delete_bucket().bucket("movies").send().await.unwrap();
+        let buckets = s3.list_buckets().send().await.unwrap();
+        assert!(buckets.buckets().is_empty());
+    });
+}
+
+#[test]
+fn multipart_uploads_presigned_urls_and_parts() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let s3 = client(&server, "test", "test");
+    runtime().block_on(async {
+        s3.create_bucket().bucket("big").send().await.unwrap();
+        let upload = s3
+            .create_multipart_upload()
+            .bucket("big")
+            .key("data.bin")
+            .send()
+            .await
+            .unwrap();
+        let id = upload.upload_id().unwrap();
+        let first: Vec<u8> = (0..5 << 20).map(|i: u32| (i % 253) as u8).collect();
+        let second = b"the last part may be small".to_vec();
+        let mut completed = Vec::new();
+        for (number, body) in [(1, &first), (2, &second)] {
+            let part = s3
+                .upload_part()
+                .bucket("big")
+                .key("data.bin")
+                .upload_id(id)
+                .part_number(number)
+                .body(ByteStream::from(body.clone()))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(part.e_tag().unwrap(), format!("\"{}\"", md5_hex(body)));
+            completed.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .e_tag(part.e_tag().unwrap())
+                    .build(),
+            );
+        }
+        let listed = s3
+            .list_parts()
+            .bucket("big")
+            .key("data.bin")
+            .upload_id(id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(listed.parts().len(), 2);
+        let uploads = s3
+            .list_multipart_uploads()
+            .bucket("big")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(uploads.uploads()[0].upload_id(), Some(id));
+        let done = s3
+            .complete_multipart_upload()
+            .bucket("big")
+            .key("data.bin")
+            .upload_id(id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(completed))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let mut md5s = Md5::digest(&first).to_vec();
+        md5s.extend(Md5::digest(&second));
+        assert_eq!(done.e_tag().unwrap(), format!("\"{}-2\"", md5_hex(&md5s)));
+        let part2 = s3
+            .get_object()
+            .bucket("big")
+            .key("data.bin")
+            .part_number(2)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(part2.parts_count(), Some(2));
+        assert_eq!(
+            part2.body.collect().await.unwrap().into_bytes().as_ref(),
+            &second[..]
+        );
+        let gone = s3
+            .abort_multipart_upload()
+            .bucket("big")
+            .key("data.bin")
+            .upload_id(id)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&gone.into_service_error()), "NoSuchUpload");
+
+        // A presigned GET works from any HTTP client until it expires.
+        let presigned = s3
+            .get_object()
+            .bucket("big")
+            .key("data.bin")
+            .presigned(PresigningConfig::expires_in(Duration::from_secs(60)).unwrap())
+            .await
+            .unwrap();
+        let body = http_get(presigned.uri()).await;
+        assert_eq!(body.0, 200);
+        assert_eq!(body.1.len(), first.len() + second.len());
+    });
+}
+
+#[test]
+fn with_access_keys_signatures_are_verified_and_anonymous_requests_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--access-keys", "AKIDNUAGE:s3cr3t"]);
+    runtime().block_on(async {
+        let good = client(&server, "AKIDNUAGE", "s3cr3t");
+        good.create_bucket().bucket("safe").send().await.unwrap();
+        good.put_object()
+            .bucket("safe")
+            .key("k")
+            .body(ByteStream::from_static(b"secret data"))
+            .send()
+            .await
+            .unwrap();
+        let wrong = client(&server, "AKIDNUAGE", "wrong");
+        let refused = wrong
+            .get_object()
+            .bucket("safe")
+            .key("k")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&refused.into_service_error()), "SignatureDoesNotMatch");
+        let unknown = client(&server, "AKIDOTHER", "s3cr3t");
+        let refused = unknown.list_buckets().send().await.unwrap_err();
+        assert_eq!(code(&refused.into_service_error()), "InvalidAccessKeyId");
+        let anonymous = http_get(&format!("{}/safe/k", server.endpoint)).await;
+        assert_eq!(anonymous.0, 403);
+        assert!(String::from_utf8_lossy(&anonymous.1).contains("<Code>AccessDenied</Code>"));
+        let presigned = good
+            .get_object()
+            .bucket("safe")
+            .key("k")
+            .presigned(PresigningConfig::expires_in(Duration::from_secs(60)).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(http_get(presigned.uri()).await.1, b"secret data");
+    });
+}
+
+/// A plain GET (no SDK): status and body.
+async fn http_get(url: &str) -> (u16, Vec<u8>) {
+    use http_body_util::BodyExt;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let response = client.get(url.parse().unwrap()).await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, body.to_vec())
+}
