@@ -65,8 +65,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // s3s logs every refused client request as an error; nuage logs its own
+    // failures, so s3s speaks only when NUAGE_LOG asks for it.
+    let filter = std::env::var("NUAGE_LOG").unwrap_or_else(|_| "error,s3s=off".into());
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("NUAGE_LOG"))
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();

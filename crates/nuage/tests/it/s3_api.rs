@@ -373,6 +373,33 @@ fn multipart_uploads_presigned_urls_and_parts() {
     });
 }
 
+/// boto3 (its transfer manager's threaded multipart upload and ranged
+/// downloads, paginators, presigned URLs, checksums) and the aws CLI (`s3
+/// sync`, `ls`, `cp`), from `s3_clients.py`.
+#[test]
+fn boto3_and_the_aws_cli_work_unchanged() {
+    crate::require_python("boto3", "boto3");
+    let found = std::process::Command::new("aws").arg("--version").output();
+    assert!(
+        found.is_ok_and(|o| o.status.success()),
+        "this test needs the aws CLI: python3 -m pip install awscli (.ci/run installs it)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/s3_clients.py");
+    let output = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&server.endpoint)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "s3_clients.py failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 #[test]
 fn with_access_keys_signatures_are_verified_and_anonymous_requests_refused() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,126 @@
+"""boto3 and the aws CLI against `nuage serve`'s S3 API (argv[1] = endpoint).
+
+Run by s3_api.rs. Expected values come from the data itself (hashlib's MD5 and
+SHA-256, the bytes written) and from S3's documented behaviour; nothing is
+read back from nuage to decide what is right.
+"""
+
+import base64
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import urllib.request
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+endpoint = sys.argv[1]
+s3 = boto3.client(
+    "s3",
+    endpoint_url=endpoint,
+    region_name="us-east-1",
+    aws_access_key_id="test",
+    aws_secret_access_key="test",
+    config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+)
+
+
+def error_code(call):
+    try:
+        call()
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+    raise AssertionError("the call succeeded")
+
+
+s3.create_bucket(Bucket="lake")
+
+# A checksum asked for is verified and kept (botocore sends it as a trailer
+# of an aws-chunked body or as a header, depending on its version).
+s3.put_object(Bucket="lake", Key="a.txt", Body=b"hello", ChecksumAlgorithm="SHA256")
+head = s3.head_object(Bucket="lake", Key="a.txt", ChecksumMode="ENABLED")
+assert head["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(b"hello").digest()).decode(), head
+assert head["ETag"] == '"%s"' % hashlib.md5(b"hello").hexdigest(), head
+bad = base64.b64encode(hashlib.md5(b"other").digest()).decode()
+assert error_code(lambda: s3.put_object(Bucket="lake", Key="b.txt", Body=b"hello", ContentMD5=bad)) == "BadDigest"
+assert error_code(lambda: s3.head_object(Bucket="lake", Key="b.txt")) == "404"
+
+# The transfer manager: a multipart upload on 4 threads, then ranged GETs.
+data = os.urandom(22 * 2**20)
+config = TransferConfig(multipart_threshold=5 * 2**20, multipart_chunksize=5 * 2**20, max_concurrency=4)
+with tempfile.TemporaryDirectory() as tmp:
+    source = os.path.join(tmp, "in.bin")
+    with open(source, "wb") as f:
+        f.write(data)
+    s3.upload_file(source, "lake", "big/data.bin", Config=config)
+    etag = s3.head_object(Bucket="lake", Key="big/data.bin")["ETag"]
+    parts = [data[i : i + 5 * 2**20] for i in range(0, len(data), 5 * 2**20)]
+    joined = b"".join(hashlib.md5(p).digest() for p in parts)
+    assert etag == '"%s-%d"' % (hashlib.md5(joined).hexdigest(), len(parts)), etag
+    target = os.path.join(tmp, "out.bin")
+    s3.download_file("lake", "big/data.bin", target, Config=config)
+    with open(target, "rb") as f:
+        assert f.read() == data
+
+# Pages of a listing, in key order, and keys that need URL encoding.
+for i in range(25):
+    s3.put_object(Bucket="lake", Key="many/%03d" % i, Body=b"")
+pages = s3.get_paginator("list_objects_v2").paginate(
+    Bucket="lake", Prefix="many/", PaginationConfig={"PageSize": 10}
+)
+keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
+assert keys == ["many/%03d" % i for i in range(25)], keys
+pages = s3.get_paginator("list_objects").paginate(
+    Bucket="lake", Delimiter="/", PaginationConfig={"PageSize": 1}
+)
+names = []
+for page in pages:
+    names += [o["Key"] for o in page.get("Contents", [])]
+    names += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+assert names == ["a.txt", "big/", "many/"], names
+odd = "dir with space/été+plus&amp.csv"
+s3.put_object(Bucket="lake", Key=odd, Body=b"x")
+listed = s3.list_objects(Bucket="lake", Prefix="dir with space/")  # boto3 asks for encoding-type=url
+assert [o["Key"] for o in listed["Contents"]] == [odd], listed
+assert s3.get_object(Bucket="lake", Key=odd)["Body"].read() == b"x"
+
+# Presigned URLs from the SDK work from any HTTP client.
+url = s3.generate_presigned_url("get_object", Params={"Bucket": "lake", "Key": "a.txt"}, ExpiresIn=60)
+assert urllib.request.urlopen(url).read() == b"hello"
+put_url = s3.generate_presigned_url("put_object", Params={"Bucket": "lake", "Key": "up.txt"}, ExpiresIn=60)
+urllib.request.urlopen(urllib.request.Request(put_url, data=b"uploaded", method="PUT")).read()
+assert s3.get_object(Bucket="lake", Key="up.txt")["Body"].read() == b"uploaded"
+
+assert error_code(lambda: s3.get_object(Bucket="lake", Key="missing")) == "NoSuchKey"
+assert error_code(lambda: s3.create_bucket(Bucket="Bad_Name")) == "InvalidBucketName"
+
+# The aws CLI: cp, sync, ls.
+env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION="us-east-1")
+
+
+def aws(*args):
+    done = subprocess.run(["aws", "--endpoint-url", endpoint, *args], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, (args, done.stdout, done.stderr)
+    return done.stdout
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    os.makedirs(os.path.join(tmp, "site", "css"))
+    files = {"index.html": b"<h1>hi</h1>", "css/site.css": b"h1{}", "big.bin": os.urandom(9 * 2**20)}
+    for name, body in files.items():
+        with open(os.path.join(tmp, "site", name), "wb") as f:
+            f.write(body)
+    aws("s3", "sync", os.path.join(tmp, "site"), "s3://lake/site/")
+    listing = aws("s3", "ls", "--recursive", "s3://lake/site/")
+    assert sorted(line.split()[-1] for line in listing.splitlines()) == sorted("site/" + n for n in files), listing
+    # A second sync has nothing to copy.
+    assert aws("s3", "sync", os.path.join(tmp, "site"), "s3://lake/site/").strip() == ""
+    aws("s3", "cp", "s3://lake/site/big.bin", os.path.join(tmp, "back.bin"))
+    with open(os.path.join(tmp, "back.bin"), "rb") as f:
+        assert f.read() == files["big.bin"]
+
+print("ok")
