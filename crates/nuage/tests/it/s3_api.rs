@@ -484,7 +484,9 @@ fn acknowledged_objects_survive_kill_9_and_no_partial_object_is_listed() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
     let endpoint = server.endpoint.clone();
-    let acked: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    // (key, bytes) of every acknowledged write.
+    type Acked = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+    let acked: Acked = Arc::default();
     let rt = runtime();
     let s3 = client(&server, "test", "test");
     rt.block_on(s3.create_bucket().bucket("crash").send())
