@@ -1,5 +1,5 @@
-//! `nuage bench streams|firehose`: load generators for a running `nuage
-//! serve` (or any Kinesis endpoint, for streams). They print records/s, MB/s
+//! `nuage bench streams|firehose|s3`: load generators for a running `nuage
+//! serve` (or any Kinesis or S3 endpoint, for streams and s3). They print records/s, MB/s
 //! and request latencies.
 //!
 //! They send pre-built JSON bodies without signing them (see
@@ -7,6 +7,7 @@
 
 mod firehose;
 mod latency;
+mod s3;
 mod streams;
 
 use std::process::ExitCode;
@@ -26,11 +27,15 @@ enum BenchWhat {
     /// PutRecordBatch into a delivery stream of a `nuage serve` on the same
     /// data dir: throughput into JSON or Parquet objects, and freshness in SQL.
     Firehose(firehose::FirehoseBench),
+    /// PUT and GET of small objects (objects/s, latency) and of one large
+    /// object (MB/s) against an S3 endpoint.
+    S3(s3::S3Bench),
 }
 
 pub async fn run(config: &nuage_common::Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.what {
         BenchWhat::Streams(b) => streams::run(b).await,
         BenchWhat::Firehose(b) => firehose::run(config, b).await,
+        BenchWhat::S3(b) => s3::run(b).await,
     }
 }

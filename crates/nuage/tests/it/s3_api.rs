@@ -400,6 +400,59 @@ fn boto3_and_the_aws_cli_work_unchanged() {
     );
 }
 
+/// pyarrow's S3FileSystem writes a partitioned Parquet dataset that `nuage
+/// crawl` finds and `nuage sql` reads; DuckDB's httpfs reads it and writes
+/// through a multipart upload (`s3_tools.py`, in ~/.cache/nuage-py).
+#[test]
+fn pyarrow_and_duckdb_share_the_lake_with_the_crawler_and_sql() {
+    let python = venv_python();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/s3_tools.py");
+    let output = std::process::Command::new(&python)
+        .arg(&script)
+        .arg(&server.endpoint)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "s3_tools.py failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    crate::run_ok(crate::nuage(dir.path()).args([
+        "crawl",
+        "s3://tools/ratings/",
+        "--database",
+        "tools",
+    ]));
+    let (rows, _) = crate::run_ok(crate::nuage(dir.path()).args([
+        "sql",
+        "-S",
+        "-e",
+        "SELECT count(*), sum(rating), count(DISTINCT year) FROM tools.ratings",
+    ]));
+    // 3,000 rows rated 1..5 in turn (sum 9,000) over two years, as written.
+    assert_eq!(rows.trim(), "3000\t9000.0\t2");
+}
+
+/// The Python that has duckdb 1.5.5 with httpfs and pyarrow.
+fn venv_python() -> std::path::PathBuf {
+    let home = std::env::var_os("HOME").expect("HOME is set");
+    let python = std::path::Path::new(&home).join(".cache/nuage-py/bin/python");
+    let ready = std::process::Command::new(&python)
+        .args(["-c", "import duckdb, duckdb_extension_httpfs, pyarrow"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ready,
+        "this test needs ~/.cache/nuage-py: python3 -m venv ~/.cache/nuage-py && \
+         ~/.cache/nuage-py/bin/pip install duckdb==1.5.5 duckdb-extension-httpfs==1.5.5 pyarrow \
+         (.ci/run prepares it)"
+    );
+    python
+}
+
 #[test]
 fn with_access_keys_signatures_are_verified_and_anonymous_requests_refused() {
     let dir = tempfile::tempdir().unwrap();

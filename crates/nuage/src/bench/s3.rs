@@ -1,0 +1,191 @@
+//! `nuage bench s3`: small objects (N connections PUT then GET objects of
+//! a few KB for S seconds each: objects/s and latency percentiles) and large
+//! objects (one PUT and one GET of M MB: MB/s), against any S3 endpoint
+//! that accepts path-style requests without signatures (`nuage serve`
+//! without access keys, moto's server, s3s-fs without keys). For reference
+//! it also times writing the same large size to a file with one fsync: the
+//! disk's sequential write speed.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clap::Args;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use super::latency::Latencies;
+
+#[derive(Args, Clone)]
+pub struct S3Bench {
+    #[arg(long, default_value = "http://127.0.0.1:4566")]
+    endpoint: String,
+    /// Bucket to create (or reuse) for the objects.
+    #[arg(long, default_value = "bench")]
+    bucket: String,
+    /// Concurrent connections for small objects.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Seconds of PUTs, then of GETs, of small objects.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Size of a small object in bytes.
+    #[arg(long, default_value_t = 4096)]
+    small_bytes: usize,
+    /// Size of the large object in MB (0: skip).
+    #[arg(long, default_value_t = 256)]
+    large_mb: usize,
+    /// A folder on the lake's disk, where the disk's sequential write speed
+    /// is measured with a file of the large object's size (none: skipped).
+    #[arg(long)]
+    disk_dir: Option<std::path::PathBuf>,
+}
+
+type Http = Client<HttpConnector, Full<Bytes>>;
+
+async fn send(
+    http: &Http,
+    method: hyper::Method,
+    url: &str,
+    body: Bytes,
+) -> anyhow::Result<(u16, u64)> {
+    let request = hyper::Request::builder()
+        .method(method)
+        .uri(url)
+        .header("content-length", body.len())
+        .body(Full::new(body))?;
+    let response = http.request(request).await?;
+    let status = response.status().as_u16();
+    let mut body = response.into_body();
+    let mut bytes = 0u64;
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            bytes += data.len() as u64;
+        }
+    }
+    Ok((status, bytes))
+}
+
+pub async fn run(b: S3Bench) -> anyhow::Result<ExitCode> {
+    let http: Http = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(b.connections.max(1))
+        .build_http();
+    let bucket_url = format!("{}/{}", b.endpoint.trim_end_matches('/'), b.bucket);
+    let (status, _) = send(&http, hyper::Method::PUT, &bucket_url, Bytes::new()).await?;
+    // 409: the bucket is already there (BucketAlreadyOwnedByYou).
+    anyhow::ensure!(
+        status == 200 || status == 409,
+        "creating bucket {} answered {status}",
+        b.bucket
+    );
+
+    let small = Bytes::from(vec![b'x'; b.small_bytes]);
+    // PUTs first; then GETs cycle over the objects every connection wrote.
+    let mut per_connection = usize::MAX;
+    for phase in [hyper::Method::PUT, hyper::Method::GET] {
+        let deadline = Instant::now() + Duration::from_secs(b.seconds);
+        let started = Instant::now();
+        let mut workers = Vec::new();
+        for c in 0..b.connections {
+            let (http, url, small, phase) = (
+                http.clone(),
+                bucket_url.clone(),
+                small.clone(),
+                phase.clone(),
+            );
+            workers.push(tokio::spawn(async move {
+                let mut latencies = Latencies::new();
+                let mut i = 0usize;
+                while Instant::now() < deadline {
+                    let n = if phase == hyper::Method::PUT {
+                        i
+                    } else {
+                        i % per_connection.max(1)
+                    };
+                    let key = format!("{url}/small/{c:02}/{n:08}");
+                    let body = if phase == hyper::Method::PUT {
+                        small.clone()
+                    } else {
+                        Bytes::new()
+                    };
+                    let t = Instant::now();
+                    let (status, bytes) = send(&http, phase.clone(), &key, body).await?;
+                    latencies.record(t.elapsed());
+                    anyhow::ensure!(status == 200, "{phase} {key} answered {status}");
+                    anyhow::ensure!(
+                        phase == hyper::Method::PUT || bytes as usize == small.len(),
+                        "GET {key}: {bytes} bytes"
+                    );
+                    i += 1;
+                }
+                Ok::<_, anyhow::Error>((latencies, i))
+            }));
+        }
+        let mut latencies = Latencies::new();
+        for w in workers {
+            let (mine, count) = w.await??;
+            latencies.add(&mine);
+            if phase == hyper::Method::PUT {
+                per_connection = per_connection.min(count);
+            }
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        println!(
+            "small {phase}: {} objects of {} B in {elapsed:.2} s = {:.0} objects/s; latency p50 {:.2} ms, p99 {:.2} ms ({} connections)",
+            latencies.calls(),
+            b.small_bytes,
+            latencies.calls() as f64 / elapsed,
+            latencies.ms(0.5),
+            latencies.ms(0.99),
+            b.connections
+        );
+    }
+
+    if b.large_mb > 0 {
+        let size = b.large_mb << 20;
+        let large = Bytes::from((0..size).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
+        let url = format!("{bucket_url}/large/object-{}", b.large_mb);
+        let started = Instant::now();
+        let (status, _) = send(&http, hyper::Method::PUT, &url, large.clone()).await?;
+        anyhow::ensure!(status == 200, "PUT {url} answered {status}");
+        let put = started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        let (status, bytes) = send(&http, hyper::Method::GET, &url, Bytes::new()).await?;
+        anyhow::ensure!(
+            status == 200 && bytes as usize == size,
+            "GET {url}: {status}, {bytes} bytes"
+        );
+        let get = started.elapsed().as_secs_f64();
+        println!(
+            "large: PUT {} MB in {put:.2} s = {:.0} MB/s; GET in {get:.2} s = {:.0} MB/s",
+            b.large_mb,
+            b.large_mb as f64 / put,
+            b.large_mb as f64 / get
+        );
+        if let Some(dir) = &b.disk_dir {
+            let path = dir.join(format!(".nuage-bench-disk-{}", std::process::id()));
+            let data = large.clone();
+            let seconds = tokio::task::spawn_blocking(move || -> anyhow::Result<f64> {
+                use std::io::Write;
+                let started = Instant::now();
+                let mut file = std::fs::File::create(&path)?;
+                for block in data.chunks(4 << 20) {
+                    file.write_all(block)?;
+                }
+                file.sync_all()?;
+                let seconds = started.elapsed().as_secs_f64();
+                std::fs::remove_file(&path)?;
+                Ok(seconds)
+            })
+            .await??;
+            println!(
+                "disk: sequential write of {} MB with one fsync in {seconds:.2} s = {:.0} MB/s",
+                b.large_mb,
+                b.large_mb as f64 / seconds
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
