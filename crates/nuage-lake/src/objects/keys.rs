@@ -3,10 +3,12 @@
 //! A key is a file at the same relative path (`raw/2024/ratings.csv` is the
 //! file `<bucket>/raw/2024/ratings.csv`), so SQL, the crawler and S3 see one
 //! lake. A key that ends in `/` (a "folder" object, as consoles and pyarrow
-//! make them) is the folder itself, marked as an object. Keys that cannot be
-//! a path (empty segments, `.` or `..`, a segment longer than a file name may
-//! be, nuage's own hidden names) are refused with a message that says why;
-//! none can reach outside the bucket's folder.
+//! make them) is the folder itself, marked as an object. A key that cannot
+//! be a path (empty segments, `.` or `..`, a segment longer than a file name
+//! may be, nuage's own hidden names), or whose path is taken (`a/b` when
+//! `a` is an object), is kept whole in the bucket's hidden folder
+//! `.nuage-s3-keys`, named by its SHA-256: S3 clients see it like any other
+//! object, SQL does not. No key reaches outside the bucket's folder.
 
 use std::path::PathBuf;
 
@@ -20,6 +22,55 @@ const MAX_SEGMENT_BYTES: usize = 255;
 
 /// Names nuage keeps for itself inside the lake (staging, uploads).
 pub const RESERVED_PREFIX: &str = ".nuage-s3";
+
+/// The folder, inside a bucket, of objects whose keys are not paths.
+pub const HIDDEN_DIR: &str = ".nuage-s3-keys";
+
+/// Where an object of a key is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// At the key's own path.
+    File(KeyPath),
+    /// In the hidden folder (the path relative to the bucket's folder).
+    Hidden(PathBuf),
+}
+
+impl Place {
+    /// The place of `key`: its path when it can be one, else hidden. Refuses
+    /// keys S3 refuses too (empty, over 1024 bytes) and NUL, which S3's XML
+    /// cannot carry.
+    pub fn of(key: &str) -> Result<Place, ObjectError> {
+        if key.is_empty() {
+            return Err(ObjectError::InvalidKey {
+                key: String::new(),
+                reason: "a key must have at least one character".into(),
+            });
+        }
+        if key.len() > MAX_KEY_BYTES {
+            return Err(ObjectError::KeyTooLong {
+                key: key.to_string(),
+                bytes: key.len(),
+            });
+        }
+        if key.contains('\0') {
+            return Err(ObjectError::InvalidKey {
+                key: key.to_string(),
+                reason: "a key may not contain the NUL character".into(),
+            });
+        }
+        Ok(match KeyPath::parse(key) {
+            Ok(path) => Place::File(path),
+            Err(_) => Place::hidden(key),
+        })
+    }
+
+    /// The hidden place of `key`.
+    pub fn hidden(key: &str) -> Place {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(key.as_bytes());
+        Place::Hidden(PathBuf::from(HIDDEN_DIR).join(crate::objects::meta::hex(&digest)))
+    }
+}
 
 /// Where a key lives in its bucket's folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +178,11 @@ mod tests {
                 "{key:?}"
             );
         }
+        // Kept whole in the hidden folder instead.
+        for key in ["a//b", "../x", "/lead"] {
+            assert!(matches!(Place::of(key), Ok(Place::Hidden(_))), "{key:?}");
+        }
+        assert!(Place::of("").is_err());
         let long = "k".repeat(MAX_KEY_BYTES + 1);
         assert!(matches!(
             KeyPath::parse(&long),

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::objects::keys::RESERVED_PREFIX;
+use crate::objects::keys::{HIDDEN_DIR, RESERVED_PREFIX};
 use crate::objects::{ObjectError, ObjectInfo, Result, meta, modified};
 
 /// What to list.
@@ -22,7 +22,7 @@ pub struct ListQuery {
 /// One entry of a listing.
 #[derive(Debug, Clone)]
 pub enum Entry {
-    Object(ObjectInfo),
+    Object(Box<ObjectInfo>),
     /// A common prefix: every key under it rolled into one entry.
     Prefix(String),
 }
@@ -54,8 +54,87 @@ pub(crate) fn list(bucket_dir: &Path, query: &ListQuery) -> Result<Listing> {
         query,
         listing: Listing::default(),
     };
+    // S3 answers max-keys=0 with an empty, untruncated page.
+    if query.max == 0 {
+        return Ok(walk.listing);
+    }
     walk.folder(bucket_dir, "")?;
-    Ok(walk.listing)
+    let hidden = hidden_entries(bucket_dir, query)?;
+    if hidden.is_empty() {
+        return Ok(walk.listing);
+    }
+    // The walk's entries are the first `max` of the keys that are paths;
+    // merged with every hidden one, the first `max` are the listing's.
+    let walked = std::mem::take(&mut walk.listing.entries);
+    let mut merged: Vec<Entry> = Vec::with_capacity(walked.len() + hidden.len());
+    let (mut a, mut b) = (walked.into_iter().peekable(), hidden.into_iter().peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x.name().as_bytes() <= y.name().as_bytes() => a.next(),
+            (Some(_), Some(_)) | (None, Some(_)) => b.next(),
+            (Some(_), None) => a.next(),
+            (None, None) => break,
+        };
+        let Some(entry) = next else { break };
+        let repeat =
+            matches!((&entry, merged.last()), (Entry::Prefix(p), Some(Entry::Prefix(q))) if p == q);
+        if !repeat {
+            merged.push(entry);
+        }
+    }
+    let truncated = walk.listing.truncated || merged.len() > query.max;
+    merged.truncate(query.max);
+    Ok(Listing {
+        entries: merged,
+        truncated,
+    })
+}
+
+/// The objects of the hidden folder that belong in this listing (rolled
+/// into common prefixes as the walk rolls them), in key order.
+fn hidden_entries(bucket_dir: &Path, query: &ListQuery) -> Result<Vec<Entry>> {
+    let dir = bucket_dir.join(HIDDEN_DIR);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(ObjectError::io(&dir, e)),
+    };
+    let after = query.after.as_deref().unwrap_or("");
+    let probe = Walk {
+        query,
+        listing: Listing::default(),
+    };
+    let mut found: Vec<Entry> = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let file = match std::fs::File::open(&path) {
+            Ok(file) => file,
+            Err(_) => continue,
+        };
+        let (meta, stat) = meta::read_or_compute(&file, &path)?;
+        let Some(key) = meta.key.clone() else {
+            continue;
+        };
+        if !key.starts_with(&query.prefix) {
+            continue;
+        }
+        if let Some(common) = probe.common_prefix(&key) {
+            if common.as_str() > after {
+                found.push(Entry::Prefix(common));
+            }
+            continue;
+        }
+        if key.as_str() > after {
+            found.push(Entry::Object(Box::new(ObjectInfo {
+                key,
+                last_modified: modified(&meta, &stat),
+                meta,
+            })));
+        }
+    }
+    found.sort_by(|x, y| x.name().as_bytes().cmp(y.name().as_bytes()));
+    found.dedup_by(|x, y| matches!((x, y), (Entry::Prefix(p), Entry::Prefix(q)) if p == q));
+    Ok(found)
 }
 
 /// The entries of one folder, sorted as their keys sort.
@@ -114,7 +193,7 @@ impl Walk<'_> {
                 let Some(info) = file_info(&path, full)? else {
                     continue;
                 };
-                if !self.push(Entry::Object(info)) {
+                if !self.push(Entry::Object(Box::new(info))) {
                     return Ok(false);
                 }
                 continue;
@@ -127,7 +206,7 @@ impl Walk<'_> {
             if in_prefix
                 && full.as_str() > after
                 && let Some(info) = folder_info(&path, &full)
-                && !self.push(Entry::Object(info))
+                && !self.push(Entry::Object(Box::new(info)))
             {
                 return Ok(false);
             }
@@ -189,6 +268,13 @@ fn folder_info(path: &Path, key: &str) -> Option<ObjectInfo> {
         last_modified: modified(&meta, &stat),
         meta,
     })
+}
+
+/// Whether a bucket holds at least one object.
+pub(crate) fn bucket_has_objects(bucket_dir: &Path) -> Result<bool> {
+    let hidden = bucket_dir.join(HIDDEN_DIR);
+    let any_hidden = std::fs::read_dir(&hidden).is_ok_and(|mut e| e.next().is_some());
+    Ok(any_hidden || has_objects(bucket_dir)?)
 }
 
 /// Whether a folder holds at least one object (a file, or a folder object).

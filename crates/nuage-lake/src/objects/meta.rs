@@ -48,6 +48,10 @@ pub struct Meta {
     pub checksums: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<(String, String)>,
+    /// The key of an object kept in the hidden folder (its file is named by
+    /// the key's hash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
     /// Part sizes of a multipart object as runs of (size, count).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<(u64, u32)>,

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 pub use error::ObjectError;
-pub use keys::KeyPath;
+pub use keys::{KeyPath, Place};
 pub use list::{Entry, ListQuery, Listing};
 pub use meta::Meta;
 pub use multipart::{Part, Upload};
@@ -53,6 +53,8 @@ pub struct ObjectInfo {
 pub struct Opened {
     pub info: ObjectInfo,
     pub file: Option<File>,
+    /// The file or folder that holds it.
+    pub location: PathBuf,
 }
 
 /// The S3 view of an embedded lake directory.
@@ -129,7 +131,7 @@ impl Objects {
         let lake = self.dirs.lake.clone();
         let name = bucket.to_string();
         blocking(move || {
-            if list::has_objects(&dir)? {
+            if list::bucket_has_objects(&dir)? {
                 return Err(ObjectError::BucketNotEmpty(name));
             }
             std::fs::remove_dir_all(&dir).map_err(|e| ObjectError::io(&dir, e))?;
@@ -168,14 +170,22 @@ impl Objects {
     /// Folders it leaves empty go too.
     pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
         let dir = self.bucket_dir(bucket)?;
-        let path = match KeyPath::parse(key) {
-            Ok(path) => path,
+        let place = match Place::of(key) {
+            Ok(place) => place,
             Err(ObjectError::KeyTooLong { .. }) | Err(ObjectError::InvalidKey { .. }) => {
                 return Ok(());
             }
             Err(e) => return Err(e),
         };
-        blocking(move || write::delete(&dir, &path)).await
+        let key = key.to_string();
+        blocking(move || {
+            if let Place::File(path) = &place {
+                write::delete(&dir, path)?;
+            }
+            // A key whose path was taken when it was written lives hidden.
+            write::delete_hidden(&dir, &key)
+        })
+        .await
     }
 
     /// Replaces an object's tags (the object's bytes and ETag are unchanged).
@@ -205,12 +215,12 @@ impl Objects {
             match opened.file {
                 Some(file) => {
                     meta::write(&file, &meta)?;
-                    file.sync_all().map_err(|e| ObjectError::io(&dir, e))
+                    file.sync_all()
+                        .map_err(|e| ObjectError::io(&opened.location, e))
                 }
                 None => {
-                    let path = dir.join(KeyPath::parse(&key)?.relative);
-                    meta::write_folder(&path, &meta)?;
-                    write::sync_dir(&path)
+                    meta::write_folder(&opened.location, &meta)?;
+                    write::sync_dir(&opened.location)
                 }
             }
         })
@@ -224,13 +234,21 @@ impl Objects {
     }
 }
 
-/// Opens `key` inside the bucket folder `dir`.
+/// Opens `key` inside the bucket folder `dir`: at its path, else hidden.
 fn open_in(dir: &Path, key: &str) -> Result<Opened> {
-    let path = match KeyPath::parse(key) {
-        Ok(path) => path,
-        Err(ObjectError::InvalidKey { .. }) => return Err(ObjectError::NoSuchKey(key.to_string())),
-        Err(e) => return Err(e),
-    };
+    let missing = || ObjectError::NoSuchKey(key.to_string());
+    match Place::of(key) {
+        Ok(Place::File(path)) => match open_path(dir, &path, key) {
+            Err(ObjectError::NoSuchKey(_)) => open_hidden(dir, key)?.ok_or_else(missing),
+            other => other,
+        },
+        Ok(Place::Hidden(_)) => open_hidden(dir, key)?.ok_or_else(missing),
+        Err(ObjectError::InvalidKey { .. }) => Err(missing()),
+        Err(e) => Err(e),
+    }
+}
+
+fn open_path(dir: &Path, path: &KeyPath, key: &str) -> Result<Opened> {
     let full = dir.join(&path.relative);
     let missing = || ObjectError::NoSuchKey(key.to_string());
     if path.is_folder {
@@ -245,31 +263,64 @@ fn open_in(dir: &Path, key: &str) -> Result<Opened> {
                 meta,
             },
             file: None,
+            location: full,
         });
     }
-    let file = match File::open(&full) {
+    let Some((info, file)) = open_file(&full, key)? else {
+        return Err(missing());
+    };
+    Ok(Opened {
+        info,
+        file: Some(file),
+        location: full,
+    })
+}
+
+/// The object kept for `key` in the hidden folder, if any.
+fn open_hidden(dir: &Path, key: &str) -> Result<Option<Opened>> {
+    let Place::Hidden(relative) = Place::hidden(key) else {
+        unreachable!("Place::hidden is hidden")
+    };
+    let full = dir.join(relative);
+    let Some((info, file)) = open_file(&full, key)? else {
+        return Ok(None);
+    };
+    // The file names the key's hash: check it is this key.
+    if info.meta.key.as_deref() != Some(key) {
+        return Ok(None);
+    }
+    Ok(Some(Opened {
+        info,
+        file: Some(file),
+        location: full,
+    }))
+}
+
+/// Opens a regular file as the object `key`; `None` when there is none.
+fn open_file(full: &Path, key: &str) -> Result<Option<(ObjectInfo, File)>> {
+    let file = match File::open(full) {
         Ok(file) => file,
         Err(e)
             if e.kind() == std::io::ErrorKind::NotFound
                 || e.kind() == std::io::ErrorKind::NotADirectory =>
         {
-            return Err(missing());
+            return Ok(None);
         }
-        Err(e) => return Err(ObjectError::io(&full, e)),
+        Err(e) => return Err(ObjectError::io(full, e)),
     };
-    let stat = file.metadata().map_err(|e| ObjectError::io(&full, e))?;
+    let stat = file.metadata().map_err(|e| ObjectError::io(full, e))?;
     if !stat.is_file() {
-        return Err(missing());
+        return Ok(None);
     }
-    let (meta, stat) = meta::read_or_compute(&file, &full)?;
-    Ok(Opened {
-        info: ObjectInfo {
+    let (meta, stat) = meta::read_or_compute(&file, full)?;
+    Ok(Some((
+        ObjectInfo {
             key: key.to_string(),
             last_modified: modified(&meta, &stat),
             meta,
         },
-        file: Some(file),
-    })
+        file,
+    )))
 }
 
 fn modified(meta: &Meta, stat: &std::fs::Metadata) -> SystemTime {

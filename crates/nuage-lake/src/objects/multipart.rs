@@ -15,10 +15,10 @@ use futures::Stream;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
-use crate::objects::keys::KeyPath;
+use crate::objects::keys::Place;
 use crate::objects::meta::{self, Meta};
 use crate::objects::write::{self, Staged, Written};
-use crate::objects::{ObjectError, ObjectInfo, Objects, Result, blocking, modified};
+use crate::objects::{ObjectError, ObjectInfo, Objects, Result, blocking};
 
 const RECORD: &str = "upload.json";
 
@@ -71,14 +71,7 @@ impl Objects {
     /// Starts an upload of `key`; returns its id.
     pub async fn create_upload(&self, bucket: &str, key: &str, meta: Meta) -> Result<String> {
         self.bucket_dir(bucket)?;
-        let path = KeyPath::parse(key)?;
-        if path.is_folder {
-            return Err(ObjectError::InvalidKey {
-                key: key.to_string(),
-                reason: "a key ending in '/' is a folder in nuage's lake; upload it with one PUT"
-                    .into(),
-            });
-        }
+        Place::of(key)?;
         let id = uuid::Uuid::new_v4().simple().to_string();
         let upload = Upload {
             id: id.clone(),
@@ -160,7 +153,7 @@ impl Objects {
     ) -> Result<ObjectInfo> {
         let bucket_dir = self.bucket_dir(bucket)?;
         let (dir, upload) = self.upload_dir(bucket, key, id)?;
-        let relative = KeyPath::parse(key)?.relative;
+        let place = Place::of(key)?;
         let staging = self.staging_path();
         let uploads = self.dirs.uploads.clone();
         let key = key.to_string();
@@ -168,9 +161,11 @@ impl Objects {
             let stored = read_parts(&dir)?;
             let chosen = choose_parts(&stored, &listed)?;
             let mut file = File::create_new(&staging).map_err(|e| ObjectError::io(&staging, e))?;
+            let size = chosen.iter().map(|p| p.size).sum();
             let staged = Staged::from_file(
                 staging.clone(),
                 file.try_clone().map_err(|e| ObjectError::io(&staging, e))?,
+                size,
             );
             let mut md5s = Md5::new();
             for part in &chosen {
@@ -182,16 +177,10 @@ impl Objects {
             let mut meta = upload.meta.clone();
             meta.etag = format!("{}-{}", meta::hex(&md5s.finalize()), chosen.len());
             meta.set_parts(chosen.iter().map(|p| p.size));
-            let meta = write::publish(staged, &bucket_dir, &relative, meta, &key)?;
+            let info = write::place_object(&bucket_dir, place, &key, staged, meta)?;
             std::fs::remove_dir_all(&dir).map_err(|e| ObjectError::io(&dir, e))?;
             write::sync_dir(&uploads)?;
-            let stat = std::fs::metadata(bucket_dir.join(&relative))
-                .map_err(|e| ObjectError::io(&bucket_dir, e))?;
-            Ok(ObjectInfo {
-                key,
-                last_modified: modified(&meta, &stat),
-                meta,
-            })
+            Ok(info)
         })
         .await
     }

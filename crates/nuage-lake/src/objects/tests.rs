@@ -162,18 +162,77 @@ async fn deleting_removes_the_folders_it_empties() {
 }
 
 #[tokio::test]
-async fn a_key_cannot_be_both_a_file_and_a_folder() {
-    let (_dir, objects) = lake().await;
-    put(&objects, "foo/bar", b"1").await;
-    let nested = objects
-        .put("b", "foo/bar/xyzzy", body(b"2"), Meta::default(), |_, _| {
-            Ok(())
-        })
-        .await;
-    assert!(matches!(nested, Err(ObjectError::KeyConflict { .. })));
-    // The first object is untouched.
-    let info = objects.open_object("b", "foo/bar").await.unwrap().info;
-    assert_eq!(info.meta.size, 1);
+async fn keys_whose_paths_are_taken_or_impossible_are_kept_hidden() {
+    let (dir, objects) = lake().await;
+    // The keys of s3-tests' delimiter test: `foo/bar` is a file, so
+    // `foo/bar/xyzzy` cannot be one.
+    for key in ["foo/bar", "foo/bar/xyzzy", "quux/thud", "asdf"] {
+        put(&objects, key, key.as_bytes()).await;
+    }
+    let (rolled, _) = names(&objects, query("", Some("/"), None, 1000)).await;
+    assert_eq!(rolled, ["asdf", "foo/", "quux/"]);
+    let (all, _) = names(&objects, query("", None, None, 1000)).await;
+    assert_eq!(all, ["asdf", "foo/bar", "foo/bar/xyzzy", "quux/thud"]);
+    let (inside, _) = names(&objects, query("foo/", Some("/"), None, 1000)).await;
+    assert_eq!(inside, ["foo/bar", "foo/bar/"]);
+    let mut text = String::new();
+    let opened = objects.open_object("b", "foo/bar/xyzzy").await.unwrap();
+    opened.file.unwrap().read_to_string(&mut text).unwrap();
+    assert_eq!(text, "foo/bar/xyzzy");
+    // SQL sees only the files at their paths.
+    assert!(!dir.path().join("b/foo/bar/xyzzy").exists());
+    // Paging goes through both.
+    let (first, truncated) = names(&objects, query("", None, None, 2)).await;
+    assert_eq!(
+        (first.as_slice(), truncated),
+        (&["asdf".to_string(), "foo/bar".to_string()][..], true)
+    );
+    let (rest, truncated) = names(&objects, query("", None, Some("foo/bar"), 2)).await;
+    assert_eq!(
+        (rest, truncated),
+        (
+            vec!["foo/bar/xyzzy".to_string(), "quux/thud".to_string()],
+            false
+        )
+    );
+    // Once the path is free, a new version goes to the path and the hidden one goes.
+    objects.delete_object("b", "foo/bar").await.unwrap();
+    put(&objects, "foo/bar/xyzzy", b"v2").await;
+    let (all, _) = names(&objects, query("foo/", None, None, 1000)).await;
+    assert_eq!(all, ["foo/bar/xyzzy"]);
+    assert_eq!(
+        std::fs::read(dir.path().join("b/foo/bar/xyzzy")).unwrap(),
+        b"v2"
+    );
+    // A folder where a file would go, and keys that are not paths.
+    put(&objects, "foo", b"file named like a folder").await;
+    for key in ["a//b", "../up", "/lead", "dir/"] {
+        put(&objects, key, key.as_bytes()).await;
+        let info = objects.open_object("b", key).await.unwrap().info;
+        assert_eq!(info.meta.size, key.len() as u64, "{key}");
+    }
+    let (all, _) = names(&objects, query("", None, None, 1000)).await;
+    assert_eq!(
+        all,
+        [
+            "../up",
+            "/lead",
+            "a//b",
+            "asdf",
+            "dir/",
+            "foo",
+            "foo/bar/xyzzy",
+            "quux/thud"
+        ]
+    );
+    assert!(matches!(
+        objects.delete_bucket("b").await,
+        Err(ObjectError::BucketNotEmpty(_))
+    ));
+    for key in all {
+        objects.delete_object("b", &key).await.unwrap();
+    }
+    objects.delete_bucket("b").await.unwrap();
 }
 
 #[tokio::test]

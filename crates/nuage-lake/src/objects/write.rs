@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use md5::{Digest, Md5};
 
-use crate::objects::keys::KeyPath;
+use crate::objects::keys::{KeyPath, Place};
 use crate::objects::meta::{self, Meta};
 use crate::objects::{ObjectError, ObjectInfo, Objects, Result, blocking, modified};
 
@@ -39,15 +39,12 @@ pub(crate) struct Staged {
 
 impl Staged {
     /// A file already written in the staging folder (a completed upload).
-    pub(crate) fn from_file(path: PathBuf, file: File) -> Self {
+    pub(crate) fn from_file(path: PathBuf, file: File, size: u64) -> Self {
         Staged {
             path,
             file: Some(file),
             tail: Vec::new(),
-            written: Written {
-                size: 0,
-                md5: [0; 16],
-            },
+            written: Written { size, md5: [0; 16] },
             published: false,
         }
     }
@@ -144,25 +141,88 @@ impl Objects {
         E: std::fmt::Display,
     {
         let dir = self.bucket_dir(bucket)?;
-        let path = KeyPath::parse(key)?;
+        let place = Place::of(key)?;
         let staged = self.stage(body).await?;
         check(&staged.written, &mut meta)?;
         meta.etag = meta::hex(&staged.written.md5);
         let key = key.to_string();
-        blocking(move || {
-            if path.is_folder {
-                return publish_folder(&dir, &path, &key, staged, meta);
-            }
-            let meta = publish(staged, &dir, &path.relative, meta, &key)?;
-            let stat = std::fs::metadata(dir.join(&path.relative))
-                .map_err(|e| ObjectError::io(&dir, e))?;
-            Ok(ObjectInfo {
-                key,
-                last_modified: modified(&meta, &stat),
-                meta,
-            })
-        })
-        .await
+        blocking(move || place_object(&dir, place, &key, staged, meta)).await
+    }
+}
+
+/// Publishes a staged body as `key` in the bucket folder `dir`: at its
+/// path, or hidden when the path is taken (`a/b` while `a` is an object,
+/// `a` while `a/...` objects exist) or the key is a folder with a body.
+pub(crate) fn place_object(
+    dir: &Path,
+    place: Place,
+    key: &str,
+    staged: Staged,
+    mut meta: Meta,
+) -> Result<ObjectInfo> {
+    let place = match place {
+        Place::File(path) if path.is_folder && staged.written.size > 0 => {
+            delete(dir, &path)?;
+            Place::hidden(key)
+        }
+        Place::File(path) if path_taken(dir, &path) => Place::hidden(key),
+        other => other,
+    };
+    let relative = match place {
+        Place::File(path) if path.is_folder => {
+            let info = publish_folder(dir, &path, key, staged, meta)?;
+            delete_hidden(dir, key)?;
+            return Ok(info);
+        }
+        Place::File(path) => path.relative,
+        Place::Hidden(relative) => {
+            meta.key = Some(key.to_string());
+            relative
+        }
+    };
+    let hidden = meta.key.is_some();
+    let meta = publish(staged, dir, &relative, meta, key)?;
+    if !hidden {
+        // An older version kept hidden while the path was taken.
+        delete_hidden(dir, key)?;
+    }
+    let stat = std::fs::metadata(dir.join(&relative)).map_err(|e| ObjectError::io(dir, e))?;
+    Ok(ObjectInfo {
+        key: key.to_string(),
+        last_modified: modified(&meta, &stat),
+        meta,
+    })
+}
+
+/// Whether the path of `path` is held by something else: a file where a
+/// folder must be, or a folder where the object's file must be.
+fn path_taken(dir: &Path, path: &KeyPath) -> bool {
+    let parts: Vec<_> = path.relative.components().collect();
+    let mut current = dir.to_path_buf();
+    for (i, part) in parts.iter().enumerate() {
+        current.push(part);
+        let Ok(stat) = std::fs::metadata(&current) else {
+            return false;
+        };
+        let last = i + 1 == parts.len();
+        // A folder is needed everywhere but at the end of an object's path.
+        if stat.is_dir() == (last && !path.is_folder) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Removes the hidden object of `key`, if there is one.
+pub(crate) fn delete_hidden(dir: &Path, key: &str) -> Result<()> {
+    let Place::Hidden(relative) = Place::hidden(key) else {
+        return Ok(());
+    };
+    let full = dir.join(relative);
+    match std::fs::remove_file(&full) {
+        Ok(()) => sync_dir(full.parent().unwrap_or(dir)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(ObjectError::io(&full, e)),
     }
 }
 

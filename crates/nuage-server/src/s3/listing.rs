@@ -93,7 +93,7 @@ fn split(listing: &Listing) -> (Vec<&ObjectInfo>, Vec<&str>) {
     let mut prefixes = Vec::new();
     for entry in &listing.entries {
         match entry {
-            Entry::Object(info) => objects.push(info),
+            Entry::Object(info) => objects.push(info.as_ref()),
             Entry::Prefix(prefix) => prefixes.push(prefix.as_str()),
         }
     }

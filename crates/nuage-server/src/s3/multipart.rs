@@ -177,7 +177,7 @@ impl NuageS3 {
                 "nuage copies only from buckets, not access points",
             ));
         };
-        let Opened { info, file } = self.objects.open_object(bucket, key).await.or_s3()?;
+        let Opened { info, file, .. } = self.objects.open_object(bucket, key).await.or_s3()?;
         check_conditions(
             &info,
             input.copy_source_if_match.as_ref(),

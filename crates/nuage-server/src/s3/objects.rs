@@ -367,7 +367,7 @@ impl NuageS3 {
         req: S3Request<GetObjectInput>,
     ) -> Answer<GetObjectOutput> {
         let input = req.input;
-        let Opened { info, file } = self
+        let Opened { info, file, .. } = self
             .objects
             .open_object(&input.bucket, &input.key)
             .await
@@ -577,7 +577,7 @@ impl NuageS3 {
             ));
         };
         self.existing(&input.bucket)?;
-        let Opened { info, file } = self
+        let Opened { info, file, .. } = self
             .objects
             .open_object(source_bucket, source_key)
             .await

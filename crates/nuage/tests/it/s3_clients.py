@@ -88,6 +88,18 @@ listed = s3.list_objects(Bucket="lake", Prefix="dir with space/")  # boto3 asks 
 assert [o["Key"] for o in listed["Contents"]] == [odd], listed
 assert s3.get_object(Bucket="lake", Key=odd)["Body"].read() == b"x"
 
+# S3 lets `foo/bar` and `foo/bar/xyzzy` both exist (s3-tests' delimiter
+# test); keys that are not paths (`a//b`) round-trip too.
+s3.create_bucket(Bucket="delim")
+for key in ["foo/bar", "foo/bar/xyzzy", "quux/thud", "asdf", "a//b"]:
+    s3.put_object(Bucket="delim", Key=key, Body=key.encode())
+listed = s3.list_objects(Bucket="delim", Delimiter="/")
+assert [o["Key"] for o in listed["Contents"]] == ["asdf"], listed
+assert [p["Prefix"] for p in listed["CommonPrefixes"]] == ["a/", "foo/", "quux/"], listed
+assert s3.get_object(Bucket="delim", Key="foo/bar/xyzzy")["Body"].read() == b"foo/bar/xyzzy"
+assert s3.get_object(Bucket="delim", Key="a//b")["Body"].read() == b"a//b"
+assert s3.list_objects_v2(Bucket="delim", MaxKeys=0)["IsTruncated"] is False
+
 # Presigned URLs from the SDK work from any HTTP client.
 url = s3.generate_presigned_url("get_object", Params={"Bucket": "lake", "Key": "a.txt"}, ExpiresIn=60)
 assert urllib.request.urlopen(url).read() == b"hello"
