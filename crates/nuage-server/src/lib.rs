@@ -146,13 +146,10 @@ const SERVICES: request::Services = request::Services {
 
 async fn handle(State(app): State<Arc<App>>, request: axum::extract::Request) -> Response {
     if s3::is_s3(request.method(), request.uri(), request.headers()) {
-        let (method, headers) = (request.method().clone(), request.headers().clone());
-        let mut response = match &app.s3 {
+        return match &app.s3 {
             Some(s3) => s3.call(request).await,
             None => s3::remote_lake(),
         };
-        request::add_headers(&method, &headers, &mut response);
-        return response;
     }
     let (parts, body) = request.into_parts();
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
@@ -260,6 +257,13 @@ pub async fn serve(
         shutdown.await;
         closing.send_replace(true);
     };
+    // Responses streamed in several writes (S3 GETs) must not wait for
+    // the client's delayed ACK (Nagle: 40 ms a request).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY: {e}");
+        }
+    });
     let result = axum::serve(listener, router(app).into_make_service())
         .with_graceful_shutdown(shutdown)
         .await;

@@ -146,12 +146,8 @@ pub fn add_headers(method: &Method, request: &HeaderMap, response: &mut Response
     if let Ok(id) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
         headers.insert("x-amzn-RequestId", id);
     }
-    if !preflight {
-        let mut id = [0u8; 72];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut id);
-        if let Ok(id) = HeaderValue::from_str(&STANDARD.encode(id)) {
-            headers.insert("x-amz-id-2", id);
-        }
+    if !preflight && let Some(id) = host_id() {
+        headers.insert("x-amz-id-2", id);
     }
     if request.contains_key(header::ORIGIN) {
         headers.insert(
@@ -165,6 +161,13 @@ pub fn add_headers(method: &Method, request: &HeaderMap, response: &mut Response
             );
         }
     }
+}
+
+/// An `x-amz-id-2` value: 72 random bytes in base64, as AWS sends it.
+pub fn host_id() -> Option<HeaderValue> {
+    let mut id = [0u8; 72];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut id);
+    HeaderValue::from_str(&STANDARD.encode(id)).ok()
 }
 
 /// The answer to a CORS preflight: what the browser asked for is allowed.

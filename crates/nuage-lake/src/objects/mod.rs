@@ -140,6 +140,40 @@ impl Objects {
         .await
     }
 
+    /// A bucket's setting `name` (its CORS rules, ...), as stored.
+    pub async fn bucket_setting(&self, bucket: &str, name: &str) -> Result<Option<Vec<u8>>> {
+        let dir = self.bucket_dir(bucket)?;
+        let attribute = format!("user.nuage.s3.{name}");
+        blocking(move || match xattr::get(&dir, &attribute) {
+            Ok(value) => Ok(value),
+            Err(e) => Err(ObjectError::io(&dir, e)),
+        })
+        .await
+    }
+
+    /// Stores (or, with `None`, removes) a bucket's setting durably.
+    pub async fn set_bucket_setting(
+        &self,
+        bucket: &str,
+        name: &str,
+        value: Option<Vec<u8>>,
+    ) -> Result<()> {
+        let dir = self.bucket_dir(bucket)?;
+        let attribute = format!("user.nuage.s3.{name}");
+        blocking(move || {
+            let done = match &value {
+                Some(value) => xattr::set(&dir, &attribute, value),
+                None => match xattr::remove(&dir, &attribute) {
+                    Err(e) if e.raw_os_error() == Some(61) => Ok(()), // ENODATA: none set
+                    other => other,
+                },
+            };
+            done.map_err(|e| ObjectError::io(&dir, e))?;
+            write::sync_dir(&dir)
+        })
+        .await
+    }
+
     /// Buckets by name, with their creation times.
     pub fn list_buckets(&self) -> Result<Vec<(String, SystemTime)>> {
         let lake = &self.dirs.lake;

@@ -11,6 +11,7 @@
 
 mod body;
 mod buckets;
+mod cors;
 mod errors;
 mod keyless;
 mod listing;
@@ -20,7 +21,7 @@ mod objects;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use nuage_lake::objects::Objects;
 use s3s::auth::{S3Auth, SecretKey};
@@ -34,6 +35,7 @@ use crate::auth::Keys;
 /// The S3 API of one server.
 pub struct S3Api {
     service: S3Service,
+    objects: Objects,
     keyless: bool,
 }
 
@@ -46,7 +48,7 @@ impl std::fmt::Debug for S3Api {
 impl S3Api {
     pub fn new(objects: Objects, region: String, keys: &Keys) -> Self {
         let mut builder = S3ServiceBuilder::new(NuageS3 {
-            objects,
+            objects: objects.clone(),
             region: Arc::from(region),
         });
         builder.set_host(LocalHost);
@@ -55,12 +57,48 @@ impl S3Api {
         }
         Self {
             service: builder.build(),
+            objects,
             keyless: keys.is_empty(),
         }
     }
 
-    /// Answers one S3 request.
+    /// Answers one S3 request: a CORS preflight here, the rest through
+    /// s3s; the bucket's CORS rules decorate answers to browsers.
     pub async fn call(&self, request: axum::extract::Request) -> Response {
+        let bucket = bucket_of(request.uri(), request.headers());
+        let browser = request
+            .headers()
+            .contains_key(axum::http::header::ORIGIN)
+            .then(|| (request.method().clone(), request.headers().clone()));
+        let mut response = match &browser {
+            Some((method, headers)) if *method == Method::OPTIONS => {
+                cors::preflight(&self.objects, bucket.as_deref(), headers).await
+            }
+            _ => self.answer(request).await,
+        };
+        if let Some((method, headers)) = &browser
+            && *method != Method::OPTIONS
+        {
+            cors::decorate(
+                &self.objects,
+                bucket.as_deref(),
+                method,
+                headers,
+                &mut response,
+            )
+            .await;
+        }
+        let ids = response.headers_mut();
+        if let Ok(id) = HeaderValue::from_str(&request_id()) {
+            ids.insert("x-amz-request-id", id);
+        }
+        if let Some(id) = crate::request::host_id() {
+            ids.insert("x-amz-id-2", id);
+        }
+        response
+    }
+
+    async fn answer(&self, request: axum::extract::Request) -> Response {
         let request = if self.keyless {
             match keyless::prepare(request) {
                 Ok(request) => request,
@@ -78,6 +116,28 @@ impl S3Api {
             }
         }
     }
+}
+
+/// S3's request ids: 16 uppercase hex digits.
+fn request_id() -> String {
+    format!("{:016X}", rand::random::<u64>())
+}
+
+/// The bucket a request names: in its host (virtual-host style) or as the
+/// first segment of its path.
+fn bucket_of(uri: &Uri, headers: &HeaderMap) -> Option<String> {
+    if let Some(bucket) = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .and_then(bucket_of_host)
+    {
+        return Some(bucket.to_string());
+    }
+    let first = uri.path().trim_start_matches('/').split('/').next()?;
+    let bucket = percent_encoding::percent_decode_str(first)
+        .decode_utf8()
+        .ok()?;
+    (!bucket.is_empty()).then(|| bucket.into_owned())
 }
 
 /// The answer to S3 requests when the lake is a remote S3 service: nuage
@@ -215,6 +275,24 @@ impl S3 for NuageS3 {
         req: S3Request<GetBucketVersioningInput>,
     ) -> Answer<GetBucketVersioningOutput> {
         self.get_bucket_versioning_(req).await
+    }
+    async fn put_bucket_cors(
+        &self,
+        req: S3Request<PutBucketCorsInput>,
+    ) -> Answer<PutBucketCorsOutput> {
+        self.put_bucket_cors_(req).await
+    }
+    async fn get_bucket_cors(
+        &self,
+        req: S3Request<GetBucketCorsInput>,
+    ) -> Answer<GetBucketCorsOutput> {
+        self.get_bucket_cors_(req).await
+    }
+    async fn delete_bucket_cors(
+        &self,
+        req: S3Request<DeleteBucketCorsInput>,
+    ) -> Answer<DeleteBucketCorsOutput> {
+        self.delete_bucket_cors_(req).await
     }
     async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> Answer<ListObjectsOutput> {
         self.list_objects_(req).await

@@ -55,6 +55,8 @@ async fn send(
         .method(method)
         .uri(url)
         .header("content-length", body.len())
+        // moto applies ACLs to unsigned requests: let them read back.
+        .header("x-amz-acl", "public-read")
         .body(Full::new(body))?;
     let response = http.request(request).await?;
     let status = response.status().as_u16();
@@ -69,9 +71,11 @@ async fn send(
 }
 
 pub async fn run(b: S3Bench) -> anyhow::Result<ExitCode> {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
     let http: Http = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(b.connections.max(1))
-        .build_http();
+        .build(connector);
     let bucket_url = format!("{}/{}", b.endpoint.trim_end_matches('/'), b.bucket);
     let (status, _) = send(&http, hyper::Method::PUT, &bucket_url, Bytes::new()).await?;
     // 409: the bucket is already there (BucketAlreadyOwnedByYou).

@@ -495,13 +495,135 @@ fn with_access_keys_signatures_are_verified_and_anonymous_requests_refused() {
 
 /// A plain GET (no SDK): status and body.
 async fn http_get(url: &str) -> (u16, Vec<u8>) {
+    let (status, _, body) = http_request("GET", url, &[]).await;
+    (status, body)
+}
+
+/// A plain request (no SDK, unsigned): status, headers and body.
+async fn http_request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> (u16, hyper::HeaderMap, Vec<u8>) {
     use http_body_util::BodyExt;
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Empty<bytes::Bytes>>();
-    let response = client.get(url.parse().unwrap()).await.unwrap();
+    let mut request = hyper::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = client
+        .request(request.body(http_body_util::Empty::new()).unwrap())
+        .await
+        .unwrap();
     let status = response.status().as_u16();
+    let headers = response.headers().clone();
     let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, body.to_vec())
+    (status, headers, body.to_vec())
+}
+
+/// A bucket's CORS rules answer browsers' preflights and requests, as S3's
+/// CORS documentation describes.
+#[test]
+fn bucket_cors_rules_answer_browsers() {
+    use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let s3 = client(&server, "test", "test");
+    runtime().block_on(async {
+        s3.create_bucket().bucket("site").send().await.unwrap();
+        s3.put_object()
+            .bucket("site")
+            .key("index.html")
+            .body(ByteStream::from_static(b"<h1>hi</h1>"))
+            .send()
+            .await
+            .unwrap();
+        let url = format!("{}/site/index.html", server.endpoint);
+        let preflight = [
+            ("origin", "https://console.example.com"),
+            ("access-control-request-method", "PUT"),
+        ];
+        // No rules yet: CORS is not enabled for this bucket.
+        assert_eq!(http_request("OPTIONS", &url, &preflight).await.0, 403);
+        let missing = s3
+            .get_bucket_cors()
+            .bucket("site")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            code(&missing.into_service_error()),
+            "NoSuchCORSConfiguration"
+        );
+
+        let rule = CorsRule::builder()
+            .allowed_origins("https://*.example.com")
+            .allowed_methods("GET")
+            .allowed_methods("PUT")
+            .allowed_headers("content-type")
+            .expose_headers("ETag")
+            .max_age_seconds(600)
+            .build()
+            .unwrap();
+        s3.put_bucket_cors()
+            .bucket("site")
+            .cors_configuration(
+                CorsConfiguration::builder()
+                    .cors_rules(rule)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let stored = s3.get_bucket_cors().bucket("site").send().await.unwrap();
+        assert_eq!(
+            stored.cors_rules()[0].allowed_origins(),
+            ["https://*.example.com"]
+        );
+
+        let (status, headers, _) = http_request(
+            "OPTIONS",
+            &url,
+            &[
+                ("origin", "https://console.example.com"),
+                ("access-control-request-method", "PUT"),
+                ("access-control-request-headers", "content-type"),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            headers["access-control-allow-origin"],
+            "https://console.example.com"
+        );
+        assert_eq!(headers["access-control-allow-methods"], "GET, PUT");
+        assert_eq!(headers["access-control-max-age"], "600");
+        // Another origin, or a method the rule does not allow: 403.
+        let other = [
+            ("origin", "https://evil.example.org"),
+            ("access-control-request-method", "GET"),
+        ];
+        assert_eq!(http_request("OPTIONS", &url, &other).await.0, 403);
+        let delete = [
+            ("origin", "https://console.example.com"),
+            ("access-control-request-method", "DELETE"),
+        ];
+        assert_eq!(http_request("OPTIONS", &url, &delete).await.0, 403);
+        // The request itself carries the rule's headers.
+        let (status, headers, body) =
+            http_request("GET", &url, &[("origin", "https://console.example.com")]).await;
+        assert_eq!((status, body.as_slice()), (200, &b"<h1>hi</h1>"[..]));
+        assert_eq!(
+            headers["access-control-allow-origin"],
+            "https://console.example.com"
+        );
+        assert_eq!(headers["access-control-expose-headers"], "ETag");
+
+        s3.delete_bucket_cors().bucket("site").send().await.unwrap();
+        assert_eq!(http_request("OPTIONS", &url, &preflight).await.0, 403);
+    });
 }
 
 /// The bytes a crash-test writer puts under `key` (version `v`): every byte
