@@ -245,3 +245,60 @@ impl Hashing {
         Ok(())
     }
 }
+
+/// An empty body (a folder object, a zero-length range).
+pub fn empty() -> StreamingBlob {
+    StreamingBlob::wrap(futures::stream::empty::<Result<Bytes, std::io::Error>>())
+}
+
+/// An upload's body on its way in: hashed as it streams, then its length
+/// and checksums checked against what the request declared.
+pub struct Incoming {
+    declared: Option<i64>,
+    hashing: Hashing,
+    trailers: Option<s3s::TrailingHeaders>,
+    keyless: Option<crate::s3::keyless::Trailers>,
+}
+
+impl Incoming {
+    /// `trailers` and `extensions`: the request's (the trailer of a body s3s
+    /// or the keyless edge decoded).
+    pub fn new(
+        trailers: Option<s3s::TrailingHeaders>,
+        extensions: &axum::http::Extensions,
+        body: Option<StreamingBlob>,
+        declared: Option<i64>,
+        expected: Expected,
+    ) -> (
+        impl Stream<Item = Result<Bytes, s3s::StdError>> + Unpin,
+        Incoming,
+    ) {
+        let (body, hashing) = Hashing::wrap(body.unwrap_or_else(empty), expected);
+        let incoming = Incoming {
+            declared,
+            hashing,
+            trailers,
+            keyless: extensions.get::<crate::s3::keyless::Trailers>().cloned(),
+        };
+        (body, incoming)
+    }
+
+    /// Checks the whole body: as long as Content-Length said, with the
+    /// digests the client sent (in headers or the trailer).
+    pub fn finish(self, written: &Written, meta: &mut Meta) -> Result<(), ObjectError> {
+        if let Some(declared) = self.declared
+            && u64::try_from(declared).is_ok_and(|d| d != written.size)
+        {
+            return Err(ObjectError::IncompleteBody(format!(
+                "{} of {declared} bytes",
+                written.size
+            )));
+        }
+        let trailers = self
+            .trailers
+            .as_ref()
+            .and_then(|t| t.take())
+            .or_else(|| self.keyless.and_then(|t| t.take()));
+        self.hashing.verify(written, meta, trailers.as_ref())
+    }
+}

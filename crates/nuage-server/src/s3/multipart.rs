@@ -1,13 +1,13 @@
 //! Multipart uploads: create, upload (or copy) parts, list, complete with
 //! S3's `md5-of-part-md5s-N` ETag, abort.
 
-use nuage_lake::objects::{ObjectError, Opened, Upload};
+use nuage_lake::objects::{Opened, Upload};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
-use crate::s3::body::{Expected, Hashing, file_body};
+use crate::s3::body::{Expected, Incoming, empty, file_body};
 use crate::s3::errors::{OrS3, refuse};
-use crate::s3::objects::{Stored, check_conditions, header_tags};
+use crate::s3::objects::{Conditions, Stored, header_tags};
 use crate::s3::{Answer, NuageS3, owner, timestamp};
 
 /// S3's part numbers: 1 to 10,000.
@@ -116,16 +116,13 @@ impl NuageS3 {
             input.checksum_algorithm.as_ref(),
             &req.headers,
         )?;
-        let declared = input.content_length;
-        let body = input.body.unwrap_or_else(|| {
-            StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
-        });
-        let (body, hashing) = Hashing::wrap(body, expected);
-        let trailers = req.trailing_headers.clone();
-        let keyless_trailers = req
-            .extensions
-            .get::<crate::s3::keyless::Trailers>()
-            .cloned();
+        let (body, incoming) = Incoming::new(
+            req.trailing_headers,
+            &req.extensions,
+            input.body,
+            input.content_length,
+            expected,
+        );
         let mut checksums = nuage_lake::objects::Meta::default();
         let part = self
             .objects
@@ -135,21 +132,7 @@ impl NuageS3 {
                 &input.upload_id,
                 number,
                 body,
-                |written| {
-                    if let Some(declared) = declared
-                        && u64::try_from(declared).is_ok_and(|d| d != written.size)
-                    {
-                        return Err(ObjectError::IncompleteBody(format!(
-                            "{} of {declared} bytes",
-                            written.size
-                        )));
-                    }
-                    let trailer_map = trailers
-                        .as_ref()
-                        .and_then(|t| t.take())
-                        .or_else(|| keyless_trailers.and_then(|t| t.take()));
-                    hashing.verify(written, &mut checksums, trailer_map.as_ref())
-                },
+                |written| incoming.finish(written, &mut checksums),
             )
             .await
             .or_s3()?;
@@ -171,32 +154,17 @@ impl NuageS3 {
     ) -> Answer<UploadPartCopyOutput> {
         let input = req.input;
         let number = part_number(input.part_number)?;
-        let CopySource::Bucket { bucket, key, .. } = &input.copy_source else {
-            return Err(refuse(
-                S3ErrorCode::NotImplemented,
-                "nuage copies only from buckets, not access points",
-            ));
+        let conditions = Conditions {
+            if_match: input.copy_source_if_match.as_ref(),
+            if_none_match: input.copy_source_if_none_match.as_ref(),
+            if_modified_since: input.copy_source_if_modified_since.as_ref(),
+            if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
         };
-        let Opened { info, file, .. } = self.objects.open_object(bucket, key).await.or_s3()?;
-        check_conditions(
-            &info,
-            input.copy_source_if_match.as_ref(),
-            input.copy_source_if_none_match.as_ref(),
-            input.copy_source_if_modified_since.as_ref(),
-            input.copy_source_if_unmodified_since.as_ref(),
-            S3ErrorCode::PreconditionFailed,
-            S3ErrorCode::PreconditionFailed,
-        )
-        .map_err(|mut e| {
-            e.set_status_code(axum::http::StatusCode::PRECONDITION_FAILED);
-            e
-        })?;
+        let Opened { info, file, .. } = self.open_source(&input.copy_source, &conditions).await?;
         let range = copy_range(input.copy_source_range.as_deref(), info.meta.size)?;
         let body = match file {
             Some(file) if range.end > range.start => file_body(file, range),
-            _ => StreamingBlob::wrap(
-                futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>(),
-            ),
+            _ => empty(),
         };
         let part = self
             .objects

@@ -9,7 +9,7 @@ use nuage_lake::objects::{Meta, ObjectError, ObjectInfo, Opened};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
-use crate::s3::body::{Expected, Hashing, file_body};
+use crate::s3::body::{Expected, Incoming, empty, file_body};
 use crate::s3::errors::{OrS3, refuse, refuse_custom, to_s3};
 use crate::s3::{Answer, NuageS3, timestamp};
 
@@ -139,45 +139,60 @@ fn timestamp_secs(time: &Timestamp) -> u64 {
     u64::try_from(time.unix_timestamp()).unwrap_or(0)
 }
 
-/// Conditional requests as S3 evaluates them (RFC 9110 order: If-Match,
-/// else If-Unmodified-Since, fails with 412; If-None-Match, else
-/// If-Modified-Since, answers 304 Not Modified).
-pub(super) fn check_conditions(
-    info: &ObjectInfo,
-    if_match: Option<&ETagCondition>,
-    if_none_match: Option<&ETagCondition>,
-    if_modified_since: Option<&Timestamp>,
-    if_unmodified_since: Option<&Timestamp>,
-    failed: S3ErrorCode,
-    not_modified: S3ErrorCode,
-) -> S3Result<()> {
-    let modified = secs(info.last_modified);
-    let precondition_failed = || {
-        refuse(
-            failed.clone(),
-            "At least one of the pre-conditions you specified did not hold",
-        )
-    };
-    match (if_match, if_unmodified_since) {
-        (Some(condition), _) if !matches(condition, &info.meta) => {
+/// The conditions of a GET or HEAD, or of a copy's source.
+pub(super) struct Conditions<'a> {
+    pub if_match: Option<&'a ETagCondition>,
+    pub if_none_match: Option<&'a ETagCondition>,
+    pub if_modified_since: Option<&'a Timestamp>,
+    pub if_unmodified_since: Option<&'a Timestamp>,
+}
+
+impl Conditions<'_> {
+    /// As S3 evaluates them (RFC 9110's order): If-Match, else
+    /// If-Unmodified-Since, fails with 412; If-None-Match, else
+    /// If-Modified-Since, answers 304 Not Modified.
+    pub fn check(&self, info: &ObjectInfo) -> S3Result<()> {
+        if !self.hold(info) {
             return Err(precondition_failed());
         }
-        (None, Some(since)) if modified > timestamp_secs(since) => {
+        if self.unchanged(info) {
+            let mut error = refuse(S3ErrorCode::NotModified, "Not Modified");
+            error.set_status_code(http::StatusCode::NOT_MODIFIED);
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    /// A copy's source: every failed condition is 412.
+    pub fn check_source(&self, info: &ObjectInfo) -> S3Result<()> {
+        if !self.hold(info) || self.unchanged(info) {
             return Err(precondition_failed());
         }
-        _ => {}
+        Ok(())
     }
-    let unchanged = match (if_none_match, if_modified_since) {
-        (Some(condition), _) => matches(condition, &info.meta),
-        (None, Some(since)) => modified <= timestamp_secs(since),
-        _ => false,
-    };
-    if unchanged {
-        let mut error = refuse(not_modified, "Not Modified");
-        error.set_status_code(http::StatusCode::NOT_MODIFIED);
-        return Err(error);
+
+    fn hold(&self, info: &ObjectInfo) -> bool {
+        match (self.if_match, self.if_unmodified_since) {
+            (Some(condition), _) => matches(condition, &info.meta),
+            (None, Some(since)) => secs(info.last_modified) <= timestamp_secs(since),
+            _ => true,
+        }
     }
-    Ok(())
+
+    fn unchanged(&self, info: &ObjectInfo) -> bool {
+        match (self.if_none_match, self.if_modified_since) {
+            (Some(condition), _) => matches(condition, &info.meta),
+            (None, Some(since)) => secs(info.last_modified) <= timestamp_secs(since),
+            _ => false,
+        }
+    }
+}
+
+fn precondition_failed() -> s3s::S3Error {
+    refuse(
+        S3ErrorCode::PreconditionFailed,
+        "At least one of the pre-conditions you specified did not hold",
+    )
 }
 
 /// The byte range a GET or HEAD asks for: a part, a Range, or everything.
@@ -263,6 +278,63 @@ fn checksums(meta: &Meta, enabled: bool) -> Checksums {
     }
 }
 
+/// The response-* parameters of a GET or HEAD.
+struct Overrides {
+    content_type: Option<String>,
+    cache_control: Option<String>,
+    content_disposition: Option<String>,
+    content_encoding: Option<String>,
+    content_language: Option<String>,
+    expires: Option<Timestamp>,
+}
+
+/// What a GET or HEAD says about an object besides its bytes.
+struct Described {
+    content_type: String,
+    cache_control: Option<String>,
+    content_disposition: Option<String>,
+    content_encoding: Option<String>,
+    content_language: Option<String>,
+    expires: Option<Timestamp>,
+    e_tag: ETag,
+    last_modified: Timestamp,
+    metadata: Option<Metadata>,
+    parts_count: Option<i32>,
+    sums: Checksums,
+}
+
+fn describe(
+    info: &ObjectInfo,
+    asked: Overrides,
+    part_number: Option<i32>,
+    checksums_too: bool,
+) -> Described {
+    let meta = &info.meta;
+    Described {
+        content_type: asked
+            .content_type
+            .unwrap_or_else(|| meta.content_type().to_string()),
+        cache_control: asked
+            .cache_control
+            .or_else(|| header(meta, "cache-control")),
+        content_disposition: asked
+            .content_disposition
+            .or_else(|| header(meta, "content-disposition")),
+        content_encoding: asked
+            .content_encoding
+            .or_else(|| header(meta, "content-encoding")),
+        content_language: asked
+            .content_language
+            .or_else(|| header(meta, "content-language")),
+        expires: asked.expires.or_else(|| parse_expires(meta)),
+        e_tag: etag_of(meta),
+        last_modified: timestamp(info.last_modified),
+        metadata: non_empty(meta.metadata.clone(), |m| m.into_iter().collect()),
+        parts_count: part_number.and(meta.part_count()).map(|c| c as i32),
+        sums: checksums(meta, checksums_too),
+    }
+}
+
 fn parse_expires(meta: &Meta) -> Option<Timestamp> {
     Timestamp::parse(TimestampFormat::HttpDate, meta.headers.get("expires")?).ok()
 }
@@ -321,32 +393,17 @@ impl NuageS3 {
         }
         .into_meta();
         meta.tags = header_tags(input.tagging.as_deref())?;
-        let declared = input.content_length;
-        let body = input.body.unwrap_or_else(|| {
-            StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
-        });
-        let (body, hashing) = Hashing::wrap(body, expected);
-        let trailers = req.trailing_headers.clone();
-        let keyless_trailers = req
-            .extensions
-            .get::<crate::s3::keyless::Trailers>()
-            .cloned();
+        let (body, incoming) = Incoming::new(
+            req.trailing_headers,
+            &req.extensions,
+            input.body,
+            input.content_length,
+            expected,
+        );
         let info = self
             .objects
             .put(&input.bucket, &input.key, body, meta, |written, meta| {
-                if let Some(declared) = declared
-                    && u64::try_from(declared).is_ok_and(|d| d != written.size)
-                {
-                    return Err(ObjectError::IncompleteBody(format!(
-                        "{} of {declared} bytes",
-                        written.size
-                    )));
-                }
-                let trailer_map = trailers
-                    .as_ref()
-                    .and_then(|t| t.take())
-                    .or_else(|| keyless_trailers.and_then(|t| t.take()));
-                hashing.verify(written, meta, trailer_map.as_ref())
+                incoming.finish(written, meta)
             })
             .await
             .or_s3()?;
@@ -372,64 +429,55 @@ impl NuageS3 {
             .open_object(&input.bucket, &input.key)
             .await
             .or_s3()?;
-        check_conditions(
-            &info,
-            input.if_match.as_ref(),
-            input.if_none_match.as_ref(),
-            input.if_modified_since.as_ref(),
-            input.if_unmodified_since.as_ref(),
-            S3ErrorCode::PreconditionFailed,
-            S3ErrorCode::NotModified,
-        )?;
+        Conditions {
+            if_match: input.if_match.as_ref(),
+            if_none_match: input.if_none_match.as_ref(),
+            if_modified_since: input.if_modified_since.as_ref(),
+            if_unmodified_since: input.if_unmodified_since.as_ref(),
+        }
+        .check(&info)?;
         let (range, content_range) =
             resolve_range(&info.meta, input.part_number, input.range.as_ref())?;
-        let whole = content_range.is_none();
-        let meta = &info.meta;
-        let sums = checksums(meta, whole && input.checksum_mode.is_some());
+        let asked = Overrides {
+            content_type: input.response_content_type,
+            cache_control: input.response_cache_control,
+            content_disposition: input.response_content_disposition,
+            content_encoding: input.response_content_encoding,
+            content_language: input.response_content_language,
+            expires: input.response_expires,
+        };
+        let whole = content_range.is_none() && input.checksum_mode.is_some();
+        let d = describe(&info, asked, input.part_number, whole);
         let length = range.end - range.start;
         let body = match file {
             Some(file) if length > 0 => file_body(file, range),
-            _ => StreamingBlob::wrap(
-                futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>(),
-            ),
+            _ => empty(),
         };
-        let output = GetObjectOutput {
+        let partial = input.part_number.is_some() || input.range.is_some();
+        let mut response = S3Response::new(GetObjectOutput {
             body: Some(body),
             accept_ranges: Some("bytes".into()),
             content_length: Some(length as i64),
             content_range,
-            content_type: Some(
-                input
-                    .response_content_type
-                    .unwrap_or_else(|| meta.content_type().to_string()),
-            ),
-            cache_control: input
-                .response_cache_control
-                .or_else(|| header(meta, "cache-control")),
-            content_disposition: input
-                .response_content_disposition
-                .or_else(|| header(meta, "content-disposition")),
-            content_encoding: input
-                .response_content_encoding
-                .or_else(|| header(meta, "content-encoding")),
-            content_language: input
-                .response_content_language
-                .or_else(|| header(meta, "content-language")),
-            expires: input.response_expires.or_else(|| parse_expires(meta)),
-            e_tag: Some(etag_of(meta)),
-            last_modified: Some(timestamp(info.last_modified)),
-            metadata: non_empty(meta.metadata.clone(), |m| m.into_iter().collect()),
-            parts_count: input.part_number.and(meta.part_count()).map(|c| c as i32),
-            tag_count: (!meta.tags.is_empty()).then_some(meta.tags.len() as i32),
-            checksum_crc32: sums.crc32,
-            checksum_crc32c: sums.crc32c,
-            checksum_crc64nvme: sums.crc64nvme,
-            checksum_sha1: sums.sha1,
-            checksum_sha256: sums.sha256,
+            content_type: Some(d.content_type),
+            cache_control: d.cache_control,
+            content_disposition: d.content_disposition,
+            content_encoding: d.content_encoding,
+            content_language: d.content_language,
+            expires: d.expires,
+            e_tag: Some(d.e_tag),
+            last_modified: Some(d.last_modified),
+            metadata: d.metadata,
+            parts_count: d.parts_count,
+            tag_count: (!info.meta.tags.is_empty()).then_some(info.meta.tags.len() as i32),
+            checksum_crc32: d.sums.crc32,
+            checksum_crc32c: d.sums.crc32c,
+            checksum_crc64nvme: d.sums.crc64nvme,
+            checksum_sha1: d.sums.sha1,
+            checksum_sha256: d.sums.sha256,
             ..Default::default()
-        };
-        let mut response = S3Response::new(output);
-        if input.part_number.is_some() || input.range.is_some() {
+        });
+        if partial {
             response.status = Some(http::StatusCode::PARTIAL_CONTENT);
         }
         Ok(response)
@@ -446,57 +494,49 @@ impl NuageS3 {
             .await
             .or_s3()?
             .info;
-        check_conditions(
-            &info,
-            input.if_match.as_ref(),
-            input.if_none_match.as_ref(),
-            input.if_modified_since.as_ref(),
-            input.if_unmodified_since.as_ref(),
-            S3ErrorCode::PreconditionFailed,
-            S3ErrorCode::NotModified,
-        )?;
+        Conditions {
+            if_match: input.if_match.as_ref(),
+            if_none_match: input.if_none_match.as_ref(),
+            if_modified_since: input.if_modified_since.as_ref(),
+            if_unmodified_since: input.if_unmodified_since.as_ref(),
+        }
+        .check(&info)?;
         let (range, content_range) =
             resolve_range(&info.meta, input.part_number, input.range.as_ref())?;
-        let meta = &info.meta;
-        let sums = checksums(
-            meta,
-            content_range.is_none() && input.checksum_mode.is_some(),
-        );
-        let output = HeadObjectOutput {
+        let asked = Overrides {
+            content_type: input.response_content_type,
+            cache_control: input.response_cache_control,
+            content_disposition: input.response_content_disposition,
+            content_encoding: input.response_content_encoding,
+            content_language: input.response_content_language,
+            expires: input.response_expires,
+        };
+        let whole = content_range.is_none() && input.checksum_mode.is_some();
+        let d = describe(&info, asked, input.part_number, whole);
+        let partial = input.part_number.is_some() && info.meta.part_count().is_some()
+            || input.range.is_some();
+        let mut response = S3Response::new(HeadObjectOutput {
             accept_ranges: Some("bytes".into()),
             content_length: Some((range.end - range.start) as i64),
             content_range,
-            content_type: Some(
-                input
-                    .response_content_type
-                    .unwrap_or_else(|| meta.content_type().to_string()),
-            ),
-            cache_control: input
-                .response_cache_control
-                .or_else(|| header(meta, "cache-control")),
-            content_disposition: input
-                .response_content_disposition
-                .or_else(|| header(meta, "content-disposition")),
-            content_encoding: input
-                .response_content_encoding
-                .or_else(|| header(meta, "content-encoding")),
-            content_language: input
-                .response_content_language
-                .or_else(|| header(meta, "content-language")),
-            expires: input.response_expires.or_else(|| parse_expires(meta)),
-            e_tag: Some(etag_of(meta)),
-            last_modified: Some(timestamp(info.last_modified)),
-            metadata: non_empty(meta.metadata.clone(), |m| m.into_iter().collect()),
-            parts_count: input.part_number.and(meta.part_count()).map(|c| c as i32),
-            checksum_crc32: sums.crc32,
-            checksum_crc32c: sums.crc32c,
-            checksum_crc64nvme: sums.crc64nvme,
-            checksum_sha1: sums.sha1,
-            checksum_sha256: sums.sha256,
+            content_type: Some(d.content_type),
+            cache_control: d.cache_control,
+            content_disposition: d.content_disposition,
+            content_encoding: d.content_encoding,
+            content_language: d.content_language,
+            expires: d.expires,
+            e_tag: Some(d.e_tag),
+            last_modified: Some(d.last_modified),
+            metadata: d.metadata,
+            parts_count: d.parts_count,
+            checksum_crc32: d.sums.crc32,
+            checksum_crc32c: d.sums.crc32c,
+            checksum_crc64nvme: d.sums.crc64nvme,
+            checksum_sha1: d.sums.sha1,
+            checksum_sha256: d.sums.sha256,
             ..Default::default()
-        };
-        let mut response = S3Response::new(output);
-        if input.part_number.is_some() && meta.part_count().is_some() || input.range.is_some() {
+        });
+        if partial {
             response.status = Some(http::StatusCode::PARTIAL_CONTENT);
         }
         Ok(response)
@@ -565,37 +605,22 @@ impl NuageS3 {
         req: S3Request<CopyObjectInput>,
     ) -> Answer<CopyObjectOutput> {
         let input = req.input;
+        self.existing(&input.bucket)?;
+        let conditions = Conditions {
+            if_match: input.copy_source_if_match.as_ref(),
+            if_none_match: input.copy_source_if_none_match.as_ref(),
+            if_modified_since: input.copy_source_if_modified_since.as_ref(),
+            if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
+        };
+        let Opened { info, file, .. } = self.open_source(&input.copy_source, &conditions).await?;
         let CopySource::Bucket {
             bucket: source_bucket,
             key: source_key,
             ..
         } = &input.copy_source
         else {
-            return Err(refuse(
-                S3ErrorCode::NotImplemented,
-                "nuage copies only from buckets, not access points",
-            ));
+            unreachable!("open_source takes buckets only")
         };
-        self.existing(&input.bucket)?;
-        let Opened { info, file, .. } = self
-            .objects
-            .open_object(source_bucket, source_key)
-            .await
-            .or_s3()?;
-        check_conditions(
-            &info,
-            input.copy_source_if_match.as_ref(),
-            input.copy_source_if_none_match.as_ref(),
-            input.copy_source_if_modified_since.as_ref(),
-            input.copy_source_if_unmodified_since.as_ref(),
-            S3ErrorCode::PreconditionFailed,
-            S3ErrorCode::PreconditionFailed,
-        )
-        .map_err(|mut e| {
-            // A copy answers 412 for every failed condition.
-            e.set_status_code(http::StatusCode::PRECONDITION_FAILED);
-            e
-        })?;
         let replace = input
             .metadata_directive
             .as_ref()
@@ -637,9 +662,7 @@ impl NuageS3 {
         };
         let body = match file {
             Some(file) if info.meta.size > 0 => file_body(file, 0..info.meta.size),
-            _ => StreamingBlob::wrap(
-                futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>(),
-            ),
+            _ => empty(),
         };
         let copied = self
             .objects
@@ -654,6 +677,23 @@ impl NuageS3 {
             }),
             ..Default::default()
         }))
+    }
+
+    /// Opens a copy's source, if its conditions hold.
+    pub(super) async fn open_source(
+        &self,
+        source: &CopySource,
+        conditions: &Conditions<'_>,
+    ) -> S3Result<Opened> {
+        let CopySource::Bucket { bucket, key, .. } = source else {
+            return Err(refuse(
+                S3ErrorCode::NotImplemented,
+                "nuage copies only from buckets, not access points",
+            ));
+        };
+        let opened = self.objects.open_object(bucket, key).await.or_s3()?;
+        conditions.check_source(&opened.info)?;
+        Ok(opened)
     }
 
     pub(super) async fn get_object_tagging_(
