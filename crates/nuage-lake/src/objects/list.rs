@@ -7,7 +7,6 @@
 use std::path::Path;
 
 use crate::objects::keys::{HIDDEN_DIR, RESERVED_PREFIX};
-use crate::objects::write::TEMP_PREFIX;
 use crate::objects::{ObjectError, ObjectInfo, Result, meta, modified};
 
 /// What to list.
@@ -107,9 +106,6 @@ fn hidden_entries(bucket_dir: &Path, query: &ListQuery) -> Result<Vec<Entry>> {
     };
     let mut found: Vec<Entry> = Vec::new();
     for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
-            continue;
-        }
         let path = entry.path();
         let file = match std::fs::File::open(&path) {
             Ok(file) => file,

@@ -91,11 +91,6 @@ impl Objects {
             }),
         };
         objects.sweep_uploads()?;
-        // Small bodies are written beside their targets; a crash leaves
-        // their temporaries there. Sweep them without delaying the start.
-        let lake = lake_dir.to_path_buf();
-        let opened = SystemTime::now();
-        std::thread::spawn(move || write::sweep_temporaries(&lake, opened));
         Ok(objects)
     }
 

@@ -67,32 +67,13 @@ async fn an_object_is_a_file_with_its_md5_as_etag() {
     let mut text = String::new();
     opened.file.unwrap().read_to_string(&mut text).unwrap();
     assert_eq!(text, "hello");
-    // Nothing is left in staging or beside the object.
+    // Nothing is left in staging.
     assert_eq!(
         std::fs::read_dir(dir.path().join(".nuage-s3/tmp"))
             .unwrap()
             .count(),
         0
     );
-    assert_eq!(
-        std::fs::read_dir(dir.path().join("b/raw")).unwrap().count(),
-        1
-    );
-}
-
-#[tokio::test]
-async fn temporaries_a_crash_left_are_swept_at_open() {
-    let dir = tempfile::tempdir().unwrap();
-    let left = dir.path().join("b/raw/.nuage-s3-tmp.0123");
-    std::fs::create_dir_all(left.parent().unwrap()).unwrap();
-    std::fs::write(&left, b"half").unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    let _objects = Objects::open(dir.path()).unwrap();
-    let started = std::time::Instant::now();
-    while left.exists() && started.elapsed() < std::time::Duration::from_secs(5) {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    assert!(!left.exists());
 }
 
 #[tokio::test]

@@ -17,9 +17,6 @@ use crate::objects::keys::{KeyPath, Place};
 use crate::objects::meta::{self, Meta};
 use crate::objects::{ObjectError, ObjectInfo, Objects, Result, blocking, modified};
 
-/// Names of bodies being written beside their targets.
-pub(crate) const TEMP_PREFIX: &str = ".nuage-s3-tmp.";
-
 /// Bytes gathered before a block goes to disk; bodies smaller than this
 /// are written, synced and published in one trip to the blocking pool.
 const BLOCK: usize = 4 << 20;
@@ -244,16 +241,6 @@ pub(crate) fn publish(
     mut meta: Meta,
     key: &str,
 ) -> Result<Meta> {
-    let target = base.join(relative);
-    if staged.file.is_none() {
-        // A body that fit in memory is written beside its target: the
-        // rename stays inside one folder (no lock on two folders, no
-        // contention on the staging folder; measured in docs/benchmarks.md).
-        // What a crash leaves there is swept when the lake is opened.
-        make_parents(base, relative, key)?;
-        let dir = target.parent().unwrap_or(base);
-        staged.path = dir.join(format!("{TEMP_PREFIX}{}", uuid::Uuid::new_v4().simple()));
-    }
     let path = staged.path.clone();
     let io = |e| ObjectError::io(&path, e);
     let mut file = match staged.file.take() {
@@ -268,6 +255,7 @@ pub(crate) fn publish(
     meta.mtime_ns = meta::mtime_ns(&stat);
     meta::write(&file, &meta)?;
     file.sync_all().map_err(io)?;
+    let target = base.join(relative);
     // A concurrent delete may remove a folder we just made: make it again.
     let mut attempts = 0;
     loop {
@@ -409,41 +397,4 @@ pub(crate) fn delete(dir: &Path, path: &KeyPath) -> Result<()> {
         folder = current.parent();
     }
     Ok(())
-}
-
-/// Removes what writes interrupted by a crash left beside their targets
-/// (files named [`TEMP_PREFIX`]... older than `before`) in every bucket.
-pub(crate) fn sweep_temporaries(lake: &Path, before: std::time::SystemTime) {
-    fn walk(dir: &Path, before: std::time::SystemTime) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if kind.is_dir() {
-                walk(&entry.path(), before);
-            } else if kind.is_file()
-                && name.starts_with(TEMP_PREFIX)
-                && entry
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .is_ok_and(|t| t < before)
-            {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
-    }
-    let Ok(buckets) = std::fs::read_dir(lake) else {
-        return;
-    };
-    for bucket in buckets.flatten() {
-        let name = bucket.file_name();
-        if crate::location::validate_bucket(&name.to_string_lossy()).is_ok() {
-            walk(&bucket.path(), before);
-        }
-    }
 }
