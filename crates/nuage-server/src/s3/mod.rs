@@ -9,6 +9,7 @@
 //! requests; without keys any signature is accepted, as for the JSON
 //! services ([`keyless`]).
 
+mod acl;
 mod body;
 mod buckets;
 mod cors;
@@ -275,6 +276,30 @@ impl S3 for NuageS3 {
         req: S3Request<GetBucketVersioningInput>,
     ) -> Answer<GetBucketVersioningOutput> {
         self.get_bucket_versioning_(req).await
+    }
+    async fn get_bucket_acl(
+        &self,
+        req: S3Request<GetBucketAclInput>,
+    ) -> Answer<GetBucketAclOutput> {
+        self.get_bucket_acl_(req).await
+    }
+    async fn put_bucket_acl(
+        &self,
+        req: S3Request<PutBucketAclInput>,
+    ) -> Answer<PutBucketAclOutput> {
+        self.put_bucket_acl_(req).await
+    }
+    async fn get_object_acl(
+        &self,
+        req: S3Request<GetObjectAclInput>,
+    ) -> Answer<GetObjectAclOutput> {
+        self.get_object_acl_(req).await
+    }
+    async fn put_object_acl(
+        &self,
+        req: S3Request<PutObjectAclInput>,
+    ) -> Answer<PutObjectAclOutput> {
+        self.put_object_acl_(req).await
     }
     async fn put_bucket_cors(
         &self,

@@ -100,6 +100,13 @@ assert s3.get_object(Bucket="delim", Key="foo/bar/xyzzy")["Body"].read() == b"fo
 assert s3.get_object(Bucket="delim", Key="a//b")["Body"].read() == b"a//b"
 assert s3.list_objects_v2(Bucket="delim", MaxKeys=0)["IsTruncated"] is False
 
+# One owner, no ACLs: the owner's FULL_CONTROL is the whole answer.
+acl = s3.get_bucket_acl(Bucket="lake")
+assert [g["Permission"] for g in acl["Grants"]] == ["FULL_CONTROL"], acl
+assert acl["Grants"][0]["Grantee"]["ID"] == acl["Owner"]["ID"], acl
+s3.put_object_acl(Bucket="lake", Key="a.txt", ACL="private")
+assert error_code(lambda: s3.put_object_acl(Bucket="lake", Key="a.txt", ACL="public-read")) == "NotImplemented"
+
 # Presigned URLs from the SDK work from any HTTP client.
 url = s3.generate_presigned_url("get_object", Params={"Bucket": "lake", "Key": "a.txt"}, ExpiresIn=60)
 assert urllib.request.urlopen(url).read() == b"hello"
