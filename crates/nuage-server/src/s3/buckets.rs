@@ -1,10 +1,50 @@
 //! Bucket operations: a bucket is a folder of the lake.
 
 use s3s::dto::*;
-use s3s::{S3Request, S3Response};
+use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
-use crate::s3::errors::OrS3;
+use crate::s3::errors::{OrS3, refuse};
 use crate::s3::{Answer, NuageS3, owner, timestamp};
+
+const TAGGING: &str = "tagging";
+
+/// S3's rules for bucket tags: at most 50, keys of 1-128 characters not
+/// starting with `aws:`, values of at most 256, keys unique.
+fn check_bucket_tags(tags: &[(String, String)]) -> S3Result<()> {
+    if tags.len() > 50 {
+        return Err(refuse(
+            S3ErrorCode::InvalidTag,
+            "Bucket tag count cannot be greater than 50",
+        ));
+    }
+    for (i, (key, value)) in tags.iter().enumerate() {
+        if key.is_empty() || key.chars().count() > 128 {
+            return Err(refuse(
+                S3ErrorCode::InvalidTag,
+                "The TagKey you have provided is invalid",
+            ));
+        }
+        if key.starts_with("aws:") {
+            return Err(refuse(
+                S3ErrorCode::InvalidTag,
+                "User-defined tag keys can't start with \"aws:\". This prefix is reserved for system tags.",
+            ));
+        }
+        if value.chars().count() > 256 {
+            return Err(refuse(
+                S3ErrorCode::InvalidTag,
+                "The TagValue you have provided is invalid",
+            ));
+        }
+        if tags[..i].iter().any(|(k, _)| k == key) {
+            return Err(refuse(
+                S3ErrorCode::InvalidTag,
+                "Cannot provide multiple Tags with the same key",
+            ));
+        }
+    }
+    Ok(())
+}
 
 impl NuageS3 {
     pub(super) async fn list_buckets_(
@@ -84,6 +124,66 @@ impl NuageS3 {
     ) -> Answer<GetBucketVersioningOutput> {
         self.existing(&req.input.bucket)?;
         Ok(S3Response::new(GetBucketVersioningOutput::default()))
+    }
+
+    /// Bucket tags, kept as the bucket folder's attribute
+    /// `user.nuage.s3.tagging`.
+    pub(super) async fn put_bucket_tagging_(
+        &self,
+        req: S3Request<PutBucketTaggingInput>,
+    ) -> Answer<PutBucketTaggingOutput> {
+        let input = req.input;
+        let tags: Vec<(String, String)> = input
+            .tagging
+            .tag_set
+            .into_iter()
+            .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
+            .collect();
+        check_bucket_tags(&tags)?;
+        let value = serde_json::to_vec(&tags).expect("tags serialize");
+        self.objects
+            .set_bucket_setting(&input.bucket, TAGGING, Some(value))
+            .await
+            .or_s3()?;
+        let mut response = S3Response::new(PutBucketTaggingOutput {});
+        response.status = Some(axum::http::StatusCode::NO_CONTENT);
+        Ok(response)
+    }
+
+    pub(super) async fn get_bucket_tagging_(
+        &self,
+        req: S3Request<GetBucketTaggingInput>,
+    ) -> Answer<GetBucketTaggingOutput> {
+        let stored = self
+            .objects
+            .bucket_setting(&req.input.bucket, TAGGING)
+            .await
+            .or_s3()?;
+        let tags: Vec<(String, String)> = stored
+            .and_then(|s| serde_json::from_slice(&s).ok())
+            .ok_or_else(|| refuse(S3ErrorCode::NoSuchTagSet, "The TagSet does not exist"))?;
+        Ok(S3Response::new(GetBucketTaggingOutput {
+            tag_set: tags
+                .into_iter()
+                .map(|(key, value)| Tag {
+                    key: Some(key),
+                    value: Some(value),
+                })
+                .collect(),
+        }))
+    }
+
+    pub(super) async fn delete_bucket_tagging_(
+        &self,
+        req: S3Request<DeleteBucketTaggingInput>,
+    ) -> Answer<DeleteBucketTaggingOutput> {
+        self.objects
+            .set_bucket_setting(&req.input.bucket, TAGGING, None)
+            .await
+            .or_s3()?;
+        let mut response = S3Response::new(DeleteBucketTaggingOutput {});
+        response.status = Some(axum::http::StatusCode::NO_CONTENT);
+        Ok(response)
     }
 
     /// Refuses a bucket that does not exist with NoSuchBucket.

@@ -277,6 +277,24 @@ impl S3 for NuageS3 {
     ) -> Answer<GetBucketVersioningOutput> {
         self.get_bucket_versioning_(req).await
     }
+    async fn put_bucket_tagging(
+        &self,
+        req: S3Request<PutBucketTaggingInput>,
+    ) -> Answer<PutBucketTaggingOutput> {
+        self.put_bucket_tagging_(req).await
+    }
+    async fn get_bucket_tagging(
+        &self,
+        req: S3Request<GetBucketTaggingInput>,
+    ) -> Answer<GetBucketTaggingOutput> {
+        self.get_bucket_tagging_(req).await
+    }
+    async fn delete_bucket_tagging(
+        &self,
+        req: S3Request<DeleteBucketTaggingInput>,
+    ) -> Answer<DeleteBucketTaggingOutput> {
+        self.delete_bucket_tagging_(req).await
+    }
     async fn get_bucket_acl(
         &self,
         req: S3Request<GetBucketAclInput>,

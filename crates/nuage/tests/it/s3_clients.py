@@ -100,6 +100,15 @@ assert s3.get_object(Bucket="delim", Key="foo/bar/xyzzy")["Body"].read() == b"fo
 assert s3.get_object(Bucket="delim", Key="a//b")["Body"].read() == b"a//b"
 assert s3.list_objects_v2(Bucket="delim", MaxKeys=0)["IsTruncated"] is False
 
+# Bucket tags are kept; S3's rules refuse reserved keys.
+assert error_code(lambda: s3.get_bucket_tagging(Bucket="lake")) == "NoSuchTagSet"
+s3.put_bucket_tagging(Bucket="lake", Tagging={"TagSet": [{"Key": "team", "Value": "data"}]})
+assert s3.get_bucket_tagging(Bucket="lake")["TagSet"] == [{"Key": "team", "Value": "data"}]
+bad = {"TagSet": [{"Key": "aws:owner", "Value": "x"}]}
+assert error_code(lambda: s3.put_bucket_tagging(Bucket="lake", Tagging=bad)) == "InvalidTag"
+s3.delete_bucket_tagging(Bucket="lake")
+assert error_code(lambda: s3.get_bucket_tagging(Bucket="lake")) == "NoSuchTagSet"
+
 # One owner, no ACLs: the owner's FULL_CONTROL is the whole answer.
 acl = s3.get_bucket_acl(Bucket="lake")
 assert [g["Permission"] for g in acl["Grants"]] == ["FULL_CONTROL"], acl
