@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use crate::objects::keys::{HIDDEN_DIR, RESERVED_PREFIX};
-use crate::objects::{ObjectError, ObjectInfo, Result, meta, modified};
+use crate::objects::{ObjectError, ObjectInfo, Result, meta};
 
 /// What to list.
 #[derive(Debug, Clone, Default)]
@@ -111,7 +111,8 @@ fn hidden_entries(bucket_dir: &Path, query: &ListQuery) -> Result<Vec<Entry>> {
             Ok(file) => file,
             Err(_) => continue,
         };
-        let (meta, stat) = meta::read_or_compute(&file, &path)?;
+        let stat = file.metadata().map_err(|e| ObjectError::io(&path, e))?;
+        let meta = meta::read_or_compute(&file, &path, &stat)?;
         let Some(key) = meta.key.clone() else {
             continue;
         };
@@ -127,7 +128,7 @@ fn hidden_entries(bucket_dir: &Path, query: &ListQuery) -> Result<Vec<Entry>> {
         if key.as_str() > after {
             found.push(Entry::Object(Box::new(ObjectInfo {
                 key,
-                last_modified: modified(&meta, &stat),
+                last_modified: meta.last_modified(),
                 meta,
             })));
         }
@@ -252,20 +253,20 @@ fn file_info(path: &Path, key: String) -> Result<Option<ObjectInfo>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(ObjectError::io(path, e)),
     };
-    let (meta, stat) = meta::read_or_compute(&file, path)?;
+    let stat = file.metadata().map_err(|e| ObjectError::io(path, e))?;
+    let meta = meta::read_or_compute(&file, path, &stat)?;
     Ok(Some(ObjectInfo {
         key,
-        last_modified: modified(&meta, &stat),
+        last_modified: meta.last_modified(),
         meta,
     }))
 }
 
 fn folder_info(path: &Path, key: &str) -> Option<ObjectInfo> {
     let meta = meta::read_folder(path)?;
-    let stat = std::fs::metadata(path).ok()?;
     Some(ObjectInfo {
         key: key.to_string(),
-        last_modified: modified(&meta, &stat),
+        last_modified: meta.last_modified(),
         meta,
     })
 }

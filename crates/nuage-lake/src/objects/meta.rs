@@ -14,6 +14,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
 
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
@@ -58,6 +59,12 @@ pub struct Meta {
 }
 
 impl Meta {
+    /// When the object was written: the file's modification time recorded
+    /// with it.
+    pub fn last_modified(&self) -> SystemTime {
+        time_of(self.mtime_ns)
+    }
+
     /// The ETag as S3 sends it, in quotes.
     pub fn quoted_etag(&self) -> String {
         format!("\"{}\"", self.etag)
@@ -103,12 +110,24 @@ impl Meta {
     }
 }
 
+/// Nanoseconds since the epoch (0 for earlier times).
+pub fn ns(time: SystemTime) -> i64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// The time `ns` nanoseconds after the epoch.
+pub fn time_of(ns: i64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(u64::try_from(ns).unwrap_or(0))
+}
+
+pub fn now_ns() -> i64 {
+    ns(SystemTime::now())
+}
+
 /// Modification time in ns since the epoch.
 pub fn mtime_ns(stat: &std::fs::Metadata) -> i64 {
-    stat.modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+    stat.modified().map_or(0, ns)
 }
 
 /// The record on an open file, if it still describes the file.
@@ -126,10 +145,14 @@ pub fn read_folder(path: &Path) -> Option<Meta> {
 
 /// The record of a file, or a plain one made from its bytes (and cached on
 /// it, so the file is read once).
-pub fn read_or_compute(file: &File, path: &Path) -> Result<(Meta, std::fs::Metadata), ObjectError> {
-    let stat = file.metadata().map_err(|e| ObjectError::io(path, e))?;
-    if let Some(meta) = read(file, &stat) {
-        return Ok((meta, stat));
+/// `stat`: the open file's.
+pub fn read_or_compute(
+    file: &File,
+    path: &Path,
+    stat: &std::fs::Metadata,
+) -> Result<Meta, ObjectError> {
+    if let Some(meta) = read(file, stat) {
+        return Ok(meta);
     }
     let mut md5 = Md5::new();
     let mut reader = file;
@@ -146,12 +169,12 @@ pub fn read_or_compute(file: &File, path: &Path) -> Result<(Meta, std::fs::Metad
     let meta = Meta {
         etag: hex(&md5.finalize()),
         size: stat.len(),
-        mtime_ns: mtime_ns(&stat),
+        mtime_ns: mtime_ns(stat),
         ..Meta::default()
     };
     // A cache only: a file nuage may not annotate is still served.
     let _ = write(file, &meta);
-    Ok((meta, stat))
+    Ok(meta)
 }
 
 /// Writes the record on a file.
@@ -243,14 +266,14 @@ mod tests {
         let path = dir.path().join("f");
         std::fs::write(&path, b"hello").unwrap();
         let file = File::open(&path).unwrap();
-        let (meta, _) = read_or_compute(&file, &path).unwrap();
+        let meta = read_or_compute(&file, &path, &file.metadata().unwrap()).unwrap();
         // MD5("hello"), as `md5sum` prints it.
         assert_eq!(meta.etag, "5d41402abc4b2a76b9719d911017c592");
         // Rewritten in place by another writer: recomputed, not stale.
         std::thread::sleep(std::time::Duration::from_millis(10));
         std::fs::write(&path, b"world").unwrap();
         let file = File::open(&path).unwrap();
-        let (meta, _) = read_or_compute(&file, &path).unwrap();
+        let meta = read_or_compute(&file, &path, &file.metadata().unwrap()).unwrap();
         assert_eq!(meta.etag, "7d793037a0760186574b0282f2f435e7");
     }
 }

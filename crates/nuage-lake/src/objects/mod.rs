@@ -289,11 +289,10 @@ fn open_path(dir: &Path, path: &KeyPath, key: &str) -> Result<Opened> {
         let meta = meta::read_folder(&full)
             .filter(|_| full.is_dir())
             .ok_or_else(missing)?;
-        let stat = std::fs::metadata(&full).map_err(|_| missing())?;
         return Ok(Opened {
             info: ObjectInfo {
                 key: key.to_string(),
-                last_modified: modified(&meta, &stat),
+                last_modified: meta.last_modified(),
                 meta,
             },
             file: None,
@@ -346,22 +345,15 @@ fn open_file(full: &Path, key: &str) -> Result<Option<(ObjectInfo, File)>> {
     if !stat.is_file() {
         return Ok(None);
     }
-    let (meta, stat) = meta::read_or_compute(&file, full)?;
+    let meta = meta::read_or_compute(&file, full, &stat)?;
     Ok(Some((
         ObjectInfo {
             key: key.to_string(),
-            last_modified: modified(&meta, &stat),
+            last_modified: meta.last_modified(),
             meta,
         },
         file,
     )))
-}
-
-fn modified(meta: &Meta, stat: &std::fs::Metadata) -> SystemTime {
-    match u64::try_from(meta.mtime_ns) {
-        Ok(ns) if ns > 0 => SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(ns),
-        _ => stat.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-    }
 }
 
 /// Runs file-system work on the blocking pool.

@@ -39,7 +39,7 @@ pub struct Upload {
 
 impl Upload {
     pub fn initiated(&self) -> SystemTime {
-        SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(self.initiated_ns.max(0) as u64)
+        meta::time_of(self.initiated_ns)
     }
 }
 
@@ -77,7 +77,7 @@ impl Objects {
             id: id.clone(),
             bucket: bucket.to_string(),
             key: key.to_string(),
-            initiated_ns: now_ns(),
+            initiated_ns: meta::now_ns(),
             meta,
         };
         let dir = self.dirs.uploads.join(&id);
@@ -261,12 +261,13 @@ fn read_parts(dir: &Path) -> Result<Vec<Part>> {
         };
         let path = entry.path();
         let file = File::open(&path).map_err(|e| ObjectError::io(&path, e))?;
-        let (meta, stat) = meta::read_or_compute(&file, &path)?;
+        let stat = file.metadata().map_err(|e| ObjectError::io(&path, e))?;
+        let meta = meta::read_or_compute(&file, &path, &stat)?;
         parts.push(Part {
             number,
+            last_modified: meta.last_modified(),
             etag: meta.etag,
             size: meta.size,
-            last_modified: stat.modified().unwrap_or(SystemTime::UNIX_EPOCH),
         });
     }
     parts.sort_by_key(|p| p.number);
@@ -311,12 +312,6 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
         .collect()
-}
-
-fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

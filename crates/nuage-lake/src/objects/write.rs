@@ -15,7 +15,7 @@ use md5::{Digest, Md5};
 
 use crate::objects::keys::{KeyPath, Place};
 use crate::objects::meta::{self, Meta};
-use crate::objects::{ObjectError, ObjectInfo, Objects, Result, blocking, modified};
+use crate::objects::{ObjectError, ObjectInfo, Objects, Result, blocking};
 
 /// Bytes gathered before a block goes to disk; bodies smaller than this
 /// are written, synced and published in one trip to the blocking pool.
@@ -186,10 +186,9 @@ pub(crate) fn place_object(
         // An older version kept hidden while the path was taken.
         delete_hidden(dir, key)?;
     }
-    let stat = std::fs::metadata(dir.join(&relative)).map_err(|e| ObjectError::io(dir, e))?;
     Ok(ObjectInfo {
         key: key.to_string(),
-        last_modified: modified(&meta, &stat),
+        last_modified: meta.last_modified(),
         meta,
     })
 }
@@ -304,20 +303,14 @@ fn publish_folder(
     let folder = dir.join(&path.relative);
     let stat = std::fs::metadata(&folder).map_err(|e| ObjectError::io(&folder, e))?;
     meta.size = 0;
-    meta.mtime_ns = meta::mtime_ns(&stat).max(now_ns());
+    meta.mtime_ns = meta::mtime_ns(&stat).max(meta::now_ns());
     meta::write_folder(&folder, &meta)?;
     sync_dir(&folder)?;
     Ok(ObjectInfo {
         key: key.to_string(),
-        last_modified: modified(&meta, &stat),
+        last_modified: meta.last_modified(),
         meta,
     })
-}
-
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 /// Creates the folders of `relative`'s parent inside `base`, each one

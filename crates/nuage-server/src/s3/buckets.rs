@@ -4,6 +4,7 @@ use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::s3::errors::{OrS3, refuse};
+use crate::s3::objects::{check_tag_pairs, tag_pairs, tag_set};
 use crate::s3::{Answer, NuageS3, owner, timestamp};
 
 const TAGGING: &str = "tagging";
@@ -17,33 +18,7 @@ fn check_bucket_tags(tags: &[(String, String)]) -> S3Result<()> {
             "Bucket tag count cannot be greater than 50",
         ));
     }
-    for (i, (key, value)) in tags.iter().enumerate() {
-        if key.is_empty() || key.chars().count() > 128 {
-            return Err(refuse(
-                S3ErrorCode::InvalidTag,
-                "The TagKey you have provided is invalid",
-            ));
-        }
-        if key.starts_with("aws:") {
-            return Err(refuse(
-                S3ErrorCode::InvalidTag,
-                "User-defined tag keys can't start with \"aws:\". This prefix is reserved for system tags.",
-            ));
-        }
-        if value.chars().count() > 256 {
-            return Err(refuse(
-                S3ErrorCode::InvalidTag,
-                "The TagValue you have provided is invalid",
-            ));
-        }
-        if tags[..i].iter().any(|(k, _)| k == key) {
-            return Err(refuse(
-                S3ErrorCode::InvalidTag,
-                "Cannot provide multiple Tags with the same key",
-            ));
-        }
-    }
-    Ok(())
+    check_tag_pairs(tags, true)
 }
 
 impl NuageS3 {
@@ -133,12 +108,7 @@ impl NuageS3 {
         req: S3Request<PutBucketTaggingInput>,
     ) -> Answer<PutBucketTaggingOutput> {
         let input = req.input;
-        let tags: Vec<(String, String)> = input
-            .tagging
-            .tag_set
-            .into_iter()
-            .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
-            .collect();
+        let tags = tag_pairs(input.tagging.tag_set);
         check_bucket_tags(&tags)?;
         let value = serde_json::to_vec(&tags).expect("tags serialize");
         self.objects
@@ -163,13 +133,7 @@ impl NuageS3 {
             .and_then(|s| serde_json::from_slice(&s).ok())
             .ok_or_else(|| refuse(S3ErrorCode::NoSuchTagSet, "The TagSet does not exist"))?;
         Ok(S3Response::new(GetBucketTaggingOutput {
-            tag_set: tags
-                .into_iter()
-                .map(|(key, value)| Tag {
-                    key: Some(key),
-                    value: Some(value),
-                })
-                .collect(),
+            tag_set: tag_set(tags),
         }))
     }
 

@@ -12,7 +12,7 @@ use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response};
 use serde::{Deserialize, Serialize};
 
-use crate::s3::errors::{OrS3, refuse};
+use crate::s3::errors::{OrS3, Refusal, refuse};
 use crate::s3::{Answer, NuageS3};
 
 const SETTING: &str = "cors";
@@ -97,16 +97,13 @@ async fn rules(objects: &Objects, bucket: &str) -> Option<Vec<Rule>> {
     serde_json::from_slice(&stored).ok()
 }
 
-fn forbidden(message: &str) -> Response {
-    let body = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessForbidden</Code><Message>{message}</Message></Error>"
-    );
-    (
-        StatusCode::FORBIDDEN,
-        [(header::CONTENT_TYPE, "application/xml")],
-        body,
-    )
-        .into_response()
+fn forbidden(message: &'static str) -> Response {
+    Refusal {
+        status: StatusCode::FORBIDDEN,
+        code: "AccessForbidden",
+        message,
+    }
+    .into_response()
 }
 
 /// The answer to a preflight for `bucket`.
@@ -116,13 +113,12 @@ pub async fn preflight(objects: &Objects, bucket: Option<&str>, request: &Header
         text(header::ORIGIN),
         text(header::ACCESS_CONTROL_REQUEST_METHOD),
     ) else {
-        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>BadRequest</Code><Message>Insufficient information. Origin request header needed.</Message></Error>";
-        return (
-            StatusCode::BAD_REQUEST,
-            [(header::CONTENT_TYPE, "application/xml")],
-            body,
-        )
-            .into_response();
+        return Refusal {
+            status: StatusCode::BAD_REQUEST,
+            code: "BadRequest",
+            message: "Insufficient information. Origin request header needed.",
+        }
+        .into_response();
     };
     let asked: Vec<String> = text(header::ACCESS_CONTROL_REQUEST_HEADERS)
         .map(|h| {

@@ -91,3 +91,27 @@ pub fn refuse_custom(
     error.set_status_code(status);
     error
 }
+
+/// A request refused before s3s sees it (keyless signatures, CORS
+/// preflights, a remote lake), answered as S3's XML error document.
+#[derive(Debug)]
+pub struct Refusal {
+    pub status: axum::http::StatusCode,
+    pub code: &'static str,
+    pub message: &'static str,
+}
+
+impl axum::response::IntoResponse for Refusal {
+    fn into_response(self) -> axum::response::Response {
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message></Error>",
+            self.code, self.message
+        );
+        (
+            self.status,
+            [(axum::http::header::CONTENT_TYPE, "application/xml")],
+            body,
+        )
+            .into_response()
+    }
+}

@@ -14,9 +14,10 @@ use std::time::{Duration, SystemTime};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
 use bytes::{Buf, Bytes, BytesMut};
 use futures::{Stream, StreamExt};
+
+pub use crate::s3::errors::Refusal;
 
 /// The trailer of an aws-chunked body, once the body has been read.
 #[derive(Debug, Clone, Default)]
@@ -167,29 +168,6 @@ fn strip_presigned(uri: &Uri) -> Result<Uri, Refusal> {
             "Couldn't parse the specified URI.",
         )
     })
-}
-
-/// A request refused before s3s sees it, answered as S3's error document.
-#[derive(Debug)]
-pub struct Refusal {
-    status: StatusCode,
-    code: &'static str,
-    message: &'static str,
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        let body = format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message></Error>",
-            self.code, self.message
-        );
-        (
-            self.status,
-            [(header::CONTENT_TYPE, "application/xml")],
-            body,
-        )
-            .into_response()
-    }
 }
 
 fn error(status: StatusCode, code: &'static str, message: &'static str) -> Refusal {

@@ -9,6 +9,8 @@
 //! requests; without keys any signature is accepted, as for the JSON
 //! services ([`keyless`]).
 
+#[macro_use]
+mod fields;
 mod acl;
 mod body;
 mod buckets;
@@ -144,13 +146,12 @@ fn bucket_of(uri: &Uri, headers: &HeaderMap) -> Option<String> {
 /// The answer to S3 requests when the lake is a remote S3 service: nuage
 /// serves the S3 API over its embedded lake only.
 pub fn remote_lake() -> Response {
-    let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NotImplemented</Code><Message>This nuage keeps its lake in a remote S3 service (NUAGE_S3_ENDPOINT); use that service for S3 requests, or unset it to serve the embedded lake</Message></Error>";
-    (
-        StatusCode::NOT_IMPLEMENTED,
-        [(axum::http::header::CONTENT_TYPE, "application/xml")],
-        body,
-    )
-        .into_response()
+    errors::Refusal {
+        status: StatusCode::NOT_IMPLEMENTED,
+        code: "NotImplemented",
+        message: "This nuage keeps its lake in a remote S3 service (NUAGE_S3_ENDPOINT); use that service for S3 requests, or unset it to serve the embedded lake",
+    }
+    .into_response()
 }
 
 /// Whether a request is for S3 rather than the JSON services: no
@@ -199,8 +200,8 @@ pub fn is_s3(method: &Method, uri: &Uri, headers: &HeaderMap) -> bool {
 
 /// The service in a SigV4 Authorization header's credential scope.
 fn credential_service(auth: &str) -> Option<&str> {
-    let credential = auth.split("Credential=").nth(1)?;
-    let credential = credential.split([',', ' ']).next()?;
+    let fields = crate::request::authorization_fields(auth);
+    let credential = fields.iter().find(|(k, _)| *k == "Credential")?.1;
     credential.split('/').nth(3)
 }
 

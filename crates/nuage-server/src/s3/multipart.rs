@@ -5,9 +5,9 @@ use nuage_lake::objects::{Opened, Upload};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
-use crate::s3::body::{Expected, Incoming, empty, file_body};
+use crate::s3::body::{Incoming, empty, file_body};
 use crate::s3::errors::{OrS3, refuse};
-use crate::s3::objects::{Conditions, Stored, header_tags};
+use crate::s3::objects::{checksums, header_tags};
 use crate::s3::{Answer, NuageS3, owner, timestamp};
 
 /// S3's part numbers: 1 to 10,000.
@@ -74,16 +74,7 @@ impl NuageS3 {
         req: S3Request<CreateMultipartUploadInput>,
     ) -> Answer<CreateMultipartUploadOutput> {
         let input = req.input;
-        let mut meta = Stored {
-            content_type: input.content_type.map(|c| c.to_string()),
-            cache_control: input.cache_control,
-            content_disposition: input.content_disposition,
-            content_encoding: input.content_encoding,
-            content_language: input.content_language,
-            expires: input.expires,
-            metadata: input.metadata,
-        }
-        .into_meta();
+        let mut meta = stored!(input).into_meta();
         meta.tags = header_tags(input.tagging.as_deref())?;
         let id = self
             .objects
@@ -104,18 +95,7 @@ impl NuageS3 {
     ) -> Answer<UploadPartOutput> {
         let input = req.input;
         let number = part_number(input.part_number)?;
-        let expected = Expected::from_request(
-            input.content_md5.as_deref(),
-            [
-                input.checksum_crc32.as_ref(),
-                input.checksum_crc32c.as_ref(),
-                input.checksum_crc64nvme.as_ref(),
-                input.checksum_sha1.as_ref(),
-                input.checksum_sha256.as_ref(),
-            ],
-            input.checksum_algorithm.as_ref(),
-            &req.headers,
-        )?;
+        let expected = expected!(input, &req.headers)?;
         let (body, incoming) = Incoming::new(
             req.trailing_headers,
             &req.extensions,
@@ -123,7 +103,8 @@ impl NuageS3 {
             input.content_length,
             expected,
         );
-        let mut checksums = nuage_lake::objects::Meta::default();
+        // The part's checksums, as they would be stored on an object.
+        let mut stored = nuage_lake::objects::Meta::default();
         let part = self
             .objects
             .put_part(
@@ -132,18 +113,18 @@ impl NuageS3 {
                 &input.upload_id,
                 number,
                 body,
-                |written| incoming.finish(written, &mut checksums),
+                |written| incoming.finish(written, &mut stored),
             )
             .await
             .or_s3()?;
-        let sum = |name: &str| checksums.checksums.get(name).cloned();
+        let sums = checksums(&stored, true);
         Ok(S3Response::new(UploadPartOutput {
             e_tag: Some(ETag::Strong(part.etag)),
-            checksum_crc32: sum(ChecksumAlgorithm::CRC32),
-            checksum_crc32c: sum(ChecksumAlgorithm::CRC32C),
-            checksum_crc64nvme: sum(ChecksumAlgorithm::CRC64NVME),
-            checksum_sha1: sum(ChecksumAlgorithm::SHA1),
-            checksum_sha256: sum(ChecksumAlgorithm::SHA256),
+            checksum_crc32: sums.crc32,
+            checksum_crc32c: sums.crc32c,
+            checksum_crc64nvme: sums.crc64nvme,
+            checksum_sha1: sums.sha1,
+            checksum_sha256: sums.sha256,
             ..Default::default()
         }))
     }
@@ -154,12 +135,7 @@ impl NuageS3 {
     ) -> Answer<UploadPartCopyOutput> {
         let input = req.input;
         let number = part_number(input.part_number)?;
-        let conditions = Conditions {
-            if_match: input.copy_source_if_match.as_ref(),
-            if_none_match: input.copy_source_if_none_match.as_ref(),
-            if_modified_since: input.copy_source_if_modified_since.as_ref(),
-            if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
-        };
+        let conditions = conditions!(source input);
         let Opened { info, file, .. } = self.open_source(&input.copy_source, &conditions).await?;
         let range = copy_range(input.copy_source_range.as_deref(), info.meta.size)?;
         let body = match file {

@@ -9,7 +9,7 @@ use nuage_lake::objects::{Meta, ObjectError, ObjectInfo, Opened};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
-use crate::s3::body::{Expected, Incoming, empty, file_body};
+use crate::s3::body::{Incoming, empty, file_body};
 use crate::s3::errors::{OrS3, refuse, refuse_custom, to_s3};
 use crate::s3::{Answer, NuageS3, timestamp};
 
@@ -84,7 +84,7 @@ pub(super) fn header_tags(text: Option<&str>) -> S3Result<Vec<(String, String)>>
     Ok(tags)
 }
 
-/// S3's rules for object tags.
+/// S3's rules for object tags: at most 10, then [`check_tag_pairs`].
 fn check_tags(tags: &[(String, String)]) -> S3Result<()> {
     if tags.len() > MAX_TAGS {
         return Err(refuse_custom(
@@ -93,11 +93,24 @@ fn check_tags(tags: &[(String, String)]) -> S3Result<()> {
             "Object tags cannot be greater than 10",
         ));
     }
+    check_tag_pairs(tags, false)
+}
+
+/// S3's rules for each tag of an object or bucket: a key of 1-128
+/// characters (not starting with `aws:` where `reserved` says so), a value
+/// of at most 256, no key twice.
+pub(super) fn check_tag_pairs(tags: &[(String, String)], reserved: bool) -> S3Result<()> {
     for (i, (key, value)) in tags.iter().enumerate() {
         if key.is_empty() || key.chars().count() > 128 {
             return Err(refuse(
                 S3ErrorCode::InvalidTag,
                 "The TagKey you have provided is invalid",
+            ));
+        }
+        if reserved && key.starts_with("aws:") {
+            return Err(refuse(
+                S3ErrorCode::InvalidTag,
+                "User-defined tag keys can't start with \"aws:\". This prefix is reserved for system tags.",
             ));
         }
         if value.chars().count() > 256 {
@@ -114,6 +127,24 @@ fn check_tags(tags: &[(String, String)]) -> S3Result<()> {
         }
     }
     Ok(())
+}
+
+/// A request's tag set as (key, value) pairs.
+pub(super) fn tag_pairs(set: TagSet) -> Vec<(String, String)> {
+    set.into_iter()
+        .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
+        .collect()
+}
+
+/// (key, value) pairs as an answer's tag set.
+pub(super) fn tag_set(pairs: Vec<(String, String)>) -> TagSet {
+    pairs
+        .into_iter()
+        .map(|(key, value)| Tag {
+            key: Some(key),
+            value: Some(value),
+        })
+        .collect()
 }
 
 fn etag_of(meta: &Meta) -> ETag {
@@ -259,15 +290,15 @@ fn resolve_range(
 }
 
 /// The checksum headers a GET or HEAD sends back (with ChecksumMode=ENABLED).
-struct Checksums {
-    crc32: Option<String>,
-    crc32c: Option<String>,
-    crc64nvme: Option<String>,
-    sha1: Option<String>,
-    sha256: Option<String>,
+pub(super) struct Checksums {
+    pub crc32: Option<String>,
+    pub crc32c: Option<String>,
+    pub crc64nvme: Option<String>,
+    pub sha1: Option<String>,
+    pub sha256: Option<String>,
 }
 
-fn checksums(meta: &Meta, enabled: bool) -> Checksums {
+pub(super) fn checksums(meta: &Meta, enabled: bool) -> Checksums {
     let get = |name: &str| enabled.then(|| meta.checksums.get(name).cloned()).flatten();
     Checksums {
         crc32: get(ChecksumAlgorithm::CRC32),
@@ -279,13 +310,13 @@ fn checksums(meta: &Meta, enabled: bool) -> Checksums {
 }
 
 /// The response-* parameters of a GET or HEAD.
-struct Overrides {
-    content_type: Option<String>,
-    cache_control: Option<String>,
-    content_disposition: Option<String>,
-    content_encoding: Option<String>,
-    content_language: Option<String>,
-    expires: Option<Timestamp>,
+pub(super) struct Overrides {
+    pub content_type: Option<String>,
+    pub cache_control: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_encoding: Option<String>,
+    pub content_language: Option<String>,
+    pub expires: Option<Timestamp>,
 }
 
 /// What a GET or HEAD says about an object besides its bytes.
@@ -360,38 +391,13 @@ impl NuageS3 {
         {
             // Conditional create: only when nothing is there yet.
             match self.objects.open_object(&input.bucket, &input.key).await {
-                Ok(_) => {
-                    return Err(refuse(
-                        S3ErrorCode::PreconditionFailed,
-                        "At least one of the pre-conditions you specified did not hold",
-                    ));
-                }
+                Ok(_) => return Err(precondition_failed()),
                 Err(ObjectError::NoSuchKey(_)) => {}
                 Err(e) => return Err(to_s3(e)),
             }
         }
-        let expected = Expected::from_request(
-            input.content_md5.as_deref(),
-            [
-                input.checksum_crc32.as_ref(),
-                input.checksum_crc32c.as_ref(),
-                input.checksum_crc64nvme.as_ref(),
-                input.checksum_sha1.as_ref(),
-                input.checksum_sha256.as_ref(),
-            ],
-            input.checksum_algorithm.as_ref(),
-            &req.headers,
-        )?;
-        let mut meta = Stored {
-            content_type: input.content_type.map(|c| c.to_string()),
-            cache_control: input.cache_control,
-            content_disposition: input.content_disposition,
-            content_encoding: input.content_encoding,
-            content_language: input.content_language,
-            expires: input.expires,
-            metadata: input.metadata,
-        }
-        .into_meta();
+        let expected = expected!(input, &req.headers)?;
+        let mut meta = stored!(input).into_meta();
         meta.tags = header_tags(input.tagging.as_deref())?;
         let (body, incoming) = Incoming::new(
             req.trailing_headers,
@@ -429,23 +435,10 @@ impl NuageS3 {
             .open_object(&input.bucket, &input.key)
             .await
             .or_s3()?;
-        Conditions {
-            if_match: input.if_match.as_ref(),
-            if_none_match: input.if_none_match.as_ref(),
-            if_modified_since: input.if_modified_since.as_ref(),
-            if_unmodified_since: input.if_unmodified_since.as_ref(),
-        }
-        .check(&info)?;
+        conditions!(input).check(&info)?;
         let (range, content_range) =
             resolve_range(&info.meta, input.part_number, input.range.as_ref())?;
-        let asked = Overrides {
-            content_type: input.response_content_type,
-            cache_control: input.response_cache_control,
-            content_disposition: input.response_content_disposition,
-            content_encoding: input.response_content_encoding,
-            content_language: input.response_content_language,
-            expires: input.response_expires,
-        };
+        let asked = overrides!(input);
         let whole = content_range.is_none() && input.checksum_mode.is_some();
         let d = describe(&info, asked, input.part_number, whole);
         let length = range.end - range.start;
@@ -494,23 +487,10 @@ impl NuageS3 {
             .await
             .or_s3()?
             .info;
-        Conditions {
-            if_match: input.if_match.as_ref(),
-            if_none_match: input.if_none_match.as_ref(),
-            if_modified_since: input.if_modified_since.as_ref(),
-            if_unmodified_since: input.if_unmodified_since.as_ref(),
-        }
-        .check(&info)?;
+        conditions!(input).check(&info)?;
         let (range, content_range) =
             resolve_range(&info.meta, input.part_number, input.range.as_ref())?;
-        let asked = Overrides {
-            content_type: input.response_content_type,
-            cache_control: input.response_cache_control,
-            content_disposition: input.response_content_disposition,
-            content_encoding: input.response_content_encoding,
-            content_language: input.response_content_language,
-            expires: input.response_expires,
-        };
+        let asked = overrides!(input);
         let whole = content_range.is_none() && input.checksum_mode.is_some();
         let d = describe(&info, asked, input.part_number, whole);
         let partial = input.part_number.is_some() && info.meta.part_count().is_some()
@@ -606,12 +586,7 @@ impl NuageS3 {
     ) -> Answer<CopyObjectOutput> {
         let input = req.input;
         self.existing(&input.bucket)?;
-        let conditions = Conditions {
-            if_match: input.copy_source_if_match.as_ref(),
-            if_none_match: input.copy_source_if_none_match.as_ref(),
-            if_modified_since: input.copy_source_if_modified_since.as_ref(),
-            if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
-        };
+        let conditions = conditions!(source input);
         let Opened { info, file, .. } = self.open_source(&input.copy_source, &conditions).await?;
         let CopySource::Bucket {
             bucket: source_bucket,
@@ -637,16 +612,7 @@ impl NuageS3 {
             ));
         }
         let mut meta = if replace {
-            Stored {
-                content_type: input.content_type.map(|c| c.to_string()),
-                cache_control: input.cache_control,
-                content_disposition: input.content_disposition,
-                content_encoding: input.content_encoding,
-                content_language: input.content_language,
-                expires: input.expires,
-                metadata: input.metadata,
-            }
-            .into_meta()
+            stored!(input).into_meta()
         } else {
             Meta {
                 content_type: info.meta.content_type.clone(),
@@ -707,17 +673,8 @@ impl NuageS3 {
             .await
             .or_s3()?
             .info;
-        let tag_set = info
-            .meta
-            .tags
-            .into_iter()
-            .map(|(key, value)| Tag {
-                key: Some(key),
-                value: Some(value),
-            })
-            .collect();
         Ok(S3Response::new(GetObjectTaggingOutput {
-            tag_set,
+            tag_set: tag_set(info.meta.tags),
             version_id: None,
         }))
     }
@@ -727,12 +684,7 @@ impl NuageS3 {
         req: S3Request<PutObjectTaggingInput>,
     ) -> Answer<PutObjectTaggingOutput> {
         let input = req.input;
-        let tags: Vec<(String, String)> = input
-            .tagging
-            .tag_set
-            .into_iter()
-            .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
-            .collect();
+        let tags = tag_pairs(input.tagging.tag_set);
         check_tags(&tags)?;
         self.objects
             .set_tags(&input.bucket, &input.key, tags)

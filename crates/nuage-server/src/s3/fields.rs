@@ -1,0 +1,73 @@
+//! Fields that several s3s inputs carry under the same names, read once
+//! here rather than copied out field by field in each operation (s3s's
+//! inputs are distinct types with no trait in common).
+
+/// The headers stored with an object (PutObject, CopyObject,
+/// CreateMultipartUpload), as [`crate::s3::objects::Stored`].
+macro_rules! stored {
+    ($input:expr) => {
+        $crate::s3::objects::Stored {
+            content_type: $input.content_type.map(|c| c.to_string()),
+            cache_control: $input.cache_control,
+            content_disposition: $input.content_disposition,
+            content_encoding: $input.content_encoding,
+            content_language: $input.content_language,
+            expires: $input.expires,
+            metadata: $input.metadata,
+        }
+    };
+}
+
+/// The conditions of a GET or HEAD (`if_*`), or of a copy's source
+/// (`copy_source_if_*`), as [`crate::s3::objects::Conditions`].
+macro_rules! conditions {
+    ($input:expr) => {
+        $crate::s3::objects::Conditions {
+            if_match: $input.if_match.as_ref(),
+            if_none_match: $input.if_none_match.as_ref(),
+            if_modified_since: $input.if_modified_since.as_ref(),
+            if_unmodified_since: $input.if_unmodified_since.as_ref(),
+        }
+    };
+    (source $input:expr) => {
+        $crate::s3::objects::Conditions {
+            if_match: $input.copy_source_if_match.as_ref(),
+            if_none_match: $input.copy_source_if_none_match.as_ref(),
+            if_modified_since: $input.copy_source_if_modified_since.as_ref(),
+            if_unmodified_since: $input.copy_source_if_unmodified_since.as_ref(),
+        }
+    };
+}
+
+/// The digests an upload (PutObject, UploadPart) must match, as
+/// [`crate::s3::body::Expected`].
+macro_rules! expected {
+    ($input:expr, $headers:expr) => {
+        $crate::s3::body::Expected::from_request(
+            $input.content_md5.as_deref(),
+            [
+                $input.checksum_crc32.as_ref(),
+                $input.checksum_crc32c.as_ref(),
+                $input.checksum_crc64nvme.as_ref(),
+                $input.checksum_sha1.as_ref(),
+                $input.checksum_sha256.as_ref(),
+            ],
+            $input.checksum_algorithm.as_ref(),
+            $headers,
+        )
+    };
+}
+
+/// The response-* parameters of a GET or HEAD.
+macro_rules! overrides {
+    ($input:expr) => {
+        $crate::s3::objects::Overrides {
+            content_type: $input.response_content_type,
+            cache_control: $input.response_cache_control,
+            content_disposition: $input.response_content_disposition,
+            content_encoding: $input.response_content_encoding,
+            content_language: $input.response_content_language,
+            expires: $input.response_expires,
+        }
+    };
+}
