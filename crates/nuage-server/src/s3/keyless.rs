@@ -178,6 +178,12 @@ fn error(status: StatusCode, code: &'static str, message: &'static str) -> Refus
     }
 }
 
+/// The longest chunk-size or trailer line accepted (AWS's are ~100 bytes).
+const MAX_LINE: usize = 8 << 10;
+
+/// The most trailer fields accepted (AWS sends one checksum, or two).
+const MAX_TRAILERS: usize = 64;
+
 enum State {
     /// Reading a chunk's size line.
     Size,
@@ -265,8 +271,18 @@ where
                                     HeaderName::from_bytes(name.as_bytes()),
                                     HeaderValue::from_str(value.trim()),
                                 ) {
-                                    let mut map = trailers.0.lock().expect("trailers");
-                                    map.get_or_insert_with(HeaderMap::new).insert(name, value);
+                                    let full = {
+                                        let mut map = trailers.0.lock().expect("trailers");
+                                        let map = map.get_or_insert_with(HeaderMap::new);
+                                        map.insert(name, value);
+                                        map.len() > MAX_TRAILERS
+                                    };
+                                    if full {
+                                        return Some((
+                                            Err(malformed("more than 64 trailer fields")),
+                                            (body, buffer, State::Done, trailers, ended),
+                                        ));
+                                    }
                                 }
                             }
                             continue;
@@ -277,6 +293,16 @@ where
                             continue;
                         }
                     }
+                }
+                // A size or trailer line never needs more than this; a
+                // client that sends no line end must not grow the buffer.
+                if matches!(state, State::Size | State::Trailer) && buffer.len() > MAX_LINE {
+                    return Some((
+                        Err(malformed(
+                            "a chunk-size or trailer line is longer than 8 KiB",
+                        )),
+                        (body, buffer, State::Done, trailers, ended),
+                    ));
                 }
                 if ended {
                     return Some((
@@ -338,6 +364,19 @@ mod tests {
             decode(&["3\r\nabc\r\n2\r\nde\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n"]).await;
         assert_eq!(body.unwrap(), b"abcde");
         assert_eq!(trailers.unwrap()["x-amz-checksum-crc32"], "NhCmhg==");
+    }
+
+    #[tokio::test]
+    async fn endless_lines_are_refused_not_buffered() {
+        let long = "1".repeat(MAX_LINE + 10);
+        let (body, _) = decode(&[&long, &long]).await;
+        assert!(body.unwrap_err().contains("longer than 8 KiB"));
+        let mut trailer = String::from("0\r\n");
+        for i in 0..100 {
+            trailer.push_str(&format!("x-field-{i}:v\r\n"));
+        }
+        let (body, _) = decode(&[&trailer]).await;
+        assert!(body.unwrap_err().contains("trailer fields"));
     }
 
     #[tokio::test]
