@@ -9,6 +9,7 @@
 //! ```
 
 mod config;
+pub mod durable;
 pub mod java_time;
 
 pub use config::{Config, S3Config, absolute};

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 use nuage_streams::Record;
@@ -37,14 +36,11 @@ pub(crate) struct Pending {
 
 /// Writes `name` in `dir` atomically and durably.
 pub(crate) fn write_json<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<()> {
-    let io = |e| DeliveryError::io(format!("{}: cannot write {name}", dir.display()))(e);
-    let tmp = dir.join(format!("{name}.tmp"));
-    let mut file = fs::File::create(&tmp).map_err(io)?;
     let bytes = serde_json::to_vec_pretty(value).map_err(DeliveryError::json(name))?;
-    file.write_all(&bytes).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    fs::rename(&tmp, dir.join(name)).map_err(io)?;
-    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)
+    nuage_common::durable::write_file(&dir.join(name), &bytes).map_err(DeliveryError::io(format!(
+        "{}: cannot write {name}",
+        dir.display()
+    )))
 }
 
 pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(dir: &Path, name: &str) -> Result<Option<T>> {

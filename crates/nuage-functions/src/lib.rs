@@ -1,0 +1,133 @@
+//! Functions: Lambda's model on this machine (no HTTP here; the edge
+//! speaks Lambda's REST API in `nuage-server/src/lambda/`).
+//!
+//! ```text
+//! CreateFunction ──> store.rs: functions/<name>/function.json + code/<sha256>/
+//!
+//! Invoke ──> invoke.rs ──> a warm environment (env.rs), or a new one:
+//!              the runtime's interpreter (runtime/mod.rs) running nuage's
+//!              bootstrap or the zip's own, talking to its own Runtime API
+//!              port (runtime/api.rs): invocation/next, response, error
+//!        <── payload, error, the log block (logs.rs: START/END/REPORT)
+//! ```
+//!
+//! An environment serves one invocation at a time and stays warm for the
+//! next; a function has at most its reserved concurrency (or
+//! [`FunctionsConfig::max_environments`]) environments at once.
+
+mod env;
+pub mod error;
+mod invoke;
+mod logs;
+mod manage;
+pub mod runtime;
+pub mod store;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+pub use error::{FunctionError, Result};
+pub use invoke::{InvokeOutcome, InvokeRequest};
+pub use store::{Alias, Config, ConfigChanges, Function, LATEST, NewFunction, UrlConfig};
+
+/// Where functions live and how they run.
+#[derive(Debug, Clone)]
+pub struct FunctionsConfig {
+    /// `<data-dir>/functions`.
+    pub dir: PathBuf,
+    pub region: String,
+    pub account: String,
+    /// The credentials handed to functions (AWS_ACCESS_KEY_ID, ...): one
+    /// of the server's access keys, or placeholders when it has none.
+    pub credentials: (String, String),
+    /// Environments one function may run at once without reserved
+    /// concurrency.
+    pub max_environments: usize,
+    /// How long an environment stays warm without an invocation.
+    pub idle_timeout: Duration,
+}
+
+impl FunctionsConfig {
+    pub fn new(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            region: "us-east-1".into(),
+            account: "000000000000".into(),
+            credentials: ("test".into(), "test".into()),
+            max_environments: 32,
+            idle_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Every function of a data dir.
+pub struct Functions {
+    config: FunctionsConfig,
+    store: store::Store,
+    functions: RwLock<BTreeMap<String, Function>>,
+    /// Serializes changes (each reads, changes and saves a function).
+    admin: tokio::sync::Mutex<()>,
+    pools: Mutex<HashMap<String, Arc<invoke::Pool>>>,
+    logs: logs::Logs,
+    /// `http://127.0.0.1:PORT` of the edge, once it listens
+    /// (AWS_ENDPOINT_URL inside functions).
+    endpoint: RwLock<String>,
+}
+
+impl Functions {
+    /// Loads the functions under `config.dir` and installs nuage's runtime
+    /// clients. Call it inside a tokio runtime (it starts the reaper of idle
+    /// environments).
+    pub fn open(config: FunctionsConfig) -> Result<Arc<Self>> {
+        std::fs::create_dir_all(&config.dir)
+            .map_err(FunctionError::io("cannot create", &config.dir))?;
+        runtime::install_bootstraps(&store::runtime_dir(&config.dir))?;
+        let store = store::Store::new(
+            config.dir.clone(),
+            config.region.clone(),
+            config.account.clone(),
+        );
+        let functions = store.load()?;
+        let this = Arc::new(Self {
+            store,
+            functions: RwLock::new(functions),
+            admin: tokio::sync::Mutex::new(()),
+            pools: Mutex::new(HashMap::new()),
+            logs: logs::Logs::default(),
+            endpoint: RwLock::new(String::new()),
+            config,
+        });
+        let weak = Arc::downgrade(&this);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(30));
+            loop {
+                tick.tick().await;
+                let Some(functions) = weak.upgrade() else {
+                    return;
+                };
+                functions.reap_idle();
+            }
+        });
+        Ok(this)
+    }
+
+    pub fn config(&self) -> &FunctionsConfig {
+        &self.config
+    }
+
+    /// Tells functions where the edge listens (AWS_ENDPOINT_URL).
+    pub fn set_endpoint(&self, endpoint: String) {
+        *self.endpoint.write().unwrap_or_else(|e| e.into_inner()) = endpoint;
+    }
+
+    pub fn arn(&self, name: &str, qualifier: Option<&str>) -> String {
+        self.store.arn(name, qualifier)
+    }
+
+    /// A function's log file (`nuage functions logs`).
+    pub fn log_path(&self, name: &str) -> PathBuf {
+        self.store.log_path(name)
+    }
+}

@@ -1,0 +1,44 @@
+//! The functions service in process: real interpreters running real
+//! handlers through the Runtime API.
+
+mod invoke;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use nuage_functions::{Functions, FunctionsConfig, NewFunction};
+
+/// A zip of `(name, content, executable)` files.
+pub fn zip(files: &[(&str, &str, bool)]) -> Bytes {
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, content, executable) in files {
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .unix_permissions(if *executable { 0o755 } else { 0o644 });
+        out.start_file(*name, options).unwrap();
+        out.write_all(content.as_bytes()).unwrap();
+    }
+    Bytes::from(out.finish().unwrap().into_inner())
+}
+
+pub fn open(dir: &std::path::Path) -> Arc<Functions> {
+    Functions::open(FunctionsConfig::new(dir.join("functions"))).unwrap()
+}
+
+pub fn new_function(name: &str, runtime: &str, handler: &str, zip: Bytes) -> NewFunction {
+    NewFunction {
+        name: name.into(),
+        runtime: runtime.into(),
+        handler: handler.into(),
+        role: "arn:aws:iam::000000000000:role/x".into(),
+        description: String::new(),
+        timeout: 3,
+        memory_size: 128,
+        environment: BTreeMap::new(),
+        tags: BTreeMap::new(),
+        zip,
+        publish: false,
+    }
+}
