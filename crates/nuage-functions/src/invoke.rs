@@ -97,6 +97,17 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Functions {
     /// Invoke with RequestResponse: runs the function and waits for it.
     pub async fn invoke(&self, request: InvokeRequest) -> Result<InvokeOutcome> {
+        self.invoke_as(request, &uuid::Uuid::new_v4().to_string())
+            .await
+    }
+
+    /// Invoke under a given request id (a queued invocation keeps its id
+    /// through its retries).
+    pub(crate) async fn invoke_as(
+        &self,
+        request: InvokeRequest,
+        request_id: &str,
+    ) -> Result<InvokeOutcome> {
         let name = request.name.as_str();
         let (function, config) = self.get(name, request.qualifier.as_deref())?;
         let runtime = Runtime::parse(&config.runtime)?;
@@ -105,7 +116,7 @@ impl Functions {
         let pool = self.pool(name, function.reserved_concurrency);
         let _permit = pool.permit().await?;
 
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let request_id = request_id.to_string();
         let started = Instant::now();
         let timeout = Duration::from_secs(config.timeout.into());
         let key = format!("{}:{}", config.version, config.revision_id);

@@ -15,8 +15,10 @@
 //! next; a function has at most its reserved concurrency (or
 //! [`FunctionsConfig::max_environments`]) environments at once.
 
+pub mod destinations;
 mod env;
 pub mod error;
+mod events;
 mod invoke;
 mod logs;
 mod manage;
@@ -29,6 +31,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 pub use error::{FunctionError, Result};
+pub use events::EventInvokeConfig;
 pub use invoke::{InvokeOutcome, InvokeRequest};
 pub use store::{Alias, Config, ConfigChanges, Function, LATEST, NewFunction, UrlConfig};
 
@@ -47,6 +50,9 @@ pub struct FunctionsConfig {
     pub max_environments: usize,
     /// How long an environment stays warm without an invocation.
     pub idle_timeout: Duration,
+    /// The waits before an asynchronous invocation's retries (Lambda: 1
+    /// minute, then 2).
+    pub retry_delays: Vec<Duration>,
 }
 
 impl FunctionsConfig {
@@ -58,6 +64,7 @@ impl FunctionsConfig {
             credentials: ("test".into(), "test".into()),
             max_environments: 32,
             idle_timeout: Duration::from_secs(600),
+            retry_delays: vec![Duration::from_secs(60), Duration::from_secs(120)],
         }
     }
 }
@@ -74,13 +81,18 @@ pub struct Functions {
     /// `http://127.0.0.1:PORT` of the edge, once it listens
     /// (AWS_ENDPOINT_URL inside functions).
     endpoint: RwLock<String>,
+    /// The streams destinations and event-source mappings use.
+    streams: Option<Arc<nuage_streams::Streams>>,
 }
 
 impl Functions {
     /// Loads the functions under `config.dir` and installs nuage's runtime
-    /// clients. Call it inside a tokio runtime (it starts the reaper of idle
+    /// clients, and resumes queued invocations. Call it inside a tokio runtime (it starts the reaper of idle
     /// environments).
-    pub fn open(config: FunctionsConfig) -> Result<Arc<Self>> {
+    pub fn open(
+        config: FunctionsConfig,
+        streams: Option<Arc<nuage_streams::Streams>>,
+    ) -> Result<Arc<Self>> {
         std::fs::create_dir_all(&config.dir)
             .map_err(FunctionError::io("cannot create", &config.dir))?;
         runtime::install_bootstraps(&store::runtime_dir(&config.dir))?;
@@ -97,8 +109,10 @@ impl Functions {
             pools: Mutex::new(HashMap::new()),
             logs: logs::Logs::default(),
             endpoint: RwLock::new(String::new()),
+            streams,
             config,
         });
+        this.resume_events();
         let weak = Arc::downgrade(&this);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(30));
@@ -124,6 +138,11 @@ impl Functions {
 
     pub fn arn(&self, name: &str, qualifier: Option<&str>) -> String {
         self.store.arn(name, qualifier)
+    }
+
+    /// The zip a function's code came in.
+    pub fn zip_path(&self, name: &str, code_sha256: &str) -> PathBuf {
+        self.store.zip_path(name, code_sha256)
     }
 
     /// A function's log file (`nuage functions logs`).

@@ -305,6 +305,24 @@ impl Functions {
         .await
     }
 
+    /// PutFunctionEventInvokeConfig (`Some`) or its deletion.
+    pub async fn set_event_invoke(
+        &self,
+        name: &str,
+        settings: Option<crate::EventInvokeConfig>,
+    ) -> Result<()> {
+        if let Some(settings) = &settings {
+            for arn in settings.on_success.iter().chain(&settings.on_failure) {
+                crate::destinations::Destination::parse(arn)?;
+            }
+        }
+        self.change(name, move |_, function| {
+            function.event_invoke = settings;
+            Ok(())
+        })
+        .await
+    }
+
     /// Applies `edit` to a copy of the function, saves it, then publishes
     /// it; environments of the old configuration stop being reused.
     async fn change<T: Send + 'static>(

@@ -91,6 +91,8 @@ pub struct Function {
     pub reserved_concurrency: Option<u32>,
     #[serde(default)]
     pub urls: BTreeMap<String, UrlConfig>,
+    #[serde(default)]
+    pub event_invoke: Option<crate::events::EventInvokeConfig>,
 }
 
 impl Function {
@@ -247,6 +249,7 @@ impl Store {
             tags: new.tags,
             reserved_concurrency: None,
             urls: BTreeMap::new(),
+            event_invoke: None,
         };
         if new.publish {
             publish(&mut function, None)?;

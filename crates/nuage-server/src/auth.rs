@@ -40,6 +40,14 @@ impl Keys {
         self.0.is_empty()
     }
 
+    /// One key pair (the first by id): the credentials functions get.
+    pub fn first(&self) -> Option<(&str, &str)> {
+        self.0
+            .iter()
+            .min_by_key(|(id, _)| id.as_str())
+            .map(|(id, secret)| (id.as_str(), secret.as_str()))
+    }
+
     /// The secret of an access key id.
     pub fn secret(&self, id: &str) -> Option<&str> {
         self.0.get(id).map(String::as_str)

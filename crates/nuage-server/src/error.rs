@@ -136,6 +136,8 @@ pub enum ServerError {
     Objects(#[from] nuage_lake::objects::ObjectError),
     #[error(transparent)]
     Catalog(#[from] nuage_catalog::CatalogError),
+    #[error(transparent)]
+    Functions(#[from] nuage_functions::FunctionError),
     #[error("access key {0:?} is not ACCESS_KEY_ID:SECRET_ACCESS_KEY")]
     AccessKey(String),
     #[error("cannot listen on {addr}: {source}")]

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod error;
 pub mod firehose;
 pub mod kinesis;
+pub mod lambda;
 pub mod metrics;
 pub mod request;
 pub mod s3;
@@ -24,7 +25,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, Method, Uri};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use nuage_delivery::{Deliveries, DeliveriesConfig};
 use nuage_streams::{Streams, StreamsConfig};
@@ -45,6 +46,7 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// With keys, requests must be SigV4-signed by one of them.
     pub keys: auth::Keys,
+    pub functions: nuage_functions::FunctionsConfig,
 }
 
 impl ServerConfig {
@@ -54,6 +56,7 @@ impl ServerConfig {
         Self {
             streams: StreamsConfig::new(platform.data_dir.join("streams")),
             deliveries: DeliveriesConfig::new(platform.data_dir.join("firehose")),
+            functions: nuage_functions::FunctionsConfig::new(platform.data_dir.join("functions")),
             platform,
             limits: Limits::default(),
             keys: auth::Keys::default(),
@@ -66,6 +69,7 @@ pub struct App {
     pub firehose: firehose::Firehose,
     /// `None` when the lake is a remote S3 service rather than the embedded one.
     pub s3: Option<s3::S3Api>,
+    pub lambda: lambda::Lambda,
     keys: auth::Keys,
     /// Set at shutdown, so long-lived replies (subscriptions) end.
     closing: tokio::sync::watch::Sender<bool>,
@@ -84,9 +88,14 @@ impl App {
                 Some(s3::S3Api::new(objects, "us-east-1".into(), &config.keys))
             }
         };
+        let mut functions_config = config.functions.clone();
+        if let Some((id, secret)) = config.keys.first() {
+            functions_config.credentials = (id.to_string(), secret.to_string());
+        }
+        let functions = nuage_functions::Functions::open(functions_config, Some(streams.clone()))?;
         let catalog = nuage_catalog::open_metastore(&config.platform)?;
         let services = nuage_delivery::Services {
-            lake,
+            lake: lake.clone(),
             catalog,
             functions: config.platform.data_dir.join("functions"),
         };
@@ -109,6 +118,7 @@ impl App {
                 streams,
             },
             s3,
+            lambda: lambda::Lambda { functions, lake },
             keys: config.keys,
             closing,
         }))
@@ -145,6 +155,9 @@ const SERVICES: request::Services = request::Services {
 };
 
 async fn handle(State(app): State<Arc<App>>, request: axum::extract::Request) -> Response {
+    if lambda::is_lambda(request.uri(), request.headers()) {
+        return handle_lambda(app, request).await;
+    }
     if s3::is_s3(request.method(), request.uri(), request.headers()) {
         return match &app.s3 {
             Some(s3) => s3.call(request).await,
@@ -163,6 +176,36 @@ async fn handle(State(app): State<Arc<App>>, request: axum::extract::Request) ->
         }
     };
     handle_json(app, parts.method, parts.uri, parts.headers, body).await
+}
+
+/// A request for Lambda's REST API: signed like the JSON services.
+async fn handle_lambda(app: Arc<App>, request: axum::extract::Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(body) => body,
+        Err(_) => {
+            return lambda::LambdaError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLargeException",
+                format!("Request must be smaller than {MAX_BODY} bytes"),
+            )
+            .into_response();
+        }
+    };
+    if !parts.uri.path().starts_with("/_nuage/")
+        && let Err(e) = app
+            .keys
+            .verify(&parts.method, &parts.uri, &parts.headers, &body)
+    {
+        return lambda::LambdaError::from(e).into_response();
+    }
+    let response = app
+        .lambda
+        .dispatch(&parts.method, &parts.uri, &parts.headers, body);
+    match guarded(async { Ok(response.await) }).await {
+        Ok(response) => response,
+        Err(e) => lambda::LambdaError::from(e).into_response(),
+    }
 }
 
 /// A request for the JSON services (Kinesis, Firehose).
@@ -251,6 +294,9 @@ pub async fn serve(
             }
         }
     });
+    if let Ok(addr) = listener.local_addr() {
+        app.lambda.functions.set_endpoint(format!("http://{addr}"));
+    }
     let closing = app.closing.clone();
     let deliveries = app.firehose.deliveries.clone();
     let shutdown = async move {

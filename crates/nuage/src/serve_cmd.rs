@@ -1,4 +1,5 @@
-//! `nuage serve`: the platform's server (Kinesis today) on one port.
+//! `nuage serve`: the platform's server (Kinesis, Firehose, S3, Lambda) on
+//! one port.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -45,6 +46,19 @@ pub struct ServeArgs {
     /// Segment size before a shard starts a new segment file.
     #[arg(long, default_value_t = 64 * 1024 * 1024, value_name = "BYTES")]
     segment_bytes: u64,
+    /// Seconds before the retries of a failed asynchronous (Event)
+    /// invocation; Lambda waits 1 minute, then 2.
+    #[arg(
+        long,
+        default_value = "60,120",
+        value_delimiter = ',',
+        value_name = "SECONDS,..."
+    )]
+    lambda_retry_delays: Vec<f64>,
+    /// Environments one function may run at once without reserved
+    /// concurrency.
+    #[arg(long, default_value_t = 32)]
+    lambda_max_environments: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -75,7 +89,22 @@ pub async fn run(config: &nuage_common::Config, args: ServeArgs) -> anyhow::Resu
         segment_bytes: 64 * 1024 * 1024,
         ..server.streams.log
     };
-    server.deliveries.region = args.region;
+    server.deliveries.region = args.region.clone();
+    server.functions.region = args.region;
+    if args.lambda_retry_delays.is_empty()
+        || args
+            .lambda_retry_delays
+            .iter()
+            .any(|s| !(0.0..=3600.0).contains(s))
+    {
+        anyhow::bail!("--lambda-retry-delays takes seconds between 0 and 3600, e.g. 60,120");
+    }
+    server.functions.retry_delays = args
+        .lambda_retry_delays
+        .iter()
+        .map(|s| std::time::Duration::from_secs_f64(*s))
+        .collect();
+    server.functions.max_environments = args.lambda_max_environments.max(1);
     server.limits.max_record_bytes = args.max_record_bytes;
     server.keys = nuage_server::auth::Keys::parse(args.access_keys.as_deref().unwrap_or(""))?;
     let app = App::open(server).await?;

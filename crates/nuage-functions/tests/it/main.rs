@@ -24,7 +24,7 @@ pub fn zip(files: &[(&str, &str, bool)]) -> Bytes {
 }
 
 pub fn open(dir: &std::path::Path) -> Arc<Functions> {
-    Functions::open(FunctionsConfig::new(dir.join("functions"))).unwrap()
+    Functions::open(FunctionsConfig::new(dir.join("functions")), None).unwrap()
 }
 
 pub fn new_function(name: &str, runtime: &str, handler: &str, zip: Bytes) -> NewFunction {

@@ -199,7 +199,7 @@ pub fn is_s3(method: &Method, uri: &Uri, headers: &HeaderMap) -> bool {
 }
 
 /// The service in a SigV4 Authorization header's credential scope.
-fn credential_service(auth: &str) -> Option<&str> {
+pub(crate) fn credential_service(auth: &str) -> Option<&str> {
     let fields = crate::request::authorization_fields(auth);
     let credential = fields.iter().find(|(k, _)| *k == "Credential")?.1;
     credential.split('/').nth(3)

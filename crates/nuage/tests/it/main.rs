@@ -6,6 +6,7 @@ mod cli;
 mod crash;
 mod crawl;
 mod firehose;
+mod lambda;
 mod movies;
 mod recs;
 mod s3;

@@ -1,0 +1,465 @@
+//! `nuage serve` as Lambda, through the AWS SDK for Lambda: Python
+//! handlers written for AWS, zipped, created, invoked, updated, versioned.
+//! Error types, statuses and payload shapes are those of the Lambda API
+//! reference and its runtime documentation.
+
+use std::io::Write;
+use std::time::Duration;
+
+use aws_sdk_lambda::Client;
+use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_lambda::error::ProvideErrorMetadata;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{
+    DestinationConfig, Environment, InvocationType, LogType, OnFailure, Runtime,
+};
+use base64::Engine;
+
+use crate::streams::{Server, read_shard, runtime};
+
+pub fn client(server: &Server) -> Client {
+    let config = aws_sdk_lambda::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(&server.endpoint)
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .build();
+    Client::from_conf(config)
+}
+
+/// A zip of `(name, content)` files.
+pub fn zip(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, content) in files {
+        let options = zip::write::SimpleFileOptions::default().unix_permissions(0o755);
+        out.start_file(*name, options).unwrap();
+        out.write_all(content.as_bytes()).unwrap();
+    }
+    out.finish().unwrap().into_inner()
+}
+
+fn code<E: ProvideErrorMetadata>(error: &E) -> String {
+    error.code().unwrap_or("<none>").to_string()
+}
+
+const HANDLER: &str = r#"
+import json, os
+VERSION = "one"
+def lambda_handler(event, context):
+    print("event", json.dumps(event))
+    if event.get("fail"):
+        raise KeyError("no such thing")
+    if "mark" in event:
+        with open(os.environ["MARKS"], "a") as f:
+            f.write(event["mark"] + "\n")
+    return {"version": VERSION, "greeting": os.environ.get("GREETING"),
+            "function": context.function_name, "arn": context.invoked_function_arn}
+"#;
+
+#[test]
+fn a_python_function_is_created_invoked_updated_and_versioned() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let lambda = client(&server);
+    let marks = dir.path().join("marks.txt");
+    runtime().block_on(async {
+        let created = lambda
+            .create_function()
+            .function_name("greeter")
+            .runtime(Runtime::Python312)
+            .role("arn:aws:iam::000000000000:role/lambda")
+            .handler("app.lambda_handler")
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(Blob::new(zip(&[("app.py", HANDLER)])))
+                    .build(),
+            )
+            .environment(
+                Environment::builder()
+                    .variables("GREETING", "hello")
+                    .variables("MARKS", marks.to_str().unwrap())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.function_name(), Some("greeter"));
+        assert_eq!(
+            created.function_arn(),
+            Some("arn:aws:lambda:us-east-1:000000000000:function:greeter")
+        );
+        assert_eq!(created.timeout(), Some(3));
+        assert_eq!(created.memory_size(), Some(128));
+        assert_eq!(created.version(), Some("$LATEST"));
+
+        let again = lambda
+            .create_function()
+            .function_name("greeter")
+            .runtime(Runtime::Python312)
+            .role("arn:aws:iam::000000000000:role/lambda")
+            .handler("app.lambda_handler")
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(Blob::new(zip(&[("app.py", HANDLER)])))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&again), "ResourceConflictException");
+
+        // RequestResponse with the log's tail.
+        let out = lambda
+            .invoke()
+            .function_name("greeter")
+            .payload(Blob::new(r#"{"name": "ada"}"#))
+            .log_type(LogType::Tail)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.status_code(), 200);
+        assert_eq!(out.function_error(), None);
+        assert_eq!(out.executed_version(), Some("$LATEST"));
+        let body: serde_json::Value =
+            serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+        assert_eq!(body["version"], "one");
+        assert_eq!(body["greeting"], "hello");
+        assert_eq!(body["function"], "greeter");
+        let log = base64::engine::general_purpose::STANDARD
+            .decode(out.log_result().unwrap())
+            .unwrap();
+        let log = String::from_utf8(log).unwrap();
+        assert!(log.contains("START RequestId: "), "{log}");
+        assert!(log.contains(r#"event {"name": "ada"}"#), "{log}");
+        assert!(log.contains("REPORT RequestId: "), "{log}");
+
+        // An unhandled exception.
+        let failed = lambda
+            .invoke()
+            .function_name("greeter")
+            .payload(Blob::new(r#"{"fail": true}"#))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(failed.status_code(), 200);
+        assert_eq!(failed.function_error(), Some("Unhandled"));
+        let error: serde_json::Value =
+            serde_json::from_slice(failed.payload().unwrap().as_ref()).unwrap();
+        assert_eq!(error["errorType"], "KeyError");
+        assert_eq!(error["errorMessage"], "'no such thing'");
+
+        // DryRun checks without running; Event queues and runs later.
+        let dry = lambda
+            .invoke()
+            .function_name("greeter")
+            .invocation_type(InvocationType::DryRun)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(dry.status_code(), 204);
+        let queued = lambda
+            .invoke()
+            .function_name("greeter")
+            .invocation_type(InvocationType::Event)
+            .payload(Blob::new(r#"{"mark": "queued"}"#))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(queued.status_code(), 202);
+        wait_for(|| std::fs::read_to_string(&marks).is_ok_and(|m| m == "queued\n")).await;
+
+        // Not JSON.
+        let bad = lambda
+            .invoke()
+            .function_name("greeter")
+            .payload(Blob::new("not json"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&bad), "InvalidRequestContentException");
+
+        // Publish version 1, change the code, alias "live" to version 1.
+        let v1 = lambda
+            .publish_version()
+            .function_name("greeter")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(v1.version(), Some("1"));
+        lambda
+            .update_function_code()
+            .function_name("greeter")
+            .zip_file(Blob::new(zip(&[(
+                "app.py",
+                &HANDLER.replace("VERSION = \"one\"", "VERSION = \"two\""),
+            )])))
+            .send()
+            .await
+            .unwrap();
+        lambda
+            .create_alias()
+            .function_name("greeter")
+            .name("live")
+            .function_version("1")
+            .send()
+            .await
+            .unwrap();
+        for (qualifier, expected, executed) in [
+            (None, "two", "$LATEST"),
+            (Some("1"), "one", "1"),
+            (Some("live"), "one", "1"),
+        ] {
+            let mut call = lambda.invoke().function_name("greeter");
+            if let Some(q) = qualifier {
+                call = call.qualifier(q);
+            }
+            let out = call.send().await.unwrap();
+            let body: serde_json::Value =
+                serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+            assert_eq!(body["version"], expected, "{qualifier:?}");
+            assert_eq!(out.executed_version(), Some(executed));
+        }
+        let versions = lambda
+            .list_versions_by_function()
+            .function_name("greeter")
+            .send()
+            .await
+            .unwrap();
+        let names: Vec<_> = versions
+            .versions()
+            .iter()
+            .filter_map(|v| v.version())
+            .collect();
+        assert_eq!(names, ["$LATEST", "1"]);
+
+        // Configuration: a new timeout and environment take effect.
+        let updated = lambda
+            .update_function_configuration()
+            .function_name("greeter")
+            .timeout(10)
+            .environment(
+                Environment::builder()
+                    .variables("GREETING", "bonjour")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(updated.timeout(), Some(10));
+        let out = lambda
+            .invoke()
+            .function_name("greeter")
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value =
+            serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+        assert_eq!(body["greeting"], "bonjour");
+
+        let got = lambda
+            .get_function()
+            .function_name("greeter")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.configuration().unwrap().timeout(), Some(10));
+        let listed = lambda.list_functions().send().await.unwrap();
+        assert_eq!(listed.functions().len(), 1);
+
+        lambda
+            .delete_function()
+            .function_name("greeter")
+            .send()
+            .await
+            .unwrap();
+        let gone = lambda
+            .get_function()
+            .function_name("greeter")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&gone), "ResourceNotFoundException");
+        assert_eq!(
+            gone.into_service_error().meta().message(),
+            Some("Function not found: arn:aws:lambda:us-east-1:000000000000:function:greeter")
+        );
+    });
+}
+
+#[test]
+fn bad_requests_get_lambdas_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let lambda = client(&server);
+    runtime().block_on(async {
+        let base = || {
+            lambda
+                .create_function()
+                .function_name("f")
+                .runtime(Runtime::Python312)
+                .role("arn:aws:iam::000000000000:role/lambda")
+                .handler("app.handler")
+                .code(
+                    aws_sdk_lambda::types::FunctionCode::builder()
+                        .zip_file(Blob::new(zip(&[("app.py", "def handler(e, c): return 1")])))
+                        .build(),
+                )
+        };
+        let e = base().timeout(901).send().await.unwrap_err();
+        assert_eq!(code(&e), "ValidationException");
+        assert!(
+            e.into_service_error()
+                .meta()
+                .message()
+                .unwrap()
+                .contains("Value '901' at 'timeout' failed to satisfy constraint: Member must have value less than or equal to 900")
+        );
+        let e = base()
+            .environment(Environment::builder().variables("AWS_REGION", "x").build())
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), "InvalidParameterValueException");
+        let e = base()
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(Blob::new("not a zip"))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), "InvalidParameterValueException");
+        let e = base().runtime(Runtime::Java21).send().await.unwrap_err();
+        assert_eq!(code(&e), "InvalidParameterValueException");
+
+        // Reserved concurrency 0: every invocation is throttled.
+        base().send().await.unwrap();
+        lambda
+            .put_function_concurrency()
+            .function_name("f")
+            .reserved_concurrent_executions(0)
+            .send()
+            .await
+            .unwrap();
+        let e = lambda.invoke().function_name("f").send().await.unwrap_err();
+        assert_eq!(code(&e), "TooManyRequestsException");
+        lambda
+            .delete_function_concurrency()
+            .function_name("f")
+            .send()
+            .await
+            .unwrap();
+        let out = lambda.invoke().function_name("f").send().await.unwrap();
+        assert_eq!(out.payload().unwrap().as_ref(), b"1");
+
+        let e = lambda
+            .invoke()
+            .function_name("f")
+            .qualifier("7")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), "ResourceNotFoundException");
+    });
+}
+
+#[test]
+fn a_failing_event_invocation_is_retried_then_sent_to_its_failure_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--lambda-retry-delays", "0.1,0.1"]);
+    let lambda = client(&server);
+    let kinesis = server.client();
+    let attempts = dir.path().join("attempts.txt");
+    runtime().block_on(async {
+        kinesis
+            .create_stream()
+            .stream_name("failures")
+            .shard_count(1)
+            .send()
+            .await
+            .unwrap();
+        let handler = r#"
+import os
+def handler(event, context):
+    with open(os.environ["ATTEMPTS"], "a") as f:
+        f.write(context.aws_request_id + "\n")
+    raise RuntimeError("always")
+"#;
+        lambda
+            .create_function()
+            .function_name("flaky")
+            .runtime(Runtime::Python312)
+            .role("arn:aws:iam::000000000000:role/lambda")
+            .handler("app.handler")
+            .environment(
+                Environment::builder()
+                    .variables("ATTEMPTS", attempts.to_str().unwrap())
+                    .build(),
+            )
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(Blob::new(zip(&[("app.py", handler)])))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        lambda
+            .put_function_event_invoke_config()
+            .function_name("flaky")
+            .destination_config(
+                DestinationConfig::builder()
+                    .on_failure(
+                        OnFailure::builder()
+                            .destination("arn:aws:kinesis:us-east-1:000000000000:stream/failures")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let queued = lambda
+            .invoke()
+            .function_name("flaky")
+            .invocation_type(InvocationType::Event)
+            .payload(Blob::new(r#"{"order": 7}"#))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(queued.status_code(), 202);
+        let shard = "shardId-000000000000";
+        let mut records = Vec::new();
+        for _ in 0..100 {
+            records = read_shard(&kinesis, "failures", shard).await;
+            if !records.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(records.len(), 1);
+        let record: serde_json::Value = serde_json::from_slice(&records[0].2).unwrap();
+        assert_eq!(record["requestContext"]["condition"], "RetriesExhausted");
+        assert_eq!(record["requestContext"]["approximateInvokeCount"], 3);
+        assert_eq!(record["requestPayload"]["order"], 7);
+        assert_eq!(record["responseContext"]["functionError"], "Unhandled");
+        assert_eq!(record["responsePayload"]["errorType"], "RuntimeError");
+        // One request id through the three attempts.
+        let ids = std::fs::read_to_string(&attempts).unwrap();
+        let ids: Vec<&str> = ids.lines().collect();
+        assert_eq!(ids.len(), 3);
+        assert!(ids.iter().all(|id| *id == ids[0]));
+        assert_eq!(record["requestContext"]["requestId"], ids[0]);
+    });
+}
+
+async fn wait_for(done: impl Fn() -> bool) {
+    for _ in 0..100 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("gave up waiting");
+}
