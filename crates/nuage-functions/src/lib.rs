@@ -22,6 +22,7 @@ mod events;
 mod invoke;
 mod logs;
 mod manage;
+pub mod mappings;
 pub mod runtime;
 pub mod store;
 
@@ -33,6 +34,7 @@ use std::time::Duration;
 pub use error::{FunctionError, Result};
 pub use events::EventInvokeConfig;
 pub use invoke::{InvokeOutcome, InvokeRequest};
+pub use mappings::{Mapping, MappingRequest, MappingState};
 pub use store::{Alias, Config, ConfigChanges, Function, LATEST, NewFunction, UrlConfig};
 
 /// Where functions live and how they run.
@@ -83,6 +85,8 @@ pub struct Functions {
     endpoint: RwLock<String>,
     /// The streams destinations and event-source mappings use.
     streams: Option<Arc<nuage_streams::Streams>>,
+    /// Event-source mappings by UUID, with their pollers.
+    mappings: Mutex<BTreeMap<String, mappings::Running>>,
 }
 
 impl Functions {
@@ -110,9 +114,11 @@ impl Functions {
             logs: logs::Logs::default(),
             endpoint: RwLock::new(String::new()),
             streams,
+            mappings: Mutex::new(BTreeMap::new()),
             config,
         });
         this.resume_events();
+        this.resume_mappings();
         let weak = Arc::downgrade(&this);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(30));

@@ -299,6 +299,7 @@ pub async fn serve(
     }
     let closing = app.closing.clone();
     let deliveries = app.firehose.deliveries.clone();
+    let functions = app.lambda.functions.clone();
     let shutdown = async move {
         shutdown.await;
         closing.send_replace(true);
@@ -314,8 +315,10 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await;
     retention.abort();
-    // Every delivery stream writes what it has accepted before we exit.
+    // Every delivery stream writes what it has accepted before we exit,
+    // and every event-source mapping finishes and checkpoints its batch.
     deliveries.shutdown().await;
+    functions.stop_mappings().await;
     result.map_err(ServerError::Serve)
 }
 

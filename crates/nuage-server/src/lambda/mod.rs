@@ -6,6 +6,7 @@
 mod errors;
 mod functions;
 mod invoke;
+mod mappings;
 mod shapes;
 
 use std::sync::Arc;
@@ -217,6 +218,23 @@ impl Lambda {
             }
             ("DELETE", ["2019-09-25", "functions", name, "event-invoke-config"]) => {
                 self.delete_event_invoke(&route(name)?).await
+            }
+            (
+                "POST",
+                ["2015-03-31", "event-source-mappings"]
+                | ["2015-03-31", "event-source-mappings", ""],
+            ) => self.create_mapping(&body).await,
+            (
+                "GET",
+                ["2015-03-31", "event-source-mappings"]
+                | ["2015-03-31", "event-source-mappings", ""],
+            ) => self.list_mappings(&route("x")?),
+            ("GET", ["2015-03-31", "event-source-mappings", uuid]) => self.get_mapping(uuid),
+            ("PUT", ["2015-03-31", "event-source-mappings", uuid]) => {
+                self.update_mapping(uuid, &body).await
+            }
+            ("DELETE", ["2015-03-31", "event-source-mappings", uuid]) => {
+                self.delete_mapping(uuid).await
             }
             ("GET", ["2016-08-19", "account-settings", ..]) => Ok(self.account_settings()),
             ("GET", ["_nuage", "lambda", "code", name, sha]) => self.code_zip(name, sha).await,

@@ -266,3 +266,41 @@ shape! {
 }
 
 use crate::shape::Rule;
+
+shape! {
+    pub struct Filter as "com.amazonaws.lambda#Filter" {
+        pattern "Pattern": String [MinLength(0), MaxLength(4096)],
+    }
+}
+
+shape! {
+    pub struct FilterCriteria as "com.amazonaws.lambda#FilterCriteria" {
+        filters "Filters": Vec<Filter>,
+    }
+}
+
+shape! {
+    pub struct EventSourceMapping {
+        event_source_arn "EventSourceArn": String [Pattern(&EVENT_SOURCE_ARN)],
+        function_name "FunctionName": String [MinLength(1), MaxLength(140), Pattern(&FUNCTION_NAME)],
+        enabled "Enabled": bool,
+        batch_size "BatchSize": Int [Min(1), Max(10000)],
+        filter_criteria "FilterCriteria": FilterCriteria,
+        maximum_batching_window_in_seconds "MaximumBatchingWindowInSeconds": Int [Min(0), Max(300)],
+        parallelization_factor "ParallelizationFactor": Int [Min(1), Max(10)],
+        starting_position "StartingPosition": String [OneOf(&["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"])],
+        starting_position_timestamp "StartingPositionTimestamp": serde_json::Value,
+        destination_config "DestinationConfig": DestinationConfig,
+        maximum_record_age_in_seconds "MaximumRecordAgeInSeconds": Int [Min(-1), Max(604800)],
+        bisect_batch_on_function_error "BisectBatchOnFunctionError": bool,
+        maximum_retry_attempts "MaximumRetryAttempts": Int [Min(-1), Max(10000)],
+        tags "Tags": BTreeMap<String, String>,
+        tumbling_window_in_seconds "TumblingWindowInSeconds": Int [Min(0), Max(900)],
+        function_response_types "FunctionResponseTypes": Vec<String> [MinLength(0), MaxLength(1), Items(&[Rule::OneOf(&["ReportBatchItemFailures"])])],
+    }
+}
+
+pub static EVENT_SOURCE_ARN: Pattern = Pattern {
+    text: "arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:([a-z]{2}(-gov)?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)",
+    matches: |s| s.starts_with("arn:aws") && s.split(':').count() >= 6,
+};

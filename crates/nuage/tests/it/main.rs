@@ -7,6 +7,7 @@ mod crash;
 mod crawl;
 mod firehose;
 mod lambda;
+mod lambda_mappings;
 mod movies;
 mod recs;
 mod s3;
