@@ -323,6 +323,16 @@ impl Functions {
         .await
     }
 
+    /// The function (and qualifier) whose URL has this id.
+    pub fn url_target(&self, id: &str) -> Option<(String, Option<String>, UrlConfig)> {
+        self.read().values().find_map(|f| {
+            f.urls.iter().find(|(_, u)| u.id == id).map(|(q, u)| {
+                let qualifier = (!q.is_empty()).then(|| q.clone());
+                (f.latest.name.clone(), qualifier, u.clone())
+            })
+        })
+    }
+
     /// Applies `edit` to a copy of the function, saves it, then publishes
     /// it; environments of the old configuration stop being reused.
     async fn change<T: Send + 'static>(

@@ -73,8 +73,9 @@ pub struct Alias {
 /// A function URL's configuration.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct UrlConfig {
+    /// The URL's host label (`<id>.lambda-url.<region>...`).
+    pub id: String,
     pub auth_type: String,
-    pub qualifier: Option<String>,
     pub cors: Option<serde_json::Value>,
     pub invoke_mode: String,
     pub created: String,

@@ -155,6 +155,9 @@ const SERVICES: request::Services = request::Services {
 };
 
 async fn handle(State(app): State<Arc<App>>, request: axum::extract::Request) -> Response {
+    if let Some((id, path)) = lambda::url_target(request.uri(), request.headers()) {
+        return function_url(app, &id, &path, request).await;
+    }
     if lambda::is_lambda(request.uri(), request.headers()) {
         return handle_lambda(app, request).await;
     }
@@ -206,6 +209,31 @@ async fn handle_lambda(app: Arc<App>, request: axum::extract::Request) -> Respon
         Ok(response) => response,
         Err(e) => lambda::LambdaError::from(e).into_response(),
     }
+}
+
+/// An HTTP request to a function URL (any method, any path).
+async fn function_url(
+    app: Arc<App>,
+    id: &str,
+    path: &str,
+    request: axum::extract::Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, 6 * 1024 * 1024).await else {
+        return (
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "function URL requests are limited to 6 MB",
+        )
+            .into_response();
+    };
+    // AWS_IAM URLs take SigV4-signed requests only (any signature when the
+    // server has no access keys).
+    let signed = parts.headers.contains_key("authorization")
+        && app
+            .keys
+            .verify(&parts.method, &parts.uri, &parts.headers, &body)
+            .is_ok();
+    app.lambda.serve_url(id, path, &parts, body, signed).await
 }
 
 /// A request for the JSON services (Kinesis, Firehose).

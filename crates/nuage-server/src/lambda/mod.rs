@@ -8,6 +8,7 @@ mod functions;
 mod invoke;
 mod mappings;
 mod shapes;
+mod urls;
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use nuage_functions::Functions;
 use serde::de::DeserializeOwned;
 
 pub use errors::{LambdaError, LambdaResult};
+pub use urls::url_target;
 
 /// The path prefixes of Lambda's operations (each API version of the
 /// model), and nuage's own download path for function code.
@@ -236,6 +238,17 @@ impl Lambda {
             ("DELETE", ["2015-03-31", "event-source-mappings", uuid]) => {
                 self.delete_mapping(uuid).await
             }
+            ("POST", ["2021-10-31", "functions", name, "url"]) => {
+                self.put_url(&route(name)?, &body, true).await
+            }
+            ("PUT", ["2021-10-31", "functions", name, "url"]) => {
+                self.put_url(&route(name)?, &body, false).await
+            }
+            ("GET", ["2021-10-31", "functions", name, "url"]) => self.get_url(&route(name)?),
+            ("DELETE", ["2021-10-31", "functions", name, "url"]) => {
+                self.delete_url(&route(name)?).await
+            }
+            ("GET", ["2021-10-31", "functions", name, "urls"]) => self.list_urls(&route(name)?),
             ("GET", ["2016-08-19", "account-settings", ..]) => Ok(self.account_settings()),
             ("GET", ["_nuage", "lambda", "code", name, sha]) => self.code_zip(name, sha).await,
             _ => Err(LambdaError::unknown(m, uri.path())),

@@ -304,3 +304,11 @@ pub static EVENT_SOURCE_ARN: Pattern = Pattern {
     text: "arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:([a-z]{2}(-gov)?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)",
     matches: |s| s.starts_with("arn:aws") && s.split(':').count() >= 6,
 };
+
+shape! {
+    pub struct FunctionUrl {
+        auth_type "AuthType": String [OneOf(&["NONE", "AWS_IAM"])],
+        cors "Cors": serde_json::Value,
+        invoke_mode "InvokeMode": String [OneOf(&["BUFFERED", "RESPONSE_STREAM"])],
+    }
+}

@@ -1,4 +1,4 @@
-//! `nuage bench streams|firehose|s3`: load generators for a running `nuage
+//! `nuage bench streams|firehose|s3|functions`: load generators for a running `nuage
 //! serve` (or any Kinesis or S3 endpoint, for streams and s3). They print records/s, MB/s
 //! and request latencies.
 //!
@@ -6,6 +6,7 @@
 //! [`crate::client`]), so the figures are the server's, not an SDK's.
 
 mod firehose;
+mod functions;
 mod latency;
 mod s3;
 mod streams;
@@ -30,6 +31,9 @@ enum BenchWhat {
     /// PUT and GET of small objects (objects/s, latency) and of one large
     /// object (MB/s) against an S3 endpoint.
     S3(s3::S3Bench),
+    /// Lambda: warm and cold invocation latency of a no-op Python handler,
+    /// and event-source mapping throughput (records/s).
+    Functions(functions::FunctionsBench),
 }
 
 pub async fn run(config: &nuage_common::Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -37,5 +41,6 @@ pub async fn run(config: &nuage_common::Config, args: BenchArgs) -> anyhow::Resu
         BenchWhat::Streams(b) => streams::run(b).await,
         BenchWhat::Firehose(b) => firehose::run(config, b).await,
         BenchWhat::S3(b) => s3::run(b).await,
+        BenchWhat::Functions(b) => functions::run(b).await,
     }
 }

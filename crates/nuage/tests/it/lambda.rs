@@ -463,3 +463,29 @@ async fn wait_for(done: impl Fn() -> bool) {
     }
     panic!("gave up waiting");
 }
+
+/// boto3 and the aws CLI (`lambda create-function --zip-file fileb://`,
+/// `create-event-source-mapping`, invoke, a function URL), from
+/// `lambda_clients.py`.
+#[test]
+fn boto3_and_the_aws_cli_work_unchanged() {
+    crate::require_python("boto3", "boto3");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let scratch = dir.path().join("scratch");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/lambda_clients.py");
+    let output = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&server.endpoint)
+        .arg(&scratch)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "lambda_clients.py failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
