@@ -55,6 +55,8 @@ pub(crate) struct Run {
 struct Output {
     buffer: Mutex<Vec<u8>>,
     marks: watch::Sender<u64>,
+    /// When the first mark (the runtime's init done) was read.
+    initialized: Mutex<Option<Instant>>,
 }
 
 pub(crate) struct Environment {
@@ -91,6 +93,7 @@ impl Environment {
         let output = Arc::new(Output {
             buffer: Mutex::new(Vec::new()),
             marks: watch::channel(0).0,
+            initialized: Mutex::new(None),
         });
         let reading = output.clone();
         std::thread::Builder::new()
@@ -149,7 +152,12 @@ impl Environment {
             ended,
             output,
             max_memory_mb,
-            init: first.then(|| self.started.elapsed()),
+            // Init: until the runtime said it was ready (nuage's runtime
+            // clients), else until this first invocation ended.
+            init: first.then(|| {
+                lock(&self.output.initialized)
+                    .map_or_else(|| self.started.elapsed(), |t| t - self.started)
+            }),
         }
     }
 
@@ -190,6 +198,7 @@ fn read_output(mut reader: std::io::PipeReader, output: &Output) {
             pending.drain(..end);
         }
         if marks > 0 {
+            lock(&output.initialized).get_or_insert_with(Instant::now);
             output.marks.send_modify(|m| *m += marks);
         }
     }

@@ -81,18 +81,23 @@ impl App {
     pub async fn open(config: ServerConfig) -> Result<Arc<Self>, ServerError> {
         let streams = Arc::new(Streams::open(config.streams)?);
         let lake = Arc::new(nuage_lake::Lake::new(&config.platform)?);
-        let s3 = match &config.platform.s3 {
-            Some(_) => None,
-            None => {
-                let objects = nuage_lake::objects::Objects::open(lake.lake_dir())?;
-                Some(s3::S3Api::new(objects, "us-east-1".into(), &config.keys))
-            }
-        };
         let mut functions_config = config.functions.clone();
         if let Some((id, secret)) = config.keys.first() {
             functions_config.credentials = (id.to_string(), secret.to_string());
         }
         let functions = nuage_functions::Functions::open(functions_config, Some(streams.clone()))?;
+        let s3 = match &config.platform.s3 {
+            Some(_) => None,
+            None => {
+                let objects = nuage_lake::objects::Objects::open(lake.lake_dir())?;
+                Some(s3::S3Api::new(
+                    objects,
+                    config.functions.region.clone(),
+                    &config.keys,
+                    Some(functions.clone()),
+                ))
+            }
+        };
         let catalog = nuage_catalog::open_metastore(&config.platform)?;
         let services = nuage_delivery::Services {
             lake: lake.clone(),

@@ -19,6 +19,7 @@ mod errors;
 mod keyless;
 mod listing;
 mod multipart;
+mod notifications;
 mod objects;
 
 use std::sync::Arc;
@@ -49,10 +50,17 @@ impl std::fmt::Debug for S3Api {
 }
 
 impl S3Api {
-    pub fn new(objects: Objects, region: String, keys: &Keys) -> Self {
+    /// `functions` receive the buckets' notifications.
+    pub fn new(
+        objects: Objects,
+        region: String,
+        keys: &Keys,
+        functions: Option<Arc<nuage_functions::Functions>>,
+    ) -> Self {
         let mut builder = S3ServiceBuilder::new(NuageS3 {
             objects: objects.clone(),
             region: Arc::from(region),
+            functions,
         });
         builder.set_host(LocalHost);
         if !keys.is_empty() {
@@ -248,6 +256,7 @@ impl S3Auth for KeyAuth {
 pub struct NuageS3 {
     objects: Objects,
     region: Arc<str>,
+    functions: Option<Arc<nuage_functions::Functions>>,
 }
 
 type Answer<T> = S3Result<S3Response<T>>;
@@ -354,7 +363,10 @@ impl S3 for NuageS3 {
         self.list_object_versions_(req).await
     }
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> Answer<PutObjectOutput> {
-        self.put_object_(req).await
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let answer = self.put_object_(req).await?;
+        self.changed(&bucket, &key, "ObjectCreated:Put").await;
+        Ok(answer)
     }
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> Answer<GetObjectOutput> {
         self.get_object_(req).await
@@ -363,16 +375,29 @@ impl S3 for NuageS3 {
         self.head_object_(req).await
     }
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> Answer<DeleteObjectOutput> {
-        self.delete_object_(req).await
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let answer = self.delete_object_(req).await?;
+        self.changed(&bucket, &key, "ObjectRemoved:Delete").await;
+        Ok(answer)
     }
     async fn delete_objects(
         &self,
         req: S3Request<DeleteObjectsInput>,
     ) -> Answer<DeleteObjectsOutput> {
-        self.delete_objects_(req).await
+        let bucket = req.input.bucket.clone();
+        let answer = self.delete_objects_(req).await?;
+        for deleted in answer.output.deleted.iter().flatten() {
+            if let Some(key) = &deleted.key {
+                self.changed(&bucket, key, "ObjectRemoved:Delete").await;
+            }
+        }
+        Ok(answer)
     }
     async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> Answer<CopyObjectOutput> {
-        self.copy_object_(req).await
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let answer = self.copy_object_(req).await?;
+        self.changed(&bucket, &key, "ObjectCreated:Copy").await;
+        Ok(answer)
     }
     async fn get_object_tagging(
         &self,
@@ -411,7 +436,11 @@ impl S3 for NuageS3 {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> Answer<CompleteMultipartUploadOutput> {
-        self.complete_multipart_upload_(req).await
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let answer = self.complete_multipart_upload_(req).await?;
+        self.changed(&bucket, &key, "ObjectCreated:CompleteMultipartUpload")
+            .await;
+        Ok(answer)
     }
     async fn abort_multipart_upload(
         &self,
@@ -422,11 +451,31 @@ impl S3 for NuageS3 {
     async fn list_parts(&self, req: S3Request<ListPartsInput>) -> Answer<ListPartsOutput> {
         self.list_parts_(req).await
     }
+    async fn put_bucket_notification_configuration(
+        &self,
+        req: S3Request<PutBucketNotificationConfigurationInput>,
+    ) -> Answer<PutBucketNotificationConfigurationOutput> {
+        self.put_bucket_notification_configuration_(req).await
+    }
+    async fn get_bucket_notification_configuration(
+        &self,
+        req: S3Request<GetBucketNotificationConfigurationInput>,
+    ) -> Answer<GetBucketNotificationConfigurationOutput> {
+        self.get_bucket_notification_configuration_(req).await
+    }
     async fn list_multipart_uploads(
         &self,
         req: S3Request<ListMultipartUploadsInput>,
     ) -> Answer<ListMultipartUploadsOutput> {
         self.list_multipart_uploads_(req).await
+    }
+}
+
+impl NuageS3 {
+    /// Tells the bucket's notification rules about a change.
+    async fn changed(&self, bucket: &str, key: &str, event: &'static str) {
+        self.notify(notifications::Change { bucket, key, event })
+            .await;
     }
 }
 

@@ -489,3 +489,192 @@ fn boto3_and_the_aws_cli_work_unchanged() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// The data-lake seed: a CSV put into the raw bucket through S3 invokes,
+/// by the bucket's notification configuration, a function that runs the
+/// crawler on the object's folder; SQL then reads the new table. The event
+/// is S3's documented message (eventName, bucket, URL-encoded key, size,
+/// the ETag as the MD5 of the bytes).
+#[test]
+fn an_object_put_through_s3_triggers_a_function_that_crawls_it() {
+    use aws_sdk_s3::primitives::ByteStream;
+    use aws_sdk_s3::types::{
+        Event, FilterRule, FilterRuleName, LambdaFunctionConfiguration, NotificationConfiguration,
+        NotificationConfigurationFilter, S3KeyFilter,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &[]);
+    let events = dir.path().join("events.jsonl");
+    let handler = r#"
+import json, os, subprocess, urllib.parse
+def handler(event, context):
+    with open(os.environ["EVENTS"], "a") as f:
+        f.write(json.dumps(event) + "\n")
+    record = event["Records"][0]
+    if not record["eventName"].startswith("ObjectCreated"):
+        return
+    bucket = record["s3"]["bucket"]["name"]
+    key = urllib.parse.unquote_plus(record["s3"]["object"]["key"])
+    folder = key.rsplit("/", 1)[0]
+    subprocess.run([os.environ["NUAGE_BIN"], "--data-dir", os.environ["DATA"], "crawl",
+                    f"s3://{bucket}/{folder}/", "--database", "raw"], check=True)
+"#;
+    let csv = "station,vehicles\nA,12\nB,7\nC,30\n";
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url(&server.endpoint)
+            .force_path_style(true)
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .build(),
+    );
+    let lambda = client(&server);
+    runtime().block_on(async {
+        lambda
+            .create_function()
+            .function_name("crawl-raw")
+            .runtime(Runtime::Python312)
+            .role("arn:aws:iam::000000000000:role/lambda")
+            .handler("app.handler")
+            .timeout(60)
+            .environment(
+                Environment::builder()
+                    .variables("EVENTS", events.to_str().unwrap())
+                    .variables("NUAGE_BIN", env!("CARGO_BIN_EXE_nuage"))
+                    .variables("DATA", data.to_str().unwrap())
+                    .build(),
+            )
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(Blob::new(zip(&[("app.py", handler)])))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        s3.create_bucket().bucket("raw").send().await.unwrap();
+        let rule = |name: FilterRuleName, value: &str| {
+            FilterRule::builder().name(name).value(value).build()
+        };
+        let configuration = |arn: &str| {
+            NotificationConfiguration::builder()
+                .lambda_function_configurations(
+                    LambdaFunctionConfiguration::builder()
+                        .id("crawl-csv")
+                        .lambda_function_arn(arn)
+                        .events(Event::from("s3:ObjectCreated:*"))
+                        .events(Event::from("s3:ObjectRemoved:*"))
+                        .filter(
+                            NotificationConfigurationFilter::builder()
+                                .key(
+                                    S3KeyFilter::builder()
+                                        .filter_rules(rule(FilterRuleName::Prefix, "tolls/"))
+                                        .filter_rules(rule(FilterRuleName::Suffix, ".csv"))
+                                        .build(),
+                                )
+                                .build(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        };
+        let missing = s3
+            .put_bucket_notification_configuration()
+            .bucket("raw")
+            .notification_configuration(configuration(
+                "arn:aws:lambda:us-east-1:000000000000:function:nope",
+            ))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            aws_sdk_s3::error::ProvideErrorMetadata::code(&missing),
+            Some("InvalidArgument")
+        );
+        s3.put_bucket_notification_configuration()
+            .bucket("raw")
+            .notification_configuration(configuration(
+                "arn:aws:lambda:us-east-1:000000000000:function:crawl-raw",
+            ))
+            .send()
+            .await
+            .unwrap();
+        let got = s3
+            .get_bucket_notification_configuration()
+            .bucket("raw")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.lambda_function_configurations().len(), 1);
+        assert_eq!(
+            got.lambda_function_configurations()[0].id(),
+            Some("crawl-csv")
+        );
+
+        // Not matching the filter: no event.
+        s3.put_object()
+            .bucket("raw")
+            .key("other/day.csv")
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
+        s3.put_object()
+            .bucket("raw")
+            .key("tolls/day 1.csv")
+            .body(ByteStream::from_static(csv.as_bytes()))
+            .send()
+            .await
+            .unwrap();
+        wait_for(|| std::fs::read_to_string(&events).is_ok_and(|e| e.lines().count() == 1)).await;
+        let text = std::fs::read_to_string(&events).unwrap();
+        let event: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        let record = &event["Records"][0];
+        assert_eq!(record["eventSource"], "aws:s3");
+        assert_eq!(record["eventName"], "ObjectCreated:Put");
+        assert_eq!(record["s3"]["configurationId"], "crawl-csv");
+        assert_eq!(record["s3"]["bucket"]["name"], "raw");
+        assert_eq!(record["s3"]["bucket"]["arn"], "arn:aws:s3:::raw");
+        assert_eq!(record["s3"]["object"]["key"], "tolls%2Fday+1.csv");
+        assert_eq!(record["s3"]["object"]["size"], csv.len());
+        let md5: String = <md5::Md5 as md5::Digest>::digest(csv.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(record["s3"]["object"]["eTag"], md5);
+
+        // The function crawled the folder: SQL sees the table.
+        let mut found = String::new();
+        for _ in 0..100 {
+            let out = crate::nuage(&data)
+                .args(["sql", "-S", "-e", "SELECT sum(vehicles) FROM raw.tolls"])
+                .output()
+                .unwrap();
+            found = String::from_utf8_lossy(&out.stdout).into_owned();
+            if out.status.success() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let log = std::fs::read_to_string(data.join("functions/crawl-raw/log")).unwrap_or_default();
+        assert_eq!(found, "49\n", "the function's log:\n{log}");
+
+        s3.delete_object()
+            .bucket("raw")
+            .key("tolls/day 1.csv")
+            .send()
+            .await
+            .unwrap();
+        wait_for(|| std::fs::read_to_string(&events).is_ok_and(|e| e.lines().count() == 2)).await;
+        let text = std::fs::read_to_string(&events).unwrap();
+        let removed: serde_json::Value =
+            serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
+        assert_eq!(removed["Records"][0]["eventName"], "ObjectRemoved:Delete");
+        assert!(removed["Records"][0]["s3"]["object"].get("size").is_none());
+    });
+}
