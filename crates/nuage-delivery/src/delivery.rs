@@ -92,8 +92,11 @@ pub struct Services {
     /// The catalog whose tables Parquet conversion reads and registers
     /// partitions in.
     pub catalog: Arc<dyn Metastore>,
-    /// `<data-dir>/functions`: the executables Lambda ARNs name.
+    /// `<data-dir>/functions`: where an older convention kept executables
+    /// that Lambda ARNs name.
     pub functions: PathBuf,
+    /// The Lambda service that runs transform functions.
+    pub invoker: Option<Arc<dyn crate::transform::Invoker>>,
 }
 
 /// Counters of what a delivery stream has done since nuage started.
@@ -380,11 +383,7 @@ impl Delivery {
         };
         // The Lambda processor runs first, on the whole flush.
         let (kept, transform_failed) = match &plan.transform {
-            Some(transform) => {
-                transform
-                    .apply(&self.services.functions, &arn, records)
-                    .await
-            }
+            Some(transform) => transform.apply(&self.services, &arn, records).await,
             None => (records.to_vec(), Vec::new()),
         };
         let objects = {

@@ -1,10 +1,12 @@
 //! The Lambda processor: records go to a user function in Firehose's event
 //! shape and come back transformed, dropped or failed.
 //!
-//! nuage runs no Lambda service; `LambdaArn` names what to call instead:
+//! `LambdaArn` names what to call:
 //! - `arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]`:
-//!   the executable `<data-dir>/functions/<name>`, so scripts written for
-//!   AWS work unchanged once the function exists locally;
+//!   that function of nuage's Lambda service (created with CreateFunction),
+//!   invoked through [`Invoker`]; an executable file
+//!   `<data-dir>/functions/<name>` (nuage's convention before it had
+//!   Lambda) is still run as a command;
 //! - `http://host:port/path`: an HTTP endpoint, POSTed the event;
 //! - `exec:<program> [args...]`: a local command.
 //!
@@ -27,13 +29,25 @@ use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
 use crate::config::Processor;
+use crate::delivery::Services;
 use crate::error::{DeliveryError, Result};
+
+/// Runs a function of nuage's Lambda service: the event in, the
+/// function's answer out (its error document as the error).
+pub trait Invoker: Send + Sync {
+    fn invoke<'a>(
+        &'a self,
+        name: &'a str,
+        qualifier: Option<&'a str>,
+        payload: Bytes,
+    ) -> std::pin::Pin<Box<dyn Future<Output = std::result::Result<Bytes, String>> + Send + 'a>>;
+}
 
 /// What a LambdaArn resolves to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Function {
-    /// A Lambda ARN's function: `<data-dir>/functions/<name>`.
-    Lambda(String),
+    /// A Lambda ARN's function and qualifier.
+    Lambda(String, Option<String>),
     Command {
         program: PathBuf,
         args: Vec<String>,
@@ -95,16 +109,16 @@ impl Transform {
                 args: words.collect(),
             }
         } else if arn.starts_with("arn:") && arn.contains(":lambda:") {
-            let name = arn
-                .split(":function:")
-                .nth(1)
-                .and_then(|rest| rest.split(':').next())
+            let rest = arn.split(":function:").nth(1).unwrap_or("");
+            let mut parts = rest.split(':');
+            let name = parts
+                .next()
                 .filter(|n| !n.is_empty())
                 .ok_or_else(|| invalid(format!("LambdaArn {arn} names no function")))?;
-            Function::Lambda(name.to_string())
+            Function::Lambda(name.to_string(), parts.next().map(str::to_string))
         } else {
             return Err(invalid(format!(
-                "LambdaArn {arn}: nuage calls a Lambda ARN's function as the executable <data-dir>/functions/<name>, an http:// URL, or exec:<program> [args]"
+                "LambdaArn {arn}: nuage calls a Lambda function's ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME), an http:// URL, or exec:<program> [args]"
             )));
         };
         Ok(Transform {
@@ -118,10 +132,9 @@ impl Transform {
     /// Transforms `records`: the ones kept (with their new data, in order)
     /// and the ones that failed, with the error code and message for their
     /// error document.
-    /// `functions` is `<data-dir>/functions`.
     pub async fn apply(
         &self,
-        functions: &Path,
+        services: &Services,
         stream_arn: &str,
         records: &[Record],
     ) -> (Vec<Record>, Vec<(Record, &'static str, String)>) {
@@ -137,7 +150,7 @@ impl Transform {
                 end += 1;
             }
             let batch = &records[start..end];
-            match self.invoke_with_retries(functions, stream_arn, batch).await {
+            match self.invoke_with_retries(services, stream_arn, batch).await {
                 Ok(replies) => {
                     for record in batch {
                         match replies.get(&record.number.to_string()) {
@@ -178,7 +191,7 @@ impl Transform {
 
     async fn invoke_with_retries(
         &self,
-        functions: &Path,
+        services: &Services,
         stream_arn: &str,
         records: &[Record],
     ) -> std::result::Result<HashMap<String, Reply>, String> {
@@ -196,7 +209,7 @@ impl Transform {
         let mut backoff = Duration::from_millis(100);
         let mut attempt = 0;
         loop {
-            match self.invoke(functions, &event).await {
+            match self.invoke(services, &event).await {
                 Ok(replies) => return Ok(replies),
                 Err(why) if attempt >= self.retries => {
                     return Err(format!(
@@ -218,21 +231,28 @@ impl Transform {
     /// One invocation: the replies by recordId.
     async fn invoke(
         &self,
-        functions: &Path,
+        services: &Services,
         event: &str,
     ) -> std::result::Result<HashMap<String, Reply>, String> {
         let output = match &self.function {
             Function::Http(url) => post(url, event).await?,
             Function::Command { program, args } => run(program, args, event).await?,
-            Function::Lambda(name) => {
-                let program = functions.join(name);
-                if !program.exists() {
+            Function::Lambda(name, qualifier) => {
+                // nuage's older convention: an executable file of that name.
+                let program = services.functions.join(name);
+                if program.is_file() {
+                    run(&program, &[], event).await?
+                } else if let Some(invoker) = &services.invoker {
+                    let payload = Bytes::from(event.to_string());
+                    invoker
+                        .invoke(name, qualifier.as_deref(), payload)
+                        .await?
+                        .to_vec()
+                } else {
                     return Err(format!(
-                        "no function {name}: nuage runs a Lambda ARN's function as the executable {}",
-                        program.display()
+                        "no function {name}: create it with Lambda's CreateFunction on nuage serve"
                     ));
                 }
-                run(&program, &[], event).await?
             }
         };
         #[derive(Deserialize)]
@@ -363,7 +383,10 @@ mod tests {
             "arn:aws:lambda:eu-west-1:1:function:clean:$LATEST",
         )])
         .unwrap();
-        assert_eq!(t.function, Function::Lambda("clean".into()));
+        assert_eq!(
+            t.function,
+            Function::Lambda("clean".into(), Some("$LATEST".into()))
+        );
         assert_eq!((t.retries, t.batch_bytes), (3, 1024 * 1024));
         let t = lambda(&[
             ("LambdaArn", "http://127.0.0.1:9000/t"),

@@ -103,6 +103,7 @@ impl App {
             lake: lake.clone(),
             catalog,
             functions: config.platform.data_dir.join("functions"),
+            invoker: Some(Arc::new(lambda::Invoker(functions.clone()))),
         };
         let deliveries = Arc::new(Deliveries::open(
             config.deliveries,

@@ -276,6 +276,35 @@ impl Lambda {
     }
 }
 
+/// Firehose's transform functions, run by this Lambda service.
+pub struct Invoker(pub Arc<Functions>);
+
+impl nuage_delivery::transform::Invoker for Invoker {
+    fn invoke<'a>(
+        &'a self,
+        name: &'a str,
+        qualifier: Option<&'a str>,
+        payload: Bytes,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Bytes, String>> + Send + 'a>> {
+        Box::pin(async move {
+            let request = nuage_functions::InvokeRequest {
+                name: name.to_string(),
+                qualifier: qualifier.map(str::to_string),
+                payload,
+                client_context: None,
+            };
+            match self.0.invoke(request).await {
+                Ok(outcome) if !outcome.function_error => Ok(outcome.payload),
+                Ok(outcome) => Err(format!(
+                    "function {name} failed: {}",
+                    String::from_utf8_lossy(&outcome.payload)
+                )),
+                Err(e) => Err(format!("function {name}: {e}")),
+            }
+        })
+    }
+}
+
 /// A request body of shape `T`, checked; an empty body is `{}`.
 pub(crate) fn body<T>(bytes: &Bytes) -> Result<T, LambdaError>
 where

@@ -1031,6 +1031,23 @@ for r in event["records"]:
 json.dump({"records": out}, sys.stdout)
 "#;
 
+/// TRANSFORM as a Lambda handler.
+const LAMBDA_TRANSFORM: &str = r#"
+import base64
+def handler(event, context):
+    out = []
+    for r in event["records"]:
+        text = base64.b64decode(r["data"]).decode()
+        if "drop" in text:
+            out.append({"recordId": r["recordId"], "result": "Dropped"})
+        elif "fail" in text:
+            out.append({"recordId": r["recordId"], "result": "ProcessingFailed", "data": r["data"]})
+        else:
+            out.append({"recordId": r["recordId"], "result": "Ok",
+                        "data": base64.b64encode(text.upper().encode()).decode()})
+    return {"records": out}
+"#;
+
 /// An HTTP endpoint answering every POST with Ok records prefixed "http:".
 fn transform_endpoint() -> String {
     use std::io::{BufRead, BufReader, Read, Write};
@@ -1094,11 +1111,33 @@ fn a_lambda_processor_transforms_drops_and_fails_records() {
     let client = client(&server);
     let url = transform_endpoint();
     runtime().block_on(async {
+        // A function of nuage's Lambda service, with the same logic as a
+        // Python handler.
+        crate::lambda::client(&server)
+            .create_function()
+            .function_name("upper")
+            .runtime(aws_sdk_lambda::types::Runtime::Python312)
+            .role("arn:aws:iam::000000000000:role/firehose")
+            .handler("app.handler")
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(aws_sdk_lambda::primitives::Blob::new(crate::lambda::zip(
+                        &[("app.py", LAMBDA_TRANSFORM)],
+                    )))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
         for (name, arn) in [
-            // A real Lambda ARN runs <data-dir>/functions/<name>.
+            // An executable <data-dir>/functions/<name> (nuage's older convention).
             (
                 "shout",
                 "arn:aws:lambda:us-east-1:000000000000:function:shout:$LATEST",
+            ),
+            (
+                "lam",
+                "arn:aws:lambda:us-east-1:000000000000:function:upper",
             ),
             ("web", url.as_str()),
             (
@@ -1142,8 +1181,12 @@ fn a_lambda_processor_transforms_drops_and_fails_records() {
             && !under("shout", "errors/processing-failed/").is_empty()
             && !under("web", "ok/").is_empty()
             && !under("gone", "errors/").is_empty()
+            && !under("lam", "ok/").is_empty()
+            && !under("lam", "errors/processing-failed/").is_empty()
     });
     assert_eq!(under("shout", "ok/"), ["A", "B"]);
+    assert_eq!(under("lam", "ok/"), ["A", "B"]);
+    assert_eq!(under("lam", "errors/processing-failed/").len(), 1);
     let failed: Vec<serde_json::Value> = under("shout", "errors/processing-failed/")
         .iter()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -1166,7 +1209,7 @@ fn a_lambda_processor_transforms_drops_and_fails_records() {
         gone[0]["errorMessage"]
             .as_str()
             .unwrap()
-            .contains("functions/gone"),
+            .contains("Function not found: arn:aws:lambda:us-east-1:000000000000:function:gone"),
         "{}",
         gone[0]
     );
