@@ -13,6 +13,7 @@ mod bench;
 mod client;
 mod crawl_cmd;
 mod firehose_cmd;
+mod functions_cmd;
 mod lake_cmd;
 mod print;
 mod serve_cmd;
@@ -52,7 +53,7 @@ enum Command {
     Lake(lake_cmd::LakeArgs),
     /// Tables from folders of files: formats, columns, types and partitions, like a Glue crawler.
     Crawl(crawl_cmd::CrawlArgs),
-    /// The platform's server: Kinesis streams and Firehose delivery on one port (127.0.0.1:4566).
+    /// The platform's server: Kinesis, Firehose, S3 and Lambda on one port (127.0.0.1:4566).
     Serve(serve_cmd::ServeArgs),
     /// Kinesis streams for people: create, list, describe, put, get, tail, delete (through `nuage serve`).
     Stream(stream_cmd::StreamArgs),
@@ -60,8 +61,10 @@ enum Command {
     Firehose(firehose_cmd::FirehoseArgs),
     /// Tail log files into streams or delivery streams, like the Kinesis Agent (`--config agent.json`).
     Agent(agent::AgentArgs),
-    /// Load generators that print throughput and latency (`nuage bench streams|firehose`).
+    /// Load generators that print throughput and latency (`nuage bench streams|firehose|s3|functions`).
     Bench(bench::BenchArgs),
+    /// Lambda functions of this data dir: `logs NAME [--follow]`.
+    Functions(functions_cmd::FunctionsArgs),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +91,7 @@ fn main() -> ExitCode {
             Command::Stream(args) => stream_cmd::run(args).await,
             Command::Firehose(args) => firehose_cmd::run(args).await,
             Command::Agent(args) => agent::run(&config, args).await,
+            Command::Functions(args) => functions_cmd::run(&config, args).await,
         }
     });
     match result {

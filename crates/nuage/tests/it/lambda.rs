@@ -266,6 +266,21 @@ fn a_python_function_is_created_invoked_updated_and_versioned() {
         let listed = lambda.list_functions().send().await.unwrap();
         assert_eq!(listed.functions().len(), 1);
 
+        // The log, as `nuage functions logs` prints it.
+        let (log, _) = crate::run_ok(crate::nuage(dir.path()).args([
+            "functions",
+            "logs",
+            "greeter",
+            "--lines",
+            "0",
+        ]));
+        assert!(log.starts_with("START RequestId: "), "{log}");
+        assert!(log.contains("event {\"name\": \"ada\"}\n"), "{log}");
+        assert!(log.contains("[ERROR] KeyError: 'no such thing'"), "{log}");
+        assert_eq!(
+            log.matches("REPORT RequestId: ").count(),
+            log.matches("START RequestId: ").count()
+        );
         lambda
             .delete_function()
             .function_name("greeter")
