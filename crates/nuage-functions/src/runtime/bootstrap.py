@@ -89,7 +89,15 @@ def _load_handler():
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:
-        _init_error("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {e}")
+        message = f"Unable to import module '{module_name}': {e}"
+        if getattr(e, "name", "") in ("boto3", "botocore"):
+            shared = os.path.join(os.environ.get("LAMBDA_RUNTIME_DIR", "."), "python")
+            message += (
+                f" (as on AWS, handlers get boto3 from the runtime: install it for {sys.executable} "
+                f"with `{sys.executable} -m pip install boto3`, or for every function with "
+                f"`{sys.executable} -m pip install --target {shared} boto3`)"
+            )
+        _init_error("Runtime.ImportModuleError", message)
     except SyntaxError as e:
         _init_error(
             "Runtime.UserCodeSyntaxError",
@@ -159,6 +167,9 @@ def _limit_memory():
 def main():
     task_root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
     sys.path.insert(0, task_root)
+    # Packages the runtime provides to every function (boto3), as
+    # /var/runtime does on AWS: after the function's own.
+    sys.path.append(os.path.join(os.environ.get("LAMBDA_RUNTIME_DIR", "."), "python"))
     log_handler = _LambdaLogHandler()
     logging.getLogger().addHandler(log_handler)
     _limit_memory()

@@ -117,6 +117,30 @@ except ClientError as e:
     assert e.response["Error"]["Code"] == "ResourceNotFoundException", e.response
     assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 
+# boto3 inside a handler, unpackaged, reaches nuage's own Kinesis.
+aws("kinesis", "create-stream", "--stream-name", "forwarded", "--shard-count", "1")
+lam.create_function(
+    FunctionName="forward",
+    Runtime="python3.12",
+    Role="arn:aws:iam::000000000000:role/x",
+    Handler="fwd.handler",
+    MemorySize=128,
+    Code={"ZipFile": open(zip_of(os.path.join(scratch, "fwd.zip"), {"fwd.py": """
+import boto3
+kinesis = boto3.client("kinesis")
+def handler(event, context):
+    out = kinesis.put_record(StreamName="forwarded", PartitionKey="k", Data=event["text"].encode())
+    return {"shard": out["ShardId"]}
+"""}), "rb").read()},
+)
+out = lam.invoke(FunctionName="forward", Payload=json.dumps({"text": "via boto3"}))
+assert "FunctionError" not in out, json.loads(out["Payload"].read())
+assert json.loads(out["Payload"].read()) == {"shard": "shardId-000000000000"}
+shard = kinesis.get_shard_iterator(
+    StreamName="forwarded", ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON"
+)["ShardIterator"]
+assert [r["Data"] for r in kinesis.get_records(ShardIterator=shard)["Records"]] == [b"via boto3"]
+
 # A contact form behind a function URL: payload format 2.0 in, HTTP out.
 lam.create_function(
     FunctionName="contact",
