@@ -227,6 +227,13 @@ impl Functions {
         if !endpoint.is_empty() {
             vars.push(("AWS_ENDPOINT_URL".into(), endpoint));
         }
+        // MemorySize as V8's heap limit (Python's is set by its bootstrap).
+        if config.runtime.starts_with("nodejs") {
+            vars.push((
+                "NODE_OPTIONS".into(),
+                format!("--max-old-space-size={}", config.memory_size),
+            ));
+        }
         vars.extend(config.environment.clone());
         vars
     }

@@ -224,4 +224,22 @@ mod tests {
             assert!(e.contains("not supported by nuage"), "{refused}: {e}");
         }
     }
+
+    #[test]
+    fn a_runtime_without_an_interpreter_says_what_to_install() {
+        let e = interpreter(
+            "node-nuage-test-none",
+            &["nodejs-nuage-test-none"],
+            "nodejs20.x",
+            "Node.js (Debian: apt-get install nodejs)",
+        )
+        .unwrap_err();
+        assert!(matches!(e, FunctionError::Runtime(_)));
+        assert_eq!(
+            e.to_string(),
+            "nodejs20.x functions run on this machine's node-nuage-test-none or \
+             nodejs-nuage-test-none, and none is on PATH: install Node.js (Debian: apt-get \
+             install nodejs), then invoke again."
+        );
+    }
 }

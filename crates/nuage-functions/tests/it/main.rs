@@ -2,6 +2,7 @@
 //! handlers through the Runtime API.
 
 mod invoke;
+mod mappings;
 
 use std::collections::BTreeMap;
 use std::io::Write;
