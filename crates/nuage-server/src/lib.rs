@@ -86,16 +86,22 @@ impl App {
             functions_config.credentials = (id.to_string(), secret.to_string());
         }
         let functions = nuage_functions::Functions::open(functions_config, Some(streams.clone()))?;
-        let s3 = match &config.platform.s3 {
-            Some(_) => None,
+        let (s3, notifier) = match &config.platform.s3 {
+            Some(_) => (None, None),
             None => {
                 let objects = nuage_lake::objects::Objects::open(lake.lake_dir())?;
-                Some(s3::S3Api::new(
+                let notifier = s3::Notifier {
+                    objects: objects.clone(),
+                    region: Arc::from(config.functions.region.as_str()),
+                    functions: functions.clone(),
+                };
+                let api = s3::S3Api::new(
                     objects,
                     config.functions.region.clone(),
                     &config.keys,
-                    Some(functions.clone()),
-                ))
+                    Some(notifier.clone()),
+                );
+                (Some(api), Some(notifier))
             }
         };
         let catalog = nuage_catalog::open_metastore(&config.platform)?;
@@ -104,6 +110,7 @@ impl App {
             catalog,
             functions: config.platform.data_dir.join("functions"),
             invoker: Some(Arc::new(lambda::Invoker(functions.clone()))),
+            events: notifier.map(|n| Arc::new(n) as Arc<dyn nuage_delivery::ObjectEvents>),
         };
         let deliveries = Arc::new(Deliveries::open(
             config.deliveries,

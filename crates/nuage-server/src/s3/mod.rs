@@ -22,6 +22,8 @@ mod multipart;
 mod notifications;
 mod objects;
 
+pub use notifications::Notifier;
+
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -50,17 +52,12 @@ impl std::fmt::Debug for S3Api {
 }
 
 impl S3Api {
-    /// `functions` receive the buckets' notifications.
-    pub fn new(
-        objects: Objects,
-        region: String,
-        keys: &Keys,
-        functions: Option<Arc<nuage_functions::Functions>>,
-    ) -> Self {
+    /// `notifier` sends the buckets' notifications to functions.
+    pub fn new(objects: Objects, region: String, keys: &Keys, notifier: Option<Notifier>) -> Self {
         let mut builder = S3ServiceBuilder::new(NuageS3 {
             objects: objects.clone(),
             region: Arc::from(region),
-            functions,
+            notifier,
         });
         builder.set_host(LocalHost);
         if !keys.is_empty() {
@@ -256,7 +253,7 @@ impl S3Auth for KeyAuth {
 pub struct NuageS3 {
     objects: Objects,
     region: Arc<str>,
-    functions: Option<Arc<nuage_functions::Functions>>,
+    notifier: Option<Notifier>,
 }
 
 type Answer<T> = S3Result<S3Response<T>>;

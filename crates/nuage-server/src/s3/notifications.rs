@@ -2,8 +2,10 @@
 //! (LambdaFunctionConfigurations, kept as the bucket folder's attribute
 //! `user.nuage.s3.notification`), and the S3 event each matching object
 //! change sends, asynchronously as S3 does, to the function it names.
-//! Topics and queues do not exist in nuage yet; such configurations are
-//! refused rather than silently dropped.
+//! Objects Firehose delivers into the embedded lake notify too
+//! ([`Notifier`] is the delivery streams' `ObjectEvents`). Topics and
+//! queues do not exist in nuage yet; such configurations are refused
+//! rather than silently dropped.
 
 use std::sync::Arc;
 
@@ -190,7 +192,7 @@ impl NuageS3 {
         req: S3Request<GetBucketNotificationConfigurationInput>,
     ) -> Answer<GetBucketNotificationConfigurationOutput> {
         self.existing(&req.input.bucket)?;
-        let rules = self.rules(&req.input.bucket).await;
+        let rules = rules(&self.objects, &req.input.bucket).await;
         let configurations: Vec<LambdaFunctionConfiguration> = rules
             .into_iter()
             .map(|r| {
@@ -221,31 +223,39 @@ impl NuageS3 {
         }))
     }
 
-    async fn rules(&self, bucket: &str) -> Vec<Rule> {
-        self.objects
-            .bucket_setting(bucket, NOTIFICATION)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or_default()
+    fn function_exists(&self, arn: &str) -> bool {
+        self.notifier
+            .as_ref()
+            .is_some_and(|n| n.function_exists(arn))
     }
 
+    /// Tells the bucket's notification rules about a change.
+    pub(super) async fn notify(&self, change: Change<'_>) {
+        if let Some(notifier) = &self.notifier {
+            notifier.notify(change).await;
+        }
+    }
+}
+
+/// Sends S3's events to functions: for changes made through the S3 API,
+/// and (as [`nuage_delivery::ObjectEvents`]) for objects Firehose writes.
+#[derive(Clone)]
+pub struct Notifier {
+    pub objects: nuage_lake::objects::Objects,
+    pub region: Arc<str>,
+    pub functions: Arc<Functions>,
+}
+
+impl Notifier {
     fn function_exists(&self, arn: &str) -> bool {
-        let Some(functions) = &self.functions else {
-            return false;
-        };
         let (name, qualifier) = nuage_functions::store::parse_function_name(arn);
-        functions.get(name, qualifier).is_ok()
+        self.functions.get(name, qualifier).is_ok()
     }
 
     /// Sends the change's S3 event to every function whose rule matches
     /// (a created object's size and ETag read back once, only then).
     pub(super) async fn notify(&self, change: Change<'_>) {
-        let Some(functions) = &self.functions else {
-            return;
-        };
-        let rules = self.rules(change.bucket).await;
+        let rules = rules(&self.objects, change.bucket).await;
         let matching: Vec<&Rule> = rules
             .iter()
             .filter(|r| r.matches(change.event, change.key))
@@ -264,9 +274,34 @@ impl NuageS3 {
         };
         for rule in matching {
             let event = s3_event(&self.region, &rule.id, &change, object.as_ref());
-            send(functions, &rule.function_arn, event).await;
+            send(&self.functions, &rule.function_arn, event).await;
         }
     }
+}
+
+impl nuage_delivery::ObjectEvents for Notifier {
+    fn created<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+    ) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(self.notify(Change {
+            bucket,
+            key,
+            event: "ObjectCreated:Put",
+        }))
+    }
+}
+
+/// A bucket's notification rules.
+async fn rules(objects: &nuage_lake::objects::Objects, bucket: &str) -> Vec<Rule> {
+    objects
+        .bucket_setting(bucket, NOTIFICATION)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
 }
 
 async fn send(functions: &Arc<Functions>, arn: &str, event: serde_json::Value) {

@@ -693,3 +693,133 @@ def handler(event, context):
         assert!(removed["Records"][0]["s3"]["object"].get("size").is_none());
     });
 }
+
+/// Objects a Firehose delivery stream writes into the embedded lake notify
+/// the bucket's functions as S3 PUTs do.
+#[test]
+fn an_object_delivered_by_firehose_notifies_the_buckets_function() {
+    use aws_sdk_firehose::types::{BufferingHints, ExtendedS3DestinationConfiguration, Record};
+    use aws_sdk_s3::types::{Event, LambdaFunctionConfiguration, NotificationConfiguration};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let events = dir.path().join("events.jsonl");
+    let handler = r#"
+import json, os
+def handler(event, context):
+    with open(os.environ["EVENTS"], "a") as f:
+        f.write(json.dumps(event) + "\n")
+"#;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url(&server.endpoint)
+            .force_path_style(true)
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .build(),
+    );
+    let firehose = aws_sdk_firehose::Client::from_conf(
+        aws_sdk_firehose::Config::builder()
+            .behavior_version(aws_sdk_firehose::config::BehaviorVersion::latest())
+            .region(aws_sdk_firehose::config::Region::new("us-east-1"))
+            .endpoint_url(&server.endpoint)
+            .credentials_provider(aws_sdk_firehose::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .build(),
+    );
+    let lambda = client(&server);
+    runtime().block_on(async {
+        lambda
+            .create_function()
+            .function_name("seen")
+            .runtime(Runtime::Python312)
+            .role("arn:aws:iam::000000000000:role/lambda")
+            .handler("app.handler")
+            .environment(
+                Environment::builder()
+                    .variables("EVENTS", events.to_str().unwrap())
+                    .build(),
+            )
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(Blob::new(zip(&[("app.py", handler)])))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        s3.create_bucket().bucket("lake").send().await.unwrap();
+        s3.put_bucket_notification_configuration()
+            .bucket("lake")
+            .notification_configuration(
+                NotificationConfiguration::builder()
+                    .lambda_function_configurations(
+                        LambdaFunctionConfiguration::builder()
+                            .lambda_function_arn(
+                                "arn:aws:lambda:us-east-1:000000000000:function:seen",
+                            )
+                            .events(Event::from("s3:ObjectCreated:*"))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        firehose
+            .create_delivery_stream()
+            .delivery_stream_name("tolls")
+            .extended_s3_destination_configuration(
+                ExtendedS3DestinationConfiguration::builder()
+                    .bucket_arn("arn:aws:s3:::lake")
+                    .role_arn("arn:aws:iam::000000000000:role/firehose")
+                    .prefix("fh/")
+                    .buffering_hints(
+                        BufferingHints::builder()
+                            .size_in_mbs(1)
+                            .interval_in_seconds(1)
+                            .build(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        firehose
+            .put_record()
+            .delivery_stream_name("tolls")
+            .record(
+                Record::builder()
+                    .data(aws_sdk_firehose::primitives::Blob::new("A,12\n"))
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        for _ in 0..100 {
+            if std::fs::read_to_string(&events).is_ok_and(|e| !e.is_empty()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let text = std::fs::read_to_string(&events).expect("an event");
+        let event: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        let record = &event["Records"][0];
+        assert_eq!(record["eventName"], "ObjectCreated:Put");
+        assert_eq!(record["s3"]["bucket"]["name"], "lake");
+        assert!(
+            record["s3"]["object"]["key"]
+                .as_str()
+                .unwrap()
+                .starts_with("fh%2F"),
+            "{record}"
+        );
+        assert_eq!(record["s3"]["object"]["size"], 5);
+    });
+}
