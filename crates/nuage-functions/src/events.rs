@@ -45,7 +45,7 @@ impl Functions {
         self: &Arc<Self>,
         request: InvokeRequest,
     ) -> Result<(String, String)> {
-        let (_, config) = self.get(&request.name, request.qualifier.as_deref())?;
+        let (config, _) = self.resolve(&request.name, request.qualifier.as_deref())?;
         let queued = Queued {
             request_id: uuid::Uuid::new_v4().to_string(),
             qualifier: request.qualifier,

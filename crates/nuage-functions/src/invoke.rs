@@ -4,6 +4,8 @@
 //! `Runtime.ExitError`), and the invocation's block in the function's log.
 
 use std::sync::{Arc, Mutex};
+
+use crate::lock;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -90,10 +92,6 @@ impl Pool {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl Functions {
     /// Invoke with RequestResponse: runs the function and waits for it.
     pub async fn invoke(&self, request: InvokeRequest) -> Result<InvokeOutcome> {
@@ -109,11 +107,11 @@ impl Functions {
         request_id: &str,
     ) -> Result<InvokeOutcome> {
         let name = request.name.as_str();
-        let (function, config) = self.get(name, request.qualifier.as_deref())?;
+        let (config, reserved) = self.resolve(name, request.qualifier.as_deref())?;
         let runtime = Runtime::parse(&config.runtime)?;
         let code = self.store.code_dir(name, &config.code_sha256);
         let launch = runtime::launch(&runtime, &code, &store::runtime_dir(&self.config.dir))?;
-        let pool = self.pool(name, function.reserved_concurrency);
+        let pool = self.pool(name, reserved);
         let _permit = pool.permit().await?;
 
         let request_id = request_id.to_string();

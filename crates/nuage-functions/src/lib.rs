@@ -37,6 +37,12 @@ pub use invoke::{InvokeOutcome, InvokeRequest};
 pub use mappings::{Mapping, MappingRequest, MappingState};
 pub use store::{Alias, Config, ConfigChanges, Function, LATEST, NewFunction, UrlConfig};
 
+/// A std mutex's guard, also after a panic elsewhere poisoned it (the
+/// guarded values stay consistent: every holder finishes its update).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Where functions live and how they run.
 #[derive(Debug, Clone)]
 pub struct FunctionsConfig {

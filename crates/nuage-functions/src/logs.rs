@@ -80,7 +80,7 @@ pub(crate) struct Logs {
 impl Logs {
     pub(crate) fn append(&self, path: &Path, text: &str) {
         let key = path.to_string_lossy().into_owned();
-        let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
+        let mut files = crate::lock(&self.files);
         if !files.contains_key(&key) {
             match OpenOptions::new().create(true).append(true).open(path) {
                 Ok(file) => {
@@ -104,7 +104,7 @@ impl Logs {
 
     /// Forgets a deleted function's file.
     pub(crate) fn close(&self, path: &Path) {
-        let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
+        let mut files = crate::lock(&self.files);
         files.remove(&*path.to_string_lossy());
     }
 }

@@ -44,6 +44,23 @@ impl Functions {
         Ok((function.clone(), config.clone()))
     }
 
+    /// What an invocation needs: the qualifier's configuration and the
+    /// function's reserved concurrency (no copy of its other versions).
+    pub(crate) fn resolve(
+        &self,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> Result<(Config, Option<u32>)> {
+        let functions = self.read();
+        let function = functions
+            .get(name)
+            .ok_or_else(|| self.store.not_found(name, qualifier))?;
+        let config = function
+            .resolve(qualifier)
+            .ok_or_else(|| self.store.not_found(name, qualifier))?;
+        Ok((config.clone(), function.reserved_concurrency))
+    }
+
     /// ListFunctions: every function's `$LATEST`, by name.
     pub fn list(&self) -> Vec<Config> {
         self.read().values().map(|f| f.latest.clone()).collect()
@@ -85,15 +102,7 @@ impl Functions {
         revision_id: Option<String>,
     ) -> Result<Config> {
         self.change(name, move |_, function| {
-            if let Some(given) = &revision_id
-                && *given != function.latest.revision_id
-            {
-                return Err(FunctionError::Precondition(
-                    "The Revision Id provided does not match the latest Revision Id. Call the \
-                     GetFunction/GetAlias API to retrieve the latest Revision Id"
-                        .into(),
-                ));
-            }
+            store::check_revision(&function.latest.revision_id, revision_id.as_deref())?;
             let mut version = store::publish(function, code_sha256.as_deref())?;
             if let Some(description) = description {
                 version.description = description;

@@ -434,7 +434,8 @@ pub fn publish(function: &mut Function, code_sha256: Option<&str>) -> Result<Con
     Ok(version)
 }
 
-fn check_revision(current: &str, given: Option<&str>) -> Result<()> {
+/// RevisionId preconditions: a given id must be the current one.
+pub(crate) fn check_revision(current: &str, given: Option<&str>) -> Result<()> {
     match given {
         Some(given) if given != current => Err(FunctionError::Precondition(
             "The Revision Id provided does not match the latest Revision Id. Call the \

@@ -333,7 +333,7 @@ impl Functions {
     }
 
     fn lock_mappings(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Running>> {
-        self.mappings.lock().unwrap_or_else(|e| e.into_inner())
+        crate::lock(&self.mappings)
     }
 }
 

@@ -42,7 +42,7 @@ struct Checkpoint {
 
 impl Checkpoint {
     fn lock(&self) -> std::sync::MutexGuard<'_, Positions> {
-        self.positions.lock().unwrap_or_else(|e| e.into_inner())
+        crate::lock(&self.positions)
     }
 
     fn save(&self, positions: &Positions) {
@@ -88,7 +88,7 @@ struct Context {
 
 impl Context {
     fn set_status(&self, text: &str) {
-        *self.status.lock().unwrap_or_else(|e| e.into_inner()) = text.to_string();
+        *crate::lock(&self.status) = text.to_string();
     }
 }
 

@@ -9,6 +9,8 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use crate::lock;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -116,10 +118,6 @@ impl RuntimeApi {
         }
         rx
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 async fn next_invocation(State(shared): State<Arc<Shared>>) -> Response {

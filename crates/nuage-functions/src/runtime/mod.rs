@@ -134,8 +134,7 @@ fn interpreter(
     static FOUND: OnceLock<Mutex<HashMap<String, Option<PathBuf>>>> = OnceLock::new();
     let found = FOUND.get_or_init(Default::default);
     let lookup = |name: &str| {
-        let mut found = found.lock().unwrap_or_else(|e| e.into_inner());
-        found
+        crate::lock(found)
             .entry(name.to_string())
             .or_insert_with(|| on_path(name).filter(|p| runs(p)))
             .clone()
@@ -160,13 +159,20 @@ fn interpreter(
     )))
 }
 
-/// The warning when `node --version` is not the runtime's major version.
+/// The warning when `node --version` is not the runtime's major version
+/// (asked once per program: launch runs at every invocation).
 fn node_mismatch(program: &Path, major: u32) -> Option<String> {
-    let output = std::process::Command::new(program)
-        .arg("--version")
-        .output()
-        .ok()?;
-    let version = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    static VERSIONS: OnceLock<Mutex<HashMap<PathBuf, Option<String>>>> = OnceLock::new();
+    let version = crate::lock(VERSIONS.get_or_init(Default::default))
+        .entry(program.to_path_buf())
+        .or_insert_with(|| {
+            let output = std::process::Command::new(program)
+                .arg("--version")
+                .output()
+                .ok()?;
+            Some(String::from_utf8_lossy(&output.stdout).trim().to_string())
+        })
+        .clone()?;
     let found: u32 = version
         .trim_start_matches('v')
         .split('.')

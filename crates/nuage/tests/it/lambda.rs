@@ -38,6 +38,27 @@ pub fn zip(files: &[(&str, &str)]) -> Vec<u8> {
     out.finish().unwrap().into_inner()
 }
 
+/// CreateFunction of a Python 3.12 handler in `app.py`, with a role; the
+/// caller adds what else the test needs.
+pub fn python_function(
+    lambda: &Client,
+    name: &str,
+    handler: &str,
+    code: &str,
+) -> aws_sdk_lambda::operation::create_function::builders::CreateFunctionFluentBuilder {
+    lambda
+        .create_function()
+        .function_name(name)
+        .runtime(Runtime::Python312)
+        .role("arn:aws:iam::000000000000:role/lambda")
+        .handler(handler)
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(Blob::new(zip(&[("app.py", code)])))
+                .build(),
+        )
+}
+
 fn code<E: ProvideErrorMetadata>(error: &E) -> String {
     error.code().unwrap_or("<none>").to_string()
 }
@@ -63,17 +84,7 @@ fn a_python_function_is_created_invoked_updated_and_versioned() {
     let lambda = client(&server);
     let marks = dir.path().join("marks.txt");
     runtime().block_on(async {
-        let created = lambda
-            .create_function()
-            .function_name("greeter")
-            .runtime(Runtime::Python312)
-            .role("arn:aws:iam::000000000000:role/lambda")
-            .handler("app.lambda_handler")
-            .code(
-                aws_sdk_lambda::types::FunctionCode::builder()
-                    .zip_file(Blob::new(zip(&[("app.py", HANDLER)])))
-                    .build(),
-            )
+        let created = python_function(&lambda, "greeter", "app.lambda_handler", HANDLER)
             .environment(
                 Environment::builder()
                     .variables("GREETING", "hello")
@@ -92,17 +103,7 @@ fn a_python_function_is_created_invoked_updated_and_versioned() {
         assert_eq!(created.memory_size(), Some(128));
         assert_eq!(created.version(), Some("$LATEST"));
 
-        let again = lambda
-            .create_function()
-            .function_name("greeter")
-            .runtime(Runtime::Python312)
-            .role("arn:aws:iam::000000000000:role/lambda")
-            .handler("app.lambda_handler")
-            .code(
-                aws_sdk_lambda::types::FunctionCode::builder()
-                    .zip_file(Blob::new(zip(&[("app.py", HANDLER)])))
-                    .build(),
-            )
+        let again = python_function(&lambda, "greeter", "app.lambda_handler", HANDLER)
             .send()
             .await
             .unwrap_err();
@@ -308,17 +309,7 @@ fn bad_requests_get_lambdas_errors() {
     let lambda = client(&server);
     runtime().block_on(async {
         let base = || {
-            lambda
-                .create_function()
-                .function_name("f")
-                .runtime(Runtime::Python312)
-                .role("arn:aws:iam::000000000000:role/lambda")
-                .handler("app.handler")
-                .code(
-                    aws_sdk_lambda::types::FunctionCode::builder()
-                        .zip_file(Blob::new(zip(&[("app.py", "def handler(e, c): return 1")])))
-                        .build(),
-                )
+            python_function(&lambda, "f", "app.handler", "def handler(e, c): return 1")
         };
         let e = base().timeout(901).send().await.unwrap_err();
         assert_eq!(code(&e), "ValidationException");
@@ -401,20 +392,10 @@ def handler(event, context):
         f.write(context.aws_request_id + "\n")
     raise RuntimeError("always")
 "#;
-        lambda
-            .create_function()
-            .function_name("flaky")
-            .runtime(Runtime::Python312)
-            .role("arn:aws:iam::000000000000:role/lambda")
-            .handler("app.handler")
+        python_function(&lambda, "flaky", "app.handler", handler)
             .environment(
                 Environment::builder()
                     .variables("ATTEMPTS", attempts.to_str().unwrap())
-                    .build(),
-            )
-            .code(
-                aws_sdk_lambda::types::FunctionCode::builder()
-                    .zip_file(Blob::new(zip(&[("app.py", handler)])))
                     .build(),
             )
             .send()
@@ -549,23 +530,13 @@ def handler(event, context):
     );
     let lambda = client(&server);
     runtime().block_on(async {
-        lambda
-            .create_function()
-            .function_name("crawl-raw")
-            .runtime(Runtime::Python312)
-            .role("arn:aws:iam::000000000000:role/lambda")
-            .handler("app.handler")
+        python_function(&lambda, "crawl-raw", "app.handler", handler)
             .timeout(60)
             .environment(
                 Environment::builder()
                     .variables("EVENTS", events.to_str().unwrap())
                     .variables("NUAGE_BIN", env!("CARGO_BIN_EXE_nuage"))
                     .variables("DATA", data.to_str().unwrap())
-                    .build(),
-            )
-            .code(
-                aws_sdk_lambda::types::FunctionCode::builder()
-                    .zip_file(Blob::new(zip(&[("app.py", handler)])))
                     .build(),
             )
             .send()
@@ -732,20 +703,10 @@ def handler(event, context):
     );
     let lambda = client(&server);
     runtime().block_on(async {
-        lambda
-            .create_function()
-            .function_name("seen")
-            .runtime(Runtime::Python312)
-            .role("arn:aws:iam::000000000000:role/lambda")
-            .handler("app.handler")
+        python_function(&lambda, "seen", "app.handler", handler)
             .environment(
                 Environment::builder()
                     .variables("EVENTS", events.to_str().unwrap())
-                    .build(),
-            )
-            .code(
-                aws_sdk_lambda::types::FunctionCode::builder()
-                    .zip_file(Blob::new(zip(&[("app.py", handler)])))
                     .build(),
             )
             .send()

@@ -9,12 +9,9 @@ use std::time::Duration;
 
 use aws_sdk_kinesis::primitives::Blob as KBlob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
-use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::{
-    DestinationConfig, Environment, EventSourcePosition, FunctionCode, OnFailure, Runtime,
-};
+use aws_sdk_lambda::types::{DestinationConfig, Environment, EventSourcePosition, OnFailure};
 
-use crate::lambda::{client, zip};
+use crate::lambda::{client, python_function};
 use crate::streams::{Server, read_shard, runtime};
 
 /// Appends `shard sequence data` per record, after checking the batch.
@@ -37,21 +34,11 @@ def handler(event, context):
 "#;
 
 async fn create_recorder(lambda: &aws_sdk_lambda::Client, out: &Path, pause: &str) {
-    lambda
-        .create_function()
-        .function_name("recorder")
-        .runtime(Runtime::Python312)
-        .role("arn:aws:iam::000000000000:role/lambda")
-        .handler("app.handler")
+    python_function(lambda, "recorder", "app.handler", RECORDER)
         .environment(
             Environment::builder()
                 .variables("OUT", out.to_str().unwrap())
                 .variables("PAUSE", pause)
-                .build(),
-        )
-        .code(
-            FunctionCode::builder()
-                .zip_file(Blob::new(zip(&[("app.py", RECORDER)])))
                 .build(),
         )
         .send()
