@@ -16,7 +16,7 @@ mod types;
 
 pub use error::{CatalogError, Result};
 pub use model::{
-    Column, Database, FileFormat, HIVE_JSON_SERDE, LAZY_SIMPLE_SERDE, OPEN_CSV_SERDE,
+    Column, Database, FileFormat, HIVE_JSON_SERDE, Job, LAZY_SIMPLE_SERDE, OPEN_CSV_SERDE,
     OPENX_JSON_SERDE, PARQUET_SERDE, Partition, QueryRecord, SNAPSHOT_PROPERTY, StorageFormat,
     Table, TableKind, column_list, escape_partition_value, partition_spec,
     unescape_partition_value,
@@ -90,4 +90,9 @@ pub trait Metastore: Send + Sync + std::fmt::Debug {
     fn record_query(&self, query: &QueryRecord) -> Result<()>;
     /// The query history, oldest first (the last 100,000 statements).
     fn list_queries(&self) -> Result<Vec<QueryRecord>>;
+
+    /// Adds a continuous job, or rewrites its state and error.
+    fn save_job(&self, job: &Job) -> Result<()>;
+    /// Every continuous job, oldest first.
+    fn list_jobs(&self) -> Result<Vec<Job>>;
 }

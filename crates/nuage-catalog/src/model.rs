@@ -364,3 +364,17 @@ pub struct QueryRecord {
     pub state: String,
     pub error: Option<String>,
 }
+
+/// A continuous SQL job (`INSERT INTO ... SELECT ... FROM <stream>`): what
+/// the server runs, and resumes after a restart while it is RUNNING.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: String,
+    pub database: String,
+    pub statement: String,
+    /// RUNNING, STOPPED or FAILED (as Flink's SQL client shows them).
+    pub state: String,
+    pub error: Option<String>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}

@@ -126,6 +126,14 @@ impl TableWriter {
         }
     }
 
+    /// Names the files `<stem>.parquet`, `<stem>-1.parquet`, ... instead of
+    /// `part-<uuid>`: a writer that redoes the same rows after a crash
+    /// replaces its earlier files instead of adding copies.
+    pub fn with_file_stem(mut self, stem: &str) -> Self {
+        self.file_stem = stem.to_string();
+        self
+    }
+
     /// Writes rows of these partitions into their existing folders.
     pub fn with_partition_dirs(mut self, dirs: BTreeMap<Vec<String>, Location>) -> Self {
         self.partition_dirs = dirs;

@@ -138,6 +138,8 @@ pub enum ServerError {
     Catalog(#[from] nuage_catalog::CatalogError),
     #[error(transparent)]
     Functions(#[from] nuage_functions::FunctionError),
+    #[error("continuous SQL: {0}")]
+    Flow(String),
     #[error("access key {0:?} is not ACCESS_KEY_ID:SECRET_ACCESS_KEY")]
     AccessKey(String),
     #[error("cannot listen on {addr}: {source}")]

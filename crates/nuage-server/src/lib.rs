@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod error;
 pub mod firehose;
+pub mod flow;
 pub mod kinesis;
 pub mod lambda;
 pub mod metrics;
@@ -70,6 +71,8 @@ pub struct App {
     /// `None` when the lake is a remote S3 service rather than the embedded one.
     pub s3: Option<s3::S3Api>,
     pub lambda: lambda::Lambda,
+    pub flow: flow::FlowApi,
+    data_dir: std::path::PathBuf,
     keys: auth::Keys,
     /// Set at shutdown, so long-lived replies (subscriptions) end.
     closing: tokio::sync::watch::Sender<bool>,
@@ -104,7 +107,18 @@ impl App {
                 (Some(api), Some(notifier))
             }
         };
-        let catalog = nuage_catalog::open_metastore(&config.platform)?;
+        let catalog = nuage_sql::session::open_metastore(&config.platform, &lake)
+            .await
+            .map_err(|e| ServerError::Flow(e.to_string()))?;
+        let flow = nuage_flow::Flow::open(
+            nuage_flow::Env {
+                metastore: catalog.clone(),
+                lake: lake.clone(),
+                streams: streams.clone(),
+            },
+            &config.platform.data_dir,
+        )
+        .map_err(|e| ServerError::Flow(e.to_string()))?;
         let services = nuage_delivery::Services {
             lake: lake.clone(),
             catalog,
@@ -132,6 +146,8 @@ impl App {
             },
             s3,
             lambda: lambda::Lambda { functions, lake },
+            flow: flow::FlowApi { flow },
+            data_dir: config.platform.data_dir.clone(),
             keys: config.keys,
             closing,
         }))
@@ -141,6 +157,9 @@ impl App {
         &self.kinesis.streams
     }
 }
+
+/// `<data-dir>/serve.json`: the endpoint of the server running there.
+pub const SERVING_FILE: &str = "serve.json";
 
 /// Requests can carry PutRecords of 10 MiB of data, base64-encoded.
 const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -164,6 +183,7 @@ const SERVICES: request::Services = request::Services {
     known: &[
         ("Kinesis_20131202", kinesis::OPERATIONS),
         ("Firehose_20150804", firehose::OPERATIONS),
+        (flow::SERVICE, flow::OPERATIONS),
     ],
 };
 
@@ -267,6 +287,9 @@ async fn handle_json(
                     "Kinesis_20131202" => {
                         guarded(app.kinesis.dispatch(call.operation, call.format, body)).await
                     }
+                    flow::SERVICE => {
+                        guarded(app.flow.dispatch(call.operation, call.format, body)).await
+                    }
                     _ => guarded(app.firehose.dispatch(call.operation, call.format, body)).await,
                 },
             };
@@ -335,12 +358,20 @@ pub async fn serve(
             }
         }
     });
+    // Where `nuage sql` finds the server that runs this data dir's jobs.
+    let serving = app.data_dir.join(SERVING_FILE);
     if let Ok(addr) = listener.local_addr() {
         app.lambda.functions.set_endpoint(format!("http://{addr}"));
+        let note =
+            serde_json::json!({ "endpoint": format!("http://{addr}"), "pid": std::process::id() });
+        if let Err(e) = nuage_common::durable::write_file(&serving, note.to_string().as_bytes()) {
+            tracing::warn!("{}: {e}", serving.display());
+        }
     }
     let closing = app.closing.clone();
     let deliveries = app.firehose.deliveries.clone();
     let functions = app.lambda.functions.clone();
+    let flow = app.flow.flow.clone();
     let shutdown = async move {
         shutdown.await;
         closing.send_replace(true);
@@ -360,6 +391,8 @@ pub async fn serve(
     // and every event-source mapping finishes and checkpoints its batch.
     deliveries.shutdown().await;
     functions.stop_mappings().await;
+    flow.shutdown().await;
+    let _ = std::fs::remove_file(&serving);
     result.map_err(ServerError::Serve)
 }
 

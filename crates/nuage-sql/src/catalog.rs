@@ -118,6 +118,14 @@ impl SchemaProvider for MetastoreSchema {
                 })?;
             return Ok(Some(Arc::new(ViewTable::new(plan, Some(text)))));
         }
+        if let Some(connector) = table.properties.get("connector") {
+            return Err(DataFusionError::Plan(format!(
+                "{} is a stream table ('connector' = '{connector}'): a batch query cannot read it; \
+                 read it in a continuous job (INSERT INTO <table> SELECT ... FROM {}), which `nuage serve` runs",
+                table.qualified_name(),
+                table.name
+            )));
+        }
         let partitions = if table.is_partitioned() {
             self.shared
                 .metastore

@@ -61,6 +61,13 @@ impl Session {
         }
     }
 
+    /// Runs one statement without a query history record: for the many
+    /// small statements of a continuous job.
+    pub async fn execute_unrecorded(&mut self, text: &str) -> Result<Output> {
+        self.stats.reset();
+        self.execute_statement(text).await
+    }
+
     async fn execute_statement(&mut self, text: &str) -> Result<Output> {
         let substitute = self
             .vars

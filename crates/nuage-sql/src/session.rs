@@ -19,6 +19,11 @@ use crate::stats::{QueryStats, ScanStats};
 /// The per-query scan limit, like an Athena workgroup's data usage control.
 pub const MAX_SCAN_BYTES: &str = "nuage.max_scan_bytes";
 
+/// `SET nuage.insert.file-stem=NAME`: INSERT INTO names its files NAME
+/// (then NAME-1, ...) instead of part-<uuid>, so that redoing an INSERT
+/// replaces its files. Continuous jobs use it for exactly-once output.
+pub const INSERT_FILE_STEM: &str = "nuage.insert.file-stem";
+
 /// The bucket that holds managed tables in the embedded lake.
 pub use nuage_catalog::WAREHOUSE_BUCKET;
 
@@ -47,14 +52,19 @@ impl Session {
     pub async fn open(config: &Config) -> Result<Session> {
         let lake = Arc::new(Lake::new(config)?);
         let metastore = open_metastore(config, &lake).await?;
-        let shared = Arc::new(Shared {
+        Self::with_shared(Self::shared_state(metastore, lake), "default")
+    }
+
+    /// State for sessions over an open metastore and lake, with its own
+    /// temporary tables (a continuous job binds its stream's rows there).
+    pub fn shared_state(metastore: Arc<dyn Metastore>, lake: Arc<Lake>) -> Arc<Shared> {
+        Arc::new(Shared {
             metastore,
             lake,
             memory_limit: default_memory_limit(),
             temporary: Default::default(),
             plan_view: |shared, database, text| Box::pin(query::plan_view(shared, database, text)),
-        });
-        Self::with_shared(shared, "default")
+        })
     }
 
     /// A new session over already-open shared state.

@@ -96,6 +96,12 @@ impl Connection {
         self
     }
 
+    /// The same connection speaking to nuage's continuous-SQL service.
+    pub fn flow(mut self) -> Self {
+        self.service = (nuage_server::flow::SERVICE, "nuageflow");
+        self
+    }
+
     /// One call with a ready body; the response body, or the AWS error as
     /// `Type: message`.
     pub async fn call(&mut self, operation: &str, body: Bytes) -> anyhow::Result<Bytes> {

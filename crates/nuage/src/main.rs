@@ -13,6 +13,7 @@ mod bench;
 mod client;
 mod crawl_cmd;
 mod firehose_cmd;
+mod flow_cmd;
 mod functions_cmd;
 mod lake_cmd;
 mod print;

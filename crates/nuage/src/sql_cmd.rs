@@ -81,6 +81,7 @@ pub async fn run(config: &Config, args: SqlArgs) -> Result<ExitCode> {
         session.use_database(db)?;
     }
     let mut runner = Runner {
+        data_dir: config.data_dir.clone(),
         printer: Printer::new(std::io::stdout().lock(), args.output),
         header: args.header,
         silent: args.silent,
@@ -115,6 +116,8 @@ pub async fn run(config: &Config, args: SqlArgs) -> Result<ExitCode> {
 }
 
 struct Runner<W: Write> {
+    /// Where `nuage serve` notes its endpoint (continuous jobs run there).
+    data_dir: PathBuf,
     printer: Printer<W>,
     /// `--header` on the command line.
     header: bool,
@@ -177,7 +180,10 @@ impl<W: Write> Runner<W> {
     async fn unguarded(&mut self, session: &mut Session, text: &str) -> Result<()> {
         let started = Instant::now();
         let header = session.print_header();
-        let output = session.execute(text).await?;
+        let output = match crate::flow_cmd::statement(session, &self.data_dir, text).await? {
+            Some(output) => output,
+            None => session.execute(text).await?,
+        };
         let mut rows = 0usize;
         match output {
             Output::Rows(mut stream) => {

@@ -22,7 +22,7 @@ use schema::migrate;
 
 use crate::Metastore;
 use crate::error::{CatalogError, Result};
-use crate::model::{Database, Partition, QueryRecord, Table, partition_spec};
+use crate::model::{Database, Job, Partition, QueryRecord, Table, partition_spec};
 
 /// How many statements `queries` keeps; older ones are deleted.
 const QUERY_HISTORY: i64 = 100_000;
@@ -148,6 +148,47 @@ impl Metastore for SqliteMetastore {
                     files_scanned: r.get::<_, i64>(8)? as u64,
                     state: r.get(9)?,
                     error: r.get(10)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn save_job(&self, job: &Job) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO jobs (id, db, statement, state, error, created_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (id) DO UPDATE SET state = ?4, error = ?5, updated_ms = ?7",
+                params![
+                    job.id,
+                    job.database,
+                    job.statement,
+                    job.state,
+                    job.error,
+                    job.created_ms,
+                    job.updated_ms,
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn list_jobs(&self) -> Result<Vec<Job>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT id, db, statement, state, error, created_ms, updated_ms
+                 FROM jobs ORDER BY created_ms, id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(Job {
+                    id: r.get(0)?,
+                    database: r.get(1)?,
+                    statement: r.get(2)?,
+                    state: r.get(3)?,
+                    error: r.get(4)?,
+                    created_ms: r.get(5)?,
+                    updated_ms: r.get(6)?,
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

@@ -62,6 +62,17 @@ CREATE TABLE queries (
     error          TEXT
 );
 "#,
+    r#"
+CREATE TABLE jobs (
+    id          TEXT PRIMARY KEY,
+    db          TEXT NOT NULL,
+    statement   TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    error       TEXT,
+    created_ms  INTEGER NOT NULL,
+    updated_ms  INTEGER NOT NULL
+);
+"#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -39,8 +39,11 @@ pub async fn insert(
         BTreeMap::new()
     };
     let data_dir = parse_location(&table.data_location())?;
-    let writer = TableWriter::new(lake, &table, data_dir.clone(), static_partition.clone())
+    let mut writer = TableWriter::new(lake, &table, data_dir.clone(), static_partition.clone())
         .with_partition_dirs(existing.clone());
+    if let Some(stem) = session.vars.hiveconf.get(crate::session::INSERT_FILE_STEM) {
+        writer = writer.with_file_stem(stem);
+    }
     let files = write_plan(session, plan, writer).await?;
     if overwrite {
         // Replace what was in each folder that received rows (and a fully static partition even if none came).

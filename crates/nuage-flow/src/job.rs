@@ -1,0 +1,639 @@
+//! One running job: read the source's shards (children once their parents
+//! are read), decode, assign windows, keep rows per window end, and fire
+//! the windows the watermark passed through the SQL engine into the sink.
+//!
+//! State without state files: rows of open windows are not saved. The
+//! checkpoint keeps, per shard, the oldest record an open window still
+//! needs (`replay_from`) and how far the job had read (`read_to`); after a
+//! restart the job reads again from `replay_from`, drops the replayed rows
+//! of windows it had fired, and rebuilds the open windows exactly.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use datafusion::arrow::array::{Array, RecordBatch, TimestampNanosecondArray, UInt32Array};
+use datafusion::arrow::compute::{concat_batches, take_record_batch};
+use datafusion::datasource::MemTable;
+use futures::StreamExt;
+use nuage_catalog::Metastore;
+use nuage_lake::Lake;
+use nuage_sql::{Output, Session};
+use nuage_streams::sequence::Prefix;
+use nuage_streams::{Position, PutEntry, Streams};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::error::{FlowError, Result};
+use crate::plan::{JobPlan, Sink, WINDOW_INPUT};
+use crate::source::{Decoder, Record, StartPosition, parse_duration};
+
+const READ_RECORDS: usize = 10_000;
+const READ_BYTES: usize = 8 * 1024 * 1024;
+const OUTPUT_TABLE: &str = "__flow_output";
+const NO_WATERMARK: i64 = i64::MIN;
+
+/// What SHOW JOBS reports while a job runs.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub events_in: AtomicU64,
+    pub events_out: AtomicU64,
+    pub late: AtomicU64,
+    pub skipped: AtomicU64,
+    /// Nanoseconds since the epoch; i64::MIN before the first.
+    pub watermark: AtomicI64,
+    /// Records in the stream not read yet.
+    pub lag: AtomicU64,
+}
+
+/// What a job needs of the process.
+#[derive(Clone)]
+pub struct Env {
+    pub metastore: Arc<dyn Metastore>,
+    pub lake: Arc<Lake>,
+    pub streams: Arc<Streams>,
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct ShardState {
+    /// The oldest record an open window needs.
+    replay_from: u64,
+    /// The next record to read.
+    read_to: u64,
+    /// The largest watermark seen on this shard (ns).
+    watermark: Option<i64>,
+    finished: bool,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Checkpoint {
+    shards: BTreeMap<u32, ShardState>,
+    /// Windows ending at or before this (+1 ms) have fired (ns).
+    fired: Option<i64>,
+    events_in: u64,
+    events_out: u64,
+    late: u64,
+}
+
+/// Rows of one window end, and the oldest record each shard gave it.
+#[derive(Default)]
+struct Bucket {
+    batches: Vec<RecordBatch>,
+    oldest: BTreeMap<u32, u64>,
+}
+
+pub(crate) struct Job {
+    pub id: String,
+    pub plan: JobPlan,
+    pub env: Env,
+    pub dir: PathBuf,
+    pub metrics: Arc<Metrics>,
+}
+
+struct Runner {
+    job: Job,
+    decoder: Decoder,
+    session: Session,
+    checkpoint: Checkpoint,
+    /// Open windows' rows by window end (ns).
+    buckets: BTreeMap<i64, Bucket>,
+    /// When each shard last gave a record.
+    active: BTreeMap<u32, Instant>,
+    /// The next record to read per shard (from `replay_from` after a start).
+    cursor: BTreeMap<u32, u64>,
+    idle_timeout: Option<Duration>,
+    started: Instant,
+    insert_columns: String,
+}
+
+impl Job {
+    /// Runs until `stop` says so (Ok) or the job fails (Err, its message
+    /// for SHOW JOBS).
+    pub async fn run(self, mut stop: watch::Receiver<bool>) -> Result<()> {
+        let decoder = Decoder::new(&self.plan.source)?;
+        let shared = Session::shared_state(self.env.metastore.clone(), self.env.lake.clone());
+        let session = Session::with_shared(shared, &self.plan.database)?;
+        let idle_timeout = match self.plan.source.option("scan.watermark.idle-timeout") {
+            Some(text) => Some(parse_duration(text).ok_or_else(|| {
+                FlowError::Invalid(format!(
+                    "'scan.watermark.idle-timeout' = '{text}' is not a duration (e.g. '5 s', '1 min')"
+                ))
+            })?),
+            None => None,
+        };
+        let checkpoint: Checkpoint = std::fs::read(self.dir.join("checkpoint.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        self.metrics
+            .events_in
+            .store(checkpoint.events_in, Ordering::Relaxed);
+        self.metrics
+            .events_out
+            .store(checkpoint.events_out, Ordering::Relaxed);
+        self.metrics.late.store(checkpoint.late, Ordering::Relaxed);
+        let insert_columns = insert_columns(&self.plan.insert_text);
+        let mut runner = Runner {
+            job: self,
+            decoder,
+            session,
+            checkpoint,
+            buckets: BTreeMap::new(),
+            active: BTreeMap::new(),
+            cursor: BTreeMap::new(),
+            idle_timeout,
+            started: Instant::now(),
+            insert_columns,
+        };
+        runner.run(&mut stop).await
+    }
+}
+
+/// `(a, b)` of `INSERT INTO t (a, b) SELECT ...`, or nothing.
+fn insert_columns(text: &str) -> String {
+    use datafusion::sql::sqlparser::ast::Statement;
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+    match datafusion::sql::sqlparser::parser::Parser::parse_sql(&GenericDialect {}, text)
+        .ok()
+        .and_then(|mut s| s.pop())
+    {
+        Some(Statement::Insert(insert)) if !insert.columns.is_empty() => format!(
+            " ({})",
+            insert
+                .columns
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        _ => String::new(),
+    }
+}
+
+impl Runner {
+    async fn run(&mut self, stop: &mut watch::Receiver<bool>) -> Result<()> {
+        let stream_name = self.job.plan.source.stream_name()?;
+        let mut started = !self.checkpoint.shards.is_empty();
+        while !*stop.borrow_and_update() {
+            let stream = self.job.env.streams.get(&stream_name).map_err(|_| {
+                FlowError::Source(format!(
+                    "source stream {stream_name} does not exist (deleted?): create it, then start the job again"
+                ))
+            })?;
+            if !started {
+                self.start_positions(&stream)?;
+                started = true;
+            }
+            let meta = stream.meta();
+            let mut read_any = false;
+            let mut lag = 0;
+            for shard in &meta.shards {
+                let state = self.checkpoint.shards.entry(shard.index).or_default();
+                if state.finished {
+                    continue;
+                }
+                let parents_done = [shard.parent, shard.adjacent_parent]
+                    .into_iter()
+                    .flatten()
+                    .all(|p| {
+                        meta.shards.iter().all(|s| s.index != p)
+                            || self.checkpoint.shards.get(&p).is_some_and(|s| s.finished)
+                    });
+                if !parents_done {
+                    continue;
+                }
+                let Some(log) = stream.log(shard.index) else {
+                    continue;
+                };
+                let state = self.checkpoint.shards.entry(shard.index).or_default();
+                let replay_from = state.replay_from;
+                let at = (*self.cursor.entry(shard.index).or_insert(replay_from))
+                    .max(log.trim_horizon());
+                let state = self.checkpoint.shards.entry(shard.index).or_default();
+                lag += log.end().saturating_sub(at);
+                if shard.end_record.is_some_and(|end| at >= end) {
+                    state.finished = true;
+                    continue;
+                }
+                if log.end() <= at {
+                    continue;
+                }
+                let batch = log
+                    .read(Position::at(at), READ_RECORDS, READ_BYTES)
+                    .map_err(|e| {
+                        FlowError::Source(format!("cannot read shard {}: {e}", shard.index))
+                    })?;
+                if batch.records.is_empty() {
+                    continue;
+                }
+                read_any = true;
+                self.active.insert(shard.index, Instant::now());
+                let created_ms = meta.shard_created_ms(shard.index);
+                self.ingest(shard.index, created_ms, &batch.records).await?;
+            }
+            self.job.metrics.lag.store(lag, Ordering::Relaxed);
+            self.fire().await?;
+            if !read_any {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+        self.save()?;
+        Ok(())
+    }
+
+    fn start_positions(&mut self, stream: &nuage_streams::streams::Stream) -> Result<()> {
+        let position = StartPosition::of(&self.job.plan.source)?;
+        let meta = stream.meta();
+        for shard in &meta.shards {
+            let Some(log) = stream.log(shard.index) else {
+                continue;
+            };
+            let at = match position {
+                StartPosition::TrimHorizon => log.trim_horizon(),
+                StartPosition::Latest => log.end(),
+                StartPosition::AtTimestamp(ms) => log
+                    .position_at_time(ms)
+                    .map(|p| p.record)
+                    .unwrap_or_else(|_| log.end()),
+            };
+            let state = ShardState {
+                replay_from: at,
+                read_to: at,
+                ..Default::default()
+            };
+            self.checkpoint.shards.insert(shard.index, state);
+        }
+        self.save()
+    }
+
+    /// Decodes one read of a shard and files its rows.
+    async fn ingest(
+        &mut self,
+        shard: u32,
+        created_ms: i64,
+        records: &[nuage_streams::Record],
+    ) -> Result<()> {
+        let shard_id = nuage_streams::meta::shard_id(shard);
+        let views: Vec<Record> = records
+            .iter()
+            .map(|r| Record {
+                data: &r.data,
+                partition_key: &r.partition_key,
+                arrival_ms: r.arrival_ms,
+                sequence: Prefix::for_records(created_ms, shard, r.arrival_ms)
+                    .record_text(r.number),
+                shard_id: &shard_id,
+            })
+            .collect();
+        let (rows, kept, watermark, skipped) = self.decoder.decode(&views)?;
+        let state = self.checkpoint.shards.entry(shard).or_default();
+        // Records below read_to were read before a restart: replayed to
+        // rebuild open windows, neither counted again nor late.
+        let first_new = state.read_to;
+        let next = records.last().map(|r| r.number + 1).unwrap_or(first_new);
+        state.read_to = state.read_to.max(next);
+        self.cursor.insert(shard, next);
+        if let Some(wm) = watermark {
+            state.watermark = Some(state.watermark.map_or(wm, |w| w.max(wm)));
+        }
+        let numbers: Vec<u64> = kept.iter().map(|&i| records[i].number).collect();
+        let fresh = numbers.iter().filter(|&&n| n >= first_new).count() as u64;
+        self.job
+            .metrics
+            .events_in
+            .fetch_add(fresh, Ordering::Relaxed);
+        self.job
+            .metrics
+            .skipped
+            .fetch_add(skipped as u64, Ordering::Relaxed);
+        let Some(window) = self.job.plan.window.clone() else {
+            // No window: every read is a firing of its own, its files
+            // named by the shard and first record (a redo replaces them).
+            let stem = format!("flow-{}-s{shard}-r{first_new}", self.job.id);
+            self.emit(vec![rows], &stem).await?;
+            let state = self.checkpoint.shards.entry(shard).or_default();
+            state.replay_from = state.read_to;
+            return self.save();
+        };
+        let time_index = rows
+            .schema()
+            .index_of(&window.time_column.to_lowercase())
+            .map_err(|_| FlowError::Invalid(format!("no column {}", window.time_column)))?;
+        let time = datafusion::arrow::compute::cast(
+            rows.column(time_index),
+            &datafusion::arrow::datatypes::DataType::Timestamp(
+                datafusion::arrow::datatypes::TimeUnit::Nanosecond,
+                None,
+            ),
+        )?;
+        let time = time
+            .as_any()
+            .downcast_ref::<TimestampNanosecondArray>()
+            .expect("cast to nanoseconds");
+        let (assigned, source_rows) = window.assign(&rows, time)?;
+        let Some(ends) = crate::window::window_ends(&assigned) else {
+            return Ok(());
+        };
+        let fired = self.checkpoint.fired.unwrap_or(NO_WATERMARK);
+        // Split by window end: late rows (window fired) and buckets.
+        let mut by_end: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
+        let mut late_records: BTreeSet<usize> = BTreeSet::new();
+        for (i, end) in ends.values().iter().enumerate() {
+            let row = source_rows[i] as usize;
+            if end - 1_000_000 <= fired {
+                if numbers[row] >= first_new {
+                    late_records.insert(kept[row]);
+                }
+                continue;
+            }
+            by_end.entry(*end).or_default().push(i as u32);
+        }
+        for (end, indices) in by_end {
+            let first_row = source_rows[indices[0] as usize] as usize;
+            let part = take_record_batch(&assigned, &UInt32Array::from(indices))?;
+            let bucket = self.buckets.entry(end).or_default();
+            bucket.batches.push(part);
+            let oldest = bucket.oldest.entry(shard).or_insert(numbers[first_row]);
+            *oldest = (*oldest).min(numbers[first_row]);
+        }
+        if !late_records.is_empty() {
+            self.late(records, &late_records).await?;
+        }
+        Ok(())
+    }
+
+    /// Rows for windows that already fired: counted, and written to the
+    /// source table's 'late-data.stream' when it names one.
+    async fn late(
+        &mut self,
+        records: &[nuage_streams::Record],
+        which: &BTreeSet<usize>,
+    ) -> Result<()> {
+        self.job
+            .metrics
+            .late
+            .fetch_add(which.len() as u64, Ordering::Relaxed);
+        self.checkpoint.late += which.len() as u64;
+        let Some(stream) = self.job.plan.source.option("late-data.stream") else {
+            tracing::warn!(
+                "job {}: {} late rows (their windows had fired); name a 'late-data.stream' to keep them",
+                self.job.id,
+                which.len()
+            );
+            return Ok(());
+        };
+        let entries: Vec<PutEntry> = which
+            .iter()
+            .map(|&i| PutEntry {
+                partition_key: records[i].partition_key.clone(),
+                data: records[i].data.clone(),
+                explicit_hash_key: None,
+            })
+            .collect();
+        self.job
+            .env
+            .streams
+            .put(stream, &entries)
+            .await
+            .map_err(|e| FlowError::Sink(format!("late-data stream {stream}: {e}")))?;
+        Ok(())
+    }
+
+    /// The job's watermark: the smallest shard watermark among shards that
+    /// are neither finished nor idle. When every shard is idle (nothing new
+    /// for 'scan.watermark.idle-timeout'), the largest: all data there is
+    /// has been read, so the last windows fire without waiting for more
+    /// (Flink would hold them until some shard sends again).
+    fn watermark(&self) -> Option<i64> {
+        let now = Instant::now();
+        let mut min: Option<i64> = None;
+        let mut idle_max: Option<i64> = None;
+        let mut all_idle = true;
+        for (shard, state) in &self.checkpoint.shards {
+            if state.finished {
+                continue;
+            }
+            let idle = match (self.idle_timeout, self.active.get(shard)) {
+                (Some(timeout), Some(last)) => now.duration_since(*last) >= timeout,
+                (Some(timeout), None) => now.duration_since(self.started) >= timeout,
+                (None, _) => false,
+            };
+            if idle {
+                if let Some(wm) = state.watermark {
+                    idle_max = Some(idle_max.map_or(wm, |m| m.max(wm)));
+                }
+                continue;
+            }
+            all_idle = false;
+            let wm = state.watermark?;
+            min = Some(min.map_or(wm, |m| m.min(wm)));
+        }
+        if all_idle { idle_max } else { min }
+    }
+
+    /// Fires every window whose end the watermark passed.
+    async fn fire(&mut self) -> Result<()> {
+        if self.job.plan.window.is_none() {
+            return Ok(());
+        }
+        let Some(wm) = self.watermark() else {
+            return Ok(());
+        };
+        self.job.metrics.watermark.store(wm, Ordering::Relaxed);
+        let ready: Vec<i64> = self
+            .buckets
+            .range(..=wm.saturating_add(1_000_000))
+            .map(|(end, _)| *end)
+            .collect();
+        // Rows for windows the watermark passed are late from now on.
+        self.checkpoint.fired = Some(self.checkpoint.fired.map_or(wm, |f| f.max(wm)));
+        if ready.is_empty() {
+            return Ok(());
+        }
+        // One firing per window end, its files named by it: after a crash
+        // the same window is fired again over the same rows into the same
+        // files, so the lake table gets each window once.
+        for end in &ready {
+            let bucket = self.buckets.remove(end).expect("a ready bucket");
+            let stem = format!("flow-{}-w{}", self.job.id, end / 1_000_000);
+            self.emit(bucket.batches, &stem).await?;
+        }
+        // What open windows still need, per shard.
+        let mut oldest: BTreeMap<u32, u64> = BTreeMap::new();
+        for bucket in self.buckets.values() {
+            for (shard, n) in &bucket.oldest {
+                let o = oldest.entry(*shard).or_insert(*n);
+                *o = (*o).min(*n);
+            }
+        }
+        for (shard, state) in self.checkpoint.shards.iter_mut() {
+            state.replay_from = oldest.get(shard).copied().unwrap_or(state.read_to);
+        }
+        self.save()
+    }
+
+    /// Runs the query over `batches` (bound to the window input, or to the
+    /// source table's name) and writes its rows to the sink.
+    async fn emit(&mut self, batches: Vec<RecordBatch>, stem: &str) -> Result<()> {
+        let batches: Vec<RecordBatch> = batches.into_iter().filter(|b| b.num_rows() > 0).collect();
+        if batches.is_empty() {
+            return Ok(());
+        }
+        let schema = batches[0].schema();
+        let input = concat_batches(&schema, &batches)?;
+        let plan = &self.job.plan;
+        let bound = if plan.window.is_some() {
+            WINDOW_INPUT.to_string()
+        } else {
+            plan.source.name.clone()
+        };
+        let database = if plan.window.is_some() {
+            plan.database.clone()
+        } else {
+            plan.source.database.clone()
+        };
+        self.bind(&database, &bound, input)?;
+        let output = self.session.execute_unrecorded(&plan.select_text).await?;
+        let rows = collect(output).await?;
+        let count: usize = rows.iter().map(|b| b.num_rows()).sum();
+        if count > 0 {
+            match &plan.sink {
+                Sink::Lake { database, table } => {
+                    let schema = rows[0].schema();
+                    let all = concat_batches(&schema, &rows)?;
+                    self.bind(&plan.database, OUTPUT_TABLE, all)?;
+                    self.session.vars.hiveconf.insert(
+                        nuage_sql::session::INSERT_FILE_STEM.into(),
+                        stem.to_string(),
+                    );
+                    let text = format!(
+                        "INSERT INTO {database}.{table}{} SELECT * FROM {OUTPUT_TABLE}",
+                        self.insert_columns
+                    );
+                    collect(self.session.execute_unrecorded(&text).await?)
+                        .await
+                        .map_err(|e| {
+                            FlowError::Sink(format!("lake table {database}.{table}: {e}"))
+                        })?;
+                }
+                Sink::Stream(table) => self.put_stream(table, &rows).await?,
+            }
+        }
+        self.job
+            .metrics
+            .events_out
+            .fetch_add(count as u64, Ordering::Relaxed);
+        self.checkpoint.events_out += count as u64;
+        self.checkpoint.events_in = self.job.metrics.events_in.load(Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn bind(&self, database: &str, name: &str, batch: RecordBatch) -> Result<()> {
+        let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
+        self.session
+            .shared()
+            .temporary
+            .lock()
+            .expect("temporary tables poisoned")
+            .insert((database.to_string(), name.to_string()), Arc::new(table));
+        Ok(())
+    }
+
+    /// Rows as JSON records into a stream, partitioned by the table's
+    /// PARTITIONED BY columns (joined by '|'), else spread at random.
+    async fn put_stream(
+        &self,
+        table: &crate::table::StreamTable,
+        rows: &[RecordBatch],
+    ) -> Result<()> {
+        let name = table.stream_name()?;
+        let mut entries = Vec::new();
+        for batch in rows {
+            let mut writer = datafusion::arrow::json::LineDelimitedWriter::new(Vec::new());
+            writer.write(batch)?;
+            writer.finish()?;
+            let text = writer.into_inner();
+            let keys = partition_keys(table, batch);
+            for (i, line) in text
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .enumerate()
+            {
+                entries.push(PutEntry {
+                    partition_key: keys
+                        .as_ref()
+                        .map(|k| k[i].clone())
+                        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                    data: Bytes::copy_from_slice(line),
+                    explicit_hash_key: None,
+                });
+            }
+        }
+        for chunk in entries.chunks(500) {
+            let put = self
+                .job
+                .env
+                .streams
+                .put(&name, chunk)
+                .await
+                .map_err(|e| FlowError::Sink(format!("stream {name}: {e}")))?;
+            let _ = put;
+        }
+        Ok(())
+    }
+
+    fn save(&mut self) -> Result<()> {
+        self.checkpoint.events_in = self.job.metrics.events_in.load(Ordering::Relaxed);
+        let bytes = serde_json::to_vec(&self.checkpoint).expect("a checkpoint serializes");
+        std::fs::create_dir_all(&self.job.dir)?;
+        nuage_common::durable::write_file(&self.job.dir.join("checkpoint.json"), &bytes)?;
+        Ok(())
+    }
+}
+
+fn partition_keys(table: &crate::table::StreamTable, batch: &RecordBatch) -> Option<Vec<String>> {
+    if table.partitioned_by.is_empty() {
+        return None;
+    }
+    let columns: Vec<_> = table
+        .partitioned_by
+        .iter()
+        .filter_map(|c| batch.column_by_name(&c.to_lowercase()))
+        .map(|c| datafusion::arrow::compute::cast(c, &datafusion::arrow::datatypes::DataType::Utf8))
+        .collect::<std::result::Result<_, _>>()
+        .ok()?;
+    let strings: Vec<&datafusion::arrow::array::StringArray> = columns
+        .iter()
+        .filter_map(|c| c.as_any().downcast_ref())
+        .collect();
+    Some(
+        (0..batch.num_rows())
+            .map(|i| {
+                strings
+                    .iter()
+                    .map(|s| if s.is_null(i) { "null" } else { s.value(i) })
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect(),
+    )
+}
+
+async fn collect(output: Output) -> Result<Vec<RecordBatch>> {
+    match output {
+        Output::Rows(mut stream) => {
+            let mut batches = Vec::new();
+            while let Some(batch) = stream.next().await {
+                batches.push(batch?);
+            }
+            Ok(batches)
+        }
+        Output::Done(_) => Ok(Vec::new()),
+    }
+}

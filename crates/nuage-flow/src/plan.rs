@@ -1,0 +1,270 @@
+//! What a continuous statement is: `INSERT INTO sink SELECT ... FROM`
+//! a stream table (through a windowing TVF or not), read into a
+//! [`JobPlan`]: the source, its window, the sink and the statement each
+//! firing runs on the rows of the windows that closed.
+
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{GroupByExpr, ObjectName, SetExpr, Statement, TableObject};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+use nuage_catalog::Metastore;
+
+use crate::error::{FlowError, Result};
+use crate::table::StreamTable;
+use crate::window::{self, Window};
+
+/// The name under which a firing binds the closed windows' rows.
+pub const WINDOW_INPUT: &str = "__flow_window";
+
+#[derive(Debug, Clone)]
+pub enum Sink {
+    /// A table of the lake catalog: the firing's `INSERT INTO` writes it.
+    Lake { database: String, table: String },
+    /// A stream table: rows go to the stream as JSON records.
+    Stream(StreamTable),
+}
+
+#[derive(Debug, Clone)]
+pub struct JobPlan {
+    pub database: String,
+    pub source: StreamTable,
+    pub window: Option<Window>,
+    /// The statement with its TVF replaced by [`WINDOW_INPUT`].
+    pub insert_text: String,
+    /// Its SELECT alone (for stream sinks).
+    pub select_text: String,
+    pub sink: Sink,
+}
+
+fn split_name(name: &ObjectName, database: &str) -> (String, String) {
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|p| {
+            p.to_string()
+                .trim_matches(|c| c == '`' || c == '"')
+                .to_lowercase()
+        })
+        .collect();
+    match parts.as_slice() {
+        [d, t] => (d.clone(), t.clone()),
+        _ => (
+            database.to_string(),
+            parts.last().cloned().unwrap_or_default(),
+        ),
+    }
+}
+
+fn stream_table(
+    metastore: &dyn Metastore,
+    database: &str,
+    name: &str,
+) -> Result<Option<StreamTable>> {
+    Ok(metastore
+        .get_table(database, name)?
+        .as_ref()
+        .and_then(StreamTable::from_catalog))
+}
+
+/// The plan of `statement`, or `None` when it reads no stream table (a
+/// batch statement for the SQL engine).
+pub fn plan(metastore: &dyn Metastore, database: &str, statement: &str) -> Result<Option<JobPlan>> {
+    let statement = statement.trim().trim_end_matches(';');
+    let first = statement
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    if first != "INSERT" {
+        return Ok(None);
+    }
+    let rewritten = window::rewrite(statement, WINDOW_INPUT)?;
+    let Ok(mut parsed) = Parser::parse_sql(&GenericDialect {}, &rewritten.text) else {
+        return Ok(None);
+    };
+    let Some(Statement::Insert(insert)) = parsed.pop() else {
+        return Ok(None);
+    };
+    let Some(query) = insert.source.as_ref() else {
+        return Ok(None);
+    };
+    // The stream tables the query reads.
+    let mut sources: Vec<StreamTable> = Vec::new();
+    let mut failure = None;
+    let _ = datafusion::sql::sqlparser::ast::visit_relations(query.as_ref(), |name| {
+        let (db, table) = split_name(name, database);
+        match stream_table(metastore, &db, &table) {
+            Ok(Some(t))
+                if !sources
+                    .iter()
+                    .any(|s| s.name == t.name && s.database == t.database) =>
+            {
+                sources.push(t)
+            }
+            Ok(_) => {}
+            Err(e) => failure = Some(e),
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if let Some(w) = &rewritten.window {
+        let (db, table) = match w.table.split_once('.') {
+            Some((d, t)) => (d.to_lowercase(), t.to_lowercase()),
+            None => (database.to_string(), w.table.to_lowercase()),
+        };
+        let table = table.trim_matches('`').to_string();
+        match stream_table(metastore, &db, &table)? {
+            Some(t) => {
+                if !sources
+                    .iter()
+                    .any(|s| s.name == t.name && s.database == t.database)
+                {
+                    sources.push(t);
+                }
+            }
+            None => {
+                return Err(FlowError::Invalid(format!(
+                    "{}: the windowing function's table must be a stream table \
+                     (CREATE TABLE ... WITH ('connector' = 'kinesis', ...))",
+                    w.table
+                )));
+            }
+        }
+    }
+    let source = match sources.len() {
+        0 => return Ok(None),
+        1 => sources.remove(0),
+        _ => {
+            return Err(FlowError::Unsupported(format!(
+                "a job reads one stream for now, and this statement reads {}: joins of two streams \
+                 (interval joins) are not supported yet; join a stream with lake tables instead",
+                sources
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            )));
+        }
+    };
+    if source.connector() != "kinesis" {
+        return Err(FlowError::Invalid(format!(
+            "{} is a '{}' table, which can only be written: read streams through 'kinesis' tables",
+            source.name,
+            source.connector()
+        )));
+    }
+    if let Some(w) = &rewritten.window {
+        let Some(wm) = &source.watermark else {
+            return Err(FlowError::Invalid(format!(
+                "the window function requires the timecol to be a time attribute: {} declares no \
+                 WATERMARK FOR {}; add WATERMARK FOR {} AS {} - INTERVAL '5' SECOND to its CREATE TABLE",
+                source.name, w.time_column, w.time_column, w.time_column
+            )));
+        };
+        if !wm.column.eq_ignore_ascii_case(&w.time_column) {
+            return Err(FlowError::Invalid(format!(
+                "the window function requires the timecol to be a time attribute, but {} is not one: \
+                 {}'s event time is {}",
+                w.time_column, source.name, wm.column
+            )));
+        }
+    } else if let SetExpr::Select(select) = query.body.as_ref()
+        && (!matches!(&select.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
+            || select.distinct.is_some())
+    {
+        return Err(FlowError::Unsupported(
+            "a GROUP BY (or DISTINCT) over a stream needs a window: read the stream through \
+             TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL ...)) (or HOP, CUMULATE) and group by \
+             window_start, window_end; updating results without a window are not supported yet"
+                .into(),
+        ));
+    }
+    let TableObject::TableName(target) = &insert.table else {
+        return Err(FlowError::Invalid(
+            "INSERT INTO a table function is not a job".into(),
+        ));
+    };
+    let (sink_db, sink_table) = split_name(target, database);
+    let sink = match metastore.get_table(&sink_db, &sink_table)? {
+        Some(t) => match StreamTable::from_catalog(&t) {
+            Some(stream) => Sink::Stream(stream),
+            None => Sink::Lake {
+                database: sink_db,
+                table: sink_table,
+            },
+        },
+        None => {
+            return Err(FlowError::Invalid(format!(
+                "sink table {sink_db}.{sink_table} does not exist: create it first (a lake table \
+                 with Hive DDL, or a stream with CREATE TABLE ... WITH ('connector' = 'kinesis', ...))"
+            )));
+        }
+    };
+    if insert.overwrite {
+        return Err(FlowError::Unsupported(
+            "INSERT OVERWRITE cannot run continuously: write INSERT INTO".into(),
+        ));
+    }
+    Ok(Some(JobPlan {
+        database: database.to_string(),
+        source,
+        window: rewritten.window,
+        select_text: query.to_string(),
+        insert_text: rewritten.text,
+        sink,
+    }))
+}
+
+impl JobPlan {
+    /// What EXPLAIN shows: the streaming plan, operator by operator.
+    pub fn explain(&self) -> String {
+        let mut lines = Vec::new();
+        let source = &self.source;
+        lines.push(format!(
+            "Source: kinesis stream {} ({} format), table {}.{}",
+            source.stream_name().unwrap_or_default(),
+            source.option("format").unwrap_or("json"),
+            source.database,
+            source.name
+        ));
+        if let Some(wm) = &source.watermark {
+            lines.push(format!(
+                "  WatermarkAssigner: per shard max({}), job watermark = min over non-idle shards{}",
+                wm.expr,
+                source
+                    .option("scan.watermark.idle-timeout")
+                    .map(|t| format!(" (idle after {t})"))
+                    .unwrap_or_default()
+            ));
+        }
+        if let Some(w) = &self.window {
+            lines.push(format!(
+                "  WindowTableFunction: {:?} size {} ms offset {} ms on {}",
+                w.kind,
+                w.size / 1_000_000,
+                w.offset / 1_000_000,
+                w.time_column
+            ));
+            lines.push(
+                "  WindowBuffer: rows kept per window_end; a window fires when the watermark passes its end"
+                    .into(),
+            );
+        }
+        lines.push(format!(
+            "  Query (run per firing on {WINDOW_INPUT}): {}",
+            self.select_text
+        ));
+        lines.push(match &self.sink {
+            Sink::Lake { database, table } => format!("Sink: lake table {database}.{table}"),
+            Sink::Stream(t) => format!(
+                "Sink: {} {} (json records)",
+                t.connector(),
+                t.stream_name().unwrap_or_default()
+            ),
+        });
+        lines.join("\n")
+    }
+}

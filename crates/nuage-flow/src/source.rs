@@ -1,0 +1,433 @@
+//! A stream table's records as rows: the payload decoded by its format
+//! (Flink's `json`, `csv` or `raw`), metadata columns from the record
+//! (ApproximateArrivalTimestamp, partition key, sequence number, shard),
+//! computed columns and the watermark expression evaluated by DataFusion.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, BinaryArray, RecordBatch, StringArray, TimestampNanosecondArray,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::DFSchema;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::prelude::SessionContext;
+use nuage_catalog::HiveType;
+
+use crate::error::{FlowError, Result};
+use crate::table::{ColumnKind, StreamTable};
+
+/// Where a job starts reading a shard it has no position for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StartPosition {
+    TrimHorizon,
+    Latest,
+    /// Milliseconds since the epoch.
+    AtTimestamp(i64),
+}
+
+impl StartPosition {
+    /// `scan.stream.initpos` (Flink's Kinesis connector before 4.0) or
+    /// `source.init.position` (4.x), with their timestamp options. Flink's
+    /// default is LATEST.
+    pub fn of(table: &StreamTable) -> Result<StartPosition> {
+        let value = table
+            .option("scan.stream.initpos")
+            .or(table.option("source.init.position"))
+            .unwrap_or("LATEST");
+        match value.to_ascii_uppercase().as_str() {
+            "LATEST" => Ok(StartPosition::Latest),
+            "TRIM_HORIZON" => Ok(StartPosition::TrimHorizon),
+            "AT_TIMESTAMP" => {
+                let text = table
+                    .option("scan.stream.initpos-timestamp")
+                    .or(table.option("source.init.timestamp"))
+                    .ok_or_else(|| {
+                        FlowError::Invalid(format!(
+                            "table {}: AT_TIMESTAMP needs 'scan.stream.initpos-timestamp' \
+                             (seconds since the epoch, or yyyy-MM-dd'T'HH:mm:ss.SSSXXX)",
+                            table.name
+                        ))
+                    })?;
+                parse_timestamp_ms(text)
+                    .map(StartPosition::AtTimestamp)
+                    .ok_or_else(|| {
+                        FlowError::Invalid(format!(
+                            "table {}: '{text}' is not a timestamp: write seconds since the epoch \
+                         (1700000000.5) or 2024-01-31T10:00:00.000Z",
+                            table.name
+                        ))
+                    })
+            }
+            other => Err(FlowError::Invalid(format!(
+                "table {}: 'scan.stream.initpos' = '{other}' is not a position: \
+                 use TRIM_HORIZON, LATEST or AT_TIMESTAMP",
+                table.name
+            ))),
+        }
+    }
+}
+
+fn parse_timestamp_ms(text: &str) -> Option<i64> {
+    if let Ok(seconds) = text.trim().parse::<f64>() {
+        return Some((seconds * 1000.0) as i64);
+    }
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+/// `'5s'`, `'1 min'`, `'500 ms'`, `'2h'`: Flink's duration options.
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let n: u64 = text[..split].parse().ok()?;
+    let ms = match text[split..].trim().to_ascii_lowercase().as_str() {
+        "" | "ms" | "milli" | "millis" | "millisecond" | "milliseconds" => n,
+        "s" | "sec" | "secs" | "second" | "seconds" => n * 1000,
+        "min" | "m" | "minute" | "minutes" => n * 60_000,
+        "h" | "hour" | "hours" => n * 3_600_000,
+        "d" | "day" | "days" => n * 86_400_000,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_millis(ms))
+}
+
+/// One record as the decoder sees it.
+pub struct Record<'a> {
+    pub data: &'a [u8],
+    pub partition_key: &'a str,
+    pub arrival_ms: i64,
+    pub sequence: String,
+    pub shard_id: &'a str,
+}
+
+enum Format {
+    Json {
+        ignore_errors: bool,
+    },
+    Csv {
+        delimiter: u8,
+        quote: Option<u8>,
+        ignore_errors: bool,
+    },
+    Raw,
+}
+
+/// Decodes records into the table's rows (column names lowercased, as the
+/// SQL engine resolves them).
+pub struct Decoder {
+    table: String,
+    format: Format,
+    /// The payload's fields, names as written (JSON is case-sensitive).
+    payload: SchemaRef,
+    /// Every column in declared order.
+    columns: Vec<Source>,
+    pub schema: SchemaRef,
+    watermark: Option<Arc<dyn PhysicalExpr>>,
+}
+
+enum Source {
+    Payload(usize),
+    Metadata(String),
+    Computed(Arc<dyn PhysicalExpr>),
+}
+
+fn arrow_type(ty: &HiveType) -> DataType {
+    nuage_format::types::arrow_type(ty)
+}
+
+impl Decoder {
+    pub fn new(table: &StreamTable) -> Result<Decoder> {
+        let format = match table.option("format").unwrap_or("json") {
+            "json" => Format::Json {
+                ignore_errors: table.option("json.ignore-parse-errors") == Some("true"),
+            },
+            "csv" => Format::Csv {
+                delimiter: single_byte(table, "csv.field-delimiter", b',')?,
+                quote: if table.option("csv.disable-quote-character") == Some("true") {
+                    None
+                } else {
+                    Some(single_byte(table, "csv.quote-character", b'"')?)
+                },
+                ignore_errors: table.option("csv.ignore-parse-errors") == Some("true"),
+            },
+            "raw" => Format::Raw,
+            other => {
+                return Err(FlowError::Invalid(format!(
+                    "table {}: format '{other}' is not supported",
+                    table.name
+                )));
+            }
+        };
+        let payload: Vec<Field> = table
+            .columns
+            .iter()
+            .filter(|(c, _)| c.kind == ColumnKind::Physical)
+            .map(|(c, ty)| Field::new(&c.name, arrow_type(ty), true))
+            .collect();
+        let payload = Arc::new(Schema::new(payload));
+        let ctx = SessionContext::new();
+        let mut fields: Vec<Field> = Vec::new();
+        let mut columns = Vec::new();
+        let mut payload_index = 0;
+        for (column, ty) in &table.columns {
+            let name = column.name.to_lowercase();
+            match &column.kind {
+                ColumnKind::Physical => {
+                    fields.push(Field::new(&name, arrow_type(ty), true));
+                    columns.push(Source::Payload(payload_index));
+                    payload_index += 1;
+                }
+                ColumnKind::Metadata { key, .. } => {
+                    fields.push(Field::new(&name, arrow_type(ty), true));
+                    columns.push(Source::Metadata(key.clone()));
+                }
+                ColumnKind::Computed { expr } => {
+                    let so_far = Schema::new(fields.clone());
+                    let expr = physical(&ctx, &so_far, expr).map_err(|e| {
+                        FlowError::Invalid(format!(
+                            "computed column {} of {}: {e}",
+                            column.name, table.name
+                        ))
+                    })?;
+                    let ty = expr.data_type(&so_far)?;
+                    fields.push(Field::new(&name, ty, true));
+                    columns.push(Source::Computed(expr));
+                }
+            }
+        }
+        let schema = Arc::new(Schema::new(fields));
+        let watermark = match &table.watermark {
+            Some(wm) => {
+                let expr = physical(&ctx, &schema, &wm.expr)
+                    .map_err(|e| FlowError::Invalid(format!("watermark of {}: {e}", table.name)))?;
+                if !matches!(expr.data_type(&schema)?, DataType::Timestamp(..)) {
+                    return Err(FlowError::Invalid(format!(
+                        "watermark of {}: {} must be a TIMESTAMP",
+                        table.name, wm.expr
+                    )));
+                }
+                Some(expr)
+            }
+            None => None,
+        };
+        Ok(Decoder {
+            table: table.name.clone(),
+            format,
+            payload,
+            columns,
+            schema,
+            watermark,
+        })
+    }
+
+    /// The rows of `records` and the largest watermark among them. A record
+    /// that does not parse fails the job (as in Flink) unless the format's
+    /// `ignore-parse-errors` is set; then it is skipped and counted.
+    /// Also returns the indices of the records the rows come from.
+    #[allow(clippy::type_complexity)]
+    pub fn decode(
+        &self,
+        records: &[Record<'_>],
+    ) -> Result<(RecordBatch, Vec<usize>, Option<i64>, usize)> {
+        let (payload, kept, skipped) = self.decode_payload(records)?;
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
+        let kept_records: Vec<&Record> = kept.iter().map(|&i| &records[i]).collect();
+        for (i, source) in self.columns.iter().enumerate() {
+            let array: ArrayRef = match source {
+                Source::Payload(p) => payload.column(*p).clone(),
+                Source::Metadata(key) => metadata(key, &kept_records),
+                Source::Computed(expr) => {
+                    let so_far = RecordBatch::try_new(
+                        Arc::new(Schema::new(self.schema.fields()[..i].to_vec())),
+                        arrays.clone(),
+                    )?;
+                    expr.evaluate(&so_far)?.into_array(kept.len())?
+                }
+            };
+            arrays.push(array);
+        }
+        let batch = RecordBatch::try_new(self.schema.clone(), arrays)?;
+        let watermark = match &self.watermark {
+            Some(expr) => {
+                let values = expr.evaluate(&batch)?.into_array(batch.num_rows())?;
+                let values = datafusion::arrow::compute::cast(
+                    &values,
+                    &DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Nanosecond, None),
+                )?;
+                let values = values
+                    .as_any()
+                    .downcast_ref::<TimestampNanosecondArray>()
+                    .expect("cast to nanoseconds");
+                datafusion::arrow::compute::max(values)
+            }
+            None => None,
+        };
+        Ok((batch, kept, watermark, skipped))
+    }
+
+    /// The payload batch, the indices of the records in it, and how many
+    /// were skipped.
+    fn decode_payload(&self, records: &[Record<'_>]) -> Result<(RecordBatch, Vec<usize>, usize)> {
+        let all: Vec<usize> = (0..records.len()).collect();
+        match self.decode_some(records, &all) {
+            Ok(batch) => return Ok((batch, all, 0)),
+            Err(_) if records.len() > 1 => {}
+            Err(e) => {
+                if !self.ignore_errors() {
+                    return Err(self.parse_error(&records[0], &e));
+                }
+                return Ok((RecordBatch::new_empty(self.payload.clone()), vec![], 1));
+            }
+        }
+        // Find the bad records one by one.
+        let mut kept = Vec::new();
+        for (i, record) in records.iter().enumerate() {
+            if let Err(e) = self.decode_some(records, &[i]) {
+                if !self.ignore_errors() {
+                    return Err(self.parse_error(record, &e));
+                }
+            } else {
+                kept.push(i);
+            }
+        }
+        let skipped = records.len() - kept.len();
+        Ok((self.decode_some(records, &kept)?, kept, skipped))
+    }
+
+    fn ignore_errors(&self) -> bool {
+        match self.format {
+            Format::Json { ignore_errors } | Format::Csv { ignore_errors, .. } => ignore_errors,
+            Format::Raw => false,
+        }
+    }
+
+    fn parse_error(&self, record: &Record<'_>, e: &FlowError) -> FlowError {
+        let text = String::from_utf8_lossy(&record.data[..record.data.len().min(200)]);
+        FlowError::Invalid(format!(
+            "table {}: record {} of {} does not parse ({e}): {text:?}; set \
+             'json.ignore-parse-errors' = 'true' (or csv.ignore-parse-errors) to skip such records",
+            self.table, record.sequence, record.shard_id
+        ))
+    }
+
+    fn decode_some(&self, records: &[Record<'_>], which: &[usize]) -> Result<RecordBatch> {
+        match &self.format {
+            Format::Json { .. } => {
+                let mut decoder = datafusion::arrow::json::ReaderBuilder::new(self.payload.clone())
+                    .with_batch_size(which.len().max(1))
+                    .build_decoder()?;
+                for (n, &i) in which.iter().enumerate() {
+                    let data = records[i].data;
+                    let read = decoder.decode(data)?;
+                    if read != data.len() {
+                        return Err(FlowError::Invalid(
+                            "trailing bytes after a JSON value".into(),
+                        ));
+                    }
+                    decoder.decode(b"\n")?;
+                    if decoder.len() != n + 1 {
+                        return Err(FlowError::Invalid(
+                            "a record must hold exactly one JSON object".into(),
+                        ));
+                    }
+                }
+                Ok(decoder
+                    .flush()?
+                    .unwrap_or_else(|| RecordBatch::new_empty(self.payload.clone())))
+            }
+            Format::Csv {
+                delimiter, quote, ..
+            } => {
+                let mut builder = datafusion::arrow::csv::ReaderBuilder::new(self.payload.clone())
+                    .with_delimiter(*delimiter)
+                    .with_batch_size(which.len().max(1));
+                if let Some(q) = quote {
+                    builder = builder.with_quote(*q);
+                }
+                let mut decoder = builder.build_decoder();
+                for &i in which {
+                    let mut line = records[i].data.to_vec();
+                    if !line.ends_with(b"\n") {
+                        line.push(b'\n');
+                    }
+                    let mut at = 0;
+                    while at < line.len() {
+                        let read = decoder.decode(&line[at..])?;
+                        if read == 0 {
+                            break;
+                        }
+                        at += read;
+                    }
+                }
+                Ok(decoder
+                    .flush()?
+                    .unwrap_or_else(|| RecordBatch::new_empty(self.payload.clone())))
+            }
+            Format::Raw => {
+                let field = self.payload.field(0);
+                let array: ArrayRef = match field.data_type() {
+                    DataType::Binary => Arc::new(BinaryArray::from_iter_values(
+                        which.iter().map(|&i| records[i].data),
+                    )),
+                    _ => Arc::new(StringArray::from_iter_values(
+                        which
+                            .iter()
+                            .map(|&i| String::from_utf8_lossy(records[i].data)),
+                    )),
+                };
+                Ok(RecordBatch::try_new(self.payload.clone(), vec![array])?)
+            }
+        }
+    }
+}
+
+fn single_byte(table: &StreamTable, key: &str, default: u8) -> Result<u8> {
+    match table.option(key) {
+        None => Ok(default),
+        Some("\\t") => Ok(b'\t'),
+        Some(v) if v.len() == 1 => Ok(v.as_bytes()[0]),
+        Some(v) => Err(FlowError::Invalid(format!(
+            "table {}: '{key}' must be a single character, not '{v}'",
+            table.name
+        ))),
+    }
+}
+
+fn metadata(key: &str, records: &[&Record<'_>]) -> ArrayRef {
+    match key {
+        "timestamp" => Arc::new(TimestampNanosecondArray::from_iter_values(
+            records.iter().map(|r| r.arrival_ms * 1_000_000),
+        )),
+        "partition-key" => Arc::new(StringArray::from_iter_values(
+            records.iter().map(|r| r.partition_key),
+        )),
+        "sequence-number" => Arc::new(StringArray::from_iter_values(
+            records.iter().map(|r| r.sequence.as_str()),
+        )),
+        _ => Arc::new(StringArray::from_iter_values(
+            records.iter().map(|r| r.shard_id),
+        )),
+    }
+}
+
+fn physical(
+    ctx: &SessionContext,
+    schema: &Schema,
+    text: &str,
+) -> datafusion::error::Result<Arc<dyn PhysicalExpr>> {
+    let df_schema = DFSchema::try_from(schema.clone())?;
+    let expr = ctx.parse_sql_expr(text, &df_schema)?;
+    ctx.create_physical_expr(expr, &df_schema)
+}
+
+/// Metadata column types are fixed by the connector.
+pub fn metadata_type(key: &str) -> HiveType {
+    match key {
+        "timestamp" => HiveType::Timestamp,
+        _ => HiveType::String,
+    }
+}

@@ -1,0 +1,260 @@
+//! Jobs over a real stream log and catalog (no HTTP): windows fire when
+//! the watermark passes their end, late rows reach the late-data stream,
+//! an idle shard stops holding the watermark back, and a job stopped and
+//! started again neither loses nor repeats a window.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use nuage_common::Config;
+use nuage_flow::{Env, Flow};
+use nuage_sql::{Output, Session};
+use nuage_streams::{PutEntry, StreamMode, Streams, StreamsConfig};
+
+struct World {
+    _dir: tempfile::TempDir,
+    data_dir: std::path::PathBuf,
+    streams: Arc<Streams>,
+    session: Session,
+}
+
+async fn world(shards: u32) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_path_buf();
+    let streams = Arc::new(Streams::open(StreamsConfig::new(data_dir.join("streams"))).unwrap());
+    streams
+        .create("tolls", shards, StreamMode::Provisioned, BTreeMap::new())
+        .unwrap();
+    streams
+        .create("late", 1, StreamMode::Provisioned, BTreeMap::new())
+        .unwrap();
+    let session = Session::open(&Config::default().with_data_dir(&data_dir))
+        .await
+        .unwrap();
+    World {
+        _dir: dir,
+        data_dir,
+        streams,
+        session,
+    }
+}
+
+impl World {
+    fn env(&self) -> Env {
+        Env {
+            metastore: self.session.shared().metastore.clone(),
+            lake: self.session.shared().lake.clone(),
+            streams: self.streams.clone(),
+        }
+    }
+
+    fn flow(&self) -> Arc<Flow> {
+        Flow::open(self.env(), &self.data_dir).unwrap()
+    }
+
+    async fn sql(&mut self, text: &str) -> Vec<Vec<String>> {
+        let mut rows = Vec::new();
+        if let Output::Rows(mut stream) = self.session.execute(text).await.unwrap() {
+            while let Some(batch) = stream.next().await {
+                let batch = batch.unwrap();
+                for r in 0..batch.num_rows() {
+                    rows.push(
+                        batch
+                            .columns()
+                            .iter()
+                            .map(|c| {
+                                datafusion::arrow::util::display::array_value_to_string(c, r)
+                                    .unwrap()
+                            })
+                            .collect(),
+                    );
+                }
+            }
+        }
+        rows
+    }
+
+    fn create_stream_table(&self, extra_options: &str) {
+        let sql = format!(
+            "CREATE TABLE tolls (ts TIMESTAMP(3), station STRING, amount DOUBLE, \
+             WATERMARK FOR ts AS ts - INTERVAL '5' SECOND) \
+             WITH ('connector' = 'kinesis', 'stream' = 'tolls', 'format' = 'json', \
+             'scan.stream.initpos' = 'TRIM_HORIZON'{extra_options})"
+        );
+        let table = nuage_flow::ddl::parse_create(&sql, "default")
+            .unwrap()
+            .unwrap()
+            .table;
+        self.session
+            .shared()
+            .metastore
+            .create_table(&table.to_catalog("test"), false)
+            .unwrap();
+    }
+
+    /// Events `(shard, "HH:MM:SS", station)` on 2020-04-15.
+    async fn put(&self, events: &[(u32, &str, &str)]) {
+        for (shard, time, station) in events {
+            let data =
+                format!(r#"{{"ts": "2020-04-15 {time}", "station": "{station}", "amount": 1.5}}"#);
+            let hash = if *shard == 0 { 0 } else { u128::MAX };
+            self.streams
+                .put(
+                    "tolls",
+                    &[PutEntry {
+                        partition_key: station.to_string(),
+                        data: Bytes::from(data),
+                        explicit_hash_key: Some(hash),
+                    }],
+                )
+                .await
+                .unwrap();
+        }
+    }
+}
+
+const COUNTS: &str = "INSERT INTO counts \
+    SELECT station, window_start, window_end, COUNT(*) AS vehicles \
+    FROM TABLE(TUMBLE(TABLE tolls, DESCRIPTOR(ts), INTERVAL '10' MINUTES)) \
+    GROUP BY station, window_start, window_end";
+
+const ALL_COUNTS: &str =
+    "SELECT station, window_start, vehicles FROM counts ORDER BY window_start, station";
+
+async fn wait_rows(world: &mut World, sql: &str, n: usize) -> Vec<Vec<String>> {
+    for _ in 0..100 {
+        let rows = world.sql(sql).await;
+        if rows.len() >= n {
+            return rows;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    world.sql(sql).await
+}
+
+fn rows(expected: &[&[&str]]) -> Vec<Vec<String>> {
+    expected
+        .iter()
+        .map(|r| r.iter().map(|s| s.to_string()).collect())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windows_fire_when_the_watermark_passes_and_late_rows_reach_their_stream() {
+    let mut world = world(2).await;
+    world.create_stream_table(", 'late-data.stream' = 'late'");
+    world
+        .sql("CREATE TABLE counts (station STRING, window_start TIMESTAMP, window_end TIMESTAMP, vehicles BIGINT) STORED AS PARQUET")
+        .await;
+    let flow = world.flow();
+    let id = flow.start("default", COUNTS).unwrap();
+    world
+        .put(&[
+            (0, "08:01:00", "A"),
+            (0, "08:03:00", "B"),
+            (1, "08:04:00", "A"),
+            // Shard 0 passes 08:10:05, shard 1 not yet: nothing fires.
+            (0, "08:10:06", "A"),
+            (1, "08:09:00", "B"),
+        ])
+        .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(world.sql(ALL_COUNTS).await.is_empty(), "fired too early");
+    // Both shards' watermarks pass 08:10 (08:10:06 - 5 s).
+    world.put(&[(1, "08:10:06", "B")]).await;
+    let fired = wait_rows(&mut world, ALL_COUNTS, 2).await;
+    assert_eq!(
+        fired,
+        rows(&[
+            &["A", "2020-04-15T08:00:00", "2"],
+            &["B", "2020-04-15T08:00:00", "2"]
+        ])
+    );
+    // A row for the fired window is late: not counted, kept in 'late'.
+    world.put(&[(0, "08:02:00", "C")]).await;
+    let mut late = 0;
+    for _ in 0..50 {
+        late = flow.list().unwrap()[0].late;
+        if late == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(late, 1);
+    let log = world.streams.get("late").unwrap().log(0).unwrap();
+    let batch = log
+        .read(nuage_streams::Position::at(0), 10, 1 << 20)
+        .unwrap();
+    assert_eq!(batch.records.len(), 1);
+    assert!(String::from_utf8_lossy(&batch.records[0].data).contains("08:02:00"));
+    assert_eq!(world.sql(ALL_COUNTS).await.len(), 2);
+    let status = &flow.list().unwrap()[0];
+    assert_eq!((status.events_in, status.events_out), (7, 2));
+    flow.stop(&id).await.unwrap();
+    assert_eq!(flow.list().unwrap()[0].state, "STOPPED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_shard_stops_holding_the_watermark_back() {
+    let mut world = world(2).await;
+    world.create_stream_table(", 'scan.watermark.idle-timeout' = '1 s'");
+    world
+        .sql("CREATE TABLE counts (station STRING, window_start TIMESTAMP, window_end TIMESTAMP, vehicles BIGINT) STORED AS PARQUET")
+        .await;
+    let flow = world.flow();
+    flow.start("default", COUNTS).unwrap();
+    // Shard 1 never sends anything.
+    world
+        .put(&[
+            (0, "08:01:00", "A"),
+            (0, "08:02:00", "A"),
+            (0, "08:20:00", "A"),
+        ])
+        .await;
+    let fired = wait_rows(&mut world, ALL_COUNTS, 1).await;
+    assert_eq!(fired, rows(&[&["A", "2020-04-15T08:00:00", "2"]]));
+    flow.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_started_again_neither_loses_nor_repeats_a_window() {
+    let mut world = world(1).await;
+    world.create_stream_table("");
+    world
+        .sql("CREATE TABLE counts (station STRING, window_start TIMESTAMP, window_end TIMESTAMP, vehicles BIGINT) STORED AS PARQUET")
+        .await;
+    let flow = world.flow();
+    flow.start("default", COUNTS).unwrap();
+    world
+        .put(&[
+            (0, "08:01:00", "A"),
+            (0, "08:11:00", "A"),
+            (0, "08:12:00", "B"),
+        ])
+        .await;
+    wait_rows(&mut world, ALL_COUNTS, 1).await;
+    // The server stops (the job stays RUNNING in the catalog) while the
+    // window 08:10 is open, and starts again.
+    flow.shutdown().await;
+    drop(flow);
+    world
+        .put(&[(0, "08:13:00", "A"), (0, "08:25:00", "A")])
+        .await;
+    let flow = world.flow();
+    assert_eq!(flow.list().unwrap()[0].state, "RUNNING");
+    let all = wait_rows(&mut world, ALL_COUNTS, 3).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(all, world.sql(ALL_COUNTS).await, "no more rows come");
+    assert_eq!(
+        all,
+        rows(&[
+            &["A", "2020-04-15T08:00:00", "1"],
+            &["A", "2020-04-15T08:10:00", "2"],
+            &["B", "2020-04-15T08:10:00", "1"],
+        ])
+    );
+    flow.shutdown().await;
+}

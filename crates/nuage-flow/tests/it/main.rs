@@ -1,0 +1,6 @@
+//! nuage-flow without the server: Flink's DDL, the windowing functions'
+//! windows as Flink documents them, and jobs over a real stream log.
+
+mod ddl;
+mod jobs;
+mod window;

@@ -1,0 +1,212 @@
+//! The Flink SQL statements of `nuage sql`: `CREATE TABLE ... WITH
+//! ('connector' = ...)` (into the catalog, here), and the ones about
+//! continuous jobs, which run inside the `nuage serve` of the data dir:
+//! `INSERT INTO ... SELECT ... FROM <stream table>` (starts a job and
+//! prints its id), `SHOW JOBS`, `STOP JOB 'id'`, `EXPLAIN` of such an
+//! INSERT.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use bytes::Bytes;
+use nuage_sql::output::rows_output;
+use nuage_sql::{Output, Session};
+use serde_json::{Value, json};
+
+use crate::client::Connection;
+
+/// The statement's output when it is one of these, `None` otherwise (the
+/// SQL engine runs it).
+pub async fn statement(session: &Session, data_dir: &Path, text: &str) -> Result<Option<Output>> {
+    let text = session.vars.substitute(text);
+    let text = text.trim();
+    let database = session.database().to_string();
+    let metastore = session.shared().metastore.clone();
+    if let Some(create) = nuage_flow::ddl::parse_create(text, &database) {
+        let create = create?;
+        let user = std::env::var("USER").unwrap_or_else(|_| "nuage".into());
+        let table = create.table.to_catalog(&user);
+        if metastore.get_database(&table.database)?.is_none() {
+            bail!(
+                "database {} does not exist; SHOW DATABASES lists the ones that do",
+                table.database
+            );
+        }
+        if !create.if_not_exists && metastore.get_table(&table.database, &table.name)?.is_some() {
+            bail!("table {}.{} already exists", table.database, table.name);
+        }
+        metastore.create_table(&table, create.if_not_exists)?;
+        return Ok(Some(Output::Done(None)));
+    }
+    let words: Vec<String> = text
+        .split_whitespace()
+        .take(3)
+        .map(|w| w.to_ascii_uppercase())
+        .collect();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        ["SHOW", "JOBS"] => return show_jobs(data_dir, metastore.as_ref()).await.map(Some),
+        ["STOP", "JOB", ..] => {
+            let id = text[text.to_ascii_uppercase().find("JOB").unwrap_or(0) + 3..]
+                .trim()
+                .trim_matches(|c| c == '\'' || c == '"' || c == '`');
+            if id.is_empty() {
+                bail!("STOP JOB takes the job's id: STOP JOB '<id>' (SHOW JOBS lists them)");
+            }
+            return stop_job(data_dir, metastore.as_ref(), id).await.map(Some);
+        }
+        ["EXPLAIN", ..] => {
+            let inner = text[7..].trim_start();
+            let inner = inner
+                .strip_prefix("PLAN FOR")
+                .or_else(|| inner.strip_prefix("plan for"))
+                .unwrap_or(inner);
+            if let Some(plan) = nuage_flow::plan::plan(metastore.as_ref(), &database, inner)? {
+                let lines: Vec<Vec<String>> = plan
+                    .explain()
+                    .lines()
+                    .map(|l| vec![l.to_string()])
+                    .collect();
+                return Ok(Some(rows_output(&["plan"], lines)));
+            }
+            return Ok(None);
+        }
+        _ => {}
+    }
+    if nuage_flow::plan::plan(metastore.as_ref(), &database, text)?.is_none() {
+        return Ok(None);
+    }
+    let mut server = connect(data_dir).await?;
+    let reply = call(
+        &mut server,
+        "StartJob",
+        json!({ "Database": database, "Statement": text }),
+    )
+    .await?;
+    let id = reply["JobId"].as_str().unwrap_or_default().to_string();
+    Ok(Some(rows_output(&["job_id"], vec![vec![id]])))
+}
+
+/// The server of this data dir, from the note `nuage serve` leaves there.
+async fn connect(data_dir: &Path) -> Result<Connection> {
+    let note = data_dir.join(nuage_server::SERVING_FILE);
+    let start_one = || {
+        anyhow!(
+            "continuous jobs run inside `nuage serve`, and none is running for data dir {}: \
+             start one (nuage --data-dir {} serve) and run the statement again",
+            data_dir.display(),
+            data_dir.display()
+        )
+    };
+    let text = std::fs::read(&note).map_err(|_| start_one())?;
+    let endpoint = serde_json::from_slice::<Value>(&text)
+        .ok()
+        .and_then(|v| v["endpoint"].as_str().map(str::to_string))
+        .ok_or_else(start_one)?;
+    Ok(Connection::open(&endpoint)
+        .await
+        .map_err(|_| start_one())?
+        .flow())
+}
+
+async fn call(server: &mut Connection, operation: &str, body: Value) -> Result<Value> {
+    let reply = server
+        .call(operation, Bytes::from(body.to_string()))
+        .await?;
+    serde_json::from_slice(&reply).context("the server's answer is not JSON")
+}
+
+fn millis_text(ms: Option<i64>) -> String {
+    ms.and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
+        .unwrap_or_default()
+}
+
+const JOB_COLUMNS: &[&str] = &[
+    "job_id",
+    "statement",
+    "state",
+    "events_in",
+    "events_out",
+    "late_events",
+    "watermark",
+    "lag",
+    "error",
+];
+
+async fn show_jobs(data_dir: &Path, metastore: &dyn nuage_catalog::Metastore) -> Result<Output> {
+    let rows: Vec<Vec<String>> = match connect(data_dir).await {
+        Ok(mut server) => {
+            let reply = call(&mut server, "ListJobs", json!({})).await?;
+            reply["Jobs"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|j| {
+                    let text = |k: &str| match &j[k] {
+                        Value::String(s) => s.clone(),
+                        Value::Null => String::new(),
+                        v => v.to_string(),
+                    };
+                    vec![
+                        text("JobId"),
+                        text("Statement"),
+                        text("State"),
+                        text("EventsIn"),
+                        text("EventsOut"),
+                        text("LateEvents"),
+                        millis_text(j["WatermarkMillis"].as_i64()),
+                        text("Lag"),
+                        text("Error"),
+                    ]
+                })
+                .collect()
+        }
+        // No server: the catalog's record (no live figures).
+        Err(_) => metastore
+            .list_jobs()?
+            .into_iter()
+            .map(|j| {
+                vec![
+                    j.id,
+                    j.statement,
+                    j.state,
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    j.error.unwrap_or_default(),
+                ]
+            })
+            .collect(),
+    };
+    Ok(rows_output(JOB_COLUMNS, rows))
+}
+
+async fn stop_job(
+    data_dir: &Path,
+    metastore: &dyn nuage_catalog::Metastore,
+    id: &str,
+) -> Result<Output> {
+    match connect(data_dir).await {
+        Ok(mut server) => {
+            call(&mut server, "StopJob", json!({ "JobId": id })).await?;
+        }
+        Err(_) => {
+            // Nothing runs it now; it must not start with the next server.
+            let mut job = metastore
+                .list_jobs()?
+                .into_iter()
+                .find(|j| j.id == id)
+                .ok_or_else(|| anyhow!("no job {id}: SHOW JOBS lists the jobs"))?;
+            if job.state == nuage_flow::jobs::RUNNING {
+                job.state = nuage_flow::jobs::STOPPED.into();
+                job.updated_ms = chrono::Utc::now().timestamp_millis();
+                metastore.save_job(&job)?;
+            }
+        }
+    }
+    Ok(Output::Done(Some(format!("Job {id} stopped"))))
+}
