@@ -68,8 +68,21 @@ struct ShardState {
     finished: bool,
 }
 
+/// A firing under way: the windows ending by `upto`, into files `stem`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Intent {
+    upto: i64,
+    stem: String,
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Checkpoint {
+    /// Firings done, which names the next one's files.
+    #[serde(default)]
+    fires: u64,
+    /// Set while a firing runs.
+    #[serde(default)]
+    intent: Option<Intent>,
     shards: BTreeMap<u32, ShardState>,
     /// Windows ending at or before this (+1 ms) have fired (ns).
     fired: Option<i64>,
@@ -187,53 +200,10 @@ impl Runner {
                 self.start_positions(&stream)?;
                 started = true;
             }
-            let meta = stream.meta();
-            let mut read_any = false;
-            let mut lag = 0;
-            for shard in &meta.shards {
-                let state = self.checkpoint.shards.entry(shard.index).or_default();
-                if state.finished {
-                    continue;
-                }
-                let parents_done = [shard.parent, shard.adjacent_parent]
-                    .into_iter()
-                    .flatten()
-                    .all(|p| {
-                        meta.shards.iter().all(|s| s.index != p)
-                            || self.checkpoint.shards.get(&p).is_some_and(|s| s.finished)
-                    });
-                if !parents_done {
-                    continue;
-                }
-                let Some(log) = stream.log(shard.index) else {
-                    continue;
-                };
-                let state = self.checkpoint.shards.entry(shard.index).or_default();
-                let replay_from = state.replay_from;
-                let at = (*self.cursor.entry(shard.index).or_insert(replay_from))
-                    .max(log.trim_horizon());
-                let state = self.checkpoint.shards.entry(shard.index).or_default();
-                lag += log.end().saturating_sub(at);
-                if shard.end_record.is_some_and(|end| at >= end) {
-                    state.finished = true;
-                    continue;
-                }
-                if log.end() <= at {
-                    continue;
-                }
-                let batch = log
-                    .read(Position::at(at), READ_RECORDS, READ_BYTES)
-                    .map_err(|e| {
-                        FlowError::Source(format!("cannot read shard {}: {e}", shard.index))
-                    })?;
-                if batch.records.is_empty() {
-                    continue;
-                }
-                read_any = true;
-                self.active.insert(shard.index, Instant::now());
-                let created_ms = meta.shard_created_ms(shard.index);
-                self.ingest(shard.index, created_ms, &batch.records).await?;
+            if self.checkpoint.intent.is_some() {
+                self.recover(&stream).await?;
             }
+            let (read_any, lag) = self.read_round(&stream, false).await?;
             self.job.metrics.lag.store(lag, Ordering::Relaxed);
             self.fire().await?;
             if !read_any {
@@ -245,6 +215,81 @@ impl Runner {
         }
         self.save()?;
         Ok(())
+    }
+
+    /// One read of every readable shard (children once their parents are
+    /// read); with `replay_only`, no further than what was read before the
+    /// last start. Returns whether anything was read, and the lag.
+    async fn read_round(
+        &mut self,
+        stream: &nuage_streams::streams::Stream,
+        replay_only: bool,
+    ) -> Result<(bool, u64)> {
+        let meta = stream.meta();
+        let mut read_any = false;
+        let mut lag = 0;
+        for shard in &meta.shards {
+            let state = self.checkpoint.shards.entry(shard.index).or_default();
+            if state.finished {
+                continue;
+            }
+            let parents_done = [shard.parent, shard.adjacent_parent]
+                .into_iter()
+                .flatten()
+                .all(|p| {
+                    meta.shards.iter().all(|s| s.index != p)
+                        || self.checkpoint.shards.get(&p).is_some_and(|s| s.finished)
+                });
+            if !parents_done {
+                continue;
+            }
+            let Some(log) = stream.log(shard.index) else {
+                continue;
+            };
+            let state = self.checkpoint.shards.entry(shard.index).or_default();
+            let (replay_from, read_to) = (state.replay_from, state.read_to);
+            let at =
+                (*self.cursor.entry(shard.index).or_insert(replay_from)).max(log.trim_horizon());
+            lag += log.end().saturating_sub(at);
+            if shard.end_record.is_some_and(|end| at >= end) {
+                if !replay_only {
+                    self.checkpoint
+                        .shards
+                        .entry(shard.index)
+                        .or_default()
+                        .finished = true;
+                }
+                continue;
+            }
+            let limit = if replay_only {
+                read_to.saturating_sub(at).min(READ_RECORDS as u64) as usize
+            } else {
+                READ_RECORDS
+            };
+            if log.end() <= at || limit == 0 {
+                continue;
+            }
+            let batch = log.read(Position::at(at), limit, READ_BYTES).map_err(|e| {
+                FlowError::Source(format!("cannot read shard {}: {e}", shard.index))
+            })?;
+            if batch.records.is_empty() {
+                continue;
+            }
+            read_any = true;
+            self.active.insert(shard.index, Instant::now());
+            let created_ms = meta.shard_created_ms(shard.index);
+            self.ingest(shard.index, created_ms, &batch.records).await?;
+        }
+        Ok((read_any, lag))
+    }
+
+    /// After a crash in the middle of a firing: rebuild the open windows
+    /// from what had been read, then redo that firing over the same windows
+    /// into the same files (which replaces whatever it had written).
+    async fn recover(&mut self, stream: &nuage_streams::streams::Stream) -> Result<()> {
+        while self.read_round(stream, true).await?.0 {}
+        let intent = self.checkpoint.intent.clone().expect("a firing to redo");
+        self.fire_upto(intent.upto, &intent.stem).await
     }
 
     fn start_positions(&mut self, stream: &nuage_streams::streams::Stream) -> Result<()> {
@@ -446,24 +491,43 @@ impl Runner {
             return Ok(());
         };
         self.job.metrics.watermark.store(wm, Ordering::Relaxed);
+        if self
+            .buckets
+            .range(..=wm.saturating_add(1_000_000))
+            .next()
+            .is_none()
+        {
+            // Nothing to emit; rows for the windows passed are late from now on.
+            self.checkpoint.fired = Some(self.checkpoint.fired.map_or(wm, |f| f.max(wm)));
+            return Ok(());
+        }
+        let stem = format!("flow-{}-f{}", self.job.id, self.checkpoint.fires);
+        // The intent first: a crash before the firing is recorded as done
+        // redoes this same firing (same windows, same file names).
+        self.checkpoint.intent = Some(Intent {
+            upto: wm,
+            stem: stem.clone(),
+        });
+        self.save()?;
+        self.fire_upto(wm, &stem).await
+    }
+
+    /// Emits every window ending by `wm` in one statement whose files are
+    /// named `stem`, then records the firing as done.
+    async fn fire_upto(&mut self, wm: i64, stem: &str) -> Result<()> {
         let ready: Vec<i64> = self
             .buckets
             .range(..=wm.saturating_add(1_000_000))
             .map(|(end, _)| *end)
             .collect();
-        // Rows for windows the watermark passed are late from now on.
-        self.checkpoint.fired = Some(self.checkpoint.fired.map_or(wm, |f| f.max(wm)));
-        if ready.is_empty() {
-            return Ok(());
-        }
-        // One firing per window end, its files named by it: after a crash
-        // the same window is fired again over the same rows into the same
-        // files, so the lake table gets each window once.
+        let mut batches = Vec::new();
         for end in &ready {
-            let bucket = self.buckets.remove(end).expect("a ready bucket");
-            let stem = format!("flow-{}-w{}", self.job.id, end / 1_000_000);
-            self.emit(bucket.batches, &stem).await?;
+            batches.extend(self.buckets.remove(end).expect("a ready bucket").batches);
         }
+        self.emit(batches, stem).await?;
+        self.checkpoint.fired = Some(self.checkpoint.fired.map_or(wm, |f| f.max(wm)));
+        self.checkpoint.intent = None;
+        self.checkpoint.fires += 1;
         // What open windows still need, per shard.
         let mut oldest: BTreeMap<u32, u64> = BTreeMap::new();
         for bucket in self.buckets.values() {

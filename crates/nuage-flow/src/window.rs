@@ -72,12 +72,15 @@ pub fn rewrite(sql: &str, name: &str) -> Result<Rewritten> {
                 .any(|n| word_is(&tokens[f], n))
         {
             let end = matching_paren(&tokens, open)?;
-            if window.is_some() {
+            let this = parse_tvf(&tokens[f..end])?;
+            // The same window twice is fine (e.g. the windows that fired,
+            // joined with the counts in them); different ones are not.
+            if window.as_ref().is_some_and(|w| *w != this) {
                 return Err(FlowError::Unsupported(
-                    "more than one windowing table function in one statement".into(),
+                    "two different windowing table functions in one statement".into(),
                 ));
             }
-            window = Some(parse_tvf(&tokens[f..end])?);
+            window = Some(this);
             out.push_str(name);
             i = end + 1;
             continue;

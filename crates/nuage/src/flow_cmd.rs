@@ -122,6 +122,11 @@ fn millis_text(ms: Option<i64>) -> String {
         .unwrap_or_default()
 }
 
+/// A statement on one line, for a row of SHOW JOBS.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 const JOB_COLUMNS: &[&str] = &[
     "job_id",
     "statement",
@@ -151,7 +156,7 @@ async fn show_jobs(data_dir: &Path, metastore: &dyn nuage_catalog::Metastore) ->
                     };
                     vec![
                         text("JobId"),
-                        text("Statement"),
+                        one_line(&text("Statement")),
                         text("State"),
                         text("EventsIn"),
                         text("EventsOut"),
@@ -170,7 +175,7 @@ async fn show_jobs(data_dir: &Path, metastore: &dyn nuage_catalog::Metastore) ->
             .map(|j| {
                 vec![
                     j.id,
-                    j.statement,
+                    one_line(&j.statement),
                     j.state,
                     String::new(),
                     String::new(),

@@ -6,6 +6,7 @@ mod cli;
 mod crash;
 mod crawl;
 mod firehose;
+mod flow;
 mod lambda;
 mod lambda_mappings;
 mod movies;

@@ -437,7 +437,7 @@ fn pyarrow_and_duckdb_share_the_lake_with_the_crawler_and_sql() {
 }
 
 /// The Python that has duckdb 1.5.5 with httpfs and pyarrow.
-fn venv_python() -> std::path::PathBuf {
+pub(crate) fn venv_python() -> std::path::PathBuf {
     let home = std::env::var_os("HOME").expect("HOME is set");
     let python = std::path::Path::new(&home).join(".cache/nuage-py/bin/python");
     let ready = std::process::Command::new(&python)
