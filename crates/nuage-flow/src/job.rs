@@ -117,6 +117,10 @@ struct Runner {
     active: BTreeMap<u32, Instant>,
     /// The next record to read per shard (from `replay_from` after a start).
     cursor: BTreeMap<u32, u64>,
+    /// OVER aggregations: rows waiting for the watermark, and the earlier
+    /// rows their frames can reach.
+    pending: Vec<RecordBatch>,
+    context: Option<RecordBatch>,
     idle_timeout: Option<Duration>,
     started: Instant,
     insert_columns: String,
@@ -157,6 +161,8 @@ impl Job {
             buckets: BTreeMap::new(),
             active: BTreeMap::new(),
             cursor: BTreeMap::new(),
+            pending: Vec::new(),
+            context: None,
             idle_timeout,
             started: Instant::now(),
             insert_columns,
@@ -207,7 +213,26 @@ impl Runner {
             self.job.metrics.lag.store(lag, Ordering::Relaxed);
             self.fire().await?;
             if !read_any {
+                // Wake on the next record of any shard (or after 100 ms, to
+                // notice idle shards and new ones).
+                let waits: Vec<_> = stream
+                    .meta()
+                    .shards
+                    .iter()
+                    .filter_map(|s| {
+                        let log = stream.log(s.index)?;
+                        let at = *self.cursor.get(&s.index)?;
+                        Some(Box::pin(async move { log.readable(at).await }))
+                    })
+                    .collect();
+                let any_record = async {
+                    if waits.is_empty() {
+                        std::future::pending::<()>().await;
+                    }
+                    futures::future::select_all(waits).await;
+                };
                 tokio::select! {
+                    _ = any_record => {}
                     _ = tokio::time::sleep(Duration::from_millis(100)) => {}
                     _ = stop.changed() => {}
                 }
@@ -357,6 +382,11 @@ impl Runner {
             .metrics
             .skipped
             .fetch_add(skipped as u64, Ordering::Relaxed);
+        if self.job.plan.over.is_some() {
+            return self
+                .ingest_over(shard, rows, &kept, &numbers, first_new, records)
+                .await;
+        }
         let Some(window) = self.job.plan.window.clone() else {
             // No window: every read is a firing of its own, its files
             // named by the shard and first record (a redo replaces them).
@@ -413,6 +443,176 @@ impl Runner {
         Ok(())
     }
 
+    /// OVER: rows of windows not yet passed wait; replayed rows the
+    /// watermark had passed are context again; new ones it passed are late.
+    async fn ingest_over(
+        &mut self,
+        shard: u32,
+        rows: RecordBatch,
+        kept: &[usize],
+        numbers: &[u64],
+        first_new: u64,
+        records: &[nuage_streams::Record],
+    ) -> Result<()> {
+        let over = self.job.plan.over.clone().expect("an OVER job");
+        let time = time_array(&rows, &over.time_column)?;
+        let fired = self.checkpoint.fired.unwrap_or(NO_WATERMARK);
+        let (mut waiting, mut context) = (Vec::new(), Vec::new());
+        let mut late_records = BTreeSet::new();
+        for row in 0..rows.num_rows() {
+            if time.is_null(row) {
+                continue;
+            }
+            if time.value(row) > fired {
+                waiting.push(row as u32);
+            } else if numbers[row] < first_new {
+                context.push(row as u32);
+            } else {
+                late_records.insert(kept[row]);
+            }
+        }
+        for (rows_of, into_context) in [(waiting, false), (context, true)] {
+            if rows_of.is_empty() {
+                continue;
+            }
+            let part = with_origin(&rows, &rows_of, shard, numbers)?;
+            if into_context {
+                let all = match self.context.take() {
+                    Some(c) => concat_batches(&c.schema(), &[c, part])?,
+                    None => part,
+                };
+                self.context = Some(all);
+            } else {
+                self.pending.push(part);
+            }
+        }
+        if !late_records.is_empty() {
+            self.late(records, &late_records).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether some waiting row is at or before `wm`.
+    fn over_ready(&self, wm: i64) -> Result<bool> {
+        let over = self.job.plan.over.as_ref().expect("an OVER job");
+        for batch in &self.pending {
+            let time = time_array(batch, &over.time_column)?;
+            if time.iter().flatten().any(|t| t <= wm) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// OVER: runs the SELECT over the context and the rows the watermark
+    /// passed (in time order, numbered), keeps the new rows' results, and
+    /// trims the context to what later frames can reach.
+    async fn fire_over(&mut self, wm: i64, stem: &str) -> Result<()> {
+        let over = self.job.plan.over.clone().expect("an OVER job");
+        // The context without its old numbers: numbered() numbers all again.
+        let mut parts: Vec<RecordBatch> = match self.context.take() {
+            Some(context) => {
+                let keep: Vec<usize> = (0..context.num_columns())
+                    .filter(|&i| context.schema().field(i).name() != crate::over::SEQ)
+                    .collect();
+                vec![context.project(&keep)?]
+            }
+            None => Vec::new(),
+        };
+        let base: usize = parts.iter().map(|b| b.num_rows()).sum();
+        let mut still = Vec::new();
+        for batch in std::mem::take(&mut self.pending) {
+            let time = time_array(&batch, &over.time_column)?;
+            let ready = datafusion::arrow::array::BooleanArray::from_iter(
+                time.iter().map(|t| Some(t.is_some_and(|t| t <= wm))),
+            );
+            let waiting = datafusion::arrow::compute::not(&ready)?;
+            parts.push(datafusion::arrow::compute::filter_record_batch(
+                &batch, &ready,
+            )?);
+            still.push(datafusion::arrow::compute::filter_record_batch(
+                &batch, &waiting,
+            )?);
+        }
+        self.pending = still.into_iter().filter(|b| b.num_rows() > 0).collect();
+        let schema = parts[0].schema();
+        let input = numbered(&concat_batches(&schema, &parts)?, &over.time_column, base)?;
+        let plan = self.job.plan.clone();
+        self.bind(&plan.source.database, &plan.source.name, input.clone())?;
+        let output = self.session.execute_unrecorded(&plan.select_text).await?;
+        let mut rows = Vec::new();
+        for batch in collect(output).await? {
+            let seq = batch
+                .column_by_name(crate::over::SEQ)
+                .and_then(|c| {
+                    c.as_any()
+                        .downcast_ref::<datafusion::arrow::array::Int64Array>()
+                })
+                .ok_or_else(|| FlowError::Invalid("the OVER query lost its row numbers".into()))?;
+            let new = datafusion::arrow::array::BooleanArray::from_iter(
+                seq.iter()
+                    .map(|s| Some(s.is_some_and(|s| s >= base as i64))),
+            );
+            rows.push(datafusion::arrow::compute::filter_record_batch(
+                &batch, &new,
+            )?);
+        }
+        self.write(rows, stem).await?;
+        self.context = Some(self.trim(input, &over, wm).await?);
+        self.fired(wm);
+        let mut oldest: BTreeMap<u32, u64> = BTreeMap::new();
+        for batch in self.context.iter().chain(self.pending.iter()) {
+            note_oldest(batch, &mut oldest);
+        }
+        self.replay_from(&oldest)
+    }
+
+    /// The rows later frames can still reach.
+    async fn trim(
+        &mut self,
+        input: RecordBatch,
+        over: &crate::over::Over,
+        wm: i64,
+    ) -> Result<RecordBatch> {
+        use crate::over::Retain;
+        match &over.retain {
+            Retain::All => Ok(input),
+            Retain::Range(range) => {
+                let time = time_array(&input, &over.time_column)?;
+                let keep = datafusion::arrow::array::BooleanArray::from_iter(
+                    time.iter().map(|t| Some(t.is_some_and(|t| t > wm - range))),
+                );
+                Ok(datafusion::arrow::compute::filter_record_batch(
+                    &input, &keep,
+                )?)
+            }
+            Retain::Rows { n, partition_by } => {
+                const CONTEXT: &str = "__flow_context";
+                let schema = input.schema();
+                let database = self.job.plan.database.clone();
+                self.bind(&database, CONTEXT, input)?;
+                let partition = if partition_by.is_empty() {
+                    String::new()
+                } else {
+                    format!("PARTITION BY {}", partition_by.join(", "))
+                };
+                let sql = format!(
+                    "SELECT * FROM (SELECT *, ROW_NUMBER() OVER ({partition} ORDER BY {} DESC) AS __flow_rn \
+                     FROM {CONTEXT}) t WHERE __flow_rn <= {}",
+                    crate::over::SEQ,
+                    (*n).max(1)
+                );
+                let kept = collect(self.session.execute_unrecorded(&sql).await?).await?;
+                let keep: Vec<usize> = (0..schema.fields().len()).collect();
+                let kept: Vec<RecordBatch> = kept
+                    .iter()
+                    .map(|b| b.project(&keep))
+                    .collect::<std::result::Result<_, _>>()?;
+                Ok(concat_batches(&schema, &kept)?)
+            }
+        }
+    }
+
     /// Rows for windows that already fired: counted, and written to the
     /// source table's 'late-data.stream' when it names one.
     async fn late(
@@ -420,12 +620,10 @@ impl Runner {
         records: &[nuage_streams::Record],
         which: &BTreeSet<usize>,
     ) -> Result<()> {
-        self.job
-            .metrics
-            .late
-            .fetch_add(which.len() as u64, Ordering::Relaxed);
-        self.checkpoint.late += which.len() as u64;
+        let count = which.len() as u64;
         let Some(stream) = self.job.plan.source.option("late-data.stream") else {
+            self.job.metrics.late.fetch_add(count, Ordering::Relaxed);
+            self.checkpoint.late += count;
             tracing::warn!(
                 "job {}: {} late rows (their windows had fired); name a 'late-data.stream' to keep them",
                 self.job.id,
@@ -447,6 +645,9 @@ impl Runner {
             .put(stream, &entries)
             .await
             .map_err(|e| FlowError::Sink(format!("late-data stream {stream}: {e}")))?;
+        // Counted once they are in the late-data stream.
+        self.job.metrics.late.fetch_add(count, Ordering::Relaxed);
+        self.checkpoint.late += count;
         Ok(())
     }
 
@@ -484,19 +685,22 @@ impl Runner {
 
     /// Fires every window whose end the watermark passed.
     async fn fire(&mut self) -> Result<()> {
-        if self.job.plan.window.is_none() {
+        if self.job.plan.window.is_none() && self.job.plan.over.is_none() {
             return Ok(());
         }
         let Some(wm) = self.watermark() else {
             return Ok(());
         };
         self.job.metrics.watermark.store(wm, Ordering::Relaxed);
-        if self
-            .buckets
-            .range(..=wm.saturating_add(1_000_000))
-            .next()
-            .is_none()
-        {
+        let ready = if self.job.plan.over.is_some() {
+            self.over_ready(wm)?
+        } else {
+            self.buckets
+                .range(..=wm.saturating_add(1_000_000))
+                .next()
+                .is_some()
+        };
+        if !ready {
             // Nothing to emit; rows for the windows passed are late from now on.
             self.checkpoint.fired = Some(self.checkpoint.fired.map_or(wm, |f| f.max(wm)));
             return Ok(());
@@ -515,6 +719,9 @@ impl Runner {
     /// Emits every window ending by `wm` in one statement whose files are
     /// named `stem`, then records the firing as done.
     async fn fire_upto(&mut self, wm: i64, stem: &str) -> Result<()> {
+        if self.job.plan.over.is_some() {
+            return self.fire_over(wm, stem).await;
+        }
         let ready: Vec<i64> = self
             .buckets
             .range(..=wm.saturating_add(1_000_000))
@@ -525,9 +732,7 @@ impl Runner {
             batches.extend(self.buckets.remove(end).expect("a ready bucket").batches);
         }
         self.emit(batches, stem).await?;
-        self.checkpoint.fired = Some(self.checkpoint.fired.map_or(wm, |f| f.max(wm)));
-        self.checkpoint.intent = None;
-        self.checkpoint.fires += 1;
+        self.fired(wm);
         // What open windows still need, per shard.
         let mut oldest: BTreeMap<u32, u64> = BTreeMap::new();
         for bucket in self.buckets.values() {
@@ -536,6 +741,17 @@ impl Runner {
                 *o = (*o).min(*n);
             }
         }
+        self.replay_from(&oldest)
+    }
+
+    fn fired(&mut self, wm: i64) {
+        self.checkpoint.fired = Some(self.checkpoint.fired.map_or(wm, |f| f.max(wm)));
+        self.checkpoint.intent = None;
+        self.checkpoint.fires += 1;
+    }
+
+    /// Notes, per shard, the oldest record still needed, and saves.
+    fn replay_from(&mut self, oldest: &BTreeMap<u32, u64>) -> Result<()> {
         for (shard, state) in self.checkpoint.shards.iter_mut() {
             state.replay_from = oldest.get(shard).copied().unwrap_or(state.read_to);
         }
@@ -565,6 +781,13 @@ impl Runner {
         self.bind(&database, &bound, input)?;
         let output = self.session.execute_unrecorded(&plan.select_text).await?;
         let rows = collect(output).await?;
+        self.write(rows, stem).await
+    }
+
+    /// Writes a firing's rows to the sink (files named `stem`).
+    async fn write(&mut self, rows: Vec<RecordBatch>, stem: &str) -> Result<()> {
+        let plan = &self.job.plan;
+        let rows: Vec<RecordBatch> = rows.iter().map(without_hidden).collect::<Result<_>>()?;
         let count: usize = rows.iter().map(|b| b.num_rows()).sum();
         if count > 0 {
             match &plan.sink {
@@ -659,6 +882,125 @@ impl Runner {
         nuage_common::durable::write_file(&self.job.dir.join("checkpoint.json"), &bytes)?;
         Ok(())
     }
+}
+
+fn time_array(batch: &RecordBatch, column: &str) -> Result<TimestampNanosecondArray> {
+    let index = batch
+        .schema()
+        .index_of(&column.to_lowercase())
+        .map_err(|_| FlowError::Invalid(format!("no time column {column}")))?;
+    let time = datafusion::arrow::compute::cast(
+        batch.column(index),
+        &datafusion::arrow::datatypes::DataType::Timestamp(
+            datafusion::arrow::datatypes::TimeUnit::Nanosecond,
+            None,
+        ),
+    )?;
+    Ok(time
+        .as_any()
+        .downcast_ref::<TimestampNanosecondArray>()
+        .expect("cast to nanoseconds")
+        .clone())
+}
+
+const SHARD_COLUMN: &str = "__flow_shard";
+const RECORD_COLUMN: &str = "__flow_record";
+
+/// Rows `which` of `rows`, with the shard and record they come from.
+fn with_origin(
+    rows: &RecordBatch,
+    which: &[u32],
+    shard: u32,
+    numbers: &[u64],
+) -> Result<RecordBatch> {
+    use datafusion::arrow::array::{ArrayRef, UInt32Array as U32, UInt64Array};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let part = take_record_batch(rows, &UInt32Array::from(which.to_vec()))?;
+    let mut fields: Vec<Field> = part
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new(SHARD_COLUMN, DataType::UInt32, false));
+    fields.push(Field::new(RECORD_COLUMN, DataType::UInt64, false));
+    let mut columns: Vec<ArrayRef> = part.columns().to_vec();
+    columns.push(Arc::new(U32::from(vec![shard; which.len()])));
+    columns.push(Arc::new(UInt64Array::from_iter_values(
+        which.iter().map(|&r| numbers[r as usize]),
+    )));
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
+}
+
+/// Rows in time order (then shard, record: the same order after a
+/// replay), numbered from 0 in the OVER sequence column.
+fn numbered(batch: &RecordBatch, time_column: &str, _base: usize) -> Result<RecordBatch> {
+    use datafusion::arrow::array::{ArrayRef, Int64Array};
+    use datafusion::arrow::compute::{SortColumn, lexsort_to_indices};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let time: ArrayRef = Arc::new(time_array(batch, time_column)?);
+    let sort = [
+        time,
+        batch.column_by_name(SHARD_COLUMN).expect("origin").clone(),
+        batch.column_by_name(RECORD_COLUMN).expect("origin").clone(),
+    ]
+    .into_iter()
+    .map(|values| SortColumn {
+        values,
+        options: None,
+    })
+    .collect::<Vec<_>>();
+    let order = lexsort_to_indices(&sort, None)?;
+    let sorted = take_record_batch(batch, &order)?;
+    let keep: Vec<usize> = (0..sorted.num_columns())
+        .filter(|&i| sorted.schema().field(i).name() != crate::over::SEQ)
+        .collect();
+    let sorted = sorted.project(&keep)?;
+    let mut fields: Vec<Field> = sorted
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new(crate::over::SEQ, DataType::Int64, false));
+    let mut columns: Vec<ArrayRef> = sorted.columns().to_vec();
+    columns.push(Arc::new(Int64Array::from_iter_values(
+        0..sorted.num_rows() as i64,
+    )));
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
+}
+
+/// The oldest record of each shard among `batch`'s rows.
+fn note_oldest(batch: &RecordBatch, oldest: &mut BTreeMap<u32, u64>) {
+    use datafusion::arrow::array::UInt64Array;
+    let (Some(shards), Some(records)) = (
+        batch
+            .column_by_name(SHARD_COLUMN)
+            .and_then(|c| c.as_any().downcast_ref::<UInt32Array>()),
+        batch
+            .column_by_name(RECORD_COLUMN)
+            .and_then(|c| c.as_any().downcast_ref::<UInt64Array>()),
+    ) else {
+        return;
+    };
+    for (shard, record) in shards.values().iter().zip(records.values().iter()) {
+        let o = oldest.entry(*shard).or_insert(*record);
+        *o = (*o).min(*record);
+    }
+}
+
+/// A batch without nuage's own `__flow_*` columns.
+fn without_hidden(batch: &RecordBatch) -> Result<RecordBatch> {
+    let keep: Vec<usize> = (0..batch.num_columns())
+        .filter(|&i| !batch.schema().field(i).name().starts_with("__flow_"))
+        .collect();
+    Ok(batch.project(&keep)?)
 }
 
 fn partition_keys(table: &crate::table::StreamTable, batch: &RecordBatch) -> Option<Vec<String>> {

@@ -117,7 +117,18 @@ impl Flow {
         let flow = Arc::downgrade(self);
         let job_id = id.to_string();
         let task = tokio::spawn(async move {
-            let outcome = job.run(stopped).await;
+            use futures::FutureExt;
+            // A bug (a panic) fails the job, not the server.
+            let outcome = match std::panic::AssertUnwindSafe(job.run(stopped))
+                .catch_unwind()
+                .await
+            {
+                Ok(outcome) => outcome,
+                Err(panic) => Err(FlowError::Invalid(format!(
+                    "internal error in nuage (please report it): {}",
+                    nuage_common::panic_message(&*panic)
+                ))),
+            };
             if let (Err(e), Some(flow)) = (outcome, flow.upgrade()) {
                 tracing::error!("job {job_id} failed: {e}");
                 flow.fail(&job_id, &e.to_string());

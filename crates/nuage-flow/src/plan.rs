@@ -30,6 +30,8 @@ pub struct JobPlan {
     pub database: String,
     pub source: StreamTable,
     pub window: Option<Window>,
+    /// An OVER aggregation (without a window TVF).
+    pub over: Option<crate::over::Over>,
     /// The statement with its TVF replaced by [`WINDOW_INPUT`].
     pub insert_text: String,
     /// Its SELECT alone (for stream sinks).
@@ -171,7 +173,15 @@ pub fn plan(metastore: &dyn Metastore, database: &str, statement: &str) -> Resul
                 w.time_column, source.name, wm.column
             )));
         }
-    } else if let SetExpr::Select(select) = query.body.as_ref()
+    }
+    let over = if rewritten.window.is_none() {
+        crate::over::find(query, source.watermark.as_ref().map(|w| w.column.as_str()))?
+    } else {
+        None
+    };
+    if rewritten.window.is_none()
+        && over.is_none()
+        && let SetExpr::Select(select) = query.body.as_ref()
         && (!matches!(&select.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
             || select.distinct.is_some())
     {
@@ -212,7 +222,12 @@ pub fn plan(metastore: &dyn Metastore, database: &str, statement: &str) -> Resul
         database: database.to_string(),
         source,
         window: rewritten.window,
-        select_text: query.to_string(),
+        select_text: if over.is_some() {
+            crate::over::with_seq(query)
+        } else {
+            query.to_string()
+        },
+        over,
         insert_text: rewritten.text,
         sink,
     }))
@@ -238,6 +253,13 @@ impl JobPlan {
                     .option("scan.watermark.idle-timeout")
                     .map(|t| format!(" (idle after {t})"))
                     .unwrap_or_default()
+            ));
+        }
+        if let Some(over) = &self.over {
+            lines.push(format!(
+                "  OverAggregate: rows wait for the watermark, then run with the earlier rows \
+                 their frames reach ({:?}), ordered by {}",
+                over.retain, over.time_column
             ));
         }
         if let Some(w) = &self.window {

@@ -244,6 +244,16 @@ fn parse_tvf(tokens: &[Token]) -> Result<Window> {
     })
 }
 
+/// An interval's text (`INTERVAL '30' DAY`) in nanoseconds.
+pub fn interval_text(text: &str) -> Result<i64> {
+    let tokens: Vec<Token> = tokens(text)?
+        .into_iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    let refs: Vec<&Token> = tokens.iter().collect();
+    interval(&refs)
+}
+
 /// `INTERVAL '30' MINUTE(S)` (or `'10' SECOND`, `'1' HOUR`, `'1' DAY`) in
 /// nanoseconds.
 fn interval(tokens: &[&Token]) -> Result<i64> {

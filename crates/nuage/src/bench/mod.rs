@@ -1,4 +1,4 @@
-//! `nuage bench streams|firehose|s3|functions`: load generators for a running `nuage
+//! `nuage bench streams|firehose|s3|functions|flow`: load generators for a running `nuage
 //! serve` (or any Kinesis or S3 endpoint, for streams and s3). They print records/s, MB/s
 //! and request latencies.
 //!
@@ -6,6 +6,7 @@
 //! [`crate::client`]), so the figures are the server's, not an SDK's.
 
 mod firehose;
+mod flow;
 mod functions;
 mod latency;
 mod s3;
@@ -34,6 +35,10 @@ enum BenchWhat {
     /// Lambda: warm and cold invocation latency of a no-op Python handler,
     /// and event-source mapping throughput (records/s).
     Functions(functions::FunctionsBench),
+    /// Continuous SQL: a 30-minute tumbling count per station joined with
+    /// a minimums table, over events already in a stream (events/s), and
+    /// the delay from a window's end to its committed row.
+    Flow(flow::FlowBench),
 }
 
 pub async fn run(config: &nuage_common::Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -42,5 +47,6 @@ pub async fn run(config: &nuage_common::Config, args: BenchArgs) -> anyhow::Resu
         BenchWhat::Firehose(b) => firehose::run(config, b).await,
         BenchWhat::S3(b) => s3::run(b).await,
         BenchWhat::Functions(b) => functions::run(b).await,
+        BenchWhat::Flow(b) => flow::run(config, b).await,
     }
 }

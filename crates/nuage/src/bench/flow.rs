@@ -1,0 +1,300 @@
+//! `nuage bench flow`: a continuous job over events already in a stream.
+//! EVENTS toll events (STATIONS stations, event times spread over HOURS)
+//! are put on a SHARDS-shard stream of a `nuage serve` on the same data
+//! dir; then the job "30-minute tumbling count per station joined with the
+//! minimums table, into a Parquet lake table" starts, and the bench prints
+//! events/s from the job's start until every window's row is committed.
+//! Then the latency of one window: events that move every shard's
+//! watermark past a window's end are put, and the time until the job has
+//! committed that window's row is printed (several times).
+
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use bytes::Bytes;
+use clap::Args;
+use futures::StreamExt;
+use nuage_sql::Session;
+use serde_json::{Value, json};
+
+use crate::client::Connection;
+
+#[derive(Args)]
+pub struct FlowBench {
+    /// The nuage server running on this data dir.
+    #[arg(long, default_value = "http://127.0.0.1:4566", env = "NUAGE_ENDPOINT")]
+    endpoint: String,
+    #[arg(long, default_value_t = 1_000_000)]
+    events: usize,
+    #[arg(long, default_value_t = 4)]
+    shards: u32,
+    #[arg(long, default_value_t = 20)]
+    stations: usize,
+    /// Event-time span of the events, in hours (48 windows in 24 hours).
+    #[arg(long, default_value_t = 24)]
+    hours: u64,
+    /// Windows whose commit latency is measured after the catch-up.
+    #[arg(long, default_value_t = 5)]
+    latency_windows: usize,
+}
+
+const WINDOW_MS: i64 = 30 * 60 * 1000;
+/// 2024-01-01 00:00:00 UTC.
+const BASE_MS: i64 = 1_704_067_200_000;
+
+fn event(ms: i64, station: usize) -> String {
+    let ts = chrono::DateTime::from_timestamp_millis(ms).expect("a time");
+    format!(
+        r#"{{"ts":"{}","station":"S{station}","customer":"C{}","amount":1.25}}"#,
+        ts.format("%Y-%m-%d %H:%M:%S%.3f"),
+        ms % 97
+    )
+}
+
+fn record(data: &str, key: String, hash: Option<u128>) -> Value {
+    let mut r = json!({
+        "PartitionKey": key,
+        "Data": base64::engine::general_purpose::STANDARD.encode(data),
+    });
+    if let Some(h) = hash {
+        r["ExplicitHashKey"] = json!(h.to_string());
+    }
+    r
+}
+
+/// Each shard's starting hash key, from ListShards.
+async fn shard_starts(kinesis: &mut Connection, stream: &str) -> anyhow::Result<Vec<u128>> {
+    let shards = kinesis
+        .json("ListShards", json!({"StreamName": stream}))
+        .await?;
+    shards["Shards"]
+        .as_array()
+        .context("ListShards lists shards")?
+        .iter()
+        .map(|s| {
+            s["HashKeyRange"]["StartingHashKey"]
+                .as_str()
+                .and_then(|h| h.parse().ok())
+                .context("a starting hash key")
+        })
+        .collect()
+}
+
+/// One record per shard at `ms`.
+async fn on_every_shard(
+    kinesis: &mut Connection,
+    stream: &str,
+    starts: &[u128],
+    ms: i64,
+) -> anyhow::Result<()> {
+    let records: Vec<Value> = starts
+        .iter()
+        .enumerate()
+        .map(|(s, hash)| record(&event(ms, 0), format!("w{s}"), Some(*hash)))
+        .collect();
+    let answer = kinesis
+        .json(
+            "PutRecords",
+            json!({"StreamName": stream, "Records": records}),
+        )
+        .await?;
+    anyhow::ensure!(
+        answer["FailedRecordCount"] == 0,
+        "PutRecords failed: {answer}"
+    );
+    Ok(())
+}
+
+async fn job_figures(flow: &mut Connection, id: &str) -> anyhow::Result<Value> {
+    let jobs = flow.json("ListJobs", json!({})).await?;
+    let job = jobs["Jobs"]
+        .as_array()
+        .and_then(|j| j.iter().find(|j| j["JobId"] == id))
+        .cloned()
+        .context("the job is listed")?;
+    if job["State"] != "RUNNING" {
+        bail!("the job is {}: {}", job["State"], job["Error"]);
+    }
+    Ok(job)
+}
+
+pub async fn run(config: &nuage_common::Config, b: FlowBench) -> anyhow::Result<ExitCode> {
+    let pid = std::process::id();
+    let stream = format!("bench_flow_{pid}");
+    let mut kinesis = Connection::open(&b.endpoint).await?;
+    kinesis
+        .json(
+            "CreateStream",
+            json!({"StreamName": stream, "ShardCount": b.shards}),
+        )
+        .await?;
+    loop {
+        let summary = kinesis
+            .json("DescribeStreamSummary", json!({"StreamName": stream}))
+            .await?;
+        if summary["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The events: each shard gets its events in time order from one
+    // connection (explicit hash keys), as a producer per shard would.
+    let starts = shard_starts(&mut kinesis, &stream).await?;
+    let span_ms = b.hours as i64 * 3_600_000;
+    let step = span_ms as f64 / b.events as f64;
+    let started = Instant::now();
+    let mut loaders = Vec::new();
+    for (shard, start) in starts.iter().enumerate() {
+        let (endpoint, stream, start) = (b.endpoint.clone(), stream.clone(), *start);
+        let (events, stations, shards) = (b.events, b.stations, starts.len());
+        loaders.push(tokio::spawn(async move {
+            let mut kinesis = Connection::open(&endpoint).await?;
+            let mine: Vec<usize> = (shard..events).step_by(shards).collect();
+            for chunk in mine.chunks(500) {
+                let records: Vec<Value> = chunk
+                    .iter()
+                    .map(|&i| {
+                        let ms = BASE_MS + (i as f64 * step) as i64;
+                        record(&event(ms, i % stations), format!("k{i}"), Some(start))
+                    })
+                    .collect();
+                let body = json!({"StreamName": stream, "Records": records});
+                let answer: Value = serde_json::from_slice(
+                    &kinesis
+                        .call("PutRecords", Bytes::from(body.to_string()))
+                        .await?,
+                )?;
+                anyhow::ensure!(
+                    answer["FailedRecordCount"] == 0,
+                    "PutRecords failed: {answer}"
+                );
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for loader in loaders {
+        loader.await??;
+    }
+    // Every shard's watermark past the last window of the data.
+    let end_ms = BASE_MS + span_ms;
+    let next_window = end_ms - end_ms.rem_euclid(WINDOW_MS) + WINDOW_MS;
+    on_every_shard(&mut kinesis, &stream, &starts, next_window + 6_000).await?;
+    eprintln!(
+        "put {} events on {} shards in {:.1} s (not timed)",
+        b.events,
+        b.shards,
+        started.elapsed().as_secs_f64()
+    );
+    // The windows with events, per station: the rows the job will write.
+    let windows: BTreeSet<(usize, i64)> = (0..b.events)
+        .map(|i| {
+            let ms = BASE_MS + (i as f64 * step) as i64;
+            (i % b.stations, ms - ms.rem_euclid(WINDOW_MS))
+        })
+        .collect();
+    let expected = windows.len() as u64;
+
+    let mut session = Session::open(config).await?;
+    let minimums: Vec<String> = (0..b.stations).map(|s| format!("('S{s}', 100)")).collect();
+    for sql in [
+        format!(
+            "CREATE TABLE {stream} (ts TIMESTAMP(3), station STRING, customer STRING, amount DOUBLE, \
+             WATERMARK FOR ts AS ts - INTERVAL '5' SECOND) WITH ('connector' = 'kinesis', \
+             'stream' = '{stream}', 'format' = 'json', 'scan.stream.initpos' = 'TRIM_HORIZON')"
+        ),
+        format!("CREATE TABLE {stream}_minimums (station STRING, min_vehicles BIGINT)"),
+        format!(
+            "INSERT INTO {stream}_minimums VALUES {}",
+            minimums.join(", ")
+        ),
+        format!(
+            "CREATE TABLE {stream}_counts (station STRING, window_start TIMESTAMP, \
+             window_end TIMESTAMP, vehicles BIGINT, min_vehicles BIGINT) STORED AS PARQUET"
+        ),
+    ] {
+        run_sql(&mut session, &sql).await?;
+    }
+    let job = format!(
+        "INSERT INTO {stream}_counts \
+         SELECT c.station, c.window_start, c.window_end, c.vehicles, m.min_vehicles \
+         FROM (SELECT station, window_start, window_end, COUNT(*) AS vehicles \
+               FROM TABLE(TUMBLE(TABLE {stream}, DESCRIPTOR(ts), INTERVAL '30' MINUTES)) \
+               GROUP BY station, window_start, window_end) c \
+         JOIN {stream}_minimums m ON c.station = m.station"
+    );
+    let mut flow = Connection::open(&b.endpoint).await?.flow();
+    let started = Instant::now();
+    let answer = flow
+        .json("StartJob", json!({"Database": "default", "Statement": job}))
+        .await?;
+    let id = answer["JobId"].as_str().context("a job id")?.to_string();
+    loop {
+        let figures = job_figures(&mut flow, &id).await?;
+        if figures["EventsOut"].as_u64() == Some(expected) {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(3600) {
+            bail!("the job did not finish within an hour: {figures}");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "flow: {} events, 30-min tumbling count per station + minimums join -> Parquet: \
+         {:.2} s, {:.0} events/s, {expected} window rows",
+        b.events,
+        seconds,
+        b.events as f64 / seconds
+    );
+
+    // Latency: each step moves every shard's watermark past one more window.
+    let mut latencies = Vec::new();
+    let mut window_end = next_window + WINDOW_MS;
+    let mut out = expected;
+    for _ in 0..b.latency_windows {
+        on_every_shard(&mut kinesis, &stream, &starts, window_end + 5_001).await?;
+        let put_at = Instant::now();
+        out += 1;
+        loop {
+            let figures = job_figures(&mut flow, &id).await?;
+            if figures["EventsOut"].as_u64() >= Some(out) {
+                break;
+            }
+            if put_at.elapsed() > Duration::from_secs(60) {
+                bail!("a window was not committed within 60 s: {figures}");
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        latencies.push(put_at.elapsed().as_secs_f64() * 1000.0);
+        window_end += WINDOW_MS;
+    }
+    if !latencies.is_empty() {
+        latencies.sort_by(|a, b| a.total_cmp(b));
+        println!(
+            "flow: watermark past a window's end -> its row committed: median {:.0} ms, max {:.0} ms ({} windows)",
+            latencies[latencies.len() / 2],
+            latencies[latencies.len() - 1],
+            latencies.len()
+        );
+    }
+    flow.json("StopJob", json!({"JobId": id})).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_sql(session: &mut Session, sql: &str) -> anyhow::Result<()> {
+    if let Some(create) = nuage_flow::ddl::parse_create(sql, session.database()) {
+        let table = create?.table.to_catalog("bench");
+        session.shared().metastore.create_table(&table, false)?;
+        return Ok(());
+    }
+    if let nuage_sql::Output::Rows(mut rows) = session.execute(sql).await? {
+        while let Some(batch) = rows.next().await {
+            batch?;
+        }
+    }
+    Ok(())
+}
