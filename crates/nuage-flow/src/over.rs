@@ -45,8 +45,8 @@ pub fn find(query: &Query, watermark_column: Option<&str>) -> Result<Option<Over
     }
     if query.to_string().to_uppercase().contains(" OVER ") && !has_over(query) {
         return Err(FlowError::Unsupported(
-            "an OVER aggregation must be in the outermost SELECT, or in the one subquery it reads \
-             (SELECT ... FROM (SELECT ..., SUM(x) OVER (...) AS total FROM s) t WHERE total > ...)"
+            "an OVER aggregation must be in the outermost SELECT, or in the subquery it reads first \
+             (SELECT ... FROM (SELECT ..., SUM(x) OVER (...) AS total FROM s) t [JOIN ...] WHERE total > ...)"
                 .into(),
         ));
     }
@@ -149,13 +149,13 @@ pub fn find(query: &Query, watermark_column: Option<&str>) -> Result<Option<Over
     }))
 }
 
-/// The subquery a SELECT reads when it reads exactly one.
+/// The subquery a SELECT reads first (joined with lake tables or not).
 fn derived(query: &Query) -> Option<&Query> {
     let SetExpr::Select(select) = query.body.as_ref() else {
         return None;
     };
     match select.from.as_slice() {
-        [from] if from.joins.is_empty() => match &from.relation {
+        [from] => match &from.relation {
             TableFactor::Derived { subquery, .. } => Some(subquery),
             _ => None,
         },

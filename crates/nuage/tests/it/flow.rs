@@ -99,6 +99,8 @@ INSERT INTO station_minimums VALUES ('S0', 12), ('S1', 12), ('S2', 12), ('S3', 1
 CREATE TABLE station_counts (station STRING, window_start TIMESTAMP, window_end TIMESTAMP, vehicles BIGINT) STORED AS PARQUET;
 CREATE TABLE low_traffic (station STRING, window_start TIMESTAMP, vehicles BIGINT, min_vehicles BIGINT) STORED AS PARQUET;
 CREATE TABLE customer_spend (customer STRING, window_start TIMESTAMP, spend DOUBLE) STORED AS PARQUET;
+CREATE TABLE customer_limits (customer STRING, monthly_limit DOUBLE);
+CREATE TABLE over_limit (customer STRING, ts TIMESTAMP, month_total DOUBLE, monthly_limit DOUBLE) STORED AS PARQUET;
 "#;
 
 /// Requirement 3: vehicles per station per 30 minutes.
@@ -125,7 +127,19 @@ SELECT customer, window_start, SUM(amount) AS spend
 FROM TABLE(TUMBLE(TABLE tolls, DESCRIPTOR(ts), INTERVAL '10' MINUTES))
 GROUP BY customer, window_start, window_end";
 
-/// The same three questions asked of the events by DuckDB.
+/// Requirement 2's monthly crossings: each toll whose running monthly
+/// total is over the customer's limit (RANGE: tolls of the same second count
+/// together, as in Flink and DuckDB).
+const OVER_LIMIT: &str = "INSERT INTO over_limit
+SELECT t.customer, t.ts, t.month_total, l.monthly_limit
+FROM (SELECT customer, ts, SUM(amount) OVER (
+        PARTITION BY customer, date_format(ts, 'yyyy-MM') ORDER BY ts
+        RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS month_total
+      FROM tolls) t
+JOIN customer_limits l ON t.customer = l.customer
+WHERE t.month_total > l.monthly_limit";
+
+/// The same questions asked of the events by DuckDB.
 const ORACLE: &str = r#"
 import duckdb, sys
 con = duckdb.connect()
@@ -141,6 +155,11 @@ show("low", """WITH c AS (SELECT station, time_bucket(INTERVAL 30 MINUTE, ts) w,
   LEFT JOIN c ON c.station = m.station AND c.w = ws.w
   WHERE COALESCE(c.n, 0) < m.min_vehicles ORDER BY ws.w, m.station""")
 show("spend", "SELECT customer, time_bucket(INTERVAL 10 MINUTE, ts) w, SUM(amount) FROM e GROUP BY ALL ORDER BY w, customer")
+con.execute("CREATE TABLE l AS SELECT 'C' || n AS customer, CASE WHEN n < 10 THEN 500.0 ELSE 1500.0 END AS monthly_limit FROM range(50) t(n)")
+show("over", """SELECT t.customer, t.ts, t.total, l.monthly_limit FROM (
+  SELECT customer, ts, SUM(amount) OVER (PARTITION BY customer, strftime(ts, '%Y-%m') ORDER BY ts
+    RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) total FROM e) t
+  JOIN l USING (customer) WHERE t.total > l.monthly_limit""")
 "#;
 
 /// Rows by table as sorted text lines (doubles to 6 places).
@@ -148,9 +167,11 @@ type Answers = BTreeMap<String, Vec<String>>;
 
 fn normalize(table: &str, fields: &[&str]) -> String {
     let mut fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
-    if table == "spend" {
-        let v: f64 = fields[2].parse().unwrap();
-        fields[2] = format!("{v:.6}");
+    if table == "spend" || table == "over" {
+        for field in fields.iter_mut().skip(2) {
+            let v: f64 = field.parse().unwrap();
+            *field = format!("{v:.6}");
+        }
     }
     fields.join("\t")
 }
@@ -195,6 +216,10 @@ fn nuage_answers(dir: &Path) -> Answers {
             "spend",
             "SELECT customer, window_start, spend FROM customer_spend",
         ),
+        (
+            "over",
+            "SELECT customer, ts, month_total, monthly_limit FROM over_limit",
+        ),
     ];
     let mut answers = Answers::new();
     for (name, sql) in queries {
@@ -231,15 +256,25 @@ fn the_toll_jobs_answer_like_duckdb_across_a_kill_9() {
     let expected = sorted(oracle(dir.path(), &events));
     assert!(expected["low"].iter().any(|l| l.starts_with("S9\t")));
     eprintln!(
-        "DuckDB: {} station windows, {} alerts, {} customer windows",
+        "DuckDB: {} station windows, {} alerts, {} customer windows, {} tolls over a monthly limit",
         expected["counts"].len(),
         expected["low"].len(),
-        expected["spend"].len()
+        expected["spend"].len(),
+        expected["over"].len()
     );
     assert!(expected["counts"].len() > 10_000 && expected["spend"].len() > 5_000);
 
     // Without a server, a job cannot start, and says what to do.
     run_ok(nuage(&data).args(["sql", "-S", "-e", SETUP]));
+    let limits: Vec<String> = (0..50)
+        .map(|n| format!("('C{n}', {})", if n < 10 { 500.0 } else { 1500.0 }))
+        .collect();
+    run_ok(nuage(&data).args([
+        "sql",
+        "-S",
+        "-e",
+        &format!("INSERT INTO customer_limits VALUES {}", limits.join(", ")),
+    ]));
     let refused = nuage(&data)
         .args(["sql", "-S", "-e", COUNTS])
         .output()
@@ -262,7 +297,7 @@ fn the_toll_jobs_answer_like_duckdb_across_a_kill_9() {
     });
     let half = events.len() / 2;
     rt.block_on(put(&server, &events[..half]));
-    let ids: Vec<String> = [COUNTS, LOW_TRAFFIC, SPEND]
+    let ids: Vec<String> = [COUNTS, LOW_TRAFFIC, SPEND, OVER_LIMIT]
         .iter()
         .map(|s| start_job(&data, s))
         .collect();
@@ -304,7 +339,7 @@ fn the_toll_jobs_answer_like_duckdb_across_a_kill_9() {
         assert_eq!(mine, lines, "{name}");
     }
     let (jobs, _) = run_ok(nuage(&data).args(["sql", "-S", "-e", "SHOW JOBS"]));
-    assert_eq!(jobs.matches("\tRUNNING\t").count(), 3, "{jobs}");
+    assert_eq!(jobs.matches("\tRUNNING\t").count(), 4, "{jobs}");
     run_ok(nuage(&data).args(["sql", "-S", "-e", &format!("STOP JOB '{}'", ids[0])]));
     let (jobs, _) = run_ok(nuage(&data).args(["sql", "-S", "-e", "SHOW JOBS"]));
     assert!(
