@@ -55,6 +55,8 @@ pub struct Env {
     pub metastore: Arc<dyn Metastore>,
     pub lake: Arc<Lake>,
     pub streams: Arc<Streams>,
+    /// Firehose delivery streams, for 'connector' = 'firehose' sinks.
+    pub deliveries: Option<Arc<nuage_delivery::Deliveries>>,
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -809,6 +811,9 @@ impl Runner {
                             FlowError::Sink(format!("lake table {database}.{table}: {e}"))
                         })?;
                 }
+                Sink::Stream(table) if table.connector() == "firehose" => {
+                    self.put_firehose(table, &rows).await?
+                }
                 Sink::Stream(table) => self.put_stream(table, &rows).await?,
             }
         }
@@ -829,6 +834,49 @@ impl Runner {
             .lock()
             .expect("temporary tables poisoned")
             .insert((database.to_string(), name.to_string()), Arc::new(table));
+        Ok(())
+    }
+
+    /// Rows as JSON records into a Firehose delivery stream, one per row,
+    /// each ending with a newline (so the objects it writes are JSON lines).
+    async fn put_firehose(
+        &self,
+        table: &crate::table::StreamTable,
+        rows: &[RecordBatch],
+    ) -> Result<()> {
+        let name = table.stream_name()?;
+        let delivery = self
+            .job
+            .env
+            .deliveries
+            .as_ref()
+            .ok_or_else(|| FlowError::Sink("no delivery streams in this process".into()))?
+            .get(&name)
+            .map_err(|e| FlowError::Sink(format!("delivery stream {name}: {e}")))?;
+        if !matches!(delivery.meta().source, nuage_delivery::Source::DirectPut) {
+            return Err(FlowError::Sink(format!(
+                "delivery stream {name} reads a Kinesis stream (KinesisStreamAsSource): a job \
+                 can only write to a DirectPut delivery stream"
+            )));
+        }
+        let mut records = Vec::new();
+        for batch in rows {
+            let mut writer = datafusion::arrow::json::LineDelimitedWriter::new(Vec::new());
+            writer.write(batch)?;
+            writer.finish()?;
+            let text = writer.into_inner();
+            records.extend(
+                text.split_inclusive(|b| *b == b'\n')
+                    .filter(|l| l.len() > 1)
+                    .map(Bytes::copy_from_slice),
+            );
+        }
+        for chunk in records.chunks(500) {
+            delivery
+                .put(chunk)
+                .await
+                .map_err(|e| FlowError::Sink(format!("delivery stream {name}: {e}")))?;
+        }
         Ok(())
     }
 

@@ -110,18 +110,10 @@ impl App {
         let catalog = nuage_sql::session::open_metastore(&config.platform, &lake)
             .await
             .map_err(|e| ServerError::Flow(e.to_string()))?;
-        let flow = nuage_flow::Flow::open(
-            nuage_flow::Env {
-                metastore: catalog.clone(),
-                lake: lake.clone(),
-                streams: streams.clone(),
-            },
-            &config.platform.data_dir,
-        )
-        .map_err(|e| ServerError::Flow(e.to_string()))?;
+
         let services = nuage_delivery::Services {
             lake: lake.clone(),
-            catalog,
+            catalog: catalog.clone(),
             functions: config.platform.data_dir.join("functions"),
             invoker: Some(Arc::new(lambda::Invoker(functions.clone()))),
             events: notifier.map(|n| Arc::new(n) as Arc<dyn nuage_delivery::ObjectEvents>),
@@ -131,6 +123,16 @@ impl App {
             services,
             Some(streams.clone()),
         )?);
+        let flow = nuage_flow::Flow::open(
+            nuage_flow::Env {
+                metastore: catalog.clone(),
+                lake: lake.clone(),
+                streams: streams.clone(),
+                deliveries: Some(deliveries.clone()),
+            },
+            &config.platform.data_dir,
+        )
+        .map_err(|e| ServerError::Flow(e.to_string()))?;
         let (closing, closing_rx) = tokio::sync::watch::channel(false);
         Ok(Arc::new(Self {
             kinesis: kinesis::Kinesis {

@@ -18,6 +18,7 @@ struct World {
     _dir: tempfile::TempDir,
     data_dir: std::path::PathBuf,
     streams: Arc<Streams>,
+    deliveries: Option<Arc<nuage_delivery::Deliveries>>,
     session: Session,
 }
 
@@ -38,6 +39,7 @@ async fn world(shards: u32) -> World {
         _dir: dir,
         data_dir,
         streams,
+        deliveries: None,
         session,
     }
 }
@@ -48,6 +50,7 @@ impl World {
             metastore: self.session.shared().metastore.clone(),
             lake: self.session.shared().lake.clone(),
             streams: self.streams.clone(),
+            deliveries: self.deliveries.clone(),
         }
     }
 
@@ -450,4 +453,117 @@ async fn over_aggregations_give_each_row_its_frame_across_a_restart() {
         ])
     );
     flow.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windows_go_through_firehose_into_the_lake_as_json_lines() {
+    let mut world = world(1).await;
+    world.create_stream_table("");
+    let lake = world.session.shared().lake.clone();
+    lake.make_bucket("dest").await.unwrap();
+    let services = nuage_delivery::Services {
+        lake,
+        catalog: world.session.shared().metastore.clone(),
+        functions: world.data_dir.join("functions"),
+        invoker: None,
+        events: None,
+    };
+    let deliveries = Arc::new(
+        nuage_delivery::Deliveries::open(
+            nuage_delivery::DeliveriesConfig::new(world.data_dir.join("firehose")),
+            services,
+            None,
+        )
+        .unwrap(),
+    );
+    let destination: nuage_delivery::S3Destination = serde_json::from_value(serde_json::json!({
+        "BucketARN": "arn:aws:s3:::dest",
+        "RoleARN": "arn:aws:iam::000000000000:role/firehose",
+        "Prefix": "counts/",
+        "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 1},
+    }))
+    .unwrap();
+    deliveries
+        .create(nuage_delivery::NewDelivery {
+            name: "counts-out".into(),
+            source: nuage_delivery::Source::DirectPut,
+            destination,
+            tags: BTreeMap::new(),
+            encryption: None,
+        })
+        .unwrap();
+    world.deliveries = Some(deliveries.clone());
+    let sink = nuage_flow::ddl::parse_create(
+        "CREATE TABLE counts_out (station STRING, vehicles BIGINT) \
+         WITH ('connector' = 'firehose', 'delivery-stream' = 'counts-out', 'format' = 'json')",
+        "default",
+    )
+    .unwrap()
+    .unwrap()
+    .table;
+    world
+        .session
+        .shared()
+        .metastore
+        .create_table(&sink.to_catalog("test"), false)
+        .unwrap();
+    let flow = world.flow();
+    flow.start(
+        "default",
+        "INSERT INTO counts_out SELECT station, COUNT(*) AS vehicles \
+         FROM TABLE(TUMBLE(TABLE tolls, DESCRIPTOR(ts), INTERVAL '10' MINUTES)) \
+         GROUP BY station, window_start, window_end",
+    )
+    .unwrap();
+    world
+        .put(&[
+            (0, "08:01:00", "A"),
+            (0, "08:02:00", "A"),
+            (0, "08:03:00", "B"),
+            (0, "08:30:00", "A"),
+        ])
+        .await;
+    let mut lines: Vec<String> = Vec::new();
+    for _ in 0..100 {
+        lines = files_under(&world.data_dir.join("lake/dest/counts"))
+            .iter()
+            .flat_map(|f| {
+                std::fs::read_to_string(f)
+                    .unwrap()
+                    .lines()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        if lines.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            r#"{"station":"A","vehicles":2}"#,
+            r#"{"station":"B","vehicles":1}"#
+        ]
+    );
+    flow.shutdown().await;
+    deliveries.shutdown().await;
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
