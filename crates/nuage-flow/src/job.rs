@@ -22,7 +22,6 @@ use futures::StreamExt;
 use nuage_catalog::Metastore;
 use nuage_lake::Lake;
 use nuage_sql::{Output, Session};
-use nuage_streams::sequence::Prefix;
 use nuage_streams::{Position, PutEntry, Streams};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -35,6 +34,10 @@ const READ_RECORDS: usize = 10_000;
 const READ_BYTES: usize = 8 * 1024 * 1024;
 const OUTPUT_TABLE: &str = "__flow_output";
 const NO_WATERMARK: i64 = i64::MIN;
+
+/// A read's rows, the records they come from, the largest watermark and
+/// how many records were skipped.
+type Decoded = (RecordBatch, Vec<usize>, Option<i64>, usize);
 
 /// What SHOW JOBS reports while a job runs.
 #[derive(Debug, Default)]
@@ -255,6 +258,7 @@ impl Runner {
         let meta = stream.meta();
         let mut read_any = false;
         let mut lag = 0;
+        let mut reads = Vec::new();
         for shard in &meta.shards {
             let state = self.checkpoint.shards.entry(shard.index).or_default();
             if state.finished {
@@ -304,10 +308,65 @@ impl Runner {
             }
             read_any = true;
             self.active.insert(shard.index, Instant::now());
-            let created_ms = meta.shard_created_ms(shard.index);
-            self.ingest(shard.index, created_ms, &batch.records).await?;
+            reads.push((
+                shard.index,
+                meta.shard_created_ms(shard.index),
+                batch.records,
+            ));
+        }
+        let decoded = self.decode_all(&reads)?;
+        for ((shard, _, records), decoded) in reads.iter().zip(decoded) {
+            self.ingest(*shard, records, decoded).await?;
         }
         Ok((read_any, lag))
+    }
+
+    /// Decodes the reads of several shards at once, one thread each (at
+    /// most as many as there are cores): JSON parsing is most of a job's
+    /// work, and shards are independent.
+    fn decode_all(&self, reads: &[(u32, i64, Vec<nuage_streams::Record>)]) -> Result<Vec<Decoded>> {
+        let decode = |(shard, created_ms, records): &(u32, i64, Vec<nuage_streams::Record>)| {
+            let shard_id = nuage_streams::meta::shard_id(*shard);
+            let views: Vec<Record> = records
+                .iter()
+                .map(|r| Record {
+                    data: &r.data,
+                    partition_key: &r.partition_key,
+                    arrival_ms: r.arrival_ms,
+                    number: r.number,
+                    shard: *shard,
+                    shard_created_ms: *created_ms,
+                    shard_id: &shard_id,
+                })
+                .collect();
+            self.decoder.decode(&views)
+        };
+        let parallel = reads.len() > 1
+            && tokio::runtime::Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if !parallel {
+            return reads.iter().map(decode).collect();
+        }
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::task::block_in_place(|| {
+            let mut out = Vec::with_capacity(reads.len());
+            for group in reads.chunks(threads) {
+                let results: Vec<Result<Decoded>> = std::thread::scope(|scope| {
+                    let handles: Vec<_> = group
+                        .iter()
+                        .map(|read| scope.spawn(move || decode(read)))
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().expect("a decoding thread"))
+                        .collect()
+                });
+                for r in results {
+                    out.push(r?);
+                }
+            }
+            Ok(out)
+        })
     }
 
     /// After a crash in the middle of a firing: rebuild the open windows
@@ -345,25 +404,14 @@ impl Runner {
     }
 
     /// Decodes one read of a shard and files its rows.
+    /// Files the decoded rows of one read of a shard.
     async fn ingest(
         &mut self,
         shard: u32,
-        created_ms: i64,
         records: &[nuage_streams::Record],
+        decoded: Decoded,
     ) -> Result<()> {
-        let shard_id = nuage_streams::meta::shard_id(shard);
-        let views: Vec<Record> = records
-            .iter()
-            .map(|r| Record {
-                data: &r.data,
-                partition_key: &r.partition_key,
-                arrival_ms: r.arrival_ms,
-                sequence: Prefix::for_records(created_ms, shard, r.arrival_ms)
-                    .record_text(r.number),
-                shard_id: &shard_id,
-            })
-            .collect();
-        let (rows, kept, watermark, skipped) = self.decoder.decode(&views)?;
+        let (rows, kept, watermark, skipped) = decoded;
         let state = self.checkpoint.shards.entry(shard).or_default();
         // Records below read_to were read before a restart: replayed to
         // rebuild open windows, neither counted again nor late.

@@ -100,8 +100,23 @@ pub struct Record<'a> {
     pub data: &'a [u8],
     pub partition_key: &'a str,
     pub arrival_ms: i64,
-    pub sequence: String,
+    /// The record's number in its shard, the shard and its creation time:
+    /// its sequence number, written out only when asked for.
+    pub number: u64,
+    pub shard: u32,
+    pub shard_created_ms: i64,
     pub shard_id: &'a str,
+}
+
+impl Record<'_> {
+    pub fn sequence(&self) -> String {
+        nuage_streams::sequence::Prefix::for_records(
+            self.shard_created_ms,
+            self.shard,
+            self.arrival_ms,
+        )
+        .record_text(self.number)
+    }
 }
 
 enum Format {
@@ -310,7 +325,9 @@ impl Decoder {
         FlowError::Invalid(format!(
             "table {}: record {} of {} does not parse ({e}): {text:?}; set \
              'json.ignore-parse-errors' = 'true' (or csv.ignore-parse-errors) to skip such records",
-            self.table, record.sequence, record.shard_id
+            self.table,
+            record.sequence(),
+            record.shard_id
         ))
     }
 
@@ -406,7 +423,7 @@ fn metadata(key: &str, records: &[&Record<'_>]) -> ArrayRef {
             records.iter().map(|r| r.partition_key),
         )),
         "sequence-number" => Arc::new(StringArray::from_iter_values(
-            records.iter().map(|r| r.sequence.as_str()),
+            records.iter().map(|r| r.sequence()),
         )),
         _ => Arc::new(StringArray::from_iter_values(
             records.iter().map(|r| r.shard_id),
