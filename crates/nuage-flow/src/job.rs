@@ -909,10 +909,7 @@ impl Runner {
         }
         let mut records = Vec::new();
         for batch in rows {
-            let mut writer = datafusion::arrow::json::LineDelimitedWriter::new(Vec::new());
-            writer.write(batch)?;
-            writer.finish()?;
-            let text = writer.into_inner();
+            let text = json_lines(batch)?;
             records.extend(
                 text.split_inclusive(|b| *b == b'\n')
                     .filter(|l| l.len() > 1)
@@ -938,10 +935,7 @@ impl Runner {
         let name = table.stream_name()?;
         let mut entries = Vec::new();
         for batch in rows {
-            let mut writer = datafusion::arrow::json::LineDelimitedWriter::new(Vec::new());
-            writer.write(batch)?;
-            writer.finish()?;
-            let text = writer.into_inner();
+            let text = json_lines(batch)?;
             let keys = partition_keys(table, batch);
             for (i, line) in text
                 .split(|b| *b == b'\n')
@@ -1097,6 +1091,14 @@ fn without_hidden(batch: &RecordBatch) -> Result<RecordBatch> {
         .filter(|&i| !batch.schema().field(i).name().starts_with("__flow_"))
         .collect();
     Ok(batch.project(&keep)?)
+}
+
+/// A batch as JSON objects, one line per row (arrow-json's writer).
+fn json_lines(batch: &RecordBatch) -> Result<Vec<u8>> {
+    let mut writer = datafusion::arrow::json::LineDelimitedWriter::new(Vec::new());
+    writer.write(batch)?;
+    writer.finish()?;
+    Ok(writer.into_inner())
 }
 
 fn partition_keys(table: &crate::table::StreamTable, batch: &RecordBatch) -> Option<Vec<String>> {

@@ -107,9 +107,10 @@ impl App {
                 (Some(api), Some(notifier))
             }
         };
-        let catalog = nuage_sql::session::open_metastore(&config.platform, &lake)
-            .await
-            .map_err(|e| ServerError::Flow(e.to_string()))?;
+        // The catalog without creating the warehouse bucket: `nuage sql`
+        // makes it with the first managed table (an S3 client of a fresh
+        // data dir sees no bucket).
+        let catalog = nuage_catalog::open_metastore(&config.platform)?;
 
         let services = nuage_delivery::Services {
             lake: lake.clone(),

@@ -124,6 +124,9 @@ const COUNTS: &str = "INSERT INTO counts \
     FROM TABLE(TUMBLE(TABLE tolls, DESCRIPTOR(ts), INTERVAL '10' MINUTES)) \
     GROUP BY station, window_start, window_end";
 
+const COUNTS_TABLE: &str = "CREATE TABLE counts (station STRING, window_start TIMESTAMP, \
+    window_end TIMESTAMP, vehicles BIGINT) STORED AS PARQUET";
+
 const ALL_COUNTS: &str =
     "SELECT station, window_start, vehicles FROM counts ORDER BY window_start, station";
 
@@ -149,9 +152,7 @@ fn rows(expected: &[&[&str]]) -> Vec<Vec<String>> {
 async fn windows_fire_when_the_watermark_passes_and_late_rows_reach_their_stream() {
     let mut world = world(2).await;
     world.create_stream_table(", 'late-data.stream' = 'late'");
-    world
-        .sql("CREATE TABLE counts (station STRING, window_start TIMESTAMP, window_end TIMESTAMP, vehicles BIGINT) STORED AS PARQUET")
-        .await;
+    world.sql(COUNTS_TABLE).await;
     let flow = world.flow();
     let id = flow.start("default", COUNTS).unwrap();
     world
@@ -204,9 +205,7 @@ async fn windows_fire_when_the_watermark_passes_and_late_rows_reach_their_stream
 async fn an_idle_shard_stops_holding_the_watermark_back() {
     let mut world = world(2).await;
     world.create_stream_table(", 'scan.watermark.idle-timeout' = '1 s'");
-    world
-        .sql("CREATE TABLE counts (station STRING, window_start TIMESTAMP, window_end TIMESTAMP, vehicles BIGINT) STORED AS PARQUET")
-        .await;
+    world.sql(COUNTS_TABLE).await;
     let flow = world.flow();
     flow.start("default", COUNTS).unwrap();
     // Shard 1 never sends anything.
@@ -226,9 +225,7 @@ async fn an_idle_shard_stops_holding_the_watermark_back() {
 async fn a_job_started_again_neither_loses_nor_repeats_a_window() {
     let mut world = world(1).await;
     world.create_stream_table("");
-    world
-        .sql("CREATE TABLE counts (station STRING, window_start TIMESTAMP, window_end TIMESTAMP, vehicles BIGINT) STORED AS PARQUET")
-        .await;
+    world.sql(COUNTS_TABLE).await;
     let flow = world.flow();
     flow.start("default", COUNTS).unwrap();
     world
@@ -566,4 +563,53 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_that_fails_stops_the_job_with_its_error() {
+    let world = world(1).await;
+    world.create_stream_table("");
+    let sink = nuage_flow::ddl::parse_create(
+        "CREATE TABLE gone (station STRING, vehicles BIGINT) \
+         WITH ('connector' = 'kinesis', 'stream' = 'gone', 'format' = 'json')",
+        "default",
+    )
+    .unwrap()
+    .unwrap()
+    .table;
+    world
+        .session
+        .shared()
+        .metastore
+        .create_table(&sink.to_catalog("test"), false)
+        .unwrap();
+    let flow = world.flow();
+    let id = flow
+        .start(
+            "default",
+            "INSERT INTO gone SELECT station, COUNT(*) AS vehicles \
+             FROM TABLE(TUMBLE(TABLE tolls, DESCRIPTOR(ts), INTERVAL '10' MINUTES)) \
+             GROUP BY station, window_start, window_end",
+        )
+        .unwrap();
+    world
+        .put(&[(0, "08:01:00", "A"), (0, "08:30:00", "A")])
+        .await;
+    let mut status = flow.list().unwrap()[0].clone();
+    for _ in 0..200 {
+        status = flow.list().unwrap()[0].clone();
+        if status.state != "RUNNING" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status.id, id);
+    assert_eq!(status.state, "FAILED");
+    let error = status.error.unwrap_or_default();
+    assert!(error.contains("stream gone"), "{error}");
+    // A failed job does not start again with the server.
+    flow.shutdown().await;
+    drop(flow);
+    let flow = world.flow();
+    assert_eq!(flow.list().unwrap()[0].state, "FAILED");
 }

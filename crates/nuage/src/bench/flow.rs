@@ -125,21 +125,7 @@ pub async fn run(config: &nuage_common::Config, b: FlowBench) -> anyhow::Result<
     let pid = std::process::id();
     let stream = format!("bench_flow_{pid}");
     let mut kinesis = Connection::open(&b.endpoint).await?;
-    kinesis
-        .json(
-            "CreateStream",
-            json!({"StreamName": stream, "ShardCount": b.shards}),
-        )
-        .await?;
-    loop {
-        let summary = kinesis
-            .json("DescribeStreamSummary", json!({"StreamName": stream}))
-            .await?;
-        if summary["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    super::create_stream(&mut kinesis, &stream, b.shards).await?;
 
     // The events: each shard gets its events in time order from one
     // connection (explicit hash keys), as a producer per shard would.
