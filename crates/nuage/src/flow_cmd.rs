@@ -45,6 +45,28 @@ pub async fn statement(session: &Session, data_dir: &Path, text: &str) -> Result
         .collect();
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     match words.as_slice() {
+        ["SHOW", "CREATE", "TABLE"] => {
+            // A stream table's own statement, not a Hive rendering of it.
+            let name = text.split_whitespace().nth(3).unwrap_or_default();
+            let name = name.trim_matches(|c| c == '`' || c == ';');
+            let (db, table) = match name.split_once('.') {
+                Some((d, t)) => (d.to_lowercase(), t.to_lowercase()),
+                None => (database.clone(), name.to_lowercase()),
+            };
+            if let Some(stream) = metastore
+                .get_table(&db, &table)?
+                .as_ref()
+                .and_then(nuage_flow::StreamTable::from_catalog)
+            {
+                let lines = stream
+                    .statement
+                    .lines()
+                    .map(|l| vec![l.to_string()])
+                    .collect();
+                return Ok(Some(rows_output(&["createtab_stmt"], lines)));
+            }
+            return Ok(None);
+        }
         ["SHOW", "JOBS"] => return show_jobs(data_dir, metastore.as_ref()).await.map(Some),
         ["STOP", "JOB", ..] => {
             let id = text[text.to_ascii_uppercase().find("JOB").unwrap_or(0) + 3..]

@@ -264,8 +264,13 @@ fn the_toll_jobs_answer_like_duckdb_across_a_kill_9() {
     );
     assert!(expected["counts"].len() > 10_000 && expected["spend"].len() > 5_000);
 
-    // Without a server, a job cannot start, and says what to do.
     run_ok(nuage(&data).args(["sql", "-S", "-e", SETUP]));
+    // SHOW CREATE TABLE gives a stream table's own statement.
+    let (ddl, _) = run_ok(nuage(&data).args(["sql", "-S", "-e", "SHOW CREATE TABLE tolls"]));
+    assert!(
+        ddl.contains("WATERMARK FOR ts AS ts - INTERVAL '5' SECOND"),
+        "{ddl}"
+    );
     let limits: Vec<String> = (0..50)
         .map(|n| format!("('C{n}', {})", if n < 10 { 500.0 } else { 1500.0 }))
         .collect();
@@ -275,6 +280,7 @@ fn the_toll_jobs_answer_like_duckdb_across_a_kill_9() {
         "-e",
         &format!("INSERT INTO customer_limits VALUES {}", limits.join(", ")),
     ]));
+    // Without a server, a job cannot start, and says what to do.
     let refused = nuage(&data)
         .args(["sql", "-S", "-e", COUNTS])
         .output()
