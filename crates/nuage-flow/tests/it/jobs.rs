@@ -87,7 +87,12 @@ impl World {
              WITH ('connector' = 'kinesis', 'stream' = 'tolls', 'format' = 'json', \
              'scan.stream.initpos' = 'TRIM_HORIZON'{extra_options})"
         );
-        let table = nuage_flow::ddl::parse_create(&sql, "default")
+        self.create(&sql);
+    }
+
+    /// A Flink CREATE TABLE into the catalog, as `nuage sql` does it.
+    fn create(&self, sql: &str) {
+        let table = nuage_flow::ddl::parse_create(sql, "default")
             .unwrap()
             .unwrap()
             .table;
@@ -267,20 +272,10 @@ async fn windows_go_to_a_stream_as_json_records_keyed_by_the_partition_columns()
         .streams
         .create("alerts", 1, StreamMode::Provisioned, BTreeMap::new())
         .unwrap();
-    let sink = nuage_flow::ddl::parse_create(
+    world.create(
         "CREATE TABLE alerts (station STRING, window_start TIMESTAMP(3), vehicles BIGINT) \
          PARTITIONED BY (station) WITH ('connector' = 'kinesis', 'stream' = 'alerts', 'format' = 'json')",
-        "default",
-    )
-    .unwrap()
-    .unwrap()
-    .table;
-    world
-        .session
-        .shared()
-        .metastore
-        .create_table(&sink.to_catalog("test"), false)
-        .unwrap();
+    );
     let flow = world.flow();
     flow.start(
         "default",
@@ -320,23 +315,13 @@ async fn windows_go_to_a_stream_as_json_records_keyed_by_the_partition_columns()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_csv_stream_filtered_without_a_window_lands_in_a_lake_table() {
     let mut world = world(1).await;
-    let table = nuage_flow::ddl::parse_create(
+    world.create(
         "CREATE TABLE raw_tolls (ts TIMESTAMP(3), station STRING, amount DOUBLE, \
          pk STRING METADATA FROM 'partition-key' VIRTUAL, cents AS amount * 100) \
          WITH ('connector' = 'kinesis', 'stream' = 'tolls', 'format' = 'csv', \
          'csv.field-delimiter' = ';', 'csv.ignore-parse-errors' = 'true', \
          'scan.stream.initpos' = 'TRIM_HORIZON')",
-        "default",
-    )
-    .unwrap()
-    .unwrap()
-    .table;
-    world
-        .session
-        .shared()
-        .metastore
-        .create_table(&table.to_catalog("test"), false)
-        .unwrap();
+    );
     world
         .sql("CREATE TABLE big (station STRING, cents DOUBLE, pk STRING)")
         .await;
@@ -490,20 +475,10 @@ async fn windows_go_through_firehose_into_the_lake_as_json_lines() {
         })
         .unwrap();
     world.deliveries = Some(deliveries.clone());
-    let sink = nuage_flow::ddl::parse_create(
+    world.create(
         "CREATE TABLE counts_out (station STRING, vehicles BIGINT) \
          WITH ('connector' = 'firehose', 'delivery-stream' = 'counts-out', 'format' = 'json')",
-        "default",
-    )
-    .unwrap()
-    .unwrap()
-    .table;
-    world
-        .session
-        .shared()
-        .metastore
-        .create_table(&sink.to_catalog("test"), false)
-        .unwrap();
+    );
     let flow = world.flow();
     flow.start(
         "default",
@@ -569,20 +544,10 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 async fn a_sink_that_fails_stops_the_job_with_its_error() {
     let world = world(1).await;
     world.create_stream_table("");
-    let sink = nuage_flow::ddl::parse_create(
+    world.create(
         "CREATE TABLE gone (station STRING, vehicles BIGINT) \
          WITH ('connector' = 'kinesis', 'stream' = 'gone', 'format' = 'json')",
-        "default",
-    )
-    .unwrap()
-    .unwrap()
-    .table;
-    world
-        .session
-        .shared()
-        .metastore
-        .create_table(&sink.to_catalog("test"), false)
-        .unwrap();
+    );
     let flow = world.flow();
     let id = flow
         .start(
