@@ -479,9 +479,15 @@ impl Runner {
             }
             by_end.entry(*end).or_default().push(i as u32);
         }
+        let single = by_end.len() == 1;
         for (end, indices) in by_end {
             let first_row = source_rows[indices[0] as usize] as usize;
-            let part = take_record_batch(&assigned, &UInt32Array::from(indices))?;
+            // Every row in one window (the usual case): no copy.
+            let part = if single && indices.len() == assigned.num_rows() {
+                assigned.clone()
+            } else {
+                take_record_batch(&assigned, &UInt32Array::from(indices))?
+            };
             let bucket = self.buckets.entry(end).or_default();
             bucket.batches.push(part);
             let oldest = bucket.oldest.entry(shard).or_insert(numbers[first_row]);

@@ -334,12 +334,20 @@ impl Window {
                 ends.push(end);
             });
         }
-        let indices = UInt32Array::from(rows.clone());
-        let mut columns: Vec<ArrayRef> = batch
-            .columns()
-            .iter()
-            .map(|c| take(c.as_ref(), &indices, None))
-            .collect::<std::result::Result<_, _>>()?;
+        // One window per row and no row left out (TUMBLE without null
+        // times): the columns as they are, not copied.
+        let identity = rows.len() == batch.num_rows()
+            && rows.iter().enumerate().all(|(i, &r)| r as usize == i);
+        let mut columns: Vec<ArrayRef> = if identity {
+            batch.columns().to_vec()
+        } else {
+            let indices = UInt32Array::from(rows.clone());
+            batch
+                .columns()
+                .iter()
+                .map(|c| take(c.as_ref(), &indices, None))
+                .collect::<std::result::Result<_, _>>()?
+        };
         let times: Vec<i64> = ends.iter().map(|e| e - MS).collect();
         columns.push(Arc::new(TimestampNanosecondArray::from(starts)));
         columns.push(Arc::new(TimestampNanosecondArray::from(ends)));
