@@ -578,3 +578,35 @@ async fn a_sink_that_fails_stops_the_job_with_its_error() {
     let flow = world.flow();
     assert_eq!(flow.list().unwrap()[0].state, "FAILED");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latest_starts_after_what_the_stream_holds() {
+    let mut world = world(1).await;
+    // A later option of the same key wins, as in a WITH list.
+    world.create_stream_table(", 'scan.stream.initpos' = 'LATEST'");
+    world.sql(COUNTS_TABLE).await;
+    world
+        .put(&[(0, "08:01:00", "A"), (0, "08:02:00", "A")])
+        .await;
+    let flow = world.flow();
+    let id = flow.start("default", COUNTS).unwrap();
+    // The job notes where each shard ends (its first checkpoint) before
+    // these arrive.
+    let checkpoint = world
+        .data_dir
+        .join("flow")
+        .join(&id)
+        .join("checkpoint.json");
+    for _ in 0..200 {
+        if checkpoint.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    world
+        .put(&[(0, "08:05:00", "A"), (0, "08:30:00", "A")])
+        .await;
+    let fired = wait_rows(&mut world, ALL_COUNTS, 1).await;
+    assert_eq!(fired, rows(&[&["A", "2020-04-15T08:00:00", "1"]]));
+    flow.shutdown().await;
+}
