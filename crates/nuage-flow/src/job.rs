@@ -45,7 +45,6 @@ pub struct Metrics {
     pub events_in: AtomicU64,
     pub events_out: AtomicU64,
     pub late: AtomicU64,
-    pub skipped: AtomicU64,
     /// Nanoseconds since the epoch; i64::MIN before the first.
     pub watermark: AtomicI64,
     /// Records in the stream not read yet.
@@ -158,6 +157,7 @@ impl Job {
             .store(checkpoint.events_out, Ordering::Relaxed);
         self.metrics.late.store(checkpoint.late, Ordering::Relaxed);
         let insert_columns = insert_columns(&self.plan.insert_text);
+        std::fs::create_dir_all(&self.dir)?;
         let mut runner = Runner {
             job: self,
             decoder,
@@ -403,7 +403,6 @@ impl Runner {
         self.save()
     }
 
-    /// Decodes one read of a shard and files its rows.
     /// Files the decoded rows of one read of a shard.
     async fn ingest(
         &mut self,
@@ -411,7 +410,7 @@ impl Runner {
         records: &[nuage_streams::Record],
         decoded: Decoded,
     ) -> Result<()> {
-        let (rows, kept, watermark, skipped) = decoded;
+        let (rows, kept, watermark, _skipped) = decoded;
         let state = self.checkpoint.shards.entry(shard).or_default();
         // Records below read_to were read before a restart: replayed to
         // rebuild open windows, neither counted again nor late.
@@ -428,10 +427,6 @@ impl Runner {
             .metrics
             .events_in
             .fetch_add(fresh, Ordering::Relaxed);
-        self.job
-            .metrics
-            .skipped
-            .fetch_add(skipped as u64, Ordering::Relaxed);
         if self.job.plan.over.is_some() {
             return self
                 .ingest_over(shard, rows, &kept, &numbers, first_new, records)
@@ -446,22 +441,8 @@ impl Runner {
             state.replay_from = state.read_to;
             return self.save();
         };
-        let time_index = rows
-            .schema()
-            .index_of(&window.time_column.to_lowercase())
-            .map_err(|_| FlowError::Invalid(format!("no column {}", window.time_column)))?;
-        let time = datafusion::arrow::compute::cast(
-            rows.column(time_index),
-            &datafusion::arrow::datatypes::DataType::Timestamp(
-                datafusion::arrow::datatypes::TimeUnit::Nanosecond,
-                None,
-            ),
-        )?;
-        let time = time
-            .as_any()
-            .downcast_ref::<TimestampNanosecondArray>()
-            .expect("cast to nanoseconds");
-        let (assigned, source_rows) = window.assign(&rows, time)?;
+        let time = time_array(&rows, &window.time_column)?;
+        let (assigned, source_rows) = window.assign(&rows, &time)?;
         let Some(ends) = crate::window::window_ends(&assigned) else {
             return Ok(());
         };
@@ -578,10 +559,7 @@ impl Runner {
         let base: usize = parts.iter().map(|b| b.num_rows()).sum();
         let mut still = Vec::new();
         for batch in std::mem::take(&mut self.pending) {
-            let time = time_array(&batch, &over.time_column)?;
-            let ready = datafusion::arrow::array::BooleanArray::from_iter(
-                time.iter().map(|t| Some(t.is_some_and(|t| t <= wm))),
-            );
+            let ready = time_mask(&time_array(&batch, &over.time_column)?, |t| t <= wm);
             let waiting = datafusion::arrow::compute::not(&ready)?;
             parts.push(datafusion::arrow::compute::filter_record_batch(
                 &batch, &ready,
@@ -592,7 +570,7 @@ impl Runner {
         }
         self.pending = still.into_iter().filter(|b| b.num_rows() > 0).collect();
         let schema = parts[0].schema();
-        let input = numbered(&concat_batches(&schema, &parts)?, &over.time_column, base)?;
+        let input = numbered(&concat_batches(&schema, &parts)?, &over.time_column)?;
         let plan = self.job.plan.clone();
         self.bind(&plan.source.database, &plan.source.name, input.clone())?;
         let output = self.session.execute_unrecorded(&plan.select_text).await?;
@@ -635,9 +613,7 @@ impl Runner {
             Retain::All => Ok(input),
             Retain::Range(range) => {
                 let time = time_array(&input, &over.time_column)?;
-                let keep = datafusion::arrow::array::BooleanArray::from_iter(
-                    time.iter().map(|t| Some(t.is_some_and(|t| t > wm - range))),
-                );
+                let keep = time_mask(&time, |t| t > wm - range);
                 Ok(datafusion::arrow::compute::filter_record_batch(
                     &input, &keep,
                 )?)
@@ -679,7 +655,6 @@ impl Runner {
         let count = which.len() as u64;
         let Some(stream) = self.job.plan.source.option("late-data.stream") else {
             self.job.metrics.late.fetch_add(count, Ordering::Relaxed);
-            self.checkpoint.late += count;
             tracing::warn!(
                 "job {}: {} late rows (their windows had fired); name a 'late-data.stream' to keep them",
                 self.job.id,
@@ -703,7 +678,6 @@ impl Runner {
             .map_err(|e| FlowError::Sink(format!("late-data stream {stream}: {e}")))?;
         // Counted once they are in the late-data stream.
         self.job.metrics.late.fetch_add(count, Ordering::Relaxed);
-        self.checkpoint.late += count;
         Ok(())
     }
 
@@ -875,8 +849,6 @@ impl Runner {
             .metrics
             .events_out
             .fetch_add(count as u64, Ordering::Relaxed);
-        self.checkpoint.events_out += count as u64;
-        self.checkpoint.events_in = self.job.metrics.events_in.load(Ordering::Relaxed);
         Ok(())
     }
 
@@ -971,10 +943,13 @@ impl Runner {
         Ok(())
     }
 
+    /// Writes the checkpoint (with the metrics' counts) durably.
     fn save(&mut self) -> Result<()> {
-        self.checkpoint.events_in = self.job.metrics.events_in.load(Ordering::Relaxed);
+        let metrics = &self.job.metrics;
+        self.checkpoint.events_in = metrics.events_in.load(Ordering::Relaxed);
+        self.checkpoint.events_out = metrics.events_out.load(Ordering::Relaxed);
+        self.checkpoint.late = metrics.late.load(Ordering::Relaxed);
         let bytes = serde_json::to_vec(&self.checkpoint).expect("a checkpoint serializes");
-        std::fs::create_dir_all(&self.job.dir)?;
         nuage_common::durable::write_file(&self.job.dir.join("checkpoint.json"), &bytes)?;
         Ok(())
     }
@@ -997,6 +972,14 @@ fn time_array(batch: &RecordBatch, column: &str) -> Result<TimestampNanosecondAr
         .downcast_ref::<TimestampNanosecondArray>()
         .expect("cast to nanoseconds")
         .clone())
+}
+
+/// Rows whose (non-null) time satisfies `keep`.
+fn time_mask(
+    time: &TimestampNanosecondArray,
+    keep: impl Fn(i64) -> bool,
+) -> datafusion::arrow::array::BooleanArray {
+    time.iter().map(|t| Some(t.is_some_and(&keep))).collect()
 }
 
 const SHARD_COLUMN: &str = "__flow_shard";
@@ -1033,7 +1016,7 @@ fn with_origin(
 
 /// Rows in time order (then shard, record: the same order after a
 /// replay), numbered from 0 in the OVER sequence column.
-fn numbered(batch: &RecordBatch, time_column: &str, _base: usize) -> Result<RecordBatch> {
+fn numbered(batch: &RecordBatch, time_column: &str) -> Result<RecordBatch> {
     use datafusion::arrow::array::{ArrayRef, Int64Array};
     use datafusion::arrow::compute::{SortColumn, lexsort_to_indices};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};

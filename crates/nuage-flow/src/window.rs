@@ -201,31 +201,29 @@ fn parse_tvf(tokens: &[Token]) -> Result<Window> {
             WindowKind::Tumble,
             interval(&take_arg("SIZE").ok_or_else(usage)?)?,
         ),
-        "HOP" => {
-            let slide = interval(&take_arg("SLIDE").ok_or_else(usage)?)?;
+        hop_or_cumulate => {
+            // HOP(slide, size) and CUMULATE(step, maxSize), in Flink's words.
+            let (unit_arg, unit_word, size_word) = if hop_or_cumulate == "HOP" {
+                ("SLIDE", "slide", "size")
+            } else {
+                ("STEP", "step", "maxSize")
+            };
+            let unit = interval(&take_arg(unit_arg).ok_or_else(usage)?)?;
             let size = interval(&take_arg("SIZE").ok_or_else(usage)?)?;
-            if size % slide != 0 {
+            if size % unit != 0 {
                 return Err(FlowError::Invalid(format!(
-                    "HOP table function based aggregate requires size must be an integral multiple of slide, \
-                     but got size {} ms and slide {} ms",
+                    "{function} table function based aggregate requires {size_word} must be an integral \
+                     multiple of {unit_word}, but got {size_word} {} ms and {unit_word} {} ms",
                     size / MS,
-                    slide / MS
+                    unit / MS
                 )));
             }
-            (WindowKind::Hop { slide }, size)
-        }
-        _ => {
-            let step = interval(&take_arg("STEP").ok_or_else(usage)?)?;
-            let size = interval(&take_arg("SIZE").ok_or_else(usage)?)?;
-            if size % step != 0 {
-                return Err(FlowError::Invalid(format!(
-                    "CUMULATE table function based aggregate requires maxSize must be an integral multiple of step, \
-                     but got maxSize {} ms and step {} ms",
-                    size / MS,
-                    step / MS
-                )));
-            }
-            (WindowKind::Cumulate { step }, size)
+            let kind = if hop_or_cumulate == "HOP" {
+                WindowKind::Hop { slide: unit }
+            } else {
+                WindowKind::Cumulate { step: unit }
+            };
+            (kind, size)
         }
     };
     let offset = match take_arg("OFFSET") {

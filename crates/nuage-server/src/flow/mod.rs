@@ -41,9 +41,6 @@ struct JobId {
 fn api_error(e: FlowError) -> ApiError {
     let code = match &e {
         FlowError::NoSuchJob(_) => ErrorCode::ResourceNotFound,
-        FlowError::Invalid(_) | FlowError::Unsupported(_) | FlowError::Sql(_) => {
-            ErrorCode::InvalidArgument
-        }
         _ => ErrorCode::InvalidArgument,
     };
     ApiError::new(code, e.to_string())
