@@ -670,10 +670,7 @@ impl Runner {
                 explicit_hash_key: None,
             })
             .collect();
-        self.job
-            .env
-            .streams
-            .put(stream, &entries)
+        put_all(&self.job.env.streams, stream, &entries)
             .await
             .map_err(|e| FlowError::Sink(format!("late-data stream {stream}: {e}")))?;
         // Counted once they are in the late-data stream.
@@ -931,14 +928,9 @@ impl Runner {
             }
         }
         for chunk in entries.chunks(500) {
-            let put = self
-                .job
-                .env
-                .streams
-                .put(&name, chunk)
+            put_all(&self.job.env.streams, &name, chunk)
                 .await
                 .map_err(|e| FlowError::Sink(format!("stream {name}: {e}")))?;
-            let _ = put;
         }
         Ok(())
     }
@@ -1080,6 +1072,42 @@ fn without_hidden(batch: &RecordBatch) -> Result<RecordBatch> {
         .filter(|&i| !batch.schema().field(i).name().starts_with("__flow_"))
         .collect();
     Ok(batch.project(&keep)?)
+}
+
+/// Puts every entry: records a shard refused for its write limit
+/// (`--enforce-limits`) are put again after a pause, as a producer
+/// retries them; any other refusal fails the put.
+async fn put_all(
+    streams: &Streams,
+    name: &str,
+    entries: &[PutEntry],
+) -> std::result::Result<(), String> {
+    use nuage_streams::{PutFailure, PutOutcome};
+    let mut pending = entries.to_vec();
+    let mut pause = Duration::from_millis(50);
+    while !pending.is_empty() {
+        let put = streams
+            .put(name, &pending)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut again = Vec::new();
+        for (entry, outcome) in pending.into_iter().zip(put.outcomes) {
+            match outcome {
+                PutOutcome::Stored { .. } => {}
+                PutOutcome::Failed {
+                    reason: PutFailure::Throughput,
+                    ..
+                } => again.push(entry),
+                PutOutcome::Failed { message, .. } => return Err(message),
+            }
+        }
+        pending = again;
+        if !pending.is_empty() {
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(1));
+        }
+    }
+    Ok(())
 }
 
 /// A batch as JSON objects, one line per row (arrow-json's writer).

@@ -170,15 +170,17 @@ impl Flow {
         let mut job = self
             .record(id)
             .ok_or_else(|| FlowError::NoSuchJob(id.to_string()))?;
-        let running = self.lock().remove(id);
-        if let Some(running) = running {
-            let _ = running.stop.send(true);
-            let _ = running.task.await;
-        }
+        // STOPPED first: a caller that goes away while the job finishes
+        // its step must not leave it RUNNING for the next server start.
         if job.state == RUNNING {
             job.state = STOPPED.into();
             job.updated_ms = now_ms();
             self.env.metastore.save_job(&job)?;
+        }
+        let running = self.lock().remove(id);
+        if let Some(running) = running {
+            let _ = running.stop.send(true);
+            let _ = running.task.await;
         }
         Ok(())
     }
