@@ -10,6 +10,23 @@ pub enum FlowError {
     Unsupported(String),
     #[error("no job {0}: SHOW JOBS lists the jobs")]
     NoSuchJob(String),
+    /// Kinesis Analytics: what the API calls these.
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    InUse(String),
+    #[error("{0}")]
+    ConcurrentModification(String),
+    #[error("{0}")]
+    CodeValidation(String),
+    #[error("{0}")]
+    InvalidConfiguration(String),
+    #[error("{0}")]
+    UnableToDetectSchema(String),
+    #[error("{0}")]
+    LimitExceeded(String),
+    #[error("{0}")]
+    InvalidArgument(String),
     /// The source cannot be read.
     #[error("source: {0}")]
     Source(String),

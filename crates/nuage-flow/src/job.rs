@@ -28,16 +28,12 @@ use tokio::sync::watch;
 
 use crate::error::{FlowError, Result};
 use crate::plan::{JobPlan, Sink, WINDOW_INPUT};
-use crate::source::{Decoder, Record, StartPosition, parse_duration};
+use crate::source::{Decoded, Decoder, Record, StartPosition, parse_duration};
 
 const READ_RECORDS: usize = 10_000;
 const READ_BYTES: usize = 8 * 1024 * 1024;
 const OUTPUT_TABLE: &str = "__flow_output";
 const NO_WATERMARK: i64 = i64::MIN;
-
-/// A read's rows, the records they come from, the largest watermark and
-/// how many records were skipped.
-type Decoded = (RecordBatch, Vec<usize>, Option<i64>, usize);
 
 /// What SHOW JOBS reports while a job runs.
 #[derive(Debug, Default)]
@@ -172,6 +168,10 @@ impl Job {
             started: Instant::now(),
             insert_columns,
         };
+        for (name, batch) in runner.job.plan.bound.clone() {
+            let database = runner.job.plan.database.clone();
+            runner.bind(&database, &name.to_lowercase(), batch)?;
+        }
         runner.run(&mut stop).await
     }
 }
@@ -258,6 +258,7 @@ impl Runner {
         let meta = stream.meta();
         let mut read_any = false;
         let mut lag = 0;
+        let follows_clock = self.job.plan.source.option("watermark.follows-clock") == Some("true");
         let mut reads = Vec::new();
         for shard in &meta.shards {
             let state = self.checkpoint.shards.entry(shard.index).or_default();
@@ -282,6 +283,13 @@ impl Runner {
             let at =
                 (*self.cursor.entry(shard.index).or_insert(replay_from)).max(log.trim_horizon());
             lag += log.end().saturating_sub(at);
+            if follows_clock && log.end() <= at && !replay_only {
+                // Caught up, and event time is arrival time: whatever comes
+                // next arrives from now on (less a second for puts under way).
+                let clock = (chrono::Utc::now().timestamp_millis() - 1000) * 1_000_000;
+                let state = self.checkpoint.shards.entry(shard.index).or_default();
+                state.watermark = Some(state.watermark.map_or(clock, |w| w.max(clock)));
+            }
             if shard.end_record.is_some_and(|end| at >= end) {
                 if !replay_only {
                     self.checkpoint
@@ -410,11 +418,23 @@ impl Runner {
         records: &[nuage_streams::Record],
         decoded: Decoded,
     ) -> Result<()> {
-        let (rows, kept, watermark, _skipped) = decoded;
-        let state = self.checkpoint.shards.entry(shard).or_default();
+        let Decoded {
+            rows,
+            kept,
+            watermark,
+            rejected,
+        } = decoded;
         // Records below read_to were read before a restart: replayed to
         // rebuild open windows, neither counted again nor late.
-        let first_new = state.read_to;
+        let first_new = self.checkpoint.shards.entry(shard).or_default().read_to;
+        let rejected: Vec<(usize, String)> = rejected
+            .into_iter()
+            .filter(|(i, _)| records[*i].number >= first_new)
+            .collect();
+        if !rejected.is_empty() {
+            self.rejected(records, &rejected).await?;
+        }
+        let state = self.checkpoint.shards.entry(shard).or_default();
         let next = records.last().map(|r| r.number + 1).unwrap_or(first_new);
         state.read_to = state.read_to.max(next);
         self.cursor.insert(shard, next);
@@ -645,6 +665,53 @@ impl Runner {
         }
     }
 
+    /// Records that give no row (not JSON, values that do not fit the
+    /// column types): Kinesis Analytics' error_stream rows, written as JSON
+    /// to the source's 'error-stream' when it names one, else logged.
+    async fn rejected(
+        &mut self,
+        records: &[nuage_streams::Record],
+        which: &[(usize, String)],
+    ) -> Result<()> {
+        let Some(stream) = self.job.plan.source.option("error-stream") else {
+            tracing::warn!(
+                "job {}: {} records give no row (first: {})",
+                self.job.id,
+                which.len(),
+                which[0].1
+            );
+            return Ok(());
+        };
+        let now = chrono::Utc::now()
+            .format("%Y-%m-%d %H:%M:%S%.3f")
+            .to_string();
+        let entries: Vec<PutEntry> = which
+            .iter()
+            .map(|(i, message)| {
+                let record = &records[*i];
+                let rowtime = chrono::DateTime::from_timestamp_millis(record.arrival_ms)
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string());
+                let row = serde_json::json!({
+                    "ERROR_TIME": now,
+                    "ERROR_LEVEL": "ERROR",
+                    "ERROR_NAME": "Type_Conversion_Error",
+                    "MESSAGE": message,
+                    "DATA_ROWTIME": rowtime,
+                    "DATA_ROW": String::from_utf8_lossy(&record.data),
+                    "PUMP_NAME": serde_json::Value::Null,
+                });
+                PutEntry {
+                    partition_key: record.partition_key.clone(),
+                    data: Bytes::from(row.to_string()),
+                    explicit_hash_key: None,
+                }
+            })
+            .collect();
+        put_all(&self.job.env.streams, stream, &entries)
+            .await
+            .map_err(|e| FlowError::Sink(format!("error stream {stream}: {e}")))
+    }
+
     /// Rows for windows that already fired: counted, and written to the
     /// source table's 'late-data.stream' when it names one.
     async fn late(
@@ -868,6 +935,7 @@ impl Runner {
         rows: &[RecordBatch],
     ) -> Result<()> {
         let name = table.stream_name()?;
+        let rows = &sink_rows(table, rows)?;
         let delivery = self
             .job
             .env
@@ -884,7 +952,7 @@ impl Runner {
         }
         let mut records = Vec::new();
         for batch in rows {
-            let text = json_lines(batch)?;
+            let text = encode_lines(table, batch)?;
             records.extend(
                 text.split_inclusive(|b| *b == b'\n')
                     .filter(|l| l.len() > 1)
@@ -908,9 +976,10 @@ impl Runner {
         rows: &[RecordBatch],
     ) -> Result<()> {
         let name = table.stream_name()?;
+        let rows = &sink_rows(table, rows)?;
         let mut entries = Vec::new();
         for batch in rows {
-            let text = json_lines(batch)?;
+            let text = encode_lines(table, batch)?;
             let keys = partition_keys(table, batch);
             for (i, line) in text
                 .split(|b| *b == b'\n')
@@ -1110,12 +1179,51 @@ async fn put_all(
     Ok(())
 }
 
-/// A batch as JSON objects, one line per row (arrow-json's writer).
-fn json_lines(batch: &RecordBatch) -> Result<Vec<u8>> {
+/// A batch as the sink's format, one line per row: JSON objects
+/// (arrow-json's writer), or CSV without a header for `'format' = 'csv'`.
+fn encode_lines(table: &crate::table::StreamTable, batch: &RecordBatch) -> Result<Vec<u8>> {
+    if table.option("format") == Some("csv") {
+        let mut writer = datafusion::arrow::csv::WriterBuilder::new()
+            .with_header(false)
+            .build(Vec::new());
+        writer.write(batch)?;
+        return Ok(writer.into_inner());
+    }
     let mut writer = datafusion::arrow::json::LineDelimitedWriter::new(Vec::new());
     writer.write(batch)?;
     writer.finish()?;
     Ok(writer.into_inner())
+}
+
+/// Rows named as the sink's columns: an INSERT maps the SELECT's columns
+/// to the table's by position (as Flink and Kinesis Analytics do).
+fn sink_rows(table: &crate::table::StreamTable, rows: &[RecordBatch]) -> Result<Vec<RecordBatch>> {
+    use crate::table::ColumnKind;
+    use datafusion::arrow::datatypes::{Field, Schema};
+    let names: Vec<&str> = table
+        .columns
+        .iter()
+        .filter(|(c, _)| c.kind == ColumnKind::Physical)
+        .map(|(c, _)| c.name.as_str())
+        .collect();
+    rows.iter()
+        .map(|batch| {
+            if names.len() != batch.num_columns() {
+                return Ok(batch.clone());
+            }
+            let fields: Vec<Field> = batch
+                .schema()
+                .fields()
+                .iter()
+                .zip(&names)
+                .map(|(f, name)| f.as_ref().clone().with_name(*name))
+                .collect();
+            Ok(RecordBatch::try_new(
+                Arc::new(Schema::new(fields)),
+                batch.columns().to_vec(),
+            )?)
+        })
+        .collect()
 }
 
 fn partition_keys(table: &crate::table::StreamTable, batch: &RecordBatch) -> Option<Vec<String>> {

@@ -46,6 +46,8 @@ pub struct Flow {
     env: Env,
     dir: PathBuf,
     running: Mutex<HashMap<String, Running>>,
+    /// Why jobs failed, by id (also those not in the catalog).
+    errors: Mutex<HashMap<String, String>>,
 }
 
 fn now_ms() -> i64 {
@@ -59,6 +61,7 @@ impl Flow {
             env,
             dir: data_dir.join("flow"),
             running: Mutex::new(HashMap::new()),
+            errors: Mutex::new(HashMap::new()),
         });
         for job in flow.env.metastore.list_jobs()? {
             if job.state == RUNNING {
@@ -145,6 +148,10 @@ impl Flow {
     }
 
     fn fail(&self, id: &str, error: &str) {
+        self.errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_string(), error.to_string());
         if let Some(mut job) = self.record(id) {
             job.state = FAILED.into();
             job.error = Some(error.to_string());
@@ -218,6 +225,54 @@ impl Flow {
     /// The streaming plan of a statement (EXPLAIN), without starting it.
     pub fn explain(&self, database: &str, statement: &str) -> Result<Option<String>> {
         Ok(plan::plan(self.env.metastore.as_ref(), database, statement)?.map(|p| p.explain()))
+    }
+
+    /// Runs a plan kept outside the catalog (a Kinesis Analytics pump,
+    /// which its application starts again with the server).
+    pub fn run_plan(self: &Arc<Self>, id: &str, plan: plan::JobPlan) {
+        self.errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        self.spawn(id, plan);
+    }
+
+    /// Stops a job started by [`Flow::run_plan`], after its checkpoint.
+    pub async fn halt(&self, id: &str) {
+        let running = self.lock().remove(id);
+        if let Some(running) = running {
+            let _ = running.stop.send(true);
+            let _ = running.task.await;
+        }
+    }
+
+    /// Forgets a job's position: it starts afresh next time.
+    pub fn reset(&self, id: &str) -> Result<()> {
+        match std::fs::remove_dir_all(self.dir.join(id)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Why a job failed, if it did.
+    pub fn error(&self, id: &str) -> Option<String> {
+        self.errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    /// The figures of a running job: events in, out, and its watermark (ms).
+    pub fn figures(&self, id: &str) -> Option<(u64, u64, Option<i64>)> {
+        let running = self.lock();
+        let m = &running.get(id)?.metrics;
+        let wm = m.watermark.load(Ordering::Relaxed);
+        Some((
+            m.events_in.load(Ordering::Relaxed),
+            m.events_out.load(Ordering::Relaxed),
+            (wm != i64::MIN).then_some(wm / 1_000_000),
+        ))
     }
 
     /// Server shutdown: every job saves its checkpoint and stays RUNNING in

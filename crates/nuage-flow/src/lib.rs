@@ -22,6 +22,7 @@ pub mod ddl;
 pub mod error;
 mod job;
 pub mod jobs;
+pub mod kda;
 pub mod over;
 pub mod plan;
 pub mod source;

@@ -37,6 +37,9 @@ pub struct JobPlan {
     /// Its SELECT alone (for stream sinks).
     pub select_text: String,
     pub sink: Sink,
+    /// Tables the statement reads that live only in the job: a Kinesis
+    /// Analytics application's reference data, by name.
+    pub bound: Vec<(String, datafusion::arrow::array::RecordBatch)>,
 }
 
 fn split_name(name: &ObjectName, database: &str) -> (String, String) {
@@ -58,20 +61,40 @@ fn split_name(name: &ObjectName, database: &str) -> (String, String) {
     }
 }
 
-fn stream_table(
-    metastore: &dyn Metastore,
-    database: &str,
-    name: &str,
-) -> Result<Option<StreamTable>> {
-    Ok(metastore
-        .get_table(database, name)?
-        .as_ref()
-        .and_then(StreamTable::from_catalog))
+/// Where a statement's tables are found: the catalog for Flink SQL jobs,
+/// an application's own streams for Kinesis Analytics.
+pub trait Tables {
+    /// The stream table `database.name`, if it is one.
+    fn stream(&self, database: &str, name: &str) -> Result<Option<StreamTable>>;
+    /// Whether `database.name` is a table of the lake (a batch sink).
+    fn lake_table(&self, database: &str, name: &str) -> Result<bool>;
+}
+
+/// The catalog's tables.
+struct Catalog<'a>(&'a dyn Metastore);
+
+impl Tables for Catalog<'_> {
+    fn stream(&self, database: &str, name: &str) -> Result<Option<StreamTable>> {
+        Ok(self
+            .0
+            .get_table(database, name)?
+            .as_ref()
+            .and_then(StreamTable::from_catalog))
+    }
+
+    fn lake_table(&self, database: &str, name: &str) -> Result<bool> {
+        Ok(self.0.get_table(database, name)?.is_some())
+    }
 }
 
 /// The plan of `statement`, or `None` when it reads no stream table (a
 /// batch statement for the SQL engine).
 pub fn plan(metastore: &dyn Metastore, database: &str, statement: &str) -> Result<Option<JobPlan>> {
+    plan_with(&Catalog(metastore), database, statement)
+}
+
+/// [`plan`] over any [`Tables`].
+pub fn plan_with(tables: &dyn Tables, database: &str, statement: &str) -> Result<Option<JobPlan>> {
     let statement = statement.trim().trim_end_matches(';');
     let first = statement
         .split_whitespace()
@@ -96,7 +119,7 @@ pub fn plan(metastore: &dyn Metastore, database: &str, statement: &str) -> Resul
     let mut failure = None;
     let _ = datafusion::sql::sqlparser::ast::visit_relations(query.as_ref(), |name| {
         let (db, table) = split_name(name, database);
-        match stream_table(metastore, &db, &table) {
+        match tables.stream(&db, &table) {
             Ok(Some(t))
                 if !sources
                     .iter()
@@ -117,8 +140,8 @@ pub fn plan(metastore: &dyn Metastore, database: &str, statement: &str) -> Resul
             Some((d, t)) => (d.to_lowercase(), t.to_lowercase()),
             None => (database.to_string(), w.table.to_lowercase()),
         };
-        let table = table.trim_matches('`').to_string();
-        match stream_table(metastore, &db, &table)? {
+        let table = table.trim_matches(|c| c == '`' || c == '"').to_string();
+        match tables.stream(&db, &table)? {
             Some(t) => {
                 if !sources
                     .iter()
@@ -198,13 +221,11 @@ pub fn plan(metastore: &dyn Metastore, database: &str, statement: &str) -> Resul
         ));
     };
     let (sink_db, sink_table) = split_name(target, database);
-    let sink = match metastore.get_table(&sink_db, &sink_table)? {
-        Some(t) => match StreamTable::from_catalog(&t) {
-            Some(stream) => Sink::Stream(stream),
-            None => Sink::Lake {
-                database: sink_db,
-                table: sink_table,
-            },
+    let sink = match tables.stream(&sink_db, &sink_table)? {
+        Some(stream) => Sink::Stream(stream),
+        None if tables.lake_table(&sink_db, &sink_table)? => Sink::Lake {
+            database: sink_db,
+            table: sink_table,
         },
         None => {
             return Err(FlowError::Invalid(format!(
@@ -230,6 +251,7 @@ pub fn plan(metastore: &dyn Metastore, database: &str, statement: &str) -> Resul
         over,
         insert_text: rewritten.text,
         sink,
+        bound: Vec::new(),
     }))
 }
 

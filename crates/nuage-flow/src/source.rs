@@ -119,7 +119,92 @@ impl Record<'_> {
     }
 }
 
+/// A record's rows as a Kinesis Analytics input schema maps them: JSON
+/// with a row path (`$`, or `$.rows[0:]` for one row per array item) and
+/// a path per column, or CSV with row and column delimiters.
+enum RowShape {
+    Json {
+        row_path: Vec<Step>,
+        /// Per payload column, the path from a row.
+        columns: Vec<Vec<Step>>,
+    },
+    Csv {
+        row_delimiter: String,
+        column_delimiter: String,
+    },
+}
+
+/// One step of a JSONPath: `.key`, `[n]` or `[0:]` (every item).
+#[derive(Debug, Clone, PartialEq)]
+enum Step {
+    Key(String),
+    Index(usize),
+    Every,
+}
+
+/// `$.a.b[0].c[0:]` as steps; `None` when it is not such a path.
+fn json_path(text: &str) -> Option<Vec<Step>> {
+    let mut rest = text.trim().strip_prefix('$')?;
+    let mut steps = Vec::new();
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            if end == 0 {
+                return None;
+            }
+            steps.push(Step::Key(r[..end].to_string()));
+            rest = &r[end..];
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']')?;
+            let inside = r[..end].trim();
+            if inside == "0:" || inside == "*" {
+                steps.push(Step::Every);
+            } else if let Some(key) = inside
+                .strip_prefix('\'')
+                .and_then(|k| k.strip_suffix('\''))
+                .or_else(|| inside.strip_prefix('"').and_then(|k| k.strip_suffix('"')))
+            {
+                steps.push(Step::Key(key.to_string()));
+            } else {
+                steps.push(Step::Index(inside.parse().ok()?));
+            }
+            rest = &r[end + 1..];
+        } else {
+            return None;
+        }
+    }
+    Some(steps)
+}
+
+/// The values `steps` reach from `value` (several past an `[0:]`).
+fn select<'v>(value: &'v serde_json::Value, steps: &[Step], out: &mut Vec<&'v serde_json::Value>) {
+    let Some((first, rest)) = steps.split_first() else {
+        out.push(value);
+        return;
+    };
+    match first {
+        Step::Key(k) => {
+            if let Some(v) = value.get(k) {
+                select(v, rest, out)
+            }
+        }
+        Step::Index(i) => {
+            if let Some(v) = value.get(i) {
+                select(v, rest, out)
+            }
+        }
+        Step::Every => {
+            if let Some(items) = value.as_array() {
+                for v in items {
+                    select(v, rest, out);
+                }
+            }
+        }
+    }
+}
+
 enum Format {
+    Rows(RowShape),
     Json {
         ignore_errors: bool,
     },
@@ -170,6 +255,48 @@ impl Decoder {
                 ignore_errors: table.option("csv.ignore-parse-errors") == Some("true"),
             },
             "raw" => Format::Raw,
+            "kda-json" => {
+                let path = |text: &str| {
+                    json_path(text).ok_or_else(|| {
+                        FlowError::Invalid(format!(
+                            "'{text}' is not a JSON path: write $.field, $.a.b or $.rows[0:]"
+                        ))
+                    })
+                };
+                let row_text = table.option("kda.row-path").unwrap_or("$");
+                let row_path = path(row_text)?;
+                let mut columns = Vec::new();
+                for (c, _) in table
+                    .columns
+                    .iter()
+                    .filter(|(c, _)| c.kind == ColumnKind::Physical)
+                {
+                    let key = format!("kda.mapping.{}", c.name.to_lowercase());
+                    let steps = match table.option(&key) {
+                        // A mapping is written from the record's root.
+                        Some(text) => {
+                            let full = path(text)?;
+                            match full.strip_prefix(row_path.as_slice()) {
+                                Some(relative) => relative.to_vec(),
+                                None => full,
+                            }
+                        }
+                        None => vec![Step::Key(c.name.clone())],
+                    };
+                    columns.push(steps);
+                }
+                Format::Rows(RowShape::Json { row_path, columns })
+            }
+            "kda-csv" => Format::Rows(RowShape::Csv {
+                row_delimiter: table
+                    .option("kda.row-delimiter")
+                    .unwrap_or("\n")
+                    .to_string(),
+                column_delimiter: table
+                    .option("kda.column-delimiter")
+                    .unwrap_or(",")
+                    .to_string(),
+            }),
             other => {
                 return Err(FlowError::Invalid(format!(
                     "table {}: format '{other}' is not supported",
@@ -241,14 +368,10 @@ impl Decoder {
 
     /// The rows of `records` and the largest watermark among them. A record
     /// that does not parse fails the job (as in Flink) unless the format's
-    /// `ignore-parse-errors` is set; then it is skipped and counted.
-    /// Also returns the indices of the records the rows come from.
-    #[allow(clippy::type_complexity)]
-    pub fn decode(
-        &self,
-        records: &[Record<'_>],
-    ) -> Result<(RecordBatch, Vec<usize>, Option<i64>, usize)> {
-        let (payload, kept, skipped) = self.decode_payload(records)?;
+    /// `ignore-parse-errors` is set; then it is skipped (listed in
+    /// `rejected`). Kinesis Analytics' formats always skip such records.
+    pub fn decode(&self, records: &[Record<'_>]) -> Result<Decoded> {
+        let (payload, kept, rejected) = self.decode_payload(records)?;
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
         let kept_records: Vec<&Record> = kept.iter().map(|&i| &records[i]).collect();
         for (i, source) in self.columns.iter().enumerate() {
@@ -281,41 +404,114 @@ impl Decoder {
             }
             None => None,
         };
-        Ok((batch, kept, watermark, skipped))
+        Ok(Decoded {
+            rows: batch,
+            kept,
+            watermark,
+            rejected,
+        })
     }
 
-    /// The payload batch, the indices of the records in it, and how many
-    /// were skipped.
-    fn decode_payload(&self, records: &[Record<'_>]) -> Result<(RecordBatch, Vec<usize>, usize)> {
+    /// The payload batch, the record each row comes from, and the records
+    /// skipped with the reason.
+    fn decode_payload(
+        &self,
+        records: &[Record<'_>],
+    ) -> Result<(RecordBatch, Vec<usize>, Rejected)> {
+        if let Format::Rows(shape) = &self.format {
+            return self.decode_rows(shape, records);
+        }
         let all: Vec<usize> = (0..records.len()).collect();
         match self.decode_some(records, &all) {
-            Ok(batch) => return Ok((batch, all, 0)),
+            Ok(batch) => return Ok((batch, all, Vec::new())),
             Err(_) if records.len() > 1 => {}
             Err(e) => {
                 if !self.ignore_errors() {
                     return Err(self.parse_error(&records[0], &e));
                 }
-                return Ok((RecordBatch::new_empty(self.payload.clone()), vec![], 1));
+                let rejected = vec![(0, e.to_string())];
+                return Ok((
+                    RecordBatch::new_empty(self.payload.clone()),
+                    vec![],
+                    rejected,
+                ));
             }
         }
         // Find the bad records one by one.
         let mut kept = Vec::new();
+        let mut rejected = Vec::new();
         for (i, record) in records.iter().enumerate() {
             if let Err(e) = self.decode_some(records, &[i]) {
                 if !self.ignore_errors() {
                     return Err(self.parse_error(record, &e));
                 }
+                rejected.push((i, e.to_string()));
             } else {
                 kept.push(i);
             }
         }
-        let skipped = records.len() - kept.len();
-        Ok((self.decode_some(records, &kept)?, kept, skipped))
+        Ok((self.decode_some(records, &kept)?, kept, rejected))
+    }
+
+    /// Kinesis Analytics' formats: each record's rows as flat JSON objects
+    /// (one key per column), read by arrow-json with its coercions; a row
+    /// whose values do not fit the column types is rejected with its record
+    /// (KDA's error_stream).
+    fn decode_rows(
+        &self,
+        shape: &RowShape,
+        records: &[Record<'_>],
+    ) -> Result<(RecordBatch, Vec<usize>, Rejected)> {
+        let names: Vec<&str> = self
+            .payload
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        let mut lines: Vec<(usize, Vec<u8>)> = Vec::new();
+        let mut rejected: Rejected = Vec::new();
+        for (i, record) in records.iter().enumerate() {
+            match flat_rows(shape, &names, record.data) {
+                Ok(rows) => lines.extend(rows.into_iter().map(|r| (i, r))),
+                Err(e) => rejected.push((i, e)),
+            }
+        }
+        let decode = |which: &[&(usize, Vec<u8>)]| -> Result<RecordBatch> {
+            let mut decoder = datafusion::arrow::json::ReaderBuilder::new(self.payload.clone())
+                .with_batch_size(which.len().max(1))
+                .with_coerce_primitive(true)
+                .build_decoder()?;
+            for (_, line) in which {
+                decoder.decode(line)?;
+                decoder.decode(b"\n")?;
+            }
+            Ok(decoder
+                .flush()?
+                .unwrap_or_else(|| RecordBatch::new_empty(self.payload.clone())))
+        };
+        let all: Vec<&(usize, Vec<u8>)> = lines.iter().collect();
+        if let Ok(batch) = decode(&all) {
+            return Ok((batch, lines.iter().map(|(i, _)| *i).collect(), rejected));
+        }
+        let mut good = Vec::new();
+        for line in &lines {
+            match decode(&[line]) {
+                Ok(_) => good.push(line),
+                Err(e) => rejected.push((line.0, format!("type coercion: {e}"))),
+            }
+        }
+        rejected.sort_by_key(|(i, _)| *i);
+        Ok((
+            decode(&good)?,
+            good.iter().map(|(i, _)| *i).collect(),
+            rejected,
+        ))
     }
 
     fn ignore_errors(&self) -> bool {
         match self.format {
             Format::Json { ignore_errors } | Format::Csv { ignore_errors, .. } => ignore_errors,
+            Format::Rows(_) => true,
             Format::Raw => false,
         }
     }
@@ -384,6 +580,7 @@ impl Decoder {
                     .flush()?
                     .unwrap_or_else(|| RecordBatch::new_empty(self.payload.clone())))
             }
+            Format::Rows(_) => unreachable!("rows are decoded by decode_rows"),
             Format::Raw => {
                 let field = self.payload.field(0);
                 let array: ArrayRef = match field.data_type() {
@@ -400,6 +597,84 @@ impl Decoder {
             }
         }
     }
+}
+
+/// Records skipped, by index, with what was wrong.
+pub type Rejected = Vec<(usize, String)>;
+
+/// A read's rows.
+pub struct Decoded {
+    pub rows: RecordBatch,
+    /// The record each row comes from (a record may give several rows).
+    pub kept: Vec<usize>,
+    /// The largest watermark among the rows.
+    pub watermark: Option<i64>,
+    pub rejected: Rejected,
+}
+
+/// A record's rows as flat JSON objects keyed by column name.
+fn flat_rows(
+    shape: &RowShape,
+    names: &[&str],
+    data: &[u8],
+) -> std::result::Result<Vec<Vec<u8>>, String> {
+    use serde_json::{Map, Value};
+    let text = std::str::from_utf8(data).map_err(|_| "the record is not UTF-8".to_string())?;
+    let mut out = Vec::new();
+    match shape {
+        RowShape::Json { row_path, columns } => {
+            let value: Value =
+                serde_json::from_str(text).map_err(|e| format!("the record is not JSON: {e}"))?;
+            let mut rows = Vec::new();
+            select(&value, row_path, &mut rows);
+            for row in rows {
+                let mut object = Map::new();
+                for (name, path) in names.iter().zip(columns) {
+                    let mut found = Vec::new();
+                    select(row, path, &mut found);
+                    let v = match found.first() {
+                        None | Some(Value::Null) => Value::Null,
+                        // Nested values land in a column as their JSON text.
+                        Some(v @ (Value::Object(_) | Value::Array(_))) => {
+                            Value::String(v.to_string())
+                        }
+                        Some(v) => (*v).clone(),
+                    };
+                    object.insert(name.to_string(), v);
+                }
+                out.push(serde_json::to_vec(&Value::Object(object)).expect("JSON"));
+            }
+        }
+        RowShape::Csv {
+            row_delimiter,
+            column_delimiter,
+        } => {
+            for line in text.split(row_delimiter.as_str()) {
+                let line = line.strip_suffix('\r').unwrap_or(line);
+                if line.is_empty() {
+                    continue;
+                }
+                let fields: Vec<&str> = line.split(column_delimiter.as_str()).collect();
+                if fields.len() > names.len() {
+                    return Err(format!(
+                        "the row has {} columns and the schema {}",
+                        fields.len(),
+                        names.len()
+                    ));
+                }
+                let mut object = Map::new();
+                for (i, name) in names.iter().enumerate() {
+                    let v = match fields.get(i) {
+                        None | Some(&"") => Value::Null,
+                        Some(f) => Value::String(f.to_string()),
+                    };
+                    object.insert(name.to_string(), v);
+                }
+                out.push(serde_json::to_vec(&Value::Object(object)).expect("JSON"));
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn single_byte(table: &StreamTable, key: &str, default: u8) -> Result<u8> {

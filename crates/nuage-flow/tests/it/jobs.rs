@@ -14,15 +14,15 @@ use nuage_flow::{Env, Flow};
 use nuage_sql::{Output, Session};
 use nuage_streams::{PutEntry, StreamMode, Streams, StreamsConfig};
 
-struct World {
-    _dir: tempfile::TempDir,
-    data_dir: std::path::PathBuf,
-    streams: Arc<Streams>,
+pub(crate) struct World {
+    pub _dir: tempfile::TempDir,
+    pub data_dir: std::path::PathBuf,
+    pub streams: Arc<Streams>,
     deliveries: Option<Arc<nuage_delivery::Deliveries>>,
     session: Session,
 }
 
-async fn world(shards: u32) -> World {
+pub(crate) async fn world(shards: u32) -> World {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().to_path_buf();
     let streams = Arc::new(Streams::open(StreamsConfig::new(data_dir.join("streams"))).unwrap());
@@ -45,7 +45,7 @@ async fn world(shards: u32) -> World {
 }
 
 impl World {
-    fn env(&self) -> Env {
+    pub(crate) fn env(&self) -> Env {
         Env {
             metastore: self.session.shared().metastore.clone(),
             lake: self.session.shared().lake.clone(),
@@ -54,7 +54,7 @@ impl World {
         }
     }
 
-    fn flow(&self) -> Arc<Flow> {
+    pub(crate) fn flow(&self) -> Arc<Flow> {
         Flow::open(self.env(), &self.data_dir).unwrap()
     }
 

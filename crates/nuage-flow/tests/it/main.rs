@@ -3,4 +3,5 @@
 
 mod ddl;
 mod jobs;
+mod kda;
 mod window;
