@@ -28,6 +28,11 @@ pub enum ErrorCode {
     ExpiredIterator,
     ProvisionedThroughputExceeded,
     ConcurrentModification,
+    CodeValidation,
+    InvalidApplicationConfiguration,
+    UnsupportedOperation,
+    UnableToDetectSchema,
+    TooManyTags,
     // Ours.
     InternalFailure,
     ServiceUnavailable,
@@ -51,6 +56,13 @@ impl ErrorCode {
             ErrorCode::ExpiredIterator => "ExpiredIteratorException",
             ErrorCode::ProvisionedThroughputExceeded => "ProvisionedThroughputExceededException",
             ErrorCode::ConcurrentModification => "ConcurrentModificationException",
+            ErrorCode::CodeValidation => "CodeValidationException",
+            ErrorCode::InvalidApplicationConfiguration => {
+                "InvalidApplicationConfigurationException"
+            }
+            ErrorCode::UnsupportedOperation => "UnsupportedOperationException",
+            ErrorCode::UnableToDetectSchema => "UnableToDetectSchemaException",
+            ErrorCode::TooManyTags => "TooManyTagsException",
             ErrorCode::InternalFailure => "InternalFailure",
             ErrorCode::ServiceUnavailable => "ServiceUnavailableException",
         }
@@ -82,6 +94,31 @@ impl From<StreamError> for ApiError {
             | StreamError::SyncFailed
             | StreamError::Io { .. }
             | StreamError::Task(_) => {
+                tracing::error!("{e}");
+                ErrorCode::InternalFailure
+            }
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+/// Kinesis Analytics' errors (the continuous-SQL service's own JSON API
+/// maps its errors in `flow`).
+impl From<nuage_flow::FlowError> for ApiError {
+    fn from(e: nuage_flow::FlowError) -> Self {
+        use nuage_flow::FlowError as F;
+        let code = match &e {
+            F::NotFound(_) | F::NoSuchJob(_) => ErrorCode::ResourceNotFound,
+            F::InUse(_) => ErrorCode::ResourceInUse,
+            F::ConcurrentModification(_) => ErrorCode::ConcurrentModification,
+            F::CodeValidation(_) => ErrorCode::CodeValidation,
+            F::InvalidConfiguration(_) => ErrorCode::InvalidApplicationConfiguration,
+            F::UnableToDetectSchema(_) => ErrorCode::UnableToDetectSchema,
+            F::LimitExceeded(_) => ErrorCode::LimitExceeded,
+            F::InvalidArgument(_) | F::Invalid(_) => ErrorCode::InvalidArgument,
+            F::Unsupported(_) => ErrorCode::UnsupportedOperation,
+            F::Source(_) | F::Sink(_) => ErrorCode::InvalidArgument,
+            F::Sql(_) | F::Catalog(_) | F::DataFusion(_) | F::Arrow(_) | F::Io(_) => {
                 tracing::error!("{e}");
                 ErrorCode::InternalFailure
             }

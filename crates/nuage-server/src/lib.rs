@@ -11,6 +11,7 @@ pub mod error;
 pub mod firehose;
 pub mod flow;
 pub mod kinesis;
+pub mod kinesisanalytics;
 pub mod lambda;
 pub mod metrics;
 pub mod request;
@@ -72,6 +73,7 @@ pub struct App {
     pub s3: Option<s3::S3Api>,
     pub lambda: lambda::Lambda,
     pub flow: flow::FlowApi,
+    pub kinesisanalytics: kinesisanalytics::KinesisAnalytics,
     data_dir: std::path::PathBuf,
     keys: auth::Keys,
     /// Set at shutdown, so long-lived replies (subscriptions) end.
@@ -134,6 +136,18 @@ impl App {
             &config.platform.data_dir,
         )
         .map_err(|e| ServerError::Flow(e.to_string()))?;
+        let applications = nuage_flow::kda::Applications::open(
+            flow.clone(),
+            nuage_flow::Env {
+                metastore: catalog.clone(),
+                lake: lake.clone(),
+                streams: streams.clone(),
+                deliveries: Some(deliveries.clone()),
+            },
+            &config.platform.data_dir,
+        )
+        .await
+        .map_err(|e| ServerError::Flow(e.to_string()))?;
         let (closing, closing_rx) = tokio::sync::watch::channel(false);
         Ok(Arc::new(Self {
             kinesis: kinesis::Kinesis {
@@ -150,6 +164,7 @@ impl App {
             s3,
             lambda: lambda::Lambda { functions, lake },
             flow: flow::FlowApi { flow },
+            kinesisanalytics: kinesisanalytics::KinesisAnalytics { apps: applications },
             data_dir: config.platform.data_dir.clone(),
             keys: config.keys,
             closing,
@@ -187,6 +202,7 @@ const SERVICES: request::Services = request::Services {
         ("Kinesis_20131202", kinesis::OPERATIONS),
         ("Firehose_20150804", firehose::OPERATIONS),
         (flow::SERVICE, flow::OPERATIONS),
+        (kinesisanalytics::SERVICE, kinesisanalytics::OPERATIONS),
     ],
 };
 
@@ -292,6 +308,13 @@ async fn handle_json(
                     }
                     flow::SERVICE => {
                         guarded(app.flow.dispatch(call.operation, call.format, body)).await
+                    }
+                    kinesisanalytics::SERVICE => {
+                        guarded(
+                            app.kinesisanalytics
+                                .dispatch(call.operation, call.format, body),
+                        )
+                        .await
                     }
                     _ => guarded(app.firehose.dispatch(call.operation, call.format, body)).await,
                 },

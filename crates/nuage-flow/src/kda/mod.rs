@@ -230,6 +230,72 @@ impl Applications {
         Ok(app)
     }
 
+    pub async fn update(
+        &self,
+        name: &str,
+        version: i64,
+        update: &model::ApplicationUpdate,
+    ) -> Result<Application> {
+        self.change(name, version, |app| {
+            app.apply(update).map_err(FlowError::NotFound)?;
+            for input in &app.inputs {
+                check_input(&input.input)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn add_logging(
+        &self,
+        name: &str,
+        version: i64,
+        option: serde_json::Value,
+    ) -> Result<Application> {
+        self.change(name, version, |app| {
+            let id = app.next_id();
+            app.logging.push(model::StoredLogging { id, option });
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn delete_logging(&self, name: &str, version: i64, id: &str) -> Result<Application> {
+        self.change(name, version, |app| {
+            let before = app.logging.len();
+            app.logging.retain(|l| l.id != id);
+            if app.logging.len() == before {
+                return Err(FlowError::NotFound(format!(
+                    "CloudWatch logging option id {id} is not found in application {}.",
+                    app.name
+                )));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Removes an input's Lambda preprocessor (nuage takes none, so there
+    /// is nothing to remove but the id is checked).
+    pub async fn delete_processing(
+        &self,
+        name: &str,
+        version: i64,
+        id: &str,
+    ) -> Result<Application> {
+        self.change(name, version, |app| {
+            let input = app.inputs.iter_mut().find(|i| i.id == id).ok_or_else(|| {
+                FlowError::NotFound(format!(
+                    "Input id {id} is not found in application {}.",
+                    app.name
+                ))
+            })?;
+            input.input.input_processing_configuration = None;
+            Ok(())
+        })
+        .await
+    }
+
     pub async fn add_input(&self, name: &str, version: i64, input: Input) -> Result<Application> {
         check_input(&input)?;
         self.change(name, version, |app| {
@@ -409,11 +475,12 @@ impl Applications {
     }
 
     /// DeleteApplication: `create_ms` must be the application's creation
-    /// time (as DescribeApplication gives it).
+    /// time (as DescribeApplication gives it), to the second: the SDKs
+    /// send whole seconds.
     pub async fn delete(&self, name: &str, create_ms: i64) -> Result<()> {
         let _guard = self.lock.lock().await;
         let app = self.load(name)?;
-        if app.create_ms != create_ms {
+        if app.create_ms.div_euclid(1000) != create_ms.div_euclid(1000) {
             return Err(FlowError::ConcurrentModification(format!(
                 "Provided create timestamp does not match application {name}'s creation time; \
                  describe the application for it."

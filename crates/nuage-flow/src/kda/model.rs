@@ -219,3 +219,246 @@ impl Application {
         (1..=count).map(|n| format!("{prefix}_{n:03}")).collect()
     }
 }
+
+/// `ResourceARNUpdate` / `RoleARNUpdate` of a stream, delivery stream or
+/// function.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ArnUpdate {
+    #[serde(rename = "ResourceARNUpdate")]
+    pub resource_arn_update: Option<String>,
+    #[serde(rename = "RoleARNUpdate")]
+    pub role_arn_update: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InputSchemaUpdate {
+    pub record_format_update: Option<RecordFormat>,
+    pub record_encoding_update: Option<String>,
+    pub record_column_updates: Option<Vec<RecordColumn>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ParallelismUpdate {
+    pub count_update: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InputUpdate {
+    pub input_id: Option<String>,
+    pub name_prefix_update: Option<String>,
+    pub input_processing_configuration_update: Option<Value>,
+    pub kinesis_streams_input_update: Option<ArnUpdate>,
+    pub kinesis_firehose_input_update: Option<ArnUpdate>,
+    pub input_schema_update: Option<InputSchemaUpdate>,
+    pub input_parallelism_update: Option<ParallelismUpdate>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct OutputUpdate {
+    pub output_id: Option<String>,
+    pub name_update: Option<String>,
+    pub kinesis_streams_output_update: Option<ArnUpdate>,
+    pub kinesis_firehose_output_update: Option<ArnUpdate>,
+    pub lambda_output_update: Option<ArnUpdate>,
+    pub destination_schema_update: Option<DestinationSchema>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct S3ReferenceUpdate {
+    #[serde(rename = "BucketARNUpdate")]
+    pub bucket_arn_update: Option<String>,
+    #[serde(rename = "FileKeyUpdate")]
+    pub file_key_update: Option<String>,
+    #[serde(rename = "ReferenceRoleARNUpdate")]
+    pub reference_role_arn_update: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReferenceUpdate {
+    pub reference_id: Option<String>,
+    pub table_name_update: Option<String>,
+    #[serde(rename = "S3ReferenceDataSourceUpdate")]
+    pub s3_reference_data_source_update: Option<S3ReferenceUpdate>,
+    pub reference_schema_update: Option<SourceSchema>,
+}
+
+/// UpdateApplication's ApplicationUpdate.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ApplicationUpdate {
+    pub input_updates: Option<Vec<InputUpdate>>,
+    pub application_code_update: Option<String>,
+    pub output_updates: Option<Vec<OutputUpdate>>,
+    pub reference_data_source_updates: Option<Vec<ReferenceUpdate>>,
+    /// A list of CloudWatchLoggingOptionUpdate, kept as given.
+    pub cloud_watch_logging_option_updates: Option<Value>,
+}
+
+fn apply_arn(target: &mut Option<ResourceRole>, update: &Option<ArnUpdate>) {
+    if let Some(u) = update {
+        let t = target.get_or_insert_with(ResourceRole::default);
+        if let Some(arn) = &u.resource_arn_update {
+            t.resource_arn = Some(arn.clone());
+        }
+        if let Some(role) = &u.role_arn_update {
+            t.role_arn = Some(role.clone());
+        }
+    }
+}
+
+impl Application {
+    /// Applies an UpdateApplication; an id that names nothing is an error
+    /// (its message).
+    pub fn apply(&mut self, update: &ApplicationUpdate) -> Result<(), String> {
+        if let Some(code) = &update.application_code_update {
+            self.code = code.clone();
+        }
+        for u in update.input_updates.iter().flatten() {
+            let id = u.input_id.clone().unwrap_or_default();
+            let input = self.inputs.iter_mut().find(|i| i.id == id).ok_or_else(|| {
+                format!("Input id {id} is not found in application {}.", self.name)
+            })?;
+            let i = &mut input.input;
+            if let Some(prefix) = &u.name_prefix_update {
+                i.name_prefix = Some(prefix.clone());
+            }
+            if u.kinesis_streams_input_update.is_some() {
+                i.kinesis_firehose_input = None;
+                apply_arn(
+                    &mut i.kinesis_streams_input,
+                    &u.kinesis_streams_input_update,
+                );
+            }
+            if u.kinesis_firehose_input_update.is_some() {
+                i.kinesis_streams_input = None;
+                apply_arn(
+                    &mut i.kinesis_firehose_input,
+                    &u.kinesis_firehose_input_update,
+                );
+            }
+            if let Some(s) = &u.input_schema_update {
+                let schema = i.input_schema.get_or_insert_with(SourceSchema::default);
+                if let Some(f) = &s.record_format_update {
+                    schema.record_format = Some(f.clone());
+                }
+                if let Some(e) = &s.record_encoding_update {
+                    schema.record_encoding = Some(e.clone());
+                }
+                if let Some(c) = &s.record_column_updates {
+                    schema.record_columns = Some(c.clone());
+                }
+            }
+            if let Some(p) = &u.input_parallelism_update {
+                i.input_parallelism = Some(InputParallelism {
+                    count: p.count_update,
+                });
+            }
+        }
+        for u in update.output_updates.iter().flatten() {
+            let id = u.output_id.clone().unwrap_or_default();
+            let output = self
+                .outputs
+                .iter_mut()
+                .find(|o| o.id == id)
+                .ok_or_else(|| {
+                    format!("Output id {id} is not found in application {}.", self.name)
+                })?;
+            let o = &mut output.output;
+            if let Some(name) = &u.name_update {
+                o.name = Some(name.clone());
+            }
+            for (given, target) in [
+                (&u.kinesis_streams_output_update, 0),
+                (&u.kinesis_firehose_output_update, 1),
+                (&u.lambda_output_update, 2),
+            ] {
+                if given.is_some() {
+                    let slots = [
+                        &mut o.kinesis_streams_output,
+                        &mut o.kinesis_firehose_output,
+                        &mut o.lambda_output,
+                    ];
+                    for (n, slot) in slots.into_iter().enumerate() {
+                        if n == target {
+                            apply_arn(slot, given);
+                        } else {
+                            *slot = None;
+                        }
+                    }
+                }
+            }
+            if let Some(d) = &u.destination_schema_update {
+                o.destination_schema = Some(d.clone());
+            }
+        }
+        for u in update.reference_data_source_updates.iter().flatten() {
+            let id = u.reference_id.clone().unwrap_or_default();
+            let reference = self
+                .references
+                .iter_mut()
+                .find(|r| r.id == id)
+                .ok_or_else(|| {
+                    format!(
+                        "Reference id {id} is not found in application {}.",
+                        self.name
+                    )
+                })?;
+            let r = &mut reference.source;
+            if let Some(t) = &u.table_name_update {
+                r.table_name = Some(t.clone());
+            }
+            if let Some(s3) = &u.s3_reference_data_source_update {
+                let target = r
+                    .s3_reference_data_source
+                    .get_or_insert_with(S3Reference::default);
+                if let Some(b) = &s3.bucket_arn_update {
+                    target.bucket_arn = Some(b.clone());
+                }
+                if let Some(k) = &s3.file_key_update {
+                    target.file_key = Some(k.clone());
+                }
+                if let Some(role) = &s3.reference_role_arn_update {
+                    target.reference_role_arn = Some(role.clone());
+                }
+            }
+            if let Some(schema) = &u.reference_schema_update {
+                r.reference_schema = Some(schema.clone());
+            }
+        }
+        for u in update
+            .cloud_watch_logging_option_updates
+            .iter()
+            .filter_map(Value::as_array)
+            .flatten()
+        {
+            let id = u
+                .get("CloudWatchLoggingOptionId")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let option = self
+                .logging
+                .iter_mut()
+                .find(|l| l.id == id)
+                .ok_or_else(|| {
+                    format!(
+                        "CloudWatch logging option id {id} is not found in application {}.",
+                        self.name
+                    )
+                })?;
+            for (from, to) in [
+                ("LogStreamARNUpdate", "LogStreamARN"),
+                ("RoleARNUpdate", "RoleARN"),
+            ] {
+                if let (Some(v), Some(map)) = (u.get(from), option.option.as_object_mut()) {
+                    map.insert(to.to_string(), v.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -21,7 +21,7 @@ const SHARDS: u128 = 4;
 
 /// Toll events from MovieLens 100k, in time order: station S<item mod 8>,
 /// customer C<user mod 50>, amount = rating * 1.25.
-fn toll_events() -> Vec<String> {
+pub(crate) fn toll_events() -> Vec<String> {
     let text = std::fs::read_to_string(datasets().join("ml-100k/ratings.tsv")).unwrap();
     let mut events: Vec<(i64, String)> = text
         .lines()
@@ -163,9 +163,9 @@ show("over", """SELECT t.customer, t.ts, t.total, l.monthly_limit FROM (
 "#;
 
 /// Rows by table as sorted text lines (doubles to 6 places).
-type Answers = BTreeMap<String, Vec<String>>;
+pub(crate) type Answers = BTreeMap<String, Vec<String>>;
 
-fn normalize(table: &str, fields: &[&str]) -> String {
+pub(crate) fn normalize(table: &str, fields: &[&str]) -> String {
     let mut fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
     if table == "spend" || table == "over" {
         for field in fields.iter_mut().skip(2) {
@@ -176,7 +176,7 @@ fn normalize(table: &str, fields: &[&str]) -> String {
     fields.join("\t")
 }
 
-fn oracle(dir: &Path, events: &[String]) -> Answers {
+pub(crate) fn oracle(dir: &Path, events: &[String]) -> Answers {
     let file = dir.join("events.jsonl");
     std::fs::write(&file, events.join("\n")).unwrap();
     let script = dir.join("oracle.py");
@@ -234,7 +234,7 @@ fn nuage_answers(dir: &Path) -> Answers {
     answers
 }
 
-fn sorted(mut answers: Answers) -> Answers {
+pub(crate) fn sorted(mut answers: Answers) -> Answers {
     for lines in answers.values_mut() {
         lines.sort();
     }

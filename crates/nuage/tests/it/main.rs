@@ -7,6 +7,7 @@ mod crash;
 mod crawl;
 mod firehose;
 mod flow;
+mod kda;
 mod lambda;
 mod lambda_mappings;
 mod movies;

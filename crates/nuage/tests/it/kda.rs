@@ -1,0 +1,79 @@
+//! Kinesis Analytics for SQL through boto3 (`kda_clients.py`): the toll
+//! scenario as a KDA application (schema discovered from the stream, the
+//! questions in KDA's SQL, outputs to Kinesis streams, bad records to
+//! error_stream). Its answers are compared with DuckDB's over the same
+//! events: vehicles per station per 30 minutes and spend per customer per
+//! 10 minutes of event time. KDA groups by ROWTIME too, so a window's
+//! answer may come in parts (one per ROWTIME window); the parts are summed.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::flow::{normalize, oracle, sorted, toll_events};
+use crate::streams::Server;
+
+/// Events the test puts (the first of the MovieLens-made tolls).
+const EVENTS: usize = 30_000;
+
+fn summed(file: &std::path::Path, key: &str, value: &str, table: &str) -> Vec<String> {
+    let mut sums: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for line in std::fs::read_to_string(file).unwrap().lines() {
+        let row: Value = serde_json::from_str(line).unwrap();
+        let window = row["WINDOW_START"].as_str().unwrap().replace('T', " ");
+        *sums
+            .entry((row[key].as_str().unwrap().to_string(), window))
+            .or_default() += row[value].as_f64().unwrap();
+    }
+    sums.into_iter()
+        .map(|((k, w), v)| {
+            let v = if table == "counts" {
+                format!("{}", v as i64)
+            } else {
+                v.to_string()
+            };
+            normalize(table, &[&k, &w, &v])
+        })
+        .collect()
+}
+
+#[test]
+fn a_kda_application_made_with_boto3_answers_the_toll_questions_like_duckdb() {
+    crate::require_python("boto3", "boto3");
+    let dir = tempfile::tempdir().unwrap();
+    let events: Vec<String> = toll_events().into_iter().take(EVENTS).collect();
+    let expected = sorted(oracle(dir.path(), &events));
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/kda_clients.py");
+    let run = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&server.endpoint)
+        .arg(dir.path().join("events.jsonl"))
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "kda_clients.py failed:\n{}\n{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let counts = summed(
+        &out.join("station_counts.jsonl"),
+        "STATION",
+        "VEHICLES",
+        "counts",
+    );
+    assert_eq!(counts.len(), expected["counts"].len());
+    assert_eq!(counts, expected["counts"]);
+    let spend = summed(
+        &out.join("customer_spend.jsonl"),
+        "CUSTOMER",
+        "SPEND",
+        "spend",
+    );
+    assert_eq!(spend, expected["spend"]);
+    server.kill();
+}
