@@ -694,6 +694,14 @@ fn metadata(key: &str, records: &[&Record<'_>]) -> ArrayRef {
         "timestamp" => Arc::new(TimestampNanosecondArray::from_iter_values(
             records.iter().map(|r| r.arrival_ms * 1_000_000),
         )),
+        // Kinesis Analytics' ROWTIME: the arrival time, records of one
+        // millisecond kept apart in their order (nanoseconds from the
+        // record's number), as rows enter an in-application stream one by one.
+        "rowtime" => Arc::new(TimestampNanosecondArray::from_iter_values(
+            records
+                .iter()
+                .map(|r| r.arrival_ms * 1_000_000 + (r.number % 1_000_000) as i64),
+        )),
         "partition-key" => Arc::new(StringArray::from_iter_values(
             records.iter().map(|r| r.partition_key),
         )),
@@ -719,7 +727,7 @@ fn physical(
 /// Metadata column types are fixed by the connector.
 pub fn metadata_type(key: &str) -> HiveType {
     match key {
-        "timestamp" => HiveType::Timestamp,
+        "timestamp" | "rowtime" => HiveType::Timestamp,
         _ => HiveType::String,
     }
 }

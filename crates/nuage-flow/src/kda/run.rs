@@ -156,13 +156,16 @@ fn schema_table(name: &str, schema: &SourceSchema) -> Result<StreamTable> {
 /// A table read from a stream: ROWTIME (and APPROXIMATE_ARRIVAL_TIME) are
 /// the record's arrival time, and the watermark follows the clock.
 fn readable(mut table: StreamTable, stream: &str) -> StreamTable {
-    for key in [ROWTIME, "approximate_arrival_time"] {
+    for (name, key) in [
+        (ROWTIME, "rowtime"),
+        ("approximate_arrival_time", "timestamp"),
+    ] {
         table.columns.push((
             StreamColumn {
-                name: key.to_string(),
+                name: name.to_string(),
                 flink_type: "TIMESTAMP(3)".into(),
                 kind: ColumnKind::Metadata {
-                    key: "timestamp".into(),
+                    key: key.into(),
                     is_virtual: true,
                 },
             },

@@ -273,3 +273,125 @@ async fn a_tumbling_count_over_rowtime_counts_every_record_once_and_bad_ones_rea
             .is_err()
     );
 }
+
+/// KDA's reference data (a CSV object in the lake, joined by every row)
+/// and a sliding window (`WINDOW w AS (PARTITION BY ... RANGE INTERVAL
+/// ... PRECEDING)`, ordered by ROWTIME): each row gets the running count
+/// of its ticker's rows in the last minute, and its company's name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reference_data_joins_and_sliding_windows_run_per_row() {
+    use nuage_flow::kda::model::{CsvMapping, ReferenceDataSource, S3Reference};
+    let world = world(1).await;
+    world
+        .streams
+        .create("named", 1, StreamMode::Provisioned, BTreeMap::new())
+        .unwrap();
+    let env = world.env();
+    env.lake.make_bucket("refs").await.unwrap();
+    env.lake
+        .put_bytes(
+            &nuage_lake::Location::parse("s3://refs/companies.csv").unwrap(),
+            Bytes::from_static(b"AMZN,Amazon\nMSFT,Microsoft\n"),
+        )
+        .await
+        .unwrap();
+    let apps = Applications::open(world.flow(), env, &world.data_dir)
+        .await
+        .unwrap();
+    let code = r#"
+        CREATE OR REPLACE STREAM "NAMED" (ticker VARCHAR(4), company VARCHAR(16), recent BIGINT);
+        CREATE OR REPLACE PUMP "P" AS INSERT INTO "NAMED"
+          SELECT STREAM s.ticker_symbol, c."Company", COUNT(*) OVER w
+          FROM "SOURCE_SQL_STREAM_001" AS s JOIN "Companies" AS c ON s.ticker_symbol = c."Ticker"
+          WINDOW w AS (PARTITION BY s.ticker_symbol RANGE INTERVAL '1' MINUTE PRECEDING);
+    "#;
+    apps.create(
+        "named",
+        None,
+        vec![ticker_input()],
+        vec![output("NAMED", "named", "JSON")],
+        Vec::new(),
+        code.into(),
+        BTreeMap::new(),
+    )
+    .await
+    .unwrap();
+    let app = apps
+        .add_reference(
+            "named",
+            1,
+            ReferenceDataSource {
+                table_name: Some("Companies".into()),
+                s3_reference_data_source: Some(S3Reference {
+                    bucket_arn: Some("arn:aws:s3:::refs".into()),
+                    file_key: Some("companies.csv".into()),
+                    reference_role_arn: Some(ROLE.into()),
+                }),
+                reference_schema: Some(SourceSchema {
+                    record_format: Some(RecordFormat {
+                        record_format_type: Some("CSV".into()),
+                        mapping_parameters: Some(MappingParameters {
+                            json: None,
+                            csv: Some(CsvMapping {
+                                record_row_delimiter: Some("\n".into()),
+                                record_column_delimiter: Some(",".into()),
+                            }),
+                        }),
+                    }),
+                    record_encoding: Some("UTF-8".into()),
+                    record_columns: Some(vec![
+                        column("Ticker", "", "VARCHAR(4)"),
+                        column("Company", "", "VARCHAR(16)"),
+                    ]),
+                }),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(app.version, 2);
+    // 3 AMZN, 2 MSFT and 1 IBM (no company: the join drops it).
+    let entries: Vec<PutEntry> = ["AMZN", "MSFT", "AMZN", "IBM", "MSFT", "AMZN"]
+        .iter()
+        .map(|t| PutEntry {
+            partition_key: t.to_string(),
+            data: Bytes::from(format!(r#"{{"ticker": "{t}", "quote": {{"price": 1}}}}"#)),
+            explicit_hash_key: None,
+        })
+        .collect();
+    world.streams.put("tolls", &entries).await.unwrap();
+    apps.start("named", &[("1.1".to_string(), "TRIM_HORIZON".to_string())])
+        .await
+        .unwrap();
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        rows = records(&world, "named");
+        if rows.len() >= 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let app = apps.describe("named").unwrap();
+    let mut got: Vec<(String, String, u64)> = rows
+        .iter()
+        .map(|r| {
+            let v: Value = serde_json::from_str(r).unwrap();
+            (
+                v["TICKER"].as_str().unwrap().to_string(),
+                v["COMPANY"].as_str().unwrap().to_string(),
+                v["RECENT"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    got.sort();
+    let expected: Vec<(String, String, u64)> = [
+        ("AMZN", "Amazon", 1),
+        ("AMZN", "Amazon", 2),
+        ("AMZN", "Amazon", 3),
+        ("MSFT", "Microsoft", 1),
+        ("MSFT", "Microsoft", 2),
+    ]
+    .iter()
+    .map(|(t, c, n)| (t.to_string(), c.to_string(), *n))
+    .collect();
+    assert_eq!(got, expected, "errors: {:?}", apps.errors(&app));
+}
