@@ -73,6 +73,26 @@ struct ShardState {
 struct Intent {
     upto: i64,
     stem: String,
+    /// A stream sink's shard ends before the firing: a redo finds there
+    /// the records the cut firing had put, and does not put them again.
+    #[serde(default)]
+    sink_ends: Option<BTreeMap<u32, u64>>,
+    /// Without a window, the shard whose read is being emitted.
+    #[serde(default)]
+    shard: Option<u32>,
+}
+
+/// `NUAGE_FLOW_FAILPOINT=after-sink-put`: the process aborts right after
+/// a firing's records are put into a stream sink and before the firing is
+/// recorded, the worst moment for a crash (a test hook).
+fn crash_after_sink_put() {
+    static SET: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *SET
+        .get_or_init(|| std::env::var("NUAGE_FLOW_FAILPOINT").is_ok_and(|v| v == "after-sink-put"))
+    {
+        tracing::error!("NUAGE_FLOW_FAILPOINT=after-sink-put: aborting");
+        std::process::abort();
+    }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -124,6 +144,8 @@ struct Runner {
     idle_timeout: Option<Duration>,
     started: Instant,
     insert_columns: String,
+    /// Set while a cut firing is redone: the stream sink's ends before it.
+    redo: Option<BTreeMap<u32, u64>>,
 }
 
 impl Job {
@@ -167,6 +189,7 @@ impl Job {
             idle_timeout,
             started: Instant::now(),
             insert_columns,
+            redo: None,
         };
         for (name, batch) in runner.job.plan.bound.clone() {
             let database = runner.job.plan.database.clone();
@@ -211,7 +234,13 @@ impl Runner {
                 self.start_positions(&stream)?;
                 started = true;
             }
-            if self.checkpoint.intent.is_some() {
+            if let Some(intent) = &self.checkpoint.intent
+                && intent.shard.is_some()
+            {
+                // A read cut while emitted: it is read again (its position
+                // was not saved) and emitted without what it had put.
+                self.redo = intent.sink_ends.clone();
+            } else if self.checkpoint.intent.is_some() {
                 self.recover(&stream).await?;
             }
             let (read_any, lag) = self.read_round(&stream, false).await?;
@@ -383,7 +412,10 @@ impl Runner {
     async fn recover(&mut self, stream: &nuage_streams::streams::Stream) -> Result<()> {
         while self.read_round(stream, true).await?.0 {}
         let intent = self.checkpoint.intent.clone().expect("a firing to redo");
-        self.fire_upto(intent.upto, &intent.stem).await
+        self.redo = intent.sink_ends.clone();
+        let done = self.fire_upto(intent.upto, &intent.stem).await;
+        self.redo = None;
+        done
     }
 
     fn start_positions(&mut self, stream: &nuage_streams::streams::Stream) -> Result<()> {
@@ -456,7 +488,28 @@ impl Runner {
             // No window: every read is a firing of its own, its files
             // named by the shard and first record (a redo replaces them).
             let stem = format!("flow-{}-s{shard}-r{first_new}", self.job.id);
+            // The read a crash cut (its intent names its shard) is emitted
+            // without what it had put; while it is pending, reads of other
+            // shards go out at least once.
+            let pending = self.checkpoint.intent.as_ref().and_then(|i| i.shard);
+            let redo = pending == Some(shard);
+            let other_redo = if redo { None } else { self.redo.take() };
+            if pending.is_none()
+                && let Some(sink_ends) = self.sink_ends()
+            {
+                self.checkpoint.intent = Some(Intent {
+                    upto: NO_WATERMARK,
+                    stem: stem.clone(),
+                    sink_ends: Some(sink_ends),
+                    shard: Some(shard),
+                });
+                self.save()?;
+            }
             self.emit(vec![rows], &stem).await?;
+            if pending.is_none() || redo {
+                self.checkpoint.intent = None;
+            }
+            self.redo = other_redo;
             let state = self.checkpoint.shards.entry(shard).or_default();
             state.replay_from = state.read_to;
             return self.save();
@@ -805,6 +858,8 @@ impl Runner {
         self.checkpoint.intent = Some(Intent {
             upto: wm,
             stem: stem.clone(),
+            sink_ends: self.sink_ends(),
+            shard: None,
         });
         self.save()?;
         self.fire_upto(wm, &stem).await
@@ -906,7 +961,10 @@ impl Runner {
                 Sink::Stream(table) if table.connector() == "firehose" => {
                     self.put_firehose(table, &rows).await?
                 }
-                Sink::Stream(table) => self.put_stream(table, &rows).await?,
+                Sink::Stream(table) => {
+                    self.put_stream(table, &rows).await?;
+                    crash_after_sink_put();
+                }
             }
         }
         self.job
@@ -996,12 +1054,92 @@ impl Runner {
                 });
             }
         }
+        if let Some(ends) = &self.redo {
+            entries = self.not_yet_put(&name, ends, entries)?;
+        }
         for chunk in entries.chunks(500) {
             put_all(&self.job.env.streams, &name, chunk)
                 .await
                 .map_err(|e| FlowError::Sink(format!("stream {name}: {e}")))?;
         }
         Ok(())
+    }
+
+    /// A stream sink's shard ends (none for other sinks): where a firing's
+    /// records will start.
+    fn sink_ends(&self) -> Option<BTreeMap<u32, u64>> {
+        let Sink::Stream(table) = &self.job.plan.sink else {
+            return None;
+        };
+        if table.connector() != "kinesis" {
+            return None;
+        }
+        let stream = self.job.env.streams.get(&table.stream_name().ok()?).ok()?;
+        Some(
+            stream
+                .meta()
+                .shards
+                .iter()
+                .filter_map(|s| Some((s.index, stream.log(s.index)?.end())))
+                .collect(),
+        )
+    }
+
+    /// A redone firing's records without those the cut one had put: the
+    /// sink's records since `ends` are matched by their bytes (one for
+    /// one), so the stream holds each output record once.
+    fn not_yet_put(
+        &self,
+        name: &str,
+        ends: &BTreeMap<u32, u64>,
+        entries: Vec<PutEntry>,
+    ) -> Result<Vec<PutEntry>> {
+        let stream = self
+            .job
+            .env
+            .streams
+            .get(name)
+            .map_err(|e| FlowError::Sink(format!("stream {name}: {e}")))?;
+        let mut there: std::collections::HashMap<Bytes, usize> = std::collections::HashMap::new();
+        for shard in &stream.meta().shards {
+            let Some(log) = stream.log(shard.index) else {
+                continue;
+            };
+            let mut at = ends
+                .get(&shard.index)
+                .copied()
+                .unwrap_or(0)
+                .max(log.trim_horizon());
+            while at < log.end() {
+                let batch = log
+                    .read(Position::at(at), READ_RECORDS, READ_BYTES)
+                    .map_err(|e| FlowError::Sink(format!("stream {name}: {e}")))?;
+                let Some(last) = batch.records.last() else {
+                    break;
+                };
+                at = last.number + 1;
+                for record in batch.records {
+                    *there.entry(record.data).or_default() += 1;
+                }
+            }
+        }
+        let before = entries.len();
+        let entries: Vec<PutEntry> = entries
+            .into_iter()
+            .filter(|e| match there.get_mut(&e.data) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    false
+                }
+                _ => true,
+            })
+            .collect();
+        tracing::info!(
+            "job {}: redone firing puts {} of its {before} records (the others were put before the crash)",
+            self.job.id,
+            entries.len()
+        );
+        Ok(entries)
     }
 
     /// Writes the checkpoint (with the metrics' counts) durably.

@@ -31,7 +31,14 @@ pub struct Server {
 
 impl Server {
     pub fn start(dir: &Path, args: &[&str]) -> Self {
+        Self::start_with_env(dir, args, &[])
+    }
+
+    /// A server whose process has `env` set (test hooks such as
+    /// NUAGE_FLOW_FAILPOINT).
+    pub fn start_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = nuage(dir)
+            .envs(env.iter().copied())
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(args)
             .stdout(Stdio::null())
@@ -70,6 +77,18 @@ impl Server {
     pub fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Waits up to `limit` for the process to end by itself.
+    pub fn exited_within(&mut self, limit: std::time::Duration) -> bool {
+        let until = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < until {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        false
     }
 
     pub fn id(&self) -> u32 {
