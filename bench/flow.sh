@@ -5,7 +5,10 @@
 # a minimums table into a Parquet table (events/s until every window is
 # committed), then the delay from a window's end to its committed row.
 #
-#   bash bench/flow.sh [EVENTS] [SHARDS]
+#   bash bench/flow.sh [EVENTS] [SHARDS] [--kda]
+#
+# With --kda the count runs as a Kinesis Analytics application (its SQL
+# dialect and API) into a stream instead.
 set -euo pipefail
 events=${1:-1000000}
 shards=${2:-4}
@@ -19,5 +22,5 @@ pid=$!
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 200); do (echo >/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
 "$nuage" --data-dir "$work/data" bench flow --endpoint "http://127.0.0.1:$port" \
-  --events "$events" --shards "$shards"
+  --events "$events" --shards "$shards" "${@:3}"
 awk '/VmHWM/ {printf "server peak RSS: %d MB\n", $2/1024}' "/proc/$pid/status"

@@ -102,6 +102,12 @@ impl Connection {
         self
     }
 
+    /// The same connection speaking to Kinesis Analytics.
+    pub fn kinesis_analytics(mut self) -> Self {
+        self.service = (nuage_server::kinesisanalytics::SERVICE, "kinesisanalytics");
+        self
+    }
+
     /// One call with a ready body; the response body, or the AWS error as
     /// `Type: message`.
     pub async fn call(&mut self, operation: &str, body: Bytes) -> anyhow::Result<Bytes> {

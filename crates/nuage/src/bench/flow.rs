@@ -39,6 +39,11 @@ pub struct FlowBench {
     /// Windows whose commit latency is measured after the catch-up.
     #[arg(long, default_value_t = 5)]
     latency_windows: usize,
+    /// Run the count as a Kinesis Analytics (SQL) application instead:
+    /// per station and 30 minutes of event time, per second of ROWTIME,
+    /// into a stream; timed until the counts add up to the events.
+    #[arg(long)]
+    kda: bool,
 }
 
 const WINDOW_MS: i64 = 30 * 60 * 1000;
@@ -183,6 +188,9 @@ pub async fn run(config: &nuage_common::Config, b: FlowBench) -> anyhow::Result<
         })
         .collect();
     let expected = windows.len() as u64;
+    if b.kda {
+        return kda(&b, &stream, kinesis).await;
+    }
 
     let mut session = Session::open(config).await?;
     let minimums: Vec<String> = (0..b.stations).map(|s| format!("('S{s}', 100)")).collect();
@@ -268,6 +276,110 @@ pub async fn run(config: &nuage_common::Config, b: FlowBench) -> anyhow::Result<
         );
     }
     flow.json("StopJob", json!({"JobId": id})).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The count as a KDA application reading the stream from TRIM_HORIZON
+/// into an output stream; events/s until the output's counts add up to
+/// every event (the last ROWTIME second closes about a second after it
+/// ends: the clock moves the watermark).
+async fn kda(b: &FlowBench, stream: &str, mut kinesis: Connection) -> anyhow::Result<ExitCode> {
+    let output = format!("{stream}_out");
+    super::create_stream(&mut kinesis, &output, 1).await?;
+    let arn = |name: &str| format!("arn:aws:kinesis:us-east-1:000000000000:stream/{name}");
+    let role = "arn:aws:iam::000000000000:role/bench";
+    let mut kda = Connection::open(&b.endpoint).await?.kinesis_analytics();
+    let code = r#"
+        CREATE OR REPLACE STREAM "COUNTS" (station VARCHAR(8), window_start TIMESTAMP, vehicles BIGINT);
+        CREATE OR REPLACE PUMP "P" AS INSERT INTO "COUNTS"
+          SELECT STREAM station, STEP(ts BY INTERVAL '30' MINUTE), COUNT(*)
+          FROM "SOURCE_SQL_STREAM_001"
+          GROUP BY station, STEP(ts BY INTERVAL '30' MINUTE),
+                   FLOOR("SOURCE_SQL_STREAM_001".ROWTIME TO SECOND);
+    "#;
+    let column =
+        |name: &str, ty: &str| json!({"Name": name, "Mapping": format!("$.{name}"), "SqlType": ty});
+    kda.json(
+        "CreateApplication",
+        json!({
+            "ApplicationName": stream,
+            "Inputs": [{
+                "NamePrefix": "SOURCE_SQL_STREAM",
+                "KinesisStreamsInput": {"ResourceARN": arn(stream), "RoleARN": role},
+                "InputSchema": {
+                    "RecordFormat": {"RecordFormatType": "JSON",
+                        "MappingParameters": {"JSONMappingParameters": {"RecordRowPath": "$"}}},
+                    "RecordColumns": [column("ts", "TIMESTAMP"), column("station", "VARCHAR(8)"),
+                        column("customer", "VARCHAR(8)"), column("amount", "DOUBLE")],
+                },
+            }],
+            "Outputs": [{
+                "Name": "COUNTS",
+                "KinesisStreamsOutput": {"ResourceARN": arn(&output), "RoleARN": role},
+                "DestinationSchema": {"RecordFormatType": "JSON"},
+            }],
+            "ApplicationCode": code,
+        }),
+    )
+    .await?;
+    // The events, and the record on every shard that closed the windows.
+    let total = b.events as u64 + b.shards as u64;
+    let started = Instant::now();
+    kda.json(
+        "StartApplication",
+        json!({"ApplicationName": stream, "InputConfigurations": [{"Id": "1.1",
+            "InputStartingPositionConfiguration": {"InputStartingPosition": "TRIM_HORIZON"}}]}),
+    )
+    .await?;
+    let iterator = kinesis
+        .json(
+            "GetShardIterator",
+            json!({"StreamName": output, "ShardId": "shardId-000000000000",
+                   "ShardIteratorType": "TRIM_HORIZON"}),
+        )
+        .await?;
+    let mut iterator = iterator["ShardIterator"]
+        .as_str()
+        .context("an iterator")?
+        .to_string();
+    let (mut counted, mut rows) = (0u64, 0u64);
+    while counted < total {
+        let got = kinesis
+            .json(
+                "GetRecords",
+                json!({"ShardIterator": iterator, "Limit": 10000}),
+            )
+            .await?;
+        let records = got["Records"].as_array().context("records")?;
+        for r in records {
+            let data = base64::engine::general_purpose::STANDARD
+                .decode(r["Data"].as_str().context("data")?)?;
+            let row: Value = serde_json::from_slice(&data)?;
+            counted += row["VEHICLES"].as_u64().context("a count")?;
+            rows += 1;
+        }
+        iterator = got["NextShardIterator"]
+            .as_str()
+            .context("an iterator")?
+            .to_string();
+        if records.is_empty() {
+            if started.elapsed() > Duration::from_secs(3600) {
+                bail!(
+                    "the application did not count every event within an hour ({counted} of {total})"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "flow --kda: {} events, KDA application counting per station, 30 min of event time and 1 s of ROWTIME -> stream: {:.2} s, {:.0} events/s, {rows} rows",
+        b.events,
+        seconds,
+        b.events as f64 / seconds
+    );
+    kda.json("StopApplication", json!({"ApplicationName": stream}))
+        .await?;
     Ok(ExitCode::SUCCESS)
 }
 
