@@ -106,6 +106,10 @@ struct Checkpoint {
     shards: BTreeMap<u32, ShardState>,
     /// Windows ending at or before this (+1 ms) have fired (ns).
     fired: Option<i64>,
+    /// SESSION and STAGGER: per key, the end of its last fired window (a
+    /// replayed row before it belonged to a fired window).
+    #[serde(default)]
+    keyed_fired: BTreeMap<String, i64>,
     events_in: u64,
     events_out: u64,
     late: u64,
@@ -484,6 +488,17 @@ impl Runner {
                 .ingest_over(shard, rows, &kept, &numbers, first_new, records)
                 .await;
         }
+        if let Some(window) = self.job.plan.window.clone()
+            && window.kind.is_keyed()
+        {
+            let context = Fresh {
+                shard,
+                kept: &kept,
+                numbers: &numbers,
+                first_new,
+            };
+            return self.ingest_keyed(rows, context, records, &window).await;
+        }
         let Some(window) = self.job.plan.window.clone() else {
             // No window: every read is a firing of its own, its files
             // named by the shard and first record (a redo replaces them).
@@ -551,6 +566,136 @@ impl Runner {
             self.late(records, &late_records).await?;
         }
         Ok(())
+    }
+
+    /// SESSION and STAGGER: rows wait until their key's window closes. A
+    /// new row whose own window the watermark passed is late (as Flink
+    /// has it); a replayed row before its key's last fired window's end
+    /// belonged to that window and is dropped.
+    async fn ingest_keyed(
+        &mut self,
+        rows: RecordBatch,
+        fresh: Fresh<'_>,
+        records: &[nuage_streams::Record],
+        window: &crate::window::Window,
+    ) -> Result<()> {
+        let time = time_array(&rows, &window.time_column)?;
+        let keys = key_strings(&rows, &window.partition_by)?;
+        let fired = self.checkpoint.fired.unwrap_or(NO_WATERMARK);
+        let mut waiting = Vec::new();
+        let mut late_records = BTreeSet::new();
+        for (row, key) in keys.iter().enumerate() {
+            if time.is_null(row) {
+                continue;
+            }
+            let ts = time.value(row);
+            if fresh.numbers[row] < fresh.first_new {
+                let in_fired = self
+                    .checkpoint
+                    .keyed_fired
+                    .get(key)
+                    .is_some_and(|end| ts < *end);
+                if !in_fired {
+                    waiting.push(row as u32);
+                }
+            } else if ts + window.size - 1_000_000 <= fired {
+                late_records.insert(fresh.kept[row]);
+            } else {
+                waiting.push(row as u32);
+            }
+        }
+        if !waiting.is_empty() {
+            self.pending
+                .push(with_origin(&rows, &waiting, fresh.shard, fresh.numbers)?);
+        }
+        if !late_records.is_empty() {
+            self.late(records, &late_records).await?;
+        }
+        Ok(())
+    }
+
+    /// SESSION and STAGGER: the waiting rows of windows that closed by `wm`
+    /// (with window_start, window_end, window_time), the rows still
+    /// waiting, and each key's last closed window end.
+    fn keyed_split(&self, wm: i64) -> Result<Option<KeyedSplit>> {
+        let window = self.job.plan.window.as_ref().expect("a keyed window");
+        if self.pending.is_empty() {
+            return Ok(None);
+        }
+        let schema = self.pending[0].schema();
+        let all = concat_batches(&schema, &self.pending)?;
+        let time = time_array(&all, &window.time_column)?;
+        let keys = key_strings(&all, &window.partition_by)?;
+        let mut by_key: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+        for (row, key) in keys.iter().enumerate() {
+            by_key.entry(key.as_str()).or_default().push(row as u32);
+        }
+        let (mut closed, mut starts, mut ends) = (Vec::new(), Vec::new(), Vec::new());
+        let mut waiting = Vec::new();
+        let mut fired_ends = BTreeMap::new();
+        for (key, mut rows) in by_key {
+            rows.sort_by_key(|&r| time.value(r as usize));
+            let times: Vec<i64> = rows.iter().map(|&r| time.value(r as usize)).collect();
+            for (start, end, from, n) in
+                crate::window::keyed_windows(window.kind, window.size, &times)
+            {
+                let part = &rows[from..from + n];
+                if end - 1_000_000 <= wm {
+                    closed.extend_from_slice(part);
+                    starts.extend(std::iter::repeat_n(start, n));
+                    ends.extend(std::iter::repeat_n(end, n));
+                    fired_ends.insert(key.to_string(), end);
+                } else {
+                    waiting.extend_from_slice(part);
+                }
+            }
+        }
+        if closed.is_empty() {
+            return Ok(None);
+        }
+        let rows = take_record_batch(&all, &UInt32Array::from(closed))?;
+        let rows = without_hidden(&rows)?;
+        let mut fields: Vec<datafusion::arrow::datatypes::Field> = rows
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields.extend(crate::window::window_fields());
+        let mut columns = rows.columns().to_vec();
+        let times: Vec<i64> = ends.iter().map(|e| e - 1_000_000).collect();
+        columns.push(Arc::new(TimestampNanosecondArray::from(starts)));
+        columns.push(Arc::new(TimestampNanosecondArray::from(ends)));
+        columns.push(Arc::new(TimestampNanosecondArray::from(times)));
+        let closed = RecordBatch::try_new(
+            Arc::new(datafusion::arrow::datatypes::Schema::new(fields)),
+            columns,
+        )?;
+        let waiting = take_record_batch(&all, &UInt32Array::from(waiting))?;
+        Ok(Some(KeyedSplit {
+            closed,
+            waiting,
+            fired_ends,
+        }))
+    }
+
+    /// SESSION and STAGGER: fires the windows that closed by `wm`.
+    async fn fire_keyed(&mut self, wm: i64, stem: &str) -> Result<()> {
+        if let Some(split) = self.keyed_split(wm)? {
+            self.emit(vec![split.closed], stem).await?;
+            self.checkpoint.keyed_fired.extend(split.fired_ends);
+            self.pending = if split.waiting.num_rows() > 0 {
+                vec![split.waiting]
+            } else {
+                Vec::new()
+            };
+        }
+        self.fired(wm);
+        let mut oldest: BTreeMap<u32, u64> = BTreeMap::new();
+        for batch in &self.pending {
+            note_oldest(batch, &mut oldest);
+        }
+        self.replay_from(&oldest)
     }
 
     /// OVER: rows of windows not yet passed wait; replayed rows the
@@ -839,8 +984,16 @@ impl Runner {
             return Ok(());
         };
         self.job.metrics.watermark.store(wm, Ordering::Relaxed);
+        let keyed = self
+            .job
+            .plan
+            .window
+            .as_ref()
+            .is_some_and(|w| w.kind.is_keyed());
         let ready = if self.job.plan.over.is_some() {
             self.over_ready(wm)?
+        } else if keyed {
+            self.keyed_split(wm)?.is_some()
         } else {
             self.buckets
                 .range(..=wm.saturating_add(1_000_000))
@@ -870,6 +1023,15 @@ impl Runner {
     async fn fire_upto(&mut self, wm: i64, stem: &str) -> Result<()> {
         if self.job.plan.over.is_some() {
             return self.fire_over(wm, stem).await;
+        }
+        if self
+            .job
+            .plan
+            .window
+            .as_ref()
+            .is_some_and(|w| w.kind.is_keyed())
+        {
+            return self.fire_keyed(wm, stem).await;
         }
         let ready: Vec<i64> = self
             .buckets
@@ -1179,6 +1341,56 @@ fn time_mask(
     keep: impl Fn(i64) -> bool,
 ) -> datafusion::arrow::array::BooleanArray {
     time.iter().map(|t| Some(t.is_some_and(&keep))).collect()
+}
+
+/// Which rows of a read are new, and where they come from.
+struct Fresh<'a> {
+    shard: u32,
+    kept: &'a [usize],
+    numbers: &'a [u64],
+    first_new: u64,
+}
+
+/// Keyed windows that closed, the rows still waiting, and each key's last
+/// closed window end.
+struct KeyedSplit {
+    closed: RecordBatch,
+    waiting: RecordBatch,
+    fired_ends: BTreeMap<String, i64>,
+}
+
+/// Each row's key: its PARTITION BY columns' values as text.
+fn key_strings(batch: &RecordBatch, columns: &[String]) -> Result<Vec<String>> {
+    use datafusion::arrow::array::StringArray;
+    use datafusion::arrow::datatypes::DataType;
+    let mut texts: Vec<StringArray> = Vec::new();
+    for column in columns {
+        let array = batch
+            .column_by_name(&column.to_lowercase())
+            .ok_or_else(|| FlowError::Invalid(format!("PARTITION BY {column}: no such column")))?;
+        let text = datafusion::arrow::compute::cast(array, &DataType::Utf8)?;
+        texts.push(
+            text.as_any()
+                .downcast_ref::<StringArray>()
+                .expect("cast to text")
+                .clone(),
+        );
+    }
+    Ok((0..batch.num_rows())
+        .map(|row| {
+            texts
+                .iter()
+                .map(|t| {
+                    if t.is_null(row) {
+                        "\u{0}"
+                    } else {
+                        t.value(row)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\u{1f}")
+        })
+        .collect())
 }
 
 const SHARD_COLUMN: &str = "__flow_shard";

@@ -23,8 +23,25 @@ const MS: i64 = 1_000_000;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum WindowKind {
     Tumble,
-    Hop { slide: i64 },
-    Cumulate { step: i64 },
+    Hop {
+        slide: i64,
+    },
+    Cumulate {
+        step: i64,
+    },
+    /// Flink's SESSION: per key, rows less than `size` (the gap) apart.
+    Session,
+    /// Kinesis Analytics' STAGGER: per key, a window of `size` opened by
+    /// the first row that falls in none.
+    Stagger,
+}
+
+impl WindowKind {
+    /// Windows that depend on the other rows of their key: assigned when
+    /// they close ([`keyed_windows`]), not row by row.
+    pub fn is_keyed(self) -> bool {
+        matches!(self, WindowKind::Session | WindowKind::Stagger)
+    }
 }
 
 /// One windowing TVF of a statement (sizes in nanoseconds).
@@ -37,6 +54,8 @@ pub struct Window {
     pub table: String,
     /// The DESCRIPTOR's time column.
     pub time_column: String,
+    /// SESSION's and STAGGER's PARTITION BY columns.
+    pub partition_by: Vec<String>,
 }
 
 /// A statement with its windowing TVF replaced by `name`.
@@ -67,7 +86,7 @@ pub fn rewrite(sql: &str, name: &str) -> Result<Rewritten> {
             && let Some(open) = next_solid(&tokens, i + 1)
             && tokens[open] == Token::LParen
             && let Some(f) = next_solid(&tokens, open + 1)
-            && ["TUMBLE", "HOP", "CUMULATE", "SESSION"]
+            && ["TUMBLE", "HOP", "CUMULATE", "SESSION", "STAGGER"]
                 .iter()
                 .any(|n| word_is(&tokens[f], n))
         {
@@ -134,11 +153,6 @@ fn parse_tvf(tokens: &[Token]) -> Result<Window> {
         .filter(|t| !matches!(t, Token::Whitespace(_)))
         .collect();
     let function = solid[0].to_string().to_uppercase();
-    if function == "SESSION" {
-        return Err(FlowError::Unsupported(
-            "SESSION windows are not supported yet: use TUMBLE, HOP or CUMULATE".into(),
-        ));
-    }
     // Split the arguments at top-level commas.
     let mut args: Vec<Vec<&Token>> = vec![Vec::new()];
     let mut depth = 0;
@@ -163,6 +177,49 @@ fn parse_tvf(tokens: &[Token]) -> Result<Window> {
             positional.push(arg);
         }
     }
+    let usage = || {
+        FlowError::Invalid(format!(
+            "{function} takes (TABLE t, DESCRIPTOR(time_column), {}[, offset])",
+            match function.as_str() {
+                "TUMBLE" | "STAGGER" => "size",
+                "SESSION" => "gap",
+                "HOP" => "slide, size",
+                _ => "step, size",
+            }
+        ))
+    };
+    let mut data = match named.remove("DATA") {
+        Some(d) => d,
+        None if !positional.is_empty() => positional.remove(0),
+        None => return Err(usage()),
+    };
+    // SESSION(TABLE t PARTITION BY a, b, DESCRIPTOR(ts), gap): the
+    // partition columns run on until the DESCRIPTOR.
+    let mut partition_by = Vec::new();
+    if let Some(at) = data.iter().position(|t| word_is(t, "PARTITION")) {
+        if !data.get(at + 1).is_some_and(|t| word_is(t, "BY")) {
+            return Err(usage());
+        }
+        let mut columns: Vec<Vec<&Token>> = vec![data[at + 2..].to_vec()];
+        data.truncate(at);
+        while !positional.is_empty()
+            && !positional[0]
+                .first()
+                .is_some_and(|t| word_is(t, "DESCRIPTOR"))
+        {
+            columns.push(positional.remove(0));
+        }
+        for column in columns {
+            let text: String = column
+                .iter()
+                .filter(|t| !matches!(t, Token::LParen | Token::RParen))
+                .map(|t| t.to_string())
+                .collect();
+            for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                partition_by.push(name.trim_matches('`').to_lowercase());
+            }
+        }
+    }
     let mut take_arg = |key: &str| -> Option<Vec<&Token>> {
         named.remove(key).or_else(|| {
             if positional.is_empty() {
@@ -172,23 +229,17 @@ fn parse_tvf(tokens: &[Token]) -> Result<Window> {
             }
         })
     };
-    let usage = || {
-        FlowError::Invalid(format!(
-            "{function} takes (TABLE t, DESCRIPTOR(time_column), {}[, offset])",
-            match function.as_str() {
-                "TUMBLE" => "size",
-                "HOP" => "slide, size",
-                _ => "step, size",
-            }
-        ))
-    };
-    let data = take_arg("DATA").ok_or_else(usage)?;
     let table = match data.as_slice() {
         [t, rest @ ..] if word_is(t, "TABLE") && !rest.is_empty() => {
             rest.iter().map(|t| t.to_string()).collect::<String>()
         }
         _ => return Err(usage()),
     };
+    if !partition_by.is_empty() && !matches!(function.as_str(), "SESSION" | "STAGGER") {
+        return Err(FlowError::Invalid(format!(
+            "{function} takes no PARTITION BY (SESSION does)"
+        )));
+    }
     let timecol = take_arg("TIMECOL").ok_or_else(usage)?;
     let time_column = match timecol.as_slice() {
         [d, Token::LParen, c, Token::RParen] if word_is(d, "DESCRIPTOR") => {
@@ -199,6 +250,14 @@ fn parse_tvf(tokens: &[Token]) -> Result<Window> {
     let (kind, size) = match function.as_str() {
         "TUMBLE" => (
             WindowKind::Tumble,
+            interval(&take_arg("SIZE").ok_or_else(usage)?)?,
+        ),
+        "SESSION" => (
+            WindowKind::Session,
+            interval(&take_arg("GAP").ok_or_else(usage)?)?,
+        ),
+        "STAGGER" => (
+            WindowKind::Stagger,
             interval(&take_arg("SIZE").ok_or_else(usage)?)?,
         ),
         hop_or_cumulate => {
@@ -233,12 +292,16 @@ fn parse_tvf(tokens: &[Token]) -> Result<Window> {
     if !positional.is_empty() || !named.is_empty() {
         return Err(usage());
     }
+    if kind.is_keyed() && offset != 0 {
+        return Err(usage());
+    }
     Ok(Window {
         kind,
         size,
         offset,
         table,
         time_column,
+        partition_by,
     })
 }
 
@@ -378,6 +441,8 @@ impl Window {
                     end += step;
                 }
             }
+            // A row's own window, before it merges with its key's others.
+            WindowKind::Session | WindowKind::Stagger => f(ts, ts + self.size),
         }
     }
 }
@@ -388,4 +453,40 @@ pub fn window_ends(batch: &RecordBatch) -> Option<&TimestampNanosecondArray> {
         .column_by_name("window_end")?
         .as_any()
         .downcast_ref::<TimestampNanosecondArray>()
+}
+
+/// The windows of one key's row times (sorted): `(start, end, first row,
+/// rows)` in order. SESSION: rows less than `size` apart share a window,
+/// which ends `size` after its last row. STAGGER: a window opens at a row
+/// that falls in none and lasts `size`.
+pub fn keyed_windows(kind: WindowKind, size: i64, times: &[i64]) -> Vec<(i64, i64, usize, usize)> {
+    let mut out = Vec::new();
+    let Some(&first) = times.first() else {
+        return out;
+    };
+    let (mut start, mut last, mut from) = (first, first, 0);
+    for (i, &t) in times.iter().enumerate().skip(1) {
+        let same = match kind {
+            WindowKind::Session => t < last + size,
+            _ => t < start + size,
+        };
+        if same {
+            last = last.max(t);
+        } else {
+            let end = if kind == WindowKind::Session {
+                last + size
+            } else {
+                start + size
+            };
+            out.push((start, end, from, i - from));
+            (start, last, from) = (t, t, i);
+        }
+    }
+    let end = if kind == WindowKind::Session {
+        last + size
+    } else {
+        start + size
+    };
+    out.push((start, end, from, times.len() - from));
+    out
 }

@@ -51,6 +51,9 @@ pub struct Pump {
     pub name: String,
     /// The INSERT, identifiers lower-cased and `SELECT STREAM` made a SELECT.
     pub insert: String,
+    /// `WINDOWED BY STAGGER (PARTITION BY e, ... RANGE i)`: the partition
+    /// expressions and the range (engine text).
+    pub stagger: Option<(Vec<String>, String)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -126,8 +129,10 @@ pub fn parse(code: &str) -> Result<Code> {
                         "pump {name}: write CREATE OR REPLACE PUMP \"{name}\" AS INSERT INTO \"STREAM\" SELECT STREAM ..."
                     ))
                 })?;
+            let (insert, stagger) = engine_text(&statement[insert_at..], &name)?;
             code.pumps.push(Pump {
-                insert: engine_text(&statement[insert_at..], &name)?,
+                insert,
+                stagger,
                 name,
             });
         } else {
@@ -215,10 +220,91 @@ fn column(stream: &str, tokens: &[&Token]) -> Result<(String, String)> {
     Ok((name, ty))
 }
 
+type Stagger = Option<(Vec<String>, String)>;
+
+/// `STAGGER (PARTITION BY e1, e2 RANGE INTERVAL ...)` from the tokens after
+/// WINDOWED BY: the partition expressions and the range, as engine text,
+/// and the index after the closing parenthesis.
+fn stagger_clause(
+    tokens: &[Token],
+    from: usize,
+    pump: &str,
+) -> Result<(Vec<String>, String, usize)> {
+    let usage = || {
+        invalid(format!(
+            "pump {pump}: write WINDOWED BY STAGGER (PARTITION BY e1, e2 RANGE INTERVAL 'n' MINUTE)"
+        ))
+    };
+    let solid: Vec<usize> = (from..tokens.len())
+        .filter(|&i| !is_space(&tokens[i]))
+        .collect();
+    let [by, stagger, open, ..] = solid.as_slice() else {
+        return Err(usage());
+    };
+    if !is_word(&tokens[*by], "BY")
+        || !is_word(&tokens[*stagger], "STAGGER")
+        || tokens[*open] != Token::LParen
+    {
+        return Err(usage());
+    }
+    let mut depth = 0;
+    let mut close = None;
+    for (i, t) in tokens.iter().enumerate().skip(*open) {
+        match t {
+            Token::LParen => depth += 1,
+            Token::RParen => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(i);
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let close = close.ok_or_else(usage)?;
+    let inner = &tokens[open + 1..close];
+    let words: Vec<usize> = (0..inner.len()).filter(|&i| !is_space(&inner[i])).collect();
+    if words.len() < 2
+        || !is_word(&inner[words[0]], "PARTITION")
+        || !is_word(&inner[words[1]], "BY")
+    {
+        return Err(usage());
+    }
+    let range_at = inner
+        .iter()
+        .position(|t| is_word(t, "RANGE"))
+        .ok_or_else(usage)?;
+    let mut exprs = Vec::new();
+    let mut current: Vec<Token> = Vec::new();
+    let mut depth = 0;
+    for t in &inner[words[1] + 1..range_at] {
+        match t {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            Token::Comma if depth == 0 => {
+                exprs.push(std::mem::take(&mut current));
+                continue;
+            }
+            _ => {}
+        }
+        current.push(t.clone());
+    }
+    exprs.push(current);
+    let exprs = exprs
+        .iter()
+        .map(|e| engine_text(e, pump).map(|(text, _)| text.trim().to_string()))
+        .collect::<Result<Vec<_>>>()?;
+    let (range, _) = engine_text(&inner[range_at + 1..], pump)?;
+    Ok((exprs, range.trim().to_string(), close + 1))
+}
+
 /// The pump's INSERT as the engine reads it: quoted names lower-cased
 /// (the engine lower-cases unquoted ones), `SELECT STREAM` a SELECT, and
-/// `STEP(x BY i)` a function call.
-fn engine_text(tokens: &[Token], pump: &str) -> Result<String> {
+/// `STEP(x BY i)` a function call; a `WINDOWED BY STAGGER` clause becomes
+/// a GROUP BY of its partition expressions and `window_start`.
+fn engine_text(tokens: &[Token], pump: &str) -> Result<(String, Stagger)> {
+    let mut stagger = None;
     let mut out: Vec<Token> = Vec::with_capacity(tokens.len());
     let mut step_depths: Vec<usize> = Vec::new();
     let mut depth = 0usize;
@@ -226,10 +312,19 @@ fn engine_text(tokens: &[Token], pump: &str) -> Result<String> {
     while i < tokens.len() {
         let token = &tokens[i];
         if is_word(token, "WINDOWED") {
-            return Err(invalid(format!(
-                "pump {pump}: WINDOWED BY STAGGER is not supported by nuage yet; group by \
-                 STEP(ROWTIME BY INTERVAL ...) (a tumbling window) instead"
-            )));
+            let (exprs, range, next) = stagger_clause(tokens, i + 1, pump)?;
+            let group: String = exprs.join(", ");
+            out.extend(
+                Tokenizer::new(
+                    &GenericDialect {},
+                    &format!(" GROUP BY {group}, window_start "),
+                )
+                .tokenize()
+                .map_err(|e| invalid(e.to_string()))?,
+            );
+            stagger = Some((exprs, range));
+            i = next;
+            continue;
         }
         if is_word(token, "STREAM")
             && out
@@ -282,7 +377,7 @@ fn engine_text(tokens: &[Token], pump: &str) -> Result<String> {
         }
         i += 1;
     }
-    Ok(out.iter().map(|t| t.to_string()).collect())
+    Ok((out.iter().map(|t| t.to_string()).collect(), stagger))
 }
 
 /// A pump translated for [`crate::plan::plan_with`].
@@ -294,6 +389,48 @@ pub struct Translated {
     pub source: String,
     /// The stream it writes (engine name).
     pub target: String,
+    /// STAGGER's partition keys: columns to compute on the source rows
+    /// (name, expression).
+    pub keys: Vec<(String, String)>,
+}
+
+/// A STAGGER partition expression as a computed column's: FLOOR and STEP
+/// as functions, names without their table.
+fn key_expression(text: &str) -> Result<String> {
+    let mut expr = Parser::new(&GenericDialect {})
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| invalid(format!("STAGGER partition {text}: {e}")))?;
+    let _ = visit_expressions_mut(&mut expr, |e| {
+        match e {
+            Expr::CompoundIdentifier(parts) => {
+                if let Some(last) = parts.last().cloned() {
+                    *e = Expr::Identifier(last);
+                }
+            }
+            Expr::Floor {
+                expr: value,
+                field: CeilFloorKind::DateTimeField(unit),
+            } if !matches!(
+                unit,
+                datafusion::sql::sqlparser::ast::DateTimeField::NoDateTime
+            ) =>
+            {
+                let unit = unit.to_string().to_lowercase();
+                *e = parse_expr(&format!("date_trunc('{unit}', {value})"));
+            }
+            Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case(STEP_FUNCTION) => {
+                if let [value, interval] = function_args(&f.args).as_slice() {
+                    *e = parse_expr(&format!(
+                        "date_bin({interval}, {value}, TIMESTAMP '1970-01-01 00:00:00')"
+                    ));
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    Ok(expr.to_string())
 }
 
 fn parse_expr(text: &str) -> Expr {
@@ -369,17 +506,35 @@ pub fn translate(pump: &Pump, streams: &BTreeMap<String, Vec<String>>) -> Result
             pump.name
         ))
     })?;
-    let from = match &state.window {
-        Some(interval) => {
+    let mut keys = Vec::new();
+    let from = match (&pump.stagger, &state.window) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(format!(
+                "pump {}: WINDOWED BY STAGGER and a window over ROWTIME in one query",
+                pump.name
+            )));
+        }
+        (Some((exprs, range)), None) => {
+            for (i, e) in exprs.iter().enumerate() {
+                keys.push((format!("__kda_key_{i}"), key_expression(e)?));
+            }
+            let names: Vec<&str> = keys.iter().map(|(n, _)| n.as_str()).collect();
+            format!(
+                "TABLE(STAGGER(TABLE `{source}` PARTITION BY {}, DESCRIPTOR({ROWTIME}), {range}))",
+                names.join(", ")
+            )
+        }
+        (None, Some(interval)) => {
             format!("TABLE(TUMBLE(TABLE `{source}`, DESCRIPTOR({ROWTIME}), {interval}))")
         }
-        None => format!("`{source}`"),
+        (None, None) => format!("`{source}`"),
     };
     let text = query.to_string().replace(SOURCE_MARK, &from);
     Ok(Translated {
         statement: format!("INSERT INTO `{target}` {text}"),
         source,
         target,
+        keys,
     })
 }
 

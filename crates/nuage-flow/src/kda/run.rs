@@ -402,8 +402,28 @@ pub async fn plans(env: &Env, app: &Application) -> Result<Vec<(String, JobPlan)
                 pump.name, translated.target
             )));
         }
+        // STAGGER's keys, computed on this pump's source rows.
+        let mut pump_sources;
+        let sources_for = if translated.keys.is_empty() {
+            &sources
+        } else {
+            pump_sources = sources.clone();
+            if let Some(table) = pump_sources.get_mut(&translated.source) {
+                for (name, expr) in &translated.keys {
+                    table.columns.push((
+                        StreamColumn {
+                            name: name.clone(),
+                            flink_type: String::new(),
+                            kind: ColumnKind::Computed { expr: expr.clone() },
+                        },
+                        HiveType::String,
+                    ));
+                }
+            }
+            &pump_sources
+        };
         let tables = PumpTables {
-            sources: &sources,
+            sources: sources_for,
             sinks: &sinks,
             source: translated.source.clone(),
         };

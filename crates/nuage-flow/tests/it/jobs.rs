@@ -264,6 +264,62 @@ async fn a_job_started_again_neither_loses_nor_repeats_a_window() {
     flow.shutdown().await;
 }
 
+/// Flink's SESSION windows: per station, rows less than the gap apart
+/// share a window that ends a gap after its last row (expected rows from
+/// Flink's documented semantics), across a restart while a session is open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_windows_close_a_gap_after_their_last_row_across_a_restart() {
+    let mut world = world(1).await;
+    world.create_stream_table("");
+    world.sql(COUNTS_TABLE).await;
+    let sessions = "INSERT INTO counts \
+        SELECT station, window_start, window_end, COUNT(*) AS vehicles \
+        FROM TABLE(SESSION(TABLE tolls PARTITION BY station, DESCRIPTOR(ts), INTERVAL '5' MINUTES)) \
+        GROUP BY station, window_start, window_end";
+    let all = "SELECT station, window_start, window_end, vehicles FROM counts \
+        ORDER BY window_start, station";
+    let flow = world.flow();
+    flow.start("default", sessions).unwrap();
+    world
+        .put(&[
+            (0, "08:00:00", "A"),
+            (0, "08:01:00", "B"),
+            (0, "08:03:00", "A"),
+            // The watermark (08:07:55) passes B's session end, not A's.
+            (0, "08:08:00", "C"),
+        ])
+        .await;
+    let fired = wait_rows(&mut world, all, 1).await;
+    assert_eq!(
+        fired,
+        rows(&[&["B", "2020-04-15T08:01:00", "2020-04-15T08:06:00", "1"]])
+    );
+    flow.shutdown().await;
+    drop(flow);
+    // A's session grows while the job is down; C's row starts one.
+    world
+        .put(&[
+            (0, "08:07:30", "A"),
+            (0, "08:20:00", "A"),
+            (0, "09:00:00", "Z"),
+        ])
+        .await;
+    let flow = world.flow();
+    let got = wait_rows(&mut world, all, 4).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(got, world.sql(all).await, "no more rows come");
+    assert_eq!(
+        got,
+        rows(&[
+            &["A", "2020-04-15T08:00:00", "2020-04-15T08:12:30", "3"],
+            &["B", "2020-04-15T08:01:00", "2020-04-15T08:06:00", "1"],
+            &["C", "2020-04-15T08:08:00", "2020-04-15T08:13:00", "1"],
+            &["A", "2020-04-15T08:20:00", "2020-04-15T08:25:00", "1"],
+        ])
+    );
+    flow.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn windows_go_to_a_stream_as_json_records_keyed_by_the_partition_columns() {
     let world = world(1).await;
