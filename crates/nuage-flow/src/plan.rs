@@ -93,6 +93,47 @@ pub fn plan(metastore: &dyn Metastore, database: &str, statement: &str) -> Resul
     plan_with(&Catalog(metastore), database, statement)
 }
 
+/// The catalog's tables and one more stream table (a SELECT's preview
+/// sink, not in the catalog yet).
+struct WithSink<'a> {
+    catalog: Catalog<'a>,
+    sink: &'a StreamTable,
+}
+
+impl Tables for WithSink<'_> {
+    fn stream(&self, database: &str, name: &str) -> Result<Option<StreamTable>> {
+        if database == self.sink.database && name == self.sink.name {
+            return Ok(Some(self.sink.clone()));
+        }
+        self.catalog.stream(database, name)
+    }
+
+    fn lake_table(&self, database: &str, name: &str) -> Result<bool> {
+        self.catalog.lake_table(database, name)
+    }
+}
+
+/// Whether a SELECT reads a stream table: its plan as `INSERT INTO sink
+/// <select>`, or `None` (a batch query).
+pub fn plan_select(
+    metastore: &dyn Metastore,
+    database: &str,
+    select: &str,
+    sink: &StreamTable,
+) -> Result<Option<JobPlan>> {
+    let tables = WithSink {
+        catalog: Catalog(metastore),
+        sink,
+    };
+    let statement = format!(
+        "INSERT INTO {}.{} {}",
+        sink.database,
+        sink.name,
+        select.trim().trim_end_matches(';')
+    );
+    plan_with(&tables, database, &statement)
+}
+
 /// [`plan`] over any [`Tables`].
 pub fn plan_with(tables: &dyn Tables, database: &str, statement: &str) -> Result<Option<JobPlan>> {
     let statement = statement.trim().trim_end_matches(';');

@@ -3,7 +3,8 @@
 //! continuous jobs, which run inside the `nuage serve` of the data dir:
 //! `INSERT INTO ... SELECT ... FROM <stream table>` (starts a job and
 //! prints its id), `SHOW JOBS`, `STOP JOB 'id'`, `EXPLAIN` of such an
-//! INSERT.
+//! INSERT, and a `SELECT` from a stream table (its rows shown as they
+//! come, until Ctrl-C or its LIMIT).
 
 use std::path::Path;
 
@@ -93,6 +94,15 @@ pub async fn statement(session: &Session, data_dir: &Path, text: &str) -> Result
             }
             return Ok(None);
         }
+        ["SELECT", ..] | ["WITH", ..] => {
+            let sink = preview_table(&database);
+            if nuage_flow::plan::plan_select(metastore.as_ref(), &database, text, &sink)?.is_some()
+            {
+                preview(session, data_dir, text, sink).await?;
+                return Ok(Some(Output::Done(None)));
+            }
+            return Ok(None);
+        }
         _ => {}
     }
     if nuage_flow::plan::plan(metastore.as_ref(), &database, text)?.is_none() {
@@ -107,6 +117,205 @@ pub async fn statement(session: &Session, data_dir: &Path, text: &str) -> Result
     .await?;
     let id = reply["JobId"].as_str().unwrap_or_default().to_string();
     Ok(Some(rows_output(&["job_id"], vec![vec![id]])))
+}
+
+/// The stream table a SELECT's rows go through: a stream of its own,
+/// JSON records in the SELECT's column order.
+fn preview_table(database: &str) -> nuage_flow::StreamTable {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let id = format!("{:x}{nanos:08x}", std::process::id());
+    let mut options = std::collections::BTreeMap::new();
+    options.insert("connector".to_string(), "kinesis".to_string());
+    options.insert("stream".to_string(), format!("nuage-preview-{id}"));
+    options.insert("format".to_string(), "json".to_string());
+    nuage_flow::StreamTable {
+        database: database.to_string(),
+        name: format!("__preview_{id}"),
+        columns: Vec::new(),
+        watermark: None,
+        partitioned_by: Vec::new(),
+        options,
+        statement: String::new(),
+    }
+}
+
+/// The LIMIT of a SELECT, if it has one.
+fn limit_of(select: &str) -> Option<usize> {
+    use datafusion::sql::sqlparser::ast::{Expr, LimitClause, Statement, Value as SqlValue};
+    let mut parsed = datafusion::sql::sqlparser::parser::Parser::parse_sql(
+        &datafusion::sql::sqlparser::dialect::GenericDialect {},
+        select,
+    )
+    .ok()?;
+    let Some(Statement::Query(query)) = parsed.pop() else {
+        return None;
+    };
+    match query.limit_clause? {
+        LimitClause::LimitOffset {
+            limit: Some(Expr::Value(v)),
+            ..
+        } => match v.value {
+            SqlValue::Number(n, _) => n.parse().ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A SELECT from a stream, as Flink's SQL client shows one: a job writes
+/// its rows into a stream of their own, and they are printed as they come
+/// (tab-separated, in the SELECT's column order) until Ctrl-C or the
+/// LIMIT; then the job, its table and its stream go away.
+async fn preview(
+    session: &Session,
+    data_dir: &Path,
+    select: &str,
+    sink: nuage_flow::StreamTable,
+) -> Result<()> {
+    let metastore = session.shared().metastore.clone();
+    let mut server = connect(data_dir).await?;
+    let endpoint = serving_endpoint(data_dir)?;
+    let mut kinesis = Connection::open(&endpoint).await?;
+    let stream = sink.stream_name()?;
+    crate::bench::create_stream(&mut kinesis, &stream, 1).await?;
+    metastore.create_table(&sink.to_catalog("nuage"), false)?;
+    let statement = format!(
+        "INSERT INTO {}.{} {}",
+        sink.database,
+        sink.name,
+        select.trim().trim_end_matches(';')
+    );
+    let started = call(
+        &mut server,
+        "StartJob",
+        json!({ "Database": session.database(), "Statement": statement }),
+    )
+    .await;
+    let shown = match started {
+        Ok(reply) => {
+            let id = reply["JobId"].as_str().unwrap_or_default().to_string();
+            let shown = show_rows(
+                session,
+                &mut kinesis,
+                &mut server,
+                &stream,
+                &id,
+                limit_of(select),
+            )
+            .await;
+            let _ = call(&mut server, "StopJob", json!({ "JobId": id })).await;
+            shown
+        }
+        Err(e) => Err(e),
+    };
+    let _ = metastore.drop_table(&sink.database, &sink.name);
+    let _ = kinesis
+        .json("DeleteStream", json!({"StreamName": stream}))
+        .await;
+    shown
+}
+
+async fn show_rows(
+    session: &Session,
+    kinesis: &mut Connection,
+    server: &mut Connection,
+    stream: &str,
+    job: &str,
+    limit: Option<usize>,
+) -> Result<()> {
+    use base64::Engine;
+    use std::io::Write;
+    let reply = kinesis
+        .json(
+            "GetShardIterator",
+            json!({"StreamName": stream, "ShardId": "shardId-000000000000",
+                   "ShardIteratorType": "TRIM_HORIZON"}),
+        )
+        .await?;
+    let mut iterator = reply["ShardIterator"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let mut shown = 0usize;
+    let mut header = session.print_header();
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    let mut last_check = std::time::Instant::now();
+    loop {
+        let got = kinesis
+            .json(
+                "GetRecords",
+                json!({"ShardIterator": iterator, "Limit": 1000}),
+            )
+            .await?;
+        let records = got["Records"].as_array().cloned().unwrap_or_default();
+        let mut out = std::io::stdout().lock();
+        for record in &records {
+            let data = base64::engine::general_purpose::STANDARD
+                .decode(record["Data"].as_str().unwrap_or_default())?;
+            let row: serde_json::Map<String, Value> = serde_json::from_slice(&data)?;
+            if header {
+                writeln!(
+                    out,
+                    "{}",
+                    row.keys().cloned().collect::<Vec<_>>().join("\t")
+                )?;
+                header = false;
+            }
+            let values: Vec<String> = row
+                .values()
+                .map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    Value::Null => "NULL".into(),
+                    other => other.to_string(),
+                })
+                .collect();
+            writeln!(out, "{}", values.join("\t"))?;
+            shown += 1;
+            if limit.is_some_and(|n| shown >= n) {
+                return Ok(());
+            }
+        }
+        out.flush()?;
+        drop(out);
+        iterator = got["NextShardIterator"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if records.is_empty() {
+            // A job that failed ends the preview with its error.
+            if last_check.elapsed() > std::time::Duration::from_secs(1) {
+                last_check = std::time::Instant::now();
+                let jobs = call(server, "ListJobs", json!({})).await?;
+                if let Some(j) = jobs["Jobs"]
+                    .as_array()
+                    .and_then(|all| all.iter().find(|j| j["JobId"] == job))
+                    && j["State"] == "FAILED"
+                {
+                    bail!(
+                        "the query failed: {}",
+                        j["Error"].as_str().unwrap_or_default()
+                    );
+                }
+            }
+            tokio::select! {
+                _ = &mut interrupted => return Ok(()),
+                _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
+            }
+        }
+    }
+}
+
+/// The endpoint of the server running on this data dir.
+fn serving_endpoint(data_dir: &Path) -> Result<String> {
+    let note = std::fs::read(data_dir.join(nuage_server::SERVING_FILE))?;
+    serde_json::from_slice::<Value>(&note)
+        .ok()
+        .and_then(|v| v["endpoint"].as_str().map(str::to_string))
+        .ok_or_else(|| anyhow!("{} names no endpoint", nuage_server::SERVING_FILE))
 }
 
 /// The server of this data dir, from the note `nuage serve` leaves there.

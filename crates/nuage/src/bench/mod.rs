@@ -52,7 +52,7 @@ pub async fn run(config: &nuage_common::Config, args: BenchArgs) -> anyhow::Resu
 }
 
 /// Creates a stream and waits until it is ACTIVE.
-async fn create_stream(
+pub(crate) async fn create_stream(
     kinesis: &mut crate::client::Connection,
     stream: &str,
     shards: u32,

@@ -353,3 +353,53 @@ fn the_toll_jobs_answer_like_duckdb_across_a_kill_9() {
         "{jobs}"
     );
 }
+
+/// A SELECT from a stream table in `nuage sql` shows its rows as they
+/// come (as Flink's SQL client does), here until its LIMIT; the stream and
+/// table it used for that are gone afterwards.
+#[test]
+fn a_select_from_a_stream_shows_its_rows_until_its_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &[]);
+    runtime().block_on(async {
+        let client = server.client();
+        client
+            .create_stream()
+            .stream_name("clicks")
+            .shard_count(1)
+            .send()
+            .await
+            .unwrap();
+        for i in 0..10 {
+            client
+                .put_record()
+                .stream_name("clicks")
+                .partition_key("k")
+                .data(Blob::new(format!(r#"{{"page": "p{i}", "ms": {i}}}"#)))
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    let (out, err) = run_ok(nuage(&data).args([
+        "sql",
+        "-S",
+        "-e",
+        "CREATE TABLE clicks (page STRING, ms INT) WITH ('connector' = 'kinesis', \
+         'stream' = 'clicks', 'format' = 'json', 'scan.stream.initpos' = 'TRIM_HORIZON'); \
+         SELECT page, ms * 2 AS twice FROM clicks WHERE ms % 2 = 1 LIMIT 3",
+    ]));
+    // The odd clicks in the order they were put, doubled.
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["p1\t2", "p3\t6", "p5\t10"],
+        "{err}"
+    );
+    let (tables, _) = run_ok(nuage(&data).args(["sql", "-S", "-e", "SHOW TABLES"]));
+    assert_eq!(tables.trim(), "clicks");
+    let streams =
+        runtime().block_on(async { server.client().list_streams().send().await.unwrap() });
+    assert_eq!(streams.stream_names(), ["clicks"]);
+    server.kill();
+}
