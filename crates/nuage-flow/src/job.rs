@@ -80,6 +80,10 @@ struct Intent {
     /// Without a window, the shard whose read is being emitted.
     #[serde(default)]
     shard: Option<u32>,
+    /// Fired windows emitted again in this firing (late rows within the
+    /// allowed lateness came for them).
+    #[serde(default)]
+    updates: Vec<i64>,
 }
 
 /// `NUAGE_FLOW_FAILPOINT=after-sink-put`: the process aborts right after
@@ -137,6 +141,14 @@ struct Runner {
     checkpoint: Checkpoint,
     /// Open windows' rows by window end (ns).
     buckets: BTreeMap<i64, Bucket>,
+    /// With an allowed lateness: fired windows' rows, kept until the
+    /// watermark passes their end plus the lateness.
+    retained: BTreeMap<i64, Bucket>,
+    /// Fired windows that late rows came for: emitted again at the next
+    /// firing.
+    updates: BTreeSet<i64>,
+    /// The allowed lateness (ns; 0: none).
+    lateness: i64,
     /// When each shard last gave a record.
     active: BTreeMap<u32, Instant>,
     /// The next record to read per shard (from `replay_from` after a start).
@@ -167,6 +179,21 @@ impl Job {
             })?),
             None => None,
         };
+        let lateness = match self
+            .plan
+            .source
+            .option("allowed-lateness")
+            .or(self.plan.source.option("table.exec.emit.allow-lateness"))
+        {
+            Some(text) => parse_duration(text)
+                .ok_or_else(|| {
+                    FlowError::Invalid(format!(
+                        "'allowed-lateness' = '{text}' is not a duration (e.g. '1 min')"
+                    ))
+                })?
+                .as_nanos() as i64,
+            None => 0,
+        };
         let checkpoint: Checkpoint = std::fs::read(self.dir.join("checkpoint.json"))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
@@ -186,6 +213,9 @@ impl Job {
             session,
             checkpoint,
             buckets: BTreeMap::new(),
+            retained: BTreeMap::new(),
+            updates: BTreeSet::new(),
+            lateness,
             active: BTreeMap::new(),
             cursor: BTreeMap::new(),
             pending: Vec::new(),
@@ -417,6 +447,7 @@ impl Runner {
         while self.read_round(stream, true).await?.0 {}
         let intent = self.checkpoint.intent.clone().expect("a firing to redo");
         self.redo = intent.sink_ends.clone();
+        self.updates.extend(intent.updates.iter().copied());
         let done = self.fire_upto(intent.upto, &intent.stem).await;
         self.redo = None;
         done
@@ -517,6 +548,7 @@ impl Runner {
                     stem: stem.clone(),
                     sink_ends: Some(sink_ends),
                     shard: Some(shard),
+                    updates: Vec::new(),
                 });
                 self.save()?;
             }
@@ -535,32 +567,46 @@ impl Runner {
             return Ok(());
         };
         let fired = self.checkpoint.fired.unwrap_or(NO_WATERMARK);
-        // Split by window end: late rows (window fired) and buckets.
+        // Split by window end: late rows (window fired), rows for fired
+        // windows within the allowed lateness, and buckets.
         let mut by_end: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
+        let mut fired_by_end: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
         let mut late_records: BTreeSet<usize> = BTreeSet::new();
         for (i, end) in ends.values().iter().enumerate() {
             let row = source_rows[i] as usize;
             if end - 1_000_000 <= fired {
-                if numbers[row] >= first_new {
+                if end - 1_000_000 + self.lateness > fired {
+                    fired_by_end.entry(*end).or_default().push(i as u32);
+                    if numbers[row] >= first_new {
+                        self.updates.insert(*end);
+                    }
+                } else if numbers[row] >= first_new {
                     late_records.insert(kept[row]);
                 }
                 continue;
             }
             by_end.entry(*end).or_default().push(i as u32);
         }
-        let single = by_end.len() == 1;
-        for (end, indices) in by_end {
-            let first_row = source_rows[indices[0] as usize] as usize;
-            // Every row in one window (the usual case): no copy.
-            let part = if single && indices.len() == assigned.num_rows() {
-                assigned.clone()
-            } else {
-                take_record_batch(&assigned, &UInt32Array::from(indices))?
-            };
-            let bucket = self.buckets.entry(end).or_default();
-            bucket.batches.push(part);
-            let oldest = bucket.oldest.entry(shard).or_insert(numbers[first_row]);
-            *oldest = (*oldest).min(numbers[first_row]);
+        let single = by_end.len() == 1 && fired_by_end.is_empty();
+        for (open, groups) in [(true, by_end), (false, fired_by_end)] {
+            for (end, indices) in groups {
+                let first_row = source_rows[indices[0] as usize] as usize;
+                // Every row in one window (the usual case): no copy.
+                let part = if single && indices.len() == assigned.num_rows() {
+                    assigned.clone()
+                } else {
+                    take_record_batch(&assigned, &UInt32Array::from(indices))?
+                };
+                let target = if open {
+                    &mut self.buckets
+                } else {
+                    &mut self.retained
+                };
+                let bucket = target.entry(end).or_default();
+                bucket.batches.push(part);
+                let oldest = bucket.oldest.entry(shard).or_insert(numbers[first_row]);
+                *oldest = (*oldest).min(numbers[first_row]);
+            }
         }
         if !late_records.is_empty() {
             self.late(records, &late_records).await?;
@@ -995,14 +1041,17 @@ impl Runner {
         } else if keyed {
             self.keyed_split(wm)?.is_some()
         } else {
-            self.buckets
-                .range(..=wm.saturating_add(1_000_000))
-                .next()
-                .is_some()
+            !self.updates.is_empty()
+                || self
+                    .buckets
+                    .range(..=wm.saturating_add(1_000_000))
+                    .next()
+                    .is_some()
         };
         if !ready {
             // Nothing to emit; rows for the windows passed are late from now on.
             self.checkpoint.fired = Some(self.checkpoint.fired.map_or(wm, |f| f.max(wm)));
+            self.forget_retained(wm);
             return Ok(());
         }
         let stem = format!("flow-{}-f{}", self.job.id, self.checkpoint.fires);
@@ -1013,6 +1062,7 @@ impl Runner {
             stem: stem.clone(),
             sink_ends: self.sink_ends(),
             shard: None,
+            updates: self.updates.iter().copied().collect(),
         });
         self.save()?;
         self.fire_upto(wm, &stem).await
@@ -1040,19 +1090,40 @@ impl Runner {
             .collect();
         let mut batches = Vec::new();
         for end in &ready {
-            batches.extend(self.buckets.remove(end).expect("a ready bucket").batches);
+            let bucket = self.buckets.remove(end).expect("a ready bucket");
+            if self.lateness > 0 {
+                batches.extend(bucket.batches.iter().cloned());
+                self.retained.insert(*end, bucket);
+            } else {
+                batches.extend(bucket.batches);
+            }
+        }
+        // Fired windows late rows came for, emitted again whole: an update.
+        for end in std::mem::take(&mut self.updates) {
+            if let Some(bucket) = self.retained.get(&end) {
+                batches.extend(bucket.batches.iter().cloned());
+            }
         }
         self.emit(batches, stem).await?;
         self.fired(wm);
-        // What open windows still need, per shard.
+        self.forget_retained(wm);
+        // What open windows (and fired ones kept for lateness) still need,
+        // per shard.
         let mut oldest: BTreeMap<u32, u64> = BTreeMap::new();
-        for bucket in self.buckets.values() {
+        for bucket in self.buckets.values().chain(self.retained.values()) {
             for (shard, n) in &bucket.oldest {
                 let o = oldest.entry(*shard).or_insert(*n);
                 *o = (*o).min(*n);
             }
         }
         self.replay_from(&oldest)
+    }
+
+    /// Fired windows the watermark passed by more than the allowed lateness.
+    fn forget_retained(&mut self, wm: i64) {
+        let lateness = self.lateness;
+        self.retained
+            .retain(|end, _| end - 1_000_000 + lateness > wm);
     }
 
     fn fired(&mut self, wm: i64) {

@@ -264,6 +264,61 @@ async fn a_job_started_again_neither_loses_nor_repeats_a_window() {
     flow.shutdown().await;
 }
 
+/// With an allowed lateness, a late row for a fired window within it
+/// emits the window again, whole (an update: a second row for it); past
+/// the lateness a row is late as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allowed_lateness_emits_a_fired_window_again_with_its_late_rows() {
+    let mut world = world(1).await;
+    world.create_stream_table(", 'allowed-lateness' = '10 min'");
+    world.sql(COUNTS_TABLE).await;
+    let flow = world.flow();
+    flow.start("default", COUNTS).unwrap();
+    world
+        .put(&[(0, "08:01:00", "A"), (0, "08:12:00", "B")])
+        .await;
+    let first = wait_rows(&mut world, ALL_COUNTS, 1).await;
+    assert_eq!(first, rows(&[&["A", "2020-04-15T08:00:00", "1"]]));
+    // Late for 08:00-08:10 (the watermark is 08:11:55), within 10 minutes.
+    world.put(&[(0, "08:02:00", "A")]).await;
+    let mut updated = wait_rows(&mut world, ALL_COUNTS, 2).await;
+    updated.sort();
+    assert_eq!(
+        updated,
+        rows(&[
+            &["A", "2020-04-15T08:00:00", "1"],
+            &["A", "2020-04-15T08:00:00", "2"],
+        ])
+    );
+    // 08:35 passes 08:10's window and the lateness of 08:00's.
+    world
+        .put(&[(0, "08:35:00", "C"), (0, "08:03:00", "A")])
+        .await;
+    let mut all = wait_rows(&mut world, ALL_COUNTS, 3).await;
+    all.sort();
+    let mut late = 0;
+    for _ in 0..100 {
+        late = flow.list().unwrap()[0].late;
+        if late == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(late, 1);
+    let mut again = world.sql(ALL_COUNTS).await;
+    again.sort();
+    assert_eq!(all, again);
+    assert_eq!(
+        all,
+        rows(&[
+            &["A", "2020-04-15T08:00:00", "1"],
+            &["A", "2020-04-15T08:00:00", "2"],
+            &["B", "2020-04-15T08:10:00", "1"],
+        ])
+    );
+    flow.shutdown().await;
+}
+
 /// Flink's SESSION windows: per station, rows less than the gap apart
 /// share a window that ends a gap after its last row (expected rows from
 /// Flink's documented semantics), across a restart while a session is open.
