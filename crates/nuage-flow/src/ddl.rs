@@ -16,7 +16,7 @@ use crate::error::{FlowError, Result};
 use crate::table::{ColumnKind, StreamColumn, StreamTable, Watermark};
 
 /// The connectors a stream table may name.
-pub const CONNECTORS: &[&str] = &["kinesis", "firehose"];
+pub const CONNECTORS: &[&str] = &["kinesis", "firehose", "lambda"];
 const METADATA_KEYS: &[&str] = &["timestamp", "partition-key", "sequence-number", "shard-id"];
 
 /// A Flink CREATE TABLE, or `None` when `sql` is another statement (a Hive
@@ -463,13 +463,20 @@ fn validate(table: &StreamTable) -> Result<()> {
     }
     if !CONNECTORS.contains(&connector) {
         return Err(FlowError::Invalid(format!(
-            "connector '{connector}' is not supported: use 'kinesis' or 'firehose' (lake tables \
-             are created with Hive DDL and are sinks of jobs as they are)"
+            "connector '{connector}' is not supported: use 'kinesis', 'firehose' or 'lambda' \
+             (lake tables are created with Hive DDL and are sinks of jobs as they are)"
         )));
     }
     if connector == "firehose" && table.option("delivery-stream").is_none() {
         return Err(FlowError::Invalid(format!(
             "table {}: the firehose connector needs 'delivery-stream' = '<name>'",
+            table.name
+        )));
+    }
+    if connector == "lambda" && table.option("function").is_none() {
+        return Err(FlowError::Invalid(format!(
+            "table {}: the lambda connector (nuage's: a sink that invokes a function with \
+             the rows) needs 'function' = '<name or ARN>'",
             table.name
         )));
     }

@@ -55,6 +55,8 @@ pub struct Env {
     pub streams: Arc<Streams>,
     /// Firehose delivery streams, for 'connector' = 'firehose' sinks.
     pub deliveries: Option<Arc<nuage_delivery::Deliveries>>,
+    /// Functions, for 'connector' = 'lambda' sinks (KDA's LambdaOutput).
+    pub functions: Option<Arc<dyn nuage_delivery::transform::Invoker>>,
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -1194,6 +1196,9 @@ impl Runner {
                 Sink::Stream(table) if table.connector() == "firehose" => {
                     self.put_firehose(table, &rows).await?
                 }
+                Sink::Stream(table) if table.connector() == "lambda" => {
+                    self.invoke_function(table, &rows).await?
+                }
                 Sink::Stream(table) => {
                     self.put_stream(table, &rows).await?;
                     crash_after_sink_put();
@@ -1255,6 +1260,84 @@ impl Runner {
                 .put(chunk)
                 .await
                 .map_err(|e| FlowError::Sink(format!("delivery stream {name}: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Rows handed to a function as Kinesis Analytics' Lambda output does:
+    /// `{"invocationId", "applicationArn", "records": [{"recordId",
+    /// "lambdaDeliveryRecordMetadata": {"retryHint"}, "data": base64}]}`,
+    /// up to 500 records an invocation. The function answers each record
+    /// `"Ok"` or `"DeliveryFailed"`; failed ones are handed over again
+    /// (3 tries, as AWS's retry hint counts them), then the job fails.
+    async fn invoke_function(
+        &self,
+        table: &crate::table::StreamTable,
+        rows: &[RecordBatch],
+    ) -> Result<()> {
+        use base64::Engine;
+        let function = table.stream_name()?;
+        let invoker = self
+            .job
+            .env
+            .functions
+            .as_ref()
+            .ok_or_else(|| FlowError::Sink("no functions in this process".into()))?;
+        let (name, qualifier) = function_of(&function);
+        let rows = sink_rows(table, rows)?;
+        let mut records: Vec<(String, Bytes)> = Vec::new();
+        for batch in &rows {
+            let text = encode_lines(table, batch)?;
+            for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                records.push((
+                    uuid::Uuid::new_v4().to_string(),
+                    Bytes::copy_from_slice(line),
+                ));
+            }
+        }
+        let application = table.option("kda.application-arn").unwrap_or_default();
+        for chunk in records.chunks(500) {
+            let mut pending: Vec<&(String, Bytes)> = chunk.iter().collect();
+            let mut retry = 0;
+            while !pending.is_empty() {
+                let event = serde_json::json!({
+                    "invocationId": uuid::Uuid::new_v4().to_string(),
+                    "applicationArn": application,
+                    "records": pending.iter().map(|(id, data)| serde_json::json!({
+                        "recordId": id,
+                        "lambdaDeliveryRecordMetadata": {"retryHint": retry},
+                        "data": base64::engine::general_purpose::STANDARD.encode(data),
+                    })).collect::<Vec<_>>(),
+                });
+                let answer = invoker
+                    .invoke(&name, qualifier.as_deref(), Bytes::from(event.to_string()))
+                    .await
+                    .map_err(|e| FlowError::Sink(format!("function {function}: {e}")))?;
+                let answer: serde_json::Value = serde_json::from_slice(&answer).map_err(|_| {
+                    FlowError::Sink(format!(
+                        "function {function} answered {:?}: it must return \
+                         {{\"records\": [{{\"recordId\": ..., \"result\": \"Ok\"}}]}}",
+                        String::from_utf8_lossy(&answer)
+                    ))
+                })?;
+                let failed: BTreeSet<&str> = answer["records"]
+                    .as_array()
+                    .map(|all| {
+                        all.iter()
+                            .filter(|r| r["result"] == "DeliveryFailed")
+                            .filter_map(|r| r["recordId"].as_str())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                pending.retain(|(id, _)| failed.contains(id.as_str()));
+                retry += 1;
+                if !pending.is_empty() && retry >= 3 {
+                    return Err(FlowError::Sink(format!(
+                        "function {function} answered DeliveryFailed for {} records 3 times",
+                        pending.len()
+                    )));
+                }
+            }
         }
         Ok(())
     }
@@ -1562,6 +1645,18 @@ fn without_hidden(batch: &RecordBatch) -> Result<RecordBatch> {
         .filter(|&i| !batch.schema().field(i).name().starts_with("__flow_"))
         .collect();
     Ok(batch.project(&keep)?)
+}
+
+/// A function's name and qualifier from its name or ARN
+/// (`arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`).
+fn function_of(text: &str) -> (String, Option<String>) {
+    match text.split_once(":function:") {
+        Some((_, rest)) => match rest.split_once(':') {
+            Some((name, qualifier)) => (name.to_string(), Some(qualifier.to_string())),
+            None => (rest.to_string(), None),
+        },
+        None => (text.to_string(), None),
+    }
 }
 
 /// Puts every entry: records a shard refused for its write limit

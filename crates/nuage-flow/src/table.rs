@@ -99,6 +99,9 @@ impl StreamTable {
         if let Some(name) = self.option("delivery-stream") {
             return Ok(name.to_string());
         }
+        if let Some(name) = self.option("function") {
+            return Ok(name.to_string());
+        }
         Err(FlowError::Invalid(format!(
             "table {} names no stream: add 'stream' = '<name>' (or 'stream.arn') to its WITH options",
             self.name

@@ -132,6 +132,7 @@ impl App {
                 lake: lake.clone(),
                 streams: streams.clone(),
                 deliveries: Some(deliveries.clone()),
+                functions: Some(Arc::new(lambda::Invoker(functions.clone()))),
             },
             &config.platform.data_dir,
         )
@@ -143,6 +144,7 @@ impl App {
                 lake: lake.clone(),
                 streams: streams.clone(),
                 deliveries: Some(deliveries.clone()),
+                functions: Some(Arc::new(lambda::Invoker(functions.clone()))),
             },
             &config.platform.data_dir,
         )

@@ -205,10 +205,10 @@ fn declared_table(
     }
     let mut options = BTreeMap::new();
     options.insert("connector".into(), connector.into());
-    let key = if connector == "firehose" {
-        "delivery-stream"
-    } else {
-        "stream"
+    let key = match connector {
+        "firehose" => "delivery-stream",
+        "lambda" => "function",
+        _ => "stream",
     };
     options.insert(key.into(), target.into());
     options.insert("format".into(), format.into());
@@ -358,12 +358,16 @@ pub async fn plans(env: &Env, app: &Application) -> Result<Vec<(String, JobPlan)
                 );
                 (declared_table(stream, "firehose", &target, format)?, None)
             }
-            Some(_) => {
-                return Err(invalid(format!(
-                    "output {}: LambdaOutput is not supported by nuage yet; write to a Kinesis \
-                     stream and map it to the function (CreateEventSourceMapping)",
-                    stream.name
-                )));
+            Some(o) => {
+                let function = o
+                    .lambda_output
+                    .as_ref()
+                    .and_then(|l| l.resource_arn.clone())
+                    .unwrap_or_default();
+                let mut sink = declared_table(stream, "lambda", &function, format)?;
+                sink.options
+                    .insert("kda.application-arn".into(), app.arn.clone());
+                (sink, None)
             }
             None => {
                 let hidden = hidden_stream(app, &stream.name);

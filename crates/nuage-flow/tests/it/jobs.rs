@@ -51,6 +51,7 @@ impl World {
             lake: self.session.shared().lake.clone(),
             streams: self.streams.clone(),
             deliveries: self.deliveries.clone(),
+            functions: None,
         }
     }
 

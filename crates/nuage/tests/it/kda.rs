@@ -116,3 +116,28 @@ fn output_into_a_stream_is_exactly_once_across_a_crash_mid_firing() {
     run_script("kda_crash.py", &server.endpoint, "check");
     server.kill();
 }
+
+/// KDA's LambdaOutput: the counts handed to a Python function in AWS's
+/// event shape, a record it refuses handed over again (`kda_lambda.py`).
+#[test]
+fn a_kda_output_can_be_a_function() {
+    crate::require_python("boto3", "boto3");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let scratch = dir.path().join("scratch");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/kda_lambda.py");
+    let run = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&server.endpoint)
+        .arg(&scratch)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "kda_lambda.py failed:\n{}\n{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    server.kill();
+}
