@@ -408,29 +408,60 @@ fn key_expression(text: &str) -> Result<String> {
                     *e = Expr::Identifier(last);
                 }
             }
-            Expr::Floor {
-                expr: value,
-                field: CeilFloorKind::DateTimeField(unit),
-            } if !matches!(
-                unit,
-                datafusion::sql::sqlparser::ast::DateTimeField::NoDateTime
-            ) =>
-            {
-                let unit = unit.to_string().to_lowercase();
-                *e = parse_expr(&format!("date_trunc('{unit}', {value})"));
-            }
-            Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case(STEP_FUNCTION) => {
-                if let [value, interval] = function_args(&f.args).as_slice() {
-                    *e = parse_expr(&format!(
-                        "date_bin({interval}, {value}, TIMESTAMP '1970-01-01 00:00:00')"
-                    ));
+            other => {
+                if let Some(Ok(bucket)) = time_bucket(other) {
+                    *other = bucket.plain;
                 }
             }
-            _ => {}
         }
         ControlFlow::<()>::Continue(())
     });
     Ok(expr.to_string())
+}
+
+/// `STEP(value BY interval)` or `FLOOR(value TO unit)`: the value, the
+/// bucket's size (an INTERVAL's text) and the same as a plain function
+/// (`date_bin`, `date_trunc`).
+struct TimeBucket {
+    value: Expr,
+    size: String,
+    plain: Expr,
+}
+
+/// The time bucket `e` is, if it is one (an error for a STEP without its
+/// two arguments).
+fn time_bucket(e: &Expr) -> Option<std::result::Result<TimeBucket, String>> {
+    match e {
+        Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case(STEP_FUNCTION) => {
+            let args = function_args(&f.args);
+            let [value, interval] = args.as_slice() else {
+                return Some(Err("write STEP(column BY INTERVAL 'n' unit)".into()));
+            };
+            Some(Ok(TimeBucket {
+                plain: parse_expr(&format!(
+                    "date_bin({interval}, {value}, TIMESTAMP '1970-01-01 00:00:00')"
+                )),
+                size: interval.to_string(),
+                value: value.clone(),
+            }))
+        }
+        Expr::Floor {
+            expr: value,
+            field: CeilFloorKind::DateTimeField(unit),
+        } if !matches!(
+            unit,
+            datafusion::sql::sqlparser::ast::DateTimeField::NoDateTime
+        ) =>
+        {
+            let unit = unit.to_string();
+            Some(Ok(TimeBucket {
+                plain: parse_expr(&format!("date_trunc('{}', {value})", unit.to_lowercase())),
+                size: format!("INTERVAL '1' {}", unit.to_uppercase()),
+                value: value.as_ref().clone(),
+            }))
+        }
+        _ => None,
+    }
 }
 
 fn parse_expr(text: &str) -> Expr {
@@ -655,54 +686,24 @@ impl Walk<'_> {
                         });
                     }
                 }
-                Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case(STEP_FUNCTION) => {
-                    let args = function_args(&f.args);
-                    let [value, interval] = args.as_slice() else {
-                        failure = Some(invalid(format!(
-                            "pump {pump}: write STEP(column BY INTERVAL 'n' unit)"
-                        )));
+                other => match time_bucket(other) {
+                    Some(Err(usage)) => {
+                        failure = Some(invalid(format!("pump {pump}: {usage}")));
                         return ControlFlow::Break(());
-                    };
-                    if is_rowtime(value) {
-                        let size = interval.to_string();
-                        if window.as_ref().is_some_and(|w| *w != size) {
+                    }
+                    Some(Ok(bucket)) if is_rowtime(&bucket.value) => {
+                        if window.as_ref().is_some_and(|w| *w != bucket.size) {
                             failure = Some(invalid(format!(
                                 "pump {pump}: two different windows over ROWTIME"
                             )));
                             return ControlFlow::Break(());
                         }
-                        window = Some(size);
-                        *expr = Expr::Identifier(Ident::new("window_start"));
-                    } else {
-                        *expr = parse_expr(&format!(
-                            "date_bin({interval}, {value}, TIMESTAMP '1970-01-01 00:00:00')"
-                        ));
+                        window = Some(bucket.size);
+                        *other = Expr::Identifier(Ident::new("window_start"));
                     }
-                }
-                Expr::Floor {
-                    expr: value,
-                    field: CeilFloorKind::DateTimeField(unit),
-                } if !matches!(
-                    unit,
-                    datafusion::sql::sqlparser::ast::DateTimeField::NoDateTime
-                ) =>
-                {
-                    let unit = unit.to_string().to_lowercase();
-                    if is_rowtime(value) {
-                        let size = format!("INTERVAL '1' {}", unit.to_uppercase());
-                        if window.as_ref().is_some_and(|w| *w != size) {
-                            failure = Some(invalid(format!(
-                                "pump {pump}: two different windows over ROWTIME"
-                            )));
-                            return ControlFlow::Break(());
-                        }
-                        window = Some(size);
-                        *expr = Expr::Identifier(Ident::new("window_start"));
-                    } else {
-                        *expr = parse_expr(&format!("date_trunc('{unit}', {value})"));
-                    }
-                }
-                _ => {}
+                    Some(Ok(bucket)) => *other = bucket.plain,
+                    None => {}
+                },
             }
             ControlFlow::Continue(())
         });

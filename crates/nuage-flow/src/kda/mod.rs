@@ -262,15 +262,14 @@ impl Applications {
 
     pub async fn delete_logging(&self, name: &str, version: i64, id: &str) -> Result<Application> {
         self.change(name, version, |app| {
-            let before = app.logging.len();
-            app.logging.retain(|l| l.id != id);
-            if app.logging.len() == before {
-                return Err(FlowError::NotFound(format!(
-                    "CloudWatch logging option id {id} is not found in application {}.",
-                    app.name
-                )));
-            }
-            Ok(())
+            let app_name = app.name.clone();
+            remove_by_id(
+                &mut app.logging,
+                id,
+                "CloudWatch logging option",
+                &app_name,
+                |l| &l.id,
+            )
         })
         .await
     }
@@ -337,15 +336,8 @@ impl Applications {
 
     pub async fn delete_output(&self, name: &str, version: i64, id: &str) -> Result<Application> {
         self.change(name, version, |app| {
-            let before = app.outputs.len();
-            app.outputs.retain(|o| o.id != id);
-            if app.outputs.len() == before {
-                return Err(FlowError::NotFound(format!(
-                    "Output id {id} is not found in application {}.",
-                    app.name
-                )));
-            }
-            Ok(())
+            let app_name = app.name.clone();
+            remove_by_id(&mut app.outputs, id, "Output", &app_name, |o| &o.id)
         })
         .await
     }
@@ -381,15 +373,8 @@ impl Applications {
         id: &str,
     ) -> Result<Application> {
         self.change(name, version, |app| {
-            let before = app.references.len();
-            app.references.retain(|r| r.id != id);
-            if app.references.len() == before {
-                return Err(FlowError::NotFound(format!(
-                    "Reference id {id} is not found in application {}.",
-                    app.name
-                )));
-            }
-            Ok(())
+            let app_name = app.name.clone();
+            remove_by_id(&mut app.references, id, "Reference", &app_name, |r| &r.id)
         })
         .await
     }
@@ -528,6 +513,24 @@ impl Applications {
     pub fn env(&self) -> &Env {
         &self.env
     }
+}
+
+/// Removes the item with `id`; a ResourceNotFoundException when none has it.
+fn remove_by_id<T>(
+    items: &mut Vec<T>,
+    id: &str,
+    what: &str,
+    app: &str,
+    id_of: impl Fn(&T) -> &String,
+) -> Result<()> {
+    let before = items.len();
+    items.retain(|item| id_of(item) != id);
+    if items.len() == before {
+        return Err(FlowError::NotFound(format!(
+            "{what} id {id} is not found in application {app}."
+        )));
+    }
+    Ok(())
 }
 
 /// One source (a Kinesis stream; Firehose as an input is not served) and a

@@ -46,19 +46,14 @@ fn a_kda_application_made_with_boto3_answers_the_toll_questions_like_duckdb() {
     let server = Server::start(&dir.path().join("data"), &[]);
     let out = dir.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/kda_clients.py");
-    let run = std::process::Command::new("python3")
-        .arg(&script)
-        .arg(&server.endpoint)
-        .arg(dir.path().join("events.jsonl"))
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "kda_clients.py failed:\n{}\n{}",
-        String::from_utf8_lossy(&run.stdout),
-        String::from_utf8_lossy(&run.stderr)
+    let events_file = dir.path().join("events.jsonl");
+    crate::run_python(
+        "kda_clients.py",
+        &[
+            server.endpoint.as_ref(),
+            events_file.as_os_str(),
+            out.as_os_str(),
+        ],
     );
     let counts = summed(
         &out.join("station_counts.jsonl"),
@@ -78,24 +73,6 @@ fn a_kda_application_made_with_boto3_answers_the_toll_questions_like_duckdb() {
     server.kill();
 }
 
-fn run_script(script: &str, endpoint: &str, phase: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/it")
-        .join(script);
-    let run = std::process::Command::new("python3")
-        .arg(&path)
-        .arg(endpoint)
-        .arg(phase)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{script} {phase} failed:\n{}\n{}",
-        String::from_utf8_lossy(&run.stdout),
-        String::from_utf8_lossy(&run.stderr)
-    );
-}
-
 /// The server aborts right after a window's records are in the output
 /// stream and before the window is recorded as fired; the application
 /// runs again with the next server and the stream holds every count once
@@ -107,13 +84,19 @@ fn output_into_a_stream_is_exactly_once_across_a_crash_mid_firing() {
     let data = dir.path().join("data");
     let mut server =
         Server::start_with_env(&data, &[], &[("NUAGE_FLOW_FAILPOINT", "after-sink-put")]);
-    run_script("kda_crash.py", &server.endpoint, "setup");
+    crate::run_python(
+        "kda_crash.py",
+        &[server.endpoint.as_ref(), "setup".as_ref()],
+    );
     assert!(
         server.exited_within(std::time::Duration::from_secs(30)),
         "the failpoint did not stop the server"
     );
     let server = Server::start(&data, &[]);
-    run_script("kda_crash.py", &server.endpoint, "check");
+    crate::run_python(
+        "kda_crash.py",
+        &[server.endpoint.as_ref(), "check".as_ref()],
+    );
     server.kill();
 }
 
@@ -126,18 +109,9 @@ fn a_kda_output_can_be_a_function() {
     let server = Server::start(&dir.path().join("data"), &[]);
     let scratch = dir.path().join("scratch");
     std::fs::create_dir_all(&scratch).unwrap();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/kda_lambda.py");
-    let run = std::process::Command::new("python3")
-        .arg(&script)
-        .arg(&server.endpoint)
-        .arg(&scratch)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "kda_lambda.py failed:\n{}\n{}",
-        String::from_utf8_lossy(&run.stdout),
-        String::from_utf8_lossy(&run.stderr)
+    crate::run_python(
+        "kda_lambda.py",
+        &[server.endpoint.as_ref(), scratch.as_os_str()],
     );
     server.kill();
 }

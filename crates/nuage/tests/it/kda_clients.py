@@ -13,21 +13,12 @@ import os
 import sys
 import time
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
+from kda_common import ROLE, client, read_all, stream_arn
 
 endpoint, events_path, out = sys.argv[1], sys.argv[2], sys.argv[3]
-session = dict(
-    endpoint_url=endpoint,
-    region_name="us-east-1",
-    aws_access_key_id="test",
-    aws_secret_access_key="test",
-    config=Config(retries={"max_attempts": 1}),
-)
-kda = boto3.client("kinesisanalytics", **session)
-kinesis = boto3.client("kinesis", **session)
-ROLE = "arn:aws:iam::000000000000:role/kda"
+kda = client("kinesisanalytics", endpoint)
+kinesis = client("kinesis", endpoint)
 
 
 def error_of(call, **kwargs):
@@ -37,9 +28,6 @@ def error_of(call, **kwargs):
         return e.response["Error"]["Code"]
     raise AssertionError(f"{call.__name__} {kwargs} did not fail")
 
-
-def arn(stream):
-    return kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
 
 
 for name, shards in [("tolls", 2), ("station-counts", 1), ("customer-spend", 1), ("bad-rows", 1)]:
@@ -63,7 +51,7 @@ kinesis.put_records(
 
 # The schema, discovered from the stream as the console does.
 found = kda.discover_input_schema(
-    ResourceARN=arn("tolls"),
+    ResourceARN=stream_arn(kinesis, "tolls"),
     RoleARN=ROLE,
     InputStartingPositionConfiguration={"InputStartingPosition": "TRIM_HORIZON"},
 )
@@ -110,7 +98,7 @@ created = kda.create_application(
     Inputs=[
         {
             "NamePrefix": "SOURCE_SQL_STREAM",
-            "KinesisStreamsInput": {"ResourceARN": arn("tolls"), "RoleARN": ROLE},
+            "KinesisStreamsInput": {"ResourceARN": stream_arn(kinesis, "tolls"), "RoleARN": ROLE},
             "InputParallelism": {"Count": 1},
             "InputSchema": schema,
         }
@@ -118,7 +106,7 @@ created = kda.create_application(
     Outputs=[
         {
             "Name": "STATION_COUNTS",
-            "KinesisStreamsOutput": {"ResourceARN": arn("station-counts"), "RoleARN": ROLE},
+            "KinesisStreamsOutput": {"ResourceARN": stream_arn(kinesis, "station-counts"), "RoleARN": ROLE},
             "DestinationSchema": {"RecordFormatType": "JSON"},
         }
     ],
@@ -134,7 +122,7 @@ detail = kda.describe_application(ApplicationName="tolls")["ApplicationDetail"]
 assert detail["ApplicationVersionId"] == 1, detail
 assert detail["InputDescriptions"][0]["InAppStreamNames"] == ["SOURCE_SQL_STREAM_001"], detail
 assert detail["InputDescriptions"][0]["InputId"] == "1.1", detail
-assert detail["OutputDescriptions"][0]["KinesisStreamsOutputDescription"]["ResourceARN"] == arn("station-counts")
+assert detail["OutputDescriptions"][0]["KinesisStreamsOutputDescription"]["ResourceARN"] == stream_arn(kinesis, "station-counts")
 
 # Every change names the version it changes.
 assert (
@@ -144,7 +132,7 @@ assert (
         CurrentApplicationVersionId=7,
         Output={
             "Name": "CUSTOMER_SPEND",
-            "KinesisStreamsOutput": {"ResourceARN": arn("customer-spend"), "RoleARN": ROLE},
+            "KinesisStreamsOutput": {"ResourceARN": stream_arn(kinesis, "customer-spend"), "RoleARN": ROLE},
             "DestinationSchema": {"RecordFormatType": "JSON"},
         },
     )
@@ -156,7 +144,7 @@ for version, (name, stream) in enumerate([("CUSTOMER_SPEND", "customer-spend"), 
         CurrentApplicationVersionId=version,
         Output={
             "Name": name,
-            "KinesisStreamsOutput": {"ResourceARN": arn(stream), "RoleARN": ROLE},
+            "KinesisStreamsOutput": {"ResourceARN": stream_arn(kinesis, stream), "RoleARN": ROLE},
             "DestinationSchema": {"RecordFormatType": "JSON"},
         },
     )
@@ -185,27 +173,15 @@ assert (
 )
 
 
-def read_all(stream):
-    records = []
-    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
-        it = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        while True:
-            got = kinesis.get_records(ShardIterator=it, Limit=10000)
-            if not got["Records"]:
-                break
-            records.extend(json.loads(r["Data"]) for r in got["Records"])
-            it = got["NextShardIterator"]
-    return records
-
 
 # Every toll counted once: wait until the counts add up to the events and
 # the spend to their amounts.
 total = sum(json.loads(e)["amount"] for e in events)
 deadline = time.time() + 60
 while time.time() < deadline:
-    counts = read_all("station-counts")
-    spend = read_all("customer-spend")
-    bad = read_all("bad-rows")
+    counts = read_all(kinesis, "station-counts")
+    spend = read_all(kinesis, "customer-spend")
+    bad = read_all(kinesis, "bad-rows")
     if (
         sum(c["VEHICLES"] for c in counts) == len(events)
         and abs(sum(s["SPEND"] for s in spend) - total) < 1e-6

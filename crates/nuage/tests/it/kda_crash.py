@@ -14,38 +14,14 @@ import json
 import sys
 import time
 
-import boto3
-from botocore.config import Config
+from kda_common import ROLE, client, read_all, stream_arn
 
 endpoint, phase = sys.argv[1], sys.argv[2]
-session = dict(
-    endpoint_url=endpoint,
-    region_name="us-east-1",
-    aws_access_key_id="test",
-    aws_secret_access_key="test",
-    config=Config(retries={"max_attempts": 1}),
-)
-kda = boto3.client("kinesisanalytics", **session)
-kinesis = boto3.client("kinesis", **session)
-ROLE = "arn:aws:iam::000000000000:role/kda"
+kda = client("kinesisanalytics", endpoint)
+kinesis = client("kinesis", endpoint)
 EVENTS = 3000
 
 
-def arn(stream):
-    return kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
-
-
-def read_all(stream):
-    records = []
-    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
-        it = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        while True:
-            got = kinesis.get_records(ShardIterator=it, Limit=10000)
-            if not got["Records"]:
-                break
-            records.extend(json.loads(r["Data"]) for r in got["Records"])
-            it = got["NextShardIterator"]
-    return records
 
 
 if phase == "setup":
@@ -61,7 +37,7 @@ if phase == "setup":
         Inputs=[
             {
                 "NamePrefix": "SOURCE_SQL_STREAM",
-                "KinesisStreamsInput": {"ResourceARN": arn("clicks"), "RoleARN": ROLE},
+                "KinesisStreamsInput": {"ResourceARN": stream_arn(kinesis, "clicks"), "RoleARN": ROLE},
                 "InputSchema": {
                     "RecordFormat": {"RecordFormatType": "JSON", "MappingParameters": {"JSONMappingParameters": {"RecordRowPath": "$"}}},
                     "RecordColumns": [{"Name": "page", "Mapping": "$.page", "SqlType": "VARCHAR(8)"}],
@@ -71,7 +47,7 @@ if phase == "setup":
         Outputs=[
             {
                 "Name": "PAGE_COUNTS",
-                "KinesisStreamsOutput": {"ResourceARN": arn("counts"), "RoleARN": ROLE},
+                "KinesisStreamsOutput": {"ResourceARN": stream_arn(kinesis, "counts"), "RoleARN": ROLE},
                 "DestinationSchema": {"RecordFormatType": "JSON"},
             }
         ],
@@ -91,13 +67,13 @@ else:
     deadline = time.time() + 60
     total = 0
     while time.time() < deadline:
-        total = sum(r["N"] for r in read_all("counts"))
+        total = sum(r["N"] for r in read_all(kinesis, "counts"))
         if total >= EVENTS:
             break
         time.sleep(0.5)
     # Any doubled firing would show up on top of the events by now.
     time.sleep(3)
-    total = sum(r["N"] for r in read_all("counts"))
+    total = sum(r["N"] for r in read_all(kinesis, "counts"))
     assert total == EVENTS, (total, EVENTS)
     assert kda.describe_application(ApplicationName="clicks")["ApplicationDetail"]["ApplicationStatus"] == "RUNNING"
     print("ok")

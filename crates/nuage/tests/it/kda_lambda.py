@@ -14,21 +14,12 @@ import sys
 import time
 import zipfile
 
-import boto3
-from botocore.config import Config
+from kda_common import ROLE, client, read_all, stream_arn
 
 endpoint, scratch = sys.argv[1], sys.argv[2]
-session = dict(
-    endpoint_url=endpoint,
-    region_name="us-east-1",
-    aws_access_key_id="test",
-    aws_secret_access_key="test",
-    config=Config(retries={"max_attempts": 1}),
-)
-kda = boto3.client("kinesisanalytics", **session)
-kinesis = boto3.client("kinesis", **session)
-lam = boto3.client("lambda", **session)
-ROLE = "arn:aws:iam::000000000000:role/kda"
+kda = client("kinesisanalytics", endpoint)
+kinesis = client("kinesis", endpoint)
+lam = client("lambda", endpoint)
 EVENTS = 600
 received = os.path.join(scratch, "received.jsonl")
 refused = os.path.join(scratch, "refused")

@@ -470,19 +470,9 @@ fn boto3_and_the_aws_cli_work_unchanged() {
     let server = Server::start(dir.path(), &[]);
     let scratch = dir.path().join("scratch");
     std::fs::create_dir_all(&scratch).unwrap();
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/lambda_clients.py");
-    let output = std::process::Command::new("python3")
-        .arg(&script)
-        .arg(&server.endpoint)
-        .arg(&scratch)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "lambda_clients.py failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    crate::run_python(
+        "lambda_clients.py",
+        &[server.endpoint.as_ref(), scratch.as_os_str()],
     );
 }
 

@@ -56,6 +56,25 @@ pub fn require_python(module: &str, package: &str) {
     );
 }
 
+/// Runs `tests/it/<script>` with python3 and `args`; fails the test with
+/// its output when it fails.
+pub fn run_python(script: &str, args: &[&std::ffi::OsStr]) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/it")
+        .join(script);
+    let output = Command::new("python3")
+        .arg(&path)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{script} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// The repository root (two levels above this crate).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
