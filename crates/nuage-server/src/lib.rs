@@ -126,30 +126,19 @@ impl App {
             services,
             Some(streams.clone()),
         )?);
-        let flow = nuage_flow::Flow::open(
-            nuage_flow::Env {
-                metastore: catalog.clone(),
-                lake: lake.clone(),
-                streams: streams.clone(),
-                deliveries: Some(deliveries.clone()),
-                functions: Some(Arc::new(lambda::Invoker(functions.clone()))),
-            },
-            &config.platform.data_dir,
-        )
-        .map_err(|e| ServerError::Flow(e.to_string()))?;
-        let applications = nuage_flow::kda::Applications::open(
-            flow.clone(),
-            nuage_flow::Env {
-                metastore: catalog.clone(),
-                lake: lake.clone(),
-                streams: streams.clone(),
-                deliveries: Some(deliveries.clone()),
-                functions: Some(Arc::new(lambda::Invoker(functions.clone()))),
-            },
-            &config.platform.data_dir,
-        )
-        .await
-        .map_err(|e| ServerError::Flow(e.to_string()))?;
+        let flow_env = nuage_flow::Env {
+            metastore: catalog.clone(),
+            lake: lake.clone(),
+            streams: streams.clone(),
+            deliveries: Some(deliveries.clone()),
+            functions: Some(Arc::new(lambda::Invoker(functions.clone()))),
+        };
+        let flow = nuage_flow::Flow::open(flow_env.clone(), &config.platform.data_dir)
+            .map_err(|e| ServerError::Flow(e.to_string()))?;
+        let applications =
+            nuage_flow::kda::Applications::open(flow.clone(), flow_env, &config.platform.data_dir)
+                .await
+                .map_err(|e| ServerError::Flow(e.to_string()))?;
         let (closing, closing_rx) = tokio::sync::watch::channel(false);
         Ok(Arc::new(Self {
             kinesis: kinesis::Kinesis {

@@ -24,9 +24,10 @@ pub struct Discovered {
     pub raw: Vec<String>,
 }
 
-/// Samples of a stream: from its oldest records (TRIM_HORIZON), or its
-/// latest ones (NOW: the most recent records already there).
-pub fn from_stream(env: &Env, stream: &str, position: &str) -> Result<Discovered> {
+/// Samples of a stream (by ARN): from its oldest records (TRIM_HORIZON),
+/// or its latest ones (NOW: the most recent records already there).
+pub fn from_stream(env: &Env, stream_arn: &str, position: &str) -> Result<Discovered> {
+    let stream = super::name_in_arn(stream_arn);
     let stream = env
         .streams
         .get(stream)
@@ -63,8 +64,9 @@ pub fn from_stream(env: &Env, stream: &str, position: &str) -> Result<Discovered
     infer(raw)
 }
 
-/// Samples of a lake object: its first lines.
-pub async fn from_object(env: &Env, bucket: &str, key: &str) -> Result<Discovered> {
+/// Samples of a lake object (bucket by ARN): its first lines.
+pub async fn from_object(env: &Env, bucket_arn: &str, key: &str) -> Result<Discovered> {
+    let bucket = super::bucket_in_arn(bucket_arn);
     let location = nuage_lake::Location::parse(&format!("s3://{bucket}/{key}"))
         .map_err(|e| FlowError::InvalidArgument(e.to_string()))?;
     let bytes =

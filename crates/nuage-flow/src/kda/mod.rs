@@ -515,6 +515,16 @@ impl Applications {
     }
 }
 
+/// The name a stream's ARN ends with (`...:stream/NAME`).
+pub fn name_in_arn(arn: &str) -> &str {
+    arn.rsplit_once('/').map(|(_, n)| n).unwrap_or(arn)
+}
+
+/// The bucket of `arn:aws:s3:::BUCKET`.
+pub fn bucket_in_arn(arn: &str) -> &str {
+    arn.rsplit(':').next().unwrap_or_default()
+}
+
 /// Removes the item with `id`; a ResourceNotFoundException when none has it.
 fn remove_by_id<T>(
     items: &mut Vec<T>,

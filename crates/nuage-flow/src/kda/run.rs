@@ -463,14 +463,7 @@ async fn load_references(
                 "reference {table_name} has no S3ReferenceDataSource"
             ))
         })?;
-        let bucket = s3
-            .bucket_arn
-            .as_deref()
-            .unwrap_or_default()
-            .rsplit(':')
-            .next()
-            .unwrap_or_default()
-            .to_string();
+        let bucket = super::bucket_in_arn(s3.bucket_arn.as_deref().unwrap_or_default());
         let key = s3.file_key.clone().unwrap_or_default();
         let schema = source
             .reference_schema

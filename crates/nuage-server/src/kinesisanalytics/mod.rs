@@ -457,19 +457,15 @@ impl KinesisAnalytics {
                     .input_starting_position_configuration
                     .and_then(|p| p.input_starting_position)
                     .unwrap_or_else(|| "NOW".into());
-                let stream = arn.rsplit_once('/').map(|(_, n)| n).unwrap_or(arn);
-                discover::from_stream(env, stream, &position)?
+                discover::from_stream(env, arn, &position)?
             }
             (None, Some(s3)) => {
-                let bucket = s3
-                    .bucket_arn
-                    .as_deref()
-                    .unwrap_or_default()
-                    .rsplit(':')
-                    .next()
-                    .unwrap_or_default();
-                discover::from_object(env, bucket, s3.file_key.as_deref().unwrap_or_default())
-                    .await?
+                discover::from_object(
+                    env,
+                    s3.bucket_arn.as_deref().unwrap_or_default(),
+                    s3.file_key.as_deref().unwrap_or_default(),
+                )
+                .await?
             }
             _ => {
                 return Err(ApiError::new(
