@@ -484,3 +484,90 @@ async fn stagger_windows_count_each_key_once_per_window() {
     // One row per key: each key's rows came together, in one window.
     assert_eq!(records(&world, "staggered").len(), expected.len());
 }
+
+/// StartApplication's positions: LAST_STOPPED_POINT goes on from where the
+/// application stopped (nothing counted twice, nothing skipped); NOW skips
+/// what came while it was stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_stopped_point_goes_on_where_the_application_stopped_and_now_skips() {
+    let world = world(1).await;
+    world
+        .streams
+        .create("passed", 1, StreamMode::Provisioned, BTreeMap::new())
+        .unwrap();
+    let apps = Applications::open(world.flow(), world.env(), &world.data_dir)
+        .await
+        .unwrap();
+    let code = r#"
+        CREATE OR REPLACE STREAM "PASSED" (ticker_symbol VARCHAR(4), price DOUBLE);
+        CREATE OR REPLACE PUMP "P" AS INSERT INTO "PASSED"
+          SELECT STREAM ticker_symbol, price FROM "SOURCE_SQL_STREAM_001";
+    "#;
+    apps.create(
+        "passer",
+        None,
+        vec![ticker_input()],
+        vec![output("PASSED", "passed", "JSON")],
+        Vec::new(),
+        code.into(),
+        BTreeMap::new(),
+    )
+    .await
+    .unwrap();
+    let put = |from: u32, to: u32| {
+        let entries: Vec<PutEntry> = (from..to)
+            .map(|i| PutEntry {
+                partition_key: format!("k{i}"),
+                data: Bytes::from(format!(r#"{{"ticker": "T", "quote": {{"price": {i}}}}}"#)),
+                explicit_hash_key: None,
+            })
+            .collect();
+        let streams = world.streams.clone();
+        async move { streams.put("tolls", &entries).await.unwrap() }
+    };
+    let world = &world;
+    let wait_for = |n: usize| async move {
+        for _ in 0..100 {
+            if records(world, "passed").len() >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let prices = || -> Vec<u64> {
+        let mut p: Vec<u64> = records(world, "passed")
+            .iter()
+            .map(|r| {
+                serde_json::from_str::<Value>(r).unwrap()["PRICE"]
+                    .as_f64()
+                    .unwrap() as u64
+            })
+            .collect();
+        p.sort();
+        p
+    };
+    put(0, 10).await;
+    let start = |position: &str| vec![("1.1".to_string(), position.to_string())];
+    apps.start("passer", &start("TRIM_HORIZON")).await.unwrap();
+    wait_for(10).await;
+    apps.stop("passer").await.unwrap();
+    put(10, 20).await;
+    apps.start("passer", &start("LAST_STOPPED_POINT"))
+        .await
+        .unwrap();
+    wait_for(20).await;
+    assert_eq!(prices(), (0..20).collect::<Vec<u64>>());
+    apps.stop("passer").await.unwrap();
+    // Stopped while 20..30 come; NOW starts after them.
+    put(20, 30).await;
+    apps.start("passer", &start("NOW")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    put(30, 35).await;
+    wait_for(25).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut expected: Vec<u64> = (0..20).collect();
+    expected.extend(30..35);
+    assert_eq!(prices(), expected);
+    let app = apps.describe("passer").unwrap();
+    assert_eq!(app.inputs[0].starting_position.as_deref(), Some("NOW"));
+}
