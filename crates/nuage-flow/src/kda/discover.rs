@@ -1,9 +1,11 @@
 //! DiscoverInputSchema: a schema inferred from sample records of a stream
 //! or lines of a lake object, with the samples as parsed by it. JSON
 //! objects give one column per leaf (nested keys mapped by their path);
-//! other text is read as CSV (`COL1`, `COL2`, ...). Types: INTEGER or
-//! BIGINT, DOUBLE, BOOLEAN, TIMESTAMP for text that reads as one, else
-//! VARCHAR(n) with n the longest value rounded up to a power of two.
+//! other text is read as CSV (`COL1`, `COL2`, ...). Types as KDA's
+//! discovery names them: INTEGER or BIGINT, REAL for fractions (as its
+//! stock-ticker sample shows: `CHANGE REAL`, `PRICE REAL`), BOOLEAN,
+//! TIMESTAMP for text that reads as one, else VARCHAR(n) with n the
+//! longest value rounded up to a power of two.
 
 use serde_json::Value;
 
@@ -137,7 +139,7 @@ impl Kind {
         match self {
             Kind::Int => "INTEGER".into(),
             Kind::BigInt => "BIGINT".into(),
-            Kind::Double => "DOUBLE".into(),
+            Kind::Double => "REAL".into(),
             Kind::Boolean => "BOOLEAN".into(),
             Kind::Timestamp => "TIMESTAMP".into(),
             Kind::Unknown | Kind::Text => {

@@ -59,7 +59,7 @@ columns = {c["Name"]: c for c in found["InputSchema"]["RecordColumns"]}
 assert found["InputSchema"]["RecordFormat"]["RecordFormatType"] == "JSON", found
 assert columns["ts"]["SqlType"] == "TIMESTAMP", columns
 assert columns["ts"]["Mapping"] == "$.ts", columns
-assert columns["amount"]["SqlType"] == "DOUBLE", columns
+assert columns["amount"]["SqlType"] == "REAL", columns
 assert columns["station"]["SqlType"].startswith("VARCHAR("), columns
 assert set(found["RawInputRecords"]) <= {e.strip() for e in events} | {"not json at all"}, set(found["RawInputRecords"]) - {e.strip() for e in events}
 assert len(found["ParsedInputRecords"][0]) == len(columns)
