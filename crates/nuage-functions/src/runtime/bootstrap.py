@@ -79,6 +79,49 @@ def _init_error(kind, message, stack=None):
     sys.exit(1)
 
 
+def _shared_packages():
+    """Packages the runtime gives every function (as /var/runtime on AWS)."""
+    return os.path.join(os.environ.get("LAMBDA_RUNTIME_DIR", "."), "python")
+
+
+def _provide_boto3():
+    """pip-installs boto3 into the shared packages, once (other environments
+    starting at the same time wait on the lock); True when it imports."""
+    import fcntl
+    import subprocess
+
+    shared = _shared_packages()
+    os.makedirs(shared, exist_ok=True)
+    with open(shared + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        importlib.invalidate_caches()
+        try:
+            import boto3  # noqa: F401  (another environment installed it)
+
+            return True
+        except ImportError:
+            pass
+        print(f"nuage: installing boto3 for {sys.executable} into {shared} (once, as the runtime provides it)", flush=True)
+        try:
+            out = subprocess.run(
+                [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                 "--no-input", "--target", shared, "boto3"],
+                capture_output=True, text=True, timeout=600,
+            )
+        except (OSError, subprocess.TimeoutExpired) as e:
+            _provide_boto3.failure = str(e)
+            return False
+        if out.returncode != 0:
+            _provide_boto3.failure = (out.stderr or out.stdout).strip().splitlines()[-1:] or ["pip failed"]
+            _provide_boto3.failure = _provide_boto3.failure[0]
+            return False
+    importlib.invalidate_caches()
+    return True
+
+
+_provide_boto3.failure = "not tried"
+
+
 def _load_handler():
     handler = os.environ.get("_HANDLER", "")
     try:
@@ -87,13 +130,22 @@ def _load_handler():
         _init_error("Runtime.MalformedHandlerName", f"Bad handler '{handler}': {e}")
     module_name = module_name.replace("/", ".")
     try:
-        module = importlib.import_module(module_name)
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as e:
+            # As on AWS, the runtime provides boto3: when this interpreter
+            # lacks it, nuage installs it once for every function.
+            if getattr(e, "name", "") not in ("boto3", "botocore") or not _provide_boto3():
+                raise
+            importlib.invalidate_caches()
+            module = importlib.import_module(module_name)
     except ImportError as e:
         message = f"Unable to import module '{module_name}': {e}"
         if getattr(e, "name", "") in ("boto3", "botocore"):
-            shared = os.path.join(os.environ.get("LAMBDA_RUNTIME_DIR", "."), "python")
+            shared = _shared_packages()
             message += (
-                f" (as on AWS, handlers get boto3 from the runtime: install it for {sys.executable} "
+                f" (as on AWS, handlers get boto3 from the runtime; nuage could not install it "
+                f"({_provide_boto3.failure}): install it for {sys.executable} "
                 f"with `{sys.executable} -m pip install boto3`, or for every function with "
                 f"`{sys.executable} -m pip install --target {shared} boto3`)"
             )
@@ -169,7 +221,7 @@ def main():
     sys.path.insert(0, task_root)
     # Packages the runtime provides to every function (boto3), as
     # /var/runtime does on AWS: after the function's own.
-    sys.path.append(os.path.join(os.environ.get("LAMBDA_RUNTIME_DIR", "."), "python"))
+    sys.path.append(_shared_packages())
     log_handler = _LambdaLogHandler()
     logging.getLogger().addHandler(log_handler)
     _limit_memory()

@@ -774,3 +774,56 @@ def handler(event, context):
         assert_eq!(record["s3"]["object"]["size"], 5);
     });
 }
+
+/// As on AWS, a Python handler imports boto3 without packaging it: here
+/// the function runs on an interpreter without boto3 (the tests' own
+/// virtualenv, first on the server's PATH), and nuage's runtime installs
+/// boto3 once into the runtime's shared packages before the handler loads.
+#[test]
+fn a_python_handler_imports_boto3_when_its_interpreter_lacks_it() {
+    let python = crate::s3_api::venv_python();
+    let lacks = std::process::Command::new(&python)
+        .args(["-c", "import boto3"])
+        .output()
+        .unwrap();
+    assert!(
+        !lacks.status.success(),
+        "the virtualenv must lack boto3 for this test"
+    );
+    let path = format!(
+        "{}:{}",
+        python.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_env(dir.path(), &[], &[("PATH", &path)]);
+    runtime().block_on(async {
+        let lambda = client(&server);
+        let handler = "import sys, boto3\n\
+                       def handler(event, context):\n    \
+                       return {'boto3': boto3.__version__, 'python': sys.executable}\n";
+        python_function(&lambda, "uses-boto3", "app.handler", handler)
+            .timeout(600)
+            .send()
+            .await
+            .unwrap();
+        let out = lambda
+            .invoke()
+            .function_name("uses-boto3")
+            .send()
+            .await
+            .unwrap();
+        let payload = String::from_utf8(out.payload().unwrap().as_ref().to_vec()).unwrap();
+        assert_eq!(out.function_error(), None, "{payload}");
+        let answer: serde_json::Value = serde_json::from_str(&payload).unwrap();
+        assert!(
+            answer["python"]
+                .as_str()
+                .unwrap()
+                .starts_with(python.parent().unwrap().to_str().unwrap()),
+            "{answer}"
+        );
+        assert!(!answer["boto3"].as_str().unwrap().is_empty(), "{answer}");
+    });
+    server.kill();
+}
