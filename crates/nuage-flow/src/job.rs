@@ -172,7 +172,13 @@ impl Job {
     pub async fn run(self, mut stop: watch::Receiver<bool>) -> Result<()> {
         let decoder = Decoder::new(&self.plan.source)?;
         let shared = Session::shared_state(self.env.metastore.clone(), self.env.lake.clone());
-        let session = Session::with_shared(shared, &self.plan.database)?;
+        let mut session = Session::with_shared(shared, &self.plan.database)?;
+        // Flink SQL's and Kinesis Analytics' rules, not Hive's: `int / int`
+        // is an integer, arrays count from 1.
+        session
+            .vars
+            .hiveconf
+            .insert(nuage_sql::session::SEMANTICS.into(), "standard".into());
         let idle_timeout = match self.plan.source.option("scan.watermark.idle-timeout") {
             Some(text) => Some(parse_duration(text).ok_or_else(|| {
                 FlowError::Invalid(format!(

@@ -310,9 +310,15 @@ impl Session {
                     }
                     _ => None,
                 };
-                let plan =
-                    query::plan_statement(&self.ctx, &self.shared, &self.database, *statement)
-                        .await?;
+                let semantics = self.semantics();
+                let plan = query::plan_statement(
+                    &self.ctx,
+                    &self.shared,
+                    &self.database,
+                    *statement,
+                    semantics,
+                )
+                .await?;
                 let frame = self.ctx.execute_logical_plan(plan).await?;
                 match explain {
                     Some(analyze) => self.explain_with_scans(frame, analyze).await,

@@ -22,8 +22,9 @@ pub async fn plan_statement(
     shared: &Shared,
     database: &str,
     mut statement: Statement,
+    semantics: rewrite::Semantics,
 ) -> Result<LogicalPlan> {
-    rewrite::rewrite_statement(&mut statement)?;
+    rewrite::rewrite_statement(&mut statement, semantics)?;
     rewrite::current_database(&mut statement, database);
     check_tables(shared, database, &statement)?;
     Ok(ctx
@@ -36,7 +37,9 @@ pub async fn plan_statement(
 pub async fn plan_view(shared: &Arc<Shared>, database: &str, text: &str) -> Result<LogicalPlan> {
     let ctx = build_context(shared, database, Default::default())?;
     match parser::parse(text)? {
-        HiveStatement::Query(statement) => plan_statement(&ctx, shared, database, *statement).await,
+        HiveStatement::Query(statement) => {
+            plan_statement(&ctx, shared, database, *statement, rewrite::Semantics::Hive).await
+        }
         _ => Err(semantic!("a view must be a query")),
     }
 }

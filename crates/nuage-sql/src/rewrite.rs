@@ -17,8 +17,22 @@ use datafusion::sql::sqlparser::ast::{
 };
 use datafusion::sql::sqlparser::parser::ParserError;
 
+/// Whose rules a statement follows where Hive's differ from standard SQL's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Semantics {
+    /// `int / int` is DOUBLE, arrays count from 0.
+    #[default]
+    Hive,
+    /// As Flink SQL and Kinesis Analytics (and DataFusion): `int / int` is
+    /// an integer, arrays count from 1.
+    Standard,
+}
+
 /// Rewrites a statement in place.
-pub fn rewrite_statement(statement: &mut Statement) -> Result<(), ParserError> {
+pub fn rewrite_statement(
+    statement: &mut Statement,
+    semantics: Semantics,
+) -> Result<(), ParserError> {
     if let Statement::Query(query) = statement {
         rewrite_lateral_views(query)?;
     }
@@ -26,10 +40,10 @@ pub fn rewrite_statement(statement: &mut Statement) -> Result<(), ParserError> {
         statement: inner, ..
     } = statement
     {
-        rewrite_statement(inner)?;
+        rewrite_statement(inner, semantics)?;
         return Ok(());
     }
-    rewrite_expressions(statement)
+    rewrite_expressions(statement, semantics)
 }
 
 /// `current_database()` is the session's database, known only when planning.
@@ -49,7 +63,7 @@ pub fn current_database(statement: &mut Statement, database: &str) {
 /// Rewrites a query in place (used for INSERT ... SELECT and CTAS sources).
 pub fn rewrite_query(query: &mut Box<Query>) -> Result<(), ParserError> {
     let mut statement = Statement::Query(query.clone());
-    rewrite_statement(&mut statement)?;
+    rewrite_statement(&mut statement, Semantics::Hive)?;
     if let Statement::Query(q) = statement {
         *query = q;
     }
@@ -79,8 +93,8 @@ fn parse_query(text: &str) -> Result<Box<Query>, ParserError> {
     crate::dialect::standard_parser(text)?.parse_query()
 }
 
-fn rewrite_expressions(statement: &mut Statement) -> Result<(), ParserError> {
-    let flow = visit_expressions_mut(statement, |expr| match rewrite_one(expr) {
+fn rewrite_expressions(statement: &mut Statement, semantics: Semantics) -> Result<(), ParserError> {
+    let flow = visit_expressions_mut(statement, |expr| match rewrite_one(expr, semantics) {
         Ok(Some(new)) => {
             *expr = new;
             ControlFlow::Continue(())
@@ -141,13 +155,14 @@ fn arity(name: &str, args: &[&Expr], allowed: &[usize]) -> Result<(), ParserErro
 }
 
 /// The replacement for one expression, if Hive spells it differently.
-fn rewrite_one(expr: &Expr) -> Result<Option<Expr>, ParserError> {
+fn rewrite_one(expr: &Expr, semantics: Semantics) -> Result<Option<Expr>, ParserError> {
+    let hive = semantics == Semantics::Hive;
     match expr {
         Expr::BinaryOp {
             left,
             op: BinaryOperator::Divide,
             right,
-        } => Ok(Some(parse_expr(&format!(
+        } if hive => Ok(Some(parse_expr(&format!(
             "CAST({left} AS DOUBLE) / CAST({right} AS DOUBLE)"
         ))?)),
         Expr::BinaryOp {
@@ -159,7 +174,7 @@ fn rewrite_one(expr: &Expr) -> Result<Option<Expr>, ParserError> {
         ))?)),
         // Hive arrays count from 0, DataFusion's from 1. A numeric literal index is an
         // array index (map keys are written as strings); other index expressions are kept.
-        Expr::CompoundFieldAccess { root, access_chain } => {
+        Expr::CompoundFieldAccess { root, access_chain } if hive => {
             let mut chain = access_chain.clone();
             let mut changed = false;
             for access in &mut chain {
@@ -563,7 +578,7 @@ mod tests {
             .unwrap()
             .parse_statement()
             .unwrap();
-        rewrite_statement(&mut statement).unwrap();
+        rewrite_statement(&mut statement, Semantics::Hive).unwrap();
         statement.to_string()
     }
 
@@ -573,6 +588,18 @@ mod tests {
             rewritten("SELECT a / b FROM t"),
             "SELECT CAST(a AS DOUBLE) / CAST(b AS DOUBLE) AS _c0 FROM t"
         );
+    }
+
+    /// Standard semantics (continuous jobs: Flink SQL, KDA) keep `/` and
+    /// 1-based array indexes as written.
+    #[test]
+    fn standard_semantics_keep_division_and_indexes() {
+        let mut statement = crate::dialect::parser("SELECT a / b, xs[1] FROM t")
+            .unwrap()
+            .parse_statement()
+            .unwrap();
+        rewrite_statement(&mut statement, Semantics::Standard).unwrap();
+        assert_eq!(statement.to_string(), "SELECT a / b AS _c0, xs[1] AS _c1 FROM t");
     }
 
     #[test]

@@ -24,6 +24,11 @@ pub const MAX_SCAN_BYTES: &str = "nuage.max_scan_bytes";
 /// replaces its files. Continuous jobs use it for exactly-once output.
 pub const INSERT_FILE_STEM: &str = "nuage.insert.file-stem";
 
+/// `SET nuage.sql.semantics = standard`: standard SQL's rules where Hive's
+/// differ (`int / int` an integer, arrays from 1), as continuous jobs
+/// follow Flink SQL and Kinesis Analytics.
+pub const SEMANTICS: &str = "nuage.sql.semantics";
+
 /// The bucket that holds managed tables in the embedded lake.
 pub use nuage_catalog::WAREHOUSE_BUCKET;
 
@@ -79,6 +84,14 @@ impl Session {
             vars: Variables::default(),
             user: std::env::var("USER").unwrap_or_else(|_| "nuage".to_string()),
         })
+    }
+
+    /// Hive's rules unless `nuage.sql.semantics` is `standard`.
+    pub fn semantics(&self) -> crate::rewrite::Semantics {
+        match self.vars.hiveconf.get(SEMANTICS).map(String::as_str) {
+            Some("standard") => crate::rewrite::Semantics::Standard,
+            _ => crate::rewrite::Semantics::Hive,
+        }
     }
 
     pub fn shared(&self) -> &Arc<Shared> {

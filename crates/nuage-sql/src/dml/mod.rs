@@ -54,6 +54,7 @@ async fn plan_query(session: &Session, query: Box<Query>) -> Result<LogicalPlan>
         &session.shared,
         &session.database,
         Statement::Query(query),
+        session.semantics(),
     )
     .await
 }

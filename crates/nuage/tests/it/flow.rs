@@ -388,12 +388,13 @@ fn a_select_from_a_stream_shows_its_rows_until_its_limit() {
         "-e",
         "CREATE TABLE clicks (page STRING, ms INT) WITH ('connector' = 'kinesis', \
          'stream' = 'clicks', 'format' = 'json', 'scan.stream.initpos' = 'TRIM_HORIZON'); \
-         SELECT page, ms * 2 AS twice FROM clicks WHERE ms % 2 = 1 LIMIT 3",
+         SELECT page, ms * 2 AS twice, ms / 2 AS half FROM clicks WHERE ms % 2 = 1 LIMIT 3",
     ]));
-    // The odd clicks in the order they were put, doubled.
+    // The odd clicks in the order they were put, doubled and halved as
+    // Flink SQL divides INTs (an INT, not Hive's DOUBLE).
     assert_eq!(
         out.lines().collect::<Vec<_>>(),
-        ["p1\t2", "p3\t6", "p5\t10"],
+        ["p1\t2\t0", "p3\t6\t1", "p5\t10\t2"],
         "{err}"
     );
     let (tables, _) = run_ok(nuage(&data).args(["sql", "-S", "-e", "SHOW TABLES"]));
