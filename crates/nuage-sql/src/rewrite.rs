@@ -599,7 +599,10 @@ mod tests {
             .parse_statement()
             .unwrap();
         rewrite_statement(&mut statement, Semantics::Standard).unwrap();
-        assert_eq!(statement.to_string(), "SELECT a / b AS _c0, xs[1] AS _c1 FROM t");
+        assert_eq!(
+            statement.to_string(),
+            "SELECT a / b AS _c0, xs[1] AS _c1 FROM t"
+        );
     }
 
     #[test]
