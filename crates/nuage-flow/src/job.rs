@@ -1703,15 +1703,29 @@ async fn put_all(
 
 /// A batch as the sink's format, one line per row: JSON objects
 /// (arrow-json's writer), or CSV without a header for `'format' = 'csv'`.
+/// Timestamps as Flink's json format writes them by default and Kinesis
+/// Analytics does (`2020-04-15 08:00:00.000`), or ISO-8601 with
+/// `'json.timestamp-format.standard' = 'ISO-8601'`.
 fn encode_lines(table: &crate::table::StreamTable, batch: &RecordBatch) -> Result<Vec<u8>> {
+    let iso = table
+        .option("json.timestamp-format.standard")
+        .is_some_and(|s| s.eq_ignore_ascii_case("ISO-8601"));
+    let timestamps = if iso {
+        "%Y-%m-%dT%H:%M:%S%.3f"
+    } else {
+        "%Y-%m-%d %H:%M:%S%.3f"
+    };
     if table.option("format") == Some("csv") {
         let mut writer = datafusion::arrow::csv::WriterBuilder::new()
             .with_header(false)
+            .with_timestamp_format(timestamps.to_string())
             .build(Vec::new());
         writer.write(batch)?;
         return Ok(writer.into_inner());
     }
-    let mut writer = datafusion::arrow::json::LineDelimitedWriter::new(Vec::new());
+    let mut writer = datafusion::arrow::json::WriterBuilder::new()
+        .with_timestamp_format(timestamps.to_string())
+        .build::<_, datafusion::arrow::json::writer::LineDelimited>(Vec::new());
     writer.write(batch)?;
     writer.finish()?;
     Ok(writer.into_inner())

@@ -420,6 +420,8 @@ async fn windows_go_to_a_stream_as_json_records_keyed_by_the_partition_columns()
     let value: serde_json::Value = serde_json::from_slice(&records[0].data).unwrap();
     assert_eq!(value["station"], "B");
     assert_eq!(value["vehicles"], 1);
+    // Flink's json format writes TIMESTAMP(3) in its SQL form by default.
+    assert_eq!(value["window_start"], "2020-04-15 08:00:00.000");
     assert_eq!(records[0].partition_key, "B");
     flow.shutdown().await;
 }

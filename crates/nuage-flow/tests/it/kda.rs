@@ -445,7 +445,7 @@ async fn stagger_windows_count_each_key_once_per_window() {
         let ticker = ["AMZN", "MSFT"][i as usize % 2];
         let minute = if i < 25 { "10:00" } else { "10:01" };
         *expected
-            .entry((ticker.to_string(), format!("2024-01-01T{minute}:00")))
+            .entry((ticker.to_string(), format!("2024-01-01 {minute}:00.000")))
             .or_default() += 1;
         entries.push(PutEntry {
             partition_key: format!("k{i}"),

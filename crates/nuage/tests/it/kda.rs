@@ -20,7 +20,13 @@ fn summed(file: &std::path::Path, key: &str, value: &str, table: &str) -> Vec<St
     let mut sums: BTreeMap<(String, String), f64> = BTreeMap::new();
     for line in std::fs::read_to_string(file).unwrap().lines() {
         let row: Value = serde_json::from_str(line).unwrap();
-        let window = row["WINDOW_START"].as_str().unwrap().replace('T', " ");
+        // KDA writes TIMESTAMPs as `1997-09-20 03:00:00.000`; DuckDB prints
+        // whole seconds.
+        let window = row["WINDOW_START"]
+            .as_str()
+            .unwrap()
+            .trim_end_matches(".000")
+            .to_string();
         *sums
             .entry((row[key].as_str().unwrap().to_string(), window))
             .or_default() += row[value].as_f64().unwrap();
