@@ -496,9 +496,66 @@ fn function_args(args: &FunctionArguments) -> Vec<Expr> {
     }
 }
 
+/// `INSERT INTO s (b, a) SELECT x, y`: the SELECT's outputs named
+/// `__kda_c0`, `__kda_c1`, ... for the outer SELECT that puts them in the
+/// stream's order.
+fn name_outputs(
+    query: &mut Query,
+    listed: &[String],
+    declared: Option<&Vec<String>>,
+    pump: &str,
+) -> Result<()> {
+    let declared = declared.ok_or_else(|| {
+        invalid(format!(
+            "pump {pump}: it inserts into a stream the code does not create"
+        ))
+    })?;
+    if let Some(missing) = listed.iter().find(|c| !declared.contains(c)) {
+        return Err(invalid(format!(
+            "pump {pump}: column {missing} is not a column of the stream it inserts into"
+        )));
+    }
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return Err(invalid(format!(
+            "pump {pump}: INSERT INTO (columns) needs a SELECT"
+        )));
+    };
+    if select.projection.len() != listed.len() {
+        return Err(invalid(format!(
+            "pump {pump}: INSERT lists {} columns and its SELECT gives {}",
+            listed.len(),
+            select.projection.len()
+        )));
+    }
+    for (i, item) in select.projection.iter_mut().enumerate() {
+        let alias = Ident::new(format!("__kda_c{i}"));
+        *item = match item {
+            SelectItem::UnnamedExpr(e) => SelectItem::ExprWithAlias {
+                expr: e.clone(),
+                alias,
+            },
+            SelectItem::ExprWithAlias { expr, .. } => SelectItem::ExprWithAlias {
+                expr: expr.clone(),
+                alias,
+            },
+            _ => {
+                return Err(invalid(format!(
+                    "pump {pump}: with INSERT INTO (columns), name the SELECT's columns instead of *"
+                )));
+            }
+        };
+    }
+    Ok(())
+}
+
 /// Translates one pump. `streams` gives the physical columns of each
-/// in-application stream a pump may read (engine names).
-pub fn translate(pump: &Pump, streams: &BTreeMap<String, Vec<String>>) -> Result<Translated> {
+/// in-application stream a pump may read, `targets` those of every stream
+/// the code creates (engine names).
+pub fn translate(
+    pump: &Pump,
+    streams: &BTreeMap<String, Vec<String>>,
+    targets: &BTreeMap<String, Vec<String>>,
+) -> Result<Translated> {
     let mut parsed = Parser::parse_sql(&GenericDialect {}, &pump.insert)
         .map_err(|e| invalid(format!("pump {}: {e}", pump.name)))?;
     let Some(Statement::Insert(mut insert)) = parsed.pop() else {
@@ -512,12 +569,15 @@ pub fn translate(pump: &Pump, streams: &BTreeMap<String, Vec<String>>) -> Result
         .to_string()
         .trim_matches(|c| c == '"' || c == '`')
         .to_lowercase();
-    if !insert.columns.is_empty() {
-        return Err(invalid(format!(
-            "pump {}: INSERT INTO a column list is not supported yet; select the stream's columns in order",
-            pump.name
-        )));
-    }
+    let listed: Vec<String> = insert
+        .columns
+        .iter()
+        .map(|c| {
+            c.to_string()
+                .trim_matches(|c| c == '"' || c == '`')
+                .to_lowercase()
+        })
+        .collect();
     let query = insert.source.as_mut().ok_or_else(|| {
         invalid(format!(
             "pump {}: INSERT INTO needs a SELECT STREAM",
@@ -560,7 +620,23 @@ pub fn translate(pump: &Pump, streams: &BTreeMap<String, Vec<String>>) -> Result
         }
         (None, None) => format!("`{source}`"),
     };
-    let text = query.to_string().replace(SOURCE_MARK, &from);
+    if !listed.is_empty() {
+        name_outputs(query, &listed, targets.get(&target), &pump.name)?;
+    }
+    let mut text = query.to_string();
+    if !listed.is_empty() {
+        // The stream's columns in declared order; those not listed NULL.
+        let declared = &targets[&target];
+        let outer: Vec<String> = declared
+            .iter()
+            .map(|column| match listed.iter().position(|l| l == column) {
+                Some(k) => format!("__kda_c{k} AS `{column}`"),
+                None => format!("NULL AS `{column}`"),
+            })
+            .collect();
+        text = format!("SELECT {} FROM ({text}) AS __kda_insert", outer.join(", "));
+    }
+    let text = text.replace(SOURCE_MARK, &from);
     Ok(Translated {
         statement: format!("INSERT INTO `{target}` {text}"),
         source,

@@ -396,10 +396,20 @@ pub async fn plans(env: &Env, app: &Application) -> Result<Vec<(String, JobPlan)
         }
         sinks.insert(key, sink);
     }
+    let declared: BTreeMap<String, Vec<String>> = code
+        .streams
+        .iter()
+        .map(|s| {
+            (
+                engine(&s.name),
+                s.columns.iter().map(|(c, _)| engine(c)).collect(),
+            )
+        })
+        .collect();
     let references = load_references(env, app).await?;
     let mut plans = Vec::new();
     for pump in &code.pumps {
-        let translated = dialect::translate(pump, &columns)?;
+        let translated = dialect::translate(pump, &columns, &declared)?;
         if !sinks.contains_key(&translated.target) {
             return Err(FlowError::CodeValidation(format!(
                 "pump {}: it inserts into {}, which the code does not create (CREATE OR REPLACE STREAM)",
