@@ -329,6 +329,8 @@ impl Runner {
         let meta = stream.meta();
         let mut read_any = false;
         let mut lag = 0;
+        // Each read's next record (a preprocessor may drop records).
+        let mut nexts = Vec::new();
         let follows_clock = self.job.plan.source.option("watermark.follows-clock") == Some("true");
         let mut reads = Vec::new();
         for shard in &meta.shards {
@@ -387,15 +389,20 @@ impl Runner {
             }
             read_any = true;
             self.active.insert(shard.index, Instant::now());
-            reads.push((
-                shard.index,
-                meta.shard_created_ms(shard.index),
-                batch.records,
-            ));
+            let next = batch.records.last().map_or(at, |r| r.number + 1);
+            let created_ms = meta.shard_created_ms(shard.index);
+            let records = if self.job.plan.source.option("preprocessor").is_some() {
+                self.preprocess(shard.index, created_ms, batch.records, read_to)
+                    .await?
+            } else {
+                batch.records
+            };
+            nexts.push(next);
+            reads.push((shard.index, created_ms, records));
         }
         let decoded = self.decode_all(&reads)?;
-        for ((shard, _, records), decoded) in reads.iter().zip(decoded) {
-            self.ingest(*shard, records, decoded).await?;
+        for (((shard, _, records), decoded), next) in reads.iter().zip(decoded).zip(nexts) {
+            self.ingest(*shard, records, next, decoded).await?;
         }
         Ok((read_any, lag))
     }
@@ -491,6 +498,7 @@ impl Runner {
         &mut self,
         shard: u32,
         records: &[nuage_streams::Record],
+        next: u64,
         decoded: Decoded,
     ) -> Result<()> {
         let Decoded {
@@ -510,7 +518,6 @@ impl Runner {
             self.rejected(records, &rejected).await?;
         }
         let state = self.checkpoint.shards.entry(shard).or_default();
-        let next = records.last().map(|r| r.number + 1).unwrap_or(first_new);
         state.read_to = state.read_to.max(next);
         self.cursor.insert(shard, next);
         if let Some(wm) = watermark {
@@ -915,6 +922,105 @@ impl Runner {
                 Ok(concat_batches(&schema, &kept)?)
             }
         }
+    }
+
+    /// Kinesis Analytics' input preprocessing: the source's records handed
+    /// to its function (`'preprocessor'`, a function ARN) in KDA's event,
+    /// up to 500 at a time; each answered `Ok` (with new data), `Dropped`
+    /// or `ProcessingFailed` (to the error stream, when new).
+    async fn preprocess(
+        &mut self,
+        shard: u32,
+        created_ms: i64,
+        records: Vec<nuage_streams::Record>,
+        read_to: u64,
+    ) -> Result<Vec<nuage_streams::Record>> {
+        use base64::Engine;
+        let source = &self.job.plan.source;
+        let function = source
+            .option("preprocessor")
+            .unwrap_or_default()
+            .to_string();
+        let invoker = self
+            .job
+            .env
+            .functions
+            .clone()
+            .ok_or_else(|| FlowError::Source("no functions in this process".into()))?;
+        let (name, qualifier) = function_of(&function);
+        let shard_id = nuage_streams::meta::shard_id(shard);
+        let mut kept = Vec::with_capacity(records.len());
+        let mut failed: Vec<(nuage_streams::Record, String)> = Vec::new();
+        for chunk in records.chunks(500) {
+            let event = serde_json::json!({
+                "invocationId": uuid::Uuid::new_v4().to_string(),
+                "applicationArn": source.option("kda.application-arn").unwrap_or_default(),
+                "streamArn": source.option("kda.stream-arn").unwrap_or_default(),
+                "records": chunk.iter().map(|r| serde_json::json!({
+                    "recordId": r.number.to_string(),
+                    "kinesisStreamRecordMetadata": {
+                        "sequenceNumber": nuage_streams::sequence::Prefix::for_records(
+                            created_ms, shard, r.arrival_ms).record_text(r.number),
+                        "partitionKey": r.partition_key,
+                        "shardId": shard_id,
+                        "approximateArrivalTimestamp": r.arrival_ms,
+                    },
+                    "data": base64::engine::general_purpose::STANDARD.encode(&r.data),
+                })).collect::<Vec<_>>(),
+            });
+            let answer = invoker
+                .invoke(&name, qualifier.as_deref(), Bytes::from(event.to_string()))
+                .await
+                .map_err(|e| FlowError::Source(format!("preprocessor {function}: {e}")))?;
+            let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap_or_default();
+            let results: std::collections::HashMap<&str, &serde_json::Value> = answer["records"]
+                .as_array()
+                .map(|all| {
+                    all.iter()
+                        .filter_map(|r| Some((r["recordId"].as_str()?, r)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for record in chunk {
+                let id = record.number.to_string();
+                let result = results.get(id.as_str());
+                match result.and_then(|r| r["result"].as_str()) {
+                    Some("Ok") => {
+                        let data = result
+                            .and_then(|r| r["data"].as_str())
+                            .and_then(|d| base64::engine::general_purpose::STANDARD.decode(d).ok());
+                        match data {
+                            Some(data) => kept.push(nuage_streams::Record {
+                                data: Bytes::from(data),
+                                ..record.clone()
+                            }),
+                            None => failed.push((
+                                record.clone(),
+                                "the preprocessor answered Ok without base64 data".into(),
+                            )),
+                        }
+                    }
+                    Some("Dropped") => {}
+                    other => failed.push((
+                        record.clone(),
+                        format!(
+                            "the preprocessor answered {} for this record",
+                            other.unwrap_or("nothing")
+                        ),
+                    )),
+                }
+            }
+        }
+        let failed: Vec<(nuage_streams::Record, String)> = failed
+            .into_iter()
+            .filter(|(r, _)| r.number >= read_to)
+            .collect();
+        if !failed.is_empty() {
+            let (records, messages): (Vec<_>, Vec<_>) = failed.into_iter().unzip();
+            let which: Vec<(usize, String)> = messages.into_iter().enumerate().collect();
+            self.rejected(&records, &which).await?;
+        }
+        Ok(kept)
     }
 
     /// Records that give no row (not JSON, values that do not fit the

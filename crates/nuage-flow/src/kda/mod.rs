@@ -274,8 +274,29 @@ impl Applications {
         .await
     }
 
-    /// Removes an input's Lambda preprocessor (nuage takes none, so there
-    /// is nothing to remove but the id is checked).
+    /// Adds a Lambda preprocessor to an input.
+    pub async fn add_processing(
+        &self,
+        name: &str,
+        version: i64,
+        id: &str,
+        config: serde_json::Value,
+    ) -> Result<Application> {
+        preprocessor_of(&config)?;
+        self.change(name, version, |app| {
+            let input = app.inputs.iter_mut().find(|i| i.id == id).ok_or_else(|| {
+                FlowError::NotFound(format!(
+                    "Input id {id} is not found in application {}.",
+                    app.name
+                ))
+            })?;
+            input.input.input_processing_configuration = Some(config);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Removes an input's Lambda preprocessor.
     pub async fn delete_processing(
         &self,
         name: &str,
@@ -525,6 +546,20 @@ pub fn bucket_in_arn(arn: &str) -> &str {
     arn.rsplit(':').next().unwrap_or_default()
 }
 
+/// The function an InputProcessingConfiguration names
+/// (`{"InputLambdaProcessor": {"ResourceARN": ..., "RoleARN": ...}}`).
+pub fn preprocessor_of(config: &serde_json::Value) -> Result<String> {
+    config["InputLambdaProcessor"]["ResourceARN"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| {
+            FlowError::InvalidArgument(
+                "InputProcessingConfiguration must name InputLambdaProcessor.ResourceARN (a function ARN)"
+                    .into(),
+            )
+        })
+}
+
 /// Removes the item with `id`; a ResourceNotFoundException when none has it.
 fn remove_by_id<T>(
     items: &mut Vec<T>,
@@ -559,11 +594,8 @@ fn check_input(input: &Input) -> Result<()> {
                 .into(),
         ));
     }
-    if input.input_processing_configuration.is_some() {
-        return Err(FlowError::InvalidArgument(
-            "InputProcessingConfiguration (a Lambda preprocessor) is not supported by nuage yet"
-                .into(),
-        ));
+    if let Some(config) = &input.input_processing_configuration {
+        preprocessor_of(config)?;
     }
     if let Some(schema) = &input.input_schema {
         run::check_schema(schema)?;

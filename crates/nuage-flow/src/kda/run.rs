@@ -286,6 +286,19 @@ pub async fn plans(env: &Env, app: &Application) -> Result<Vec<(String, JobPlan)
     let mut sources: BTreeMap<String, StreamTable> = BTreeMap::new();
     let mut columns: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut source_table = readable(schema_table(&in_app[0], schema)?, &source_stream);
+    if let Some(config) = &input.input.input_processing_configuration {
+        let options = &mut source_table.options;
+        options.insert("preprocessor".into(), super::preprocessor_of(config)?);
+        options.insert("kda.application-arn".into(), app.arn.clone());
+        if let Some(arn) = input
+            .input
+            .kinesis_streams_input
+            .as_ref()
+            .and_then(|k| k.resource_arn.clone())
+        {
+            options.insert("kda.stream-arn".into(), arn);
+        }
+    }
     if let Some(error_output) = app.outputs.iter().find(|o| {
         o.output
             .name

@@ -366,12 +366,15 @@ impl KinesisAnalytics {
                 json!({})
             }
             "AddApplicationInputProcessingConfiguration" => {
-                let _: shapes::AddProcessing = request(format, &body)?;
-                return Err(ApiError::new(
-                    ErrorCode::UnsupportedOperation,
-                    "nuage does not run Lambda preprocessors on application inputs yet; \
-                     transform records with a function that writes to the input stream instead",
-                ));
+                let r: shapes::AddProcessing = request(format, &body)?;
+                apps.add_processing(
+                    &given(r.application_name),
+                    given(r.current_application_version_id),
+                    &given(r.input_id),
+                    given(r.input_processing_configuration),
+                )
+                .await?;
+                json!({})
             }
             "DeleteApplicationInputProcessingConfiguration" => {
                 let r: shapes::DeleteProcessing = request(format, &body)?;
@@ -447,7 +450,8 @@ impl KinesisAnalytics {
         if r.input_processing_configuration.is_some() {
             return Err(ApiError::new(
                 ErrorCode::InvalidArgument,
-                "nuage does not run Lambda preprocessors; discover without InputProcessingConfiguration",
+                "nuage discovers schemas from the records as they are: discover without \
+                 InputProcessingConfiguration (the preprocessor still runs when the application does)",
             ));
         }
         let env = self.apps.env();

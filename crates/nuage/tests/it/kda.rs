@@ -106,8 +106,10 @@ fn output_into_a_stream_is_exactly_once_across_a_crash_mid_firing() {
     server.kill();
 }
 
-/// KDA's LambdaOutput: the counts handed to a Python function in AWS's
-/// event shape, a record it refuses handed over again (`kda_lambda.py`).
+/// KDA's functions (`kda_lambda.py`): LambdaOutput hands the counts to a
+/// Python function in AWS's event shape (a record it refuses comes again);
+/// an input preprocessor turns CSV records into JSON, drops some, and its
+/// ProcessingFailed record reaches error_stream.
 #[test]
 fn a_kda_output_can_be_a_function() {
     crate::require_python("boto3", "boto3");
