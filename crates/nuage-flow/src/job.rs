@@ -333,16 +333,22 @@ impl Runner {
         let mut nexts = Vec::new();
         let follows_clock = self.job.plan.source.option("watermark.follows-clock") == Some("true");
         let mut reads = Vec::new();
+        let share = shard_share(&self.job.plan.source);
         for shard in &meta.shards {
+            if !in_share(share, shard.index) {
+                continue;
+            }
             let state = self.checkpoint.shards.entry(shard.index).or_default();
             if state.finished {
                 continue;
             }
+            // Parents first (those of another share are another job's).
             let parents_done = [shard.parent, shard.adjacent_parent]
                 .into_iter()
                 .flatten()
                 .all(|p| {
                     meta.shards.iter().all(|s| s.index != p)
+                        || !in_share(share, p)
                         || self.checkpoint.shards.get(&p).is_some_and(|s| s.finished)
                 });
             if !parents_done {
@@ -470,8 +476,9 @@ impl Runner {
 
     fn start_positions(&mut self, stream: &nuage_streams::streams::Stream) -> Result<()> {
         let position = StartPosition::of(&self.job.plan.source)?;
+        let share = shard_share(&self.job.plan.source);
         let meta = stream.meta();
-        for shard in &meta.shards {
+        for shard in meta.shards.iter().filter(|s| in_share(share, s.index)) {
             let Some(log) = stream.log(shard.index) else {
                 continue;
             };
@@ -1607,6 +1614,17 @@ fn time_mask(
     keep: impl Fn(i64) -> bool,
 ) -> datafusion::arrow::array::BooleanArray {
     time.iter().map(|t| Some(t.is_some_and(&keep))).collect()
+}
+
+/// `'shard-share' = 'k/N'` (a KDA input with InputParallelism N): the
+/// shards this job reads are those whose index is k modulo N.
+fn shard_share(table: &crate::table::StreamTable) -> Option<(u32, u32)> {
+    let (k, n) = table.option("shard-share")?.split_once('/')?;
+    Some((k.parse().ok()?, n.parse().ok().filter(|n| *n > 0)?))
+}
+
+fn in_share(share: Option<(u32, u32)>, shard: u32) -> bool {
+    share.is_none_or(|(k, n)| shard % n == k)
 }
 
 /// Which rows of a read are new, and where they come from.

@@ -258,12 +258,6 @@ pub async fn plans(env: &Env, app: &Application) -> Result<Vec<(String, JobPlan)
         .first()
         .ok_or_else(|| invalid(format!("Application {} has no input.", app.name)))?;
     let in_app = Application::in_app_streams(&input.input);
-    if in_app.len() > 1 {
-        return Err(invalid(
-            "InputParallelism above 1 is not supported by nuage yet: the engine reads every shard \
-             in parallel already; use Count 1",
-        ));
-    }
     let schema = input
         .input
         .input_schema
@@ -319,16 +313,25 @@ pub async fn plans(env: &Env, app: &Application) -> Result<Vec<(String, JobPlan)
             }
         }
     }
-    columns.insert(
-        engine(&in_app[0]),
-        schema
-            .record_columns
-            .iter()
-            .flatten()
-            .map(|c| engine(c.name.as_deref().unwrap_or_default()))
-            .collect(),
-    );
-    sources.insert(engine(&in_app[0]), source_table);
+    // With InputParallelism N, in-application stream k of N reads the
+    // shards whose index is k modulo N.
+    let input_columns: Vec<String> = schema
+        .record_columns
+        .iter()
+        .flatten()
+        .map(|c| engine(c.name.as_deref().unwrap_or_default()))
+        .collect();
+    for (k, name) in in_app.iter().enumerate() {
+        let mut table = source_table.clone();
+        table.name = engine(name);
+        if in_app.len() > 1 {
+            table
+                .options
+                .insert("shard-share".into(), format!("{k}/{}", in_app.len()));
+        }
+        columns.insert(engine(name), input_columns.clone());
+        sources.insert(engine(name), table);
+    }
     let mut sinks: BTreeMap<String, StreamTable> = BTreeMap::new();
     for stream in &code.streams {
         let key = engine(&stream.name);
@@ -459,14 +462,12 @@ pub async fn plans(env: &Env, app: &Application) -> Result<Vec<(String, JobPlan)
         plan.bound = references.clone();
         plans.push((job_id(app, &pump.name), plan));
     }
-    // The error_stream is written once, by the first pump over the input.
-    let mut seen = false;
+    // The error_stream is written once per in-application input stream,
+    // by the first pump that reads it.
+    let mut seen = std::collections::BTreeSet::new();
     for (_, plan) in plans.iter_mut() {
-        if plan.source.option("error-stream").is_some() {
-            if seen {
-                plan.source.options.remove("error-stream");
-            }
-            seen = true;
+        if plan.source.option("error-stream").is_some() && !seen.insert(plan.source.name.clone()) {
+            plan.source.options.remove("error-stream");
         }
     }
     Ok(plans)

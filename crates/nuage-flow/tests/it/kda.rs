@@ -577,3 +577,87 @@ async fn last_stopped_point_goes_on_where_the_application_stopped_and_now_skips(
     let app = apps.describe("passer").unwrap();
     assert_eq!(app.inputs[0].starting_position.as_deref(), Some("NOW"));
 }
+
+/// InputParallelism 2: the input becomes SOURCE_SQL_STREAM_001 and _002,
+/// each with its share of the shards; a pump per in-application stream,
+/// and every record comes out once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_parallelism_splits_the_shards_between_in_application_streams() {
+    use nuage_flow::kda::model::InputParallelism;
+    let world = world(2).await;
+    world
+        .streams
+        .create("both", 1, StreamMode::Provisioned, BTreeMap::new())
+        .unwrap();
+    let apps = Applications::open(world.flow(), world.env(), &world.data_dir)
+        .await
+        .unwrap();
+    let mut input = ticker_input();
+    input.input_parallelism = Some(InputParallelism { count: Some(2) });
+    let code = r#"
+        CREATE OR REPLACE STREAM "BOTH" (ticker_symbol VARCHAR(4), price DOUBLE);
+        CREATE OR REPLACE PUMP "P1" AS INSERT INTO "BOTH"
+          SELECT STREAM ticker_symbol, price FROM "SOURCE_SQL_STREAM_001";
+        CREATE OR REPLACE PUMP "P2" AS INSERT INTO "BOTH"
+          SELECT STREAM ticker_symbol, price FROM "SOURCE_SQL_STREAM_002";
+    "#;
+    apps.create(
+        "split",
+        None,
+        vec![input],
+        vec![output("BOTH", "both", "JSON")],
+        Vec::new(),
+        code.into(),
+        BTreeMap::new(),
+    )
+    .await
+    .unwrap();
+    let app = apps.describe("split").unwrap();
+    assert_eq!(
+        nuage_flow::kda::model::Application::in_app_streams(&app.inputs[0].input),
+        ["SOURCE_SQL_STREAM_001", "SOURCE_SQL_STREAM_002"]
+    );
+    // 40 records over both shards (explicit hash keys at either end).
+    let entries: Vec<PutEntry> = (0..40u32)
+        .map(|i| PutEntry {
+            partition_key: format!("k{i}"),
+            data: Bytes::from(format!(r#"{{"ticker": "T", "quote": {{"price": {i}}}}}"#)),
+            explicit_hash_key: Some(if i % 2 == 0 { 0 } else { u128::MAX }),
+        })
+        .collect();
+    world.streams.put("tolls", &entries).await.unwrap();
+    apps.start("split", &[("1.1".to_string(), "TRIM_HORIZON".to_string())])
+        .await
+        .unwrap();
+    let mut prices: Vec<u64> = Vec::new();
+    for _ in 0..100 {
+        prices = records(&world, "both")
+            .iter()
+            .map(|r| {
+                serde_json::from_str::<Value>(r).unwrap()["PRICE"]
+                    .as_f64()
+                    .unwrap() as u64
+            })
+            .collect();
+        if prices.len() >= 40 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    prices = records(&world, "both")
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<Value>(r).unwrap()["PRICE"]
+                .as_f64()
+                .unwrap() as u64
+        })
+        .collect();
+    prices.sort();
+    assert_eq!(
+        prices,
+        (0..40).collect::<Vec<u64>>(),
+        "errors: {:?}",
+        apps.errors(&app)
+    );
+}
