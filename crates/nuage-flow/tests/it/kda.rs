@@ -629,30 +629,24 @@ async fn input_parallelism_splits_the_shards_between_in_application_streams() {
     apps.start("split", &[("1.1".to_string(), "TRIM_HORIZON".to_string())])
         .await
         .unwrap();
-    let mut prices: Vec<u64> = Vec::new();
-    for _ in 0..100 {
-        prices = records(&world, "both")
+    let prices_now = || -> Vec<u64> {
+        records(&world, "both")
             .iter()
             .map(|r| {
                 serde_json::from_str::<Value>(r).unwrap()["PRICE"]
                     .as_f64()
                     .unwrap() as u64
             })
-            .collect();
-        if prices.len() >= 40 {
+            .collect()
+    };
+    for _ in 0..100 {
+        if prices_now().len() >= 40 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    prices = records(&world, "both")
-        .iter()
-        .map(|r| {
-            serde_json::from_str::<Value>(r).unwrap()["PRICE"]
-                .as_f64()
-                .unwrap() as u64
-        })
-        .collect();
+    let mut prices = prices_now();
     prices.sort();
     assert_eq!(
         prices,
