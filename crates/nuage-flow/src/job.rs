@@ -747,9 +747,14 @@ impl Runner {
         }))
     }
 
-    /// SESSION and STAGGER: fires the windows that closed by `wm`.
-    async fn fire_keyed(&mut self, wm: i64, stem: &str) -> Result<()> {
-        if let Some(split) = self.keyed_split(wm)? {
+    /// SESSION and STAGGER: fires the windows that closed by `wm` (`closed`
+    /// when already cut).
+    async fn fire_keyed(&mut self, wm: i64, stem: &str, closed: Option<KeyedSplit>) -> Result<()> {
+        let closed = match closed {
+            Some(split) => Some(split),
+            None => self.keyed_split(wm)?,
+        };
+        if let Some(split) = closed {
             self.emit(vec![split.closed], stem).await?;
             self.checkpoint.keyed_fired.extend(split.fired_ends);
             self.pending = if split.waiting.num_rows() > 0 {
@@ -1151,16 +1156,13 @@ impl Runner {
             return Ok(());
         };
         self.job.metrics.watermark.store(wm, Ordering::Relaxed);
-        let keyed = self
-            .job
-            .plan
-            .window
-            .as_ref()
-            .is_some_and(|w| w.kind.is_keyed());
+        // Keyed windows are cut once, here, and fired as cut.
+        let mut closed = None;
         let ready = if self.job.plan.over.is_some() {
             self.over_ready(wm)?
-        } else if keyed {
-            self.keyed_split(wm)?.is_some()
+        } else if self.keyed() {
+            closed = self.keyed_split(wm)?;
+            closed.is_some()
         } else {
             !self.updates.is_empty()
                 || self
@@ -1186,7 +1188,19 @@ impl Runner {
             updates: self.updates.iter().copied().collect(),
         });
         self.save()?;
+        if closed.is_some() {
+            return self.fire_keyed(wm, &stem, closed).await;
+        }
         self.fire_upto(wm, &stem).await
+    }
+
+    /// Whether the job's window is SESSION or STAGGER.
+    fn keyed(&self) -> bool {
+        self.job
+            .plan
+            .window
+            .as_ref()
+            .is_some_and(|w| w.kind.is_keyed())
     }
 
     /// Emits every window ending by `wm` in one statement whose files are
@@ -1195,14 +1209,8 @@ impl Runner {
         if self.job.plan.over.is_some() {
             return self.fire_over(wm, stem).await;
         }
-        if self
-            .job
-            .plan
-            .window
-            .as_ref()
-            .is_some_and(|w| w.kind.is_keyed())
-        {
-            return self.fire_keyed(wm, stem).await;
+        if self.keyed() {
+            return self.fire_keyed(wm, stem, None).await;
         }
         let ready: Vec<i64> = self
             .buckets
@@ -1350,7 +1358,6 @@ impl Runner {
         rows: &[RecordBatch],
     ) -> Result<()> {
         let name = table.stream_name()?;
-        let rows = &sink_rows(table, rows)?;
         let delivery = self
             .job
             .env
@@ -1365,15 +1372,14 @@ impl Runner {
                  can only write to a DirectPut delivery stream"
             )));
         }
-        let mut records = Vec::new();
-        for batch in rows {
-            let text = encode_lines(table, batch)?;
-            records.extend(
-                text.split_inclusive(|b| *b == b'\n')
-                    .filter(|l| l.len() > 1)
-                    .map(Bytes::copy_from_slice),
-            );
-        }
+        let records: Vec<Bytes> = sink_records(table, rows)?
+            .into_iter()
+            .map(|(data, _)| {
+                let mut line = data.to_vec();
+                line.push(b'\n');
+                Bytes::from(line)
+            })
+            .collect();
         for chunk in records.chunks(500) {
             delivery
                 .put(chunk)
@@ -1403,17 +1409,10 @@ impl Runner {
             .as_ref()
             .ok_or_else(|| FlowError::Sink("no functions in this process".into()))?;
         let (name, qualifier) = function_of(&function);
-        let rows = sink_rows(table, rows)?;
-        let mut records: Vec<(String, Bytes)> = Vec::new();
-        for batch in &rows {
-            let text = encode_lines(table, batch)?;
-            for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                records.push((
-                    uuid::Uuid::new_v4().to_string(),
-                    Bytes::copy_from_slice(line),
-                ));
-            }
-        }
+        let records: Vec<(String, Bytes)> = sink_records(table, rows)?
+            .into_iter()
+            .map(|(data, _)| (uuid::Uuid::new_v4().to_string(), data))
+            .collect();
         let application = table.option("kda.application-arn").unwrap_or_default();
         for chunk in records.chunks(500) {
             let mut pending: Vec<&(String, Bytes)> = chunk.iter().collect();
@@ -1469,26 +1468,14 @@ impl Runner {
         rows: &[RecordBatch],
     ) -> Result<()> {
         let name = table.stream_name()?;
-        let rows = &sink_rows(table, rows)?;
-        let mut entries = Vec::new();
-        for batch in rows {
-            let text = encode_lines(table, batch)?;
-            let keys = partition_keys(table, batch);
-            for (i, line) in text
-                .split(|b| *b == b'\n')
-                .filter(|l| !l.is_empty())
-                .enumerate()
-            {
-                entries.push(PutEntry {
-                    partition_key: keys
-                        .as_ref()
-                        .map(|k| k[i].clone())
-                        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-                    data: Bytes::copy_from_slice(line),
-                    explicit_hash_key: None,
-                });
-            }
-        }
+        let mut entries: Vec<PutEntry> = sink_records(table, rows)?
+            .into_iter()
+            .map(|(data, key)| PutEntry {
+                partition_key: key.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                data,
+                explicit_hash_key: None,
+            })
+            .collect();
         if let Some(ends) = &self.redo {
             entries = self.not_yet_put(&name, ends, entries)?;
         }
@@ -1853,6 +1840,31 @@ fn encode_lines(table: &crate::table::StreamTable, batch: &RecordBatch) -> Resul
     writer.write(batch)?;
     writer.finish()?;
     Ok(writer.into_inner())
+}
+
+/// A firing's rows as the sink's records, one per row: named as its
+/// columns, in its format ([`encode_lines`], without the newline), each
+/// with the partition key its PARTITIONED BY columns give, if it has them.
+fn sink_records(
+    table: &crate::table::StreamTable,
+    rows: &[RecordBatch],
+) -> Result<Vec<(Bytes, Option<String>)>> {
+    let mut records = Vec::new();
+    for batch in &sink_rows(table, rows)? {
+        let text = encode_lines(table, batch)?;
+        let keys = partition_keys(table, batch);
+        for (i, line) in text
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .enumerate()
+        {
+            records.push((
+                Bytes::copy_from_slice(line),
+                keys.as_ref().map(|k| k[i].clone()),
+            ));
+        }
+    }
+    Ok(records)
 }
 
 /// Rows named as the sink's columns: an INSERT maps the SELECT's columns

@@ -263,18 +263,6 @@ impl Flow {
             .cloned()
     }
 
-    /// The figures of a running job: events in, out, and its watermark (ms).
-    pub fn figures(&self, id: &str) -> Option<(u64, u64, Option<i64>)> {
-        let running = self.lock();
-        let m = &running.get(id)?.metrics;
-        let wm = m.watermark.load(Ordering::Relaxed);
-        Some((
-            m.events_in.load(Ordering::Relaxed),
-            m.events_out.load(Ordering::Relaxed),
-            (wm != i64::MIN).then_some(wm / 1_000_000),
-        ))
-    }
-
     /// Server shutdown: every job saves its checkpoint and stays RUNNING in
     /// the catalog, to resume at the next start.
     pub async fn shutdown(&self) {

@@ -108,6 +108,27 @@ impl Connection {
         self
     }
 
+    /// CreateStream, then waits until the stream is ACTIVE.
+    pub async fn create_stream(&mut self, stream: &str, shards: u32) -> anyhow::Result<()> {
+        self.json(
+            "CreateStream",
+            serde_json::json!({"StreamName": stream, "ShardCount": shards}),
+        )
+        .await?;
+        loop {
+            let summary = self
+                .json(
+                    "DescribeStreamSummary",
+                    serde_json::json!({"StreamName": stream}),
+                )
+                .await?;
+            if summary["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE" {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// One call with a ready body; the response body, or the AWS error as
     /// `Type: message`.
     pub async fn call(&mut self, operation: &str, body: Bytes) -> anyhow::Result<Bytes> {

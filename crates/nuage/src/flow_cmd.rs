@@ -176,11 +176,11 @@ async fn preview(
     sink: nuage_flow::StreamTable,
 ) -> Result<()> {
     let metastore = session.shared().metastore.clone();
-    let mut server = connect(data_dir).await?;
     let endpoint = serving_endpoint(data_dir)?;
-    let mut kinesis = Connection::open(&endpoint).await?;
+    let mut server = open(data_dir, &endpoint).await?.flow();
+    let mut kinesis = open(data_dir, &endpoint).await?;
     let stream = sink.stream_name()?;
-    crate::bench::create_stream(&mut kinesis, &stream, 1).await?;
+    kinesis.create_stream(&stream, 1).await?;
     metastore.create_table(&sink.to_catalog("nuage"), false)?;
     let statement = format!(
         "INSERT INTO {}.{} {}",
@@ -309,18 +309,9 @@ async fn show_rows(
     }
 }
 
-/// The endpoint of the server running on this data dir.
+/// The endpoint of the server running on this data dir, from the note
+/// `nuage serve` leaves there.
 fn serving_endpoint(data_dir: &Path) -> Result<String> {
-    let note = std::fs::read(data_dir.join(nuage_server::SERVING_FILE))?;
-    serde_json::from_slice::<Value>(&note)
-        .ok()
-        .and_then(|v| v["endpoint"].as_str().map(str::to_string))
-        .ok_or_else(|| anyhow!("{} names no endpoint", nuage_server::SERVING_FILE))
-}
-
-/// The server of this data dir, from the note `nuage serve` leaves there.
-async fn connect(data_dir: &Path) -> Result<Connection> {
-    let note = data_dir.join(nuage_server::SERVING_FILE);
     let start_one = || {
         anyhow!(
             "continuous jobs run inside `nuage serve`, and none is running for data dir {}: \
@@ -329,15 +320,28 @@ async fn connect(data_dir: &Path) -> Result<Connection> {
             data_dir.display()
         )
     };
-    let text = std::fs::read(&note).map_err(|_| start_one())?;
-    let endpoint = serde_json::from_slice::<Value>(&text)
+    let text = std::fs::read(data_dir.join(nuage_server::SERVING_FILE)).map_err(|_| start_one())?;
+    serde_json::from_slice::<Value>(&text)
         .ok()
         .and_then(|v| v["endpoint"].as_str().map(str::to_string))
-        .ok_or_else(start_one)?;
-    Ok(Connection::open(&endpoint)
-        .await
-        .map_err(|_| start_one())?
-        .flow())
+        .ok_or_else(start_one)
+}
+
+/// A connection to the server at `endpoint` (Kinesis; `.flow()` for jobs).
+async fn open(data_dir: &Path, endpoint: &str) -> Result<Connection> {
+    Connection::open(endpoint).await.map_err(|_| {
+        anyhow!(
+            "the nuage serve of data dir {} does not answer at {endpoint}: start it again \
+             (nuage --data-dir {} serve) and run the statement again",
+            data_dir.display(),
+            data_dir.display()
+        )
+    })
+}
+
+/// The continuous-SQL service of the server of this data dir.
+async fn connect(data_dir: &Path) -> Result<Connection> {
+    Ok(open(data_dir, &serving_endpoint(data_dir)?).await?.flow())
 }
 
 async fn call(server: &mut Connection, operation: &str, body: Value) -> Result<Value> {

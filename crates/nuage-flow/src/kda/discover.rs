@@ -9,9 +9,7 @@
 
 use serde_json::Value;
 
-use super::model::{
-    CsvMapping, JsonMapping, MappingParameters, RecordColumn, RecordFormat, SourceSchema,
-};
+use super::model::{RecordColumn, RecordFormat, SourceSchema};
 use crate::error::{FlowError, Result};
 use crate::job::Env;
 
@@ -251,15 +249,7 @@ fn infer(raw: Vec<String>) -> Result<Discovered> {
                         .collect(),
                 );
             }
-            schema_format = RecordFormat {
-                record_format_type: Some("JSON".into()),
-                mapping_parameters: Some(MappingParameters {
-                    json: Some(JsonMapping {
-                        record_row_path: Some("$".into()),
-                    }),
-                    csv: None,
-                }),
-            };
+            schema_format = RecordFormat::json("$");
         }
         None => {
             for line in &raw {
@@ -276,16 +266,7 @@ fn infer(raw: Vec<String>) -> Result<Discovered> {
                 }
                 parsed.push(fields.iter().map(|f| f.to_string()).collect());
             }
-            schema_format = RecordFormat {
-                record_format_type: Some("CSV".into()),
-                mapping_parameters: Some(MappingParameters {
-                    json: None,
-                    csv: Some(CsvMapping {
-                        record_row_delimiter: Some("\n".into()),
-                        record_column_delimiter: Some(",".into()),
-                    }),
-                }),
-            };
+            schema_format = RecordFormat::csv("\n", ",");
         }
     }
     let record_columns = columns

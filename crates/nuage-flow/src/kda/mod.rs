@@ -222,9 +222,9 @@ impl Applications {
         if app.status == RUNNING {
             // Plan first: a change the running application cannot take is
             // refused and the application runs on unchanged.
-            run::plans(&self.env, &app).await?;
+            let plans = run::plans(&self.env, &app).await?;
             self.halt(&before).await;
-            self.launch(&app, None).await?;
+            self.run(plans, None)?;
         }
         self.save(&app)?;
         Ok(app)
@@ -442,6 +442,16 @@ impl Applications {
             }
             other => other,
         })?;
+        self.run(plans, position)
+    }
+
+    /// Runs an application's plans, each from `position` (None: from its
+    /// checkpoint).
+    fn run(
+        &self,
+        plans: Vec<(String, crate::plan::JobPlan)>,
+        position: Option<&str>,
+    ) -> Result<()> {
         for (id, mut plan) in plans {
             let initpos = match position {
                 Some("TRIM_HORIZON") => {
@@ -520,14 +530,6 @@ impl Applications {
         run::job_ids(app)
             .iter()
             .filter_map(|id| self.flow.error(id).map(|e| format!("{id}: {e}")))
-            .collect()
-    }
-
-    /// Records in, out, per pump job.
-    pub fn figures(&self, app: &Application) -> Vec<(String, u64, u64)> {
-        run::job_ids(app)
-            .into_iter()
-            .filter_map(|id| self.flow.figures(&id).map(|(i, o, _)| (id, i, o)))
             .collect()
     }
 

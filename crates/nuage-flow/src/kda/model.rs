@@ -63,6 +63,35 @@ pub struct RecordFormat {
     pub mapping_parameters: Option<MappingParameters>,
 }
 
+impl RecordFormat {
+    /// JSON records, rows at `row_path` (`$`: the record is the row).
+    pub fn json(row_path: &str) -> RecordFormat {
+        RecordFormat {
+            record_format_type: Some("JSON".into()),
+            mapping_parameters: Some(MappingParameters {
+                json: Some(JsonMapping {
+                    record_row_path: Some(row_path.into()),
+                }),
+                csv: None,
+            }),
+        }
+    }
+
+    /// CSV records with these delimiters.
+    pub fn csv(row_delimiter: &str, column_delimiter: &str) -> RecordFormat {
+        RecordFormat {
+            record_format_type: Some("CSV".into()),
+            mapping_parameters: Some(MappingParameters {
+                json: None,
+                csv: Some(CsvMapping {
+                    record_row_delimiter: Some(row_delimiter.into()),
+                    record_column_delimiter: Some(column_delimiter.into()),
+                }),
+            }),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RecordColumn {

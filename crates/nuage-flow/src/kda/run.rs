@@ -11,6 +11,7 @@ use nuage_catalog::HiveType;
 
 use super::dialect::{self, ROWTIME};
 use super::model::{Application, SourceSchema};
+use super::name_in_arn;
 use crate::error::{FlowError, Result};
 use crate::job::Env;
 use crate::plan::{self, JobPlan, Tables};
@@ -243,13 +244,6 @@ impl Tables for PumpTables<'_> {
     }
 }
 
-fn name_from_arn(arn: &str) -> String {
-    arn.rsplit_once('/')
-        .map(|(_, n)| n)
-        .unwrap_or(arn)
-        .to_string()
-}
-
 /// One plan per pump, with the streams they need made.
 pub async fn plans(env: &Env, app: &Application) -> Result<Vec<(String, JobPlan)>> {
     let code = dialect::parse(&app.code)?;
@@ -263,14 +257,15 @@ pub async fn plans(env: &Env, app: &Application) -> Result<Vec<(String, JobPlan)
         .input_schema
         .as_ref()
         .ok_or_else(|| invalid("the input has no InputSchema"))?;
-    let source_stream = name_from_arn(
+    let source_stream = name_in_arn(
         input
             .input
             .kinesis_streams_input
             .as_ref()
             .and_then(|k| k.resource_arn.as_deref())
             .unwrap_or_default(),
-    );
+    )
+    .to_string();
     env.streams.get(&source_stream).map_err(|_| {
         invalid(format!(
             "the input stream {source_stream} does not exist: create it, then start the application"
@@ -303,7 +298,7 @@ pub async fn plans(env: &Env, app: &Application) -> Result<Vec<(String, JobPlan)
             Some(k) => {
                 source_table.options.insert(
                     "error-stream".into(),
-                    name_from_arn(k.resource_arn.as_deref().unwrap_or_default()),
+                    name_in_arn(k.resource_arn.as_deref().unwrap_or_default()).to_string(),
                 );
             }
             None => {
@@ -350,12 +345,13 @@ pub async fn plans(env: &Env, app: &Application) -> Result<Vec<(String, JobPlan)
         };
         let (sink, readable_from) = match output.map(|o| &o.output) {
             Some(o) if o.kinesis_streams_output.is_some() => {
-                let target = name_from_arn(
+                let target = name_in_arn(
                     o.kinesis_streams_output
                         .as_ref()
                         .and_then(|k| k.resource_arn.as_deref())
                         .unwrap_or_default(),
-                );
+                )
+                .to_string();
                 env.streams.get(&target).map_err(|_| {
                     invalid(format!(
                         "output {}: stream {target} does not exist: create it, then start the application",
@@ -366,12 +362,13 @@ pub async fn plans(env: &Env, app: &Application) -> Result<Vec<(String, JobPlan)
                 (sink, Some((target, format)))
             }
             Some(o) if o.kinesis_firehose_output.is_some() => {
-                let target = name_from_arn(
+                let target = name_in_arn(
                     o.kinesis_firehose_output
                         .as_ref()
                         .and_then(|k| k.resource_arn.as_deref())
                         .unwrap_or_default(),
-                );
+                )
+                .to_string();
                 (declared_table(stream, "firehose", &target, format)?, None)
             }
             Some(o) => {
@@ -402,8 +399,7 @@ pub async fn plans(env: &Env, app: &Application) -> Result<Vec<(String, JobPlan)
             }
         };
         if let Some((target, "json")) = readable_from {
-            let mut table = declared_table(stream, "kinesis", &target, "json")?;
-            table.options.remove("connector");
+            let table = declared_table(stream, "kinesis", &target, "json")?;
             sources.insert(key.clone(), readable(table, &target));
             columns.insert(
                 key.clone(),

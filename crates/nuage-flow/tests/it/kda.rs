@@ -9,8 +9,7 @@ use bytes::Bytes;
 use nuage_flow::kda::Applications;
 use nuage_flow::kda::dialect;
 use nuage_flow::kda::model::{
-    DestinationSchema, Input, JsonMapping, MappingParameters, Output, RecordColumn, RecordFormat,
-    ResourceRole, SourceSchema,
+    DestinationSchema, Input, Output, RecordColumn, RecordFormat, ResourceRole, SourceSchema,
 };
 use nuage_streams::{PutEntry, StreamMode};
 use serde_json::Value;
@@ -35,15 +34,7 @@ fn ticker_input() -> Input {
             role_arn: Some(ROLE.into()),
         }),
         input_schema: Some(SourceSchema {
-            record_format: Some(RecordFormat {
-                record_format_type: Some("JSON".into()),
-                mapping_parameters: Some(MappingParameters {
-                    json: Some(JsonMapping {
-                        record_row_path: Some("$".into()),
-                    }),
-                    csv: None,
-                }),
-            }),
+            record_format: Some(RecordFormat::json("$")),
             record_encoding: Some("UTF-8".into()),
             record_columns: Some(vec![
                 column("TICKER_SYMBOL", "$.ticker", "VARCHAR(4)"),
@@ -285,7 +276,7 @@ async fn a_tumbling_count_over_rowtime_counts_every_record_once_and_bad_ones_rea
 /// of its ticker's rows in the last minute, and its company's name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reference_data_joins_and_sliding_windows_run_per_row() {
-    use nuage_flow::kda::model::{CsvMapping, ReferenceDataSource, S3Reference};
+    use nuage_flow::kda::model::{ReferenceDataSource, S3Reference};
     let world = world(1).await;
     world
         .streams
@@ -333,16 +324,7 @@ async fn reference_data_joins_and_sliding_windows_run_per_row() {
                     reference_role_arn: Some(ROLE.into()),
                 }),
                 reference_schema: Some(SourceSchema {
-                    record_format: Some(RecordFormat {
-                        record_format_type: Some("CSV".into()),
-                        mapping_parameters: Some(MappingParameters {
-                            json: None,
-                            csv: Some(CsvMapping {
-                                record_row_delimiter: Some("\n".into()),
-                                record_column_delimiter: Some(",".into()),
-                            }),
-                        }),
-                    }),
+                    record_format: Some(RecordFormat::csv("\n", ",")),
                     record_encoding: Some("UTF-8".into()),
                     record_columns: Some(vec![
                         column("Ticker", "", "VARCHAR(4)"),

@@ -130,7 +130,7 @@ pub async fn run(config: &nuage_common::Config, b: FlowBench) -> anyhow::Result<
     let pid = std::process::id();
     let stream = format!("bench_flow_{pid}");
     let mut kinesis = Connection::open(&b.endpoint).await?;
-    super::create_stream(&mut kinesis, &stream, b.shards).await?;
+    kinesis.create_stream(&stream, b.shards).await?;
 
     // The events: each shard gets its events in time order from one
     // connection (explicit hash keys), as a producer per shard would.
@@ -285,7 +285,7 @@ pub async fn run(config: &nuage_common::Config, b: FlowBench) -> anyhow::Result<
 /// ends: the clock moves the watermark).
 async fn kda(b: &FlowBench, stream: &str, mut kinesis: Connection) -> anyhow::Result<ExitCode> {
     let output = format!("{stream}_out");
-    super::create_stream(&mut kinesis, &output, 1).await?;
+    kinesis.create_stream(&output, 1).await?;
     let arn = |name: &str| format!("arn:aws:kinesis:us-east-1:000000000000:stream/{name}");
     let role = "arn:aws:iam::000000000000:role/bench";
     let mut kda = Connection::open(&b.endpoint).await?.kinesis_analytics();

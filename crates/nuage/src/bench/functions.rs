@@ -211,7 +211,7 @@ pub async fn run(b: FunctionsBench) -> anyhow::Result<ExitCode> {
 async fn mapping_throughput(b: &FunctionsBench, lambda: &Lambda) -> anyhow::Result<()> {
     let stream = format!("bench-fn-{}", std::process::id());
     let mut kinesis = Connection::open(&b.endpoint).await?;
-    super::create_stream(&mut kinesis, &stream, b.shards).await?;
+    kinesis.create_stream(&stream, b.shards).await?;
     let data = base64::engine::general_purpose::STANDARD.encode(vec![b'x'; b.record_bytes]);
     let started = Instant::now();
     let mut put = 0;

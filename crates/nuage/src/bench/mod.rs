@@ -50,27 +50,3 @@ pub async fn run(config: &nuage_common::Config, args: BenchArgs) -> anyhow::Resu
         BenchWhat::Flow(b) => flow::run(config, b).await,
     }
 }
-
-/// Creates a stream and waits until it is ACTIVE.
-pub(crate) async fn create_stream(
-    kinesis: &mut crate::client::Connection,
-    stream: &str,
-    shards: u32,
-) -> anyhow::Result<()> {
-    use serde_json::json;
-    kinesis
-        .json(
-            "CreateStream",
-            json!({"StreamName": stream, "ShardCount": shards}),
-        )
-        .await?;
-    loop {
-        let summary = kinesis
-            .json("DescribeStreamSummary", json!({"StreamName": stream}))
-            .await?;
-        if summary["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE" {
-            return Ok(());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
