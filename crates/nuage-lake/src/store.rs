@@ -307,10 +307,29 @@ impl Lake {
 
     /// Reads one object whole.
     pub async fn get_bytes(&self, from: &Location) -> Result<bytes::Bytes> {
+        Ok(self.get_object(from).await?.bytes().await?)
+    }
+
+    /// Reads the first `max` bytes of one object (all of it when smaller),
+    /// without reading the rest.
+    pub async fn get_head(&self, from: &Location, max: usize) -> Result<bytes::Bytes> {
+        let mut stream = self.get_object(from).await?.into_stream();
+        let mut out = bytes::BytesMut::new();
+        while out.len() < max {
+            match stream.try_next().await? {
+                Some(chunk) => out.extend_from_slice(&chunk),
+                None => break,
+            }
+        }
+        out.truncate(max);
+        Ok(out.freeze())
+    }
+
+    async fn get_object(&self, from: &Location) -> Result<object_store::GetResult> {
         self.check_bucket(from)?;
         let (store, path) = self.store_for(from)?;
         match store.get(&path).await {
-            Ok(result) => Ok(result.bytes().await?),
+            Ok(result) => Ok(result),
             Err(object_store::Error::NotFound { .. }) => Err(LakeError::NotFound(from.to_string())),
             Err(e) => Err(e.into()),
         }

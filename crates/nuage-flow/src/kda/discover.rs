@@ -16,6 +16,9 @@ use crate::job::Env;
 /// Records sampled at most.
 const SAMPLES: usize = 100;
 
+/// Bytes of a lake object read for its samples at most.
+const SAMPLE_BYTES: usize = 1024 * 1024;
+
 pub struct Discovered {
     pub schema: SourceSchema,
     /// Each sample's values as the schema reads them.
@@ -69,12 +72,20 @@ pub async fn from_object(env: &Env, bucket_arn: &str, key: &str) -> Result<Disco
     let bucket = super::bucket_in_arn(bucket_arn);
     let location = nuage_lake::Location::parse(&format!("s3://{bucket}/{key}"))
         .map_err(|e| FlowError::InvalidArgument(e.to_string()))?;
-    let bytes =
-        env.lake.get_bytes(&location).await.map_err(|e| {
-            FlowError::InvalidArgument(format!("cannot read s3://{bucket}/{key}: {e}"))
-        })?;
+    // The samples are the first lines: read no more than they can need.
+    let bytes = env
+        .lake
+        .get_head(&location, SAMPLE_BYTES)
+        .await
+        .map_err(|e| FlowError::InvalidArgument(format!("cannot read s3://{bucket}/{key}: {e}")))?;
     let text = String::from_utf8_lossy(&bytes);
-    let raw: Vec<String> = text
+    let complete = if bytes.len() == SAMPLE_BYTES {
+        // The last line may be cut.
+        text.rsplit_once('\n').map_or("", |(head, _)| head)
+    } else {
+        &text
+    };
+    let raw: Vec<String> = complete
         .lines()
         .filter(|l| !l.trim().is_empty())
         .take(SAMPLES)

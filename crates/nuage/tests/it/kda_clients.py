@@ -63,6 +63,15 @@ assert columns["amount"]["SqlType"] == "REAL", columns
 assert columns["station"]["SqlType"].startswith("VARCHAR("), columns
 assert set(found["RawInputRecords"]) <= {e.strip() for e in events} | {"not json at all"}, set(found["RawInputRecords"]) - {e.strip() for e in events}
 assert len(found["ParsedInputRecords"][0]) == len(columns)
+# The same from a lake object (through S3), as for reference data.
+s3 = client("s3", endpoint)
+s3.create_bucket(Bucket="samples")
+s3.put_object(Bucket="samples", Key="tolls.json", Body="\n".join(events[:50]).encode())
+from_object = kda.discover_input_schema(
+    S3Configuration={"RoleARN": ROLE, "BucketARN": "arn:aws:s3:::samples", "FileKey": "tolls.json"}
+)
+assert from_object["InputSchema"]["RecordColumns"] == found["InputSchema"]["RecordColumns"], from_object
+assert from_object["RawInputRecords"] == events[:50]
 schema = found["InputSchema"]
 # Our own column list (in the order the SQL expects), with the discovered mappings.
 schema["RecordColumns"] = [
