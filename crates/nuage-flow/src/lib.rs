@@ -20,6 +20,7 @@
 
 pub mod ddl;
 pub mod error;
+pub mod interval;
 mod job;
 pub mod jobs;
 pub mod kda;

@@ -32,6 +32,8 @@ pub struct JobPlan {
     pub window: Option<Window>,
     /// An OVER aggregation (without a window TVF).
     pub over: Option<crate::over::Over>,
+    /// An interval join of the source with a second stream.
+    pub join: Option<crate::interval::IntervalJoin>,
     /// The statement with its TVF replaced by [`WINDOW_INPUT`].
     pub insert_text: String,
     /// Its SELECT alone (for stream sinks).
@@ -200,28 +202,37 @@ pub fn plan_with(tables: &dyn Tables, database: &str, statement: &str) -> Result
             }
         }
     }
-    let source = match sources.len() {
+    for source in &sources {
+        if source.connector() != "kinesis" {
+            return Err(FlowError::Invalid(format!(
+                "{} is a '{}' table, which can only be written: read streams through 'kinesis' tables",
+                source.name,
+                source.connector()
+            )));
+        }
+    }
+    let (source, join) = match sources.len() {
         0 => return Ok(None),
-        1 => sources.remove(0),
+        1 => (sources.remove(0), None),
+        2 if rewritten.window.is_none() => {
+            let other = sources.remove(1);
+            let source = sources.remove(0);
+            let join = crate::interval::find(query, database, &source, &other)?;
+            (source, Some(join))
+        }
         _ => {
             return Err(FlowError::Unsupported(format!(
-                "a job reads one stream for now, and this statement reads {}: joins of two streams \
-                 (interval joins) are not supported yet; join a stream with lake tables instead",
+                "this statement reads the streams {}: a job reads one stream, or joins two by \
+                 their time attributes without a window function (an interval join); window \
+                 joins and joins of more streams are not supported",
                 sources
                     .iter()
                     .map(|s| s.name.as_str())
                     .collect::<Vec<_>>()
-                    .join(" and ")
+                    .join(", ")
             )));
         }
     };
-    if source.connector() != "kinesis" {
-        return Err(FlowError::Invalid(format!(
-            "{} is a '{}' table, which can only be written: read streams through 'kinesis' tables",
-            source.name,
-            source.connector()
-        )));
-    }
     if let Some(w) = &rewritten.window {
         let Some(wm) = &source.watermark else {
             return Err(FlowError::Invalid(format!(
@@ -243,6 +254,13 @@ pub fn plan_with(tables: &dyn Tables, database: &str, statement: &str) -> Result
     } else {
         None
     };
+    if join.is_some() && over.is_some() {
+        return Err(FlowError::Unsupported(
+            "an OVER aggregation over an interval join is not supported: write the join's rows \
+             to a stream, and aggregate that stream in a second job"
+                .into(),
+        ));
+    }
     if rewritten.window.is_none()
         && over.is_none()
         && let SetExpr::Select(select) = query.body.as_ref()
@@ -290,6 +308,7 @@ pub fn plan_with(tables: &dyn Tables, database: &str, statement: &str) -> Result
             query.to_string()
         },
         over,
+        join,
         insert_text: rewritten.text,
         sink,
         bound: Vec::new(),
@@ -316,6 +335,25 @@ impl JobPlan {
                     .option("scan.watermark.idle-timeout")
                     .map(|t| format!(" (idle after {t})"))
                     .unwrap_or_default()
+            ));
+        }
+        if let Some(join) = &self.join {
+            let other = &join.other;
+            lines.push(format!(
+                "Source: kinesis stream {} ({} format), table {}.{}",
+                other.stream_name().unwrap_or_default(),
+                other.option("format").unwrap_or("json"),
+                other.database,
+                other.name
+            ));
+            lines.push(format!(
+                "  IntervalJoin: {} - {} within [{} ms, {} ms]; each round joins the new rows \
+                 of either side with the other side's rows; a row is kept until the other \
+                 side's watermark passes its bound",
+                join.times[0],
+                join.times[1],
+                join.lower / 1_000_000,
+                join.upper / 1_000_000
             ));
         }
         if let Some(over) = &self.over {

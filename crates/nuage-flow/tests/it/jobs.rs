@@ -59,7 +59,7 @@ impl World {
         Flow::open(self.env(), &self.data_dir).unwrap()
     }
 
-    async fn sql(&mut self, text: &str) -> Vec<Vec<String>> {
+    pub(crate) async fn sql(&mut self, text: &str) -> Vec<Vec<String>> {
         let mut rows = Vec::new();
         if let Output::Rows(mut stream) = self.session.execute(text).await.unwrap() {
             while let Some(batch) = stream.next().await {
@@ -92,7 +92,7 @@ impl World {
     }
 
     /// A Flink CREATE TABLE into the catalog, as `nuage sql` does it.
-    fn create(&self, sql: &str) {
+    pub(crate) fn create(&self, sql: &str) {
         let table = nuage_flow::ddl::parse_create(sql, "default")
             .unwrap()
             .unwrap()
@@ -136,7 +136,7 @@ const COUNTS_TABLE: &str = "CREATE TABLE counts (station STRING, window_start TI
 const ALL_COUNTS: &str =
     "SELECT station, window_start, vehicles FROM counts ORDER BY window_start, station";
 
-async fn wait_rows(world: &mut World, sql: &str, n: usize) -> Vec<Vec<String>> {
+pub(crate) async fn wait_rows(world: &mut World, sql: &str, n: usize) -> Vec<Vec<String>> {
     for _ in 0..200 {
         let rows = world.sql(sql).await;
         if rows.len() >= n {
@@ -147,7 +147,7 @@ async fn wait_rows(world: &mut World, sql: &str, n: usize) -> Vec<Vec<String>> {
     world.sql(sql).await
 }
 
-fn rows(expected: &[&[&str]]) -> Vec<Vec<String>> {
+pub(crate) fn rows(expected: &[&[&str]]) -> Vec<Vec<String>> {
     expected
         .iter()
         .map(|r| r.iter().map(|s| s.to_string()).collect())

@@ -3,5 +3,6 @@
 
 mod ddl;
 mod jobs;
+mod joins;
 mod kda;
 mod window;

@@ -30,6 +30,8 @@ use crate::error::{FlowError, Result};
 use crate::plan::{JobPlan, Sink, WINDOW_INPUT};
 use crate::source::{Decoded, Decoder, Record, StartPosition, parse_duration};
 
+mod join;
+
 const READ_RECORDS: usize = 10_000;
 const READ_BYTES: usize = 8 * 1024 * 1024;
 const OUTPUT_TABLE: &str = "__flow_output";
@@ -110,6 +112,14 @@ struct Checkpoint {
     #[serde(default)]
     intent: Option<Intent>,
     shards: BTreeMap<u32, ShardState>,
+    /// An interval join's second stream: its shards.
+    #[serde(default)]
+    joined: BTreeMap<u32, ShardState>,
+    /// An interval join: each side's watermark after the last round. A
+    /// new row behind its side's is late (the other side's rows it could
+    /// match may be gone).
+    #[serde(default)]
+    join_watermarks: [Option<i64>; 2],
     /// Windows ending at or before this (+1 ms) have fired (ns).
     fired: Option<i64>,
     /// SESSION and STAGGER: per key, the end of its last fired window (a
@@ -136,9 +146,42 @@ pub(crate) struct Job {
     pub metrics: Arc<Metrics>,
 }
 
+/// One stream a job reads (an interval join reads two): its table, and
+/// where its shards' reading stands.
+struct Side {
+    table: crate::table::StreamTable,
+    decoder: Decoder,
+    /// When each shard last gave a record.
+    active: BTreeMap<u32, Instant>,
+    /// The next record to read per shard (from `replay_from` after a start).
+    cursor: BTreeMap<u32, u64>,
+    idle_timeout: Option<Duration>,
+}
+
+impl Side {
+    fn new(table: &crate::table::StreamTable) -> Result<Side> {
+        let idle_timeout = match table.option("scan.watermark.idle-timeout") {
+            Some(text) => Some(parse_duration(text).ok_or_else(|| {
+                FlowError::Invalid(format!(
+                    "'scan.watermark.idle-timeout' = '{text}' is not a duration (e.g. '5 s', '1 min')"
+                ))
+            })?),
+            None => None,
+        };
+        Ok(Side {
+            table: table.clone(),
+            decoder: Decoder::new(table)?,
+            active: BTreeMap::new(),
+            cursor: BTreeMap::new(),
+            idle_timeout,
+        })
+    }
+}
+
 struct Runner {
     job: Job,
-    decoder: Decoder,
+    /// The source, and an interval join's second stream.
+    sides: Vec<Side>,
     session: Session,
     checkpoint: Checkpoint,
     /// Open windows' rows by window end (ns).
@@ -151,15 +194,12 @@ struct Runner {
     updates: BTreeSet<i64>,
     /// The allowed lateness (ns; 0: none).
     lateness: i64,
-    /// When each shard last gave a record.
-    active: BTreeMap<u32, Instant>,
-    /// The next record to read per shard (from `replay_from` after a start).
-    cursor: BTreeMap<u32, u64>,
     /// OVER aggregations: rows waiting for the watermark, and the earlier
     /// rows their frames can reach.
     pending: Vec<RecordBatch>,
     context: Option<RecordBatch>,
-    idle_timeout: Option<Duration>,
+    /// An interval join's rows (both sides).
+    join: join::State,
     started: Instant,
     insert_columns: String,
     /// Set while a cut firing is redone: the stream sink's ends before it.
@@ -170,7 +210,10 @@ impl Job {
     /// Runs until `stop` says so (Ok) or the job fails (Err, its message
     /// for SHOW JOBS).
     pub async fn run(self, mut stop: watch::Receiver<bool>) -> Result<()> {
-        let decoder = Decoder::new(&self.plan.source)?;
+        let mut sides = vec![Side::new(&self.plan.source)?];
+        if let Some(join) = &self.plan.join {
+            sides.push(Side::new(&join.other)?);
+        }
         let shared = Session::shared_state(self.env.metastore.clone(), self.env.lake.clone());
         let mut session = Session::with_shared(shared, &self.plan.database)?;
         // Flink SQL's and Kinesis Analytics' rules, not Hive's: `int / int`
@@ -179,14 +222,6 @@ impl Job {
             .vars
             .hiveconf
             .insert(nuage_sql::session::SEMANTICS.into(), "standard".into());
-        let idle_timeout = match self.plan.source.option("scan.watermark.idle-timeout") {
-            Some(text) => Some(parse_duration(text).ok_or_else(|| {
-                FlowError::Invalid(format!(
-                    "'scan.watermark.idle-timeout' = '{text}' is not a duration (e.g. '5 s', '1 min')"
-                ))
-            })?),
-            None => None,
-        };
         let lateness = match self
             .plan
             .source
@@ -217,18 +252,16 @@ impl Job {
         std::fs::create_dir_all(&self.dir)?;
         let mut runner = Runner {
             job: self,
-            decoder,
+            sides,
             session,
             checkpoint,
             buckets: BTreeMap::new(),
             retained: BTreeMap::new(),
             updates: BTreeSet::new(),
             lateness,
-            active: BTreeMap::new(),
-            cursor: BTreeMap::new(),
             pending: Vec::new(),
             context: None,
-            idle_timeout,
+            join: join::State::default(),
             started: Instant::now(),
             insert_columns,
             redo: None,
@@ -263,44 +296,90 @@ fn insert_columns(text: &str) -> String {
 }
 
 impl Runner {
+    /// The shards of side `side` (0: the source; 1: a join's other stream).
+    fn shards(&mut self, side: usize) -> &mut BTreeMap<u32, ShardState> {
+        if side == 0 {
+            &mut self.checkpoint.shards
+        } else {
+            &mut self.checkpoint.joined
+        }
+    }
+
+    fn shards_of(&self, side: usize) -> &BTreeMap<u32, ShardState> {
+        if side == 0 {
+            &self.checkpoint.shards
+        } else {
+            &self.checkpoint.joined
+        }
+    }
+
     async fn run(&mut self, stop: &mut watch::Receiver<bool>) -> Result<()> {
-        let stream_name = self.job.plan.source.stream_name()?;
+        let names: Vec<String> = self
+            .sides
+            .iter()
+            .map(|s| s.table.stream_name())
+            .collect::<Result<_>>()?;
         let mut started = !self.checkpoint.shards.is_empty();
+        let mut replayed = false;
         while !*stop.borrow_and_update() {
-            let stream = self.job.env.streams.get(&stream_name).map_err(|_| {
-                FlowError::Source(format!(
-                    "source stream {stream_name} does not exist (deleted?): create it, then start the job again"
-                ))
-            })?;
+            let streams = names
+                .iter()
+                .map(|name| {
+                    self.job.env.streams.get(name).map_err(|_| {
+                        FlowError::Source(format!(
+                            "source stream {name} does not exist (deleted?): create it, then start the job again"
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
             if !started {
-                self.start_positions(&stream)?;
+                for (side, stream) in streams.iter().enumerate() {
+                    self.start_positions(side, stream)?;
+                }
                 started = true;
             }
-            if let Some(intent) = &self.checkpoint.intent
-                && intent.shard.is_some()
-            {
-                // A read cut while emitted: it is read again (its position
-                // was not saved) and emitted without what it had put.
-                self.redo = intent.sink_ends.clone();
-            } else if self.checkpoint.intent.is_some() {
-                self.recover(&stream).await?;
+            let mut read_any = false;
+            let mut lag = 0;
+            if self.job.plan.join.is_some() {
+                if !replayed {
+                    self.replay_join(&streams).await?;
+                    replayed = true;
+                }
+                for (side, stream) in streams.iter().enumerate() {
+                    let (read, behind) = self.read_round(side, stream, false).await?;
+                    read_any |= read;
+                    lag += behind;
+                }
+                self.join_round().await?;
+            } else {
+                if let Some(intent) = &self.checkpoint.intent
+                    && intent.shard.is_some()
+                {
+                    // A read cut while emitted: it is read again (its position
+                    // was not saved) and emitted without what it had put.
+                    self.redo = intent.sink_ends.clone();
+                } else if self.checkpoint.intent.is_some() {
+                    self.recover(&streams[0]).await?;
+                }
+                (read_any, lag) = self.read_round(0, &streams[0], false).await?;
+                self.fire().await?;
             }
-            let (read_any, lag) = self.read_round(&stream, false).await?;
             self.job.metrics.lag.store(lag, Ordering::Relaxed);
-            self.fire().await?;
             if !read_any {
                 // Wake on the next record of any shard (or after 100 ms, to
                 // notice idle shards and new ones).
-                let waits: Vec<_> = stream
-                    .meta()
-                    .shards
-                    .iter()
-                    .filter_map(|s| {
-                        let log = stream.log(s.index)?;
-                        let at = *self.cursor.get(&s.index)?;
-                        Some(Box::pin(async move { log.readable(at).await }))
-                    })
-                    .collect();
+                let mut waits = Vec::new();
+                for (side, stream) in streams.iter().enumerate() {
+                    for shard in &stream.meta().shards {
+                        let (Some(log), Some(at)) = (
+                            stream.log(shard.index),
+                            self.sides[side].cursor.get(&shard.index).copied(),
+                        ) else {
+                            continue;
+                        };
+                        waits.push(Box::pin(async move { log.readable(at).await }));
+                    }
+                }
                 let any_record = async {
                     if waits.is_empty() {
                         std::future::pending::<()>().await;
@@ -318,11 +397,13 @@ impl Runner {
         Ok(())
     }
 
-    /// One read of every readable shard (children once their parents are
-    /// read); with `replay_only`, no further than what was read before the
-    /// last start. Returns whether anything was read, and the lag.
+    /// One read of every readable shard of side `side` (children once
+    /// their parents are read); with `replay_only`, no further than what
+    /// was read before the last start. Returns whether anything was read,
+    /// and the lag.
     async fn read_round(
         &mut self,
+        side: usize,
         stream: &nuage_streams::streams::Stream,
         replay_only: bool,
     ) -> Result<(bool, u64)> {
@@ -331,25 +412,27 @@ impl Runner {
         let mut lag = 0;
         // Each read's next record (a preprocessor may drop records).
         let mut nexts = Vec::new();
-        let follows_clock = self.job.plan.source.option("watermark.follows-clock") == Some("true");
+        let table = self.sides[side].table.clone();
+        let follows_clock = table.option("watermark.follows-clock") == Some("true");
         let mut reads = Vec::new();
-        let share = shard_share(&self.job.plan.source);
+        let share = shard_share(&table);
         for shard in &meta.shards {
             if !in_share(share, shard.index) {
                 continue;
             }
-            let state = self.checkpoint.shards.entry(shard.index).or_default();
+            let state = self.shards(side).entry(shard.index).or_default();
             if state.finished {
                 continue;
             }
             // Parents first (those of another share are another job's).
+            let shards = self.shards_of(side);
             let parents_done = [shard.parent, shard.adjacent_parent]
                 .into_iter()
                 .flatten()
                 .all(|p| {
                     meta.shards.iter().all(|s| s.index != p)
                         || !in_share(share, p)
-                        || self.checkpoint.shards.get(&p).is_some_and(|s| s.finished)
+                        || shards.get(&p).is_some_and(|s| s.finished)
                 });
             if !parents_done {
                 continue;
@@ -357,25 +440,24 @@ impl Runner {
             let Some(log) = stream.log(shard.index) else {
                 continue;
             };
-            let state = self.checkpoint.shards.entry(shard.index).or_default();
+            let state = self.shards(side).entry(shard.index).or_default();
             let (replay_from, read_to) = (state.replay_from, state.read_to);
-            let at =
-                (*self.cursor.entry(shard.index).or_insert(replay_from)).max(log.trim_horizon());
+            let at = (*self.sides[side]
+                .cursor
+                .entry(shard.index)
+                .or_insert(replay_from))
+            .max(log.trim_horizon());
             lag += log.end().saturating_sub(at);
             if follows_clock && log.end() <= at && !replay_only {
                 // Caught up, and event time is arrival time: whatever comes
                 // next arrives from now on (less a second for puts under way).
                 let clock = (chrono::Utc::now().timestamp_millis() - 1000) * 1_000_000;
-                let state = self.checkpoint.shards.entry(shard.index).or_default();
+                let state = self.shards(side).entry(shard.index).or_default();
                 state.watermark = Some(state.watermark.map_or(clock, |w| w.max(clock)));
             }
             if shard.end_record.is_some_and(|end| at >= end) {
                 if !replay_only {
-                    self.checkpoint
-                        .shards
-                        .entry(shard.index)
-                        .or_default()
-                        .finished = true;
+                    self.shards(side).entry(shard.index).or_default().finished = true;
                 }
                 continue;
             }
@@ -394,11 +476,11 @@ impl Runner {
                 continue;
             }
             read_any = true;
-            self.active.insert(shard.index, Instant::now());
+            self.sides[side].active.insert(shard.index, Instant::now());
             let next = batch.records.last().map_or(at, |r| r.number + 1);
             let created_ms = meta.shard_created_ms(shard.index);
-            let records = if self.job.plan.source.option("preprocessor").is_some() {
-                self.preprocess(shard.index, created_ms, batch.records, read_to)
+            let records = if table.option("preprocessor").is_some() {
+                self.preprocess(side, shard.index, created_ms, batch.records, read_to)
                     .await?
             } else {
                 batch.records
@@ -406,9 +488,9 @@ impl Runner {
             nexts.push(next);
             reads.push((shard.index, created_ms, records));
         }
-        let decoded = self.decode_all(&reads)?;
+        let decoded = self.decode_all(side, &reads)?;
         for (((shard, _, records), decoded), next) in reads.iter().zip(decoded).zip(nexts) {
-            self.ingest(*shard, records, next, decoded).await?;
+            self.ingest(side, *shard, records, next, decoded).await?;
         }
         Ok((read_any, lag))
     }
@@ -416,7 +498,11 @@ impl Runner {
     /// Decodes the reads of several shards at once, one thread each (at
     /// most as many as there are cores): JSON parsing is most of a job's
     /// work, and shards are independent.
-    fn decode_all(&self, reads: &[(u32, i64, Vec<nuage_streams::Record>)]) -> Result<Vec<Decoded>> {
+    fn decode_all(
+        &self,
+        side: usize,
+        reads: &[(u32, i64, Vec<nuage_streams::Record>)],
+    ) -> Result<Vec<Decoded>> {
         let decode = |(shard, created_ms, records): &(u32, i64, Vec<nuage_streams::Record>)| {
             let shard_id = nuage_streams::meta::shard_id(*shard);
             let views: Vec<Record> = records
@@ -431,7 +517,7 @@ impl Runner {
                     shard_id: &shard_id,
                 })
                 .collect();
-            self.decoder.decode(&views)
+            self.sides[side].decoder.decode(&views)
         };
         let parallel = reads.len() > 1
             && tokio::runtime::Handle::try_current()
@@ -465,7 +551,7 @@ impl Runner {
     /// from what had been read, then redo that firing over the same windows
     /// into the same files (which replaces whatever it had written).
     async fn recover(&mut self, stream: &nuage_streams::streams::Stream) -> Result<()> {
-        while self.read_round(stream, true).await?.0 {}
+        while self.read_round(0, stream, true).await?.0 {}
         let intent = self.checkpoint.intent.clone().expect("a firing to redo");
         self.redo = intent.sink_ends.clone();
         self.updates.extend(intent.updates.iter().copied());
@@ -474,9 +560,14 @@ impl Runner {
         done
     }
 
-    fn start_positions(&mut self, stream: &nuage_streams::streams::Stream) -> Result<()> {
-        let position = StartPosition::of(&self.job.plan.source)?;
-        let share = shard_share(&self.job.plan.source);
+    fn start_positions(
+        &mut self,
+        side: usize,
+        stream: &nuage_streams::streams::Stream,
+    ) -> Result<()> {
+        let table = &self.sides[side].table;
+        let position = StartPosition::of(table)?;
+        let share = shard_share(table);
         let meta = stream.meta();
         for shard in meta.shards.iter().filter(|s| in_share(share, s.index)) {
             let Some(log) = stream.log(shard.index) else {
@@ -495,7 +586,7 @@ impl Runner {
                 read_to: at,
                 ..Default::default()
             };
-            self.checkpoint.shards.insert(shard.index, state);
+            self.shards(side).insert(shard.index, state);
         }
         self.save()
     }
@@ -503,6 +594,7 @@ impl Runner {
     /// Files the decoded rows of one read of a shard.
     async fn ingest(
         &mut self,
+        side: usize,
         shard: u32,
         records: &[nuage_streams::Record],
         next: u64,
@@ -516,17 +608,17 @@ impl Runner {
         } = decoded;
         // Records below read_to were read before a restart: replayed to
         // rebuild open windows, neither counted again nor late.
-        let first_new = self.checkpoint.shards.entry(shard).or_default().read_to;
+        let first_new = self.shards(side).entry(shard).or_default().read_to;
         let rejected: Vec<(usize, String)> = rejected
             .into_iter()
             .filter(|(i, _)| records[*i].number >= first_new)
             .collect();
         if !rejected.is_empty() {
-            self.rejected(records, &rejected).await?;
+            self.rejected(side, records, &rejected).await?;
         }
-        let state = self.checkpoint.shards.entry(shard).or_default();
+        self.sides[side].cursor.insert(shard, next);
+        let state = self.shards(side).entry(shard).or_default();
         state.read_to = state.read_to.max(next);
-        self.cursor.insert(shard, next);
         if let Some(wm) = watermark {
             state.watermark = Some(state.watermark.map_or(wm, |w| w.max(wm)));
         }
@@ -536,6 +628,15 @@ impl Runner {
             .metrics
             .events_in
             .fetch_add(fresh, Ordering::Relaxed);
+        if self.job.plan.join.is_some() {
+            let context = Fresh {
+                shard,
+                kept: &kept,
+                numbers: &numbers,
+                first_new,
+            };
+            return self.ingest_join(side, rows, context, records).await;
+        }
         if self.job.plan.over.is_some() {
             return self
                 .ingest_over(shard, rows, &kept, &numbers, first_new, records)
@@ -631,7 +732,7 @@ impl Runner {
             }
         }
         if !late_records.is_empty() {
-            self.late(records, &late_records).await?;
+            self.late(0, records, &late_records).await?;
         }
         Ok(())
     }
@@ -677,7 +778,7 @@ impl Runner {
                 .push(with_origin(&rows, &waiting, fresh.shard, fresh.numbers)?);
         }
         if !late_records.is_empty() {
-            self.late(records, &late_records).await?;
+            self.late(0, records, &late_records).await?;
         }
         Ok(())
     }
@@ -815,7 +916,7 @@ impl Runner {
             }
         }
         if !late_records.is_empty() {
-            self.late(records, &late_records).await?;
+            self.late(0, records, &late_records).await?;
         }
         Ok(())
     }
@@ -942,13 +1043,14 @@ impl Runner {
     /// or `ProcessingFailed` (to the error stream, when new).
     async fn preprocess(
         &mut self,
+        side: usize,
         shard: u32,
         created_ms: i64,
         records: Vec<nuage_streams::Record>,
         read_to: u64,
     ) -> Result<Vec<nuage_streams::Record>> {
         use base64::Engine;
-        let source = &self.job.plan.source;
+        let source = &self.sides[side].table;
         let function = source
             .option("preprocessor")
             .unwrap_or_default()
@@ -1030,7 +1132,7 @@ impl Runner {
         if !failed.is_empty() {
             let (records, messages): (Vec<_>, Vec<_>) = failed.into_iter().unzip();
             let which: Vec<(usize, String)> = messages.into_iter().enumerate().collect();
-            self.rejected(&records, &which).await?;
+            self.rejected(side, &records, &which).await?;
         }
         Ok(kept)
     }
@@ -1040,10 +1142,11 @@ impl Runner {
     /// to the source's 'error-stream' when it names one, else logged.
     async fn rejected(
         &mut self,
+        side: usize,
         records: &[nuage_streams::Record],
         which: &[(usize, String)],
     ) -> Result<()> {
-        let Some(stream) = self.job.plan.source.option("error-stream") else {
+        let Some(stream) = self.sides[side].table.option("error-stream") else {
             tracing::warn!(
                 "job {}: {} records give no row (first: {})",
                 self.job.id,
@@ -1086,11 +1189,12 @@ impl Runner {
     /// source table's 'late-data.stream' when it names one.
     async fn late(
         &mut self,
+        side: usize,
         records: &[nuage_streams::Record],
         which: &BTreeSet<usize>,
     ) -> Result<()> {
         let count = which.len() as u64;
-        let Some(stream) = self.job.plan.source.option("late-data.stream") else {
+        let Some(stream) = self.sides[side].table.option("late-data.stream") else {
             self.job.metrics.late.fetch_add(count, Ordering::Relaxed);
             tracing::warn!(
                 "job {}: {} late rows (their windows had fired); name a 'late-data.stream' to keep them",
@@ -1121,15 +1225,21 @@ impl Runner {
     /// has been read, so the last windows fire without waiting for more
     /// (Flink would hold them until some shard sends again).
     fn watermark(&self) -> Option<i64> {
+        self.side_watermark(0)
+    }
+
+    /// [`Runner::watermark`] of one side.
+    fn side_watermark(&self, side: usize) -> Option<i64> {
+        let reading = &self.sides[side];
         let now = Instant::now();
         let mut min: Option<i64> = None;
         let mut idle_max: Option<i64> = None;
         let mut all_idle = true;
-        for (shard, state) in &self.checkpoint.shards {
+        for (shard, state) in self.shards_of(side) {
             if state.finished {
                 continue;
             }
-            let idle = match (self.idle_timeout, self.active.get(shard)) {
+            let idle = match (reading.idle_timeout, reading.active.get(shard)) {
                 (Some(timeout), Some(last)) => now.duration_since(*last) >= timeout,
                 (Some(timeout), None) => now.duration_since(self.started) >= timeout,
                 (None, _) => false,
@@ -1304,7 +1414,7 @@ impl Runner {
             match &plan.sink {
                 Sink::Lake { database, table } => {
                     let schema = rows[0].schema();
-                    let all = concat_batches(&schema, &rows)?;
+                    let all = unique_names(concat_batches(&schema, &rows)?)?;
                     self.bind(&plan.database, OUTPUT_TABLE, all)?;
                     self.session.vars.hiveconf.insert(
                         nuage_sql::session::INSERT_FILE_STEM.into(),
@@ -1340,7 +1450,12 @@ impl Runner {
     }
 
     fn bind(&self, database: &str, name: &str, batch: RecordBatch) -> Result<()> {
-        let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
+        self.bind_all(database, name, vec![batch])
+    }
+
+    /// Binds batches (at least one, all of one schema) as one table.
+    fn bind_all(&self, database: &str, name: &str, batches: Vec<RecordBatch>) -> Result<()> {
+        let table = MemTable::try_new(batches[0].schema(), vec![batches])?;
         self.session
             .shared()
             .temporary
@@ -1754,6 +1869,37 @@ fn note_oldest(batch: &RecordBatch, oldest: &mut BTreeMap<u32, u64>) {
         let o = oldest.entry(*shard).or_insert(*record);
         *o = (*o).min(*record);
     }
+}
+
+/// A batch whose columns have distinct names: a second `ts` becomes
+/// `ts0`, as Flink names them (`SELECT o.ts, s.ts` of a join); an INSERT
+/// maps columns by position anyway.
+fn unique_names(batch: RecordBatch) -> Result<RecordBatch> {
+    use datafusion::arrow::datatypes::{Field, Schema};
+    let mut seen = BTreeSet::new();
+    let mut renamed = false;
+    let fields: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| {
+            let mut name = f.name().clone();
+            let mut n = 0;
+            while !seen.insert(name.clone()) {
+                name = format!("{}{n}", f.name());
+                n += 1;
+                renamed = true;
+            }
+            f.as_ref().clone().with_name(name)
+        })
+        .collect();
+    if !renamed {
+        return Ok(batch);
+    }
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        batch.columns().to_vec(),
+    )?)
 }
 
 /// A batch without nuage's own `__flow_*` columns.

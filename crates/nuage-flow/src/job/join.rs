@@ -1,0 +1,203 @@
+//! An interval join's rounds. Each round reads both streams, then joins
+//! what is new: with `A`, `B` the rows kept from earlier rounds and `ΔA`,
+//! `ΔB` the new ones, the new results are `ΔA ⋈ (B ∪ ΔB)` and `A ⋈ ΔB`
+//! (the user's SELECT run twice, each stream's name bound to those rows).
+//! Then each side drops the rows no row still to come on the other side
+//! can match: rows come at or after their side's watermark, so a source
+//! row at `t` is kept while `t - lower >= watermark(other)`, and an other
+//! row at `t` while `t + upper >= watermark(source)`.
+//!
+//! As for windows, the kept rows are not saved: the checkpoint keeps per
+//! shard the oldest record a kept row comes from, and a restart reads both
+//! streams again from there (to what had been read) before it joins
+//! anything new.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::Ordering;
+
+use datafusion::arrow::array::{Array, RecordBatch};
+use datafusion::arrow::compute::filter_record_batch;
+
+use super::{Fresh, Intent, NO_WATERMARK, Runner, collect, note_oldest, time_array, time_mask};
+use super::{with_origin, without_hidden};
+use crate::error::Result;
+
+/// Both sides' rows: kept from earlier rounds, and new in this one (with
+/// the shard and record they come from).
+#[derive(Default)]
+pub(super) struct State {
+    kept: [Vec<RecordBatch>; 2],
+    fresh: [Vec<RecordBatch>; 2],
+}
+
+impl Runner {
+    /// Files one read of a side: replayed rows are kept (they were joined
+    /// before the restart), new ones wait for the round's join, and new
+    /// ones behind their side's watermark are late.
+    pub(super) async fn ingest_join(
+        &mut self,
+        side: usize,
+        rows: RecordBatch,
+        fresh: Fresh<'_>,
+        records: &[nuage_streams::Record],
+    ) -> Result<()> {
+        let join = self.job.plan.join.as_ref().expect("an interval join");
+        let time = time_array(&rows, &join.times[side])?;
+        let watermark = self.checkpoint.join_watermarks[side];
+        let (mut old, mut new) = (Vec::new(), Vec::new());
+        let mut late_records = BTreeSet::new();
+        for row in 0..rows.num_rows() {
+            // A row without a time can match nothing.
+            if time.is_null(row) {
+                continue;
+            }
+            if fresh.numbers[row] < fresh.first_new {
+                old.push(row as u32);
+            } else if watermark.is_some_and(|wm| time.value(row) < wm) {
+                late_records.insert(fresh.kept[row]);
+            } else {
+                new.push(row as u32);
+            }
+        }
+        if !old.is_empty() {
+            let part = with_origin(&rows, &old, fresh.shard, fresh.numbers)?;
+            self.join.kept[side].push(part);
+        }
+        if !new.is_empty() {
+            let part = with_origin(&rows, &new, fresh.shard, fresh.numbers)?;
+            self.join.fresh[side].push(part);
+        }
+        if !late_records.is_empty() {
+            self.late(side, records, &late_records).await?;
+        }
+        Ok(())
+    }
+
+    /// After a start: reads both streams to where they had been read, so
+    /// the kept rows are back before anything new is joined. A round a
+    /// crash cut is then joined again without what it had put.
+    pub(super) async fn replay_join(
+        &mut self,
+        streams: &[std::sync::Arc<nuage_streams::streams::Stream>],
+    ) -> Result<()> {
+        loop {
+            let mut any = false;
+            for (side, stream) in streams.iter().enumerate() {
+                any |= self.read_round(side, stream, true).await?.0;
+            }
+            if !any {
+                break;
+            }
+        }
+        if let Some(intent) = &self.checkpoint.intent {
+            self.redo = intent.sink_ends.clone();
+        }
+        Ok(())
+    }
+
+    /// Joins the round's new rows, then drops the rows nothing can match
+    /// any more, and saves.
+    pub(super) async fn join_round(&mut self) -> Result<()> {
+        let fresh = std::mem::take(&mut self.join.fresh);
+        let joined = fresh.iter().any(|f| !f.is_empty());
+        if joined {
+            // The intent first: a crash before the round is recorded redoes
+            // it into the same files, without the records it had put.
+            let stem = match &self.checkpoint.intent {
+                Some(intent) => intent.stem.clone(),
+                None => format!("flow-{}-j{}", self.job.id, self.checkpoint.fires),
+            };
+            if self.checkpoint.intent.is_none() {
+                self.checkpoint.intent = Some(Intent {
+                    upto: NO_WATERMARK,
+                    stem: stem.clone(),
+                    sink_ends: self.sink_ends(),
+                    shard: None,
+                    updates: Vec::new(),
+                });
+                self.save()?;
+            }
+            let mut rows = Vec::new();
+            if !fresh[0].is_empty() {
+                let other: Vec<RecordBatch> =
+                    self.join.kept[1].iter().chain(&fresh[1]).cloned().collect();
+                if !other.is_empty() {
+                    rows.extend(self.join_query(fresh[0].clone(), other).await?);
+                }
+            }
+            if !fresh[1].is_empty() && !self.join.kept[0].is_empty() {
+                let source = self.join.kept[0].clone();
+                rows.extend(self.join_query(source, fresh[1].clone()).await?);
+            }
+            self.write(rows, &stem).await?;
+            self.redo = None;
+            self.checkpoint.intent = None;
+            self.checkpoint.fires += 1;
+            for (side, batches) in fresh.into_iter().enumerate() {
+                self.join.kept[side].extend(batches);
+            }
+        }
+        let watermarks = [self.side_watermark(0), self.side_watermark(1)];
+        if let [Some(a), Some(b)] = watermarks {
+            self.job
+                .metrics
+                .watermark
+                .store(a.min(b), Ordering::Relaxed);
+        }
+        let advanced = watermarks != self.checkpoint.join_watermarks;
+        if !joined && !advanced {
+            return Ok(());
+        }
+        self.checkpoint.join_watermarks = watermarks;
+        self.expire(watermarks)?;
+        for side in 0..2 {
+            let mut oldest: BTreeMap<u32, u64> = BTreeMap::new();
+            for batch in &self.join.kept[side] {
+                note_oldest(batch, &mut oldest);
+            }
+            for (shard, state) in self.shards(side).iter_mut() {
+                state.replay_from = oldest.get(shard).copied().unwrap_or(state.read_to);
+            }
+        }
+        self.save()
+    }
+
+    /// Drops the rows the other side's watermark has passed the bound of.
+    fn expire(&mut self, watermarks: [Option<i64>; 2]) -> Result<()> {
+        let join = self.job.plan.join.clone().expect("an interval join");
+        // Source rows need other rows at or before t - lower; other rows
+        // need source rows at or before t + upper.
+        let reach = [-join.lower, join.upper];
+        for side in 0..2 {
+            let Some(wm) = watermarks[1 - side] else {
+                continue;
+            };
+            let mut kept = Vec::new();
+            for batch in std::mem::take(&mut self.join.kept[side]) {
+                let time = time_array(&batch, &join.times[side])?;
+                let keep = time_mask(&time, |t| t.saturating_add(reach[side]) >= wm);
+                let batch = filter_record_batch(&batch, &keep)?;
+                if batch.num_rows() > 0 {
+                    kept.push(batch);
+                }
+            }
+            self.join.kept[side] = kept;
+        }
+        Ok(())
+    }
+
+    /// The SELECT with the source's name bound to `source` and the other
+    /// stream's to `other`.
+    async fn join_query(
+        &mut self,
+        source: Vec<RecordBatch>,
+        other: Vec<RecordBatch>,
+    ) -> Result<Vec<RecordBatch>> {
+        let plan = self.job.plan.clone();
+        let join = plan.join.as_ref().expect("an interval join");
+        self.bind_all(&plan.source.database, &plan.source.name, source)?;
+        self.bind_all(&join.other.database, &join.other.name, other)?;
+        let output = self.session.execute_unrecorded(&plan.select_text).await?;
+        collect(output).await?.iter().map(without_hidden).collect()
+    }
+}
