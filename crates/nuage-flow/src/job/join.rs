@@ -80,6 +80,21 @@ impl Runner {
         &mut self,
         streams: &[std::sync::Arc<nuage_streams::streams::Stream>],
     ) -> Result<()> {
+        // The cut round's records were read, not joined: read them as new.
+        let cut = self
+            .checkpoint
+            .intent
+            .as_ref()
+            .and_then(|i| i.read_before.clone());
+        if let Some(read_before) = cut {
+            for (side, before) in read_before.into_iter().enumerate() {
+                for (shard, state) in self.shards(side).iter_mut() {
+                    if let Some(at) = before.get(shard) {
+                        state.read_to = state.read_to.min(*at);
+                    }
+                }
+            }
+        }
         loop {
             let mut any = false;
             for (side, stream) in streams.iter().enumerate() {
@@ -95,9 +110,9 @@ impl Runner {
         Ok(())
     }
 
-    /// Joins the round's new rows, then drops the rows nothing can match
-    /// any more, and saves.
-    pub(super) async fn join_round(&mut self) -> Result<()> {
+    /// Joins the round's new rows (read from `read_before`), then drops
+    /// the rows nothing can match any more, and saves.
+    pub(super) async fn join_round(&mut self, read_before: [BTreeMap<u32, u64>; 2]) -> Result<()> {
         let fresh = std::mem::take(&mut self.join.fresh);
         let joined = fresh.iter().any(|f| !f.is_empty());
         if joined {
@@ -114,6 +129,7 @@ impl Runner {
                     sink_ends: self.sink_ends(),
                     shard: None,
                     updates: Vec::new(),
+                    read_before: Some(read_before),
                 });
                 self.save()?;
             }

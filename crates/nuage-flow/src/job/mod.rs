@@ -88,6 +88,10 @@ struct Intent {
     /// allowed lateness came for them).
     #[serde(default)]
     updates: Vec<i64>,
+    /// An interval join's round: where each side's shards had been read
+    /// before it (a redo reads the round's records again as new).
+    #[serde(default)]
+    read_before: Option<[BTreeMap<u32, u64>; 2]>,
 }
 
 /// `NUAGE_FLOW_FAILPOINT=after-sink-put`: the process aborts right after
@@ -313,6 +317,14 @@ impl Runner {
         }
     }
 
+    /// Where side `side`'s shards have been read to.
+    fn read_to(&self, side: usize) -> BTreeMap<u32, u64> {
+        self.shards_of(side)
+            .iter()
+            .map(|(shard, state)| (*shard, state.read_to))
+            .collect()
+    }
+
     async fn run(&mut self, stop: &mut watch::Receiver<bool>) -> Result<()> {
         let names: Vec<String> = self
             .sides
@@ -345,12 +357,13 @@ impl Runner {
                     self.replay_join(&streams).await?;
                     replayed = true;
                 }
+                let before = [self.read_to(0), self.read_to(1)];
                 for (side, stream) in streams.iter().enumerate() {
                     let (read, behind) = self.read_round(side, stream, false).await?;
                     read_any |= read;
                     lag += behind;
                 }
-                self.join_round().await?;
+                self.join_round(before).await?;
             } else {
                 if let Some(intent) = &self.checkpoint.intent
                     && intent.shard.is_some()
@@ -672,6 +685,7 @@ impl Runner {
                     sink_ends: Some(sink_ends),
                     shard: Some(shard),
                     updates: Vec::new(),
+                    read_before: None,
                 });
                 self.save()?;
             }
@@ -1296,6 +1310,7 @@ impl Runner {
             sink_ends: self.sink_ends(),
             shard: None,
             updates: self.updates.iter().copied().collect(),
+            read_before: None,
         });
         self.save()?;
         if closed.is_some() {

@@ -7,6 +7,7 @@ mod crash;
 mod crawl;
 mod firehose;
 mod flow;
+mod flow_joins;
 mod kda;
 mod lambda;
 mod lambda_mappings;
