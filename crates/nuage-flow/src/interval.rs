@@ -9,10 +9,11 @@
 //! Here the statement is read into the bounds of `source.time -
 //! other.time`; the job keeps each side's rows until no row still to come
 //! on the other side can match them (the other side's watermark passed
-//! their bound).
+//! their bound). In a LEFT, RIGHT or FULL OUTER join, a preserved row that
+//! met nothing is emitted padded with NULLs at that moment.
 
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, Expr, JoinConstraint, JoinOperator, Query, SetExpr, TableFactor,
+    BinaryOperator, Expr, Ident, JoinConstraint, JoinOperator, Query, SetExpr, TableFactor,
 };
 
 use crate::error::{FlowError, Result};
@@ -29,7 +30,20 @@ pub struct IntervalJoin {
     /// `source.time - other.time` lies within `[lower, upper]` (ns).
     pub lower: i64,
     pub upper: i64,
+    /// Which sides an outer join preserves (LEFT: the source's, when it
+    /// comes first).
+    pub preserved: [bool; 2],
+    /// The SELECT with the streams' outer join made inner: what the rows
+    /// that meet give.
+    pub inner_text: String,
+    /// Per preserved side, the SELECT keeping only its rows padded with
+    /// NULLs (the other side's `__flow_record IS NULL`).
+    pub padded_text: [Option<String>; 2],
 }
+
+/// The hidden column every kept row has (never NULL): NULL after an outer
+/// join means the row was padded.
+const PRESENT: &str = "__flow_record";
 
 const EXAMPLE: &str =
     "e.g. ON o.id = s.order_id AND s.ts BETWEEN o.ts - INTERVAL '1' HOUR AND o.ts";
@@ -63,6 +77,7 @@ pub fn find(
     // The names each stream goes by in the query (its alias, else its name),
     // and the conditions: ON clauses and WHERE.
     let mut qualifiers: Vec<(String, usize)> = Vec::new();
+    let mut preserved = [false, false];
     let mut conditions: Vec<&Expr> = select.selection.iter().collect();
     let mut note = |factor: &TableFactor| -> Option<usize> {
         let TableFactor::Table { name, alias, .. } = factor else {
@@ -94,20 +109,55 @@ pub fn find(
         qualifiers.push((qualifier, side));
         Some(side)
     };
-    for from in &select.from {
-        note(&from.relation);
-        for join in &from.joins {
-            let stream = note(&join.relation).is_some();
-            let constraint = match &join.join_operator {
-                JoinOperator::Join(c) | JoinOperator::Inner(c) | JoinOperator::CrossJoin(c) => c,
+    let mut outer = Vec::new();
+    for (f, from) in select.from.iter().enumerate() {
+        // Whether the other stream is on the left of this FROM item's joins.
+        let mut on_left = note(&from.relation).is_some();
+        for (j, join) in from.joins.iter().enumerate() {
+            let stream = note(&join.relation);
+            if stream.is_some()
+                && !on_left
+                && !matches!(
+                    join.join_operator,
+                    JoinOperator::Join(_) | JoinOperator::Inner(_) | JoinOperator::CrossJoin(_)
+                )
+            {
+                return Err(FlowError::Unsupported(format!(
+                    "an outer join of a stream must have the other stream on its left \
+                     (FROM a LEFT JOIN b ON ..., not FROM a, lake LEFT JOIN b): {EXAMPLE}"
+                )));
+            }
+            on_left |= stream.is_some();
+            let constraint = match (&join.join_operator, stream) {
+                (
+                    JoinOperator::Join(c) | JoinOperator::Inner(c) | JoinOperator::CrossJoin(c),
+                    _,
+                ) => c,
                 // A stream enriched by a lake table: the table is complete,
                 // so its missing matches are known at once.
-                JoinOperator::Left(c) | JoinOperator::LeftOuter(c) if !stream => c,
+                (JoinOperator::Left(c) | JoinOperator::LeftOuter(c), None) => c,
+                // `a LEFT JOIN b`: b is this join's stream, a the other.
+                (JoinOperator::Left(c) | JoinOperator::LeftOuter(c), Some(side)) => {
+                    preserved[1 - side] = true;
+                    outer.push((f, j));
+                    c
+                }
+                (JoinOperator::Right(c) | JoinOperator::RightOuter(c), Some(side)) => {
+                    preserved[side] = true;
+                    outer.push((f, j));
+                    c
+                }
+                (JoinOperator::FullOuter(c), Some(_)) => {
+                    preserved = [true, true];
+                    outer.push((f, j));
+                    c
+                }
                 _ => {
                     return Err(FlowError::Unsupported(format!(
-                        "only inner interval joins of two streams are supported: LEFT, RIGHT and \
-                         FULL OUTER joins of streams (rows padded with NULLs once no match can \
-                         come) are not supported yet; write JOIN ... ON ({EXAMPLE})"
+                        "{} is not supported in a job: join the two streams with JOIN, LEFT, \
+                         RIGHT or FULL OUTER JOIN ... ON ({EXAMPLE}), and lake tables with JOIN \
+                         or LEFT JOIN",
+                        refused(&join.join_operator)
                     )));
                 }
             };
@@ -170,12 +220,76 @@ pub fn find(
             upper / 1_000_000
         )));
     }
+    let qualifier = |side: usize| {
+        qualifiers
+            .iter()
+            .find(|(_, s)| *s == side)
+            .map(|(q, _)| q.clone())
+            .expect("both streams are named")
+    };
+    let mut padded_text = [None, None];
+    for side in 0..2 {
+        if preserved[side] {
+            padded_text[side] = Some(padded(query, &qualifier(1 - side)));
+        }
+    }
     Ok(IntervalJoin {
         other: other.clone(),
         times,
         lower,
         upper,
+        preserved,
+        inner_text: inner(query, &outer).to_string(),
+        padded_text,
     })
+}
+
+/// What a refused join is.
+fn refused(operator: &JoinOperator) -> &'static str {
+    match operator {
+        JoinOperator::Right(_) | JoinOperator::RightOuter(_) => "a RIGHT JOIN of a lake table",
+        JoinOperator::FullOuter(_) => "a FULL OUTER JOIN of a lake table",
+        _ => "this kind of join (SEMI, ANTI, APPLY, ASOF, ...)",
+    }
+}
+
+/// The query with the outer joins at `outer` (FROM item, join) made inner.
+fn inner(query: &Query, outer: &[(usize, usize)]) -> Query {
+    let mut query = query.clone();
+    if let SetExpr::Select(select) = query.body.as_mut() {
+        for &(from, join) in outer {
+            let join = &mut select.from[from].joins[join];
+            if let JoinOperator::Left(c)
+            | JoinOperator::LeftOuter(c)
+            | JoinOperator::Right(c)
+            | JoinOperator::RightOuter(c)
+            | JoinOperator::FullOuter(c) = &join.join_operator
+            {
+                join.join_operator = JoinOperator::Inner(c.clone());
+            }
+        }
+    }
+    query
+}
+
+/// The query keeping only rows where `other` (a qualifier) was padded.
+fn padded(query: &Query, other: &str) -> String {
+    let mut query = query.clone();
+    if let SetExpr::Select(select) = query.body.as_mut() {
+        let missing = Expr::IsNull(Box::new(Expr::CompoundIdentifier(vec![
+            Ident::new(other),
+            Ident::new(PRESENT),
+        ])));
+        select.selection = Some(match select.selection.take() {
+            Some(e) => Expr::BinaryOp {
+                left: Box::new(Expr::Nested(Box::new(e))),
+                op: BinaryOperator::And,
+                right: Box::new(missing),
+            },
+            None => missing,
+        });
+    }
+    query.to_string()
 }
 
 fn conjuncts(expr: &Expr) -> Vec<&Expr> {
@@ -391,11 +505,46 @@ mod tests {
         .to_string();
         assert!(e.contains("only an upper bound"), "{e}");
         let e = join(
-            "SELECT * FROM orders o LEFT JOIN shipments s ON o.id = s.order_id \
+            "SELECT * FROM orders o, customers c LEFT JOIN shipments s ON o.id = s.order_id \
              AND s.ship_time BETWEEN o.order_time AND o.order_time + INTERVAL '1' HOUR",
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("LEFT, RIGHT and FULL OUTER"), "{e}");
+        assert!(e.contains("must have the other stream on its left"), "{e}");
+    }
+
+    #[test]
+    fn outer_joins_preserve_their_sides() {
+        let bounds = "ON o.id = s.order_id \
+             AND s.ship_time BETWEEN o.order_time AND o.order_time + INTERVAL '1' HOUR";
+        for (kind, preserved) in [
+            ("LEFT", [true, false]),
+            ("RIGHT OUTER", [false, true]),
+            ("FULL OUTER", [true, true]),
+        ] {
+            let j = join(&format!(
+                "SELECT * FROM orders o {kind} JOIN shipments s {bounds} WHERE o.id > 0"
+            ))
+            .unwrap();
+            assert_eq!(j.preserved, preserved, "{kind}");
+            assert!(
+                j.inner_text
+                    .contains("FROM orders o INNER JOIN shipments s ON"),
+                "{}",
+                j.inner_text
+            );
+        }
+        let j = join(&format!(
+            "SELECT * FROM orders o LEFT JOIN shipments s {bounds}"
+        ))
+        .unwrap();
+        assert!(
+            j.padded_text[0]
+                .as_deref()
+                .unwrap()
+                .ends_with("WHERE s.__flow_record IS NULL"),
+            "{:?}",
+            j.padded_text
+        );
     }
 }

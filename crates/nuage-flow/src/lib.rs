@@ -15,6 +15,9 @@
 //!  the SELECT on nuage-sql (joins with lake tables as they are now) ──> sink: lake table / stream
 //! ```
 //!
+//! An interval join of two streams ([`interval`]) runs the SELECT each
+//! round on the new rows of either side and the rows the other side keeps.
+//!
 //! [`jobs::Flow`] keeps the jobs (catalog `jobs` table) and runs them in the
 //! server; [`job`] is one job's loop and checkpoint.
 

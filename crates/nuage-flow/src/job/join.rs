@@ -7,6 +7,12 @@
 //! row at `t` is kept while `t - lower >= watermark(other)`, and an other
 //! row at `t` while `t + upper >= watermark(source)`.
 //!
+//! Outer joins: when a preserved side's row passes that point, the SELECT
+//! runs once more on it and the other side's kept rows, keeping only the
+//! rows padded with NULLs: it met nothing. For that the other side keeps
+//! its rows until every preserved row they could meet has passed (no flag
+//! per row, so nothing more to checkpoint).
+//!
 //! As for windows, the kept rows are not saved: the checkpoint keeps per
 //! shard the oldest record a kept row comes from, and a restart reads both
 //! streams again from there (to what had been read) before it joins
@@ -110,12 +116,17 @@ impl Runner {
         Ok(())
     }
 
-    /// Joins the round's new rows (read from `read_before`), then drops
-    /// the rows nothing can match any more, and saves.
+    /// Joins the round's new rows (read from `read_before`), pads the
+    /// preserved rows that met nothing and never will, then drops the rows
+    /// nothing can match any more, and saves.
     pub(super) async fn join_round(&mut self, read_before: [BTreeMap<u32, u64>; 2]) -> Result<()> {
+        let join = self.job.plan.join.clone().expect("an interval join");
         let fresh = std::mem::take(&mut self.join.fresh);
         let joined = fresh.iter().any(|f| !f.is_empty());
-        if joined {
+        let watermarks = [self.side_watermark(0), self.side_watermark(1)];
+        let passing = self.passing(&fresh, watermarks)?;
+        let padding = passing.iter().any(|p| !p.is_empty());
+        if joined || padding {
             // The intent first: a crash before the round is recorded redoes
             // it into the same files, without the records it had put.
             let stem = match &self.checkpoint.intent {
@@ -138,22 +149,40 @@ impl Runner {
                 let other: Vec<RecordBatch> =
                     self.join.kept[1].iter().chain(&fresh[1]).cloned().collect();
                 if !other.is_empty() {
-                    rows.extend(self.join_query(fresh[0].clone(), other).await?);
+                    let new = fresh[0].clone();
+                    rows.extend(self.join_query(&join.inner_text, new, other).await?);
                 }
             }
             if !fresh[1].is_empty() && !self.join.kept[0].is_empty() {
                 let source = self.join.kept[0].clone();
-                rows.extend(self.join_query(source, fresh[1].clone()).await?);
+                let new = fresh[1].clone();
+                rows.extend(self.join_query(&join.inner_text, source, new).await?);
+            }
+            for (side, batches) in fresh.into_iter().enumerate() {
+                self.join.kept[side].extend(batches);
+            }
+            for (side, rows_of) in passing.into_iter().enumerate() {
+                if !rows_of.is_empty() {
+                    let text = join.padded_text[side].clone().expect("a preserved side");
+                    let other = self.join.kept[1 - side].clone();
+                    let other = if other.is_empty() {
+                        vec![self.no_rows(1 - side)?]
+                    } else {
+                        other
+                    };
+                    let (source, other) = if side == 0 {
+                        (rows_of, other)
+                    } else {
+                        (other, rows_of)
+                    };
+                    rows.extend(self.join_query(&text, source, other).await?);
+                }
             }
             self.write(rows, &stem).await?;
             self.redo = None;
             self.checkpoint.intent = None;
             self.checkpoint.fires += 1;
-            for (side, batches) in fresh.into_iter().enumerate() {
-                self.join.kept[side].extend(batches);
-            }
         }
-        let watermarks = [self.side_watermark(0), self.side_watermark(1)];
         if let [Some(a), Some(b)] = watermarks {
             self.job
                 .metrics
@@ -178,7 +207,49 @@ impl Runner {
         self.save()
     }
 
-    /// Drops the rows the other side's watermark has passed the bound of.
+    /// Rows of preserved sides that pass their last chance to meet a row
+    /// of the other side in this round: kept rows the other side's
+    /// watermark passes now (not before: they were padded then), and new
+    /// rows it has passed already.
+    fn passing(
+        &self,
+        fresh: &[Vec<RecordBatch>; 2],
+        watermarks: [Option<i64>; 2],
+    ) -> Result<[Vec<RecordBatch>; 2]> {
+        let join = self.job.plan.join.as_ref().expect("an interval join");
+        let reach = [-join.lower, join.upper];
+        let mut passing = [Vec::new(), Vec::new()];
+        for side in 0..2 {
+            let Some(wm) = watermarks[1 - side].filter(|_| join.preserved[side]) else {
+                continue;
+            };
+            let before = self.checkpoint.join_watermarks[1 - side].unwrap_or(i64::MIN);
+            let batches = self.join.kept[side]
+                .iter()
+                .map(|b| (b, true))
+                .chain(fresh[side].iter().map(|b| (b, false)));
+            for (batch, kept) in batches {
+                let time = time_array(batch, &join.times[side])?;
+                let last = |t: i64| t.saturating_add(reach[side]);
+                let mask = time_mask(&time, |t| last(t) < wm && (!kept || last(t) >= before));
+                let rows = filter_record_batch(batch, &mask)?;
+                if rows.num_rows() > 0 {
+                    passing[side].push(rows);
+                }
+            }
+        }
+        Ok(passing)
+    }
+
+    /// No rows, as side `side`'s rows are (an outer join's other side when
+    /// it has none).
+    fn no_rows(&self, side: usize) -> Result<RecordBatch> {
+        let decoded = self.sides[side].decoder.decode(&[])?;
+        with_origin(&decoded.rows, &[], 0, &[])
+    }
+
+    /// Drops the rows the other side's watermark has passed the bound of
+    /// (in an outer join, once no preserved row they could meet is left).
     fn expire(&mut self, watermarks: [Option<i64>; 2]) -> Result<()> {
         let join = self.job.plan.join.clone().expect("an interval join");
         // Source rows need other rows at or before t - lower; other rows
@@ -188,10 +259,18 @@ impl Runner {
             let Some(wm) = watermarks[1 - side] else {
                 continue;
             };
+            // The other side's preserved rows this one could meet leave
+            // once its own watermark passes t + reach of both sides.
+            let own = watermarks[side].unwrap_or(i64::MIN);
+            let wait_for_preserved = join.preserved[1 - side];
             let mut kept = Vec::new();
             for batch in std::mem::take(&mut self.join.kept[side]) {
                 let time = time_array(&batch, &join.times[side])?;
-                let keep = time_mask(&time, |t| t.saturating_add(reach[side]) >= wm);
+                let keep = time_mask(&time, |t| {
+                    t.saturating_add(reach[side]) >= wm
+                        || (wait_for_preserved
+                            && t.saturating_add(reach[0]).saturating_add(reach[1]) >= own)
+                });
                 let batch = filter_record_batch(&batch, &keep)?;
                 if batch.num_rows() > 0 {
                     kept.push(batch);
@@ -202,10 +281,11 @@ impl Runner {
         Ok(())
     }
 
-    /// The SELECT with the source's name bound to `source` and the other
-    /// stream's to `other`.
+    /// The SELECT `text` with the source's name bound to `source` and the
+    /// other stream's to `other`.
     async fn join_query(
         &mut self,
+        text: &str,
         source: Vec<RecordBatch>,
         other: Vec<RecordBatch>,
     ) -> Result<Vec<RecordBatch>> {
@@ -213,7 +293,7 @@ impl Runner {
         let join = plan.join.as_ref().expect("an interval join");
         self.bind_all(&plan.source.database, &plan.source.name, source)?;
         self.bind_all(&join.other.database, &join.other.name, other)?;
-        let output = self.session.execute_unrecorded(&plan.select_text).await?;
+        let output = self.session.execute_unrecorded(text).await?;
         collect(output).await?.iter().map(without_hidden).collect()
     }
 }

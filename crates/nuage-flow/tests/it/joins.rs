@@ -1,7 +1,8 @@
 //! Interval joins of two streams, as Flink documents them: a row of
 //! either side meets the other side's rows within the time bounds, the
 //! rows kept for that survive a restart, a row behind its side's
-//! watermark is late (kept in the late-data stream, not joined), and a
+//! watermark is late (kept in the late-data stream, not joined), a LEFT
+//! join pads an order with NULLs once no shipment can come for it, and a
 //! join without time bounds is refused with what to write instead.
 
 use std::collections::BTreeMap;
@@ -169,6 +170,72 @@ async fn an_interval_join_meets_rows_of_either_side_within_its_bounds_across_a_r
         .unwrap();
     assert_eq!(batch.records.len(), 1);
     assert!(String::from_utf8_lossy(&batch.records[0].data).contains("08:10"));
+    flow.shutdown().await;
+}
+
+/// Orders with their shipment within four hours, or padded with NULLs
+/// once the shipments' watermark passes four hours after the order.
+const WITH_UNSHIPPED: &str = "INSERT INTO shipped \
+    SELECT o.order_id, o.ts, s.ts, s.carrier \
+    FROM orders o LEFT JOIN shipments s ON o.order_id = s.order_id \
+    AND s.ts BETWEEN o.ts AND o.ts + INTERVAL '4' HOUR";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_left_interval_join_pads_an_order_once_no_shipment_can_come() {
+    let mut world = joined_world().await;
+    let flow = world.flow();
+    flow.start("default", WITH_UNSHIPPED).unwrap();
+    put(
+        &world,
+        "orders",
+        &[
+            (1, "08:00", "ann"),
+            (2, "08:30", "bob"),
+            (3, "09:00", "cat"),
+        ],
+    )
+    .await;
+    put(&world, "shipments", &[(1, "09:00", "ups")]).await;
+    wait_rows(&mut world, ALL_SHIPPED, 1).await;
+    assert_eq!(
+        world.sql(ALL_SHIPPED).await.len(),
+        1,
+        "order 2 can still ship"
+    );
+    // The shipments' watermark passes 12:30, four hours after order 2.
+    put(&world, "shipments", &[(9, "12:31", "ups")]).await;
+    let padded = wait_rows(&mut world, ALL_SHIPPED, 2).await;
+    assert_eq!(
+        padded,
+        rows(&[
+            &["1", "2020-04-15T08:00:00", "2020-04-15T09:00:00", "ups"],
+            &["2", "2020-04-15T08:30:00", "", ""],
+        ])
+    );
+    wait_events_in(&flow, 5).await;
+    // Across a restart: order 3 still waits, and order 4 comes.
+    flow.shutdown().await;
+    drop(flow);
+    put(&world, "orders", &[(4, "09:30", "dan")]).await;
+    put(
+        &world,
+        "shipments",
+        &[(3, "12:59", "fedex"), (9, "13:40", "ups")],
+    )
+    .await;
+    let flow = world.flow();
+    let all = wait_rows(&mut world, ALL_SHIPPED, 4).await;
+    wait_events_in(&flow, 8).await;
+    assert_eq!(
+        all,
+        rows(&[
+            &["1", "2020-04-15T08:00:00", "2020-04-15T09:00:00", "ups"],
+            &["2", "2020-04-15T08:30:00", "", ""],
+            &["3", "2020-04-15T09:00:00", "2020-04-15T12:59:00", "fedex"],
+            &["4", "2020-04-15T09:30:00", "", ""],
+        ])
+    );
+    assert_eq!(world.sql(ALL_SHIPPED).await, all, "no more rows come");
     flow.shutdown().await;
 }
 

@@ -44,6 +44,12 @@ pub struct FlowBench {
     /// into a stream; timed until the counts add up to the events.
     #[arg(long)]
     kda: bool,
+    /// Run an interval join instead: EVENTS orders and EVENTS shipments
+    /// on two SHARDS-shard streams, each order shipped `id mod 10` minutes
+    /// after it, joined within 5 minutes into a Parquet table; timed
+    /// until every joined row is committed.
+    #[arg(long, conflicts_with = "kda")]
+    join: bool,
 }
 
 const WINDOW_MS: i64 = 30 * 60 * 1000;
@@ -113,45 +119,35 @@ async fn on_every_shard(
     Ok(())
 }
 
-async fn job_figures(flow: &mut Connection, id: &str) -> anyhow::Result<Value> {
-    let jobs = flow.json("ListJobs", json!({})).await?;
-    let job = jobs["Jobs"]
-        .as_array()
-        .and_then(|j| j.iter().find(|j| j["JobId"] == id))
-        .cloned()
-        .context("the job is listed")?;
-    if job["State"] != "RUNNING" {
-        bail!("the job is {}: {}", job["State"], job["Error"]);
-    }
-    Ok(job)
-}
-
-pub async fn run(config: &nuage_common::Config, b: FlowBench) -> anyhow::Result<ExitCode> {
-    let pid = std::process::id();
-    let stream = format!("bench_flow_{pid}");
-    let mut kinesis = Connection::open(&b.endpoint).await?;
-    kinesis.create_stream(&stream, b.shards).await?;
-
-    // The events: each shard gets its events in time order from one
-    // connection (explicit hash keys), as a producer per shard would.
-    let starts = shard_starts(&mut kinesis, &stream).await?;
-    let span_ms = b.hours as i64 * 3_600_000;
-    let step = span_ms as f64 / b.events as f64;
-    let started = Instant::now();
+/// Puts events `0..events` (`make(i)` gives its time and record) on the
+/// stream: event i on shard `i mod shards`, each shard's events in time
+/// order from one connection (explicit hash keys), as a producer per
+/// shard would.
+async fn load(
+    endpoint: &str,
+    stream: &str,
+    starts: &[u128],
+    events: usize,
+    make: impl Fn(usize) -> (i64, String) + Clone + Send + 'static,
+) -> anyhow::Result<()> {
     let mut loaders = Vec::new();
     for (shard, start) in starts.iter().enumerate() {
-        let (endpoint, stream, start) = (b.endpoint.clone(), stream.clone(), *start);
-        let (events, stations, shards) = (b.events, b.stations, starts.len());
+        let (endpoint, stream, start) = (endpoint.to_string(), stream.to_string(), *start);
+        let (shards, make) = (starts.len(), make.clone());
         loaders.push(tokio::spawn(async move {
             let mut kinesis = Connection::open(&endpoint).await?;
-            let mine: Vec<usize> = (shard..events).step_by(shards).collect();
+            let mut mine: Vec<(i64, usize, String)> = (shard..events)
+                .step_by(shards)
+                .map(|i| {
+                    let (ms, data) = make(i);
+                    (ms, i, data)
+                })
+                .collect();
+            mine.sort_by_key(|(ms, i, _)| (*ms, *i));
             for chunk in mine.chunks(500) {
                 let records: Vec<Value> = chunk
                     .iter()
-                    .map(|&i| {
-                        let ms = BASE_MS + (i as f64 * step) as i64;
-                        record(&event(ms, i % stations), format!("k{i}"), Some(start))
-                    })
+                    .map(|(_, i, data)| record(data, format!("k{i}"), Some(start)))
                     .collect();
                 let body = json!({"StreamName": stream, "Records": records});
                 let answer: Value = serde_json::from_slice(
@@ -170,6 +166,41 @@ pub async fn run(config: &nuage_common::Config, b: FlowBench) -> anyhow::Result<
     for loader in loaders {
         loader.await??;
     }
+    Ok(())
+}
+
+async fn job_figures(flow: &mut Connection, id: &str) -> anyhow::Result<Value> {
+    let jobs = flow.json("ListJobs", json!({})).await?;
+    let job = jobs["Jobs"]
+        .as_array()
+        .and_then(|j| j.iter().find(|j| j["JobId"] == id))
+        .cloned()
+        .context("the job is listed")?;
+    if job["State"] != "RUNNING" {
+        bail!("the job is {}: {}", job["State"], job["Error"]);
+    }
+    Ok(job)
+}
+
+pub async fn run(config: &nuage_common::Config, b: FlowBench) -> anyhow::Result<ExitCode> {
+    let pid = std::process::id();
+    let stream = format!("bench_flow_{pid}");
+    let mut kinesis = Connection::open(&b.endpoint).await?;
+    kinesis.create_stream(&stream, b.shards).await?;
+    if b.join {
+        return join(config, &b, &stream, kinesis).await;
+    }
+
+    let starts = shard_starts(&mut kinesis, &stream).await?;
+    let span_ms = b.hours as i64 * 3_600_000;
+    let step = span_ms as f64 / b.events as f64;
+    let started = Instant::now();
+    let stations = b.stations;
+    load(&b.endpoint, &stream, &starts, b.events, move |i| {
+        let ms = BASE_MS + (i as f64 * step) as i64;
+        (ms, event(ms, i % stations))
+    })
+    .await?;
     // Every shard's watermark past the last window of the data.
     let end_ms = BASE_MS + span_ms;
     let next_window = end_ms - end_ms.rem_euclid(WINDOW_MS) + WINDOW_MS;
@@ -380,6 +411,93 @@ async fn kda(b: &FlowBench, stream: &str, mut kinesis: Connection) -> anyhow::Re
     );
     kda.json("StopApplication", json!({"ApplicationName": stream}))
         .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The interval join: orders and shipments (order i shipped `i mod 10`
+/// minutes after it), joined on the id within 5 minutes into a Parquet
+/// table; events/s (both streams) until the 6 in 10 orders shipped in
+/// time are committed.
+async fn join(
+    config: &nuage_common::Config,
+    b: &FlowBench,
+    orders: &str,
+    mut kinesis: Connection,
+) -> anyhow::Result<ExitCode> {
+    let shipments = format!("{orders}_shipments");
+    kinesis.create_stream(&shipments, b.shards).await?;
+    let span_ms = b.hours as i64 * 3_600_000;
+    let step = span_ms as f64 / b.events as f64;
+    let at = move |i: usize| BASE_MS + (i as f64 * step) as i64;
+    let time = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .expect("a time")
+            .format("%Y-%m-%d %H:%M:%S%.3f")
+            .to_string()
+    };
+    let started = Instant::now();
+    for (stream, delay) in [(orders, 0), (shipments.as_str(), 60_000)] {
+        let starts = shard_starts(&mut kinesis, stream).await?;
+        load(&b.endpoint, stream, &starts, b.events, move |i| {
+            let ms = at(i) + delay * (i % 10) as i64;
+            (ms, format!(r#"{{"id":{i},"ts":"{}"}}"#, time(ms)))
+        })
+        .await?;
+    }
+    eprintln!(
+        "put {} orders and {} shipments on {} shards each in {:.1} s (not timed)",
+        b.events,
+        b.events,
+        b.shards,
+        started.elapsed().as_secs_f64()
+    );
+    let expected = (0..b.events).filter(|i| i % 10 <= 5).count() as u64;
+    let mut session = Session::open(config).await?;
+    for (name, stream) in [("o", orders), ("s", shipments.as_str())] {
+        run_sql(
+            &mut session,
+            &format!(
+                "CREATE TABLE {orders}_{name} (id BIGINT, ts TIMESTAMP(3),                  WATERMARK FOR ts AS ts - INTERVAL '5' SECOND) WITH ('connector' = 'kinesis',                  'stream' = '{stream}', 'format' = 'json', 'scan.stream.initpos' = 'TRIM_HORIZON')"
+            ),
+        )
+        .await?;
+    }
+    run_sql(
+        &mut session,
+        &format!(
+            "CREATE TABLE {orders}_shipped (id BIGINT, ordered TIMESTAMP, shipped TIMESTAMP)              STORED AS PARQUET"
+        ),
+    )
+    .await?;
+    let job = format!(
+        "INSERT INTO {orders}_shipped SELECT o.id, o.ts, s.ts          FROM {orders}_o o JOIN {orders}_s s ON o.id = s.id          AND s.ts BETWEEN o.ts AND o.ts + INTERVAL '5' MINUTE"
+    );
+    let mut flow = Connection::open(&b.endpoint).await?.flow();
+    let started = Instant::now();
+    let answer = flow
+        .json("StartJob", json!({"Database": "default", "Statement": job}))
+        .await?;
+    let id = answer["JobId"].as_str().context("a job id")?.to_string();
+    loop {
+        let figures = job_figures(&mut flow, &id).await?;
+        if figures["EventsOut"].as_u64() == Some(expected) {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(3600) {
+            bail!("the job did not finish within an hour: {figures}");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "flow --join: {} orders + {} shipments, interval join on id within 5 min -> Parquet: \
+         {:.2} s, {:.0} events/s (both streams), {expected} joined rows",
+        b.events,
+        b.events,
+        seconds,
+        2.0 * b.events as f64 / seconds
+    );
+    flow.json("StopJob", json!({"JobId": id})).await?;
     Ok(ExitCode::SUCCESS)
 }
 
