@@ -97,17 +97,6 @@ pub struct Services {
     pub functions: PathBuf,
     /// The Lambda service that runs transform functions.
     pub invoker: Option<Arc<dyn crate::transform::Invoker>>,
-    /// Told about every object delivered (S3's bucket notifications).
-    pub events: Option<Arc<dyn ObjectEvents>>,
-}
-
-/// Hears of objects a delivery stream wrote (after they are written).
-pub trait ObjectEvents: Send + Sync {
-    fn created<'a>(
-        &'a self,
-        bucket: &'a str,
-        key: &'a str,
-    ) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 }
 
 /// Counters of what a delivery stream has done since nuage started.
@@ -458,12 +447,9 @@ impl Delivery {
                         .await
                 };
                 match attempt.await {
-                    Ok(()) => {
-                        if let Some(events) = &self.services.events {
-                            events.created(&plan.bucket, &object.key).await;
-                        }
-                        break;
-                    }
+                    // The lake journals the object for its bucket's
+                    // notifications (nuage_lake::events).
+                    Ok(()) => break,
                     Err(e) => {
                         tracing::warn!(
                             "delivery stream {name}: writing {location} failed ({e}); retrying in {backoff:?}"

@@ -24,7 +24,7 @@ use std::sync::{Arc, RwLock};
 use nuage_streams::{LogOptions, Streams};
 
 pub use config::{Plan, S3Destination};
-pub use delivery::{Delivery, DeliveryMeta, Encryption, ObjectEvents, Services, Source};
+pub use delivery::{Delivery, DeliveryMeta, Encryption, Services, Source};
 pub use error::{DeliveryError, Result};
 
 /// Delivery streams allowed (AWS's default quota is 50 per region, raised on request).

@@ -18,11 +18,15 @@
 //! durable all-or-nothing writes, metadata beside each file, listings in
 //! S3's key order, multipart uploads.
 //!
+//! [`events`]: changes made through a bucket's store are journaled for its
+//! notification configuration, which `nuage serve` delivers.
+//!
 //! [`CountingStore`] wraps any store and counts the bytes read through it: the
 //! "Data scanned" figure every SQL statement reports.
 
 mod counting;
 mod error;
+pub mod events;
 mod location;
 pub mod objects;
 mod store;

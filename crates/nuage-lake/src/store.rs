@@ -34,6 +34,8 @@ pub struct Lake {
     s3: Option<S3Config>,
     local: Arc<LocalFileSystem>,
     buckets: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
+    /// Changes of buckets with notifications, for `nuage serve`.
+    journal: Arc<crate::events::Journal>,
 }
 
 impl Lake {
@@ -51,6 +53,7 @@ impl Lake {
             s3: config.s3.clone(),
             local: Arc::new(LocalFileSystem::new().with_automatic_cleanup(true)),
             buckets: Mutex::new(HashMap::new()),
+            journal: Arc::new(crate::events::Journal::new(&config.absolute_data_dir())),
         })
     }
 
@@ -77,9 +80,14 @@ impl Lake {
             return Ok(store.clone());
         }
         let store: Arc<dyn ObjectStore> = match &self.s3 {
-            None => Arc::new(PrefixStore::new(
-                self.local.clone(),
-                self.bucket_path(bucket),
+            None => Arc::new(crate::events::JournaledStore::new(
+                Arc::new(PrefixStore::new(
+                    self.local.clone(),
+                    self.bucket_path(bucket),
+                )),
+                bucket,
+                self.bucket_dir(bucket),
+                self.journal.clone(),
             )),
             Some(s3) => {
                 let mut builder = AmazonS3Builder::from_env()

@@ -71,6 +71,8 @@ pub struct App {
     pub firehose: firehose::Firehose,
     /// `None` when the lake is a remote S3 service rather than the embedded one.
     pub s3: Option<s3::S3Api>,
+    /// The embedded lake's bucket notifications (`None` with a remote S3).
+    notifier: Option<s3::Notifier>,
     pub lambda: lambda::Lambda,
     pub flow: flow::FlowApi,
     pub kinesisanalytics: kinesisanalytics::KinesisAnalytics,
@@ -119,7 +121,6 @@ impl App {
             catalog: catalog.clone(),
             functions: config.platform.data_dir.join("functions"),
             invoker: Some(Arc::new(lambda::Invoker(functions.clone()))),
-            events: notifier.map(|n| Arc::new(n) as Arc<dyn nuage_delivery::ObjectEvents>),
         };
         let deliveries = Arc::new(Deliveries::open(
             config.deliveries,
@@ -153,10 +154,11 @@ impl App {
                 streams,
             },
             s3,
+            notifier,
             lambda: lambda::Lambda { functions, lake },
             flow: flow::FlowApi { flow },
             kinesisanalytics: kinesisanalytics::KinesisAnalytics { apps: applications },
-            data_dir: config.platform.data_dir.clone(),
+            data_dir: config.platform.absolute_data_dir(),
             keys: config.keys,
             closing,
         }))
@@ -385,6 +387,12 @@ pub async fn serve(
             tracing::warn!("{}: {e}", serving.display());
         }
     }
+    // Objects other processes (and this one's SQL, jobs and Firehose)
+    // wrote into buckets with notifications.
+    let journal = app
+        .notifier
+        .clone()
+        .map(|n| tokio::spawn(n.tail_journal(app.data_dir.clone())));
     let closing = app.closing.clone();
     let deliveries = app.firehose.deliveries.clone();
     let functions = app.lambda.functions.clone();
@@ -404,6 +412,9 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await;
     retention.abort();
+    if let Some(journal) = journal {
+        journal.abort();
+    }
     // Every delivery stream writes what it has accepted before we exit,
     // and every event-source mapping finishes and checkpoints its batch.
     deliveries.shutdown().await;

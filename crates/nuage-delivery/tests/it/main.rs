@@ -32,7 +32,6 @@ async fn open(data_dir: &Path) -> Deliveries {
         catalog: nuage_catalog::open_metastore(&config).expect("the catalog"),
         functions: data_dir.join("functions"),
         invoker: None,
-        events: None,
     };
     Deliveries::open(
         DeliveriesConfig::new(data_dir.join("firehose")),

@@ -562,7 +562,6 @@ async fn windows_go_through_firehose_into_the_lake_as_json_lines() {
         catalog: world.session.shared().metastore.clone(),
         functions: world.data_dir.join("functions"),
         invoker: None,
-        events: None,
     };
     let deliveries = Arc::new(
         nuage_delivery::Deliveries::open(

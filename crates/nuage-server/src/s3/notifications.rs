@@ -2,10 +2,11 @@
 //! (LambdaFunctionConfigurations, kept as the bucket folder's attribute
 //! `user.nuage.s3.notification`), and the S3 event each matching object
 //! change sends, asynchronously as S3 does, to the function it names.
-//! Objects Firehose delivers into the embedded lake notify too
-//! ([`Notifier`] is the delivery streams' `ObjectEvents`). Topics and
-//! queues do not exist in nuage yet; such configurations are refused
-//! rather than silently dropped.
+//! Objects written by anything else (`nuage lake put`, SQL, jobs, Firehose,
+//! in this process or another) reach [`Notifier::tail_journal`] through the
+//! lake's journal (`nuage_lake::events`). Topics and queues do not exist in
+//! nuage yet; such configurations are refused rather than silently
+//! dropped.
 
 use std::sync::Arc;
 
@@ -279,17 +280,52 @@ impl Notifier {
     }
 }
 
-impl nuage_delivery::ObjectEvents for Notifier {
-    fn created<'a>(
-        &'a self,
-        bucket: &'a str,
-        key: &'a str,
-    ) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
-        Box::pin(self.notify(Change {
-            bucket,
-            key,
-            event: "ObjectCreated:Put",
-        }))
+impl Notifier {
+    /// Sends the events of the changes the lake's journal records, as
+    /// they come (checked every 100 ms), until aborted. What was sent is
+    /// noted after it was sent: a crash in between sends it again (S3 too
+    /// may deliver an event twice).
+    pub async fn tail_journal(self, data_dir: std::path::PathBuf) {
+        use nuage_lake::events::Tail;
+        let mut tail = Tail::open(&data_dir);
+        loop {
+            let read = tokio::task::spawn_blocking(move || {
+                let changes = tail.read();
+                (tail, changes)
+            })
+            .await;
+            let Ok((back, changes)) = read else {
+                return;
+            };
+            tail = back;
+            let changes = changes.unwrap_or_else(|e| {
+                tracing::warn!("lake events: {e}");
+                Vec::new()
+            });
+            for change in &changes {
+                self.notify(Change {
+                    bucket: &change.bucket,
+                    key: &change.key,
+                    event: change.event_name(),
+                })
+                .await;
+            }
+            let committed = tokio::task::spawn_blocking(move || {
+                let done = tail.commit();
+                (tail, done)
+            })
+            .await;
+            let Ok((back, done)) = committed else {
+                return;
+            };
+            tail = back;
+            if let Err(e) = done {
+                tracing::warn!("lake events: {e}");
+            }
+            if changes.is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
     }
 }
 

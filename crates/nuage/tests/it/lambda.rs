@@ -16,6 +16,7 @@ use aws_sdk_lambda::types::{
 use base64::Engine;
 
 use crate::streams::{Server, read_shard, runtime};
+use crate::{nuage, run_ok};
 
 pub fn client(server: &Server) -> Client {
     let config = aws_sdk_lambda::Config::builder()
@@ -507,17 +508,7 @@ def handler(event, context):
                     f"s3://{bucket}/{folder}/", "--database", "raw"], check=True)
 "#;
     let csv = "station,vehicles\nA,12\nB,7\nC,30\n";
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::Config::builder()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
-            .endpoint_url(&server.endpoint)
-            .force_path_style(true)
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                "test", "test", None, None, "test",
-            ))
-            .build(),
-    );
+    let s3 = s3_client(&server);
     let lambda = client(&server);
     runtime().block_on(async {
         python_function(&lambda, "crawl-raw", "app.handler", handler)
@@ -670,17 +661,7 @@ def handler(event, context):
     with open(os.environ["EVENTS"], "a") as f:
         f.write(json.dumps(event) + "\n")
 "#;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::Config::builder()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
-            .endpoint_url(&server.endpoint)
-            .force_path_style(true)
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                "test", "test", None, None, "test",
-            ))
-            .build(),
-    );
+    let s3 = s3_client(&server);
     let firehose = aws_sdk_firehose::Client::from_conf(
         aws_sdk_firehose::Config::builder()
             .behavior_version(aws_sdk_firehose::config::BehaviorVersion::latest())
@@ -773,6 +754,150 @@ def handler(event, context):
         );
         assert_eq!(record["s3"]["object"]["size"], 5);
     });
+}
+
+fn s3_client(server: &Server) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url(&server.endpoint)
+            .force_path_style(true)
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .build(),
+    )
+}
+
+/// Objects that other processes write into the lake notify the bucket's
+/// function as S3 PUTs do: a file put with `nuage lake put`, the file an
+/// SQL INSERT writes into a table's folder, and `nuage lake rm` (removed),
+/// each as its own S3 event, while nuage serve runs; changes made while it
+/// is down are sent when it starts again.
+#[test]
+fn objects_written_by_other_processes_notify_the_buckets_function() {
+    use aws_sdk_s3::types::{
+        Event, FilterRule, FilterRuleName, LambdaFunctionConfiguration, NotificationConfiguration,
+        NotificationConfigurationFilter, S3KeyFilter,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &[]);
+    let events = dir.path().join("events.jsonl");
+    let handler = r#"
+import json, os
+def handler(event, context):
+    with open(os.environ["EVENTS"], "a") as f:
+        f.write(json.dumps(event) + "\n")
+"#;
+    let s3 = s3_client(&server);
+    let lambda = client(&server);
+    let seen = |n: usize| {
+        let events = events.clone();
+        async move {
+            wait_for(|| std::fs::read_to_string(&events).is_ok_and(|e| e.lines().count() >= n))
+                .await;
+            let text = std::fs::read_to_string(&events).unwrap_or_default();
+            text.lines()
+                .map(|l| {
+                    let e: serde_json::Value = serde_json::from_str(l).unwrap();
+                    let r = &e["Records"][0];
+                    format!(
+                        "{} {} {}",
+                        r["eventName"].as_str().unwrap(),
+                        r["s3"]["object"]["key"].as_str().unwrap(),
+                        r["s3"]["object"]["size"]
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    runtime().block_on(async {
+        python_function(&lambda, "seen", "app.handler", handler)
+            .environment(
+                Environment::builder()
+                    .variables("EVENTS", events.to_str().unwrap())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        s3.create_bucket().bucket("raw").send().await.unwrap();
+        let prefix = FilterRule::builder()
+            .name(FilterRuleName::Prefix)
+            .value("tolls/")
+            .build();
+        s3.put_bucket_notification_configuration()
+            .bucket("raw")
+            .notification_configuration(
+                NotificationConfiguration::builder()
+                    .lambda_function_configurations(
+                        LambdaFunctionConfiguration::builder()
+                            .lambda_function_arn(
+                                "arn:aws:lambda:us-east-1:000000000000:function:seen",
+                            )
+                            .events(Event::from("s3:ObjectCreated:*"))
+                            .events(Event::from("s3:ObjectRemoved:*"))
+                            .filter(
+                                NotificationConfigurationFilter::builder()
+                                    .key(S3KeyFilter::builder().filter_rules(prefix).build())
+                                    .build(),
+                            )
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    let local = dir.path().join("day1.csv");
+    std::fs::write(&local, "A,12\nB,7\n").unwrap();
+    run_ok(
+        nuage(&data)
+            .args(["lake", "put"])
+            .arg(&local)
+            .arg("s3://raw/tolls/day1.csv"),
+    );
+    // Outside the prefix: no event.
+    run_ok(
+        nuage(&data)
+            .args(["lake", "put"])
+            .arg(&local)
+            .arg("s3://raw/other/day1.csv"),
+    );
+    assert_eq!(
+        runtime().block_on(seen(1)),
+        ["ObjectCreated:Put tolls%2Fday1.csv 9"]
+    );
+    run_ok(nuage(&data).args([
+        "sql",
+        "-S",
+        "-e",
+        "CREATE EXTERNAL TABLE tolls (station STRING, vehicles INT) \
+         ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' LOCATION 's3://raw/tolls/'; \
+         INSERT INTO tolls VALUES ('C', 30)",
+    ]));
+    let after_insert = runtime().block_on(seen(2));
+    assert_eq!(after_insert.len(), 2, "{after_insert:?}");
+    assert!(
+        after_insert[1].starts_with("ObjectCreated:Put tolls%2F")
+            && after_insert[1].ends_with(" 5"),
+        "{after_insert:?}"
+    );
+    // While the server is down, a file is removed: the event comes after.
+    server.kill();
+    run_ok(nuage(&data).args(["lake", "rm", "s3://raw/tolls/day1.csv"]));
+    let server = Server::start(&data, &[]);
+    assert_eq!(
+        runtime().block_on(seen(3))[2],
+        "ObjectRemoved:Delete tolls%2Fday1.csv null"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(runtime().block_on(seen(3)).len(), 3, "each change once");
+    server.kill();
 }
 
 /// As on AWS, a Python handler imports boto3 without packaging it: here
