@@ -282,7 +282,7 @@ impl Notifier {
 
 impl Notifier {
     /// Sends the events of the changes the lake's journal records, as
-    /// they come (checked every 100 ms), until aborted. What was sent is
+    /// they come (checked every 25 ms), until aborted. What was sent is
     /// noted after it was sent: a crash in between sends it again (S3 too
     /// may deliver an event twice).
     pub async fn tail_journal(self, data_dir: std::path::PathBuf) {
@@ -323,7 +323,7 @@ impl Notifier {
                 tracing::warn!("lake events: {e}");
             }
             if changes.is_empty() {
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
             }
         }
     }

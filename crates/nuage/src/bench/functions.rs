@@ -5,7 +5,10 @@
 //! - cold start: new functions invoked for the first time;
 //! - event-source mapping throughput: N records put on a stream first, then
 //!   a mapping with BatchSize B into a Python handler that counts them;
-//!   records/s from the mapping's creation until every record is counted.
+//!   records/s from the mapping's creation until every record is counted;
+//! - bucket notifications: files written into a bucket of the server's
+//!   data dir by this process (as `nuage lake put` does), and the delay
+//!   until the bucket's function has been called with each one's event.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -50,11 +53,23 @@ pub struct FunctionsBench {
     /// Bytes of data per record.
     #[arg(long, default_value_t = 100)]
     record_bytes: usize,
+    /// Files written into a bucket with a notification, one after another
+    /// (0: skip; the server must serve this data dir).
+    #[arg(long, default_value_t = 20)]
+    notified_files: usize,
 }
 
 type Http = Client<HttpConnector, Full<Bytes>>;
 
 const NOOP: &str = "def handler(event, context):\n    return None\n";
+
+/// Appends each event's key to a file.
+const NOTIFIED: &str = r#"
+import os
+def handler(event, context):
+    with open(os.environ["SEEN"], "a") as f:
+        f.write(event["Records"][0]["s3"]["object"]["key"] + "\n")
+"#;
 
 /// Counts the records of each batch into a file of its own process.
 const COUNTER: &str = r#"
@@ -141,7 +156,7 @@ fn zip_of(name: &str, content: &str) -> anyhow::Result<Vec<u8>> {
     Ok(out.finish()?.into_inner())
 }
 
-pub async fn run(b: FunctionsBench) -> anyhow::Result<ExitCode> {
+pub async fn run(config: &nuage_common::Config, b: FunctionsBench) -> anyhow::Result<ExitCode> {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     let lambda = std::sync::Arc::new(Lambda {
@@ -205,7 +220,79 @@ pub async fn run(b: FunctionsBench) -> anyhow::Result<ExitCode> {
     if b.records > 0 {
         mapping_throughput(&b, &lambda).await?;
     }
+    if b.notified_files > 0 {
+        notification_delay(config, &b, &lambda).await?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Files written through the lake (another process than the server, as
+/// `nuage lake put` and SQL are) into a bucket whose notification calls a
+/// function: the delay from each write to the function having run.
+async fn notification_delay(
+    config: &nuage_common::Config,
+    b: &FunctionsBench,
+    lambda: &Lambda,
+) -> anyhow::Result<()> {
+    let bucket = format!("bench-notified-{}", std::process::id());
+    let seen = std::env::temp_dir().join(format!("{bucket}.txt"));
+    lambda
+        .create(
+            "bench-notified",
+            &b.runtime,
+            NOTIFIED,
+            json!({ "SEEN": seen.display().to_string() }),
+        )
+        .await?;
+    let lake = nuage_lake::Lake::new(config)?;
+    lake.make_bucket(&bucket).await?;
+    // S3's XML names a LambdaFunctionConfiguration CloudFunctionConfiguration.
+    let rule = "<NotificationConfiguration><CloudFunctionConfiguration>\
+        <CloudFunction>arn:aws:lambda:us-east-1:000000000000:function:bench-notified</CloudFunction>\
+        <Event>s3:ObjectCreated:*</Event></CloudFunctionConfiguration></NotificationConfiguration>";
+    let (status, answer) = lambda
+        .call(
+            "PUT",
+            &format!("/{bucket}?notification"),
+            Bytes::from_static(rule.as_bytes()),
+        )
+        .await?;
+    anyhow::ensure!(
+        status == 200,
+        "PutBucketNotificationConfiguration: {status} {answer:?} (does the server serve this \
+         data dir, {}?)",
+        config.data_dir.display()
+    );
+    let mut delays = Latencies::new();
+    for i in 0..b.notified_files {
+        let location = nuage_lake::Location::Object {
+            bucket: bucket.clone(),
+            key: format!("in/{i}.csv"),
+        };
+        let started = Instant::now();
+        lake.put_bytes(&location, Bytes::from_static(b"a,1\n"))
+            .await?;
+        loop {
+            let lines = std::fs::read_to_string(&seen).map_or(0, |t| t.lines().count());
+            if lines > i {
+                break;
+            }
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(30),
+                "the function was not called within 30 s of writing {location}"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        delays.record(started.elapsed());
+    }
+    println!(
+        "bucket notification of a file written by another process: {} files, p50 {:.0} ms, max {:.0} ms",
+        b.notified_files,
+        delays.ms(0.5),
+        delays.ms(1.0)
+    );
+    let _ = std::fs::remove_file(&seen);
+    Ok(())
 }
 
 async fn mapping_throughput(b: &FunctionsBench, lambda: &Lambda) -> anyhow::Result<()> {

@@ -33,7 +33,8 @@ enum BenchWhat {
     /// object (MB/s) against an S3 endpoint.
     S3(s3::S3Bench),
     /// Lambda: warm and cold invocation latency of a no-op Python handler,
-    /// and event-source mapping throughput (records/s).
+    /// event-source mapping throughput (records/s), and the delay from a
+    /// file written into the lake to its bucket notification's call.
     Functions(functions::FunctionsBench),
     /// Continuous SQL: a 30-minute tumbling count per station joined with
     /// a minimums table, over events already in a stream (events/s), and
@@ -46,7 +47,7 @@ pub async fn run(config: &nuage_common::Config, args: BenchArgs) -> anyhow::Resu
         BenchWhat::Streams(b) => streams::run(b).await,
         BenchWhat::Firehose(b) => firehose::run(config, b).await,
         BenchWhat::S3(b) => s3::run(b).await,
-        BenchWhat::Functions(b) => functions::run(b).await,
+        BenchWhat::Functions(b) => functions::run(config, b).await,
         BenchWhat::Flow(b) => flow::run(config, b).await,
     }
 }
