@@ -484,9 +484,10 @@ fn validate(table: &StreamTable) -> Result<()> {
         table.stream_name()?;
     }
     let format = table.option("format").unwrap_or("json");
-    if !["json", "csv", "raw"].contains(&format) {
+    if !["json", "csv", "raw", "debezium-json"].contains(&format) {
         return Err(FlowError::Invalid(format!(
-            "table {}: format '{format}' is not supported (json, csv or raw are)",
+            "table {}: format '{format}' is not supported (json, csv, raw, or debezium-json \
+             for an updating result)",
             table.name
         )));
     }

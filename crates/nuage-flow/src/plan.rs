@@ -34,6 +34,10 @@ pub struct JobPlan {
     pub over: Option<crate::over::Over>,
     /// An interval join of the source with a second stream.
     pub join: Option<crate::interval::IntervalJoin>,
+    /// A GROUP BY or DISTINCT without a window: an updating result (a
+    /// changelog), with the positions of its key columns in the SELECT
+    /// when every GROUP BY expression is one of them.
+    pub updating: Option<Option<Vec<usize>>>,
     /// The statement with its TVF replaced by [`WINDOW_INPUT`].
     pub insert_text: String,
     /// Its SELECT alone (for stream sinks).
@@ -261,19 +265,24 @@ pub fn plan_with(tables: &dyn Tables, database: &str, statement: &str) -> Result
                 .into(),
         ));
     }
-    if rewritten.window.is_none()
-        && over.is_none()
-        && let SetExpr::Select(select) = query.body.as_ref()
-        && (!matches!(&select.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
-            || select.distinct.is_some())
-    {
-        return Err(FlowError::Unsupported(
-            "a GROUP BY (or DISTINCT) over a stream needs a window: read the stream through \
-             TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL ...)) (or HOP, CUMULATE) and group by \
-             window_start, window_end; updating results without a window are not supported yet"
-                .into(),
-        ));
-    }
+    let updating = match query.body.as_ref() {
+        SetExpr::Select(select)
+            if rewritten.window.is_none()
+                && over.is_none()
+                && (!matches!(&select.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
+                    || select.distinct.is_some()) =>
+        {
+            if join.is_some() {
+                return Err(FlowError::Unsupported(
+                    "a GROUP BY over an interval join needs a window: write the join's rows to a \
+                     stream, and aggregate that stream in a second job"
+                        .into(),
+                ));
+            }
+            Some(update_key(select))
+        }
+        _ => None,
+    };
     let TableObject::TableName(target) = &insert.table else {
         return Err(FlowError::Invalid(
             "INSERT INTO a table function is not a job".into(),
@@ -283,8 +292,8 @@ pub fn plan_with(tables: &dyn Tables, database: &str, statement: &str) -> Result
     let sink = match tables.stream(&sink_db, &sink_table)? {
         Some(stream) => Sink::Stream(stream),
         None if tables.lake_table(&sink_db, &sink_table)? => Sink::Lake {
-            database: sink_db,
-            table: sink_table,
+            database: sink_db.clone(),
+            table: sink_table.clone(),
         },
         None => {
             return Err(FlowError::Invalid(format!(
@@ -293,6 +302,18 @@ pub fn plan_with(tables: &dyn Tables, database: &str, statement: &str) -> Result
             )));
         }
     };
+    if updating.is_some() {
+        let changelog = matches!(&sink, Sink::Stream(t) if crate::table::is_changelog(t));
+        if !changelog {
+            return Err(FlowError::Unsupported(format!(
+                "Table sink '{sink_db}.{sink_table}' doesn't support consuming update changes \
+                 which are produced by this GROUP BY (or DISTINCT) without a window: group by a \
+                 window (TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL ...)) ... GROUP BY \
+                 window_start, window_end, ...) for results that never change, or write the \
+                 updating result to a stream table with 'format' = 'debezium-json'"
+            )));
+        }
+    }
     if insert.overwrite {
         return Err(FlowError::Unsupported(
             "INSERT OVERWRITE cannot run continuously: write INSERT INTO".into(),
@@ -309,10 +330,36 @@ pub fn plan_with(tables: &dyn Tables, database: &str, statement: &str) -> Result
         },
         over,
         join,
+        updating,
         insert_text: rewritten.text,
         sink,
         bound: Vec::new(),
     }))
+}
+
+/// The positions in the SELECT of its GROUP BY expressions (by text, or a
+/// GROUP BY naming a column alias), when all of them are there.
+fn update_key(select: &datafusion::sql::sqlparser::ast::Select) -> Option<Vec<usize>> {
+    use datafusion::sql::sqlparser::ast::{Expr, SelectItem};
+    let GroupByExpr::Expressions(groups, _) = &select.group_by else {
+        return None;
+    };
+    if groups.is_empty() {
+        return None;
+    }
+    groups
+        .iter()
+        .map(|group| {
+            select.projection.iter().position(|item| match item {
+                SelectItem::UnnamedExpr(e) => e.to_string() == group.to_string(),
+                SelectItem::ExprWithAlias { expr, alias } => {
+                    expr.to_string() == group.to_string()
+                        || matches!(group, Expr::Identifier(i) if i.value.eq_ignore_ascii_case(&alias.value))
+                }
+                _ => false,
+            })
+        })
+        .collect()
 }
 
 impl JobPlan {
@@ -361,6 +408,16 @@ impl JobPlan {
                 "  OverAggregate: rows wait for the watermark, then run with the earlier rows \
                  their frames reach ({:?}), ordered by {}",
                 over.retain, over.time_column
+            ));
+        }
+        if let Some(key) = &self.updating {
+            lines.push(format!(
+                "  GroupAggregate (updating): every row kept; each read runs the query again \
+                 and emits what changed (+I, -U, +U, -D){}",
+                match key {
+                    Some(k) => format!(", keyed by SELECT columns {k:?}"),
+                    None => String::new(),
+                }
             ));
         }
         if let Some(w) = &self.window {

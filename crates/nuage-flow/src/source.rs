@@ -297,6 +297,13 @@ impl Decoder {
                     .unwrap_or(",")
                     .to_string(),
             }),
+            "debezium-json" | "changelog-json" => {
+                return Err(FlowError::Unsupported(format!(
+                    "table {}: a job cannot read a changelog ('{}') yet, only write one",
+                    table.name,
+                    table.option("format").unwrap_or_default()
+                )));
+            }
             other => {
                 return Err(FlowError::Invalid(format!(
                     "table {}: format '{other}' is not supported",

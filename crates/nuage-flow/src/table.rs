@@ -68,6 +68,16 @@ pub struct StreamTable {
     pub statement: String,
 }
 
+/// Whether a stream table's format carries changes (an updating result):
+/// Flink's `debezium-json`, or nuage's `changelog-json` (`{"op": "+U",
+/// "row": {...}}`, what `nuage sql` shows a SELECT through).
+pub fn is_changelog(table: &StreamTable) -> bool {
+    matches!(
+        table.option("format"),
+        Some("debezium-json" | "changelog-json")
+    )
+}
+
 impl StreamTable {
     pub fn connector(&self) -> &str {
         self.options

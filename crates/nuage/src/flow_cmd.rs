@@ -96,9 +96,11 @@ pub async fn statement(session: &Session, data_dir: &Path, text: &str) -> Result
         }
         ["SELECT", ..] | ["WITH", ..] => {
             let sink = preview_table(&database);
-            if nuage_flow::plan::plan_select(metastore.as_ref(), &database, text, &sink)?.is_some()
+            if let Some(plan) =
+                nuage_flow::plan::plan_select(metastore.as_ref(), &database, text, &sink)?
             {
-                preview(session, data_dir, text, sink).await?;
+                let updating = plan.updating.is_some();
+                preview(session, data_dir, text, sink, updating).await?;
                 return Ok(Some(Output::Done(None)));
             }
             return Ok(None);
@@ -130,7 +132,9 @@ fn preview_table(database: &str) -> nuage_flow::StreamTable {
     let mut options = std::collections::BTreeMap::new();
     options.insert("connector".to_string(), "kinesis".to_string());
     options.insert("stream".to_string(), format!("nuage-preview-{id}"));
-    options.insert("format".to_string(), "json".to_string());
+    // Rows with their kind (+I, -U, +U, -D): a GROUP BY without a window
+    // changes its rows.
+    options.insert("format".to_string(), "changelog-json".to_string());
     nuage_flow::StreamTable {
         database: database.to_string(),
         name: format!("__preview_{id}"),
@@ -168,12 +172,15 @@ fn limit_of(select: &str) -> Option<usize> {
 /// A SELECT from a stream, as Flink's SQL client shows one: a job writes
 /// its rows into a stream of their own, and they are printed as they come
 /// (tab-separated, in the SELECT's column order) until Ctrl-C or the
-/// LIMIT; then the job, its table and its stream go away.
+/// LIMIT; then the job, its table and its stream go away. An updating
+/// result (GROUP BY without a window) is printed as Flink's changelog
+/// mode prints it: an `op` column first (+I, -U, +U, -D).
 async fn preview(
     session: &Session,
     data_dir: &Path,
     select: &str,
     sink: nuage_flow::StreamTable,
+    updating: bool,
 ) -> Result<()> {
     let metastore = session.shared().metastore.clone();
     let endpoint = serving_endpoint(data_dir)?;
@@ -204,6 +211,7 @@ async fn preview(
                 &stream,
                 &id,
                 limit_of(select),
+                updating,
             )
             .await;
             let _ = call(&mut server, "StopJob", json!({ "JobId": id })).await;
@@ -225,6 +233,7 @@ async fn show_rows(
     stream: &str,
     job: &str,
     limit: Option<usize>,
+    updating: bool,
 ) -> Result<()> {
     use base64::Engine;
     use std::io::Write;
@@ -256,16 +265,18 @@ async fn show_rows(
         for record in &records {
             let data = base64::engine::general_purpose::STANDARD
                 .decode(record["Data"].as_str().unwrap_or_default())?;
-            let row: serde_json::Map<String, Value> = serde_json::from_slice(&data)?;
+            let change: Value = serde_json::from_slice(&data)?;
+            let row = change["row"].as_object().cloned().unwrap_or_default();
+            let op = change["op"].as_str().unwrap_or("+I");
             if header {
-                writeln!(
-                    out,
-                    "{}",
-                    row.keys().cloned().collect::<Vec<_>>().join("\t")
-                )?;
+                let mut names: Vec<String> = row.keys().cloned().collect();
+                if updating {
+                    names.insert(0, "op".into());
+                }
+                writeln!(out, "{}", names.join("\t"))?;
                 header = false;
             }
-            let values: Vec<String> = row
+            let mut values: Vec<String> = row
                 .values()
                 .map(|v| match v {
                     Value::String(s) => s.clone(),
@@ -273,6 +284,9 @@ async fn show_rows(
                     other => other.to_string(),
                 })
                 .collect();
+            if updating {
+                values.insert(0, op.to_string());
+            }
             writeln!(out, "{}", values.join("\t"))?;
             shown += 1;
             if limit.is_some_and(|n| shown >= n) {

@@ -79,43 +79,6 @@ impl Runner {
         Ok(())
     }
 
-    /// After a start: reads both streams to where they had been read, so
-    /// the kept rows are back before anything new is joined. A round a
-    /// crash cut is then joined again without what it had put.
-    pub(super) async fn replay_join(
-        &mut self,
-        streams: &[std::sync::Arc<nuage_streams::streams::Stream>],
-    ) -> Result<()> {
-        // The cut round's records were read, not joined: read them as new.
-        let cut = self
-            .checkpoint
-            .intent
-            .as_ref()
-            .and_then(|i| i.read_before.clone());
-        if let Some(read_before) = cut {
-            for (side, before) in read_before.into_iter().enumerate() {
-                for (shard, state) in self.shards(side).iter_mut() {
-                    if let Some(at) = before.get(shard) {
-                        state.read_to = state.read_to.min(*at);
-                    }
-                }
-            }
-        }
-        loop {
-            let mut any = false;
-            for (side, stream) in streams.iter().enumerate() {
-                any |= self.read_round(side, stream, true).await?.0;
-            }
-            if !any {
-                break;
-            }
-        }
-        if let Some(intent) = &self.checkpoint.intent {
-            self.redo = intent.sink_ends.clone();
-        }
-        Ok(())
-    }
-
     /// Joins the round's new rows (read from `read_before`), pads the
     /// preserved rows that met nothing and never will, then drops the rows
     /// nothing can match any more, and saves.

@@ -31,6 +31,7 @@ use crate::plan::{JobPlan, Sink, WINDOW_INPUT};
 use crate::source::{Decoded, Decoder, Record, StartPosition, parse_duration};
 
 mod join;
+mod updating;
 
 const READ_RECORDS: usize = 10_000;
 const READ_BYTES: usize = 8 * 1024 * 1024;
@@ -204,6 +205,8 @@ struct Runner {
     context: Option<RecordBatch>,
     /// An interval join's rows (both sides).
     join: join::State,
+    /// An updating result: the last one, and whether new rows came.
+    update: updating::State,
     started: Instant,
     insert_columns: String,
     /// Set while a cut firing is redone: the stream sink's ends before it.
@@ -266,6 +269,7 @@ impl Job {
             pending: Vec::new(),
             context: None,
             join: join::State::default(),
+            update: updating::State::default(),
             started: Instant::now(),
             insert_columns,
             redo: None,
@@ -317,6 +321,44 @@ impl Runner {
         }
     }
 
+    /// After a start (interval joins and updating results): reads every
+    /// stream to where it had been read, so the kept rows are back before
+    /// anything new is handled. A round a crash cut is then done again
+    /// without what it had put.
+    async fn replay(
+        &mut self,
+        streams: &[std::sync::Arc<nuage_streams::streams::Stream>],
+    ) -> Result<()> {
+        // The cut round's records were read, not joined: read them as new.
+        let cut = self
+            .checkpoint
+            .intent
+            .as_ref()
+            .and_then(|i| i.read_before.clone());
+        if let Some(read_before) = cut {
+            for (side, before) in read_before.into_iter().enumerate() {
+                for (shard, state) in self.shards(side).iter_mut() {
+                    if let Some(at) = before.get(shard) {
+                        state.read_to = state.read_to.min(*at);
+                    }
+                }
+            }
+        }
+        loop {
+            let mut any = false;
+            for (side, stream) in streams.iter().enumerate() {
+                any |= self.read_round(side, stream, true).await?.0;
+            }
+            if !any {
+                break;
+            }
+        }
+        if let Some(intent) = &self.checkpoint.intent {
+            self.redo = intent.sink_ends.clone();
+        }
+        Ok(())
+    }
+
     /// Where side `side`'s shards have been read to.
     fn read_to(&self, side: usize) -> BTreeMap<u32, u64> {
         self.shards_of(side)
@@ -352,9 +394,12 @@ impl Runner {
             }
             let mut read_any = false;
             let mut lag = 0;
-            if self.job.plan.join.is_some() {
+            if self.job.plan.join.is_some() || self.job.plan.updating.is_some() {
                 if !replayed {
-                    self.replay_join(&streams).await?;
+                    self.replay(&streams).await?;
+                    if self.job.plan.updating.is_some() {
+                        self.update.result = self.updated_result().await?;
+                    }
                     replayed = true;
                 }
                 let before = [self.read_to(0), self.read_to(1)];
@@ -363,7 +408,11 @@ impl Runner {
                     read_any |= read;
                     lag += behind;
                 }
-                self.join_round(before).await?;
+                if self.job.plan.join.is_some() {
+                    self.join_round(before).await?;
+                } else {
+                    self.update_round(before).await?;
+                }
             } else {
                 if let Some(intent) = &self.checkpoint.intent
                     && intent.shard.is_some()
@@ -665,6 +714,15 @@ impl Runner {
                 first_new,
             };
             return self.ingest_keyed(rows, context, records, &window).await;
+        }
+        if self.job.plan.updating.is_some() {
+            let context = Fresh {
+                shard,
+                kept: &kept,
+                numbers: &numbers,
+                first_new,
+            };
+            return self.ingest_updating(rows, context);
         }
         let Some(window) = self.job.plan.window.clone() else {
             // No window: every read is a firing of its own, its files
@@ -1423,6 +1481,8 @@ impl Runner {
     /// Writes a firing's rows to the sink (files named `stem`).
     async fn write(&mut self, rows: Vec<RecordBatch>, stem: &str) -> Result<()> {
         let plan = &self.job.plan;
+        // An updating result's changes carry their kind (+I, -U, +U, -D).
+        let ops: Vec<String> = rows.iter().flat_map(updating::ops_of).collect();
         let rows: Vec<RecordBatch> = rows.iter().map(without_hidden).collect::<Result<_>>()?;
         let count: usize = rows.iter().map(|b| b.num_rows()).sum();
         if count > 0 {
@@ -1446,13 +1506,13 @@ impl Runner {
                         })?;
                 }
                 Sink::Stream(table) if table.connector() == "firehose" => {
-                    self.put_firehose(table, &rows).await?
+                    self.put_firehose(table, &rows, &ops).await?
                 }
                 Sink::Stream(table) if table.connector() == "lambda" => {
-                    self.invoke_function(table, &rows).await?
+                    self.invoke_function(table, &rows, &ops).await?
                 }
                 Sink::Stream(table) => {
-                    self.put_stream(table, &rows).await?;
+                    self.put_stream(table, &rows, &ops).await?;
                     crash_after_sink_put();
                 }
             }
@@ -1486,6 +1546,7 @@ impl Runner {
         &self,
         table: &crate::table::StreamTable,
         rows: &[RecordBatch],
+        ops: &[String],
     ) -> Result<()> {
         let name = table.stream_name()?;
         let delivery = self
@@ -1502,7 +1563,7 @@ impl Runner {
                  can only write to a DirectPut delivery stream"
             )));
         }
-        let records: Vec<Bytes> = sink_records(table, rows)?
+        let records: Vec<Bytes> = sink_records(table, rows, ops)?
             .into_iter()
             .map(|(data, _)| {
                 let mut line = data.to_vec();
@@ -1529,6 +1590,7 @@ impl Runner {
         &self,
         table: &crate::table::StreamTable,
         rows: &[RecordBatch],
+        ops: &[String],
     ) -> Result<()> {
         use base64::Engine;
         let function = table.stream_name()?;
@@ -1539,7 +1601,7 @@ impl Runner {
             .as_ref()
             .ok_or_else(|| FlowError::Sink("no functions in this process".into()))?;
         let (name, qualifier) = function_of(&function);
-        let records: Vec<(String, Bytes)> = sink_records(table, rows)?
+        let records: Vec<(String, Bytes)> = sink_records(table, rows, ops)?
             .into_iter()
             .map(|(data, _)| (uuid::Uuid::new_v4().to_string(), data))
             .collect();
@@ -1596,9 +1658,10 @@ impl Runner {
         &self,
         table: &crate::table::StreamTable,
         rows: &[RecordBatch],
+        ops: &[String],
     ) -> Result<()> {
         let name = table.stream_name()?;
-        let mut entries: Vec<PutEntry> = sink_records(table, rows)?
+        let mut entries: Vec<PutEntry> = sink_records(table, rows, ops)?
             .into_iter()
             .map(|(data, key)| PutEntry {
                 partition_key: key.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
@@ -2009,9 +2072,17 @@ fn encode_lines(table: &crate::table::StreamTable, batch: &RecordBatch) -> Resul
 fn sink_records(
     table: &crate::table::StreamTable,
     rows: &[RecordBatch],
+    ops: &[String],
 ) -> Result<Vec<(Bytes, Option<String>)>> {
     let mut records = Vec::new();
+    let mut ops = ops.iter();
     for batch in &sink_rows(table, rows)? {
+        if crate::table::is_changelog(table) {
+            for (line, key) in updating::encode(table, batch, &mut ops)? {
+                records.push((line, key));
+            }
+            continue;
+        }
         let text = encode_lines(table, batch)?;
         let keys = partition_keys(table, batch);
         for (i, line) in text

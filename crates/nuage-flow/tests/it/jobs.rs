@@ -723,3 +723,92 @@ async fn latest_starts_after_what_the_stream_holds() {
     assert_eq!(fired, rows(&[&["A", "2020-04-15T08:00:00", "1"]]));
     flow.shutdown().await;
 }
+
+/// A GROUP BY without a window is an updating result: into a stream
+/// table with Flink's debezium-json format, each change is a record (an
+/// update a "d" of the old row then a "c" of the new one, as Flink writes
+/// it), across a restart; into a lake table it is refused as Flink does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_by_without_a_window_writes_its_changes_as_debezium_json() {
+    let mut world = world(1).await;
+    world.create_stream_table("");
+    world
+        .streams
+        .create("totals", 1, StreamMode::Provisioned, BTreeMap::new())
+        .unwrap();
+    world.create(
+        "CREATE TABLE totals (station STRING, vehicles BIGINT) WITH ('connector' = 'kinesis', \
+         'stream' = 'totals', 'format' = 'debezium-json')",
+    );
+    world.sql(COUNTS_TABLE).await;
+    let flow = world.flow();
+    let refused = flow
+        .start(
+            "default",
+            "INSERT INTO counts SELECT station, NULL, NULL, COUNT(*) FROM tolls GROUP BY station",
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("doesn't support consuming update changes")
+            && refused.contains("'format' = 'debezium-json'"),
+        "{refused}"
+    );
+    let totals =
+        "INSERT INTO totals SELECT station, COUNT(*) AS vehicles FROM tolls GROUP BY station";
+    assert!(
+        flow.explain("default", totals)
+            .unwrap()
+            .unwrap()
+            .contains("GroupAggregate (updating)")
+    );
+    flow.start("default", totals).unwrap();
+    let log = world.streams.get("totals").unwrap().log(0).unwrap();
+    let records = |n: usize| {
+        let log = log.clone();
+        async move {
+            for _ in 0..200 {
+                let batch = log
+                    .read(nuage_streams::Position::at(0), 100, 1 << 20)
+                    .unwrap();
+                if batch.records.len() >= n {
+                    return batch
+                        .records
+                        .iter()
+                        .map(|r| String::from_utf8_lossy(&r.data).into_owned())
+                        .collect::<Vec<_>>();
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("fewer than {n} changes");
+        }
+    };
+    world.put(&[(0, "08:01:00", "A")]).await;
+    records(1).await;
+    world.put(&[(0, "08:02:00", "A")]).await;
+    records(3).await;
+    world.put(&[(0, "08:03:00", "B")]).await;
+    records(4).await;
+    flow.shutdown().await;
+    drop(flow);
+    world.put(&[(0, "08:04:00", "A")]).await;
+    let flow = world.flow();
+    let all = records(6).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let row = |station: &str, n: u32| format!(r#"{{"station":"{station}","vehicles":{n}}}"#);
+    let c = |s, n| format!(r#"{{"before":null,"after":{},"op":"c"}}"#, row(s, n));
+    let d = |s, n| format!(r#"{{"before":{},"after":null,"op":"d"}}"#, row(s, n));
+    assert_eq!(
+        all,
+        [
+            c("A", 1),
+            d("A", 1),
+            c("A", 2),
+            c("B", 1),
+            d("A", 2),
+            c("A", 3)
+        ]
+    );
+    assert_eq!(records(6).await.len(), 6, "no change twice");
+    flow.shutdown().await;
+}

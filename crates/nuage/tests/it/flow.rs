@@ -404,3 +404,74 @@ fn a_select_from_a_stream_shows_its_rows_until_its_limit() {
     assert_eq!(streams.stream_names(), ["clicks"]);
     server.kill();
 }
+
+/// A GROUP BY without a window in `nuage sql` shows its result changing,
+/// as Flink's SQL client does in changelog mode: an `op` column, `+I` for
+/// a new row, `-U`/`+U` for a row before and after an update.
+#[test]
+fn a_select_with_a_group_by_shows_its_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &[]);
+    let put = |from: i32, to: i32| {
+        runtime().block_on(async {
+            let client = server.client();
+            for i in from..to {
+                client
+                    .put_record()
+                    .stream_name("clicks")
+                    .partition_key("k")
+                    .data(Blob::new(format!(r#"{{"page": "p{i}", "ms": {i}}}"#)))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    runtime().block_on(async {
+        server
+            .client()
+            .create_stream()
+            .stream_name("clicks")
+            .shard_count(1)
+            .send()
+            .await
+            .unwrap();
+    });
+    put(0, 10);
+    run_ok(nuage(&data).args([
+        "sql",
+        "-S",
+        "-e",
+        "CREATE TABLE clicks (page STRING, ms INT) WITH ('connector' = 'kinesis', \
+         'stream' = 'clicks', 'format' = 'json', 'scan.stream.initpos' = 'TRIM_HORIZON')",
+    ]));
+    let preview = nuage(&data)
+        .args([
+            "sql",
+            "-S",
+            "-e",
+            "SELECT ms % 2 AS odd, COUNT(*) AS n FROM clicks GROUP BY ms % 2 LIMIT 4",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The ten clicks are counted first; then one more odd one comes.
+    std::thread::sleep(Duration::from_secs(3));
+    put(11, 12);
+    let out = preview.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines.len(),
+        4,
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut first: Vec<&str> = lines[..2].to_vec();
+    first.sort();
+    assert_eq!(first, ["+I\t0\t5", "+I\t1\t5"]);
+    assert_eq!(lines[2..], ["-U\t1\t5", "+U\t1\t6"]);
+    server.kill();
+}
