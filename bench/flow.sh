@@ -5,12 +5,13 @@
 # a minimums table into a Parquet table (events/s until every window is
 # committed), then the delay from a window's end to its committed row.
 #
-#   bash bench/flow.sh [EVENTS] [SHARDS] [--kda | --join]
+#   bash bench/flow.sh [EVENTS] [SHARDS] [--kda | --join | --updating]
 #
 # With --kda the count runs as a Kinesis Analytics application (its SQL
 # dialect and API) into a stream instead. With --join, EVENTS orders and
 # EVENTS shipments on two streams are interval-joined (within 5 minutes)
-# into a Parquet table instead.
+# into a Parquet table instead. With --updating, the count per station runs
+# without a window (an updating result) into a debezium-json stream.
 set -euo pipefail
 events=${1:-1000000}
 shards=${2:-4}

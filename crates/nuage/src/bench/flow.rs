@@ -50,6 +50,11 @@ pub struct FlowBench {
     /// until every joined row is committed.
     #[arg(long, conflicts_with = "kda")]
     join: bool,
+    /// Run a GROUP BY without a window instead (vehicles per station, an
+    /// updating result) into a debezium-json stream; timed until the
+    /// latest counts add up to the events.
+    #[arg(long, conflicts_with_all = ["kda", "join"])]
+    updating: bool,
 }
 
 const WINDOW_MS: i64 = 30 * 60 * 1000;
@@ -221,6 +226,9 @@ pub async fn run(config: &nuage_common::Config, b: FlowBench) -> anyhow::Result<
     let expected = windows.len() as u64;
     if b.kda {
         return kda(&b, &stream, kinesis).await;
+    }
+    if b.updating {
+        return updating(config, &b, &stream, kinesis).await;
     }
 
     let mut session = Session::open(config).await?;
@@ -496,6 +504,100 @@ async fn join(
         b.events,
         seconds,
         2.0 * b.events as f64 / seconds
+    );
+    flow.json("StopJob", json!({"JobId": id})).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Vehicles per station without a window: each read's changes into a
+/// debezium-json stream; events/s until the latest count of every station
+/// (the last "c" record of each) adds up to the events.
+async fn updating(
+    config: &nuage_common::Config,
+    b: &FlowBench,
+    stream: &str,
+    mut kinesis: Connection,
+) -> anyhow::Result<ExitCode> {
+    let output = format!("{stream}_totals");
+    kinesis.create_stream(&output, 1).await?;
+    let mut session = Session::open(config).await?;
+    for sql in [
+        format!(
+            "CREATE TABLE {stream} (ts TIMESTAMP(3), station STRING, customer STRING, amount DOUBLE) \
+             WITH ('connector' = 'kinesis', 'stream' = '{stream}', 'format' = 'json', \
+             'scan.stream.initpos' = 'TRIM_HORIZON')"
+        ),
+        format!(
+            "CREATE TABLE {output} (station STRING, vehicles BIGINT) WITH ('connector' = \
+             'kinesis', 'stream' = '{output}', 'format' = 'debezium-json')"
+        ),
+    ] {
+        run_sql(&mut session, &sql).await?;
+    }
+    let job = format!(
+        "INSERT INTO {output} SELECT station, COUNT(*) AS vehicles FROM {stream} GROUP BY station"
+    );
+    let mut flow = Connection::open(&b.endpoint).await?.flow();
+    let started = Instant::now();
+    let answer = flow
+        .json("StartJob", json!({"Database": "default", "Statement": job}))
+        .await?;
+    let id = answer["JobId"].as_str().context("a job id")?.to_string();
+    let iterator = kinesis
+        .json(
+            "GetShardIterator",
+            json!({"StreamName": output, "ShardId": "shardId-000000000000",
+                   "ShardIteratorType": "TRIM_HORIZON"}),
+        )
+        .await?;
+    let mut iterator = iterator["ShardIterator"]
+        .as_str()
+        .context("an iterator")?
+        .to_string();
+    // The events and the record on every shard that closed the windows.
+    let total = (b.events + b.shards as usize) as u64;
+    let mut latest: std::collections::HashMap<String, u64> = Default::default();
+    let mut changes = 0u64;
+    while latest.values().sum::<u64>() < total {
+        let got = kinesis
+            .json(
+                "GetRecords",
+                json!({"ShardIterator": iterator, "Limit": 10000}),
+            )
+            .await?;
+        let records = got["Records"].as_array().context("records")?;
+        for r in records {
+            let data = base64::engine::general_purpose::STANDARD
+                .decode(r["Data"].as_str().context("data")?)?;
+            let change: Value = serde_json::from_slice(&data)?;
+            if change["op"] == "c" {
+                let after = &change["after"];
+                latest.insert(
+                    after["station"].as_str().unwrap_or_default().to_string(),
+                    after["vehicles"].as_u64().context("a count")?,
+                );
+            }
+            changes += 1;
+        }
+        iterator = got["NextShardIterator"]
+            .as_str()
+            .context("an iterator")?
+            .to_string();
+        if records.is_empty() {
+            job_figures(&mut flow, &id).await?;
+            if started.elapsed() > Duration::from_secs(3600) {
+                bail!("the job did not count every event within an hour");
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "flow --updating: {} events, vehicles per station without a window -> debezium-json \
+         stream: {:.2} s, {:.0} events/s, {changes} change records",
+        b.events,
+        seconds,
+        b.events as f64 / seconds
     );
     flow.json("StopJob", json!({"JobId": id})).await?;
     Ok(ExitCode::SUCCESS)
