@@ -24,7 +24,7 @@ use std::sync::atomic::Ordering;
 use datafusion::arrow::array::{Array, RecordBatch};
 use datafusion::arrow::compute::filter_record_batch;
 
-use super::{Fresh, Intent, NO_WATERMARK, Runner, collect, note_oldest, time_array, time_mask};
+use super::{Fresh, Runner, collect, note_oldest, time_array, time_mask};
 use super::{with_origin, without_hidden};
 use crate::error::Result;
 
@@ -90,23 +90,7 @@ impl Runner {
         let passing = self.passing(&fresh, watermarks)?;
         let padding = passing.iter().any(|p| !p.is_empty());
         if joined || padding {
-            // The intent first: a crash before the round is recorded redoes
-            // it into the same files, without the records it had put.
-            let stem = match &self.checkpoint.intent {
-                Some(intent) => intent.stem.clone(),
-                None => format!("flow-{}-j{}", self.job.id, self.checkpoint.fires),
-            };
-            if self.checkpoint.intent.is_none() {
-                self.checkpoint.intent = Some(Intent {
-                    upto: NO_WATERMARK,
-                    stem: stem.clone(),
-                    sink_ends: self.sink_ends(),
-                    shard: None,
-                    updates: Vec::new(),
-                    read_before: Some(read_before),
-                });
-                self.save()?;
-            }
+            let stem = self.begin_round("j", read_before)?;
             let mut rows = Vec::new();
             if !fresh[0].is_empty() {
                 let other: Vec<RecordBatch> =

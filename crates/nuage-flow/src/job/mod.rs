@@ -359,6 +359,28 @@ impl Runner {
         Ok(())
     }
 
+    /// Starts a round of an interval join or an updating result (read
+    /// from `read_before`): the intent first, so a crash before the round
+    /// is recorded redoes it into the same files without the records it
+    /// had put (a redo keeps the cut round's intent). Returns the files'
+    /// stem.
+    fn begin_round(&mut self, kind: &str, read_before: [BTreeMap<u32, u64>; 2]) -> Result<String> {
+        if let Some(intent) = &self.checkpoint.intent {
+            return Ok(intent.stem.clone());
+        }
+        let stem = format!("flow-{}-{kind}{}", self.job.id, self.checkpoint.fires);
+        self.checkpoint.intent = Some(Intent {
+            upto: NO_WATERMARK,
+            stem: stem.clone(),
+            sink_ends: self.sink_ends(),
+            shard: None,
+            updates: Vec::new(),
+            read_before: Some(read_before),
+        });
+        self.save()?;
+        Ok(stem)
+    }
+
     /// Where side `side`'s shards have been read to.
     fn read_to(&self, side: usize) -> BTreeMap<u32, u64> {
         self.shards_of(side)

@@ -25,7 +25,7 @@ use datafusion::arrow::compute::{concat_batches, take_record_batch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::row::{RowConverter, SortField};
 
-use super::{Fresh, Intent, NO_WATERMARK, Runner, collect, with_origin, without_hidden};
+use super::{Fresh, Runner, collect, with_origin, without_hidden};
 use crate::error::Result;
 
 /// The hidden column with each change's kind.
@@ -87,21 +87,7 @@ impl Runner {
             return Ok(());
         }
         self.update.changed = false;
-        let stem = match &self.checkpoint.intent {
-            Some(intent) => intent.stem.clone(),
-            None => format!("flow-{}-u{}", self.job.id, self.checkpoint.fires),
-        };
-        if self.checkpoint.intent.is_none() {
-            self.checkpoint.intent = Some(Intent {
-                upto: NO_WATERMARK,
-                stem: stem.clone(),
-                sink_ends: self.sink_ends(),
-                shard: None,
-                updates: Vec::new(),
-                read_before: Some(read_before),
-            });
-            self.save()?;
-        }
+        let stem = self.begin_round("u", read_before)?;
         let result = self.updated_result().await?;
         let key = self.job.plan.updating.clone().flatten();
         let changes = changes(self.update.result.as_ref(), result.as_ref(), key.as_deref())?;

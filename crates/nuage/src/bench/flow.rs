@@ -174,6 +174,36 @@ async fn load(
     Ok(())
 }
 
+/// Starts the job: its connection, id, and when it started.
+async fn start_job(endpoint: &str, job: &str) -> anyhow::Result<(Connection, String, Instant)> {
+    let mut flow = Connection::open(endpoint).await?.flow();
+    let started = Instant::now();
+    let answer = flow
+        .json("StartJob", json!({"Database": "default", "Statement": job}))
+        .await?;
+    let id = answer["JobId"].as_str().context("a job id")?.to_string();
+    Ok((flow, id, started))
+}
+
+/// Waits until the job has written `expected` rows (an hour at most).
+async fn wait_for_rows(
+    flow: &mut Connection,
+    id: &str,
+    expected: u64,
+    started: Instant,
+) -> anyhow::Result<()> {
+    loop {
+        let figures = job_figures(flow, id).await?;
+        if figures["EventsOut"].as_u64() == Some(expected) {
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(3600) {
+            bail!("the job did not finish within an hour: {figures}");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 async fn job_figures(flow: &mut Connection, id: &str) -> anyhow::Result<Value> {
     let jobs = flow.json("ListJobs", json!({})).await?;
     let job = jobs["Jobs"]
@@ -259,22 +289,8 @@ pub async fn run(config: &nuage_common::Config, b: FlowBench) -> anyhow::Result<
                GROUP BY station, window_start, window_end) c \
          JOIN {stream}_minimums m ON c.station = m.station"
     );
-    let mut flow = Connection::open(&b.endpoint).await?.flow();
-    let started = Instant::now();
-    let answer = flow
-        .json("StartJob", json!({"Database": "default", "Statement": job}))
-        .await?;
-    let id = answer["JobId"].as_str().context("a job id")?.to_string();
-    loop {
-        let figures = job_figures(&mut flow, &id).await?;
-        if figures["EventsOut"].as_u64() == Some(expected) {
-            break;
-        }
-        if started.elapsed() > Duration::from_secs(3600) {
-            bail!("the job did not finish within an hour: {figures}");
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let (mut flow, id, started) = start_job(&b.endpoint, &job).await?;
+    wait_for_rows(&mut flow, &id, expected, started).await?;
     let seconds = started.elapsed().as_secs_f64();
     println!(
         "flow: {} events, 30-min tumbling count per station + minimums join -> Parquet: \
@@ -480,22 +496,8 @@ async fn join(
     let job = format!(
         "INSERT INTO {orders}_shipped SELECT o.id, o.ts, s.ts          FROM {orders}_o o JOIN {orders}_s s ON o.id = s.id          AND s.ts BETWEEN o.ts AND o.ts + INTERVAL '5' MINUTE"
     );
-    let mut flow = Connection::open(&b.endpoint).await?.flow();
-    let started = Instant::now();
-    let answer = flow
-        .json("StartJob", json!({"Database": "default", "Statement": job}))
-        .await?;
-    let id = answer["JobId"].as_str().context("a job id")?.to_string();
-    loop {
-        let figures = job_figures(&mut flow, &id).await?;
-        if figures["EventsOut"].as_u64() == Some(expected) {
-            break;
-        }
-        if started.elapsed() > Duration::from_secs(3600) {
-            bail!("the job did not finish within an hour: {figures}");
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let (mut flow, id, started) = start_job(&b.endpoint, &job).await?;
+    wait_for_rows(&mut flow, &id, expected, started).await?;
     let seconds = started.elapsed().as_secs_f64();
     println!(
         "flow --join: {} orders + {} shipments, interval join on id within 5 min -> Parquet: \
@@ -537,12 +539,7 @@ async fn updating(
     let job = format!(
         "INSERT INTO {output} SELECT station, COUNT(*) AS vehicles FROM {stream} GROUP BY station"
     );
-    let mut flow = Connection::open(&b.endpoint).await?.flow();
-    let started = Instant::now();
-    let answer = flow
-        .json("StartJob", json!({"Database": "default", "Statement": job}))
-        .await?;
-    let id = answer["JobId"].as_str().context("a job id")?.to_string();
+    let (mut flow, id, started) = start_job(&b.endpoint, &job).await?;
     let iterator = kinesis
         .json(
             "GetShardIterator",

@@ -176,14 +176,13 @@ pub(crate) fn normalize(table: &str, fields: &[&str]) -> String {
     fields.join("\t")
 }
 
-pub(crate) fn oracle(dir: &Path, events: &[String]) -> Answers {
-    let file = dir.join("events.jsonl");
-    std::fs::write(&file, events.join("\n")).unwrap();
-    let script = dir.join("oracle.py");
-    std::fs::write(&script, ORACLE).unwrap();
+/// Runs a DuckDB script (Python) written into `dir` with `args`; its output.
+pub(crate) fn duckdb(dir: &Path, script: &str, args: &[&Path]) -> String {
+    let path = dir.join("oracle.py");
+    std::fs::write(&path, script).unwrap();
     let out = std::process::Command::new(venv_python())
-        .arg(&script)
-        .arg(&file)
+        .arg(&path)
+        .args(args)
         .output()
         .unwrap();
     assert!(
@@ -191,8 +190,14 @@ pub(crate) fn oracle(dir: &Path, events: &[String]) -> Answers {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub(crate) fn oracle(dir: &Path, events: &[String]) -> Answers {
+    let file = dir.join("events.jsonl");
+    std::fs::write(&file, events.join("\n")).unwrap();
     let mut answers = Answers::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
+    for line in duckdb(dir, ORACLE, &[&file]).lines() {
         let fields: Vec<&str> = line.split('\t').collect();
         answers
             .entry(fields[0].to_string())

@@ -13,9 +13,8 @@ use std::time::{Duration, Instant};
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 
-use crate::flow::{Answers, sorted};
+use crate::flow::{Answers, duckdb, sorted};
 use crate::movies::datasets;
-use crate::s3_api::venv_python;
 use crate::streams::{Server, runtime};
 use crate::{nuage, run_ok};
 
@@ -135,20 +134,9 @@ fn oracle(dir: &Path, events: &[Event]) -> Answers {
         std::fs::write(&file, lines.join("\n")).unwrap();
         files.push(file);
     }
-    let script = dir.join("join_oracle.py");
-    std::fs::write(&script, ORACLE).unwrap();
-    let out = std::process::Command::new(venv_python())
-        .arg(&script)
-        .args(&files)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let files: Vec<&Path> = files.iter().map(|f| f.as_path()).collect();
     let mut answers = Answers::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
+    for line in duckdb(dir, ORACLE, &files).lines() {
         let (name, rest) = line.split_once('\t').unwrap();
         // DuckDB prints 2020-01-01 10:00:00, nuage sql 2020-01-01 10:00:00 too.
         answers
