@@ -29,6 +29,10 @@ pub enum ObjectError {
     #[error("the key {key:?} cannot be stored: {reason}")]
     KeyConflict { key: String, reason: String },
 
+    /// An If-Match or If-None-Match of a write does not hold.
+    #[error("the object {0:?} is not as the write's If-Match or If-None-Match requires")]
+    PreconditionFailed(String),
+
     #[error("the upload {0:?} does not exist; it may have been completed or aborted")]
     NoSuchUpload(String),
 

@@ -32,6 +32,7 @@ pub use error::ObjectError;
 pub use keys::{KeyPath, Place};
 pub use list::{Entry, ListQuery, Listing};
 pub use meta::Meta;
+
 pub use multipart::{Part, Upload};
 pub use write::Written;
 
@@ -61,6 +62,44 @@ pub struct Opened {
 #[derive(Debug, Clone)]
 pub struct Objects {
     dirs: Arc<Dirs>,
+    /// Conditional writes of one key take turns (by the key's hash): the
+    /// condition is checked and the object published under the lock.
+    conditional: Arc<[tokio::sync::Mutex<()>]>,
+}
+
+/// What a conditional write asks of the object it replaces: S3's
+/// If-Match (an ETag, or `*`: any object) and If-None-Match (`*`: no
+/// object, or an ETag it must not have).
+#[derive(Debug, Clone, Default)]
+pub struct WriteCondition {
+    pub if_match: Option<String>,
+    pub if_none_match: Option<String>,
+}
+
+impl WriteCondition {
+    pub fn is_empty(&self) -> bool {
+        self.if_match.is_none() && self.if_none_match.is_none()
+    }
+
+    /// Whether a write of `key` may replace `current`: with If-Match and
+    /// no object, NoSuchKey (as S3 answers); otherwise PreconditionFailed.
+    fn check(&self, key: &str, current: Option<&Meta>) -> Result<()> {
+        let same =
+            |wanted: &str, meta: &Meta| wanted == "*" || wanted.trim_matches('"') == meta.etag;
+        let holds = match current {
+            None if self.if_match.is_some() => return Err(ObjectError::NoSuchKey(key.to_string())),
+            None => true,
+            Some(meta) => {
+                self.if_match.as_deref().is_none_or(|m| same(m, meta))
+                    && !self.if_none_match.as_deref().is_some_and(|n| same(n, meta))
+            }
+        };
+        if holds {
+            Ok(())
+        } else {
+            Err(ObjectError::PreconditionFailed(key.to_string()))
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -89,9 +128,36 @@ impl Objects {
                 staging,
                 uploads,
             }),
+            conditional: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
         };
         objects.sweep_uploads()?;
         Ok(objects)
+    }
+
+    /// Runs `publish` (the write's last step) once `condition` holds for
+    /// the object there now, under the key's lock (no lock without one).
+    pub(crate) async fn when<T>(
+        &self,
+        bucket: &str,
+        key: &str,
+        condition: &WriteCondition,
+        publish: impl AsyncFnOnce() -> Result<T>,
+    ) -> Result<T> {
+        if condition.is_empty() {
+            return publish().await;
+        }
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (bucket, key).hash(&mut hasher);
+        let lock = &self.conditional[hasher.finish() as usize % self.conditional.len()];
+        let _turn = lock.lock().await;
+        let current = match self.open_object(bucket, key).await {
+            Ok(opened) => Some(opened.info.meta),
+            Err(ObjectError::NoSuchKey(_)) => None,
+            Err(e) => return Err(e),
+        };
+        condition.check(key, current.as_ref())?;
+        publish().await
     }
 
     fn bucket_dir(&self, bucket: &str) -> Result<PathBuf> {

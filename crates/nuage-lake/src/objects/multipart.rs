@@ -150,37 +150,44 @@ impl Objects {
         key: &str,
         id: &str,
         listed: Vec<(u32, String)>,
+        condition: &super::WriteCondition,
     ) -> Result<ObjectInfo> {
         let bucket_dir = self.bucket_dir(bucket)?;
         let (dir, upload) = self.upload_dir(bucket, key, id)?;
         let place = Place::of(key)?;
         let staging = self.staging_path();
         let uploads = self.dirs.uploads.clone();
-        let key = key.to_string();
-        blocking(move || {
-            let stored = read_parts(&dir)?;
-            let chosen = choose_parts(&stored, &listed)?;
-            let mut file = File::create_new(&staging).map_err(|e| ObjectError::io(&staging, e))?;
-            let size = chosen.iter().map(|p| p.size).sum();
-            let staged = Staged::from_file(
-                staging.clone(),
-                file.try_clone().map_err(|e| ObjectError::io(&staging, e))?,
-                size,
-            );
-            let mut md5s = Md5::new();
-            for part in &chosen {
-                let path = dir.join(part.number.to_string());
-                let mut source = File::open(&path).map_err(|e| ObjectError::io(&path, e))?;
-                std::io::copy(&mut source, &mut file).map_err(|e| ObjectError::io(&staging, e))?;
-                md5s.update(decode_hex(&part.etag).unwrap_or_default());
-            }
-            let mut meta = upload.meta.clone();
-            meta.etag = format!("{}-{}", meta::hex(&md5s.finalize()), chosen.len());
-            meta.set_parts(chosen.iter().map(|p| p.size));
-            let info = write::place_object(&bucket_dir, place, &key, staged, meta)?;
-            std::fs::remove_dir_all(&dir).map_err(|e| ObjectError::io(&dir, e))?;
-            write::sync_dir(&uploads)?;
-            Ok(info)
+        let owned = key.to_string();
+        self.when(bucket, key, condition, async move || {
+            let key = owned;
+            blocking(move || {
+                let stored = read_parts(&dir)?;
+                let chosen = choose_parts(&stored, &listed)?;
+                let mut file =
+                    File::create_new(&staging).map_err(|e| ObjectError::io(&staging, e))?;
+                let size = chosen.iter().map(|p| p.size).sum();
+                let staged = Staged::from_file(
+                    staging.clone(),
+                    file.try_clone().map_err(|e| ObjectError::io(&staging, e))?,
+                    size,
+                );
+                let mut md5s = Md5::new();
+                for part in &chosen {
+                    let path = dir.join(part.number.to_string());
+                    let mut source = File::open(&path).map_err(|e| ObjectError::io(&path, e))?;
+                    std::io::copy(&mut source, &mut file)
+                        .map_err(|e| ObjectError::io(&staging, e))?;
+                    md5s.update(decode_hex(&part.etag).unwrap_or_default());
+                }
+                let mut meta = upload.meta.clone();
+                meta.etag = format!("{}-{}", meta::hex(&md5s.finalize()), chosen.len());
+                meta.set_parts(chosen.iter().map(|p| p.size));
+                let info = write::place_object(&bucket_dir, place, &key, staged, meta)?;
+                std::fs::remove_dir_all(&dir).map_err(|e| ObjectError::io(&dir, e))?;
+                write::sync_dir(&uploads)?;
+                Ok(info)
+            })
+            .await
         })
         .await
     }

@@ -26,7 +26,14 @@ async fn lake() -> (tempfile::TempDir, Objects) {
 
 async fn put(objects: &Objects, key: &str, data: &[u8]) -> ObjectInfo {
     objects
-        .put("b", key, body(data), Meta::default(), |_, _| Ok(()))
+        .put(
+            "b",
+            key,
+            body(data),
+            Meta::default(),
+            &none(),
+            |_, _| Ok(()),
+        )
         .await
         .unwrap()
 }
@@ -240,7 +247,7 @@ async fn a_failed_check_publishes_nothing() {
     let (dir, objects) = lake().await;
     put(&objects, "k", b"old").await;
     let refused = objects
-        .put("b", "k", body(b"new"), Meta::default(), |_, _| {
+        .put("b", "k", body(b"new"), Meta::default(), &none(), |_, _| {
             Err(ObjectError::BadDigest("no".into()))
         })
         .await;
@@ -263,9 +270,14 @@ async fn large_bodies_are_written_in_blocks() {
         .map(|c| Ok(Bytes::copy_from_slice(c)))
         .collect();
     let info = objects
-        .put("b", "big", stream::iter(chunks), Meta::default(), |_, _| {
-            Ok(())
-        })
+        .put(
+            "b",
+            "big",
+            stream::iter(chunks),
+            Meta::default(),
+            &none(),
+            |_, _| Ok(()),
+        )
         .await
         .unwrap();
     assert_eq!(info.meta.size, data.len() as u64);
@@ -297,6 +309,7 @@ async fn multipart_uploads_join_their_parts() {
             "mp",
             &id,
             vec![(1, p1.etag.clone()), (2, p2.etag.clone())],
+            &none(),
         )
         .await
         .unwrap();
@@ -318,4 +331,61 @@ async fn multipart_uploads_join_their_parts() {
         Err(ObjectError::NoSuchUpload(_))
     ));
     assert!(objects.uploads("b").await.unwrap().is_empty());
+}
+
+fn none() -> WriteCondition {
+    WriteCondition::default()
+}
+
+#[tokio::test]
+async fn conditional_writes_follow_if_match_and_if_none_match() {
+    let (dir, objects) = lake().await;
+    let create = WriteCondition {
+        if_none_match: Some("*".into()),
+        ..Default::default()
+    };
+    let first = objects
+        .put("b", "k", body(b"one"), Meta::default(), &create, |_, _| {
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let again = objects
+        .put("b", "k", body(b"two"), Meta::default(), &create, |_, _| {
+            Ok(())
+        })
+        .await;
+    assert!(matches!(again, Err(ObjectError::PreconditionFailed(_))));
+    let stale = WriteCondition {
+        if_match: Some("\"0123\"".into()),
+        ..Default::default()
+    };
+    let refused = objects
+        .put("b", "k", body(b"two"), Meta::default(), &stale, |_, _| {
+            Ok(())
+        })
+        .await;
+    assert!(matches!(refused, Err(ObjectError::PreconditionFailed(_))));
+    let current = WriteCondition {
+        if_match: Some(format!("\"{}\"", first.meta.etag)),
+        ..Default::default()
+    };
+    objects
+        .put("b", "k", body(b"two"), Meta::default(), &current, |_, _| {
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(dir.path().join("b/k")).unwrap(), b"two");
+    let missing = objects
+        .put(
+            "b",
+            "nope",
+            body(b"x"),
+            Meta::default(),
+            &current,
+            |_, _| Ok(()),
+        )
+        .await;
+    assert!(matches!(missing, Err(ObjectError::NoSuchKey(_))));
 }

@@ -126,14 +126,16 @@ impl Objects {
 
     /// Writes a body as `key`, durably. `check` sees the body's size and MD5
     /// before anything is published (Content-MD5, checksums) and may add to
-    /// the metadata; an error from it, or from the body, leaves the old
-    /// object as it was.
+    /// the metadata; an error from it, or from the body, or a `condition`
+    /// that does not hold for the object there when the new one would
+    /// replace it, leaves the old object as it was.
     pub async fn put<S, E>(
         &self,
         bucket: &str,
         key: &str,
         body: S,
         mut meta: Meta,
+        condition: &super::WriteCondition,
         check: impl FnOnce(&Written, &mut Meta) -> Result<()>,
     ) -> Result<ObjectInfo>
     where
@@ -145,8 +147,11 @@ impl Objects {
         let staged = self.stage(body).await?;
         check(&staged.written, &mut meta)?;
         meta.etag = meta::hex(&staged.written.md5);
-        let key = key.to_string();
-        blocking(move || place_object(&dir, place, &key, staged, meta)).await
+        let owned = key.to_string();
+        self.when(bucket, key, condition, async move || {
+            blocking(move || place_object(&dir, place, &owned, staged, meta)).await
+        })
+        .await
     }
 }
 

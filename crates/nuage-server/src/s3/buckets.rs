@@ -21,28 +21,74 @@ fn check_bucket_tags(tags: &[(String, String)]) -> S3Result<()> {
     check_tag_pairs(tags, true)
 }
 
+/// The bucket name a ListBuckets continuation token stands for.
+fn bucket_token(token: &str) -> Option<String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .ok()?;
+    String::from_utf8(bytes).ok()
+}
+
 impl NuageS3 {
     pub(super) async fn list_buckets_(
         &self,
         req: S3Request<ListBucketsInput>,
     ) -> Answer<ListBucketsOutput> {
-        let prefix = req.input.prefix.unwrap_or_default();
-        let buckets = self
+        let input = req.input;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        // Pages of MaxBuckets (1-10000, as S3 allows), in name order; the
+        // continuation token is the next page's first name, base64.
+        let max = match input.max_buckets {
+            Some(n) if !(1..=10_000).contains(&n) => {
+                return Err(refuse(
+                    S3ErrorCode::InvalidArgument,
+                    "Argument max-buckets must be an integer between 1 and 10000.",
+                ));
+            }
+            Some(n) => n as usize,
+            None => usize::MAX,
+        };
+        let after = match &input.continuation_token {
+            Some(token) => Some(bucket_token(token).ok_or_else(|| {
+                refuse(
+                    S3ErrorCode::InvalidArgument,
+                    "The continuation token provided is incorrect",
+                )
+            })?),
+            None => None,
+        };
+        let mut matching = self
             .objects
             .list_buckets()
             .or_s3()?
             .into_iter()
             .filter(|(name, _)| name.starts_with(&prefix))
+            .filter(|(name, _)| after.as_ref().is_none_or(|first| name >= first))
+            .filter(|_| {
+                input
+                    .bucket_region
+                    .as_deref()
+                    .is_none_or(|r| r == &*self.region)
+            });
+        let buckets: Vec<Bucket> = matching
+            .by_ref()
+            .take(max)
             .map(|(name, created)| Bucket {
                 name: Some(name),
                 creation_date: Some(timestamp(created)),
                 bucket_region: Some(self.region.to_string()),
             })
             .collect();
+        let continuation_token = matching.next().map(|(name, _)| {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode(name)
+        });
         Ok(S3Response::new(ListBucketsOutput {
             buckets: Some(buckets),
             owner: Some(owner()),
-            ..Default::default()
+            continuation_token,
+            prefix: input.prefix,
         }))
     }
 
@@ -51,7 +97,13 @@ impl NuageS3 {
         req: S3Request<CreateBucketInput>,
     ) -> Answer<CreateBucketOutput> {
         let bucket = req.input.bucket;
-        self.objects.create_bucket(&bucket).await.or_s3()?;
+        match self.objects.create_bucket(&bucket).await {
+            // S3's legacy rule in us-east-1: creating a bucket you own
+            // again answers 200 OK (BucketAlreadyOwnedByYou elsewhere).
+            Err(nuage_lake::objects::ObjectError::BucketAlreadyExists(_))
+                if &*self.region == "us-east-1" => {}
+            other => other.or_s3()?,
+        }
         Ok(S3Response::new(CreateBucketOutput {
             location: Some(format!("/{bucket}")),
         }))

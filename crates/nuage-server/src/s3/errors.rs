@@ -25,6 +25,10 @@ pub fn to_s3(error: ObjectError) -> S3Error {
             "The specified bucket is not valid.".into(),
         ),
         ObjectError::NoSuchKey(_) => (C::NoSuchKey, "The specified key does not exist.".into()),
+        ObjectError::PreconditionFailed(_) => (
+            C::PreconditionFailed,
+            "At least one of the pre-conditions you specified did not hold".into(),
+        ),
         ObjectError::InvalidKey { .. } | ObjectError::KeyConflict { .. } => {
             (C::InvalidArgument, error.to_string())
         }

@@ -96,12 +96,17 @@ impl S3Api {
             )
             .await;
         }
+        let id = request_id();
+        let host = crate::request::host_id();
+        if response.status().is_client_error() || response.status().is_server_error() {
+            response = with_ids(response, &id, host.as_ref()).await;
+        }
         let ids = response.headers_mut();
-        if let Ok(id) = HeaderValue::from_str(&request_id()) {
+        if let Ok(id) = HeaderValue::from_str(&id) {
             ids.insert("x-amz-request-id", id);
         }
-        if let Some(id) = crate::request::host_id() {
-            ids.insert("x-amz-id-2", id);
+        if let Some(host) = host {
+            ids.insert("x-amz-id-2", host);
         }
         response
     }
@@ -124,6 +129,30 @@ impl S3Api {
             }
         }
     }
+}
+
+/// An error document with the request's ids in it, as S3 writes them
+/// (`<RequestId>` equal to the x-amz-request-id header, `<HostId>`).
+async fn with_ids(response: Response, id: &str, host: Option<&HeaderValue>) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let Some(end) = text
+        .rfind("</Error>")
+        .filter(|_| !text.contains("<RequestId>"))
+    else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    let host = host.and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let text = format!(
+        "{}<RequestId>{id}</RequestId><HostId>{host}</HostId>{}",
+        &text[..end],
+        &text[end..]
+    );
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(text))
 }
 
 /// S3's request ids: 16 uppercase hex digits.

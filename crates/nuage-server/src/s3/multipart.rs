@@ -188,9 +188,17 @@ impl NuageS3 {
                 .unwrap_or_default();
             listed.push((number, etag));
         }
+        let condition =
+            super::objects::write_condition(input.if_match.as_ref(), input.if_none_match.as_ref());
         let info = self
             .objects
-            .complete(&input.bucket, &input.key, &input.upload_id, listed)
+            .complete(
+                &input.bucket,
+                &input.key,
+                &input.upload_id,
+                listed,
+                &condition,
+            )
             .await
             .or_s3()?;
         Ok(S3Response::new(CompleteMultipartUploadOutput {

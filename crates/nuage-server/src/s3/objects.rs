@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use axum::http;
-use nuage_lake::objects::{Meta, ObjectError, ObjectInfo, Opened};
+use nuage_lake::objects::{Meta, ObjectInfo, Opened};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -39,11 +39,15 @@ impl Stored {
         keep("content-disposition", self.content_disposition);
         // aws-chunked describes the upload, not the object (S3 drops it).
         let encoding = self.content_encoding.map(|e| {
+            let chunked = |t: &str| t.trim().eq_ignore_ascii_case("aws-chunked");
+            if !e.split(',').any(chunked) {
+                return e;
+            }
             e.split(',')
+                .filter(|t| !chunked(t))
                 .map(str::trim)
-                .filter(|t| !t.eq_ignore_ascii_case("aws-chunked"))
                 .collect::<Vec<_>>()
-                .join(",")
+                .join(", ")
         });
         keep("content-encoding", encoding);
         keep("content-language", self.content_language);
@@ -170,6 +174,22 @@ fn timestamp_secs(time: &Timestamp) -> u64 {
     u64::try_from(time.unix_timestamp()).unwrap_or(0)
 }
 
+/// A write's If-Match and If-None-Match (PutObject,
+/// CompleteMultipartUpload), checked when the object is published.
+pub(super) fn write_condition(
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+) -> nuage_lake::objects::WriteCondition {
+    let text = |c: &ETagCondition| match c {
+        ETagCondition::Any => "*".to_string(),
+        ETagCondition::ETag(etag) => etag.value().to_string(),
+    };
+    nuage_lake::objects::WriteCondition {
+        if_match: if_match.map(text),
+        if_none_match: if_none_match.map(text),
+    }
+}
+
 /// The conditions of a GET or HEAD, or of a copy's source.
 pub(super) struct Conditions<'a> {
     pub if_match: Option<&'a ETagCondition>,
@@ -189,6 +209,16 @@ impl Conditions<'_> {
         if self.unchanged(info) {
             let mut error = refuse(S3ErrorCode::NotModified, "Not Modified");
             error.set_status_code(http::StatusCode::NOT_MODIFIED);
+            // A 304 names the version the client has (RFC 9110 15.4.5).
+            let mut headers = http::HeaderMap::new();
+            let etag = format!("\"{}\"", info.meta.etag);
+            let modified = http_date(&super::timestamp(info.last_modified));
+            for (name, value) in [("etag", Some(etag)), ("last-modified", modified)] {
+                if let Some(value) = value.and_then(|v| http::HeaderValue::from_str(&v).ok()) {
+                    headers.insert(name, value);
+                }
+            }
+            error.set_headers(headers);
             return Err(error);
         }
         Ok(())
@@ -384,18 +414,7 @@ impl NuageS3 {
     ) -> Answer<PutObjectOutput> {
         let input = req.input;
         self.existing(&input.bucket)?;
-        if input
-            .if_none_match
-            .as_ref()
-            .is_some_and(ETagCondition::is_any)
-        {
-            // Conditional create: only when nothing is there yet.
-            match self.objects.open_object(&input.bucket, &input.key).await {
-                Ok(_) => return Err(precondition_failed()),
-                Err(ObjectError::NoSuchKey(_)) => {}
-                Err(e) => return Err(to_s3(e)),
-            }
-        }
+        let condition = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref());
         let expected = expected!(input, &req.headers)?;
         let mut meta = stored!(input).into_meta();
         meta.tags = header_tags(input.tagging.as_deref())?;
@@ -408,9 +427,14 @@ impl NuageS3 {
         );
         let info = self
             .objects
-            .put(&input.bucket, &input.key, body, meta, |written, meta| {
-                incoming.finish(written, meta)
-            })
+            .put(
+                &input.bucket,
+                &input.key,
+                body,
+                meta,
+                &condition,
+                |written, meta| incoming.finish(written, meta),
+            )
             .await
             .or_s3()?;
         let sums = checksums(&info.meta, true);
@@ -632,7 +656,14 @@ impl NuageS3 {
         };
         let copied = self
             .objects
-            .put(&input.bucket, &input.key, body, meta, |_, _| Ok(()))
+            .put(
+                &input.bucket,
+                &input.key,
+                body,
+                meta,
+                &Default::default(),
+                |_, _| Ok(()),
+            )
             .await
             .or_s3()?;
         Ok(S3Response::new(CopyObjectOutput {
