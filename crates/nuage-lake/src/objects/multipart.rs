@@ -153,7 +153,18 @@ impl Objects {
         condition: &super::WriteCondition,
     ) -> Result<ObjectInfo> {
         let bucket_dir = self.bucket_dir(bucket)?;
-        let (dir, upload) = self.upload_dir(bucket, key, id)?;
+        let (dir, upload) = match self.upload_dir(bucket, key, id) {
+            Err(ObjectError::NoSuchUpload(_)) => {
+                return self.completed_before(bucket, key, id, &listed).await;
+            }
+            other => other?,
+        };
+        let done = Completed {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            parts: listed.clone(),
+            etag: String::new(),
+        };
         let place = Place::of(key)?;
         let staging = self.staging_path();
         let uploads = self.dirs.uploads.clone();
@@ -184,12 +195,53 @@ impl Objects {
                 meta.set_parts(chosen.iter().map(|p| p.size));
                 let info = write::place_object(&bucket_dir, place, &key, staged, meta)?;
                 std::fs::remove_dir_all(&dir).map_err(|e| ObjectError::io(&dir, e))?;
+                // A retried Complete (its answer was lost) answers the same.
+                let done = Completed {
+                    etag: info.meta.etag.clone(),
+                    ..done
+                };
+                let record = dir.with_extension("done");
+                let text = serde_json::to_vec(&done).expect("a record serializes");
+                std::fs::write(&record, text).map_err(|e| ObjectError::io(&record, e))?;
                 write::sync_dir(&uploads)?;
                 Ok(info)
             })
             .await
         })
         .await
+    }
+
+    /// A Complete of an upload completed before with the same parts: the
+    /// object it made, while it is still there (S3 answers retries so).
+    async fn completed_before(
+        &self,
+        bucket: &str,
+        key: &str,
+        id: &str,
+        listed: &[(u32, String)],
+    ) -> Result<ObjectInfo> {
+        let missing = || ObjectError::NoSuchUpload(id.to_string());
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(missing());
+        }
+        let record = self.dirs.uploads.join(format!("{id}.done"));
+        let done: Completed = std::fs::read(&record)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(missing)?;
+        let same_parts = done.parts.len() == listed.len()
+            && done
+                .parts
+                .iter()
+                .zip(listed)
+                .all(|((n, e), (m, f))| n == m && e.trim_matches('"') == f.trim_matches('"'));
+        if done.bucket != bucket || done.key != key || !same_parts {
+            return Err(missing());
+        }
+        match self.open_object(bucket, key).await {
+            Ok(opened) if opened.info.meta.etag == done.etag => Ok(opened.info),
+            _ => Err(missing()),
+        }
     }
 
     /// Drops an upload and its parts.
@@ -239,6 +291,19 @@ impl Objects {
             let Ok(id) = entry.file_name().into_string() else {
                 continue;
             };
+            if id.ends_with(".done") {
+                // Completed uploads are remembered a day, for retries.
+                let old = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > std::time::Duration::from_secs(86_400));
+                if old {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+                continue;
+            }
             if read_record(&entry.path(), &id).is_none() {
                 let path = entry.path();
                 std::fs::remove_dir_all(&path).map_err(|e| ObjectError::io(&path, e))?;
@@ -246,6 +311,15 @@ impl Objects {
         }
         Ok(())
     }
+}
+
+/// What a completed upload was, for a retried Complete.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Completed {
+    bucket: String,
+    key: String,
+    parts: Vec<(u32, String)>,
+    etag: String,
 }
 
 fn read_record(dir: &Path, id: &str) -> Option<Upload> {

@@ -313,6 +313,23 @@ async fn multipart_uploads_join_their_parts() {
         )
         .await
         .unwrap();
+    // A retried Complete (same parts) answers the same; other parts do not.
+    let again = objects
+        .complete(
+            "b",
+            "mp",
+            &id,
+            vec![(1, p1.etag.clone()), (2, p2.etag.clone())],
+            &none(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.meta.etag, info.meta.etag);
+    let other = objects
+        .complete("b", "mp", &id, vec![(1, p1.etag.clone())], &none())
+        .await;
+    assert!(matches!(other, Err(ObjectError::NoSuchUpload(_))));
+    assert!(objects.uploads("b").await.unwrap().is_empty());
     // S3's multipart ETag: MD5 of the parts' binary MD5s, then "-<parts>".
     let mut md5s = Md5::digest(&first).to_vec();
     md5s.extend(Md5::digest(b"tail"));

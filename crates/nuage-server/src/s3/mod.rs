@@ -82,6 +82,14 @@ impl S3Api {
             Some((method, headers)) if *method == Method::OPTIONS => {
                 cors::preflight(&self.objects, bucket.as_deref(), headers).await
             }
+            // A preflight without its Origin, as S3 answers one.
+            None if request.method() == Method::OPTIONS => (
+                StatusCode::BAD_REQUEST,
+                [(axum::http::header::CONTENT_TYPE, "application/xml")],
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>BadRequest</Code>\
+                 <Message>Insufficient information. Origin request header needed.</Message></Error>",
+            )
+                .into_response(),
             _ => self.answer(request).await,
         };
         if let Some((method, headers)) = &browser
