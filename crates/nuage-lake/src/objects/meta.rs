@@ -133,14 +133,14 @@ pub fn mtime_ns(stat: &std::fs::Metadata) -> i64 {
 /// The record on an open file, if it still describes the file.
 pub fn read(file: &File, stat: &std::fs::Metadata) -> Option<Meta> {
     let bytes = file.get_xattr(ATTRIBUTE).ok()??;
-    let meta: Meta = serde_json::from_slice(&bytes).ok()?;
+    let meta = decode(&bytes)?;
     (meta.size == stat.len() && meta.mtime_ns == mtime_ns(stat)).then_some(meta)
 }
 
 /// The record on a folder object (a key ending in `/`).
 pub fn read_folder(path: &Path) -> Option<Meta> {
     let bytes = xattr::get(path, ATTRIBUTE).ok()??;
-    serde_json::from_slice(&bytes).ok()
+    decode(&bytes)
 }
 
 /// The record of a file, or a plain one made from its bytes (and cached on
@@ -179,19 +179,49 @@ pub fn read_or_compute(
 
 /// Writes the record on a file.
 pub fn write(file: &File, meta: &Meta) -> Result<(), ObjectError> {
-    let bytes = serde_json::to_vec(meta).expect("metadata serializes");
-    handle(file.set_xattr(ATTRIBUTE, &bytes))
+    handle(file.set_xattr(ATTRIBUTE, &encode(meta)))
 }
 
 /// Writes the record on a folder object.
 pub fn write_folder(path: &Path, meta: &Meta) -> Result<(), ObjectError> {
-    let bytes = serde_json::to_vec(meta).expect("metadata serializes");
-    handle(xattr::set(path, ATTRIBUTE, &bytes))
+    handle(xattr::set(path, ATTRIBUTE, &encode(meta)))
 }
 
 /// Takes the folder-object mark off a folder.
 pub fn remove_folder(path: &Path) -> bool {
     xattr::remove(path, ATTRIBUTE).is_ok()
+}
+
+/// Records above this size are compressed: ext4 keeps at most one 4 KB
+/// block of attributes per file, and S3 allows 10 tags of 128 + 256
+/// characters beside 2 KB of user metadata.
+const COMPRESS_ABOVE: usize = 1024;
+/// The first byte of a compressed record (JSON starts with `{`).
+const DEFLATED: u8 = 1;
+
+/// A record as stored: JSON, or [`DEFLATED`] then the JSON deflated.
+fn encode(meta: &Meta) -> Vec<u8> {
+    use std::io::Write;
+    let json = serde_json::to_vec(meta).expect("metadata serializes");
+    if json.len() <= COMPRESS_ABOVE {
+        return json;
+    }
+    let mut out = flate2::write::DeflateEncoder::new(vec![DEFLATED], flate2::Compression::best());
+    out.write_all(&json).expect("deflating into memory");
+    out.finish().expect("deflating into memory")
+}
+
+fn decode(bytes: &[u8]) -> Option<Meta> {
+    match bytes.split_first() {
+        Some((&DEFLATED, deflated)) => {
+            let mut json = Vec::new();
+            flate2::read::DeflateDecoder::new(deflated)
+                .read_to_end(&mut json)
+                .ok()?;
+            serde_json::from_slice(&json).ok()
+        }
+        _ => serde_json::from_slice(bytes).ok(),
+    }
 }
 
 fn handle(result: std::io::Result<()>) -> Result<(), ObjectError> {

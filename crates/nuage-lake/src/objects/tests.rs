@@ -406,3 +406,28 @@ async fn conditional_writes_follow_if_match_and_if_none_match() {
         .await;
     assert!(matches!(missing, Err(ObjectError::NoSuchKey(_))));
 }
+
+#[tokio::test]
+async fn ten_tags_of_the_largest_size_s3_allows_are_kept() {
+    let (_dir, objects) = lake().await;
+    put(&objects, "k", b"data").await;
+    // 10 tags of 128 + 256 letters (S3's limits), hard to compress much.
+    let mut seed = 7u32;
+    let mut letters = |n: usize| -> String {
+        (0..n)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                let c = (seed >> 16) % 52;
+                (if c < 26 {
+                    b'a' + c as u8
+                } else {
+                    b'A' + (c - 26) as u8
+                }) as char
+            })
+            .collect()
+    };
+    let tags: Vec<(String, String)> = (0..10).map(|_| (letters(128), letters(256))).collect();
+    objects.set_tags("b", "k", tags.clone()).await.unwrap();
+    let opened = objects.open_object("b", "k").await.unwrap();
+    assert_eq!(opened.info.meta.tags, tags);
+}

@@ -141,7 +141,9 @@ pub(super) fn tag_pairs(set: TagSet) -> Vec<(String, String)> {
 }
 
 /// (key, value) pairs as an answer's tag set.
-pub(super) fn tag_set(pairs: Vec<(String, String)>) -> TagSet {
+/// Tags as S3 answers them: ordered by key.
+pub(super) fn tag_set(mut pairs: Vec<(String, String)>) -> TagSet {
+    pairs.sort();
     pairs
         .into_iter()
         .map(|(key, value)| Tag {
