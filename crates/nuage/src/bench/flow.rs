@@ -386,37 +386,15 @@ async fn kda(b: &FlowBench, stream: &str, mut kinesis: Connection) -> anyhow::Re
             "InputStartingPositionConfiguration": {"InputStartingPosition": "TRIM_HORIZON"}}]}),
     )
     .await?;
-    let iterator = kinesis
-        .json(
-            "GetShardIterator",
-            json!({"StreamName": output, "ShardId": "shardId-000000000000",
-                   "ShardIteratorType": "TRIM_HORIZON"}),
-        )
-        .await?;
-    let mut iterator = iterator["ShardIterator"]
-        .as_str()
-        .context("an iterator")?
-        .to_string();
+    let mut iterator = first_iterator(&mut kinesis, &output).await?;
     let (mut counted, mut rows) = (0u64, 0u64);
     while counted < total {
-        let got = kinesis
-            .json(
-                "GetRecords",
-                json!({"ShardIterator": iterator, "Limit": 10000}),
-            )
-            .await?;
-        let records = got["Records"].as_array().context("records")?;
-        for r in records {
-            let data = base64::engine::general_purpose::STANDARD
-                .decode(r["Data"].as_str().context("data")?)?;
-            let row: Value = serde_json::from_slice(&data)?;
+        let records = next_records(&mut kinesis, &mut iterator).await?;
+        for data in &records {
+            let row: Value = serde_json::from_slice(data)?;
             counted += row["VEHICLES"].as_u64().context("a count")?;
             rows += 1;
         }
-        iterator = got["NextShardIterator"]
-            .as_str()
-            .context("an iterator")?
-            .to_string();
         if records.is_empty() {
             if started.elapsed() > Duration::from_secs(3600) {
                 bail!(
@@ -540,33 +518,15 @@ async fn updating(
         "INSERT INTO {output} SELECT station, COUNT(*) AS vehicles FROM {stream} GROUP BY station"
     );
     let (mut flow, id, started) = start_job(&b.endpoint, &job).await?;
-    let iterator = kinesis
-        .json(
-            "GetShardIterator",
-            json!({"StreamName": output, "ShardId": "shardId-000000000000",
-                   "ShardIteratorType": "TRIM_HORIZON"}),
-        )
-        .await?;
-    let mut iterator = iterator["ShardIterator"]
-        .as_str()
-        .context("an iterator")?
-        .to_string();
+    let mut iterator = first_iterator(&mut kinesis, &output).await?;
     // The events and the record on every shard that closed the windows.
     let total = (b.events + b.shards as usize) as u64;
     let mut latest: std::collections::HashMap<String, u64> = Default::default();
     let mut changes = 0u64;
     while latest.values().sum::<u64>() < total {
-        let got = kinesis
-            .json(
-                "GetRecords",
-                json!({"ShardIterator": iterator, "Limit": 10000}),
-            )
-            .await?;
-        let records = got["Records"].as_array().context("records")?;
-        for r in records {
-            let data = base64::engine::general_purpose::STANDARD
-                .decode(r["Data"].as_str().context("data")?)?;
-            let change: Value = serde_json::from_slice(&data)?;
+        let records = next_records(&mut kinesis, &mut iterator).await?;
+        for data in &records {
+            let change: Value = serde_json::from_slice(data)?;
             if change["op"] == "c" {
                 let after = &change["after"];
                 latest.insert(
@@ -576,10 +536,6 @@ async fn updating(
             }
             changes += 1;
         }
-        iterator = got["NextShardIterator"]
-            .as_str()
-            .context("an iterator")?
-            .to_string();
         if records.is_empty() {
             job_figures(&mut flow, &id).await?;
             if started.elapsed() > Duration::from_secs(3600) {
@@ -598,6 +554,46 @@ async fn updating(
     );
     flow.json("StopJob", json!({"JobId": id})).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A TRIM_HORIZON iterator of the first shard of `stream`.
+async fn first_iterator(kinesis: &mut Connection, stream: &str) -> anyhow::Result<String> {
+    let answer = kinesis
+        .json(
+            "GetShardIterator",
+            json!({"StreamName": stream, "ShardId": "shardId-000000000000",
+                   "ShardIteratorType": "TRIM_HORIZON"}),
+        )
+        .await?;
+    Ok(answer["ShardIterator"]
+        .as_str()
+        .context("an iterator")?
+        .to_string())
+}
+
+/// The next records' data from `iterator` (moved past them).
+async fn next_records(
+    kinesis: &mut Connection,
+    iterator: &mut String,
+) -> anyhow::Result<Vec<Vec<u8>>> {
+    let got = kinesis
+        .json(
+            "GetRecords",
+            json!({"ShardIterator": iterator, "Limit": 10000}),
+        )
+        .await?;
+    let mut records = Vec::new();
+    for r in got["Records"].as_array().context("records")? {
+        records.push(
+            base64::engine::general_purpose::STANDARD
+                .decode(r["Data"].as_str().context("data")?)?,
+        );
+    }
+    *iterator = got["NextShardIterator"]
+        .as_str()
+        .context("an iterator")?
+        .to_string();
+    Ok(records)
 }
 
 async fn run_sql(session: &mut Session, sql: &str) -> anyhow::Result<()> {
