@@ -83,28 +83,13 @@ pub fn find(
         let TableFactor::Table { name, alias, .. } = factor else {
             return None;
         };
-        let parts: Vec<String> = name
-            .0
-            .iter()
-            .map(|p| {
-                p.to_string()
-                    .trim_matches(|c| c == '`' || c == '"')
-                    .to_lowercase()
-            })
-            .collect();
-        let (db, table) = match parts.as_slice() {
-            [d, t] => (d.as_str(), t.as_str()),
-            _ => (
-                database,
-                parts.last().map(String::as_str).unwrap_or_default(),
-            ),
-        };
+        let (db, table) = crate::plan::split_name(name, database);
         let side = [source, other]
             .iter()
             .position(|s| s.database == db && s.name == table)?;
         let qualifier = match alias {
             Some(a) => a.name.value.to_lowercase(),
-            None => table.to_string(),
+            None => table,
         };
         qualifiers.push((qualifier, side));
         Some(side)

@@ -34,10 +34,8 @@ pub struct JobPlan {
     pub over: Option<crate::over::Over>,
     /// An interval join of the source with a second stream.
     pub join: Option<crate::interval::IntervalJoin>,
-    /// A GROUP BY or DISTINCT without a window: an updating result (a
-    /// changelog), with the positions of its key columns in the SELECT
-    /// when every GROUP BY expression is one of them.
-    pub updating: Option<Option<Vec<usize>>>,
+    /// A GROUP BY or DISTINCT without a window: an updating result.
+    pub updating: Option<Updating>,
     /// The statement with its TVF replaced by [`WINDOW_INPUT`].
     pub insert_text: String,
     /// Its SELECT alone (for stream sinks).
@@ -48,7 +46,16 @@ pub struct JobPlan {
     pub bound: Vec<(String, datafusion::arrow::array::RecordBatch)>,
 }
 
-fn split_name(name: &ObjectName, database: &str) -> (String, String) {
+/// An updating result (a changelog) of a GROUP BY without a window.
+#[derive(Debug, Clone)]
+pub struct Updating {
+    /// The positions of the GROUP BY columns in the SELECT, when every
+    /// GROUP BY expression is one of them (changes of a key pair up).
+    pub key: Option<Vec<usize>>,
+}
+
+/// `db.table` or `table` (in `database`), unquoted and lower-cased.
+pub(crate) fn split_name(name: &ObjectName, database: &str) -> (String, String) {
     let parts: Vec<String> = name
         .0
         .iter()
@@ -279,7 +286,9 @@ pub fn plan_with(tables: &dyn Tables, database: &str, statement: &str) -> Result
                         .into(),
                 ));
             }
-            Some(update_key(select))
+            Some(Updating {
+                key: update_key(select),
+            })
         }
         _ => None,
     };
@@ -410,11 +419,11 @@ impl JobPlan {
                 over.retain, over.time_column
             ));
         }
-        if let Some(key) = &self.updating {
+        if let Some(updating) = &self.updating {
             lines.push(format!(
                 "  GroupAggregate (updating): every row kept; each read runs the query again \
                  and emits what changed (+I, -U, +U, -D){}",
-                match key {
+                match &updating.key {
                     Some(k) => format!(", keyed by SELECT columns {k:?}"),
                     None => String::new(),
                 }

@@ -53,16 +53,6 @@ pub struct Change {
     pub event: String,
 }
 
-impl Change {
-    /// The event name as a static string (unknown names read as a PUT).
-    pub fn event_name(&self) -> &'static str {
-        [PUT, COPY, MULTIPART, DELETE]
-            .into_iter()
-            .find(|e| *e == self.event)
-            .unwrap_or(PUT)
-    }
-}
-
 /// This process's journal file, opened on its first change.
 #[derive(Debug)]
 pub(crate) struct Journal {
@@ -110,7 +100,7 @@ impl Journal {
 
 /// A bucket's store that records the changes made through it in the
 /// journal, when the bucket has a notification configuration.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct JournaledStore {
     inner: Arc<dyn ObjectStore>,
     bucket: String,
@@ -181,12 +171,7 @@ impl ObjectStore for JournaledStore {
         Ok(Box::new(JournaledUpload {
             upload,
             location: location.clone(),
-            store: JournaledStore {
-                inner: self.inner.clone(),
-                bucket: self.bucket.clone(),
-                bucket_dir: self.bucket_dir.clone(),
-                journal: self.journal.clone(),
-            },
+            store: self.clone(),
         }))
     }
 
@@ -206,12 +191,7 @@ impl ObjectStore for JournaledStore {
         &self,
         locations: BoxStream<'static, Result<Path>>,
     ) -> BoxStream<'static, Result<Path>> {
-        let store = JournaledStore {
-            inner: self.inner.clone(),
-            bucket: self.bucket.clone(),
-            bucket_dir: self.bucket_dir.clone(),
-            journal: self.journal.clone(),
-        };
+        let store = self.clone();
         self.inner
             .delete_stream(locations)
             .inspect(move |deleted| {

@@ -236,7 +236,7 @@ impl Runner {
         source: Vec<RecordBatch>,
         other: Vec<RecordBatch>,
     ) -> Result<Vec<RecordBatch>> {
-        let plan = self.job.plan.clone();
+        let plan = &self.job.plan;
         let join = plan.join.as_ref().expect("an interval join");
         self.bind_all(&plan.source.database, &plan.source.name, source)?;
         self.bind_all(&join.other.database, &join.other.name, other)?;

@@ -59,13 +59,12 @@ impl Runner {
         if self.pending.is_empty() {
             return Ok(None);
         }
-        let plan = self.job.plan.clone();
-        self.bind_all(
-            &plan.source.database,
-            &plan.source.name,
-            self.pending.clone(),
-        )?;
-        let output = self.session.execute_unrecorded(&plan.select_text).await?;
+        let source = &self.job.plan.source;
+        self.bind_all(&source.database, &source.name, self.pending.clone())?;
+        let output = self
+            .session
+            .execute_unrecorded(&self.job.plan.select_text)
+            .await?;
         let batches: Vec<RecordBatch> = collect(output)
             .await?
             .iter()
@@ -89,8 +88,13 @@ impl Runner {
         self.update.changed = false;
         let stem = self.begin_round("u", read_before)?;
         let result = self.updated_result().await?;
-        let key = self.job.plan.updating.clone().flatten();
-        let changes = changes(self.update.result.as_ref(), result.as_ref(), key.as_deref())?;
+        let key = self
+            .job
+            .plan
+            .updating
+            .as_ref()
+            .and_then(|u| u.key.as_deref());
+        let changes = changes(self.update.result.as_ref(), result.as_ref(), key)?;
         if let Some(changes) = changes {
             self.write(vec![changes], &stem).await?;
         }

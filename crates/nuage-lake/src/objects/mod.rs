@@ -64,7 +64,7 @@ pub struct Objects {
     dirs: Arc<Dirs>,
     /// Conditional writes of one key take turns (by the key's hash): the
     /// condition is checked and the object published under the lock.
-    conditional: Arc<[tokio::sync::Mutex<()>]>,
+    conditional: Arc<[Arc<tokio::sync::Mutex<()>>]>,
 }
 
 /// What a conditional write asks of the object it replaces: S3's
@@ -128,36 +128,40 @@ impl Objects {
                 staging,
                 uploads,
             }),
-            conditional: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
+            conditional: (0..64)
+                .map(|_| Arc::new(tokio::sync::Mutex::new(())))
+                .collect(),
         };
         objects.sweep_uploads()?;
         Ok(objects)
     }
 
-    /// Runs `publish` (the write's last step) once `condition` holds for
-    /// the object there now, under the key's lock (no lock without one).
-    pub(crate) async fn when<T>(
+    /// The key's turn for a conditional write, once `condition` holds for
+    /// the object there now (none without a condition). The caller
+    /// publishes while holding it, inside its blocking work, so a request
+    /// dropped half-way does not let another conditional write in before
+    /// the rename.
+    pub(crate) async fn hold(
         &self,
         bucket: &str,
         key: &str,
         condition: &WriteCondition,
-        publish: impl AsyncFnOnce() -> Result<T>,
-    ) -> Result<T> {
+    ) -> Result<Option<tokio::sync::OwnedMutexGuard<()>>> {
         if condition.is_empty() {
-            return publish().await;
+            return Ok(None);
         }
         use std::hash::{Hash, Hasher};
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         (bucket, key).hash(&mut hasher);
         let lock = &self.conditional[hasher.finish() as usize % self.conditional.len()];
-        let _turn = lock.lock().await;
+        let turn = lock.clone().lock_owned().await;
         let current = match self.open_object(bucket, key).await {
             Ok(opened) => Some(opened.info.meta),
             Err(ObjectError::NoSuchKey(_)) => None,
             Err(e) => return Err(e),
         };
         condition.check(key, current.as_ref())?;
-        publish().await
+        Ok(Some(turn))
     }
 
     fn bucket_dir(&self, bucket: &str) -> Result<PathBuf> {

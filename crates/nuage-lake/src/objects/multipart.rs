@@ -159,54 +159,46 @@ impl Objects {
             }
             other => other?,
         };
-        let done = Completed {
-            bucket: bucket.to_string(),
-            key: key.to_string(),
-            parts: listed.clone(),
-            etag: String::new(),
-        };
         let place = Place::of(key)?;
         let staging = self.staging_path();
         let uploads = self.dirs.uploads.clone();
-        let owned = key.to_string();
-        self.when(bucket, key, condition, async move || {
-            let key = owned;
-            blocking(move || {
-                let stored = read_parts(&dir)?;
-                let chosen = choose_parts(&stored, &listed)?;
-                let mut file =
-                    File::create_new(&staging).map_err(|e| ObjectError::io(&staging, e))?;
-                let size = chosen.iter().map(|p| p.size).sum();
-                let staged = Staged::from_file(
-                    staging.clone(),
-                    file.try_clone().map_err(|e| ObjectError::io(&staging, e))?,
-                    size,
-                );
-                let mut md5s = Md5::new();
-                for part in &chosen {
-                    let path = dir.join(part.number.to_string());
-                    let mut source = File::open(&path).map_err(|e| ObjectError::io(&path, e))?;
-                    std::io::copy(&mut source, &mut file)
-                        .map_err(|e| ObjectError::io(&staging, e))?;
-                    md5s.update(decode_hex(&part.etag).unwrap_or_default());
-                }
-                let mut meta = upload.meta.clone();
-                meta.etag = format!("{}-{}", meta::hex(&md5s.finalize()), chosen.len());
-                meta.set_parts(chosen.iter().map(|p| p.size));
-                let info = write::place_object(&bucket_dir, place, &key, staged, meta)?;
-                std::fs::remove_dir_all(&dir).map_err(|e| ObjectError::io(&dir, e))?;
-                // A retried Complete (its answer was lost) answers the same.
-                let done = Completed {
-                    etag: info.meta.etag.clone(),
-                    ..done
-                };
-                let record = dir.with_extension("done");
-                let text = serde_json::to_vec(&done).expect("a record serializes");
-                std::fs::write(&record, text).map_err(|e| ObjectError::io(&record, e))?;
-                write::sync_dir(&uploads)?;
-                Ok(info)
-            })
-            .await
+        let turn = self.hold(bucket, key, condition).await?;
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        blocking(move || {
+            let _turn = turn;
+            let stored = read_parts(&dir)?;
+            let chosen = choose_parts(&stored, &listed)?;
+            let mut file = File::create_new(&staging).map_err(|e| ObjectError::io(&staging, e))?;
+            let size = chosen.iter().map(|p| p.size).sum();
+            let staged = Staged::from_file(
+                staging.clone(),
+                file.try_clone().map_err(|e| ObjectError::io(&staging, e))?,
+                size,
+            );
+            let mut md5s = Md5::new();
+            for part in &chosen {
+                let path = dir.join(part.number.to_string());
+                let mut source = File::open(&path).map_err(|e| ObjectError::io(&path, e))?;
+                std::io::copy(&mut source, &mut file).map_err(|e| ObjectError::io(&staging, e))?;
+                md5s.update(decode_hex(&part.etag).unwrap_or_default());
+            }
+            let mut meta = upload.meta.clone();
+            meta.etag = format!("{}-{}", meta::hex(&md5s.finalize()), chosen.len());
+            meta.set_parts(chosen.iter().map(|p| p.size));
+            let info = write::place_object(&bucket_dir, place, &key, staged, meta)?;
+            std::fs::remove_dir_all(&dir).map_err(|e| ObjectError::io(&dir, e))?;
+            // A retried Complete (its answer was lost) answers the same.
+            let done = Completed {
+                bucket,
+                key,
+                parts: listed,
+                etag: info.meta.etag.clone(),
+            };
+            let record = dir.with_extension("done");
+            let text = serde_json::to_vec(&done).expect("a record serializes");
+            std::fs::write(&record, text).map_err(|e| ObjectError::io(&record, e))?;
+            write::sync_dir(&uploads)?;
+            Ok(info)
         })
         .await
     }

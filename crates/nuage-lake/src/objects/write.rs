@@ -147,9 +147,11 @@ impl Objects {
         let staged = self.stage(body).await?;
         check(&staged.written, &mut meta)?;
         meta.etag = meta::hex(&staged.written.md5);
-        let owned = key.to_string();
-        self.when(bucket, key, condition, async move || {
-            blocking(move || place_object(&dir, place, &owned, staged, meta)).await
+        let turn = self.hold(bucket, key, condition).await?;
+        let key = key.to_string();
+        blocking(move || {
+            let _turn = turn;
+            place_object(&dir, place, &key, staged, meta)
         })
         .await
     }

@@ -83,7 +83,7 @@ pub(super) struct Change<'a> {
     pub bucket: &'a str,
     pub key: &'a str,
     /// `ObjectCreated:Put`, `ObjectRemoved:Delete`, ...
-    pub event: &'static str,
+    pub event: &'a str,
 }
 
 impl NuageS3 {
@@ -287,14 +287,21 @@ impl Notifier {
     /// may deliver an event twice).
     pub async fn tail_journal(self, data_dir: std::path::PathBuf) {
         use nuage_lake::events::Tail;
+        /// Runs `work` on the tail on the blocking pool (file reads).
+        async fn on_pool<R: Send + 'static>(
+            mut tail: Tail,
+            work: fn(&mut Tail) -> std::io::Result<R>,
+        ) -> Option<(Tail, std::io::Result<R>)> {
+            tokio::task::spawn_blocking(move || {
+                let done = work(&mut tail);
+                (tail, done)
+            })
+            .await
+            .ok()
+        }
         let mut tail = Tail::open(&data_dir);
         loop {
-            let read = tokio::task::spawn_blocking(move || {
-                let changes = tail.read();
-                (tail, changes)
-            })
-            .await;
-            let Ok((back, changes)) = read else {
+            let Some((back, changes)) = on_pool(tail, Tail::read).await else {
                 return;
             };
             tail = back;
@@ -306,16 +313,11 @@ impl Notifier {
                 self.notify(Change {
                     bucket: &change.bucket,
                     key: &change.key,
-                    event: change.event_name(),
+                    event: &change.event,
                 })
                 .await;
             }
-            let committed = tokio::task::spawn_blocking(move || {
-                let done = tail.commit();
-                (tail, done)
-            })
-            .await;
-            let Ok((back, done)) = committed else {
+            let Some((back, done)) = on_pool(tail, Tail::commit).await else {
                 return;
             };
             tail = back;

@@ -239,6 +239,28 @@ fn nuage_answers(dir: &Path) -> Answers {
     answers
 }
 
+/// Waits (two minutes at most) for `read` to give `expected`, then
+/// asserts it does, table by table.
+pub(crate) fn assert_answers_come(expected: &Answers, read: impl Fn() -> Answers) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut got = read();
+    while got != *expected && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+        got = read();
+    }
+    for (name, lines) in expected {
+        let mine = &got[name];
+        assert_eq!(
+            mine.len(),
+            lines.len(),
+            "{name}: {} rows from nuage, {} from DuckDB",
+            mine.len(),
+            lines.len()
+        );
+        assert_eq!(mine, lines, "{name}");
+    }
+}
+
 pub(crate) fn sorted(mut answers: Answers) -> Answers {
     for lines in answers.values_mut() {
         lines.sort();
@@ -332,23 +354,7 @@ fn the_toll_jobs_answer_like_duckdb_across_a_kill_9() {
     let server = Server::start(&data, &[]);
     rt.block_on(put(&server, &events[half..]));
     rt.block_on(flush(&server));
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut got = nuage_answers(&data);
-    while got != expected && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(500));
-        got = nuage_answers(&data);
-    }
-    for (name, lines) in &expected {
-        let mine = &got[name];
-        assert_eq!(
-            mine.len(),
-            lines.len(),
-            "{name}: {} rows from nuage, {} from DuckDB",
-            mine.len(),
-            lines.len()
-        );
-        assert_eq!(mine, lines, "{name}");
-    }
+    assert_answers_come(&expected, || nuage_answers(&data));
     let (jobs, _) = run_ok(nuage(&data).args(["sql", "-S", "-e", "SHOW JOBS"]));
     assert_eq!(jobs.matches("\tRUNNING\t").count(), 4, "{jobs}");
     run_ok(nuage(&data).args(["sql", "-S", "-e", &format!("STOP JOB '{}'", ids[0])]));
@@ -359,24 +365,32 @@ fn the_toll_jobs_answer_like_duckdb_across_a_kill_9() {
     );
 }
 
-/// A SELECT from a stream table in `nuage sql` shows its rows as they
-/// come (as Flink's SQL client does), here until its LIMIT; the stream and
-/// table it used for that are gone afterwards.
-#[test]
-fn a_select_from_a_stream_shows_its_rows_until_its_limit() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let server = Server::start(&data, &[]);
+/// A one-shard stream `clicks` and its stream table.
+fn clicks(server: &Server, data: &Path) {
     runtime().block_on(async {
-        let client = server.client();
-        client
+        server
+            .client()
             .create_stream()
             .stream_name("clicks")
             .shard_count(1)
             .send()
             .await
             .unwrap();
-        for i in 0..10 {
+    });
+    run_ok(nuage(data).args([
+        "sql",
+        "-S",
+        "-e",
+        "CREATE TABLE clicks (page STRING, ms INT) WITH ('connector' = 'kinesis', \
+         'stream' = 'clicks', 'format' = 'json', 'scan.stream.initpos' = 'TRIM_HORIZON')",
+    ]));
+}
+
+/// Clicks `{"page": "p<i>", "ms": <i>}` for each i, in order.
+fn put_clicks(server: &Server, clicks: std::ops::Range<i32>) {
+    runtime().block_on(async {
+        let client = server.client();
+        for i in clicks {
             client
                 .put_record()
                 .stream_name("clicks")
@@ -386,14 +400,24 @@ fn a_select_from_a_stream_shows_its_rows_until_its_limit() {
                 .await
                 .unwrap();
         }
-    });
+    })
+}
+
+/// A SELECT from a stream table in `nuage sql` shows its rows as they
+/// come (as Flink's SQL client does), here until its LIMIT; the stream and
+/// table it used for that are gone afterwards.
+#[test]
+fn a_select_from_a_stream_shows_its_rows_until_its_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &[]);
+    clicks(&server, &data);
+    put_clicks(&server, 0..10);
     let (out, err) = run_ok(nuage(&data).args([
         "sql",
         "-S",
         "-e",
-        "CREATE TABLE clicks (page STRING, ms INT) WITH ('connector' = 'kinesis', \
-         'stream' = 'clicks', 'format' = 'json', 'scan.stream.initpos' = 'TRIM_HORIZON'); \
-         SELECT page, ms * 2 AS twice, ms / 2 AS half FROM clicks WHERE ms % 2 = 1 LIMIT 3",
+        "SELECT page, ms * 2 AS twice, ms / 2 AS half FROM clicks WHERE ms % 2 = 1 LIMIT 3",
     ]));
     // The odd clicks in the order they were put, doubled and halved as
     // Flink SQL divides INTs (an INT, not Hive's DOUBLE).
@@ -418,39 +442,8 @@ fn a_select_with_a_group_by_shows_its_changes() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = Server::start(&data, &[]);
-    let put = |from: i32, to: i32| {
-        runtime().block_on(async {
-            let client = server.client();
-            for i in from..to {
-                client
-                    .put_record()
-                    .stream_name("clicks")
-                    .partition_key("k")
-                    .data(Blob::new(format!(r#"{{"page": "p{i}", "ms": {i}}}"#)))
-                    .send()
-                    .await
-                    .unwrap();
-            }
-        })
-    };
-    runtime().block_on(async {
-        server
-            .client()
-            .create_stream()
-            .stream_name("clicks")
-            .shard_count(1)
-            .send()
-            .await
-            .unwrap();
-    });
-    put(0, 10);
-    run_ok(nuage(&data).args([
-        "sql",
-        "-S",
-        "-e",
-        "CREATE TABLE clicks (page STRING, ms INT) WITH ('connector' = 'kinesis', \
-         'stream' = 'clicks', 'format' = 'json', 'scan.stream.initpos' = 'TRIM_HORIZON')",
-    ]));
+    clicks(&server, &data);
+    put_clicks(&server, 0..10);
     let preview = nuage(&data)
         .args([
             "sql",
@@ -464,7 +457,7 @@ fn a_select_with_a_group_by_shows_its_changes() {
         .unwrap();
     // The ten clicks are counted first; then one more odd one comes.
     std::thread::sleep(Duration::from_secs(3));
-    put(11, 12);
+    put_clicks(&server, 11..12);
     let out = preview.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 
-use crate::flow::{Answers, duckdb, sorted};
+use crate::flow::{Answers, assert_answers_come, duckdb, sorted};
 use crate::movies::datasets;
 use crate::streams::{Server, runtime};
 use crate::{nuage, run_ok};
@@ -261,25 +261,7 @@ fn interval_joins_of_two_streams_answer_like_duckdb_across_a_kill_9() {
                 .unwrap();
         }
     });
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut got = nuage_answers(&data);
-    while got != expected && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(500));
-        got = nuage_answers(&data);
-    }
-    let (jobs, _) = run_ok(nuage(&data).args(["sql", "-S", "-e", "SHOW JOBS"]));
-    eprintln!("{jobs}");
-    for (name, lines) in &expected {
-        let mine = &got[name];
-        assert_eq!(
-            mine.len(),
-            lines.len(),
-            "{name}: {} rows from nuage, {} from DuckDB",
-            mine.len(),
-            lines.len()
-        );
-        assert_eq!(mine, lines, "{name}");
-    }
+    assert_answers_come(&expected, || nuage_answers(&data));
     let (jobs, _) = run_ok(nuage(&data).args(["sql", "-S", "-e", "SHOW JOBS"]));
     assert_eq!(jobs.matches("\tRUNNING\t").count(), 3, "{jobs}");
     server.kill();

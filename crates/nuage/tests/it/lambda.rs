@@ -485,10 +485,7 @@ fn boto3_and_the_aws_cli_work_unchanged() {
 #[test]
 fn an_object_put_through_s3_triggers_a_function_that_crawls_it() {
     use aws_sdk_s3::primitives::ByteStream;
-    use aws_sdk_s3::types::{
-        Event, FilterRule, FilterRuleName, LambdaFunctionConfiguration, NotificationConfiguration,
-        NotificationConfigurationFilter, S3KeyFilter,
-    };
+    use aws_sdk_s3::types::FilterRuleName;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = Server::start(&data, &[]);
@@ -524,31 +521,16 @@ def handler(event, context):
             .await
             .unwrap();
         s3.create_bucket().bucket("raw").send().await.unwrap();
-        let rule = |name: FilterRuleName, value: &str| {
-            FilterRule::builder().name(name).value(value).build()
-        };
         let configuration = |arn: &str| {
-            NotificationConfiguration::builder()
-                .lambda_function_configurations(
-                    LambdaFunctionConfiguration::builder()
-                        .id("crawl-csv")
-                        .lambda_function_arn(arn)
-                        .events(Event::from("s3:ObjectCreated:*"))
-                        .events(Event::from("s3:ObjectRemoved:*"))
-                        .filter(
-                            NotificationConfigurationFilter::builder()
-                                .key(
-                                    S3KeyFilter::builder()
-                                        .filter_rules(rule(FilterRuleName::Prefix, "tolls/"))
-                                        .filter_rules(rule(FilterRuleName::Suffix, ".csv"))
-                                        .build(),
-                                )
-                                .build(),
-                        )
-                        .build()
-                        .unwrap(),
-                )
-                .build()
+            notification(
+                Some("crawl-csv"),
+                arn,
+                &["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+                &[
+                    (FilterRuleName::Prefix, "tolls/"),
+                    (FilterRuleName::Suffix, ".csv"),
+                ],
+            )
         };
         let missing = s3
             .put_bucket_notification_configuration()
@@ -651,16 +633,9 @@ def handler(event, context):
 #[test]
 fn an_object_delivered_by_firehose_notifies_the_buckets_function() {
     use aws_sdk_firehose::types::{BufferingHints, ExtendedS3DestinationConfiguration, Record};
-    use aws_sdk_s3::types::{Event, LambdaFunctionConfiguration, NotificationConfiguration};
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
     let events = dir.path().join("events.jsonl");
-    let handler = r#"
-import json, os
-def handler(event, context):
-    with open(os.environ["EVENTS"], "a") as f:
-        f.write(json.dumps(event) + "\n")
-"#;
     let s3 = s3_client(&server);
     let firehose = aws_sdk_firehose::Client::from_conf(
         aws_sdk_firehose::Config::builder()
@@ -674,31 +649,11 @@ def handler(event, context):
     );
     let lambda = client(&server);
     runtime().block_on(async {
-        python_function(&lambda, "seen", "app.handler", handler)
-            .environment(
-                Environment::builder()
-                    .variables("EVENTS", events.to_str().unwrap())
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        recording_function(&lambda, &events).await;
         s3.create_bucket().bucket("lake").send().await.unwrap();
         s3.put_bucket_notification_configuration()
             .bucket("lake")
-            .notification_configuration(
-                NotificationConfiguration::builder()
-                    .lambda_function_configurations(
-                        LambdaFunctionConfiguration::builder()
-                            .lambda_function_arn(
-                                "arn:aws:lambda:us-east-1:000000000000:function:seen",
-                            )
-                            .events(Event::from("s3:ObjectCreated:*"))
-                            .build()
-                            .unwrap(),
-                    )
-                    .build(),
-            )
+            .notification_configuration(notification(None, SEEN_ARN, &["s3:ObjectCreated:*"], &[]))
             .send()
             .await
             .unwrap();
@@ -756,6 +711,66 @@ def handler(event, context):
     });
 }
 
+const SEEN_ARN: &str = "arn:aws:lambda:us-east-1:000000000000:function:seen";
+
+/// The function `seen`: appends each event it gets to the file `events`.
+async fn recording_function(lambda: &Client, events: &std::path::Path) {
+    let handler = r#"
+import json, os
+def handler(event, context):
+    with open(os.environ["EVENTS"], "a") as f:
+        f.write(json.dumps(event) + "\n")
+"#;
+    python_function(lambda, "seen", "app.handler", handler)
+        .environment(
+            Environment::builder()
+                .variables("EVENTS", events.to_str().unwrap())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A bucket notification to the function `arn` on `events`, for keys
+/// that pass the prefix/suffix `filters`.
+fn notification(
+    id: Option<&str>,
+    arn: &str,
+    events: &[&str],
+    filters: &[(aws_sdk_s3::types::FilterRuleName, &str)],
+) -> aws_sdk_s3::types::NotificationConfiguration {
+    use aws_sdk_s3::types::{
+        Event, FilterRule, LambdaFunctionConfiguration, NotificationConfiguration,
+        NotificationConfigurationFilter, S3KeyFilter,
+    };
+    let mut function = LambdaFunctionConfiguration::builder()
+        .set_id(id.map(str::to_string))
+        .lambda_function_arn(arn);
+    for event in events {
+        function = function.events(Event::from(*event));
+    }
+    if !filters.is_empty() {
+        let mut key = S3KeyFilter::builder();
+        for (name, value) in filters {
+            key = key.filter_rules(
+                FilterRule::builder()
+                    .name(name.clone())
+                    .value(*value)
+                    .build(),
+            );
+        }
+        function = function.filter(
+            NotificationConfigurationFilter::builder()
+                .key(key.build())
+                .build(),
+        );
+    }
+    NotificationConfiguration::builder()
+        .lambda_function_configurations(function.build().unwrap())
+        .build()
+}
+
 fn s3_client(server: &Server) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::Config::builder()
@@ -777,20 +792,11 @@ fn s3_client(server: &Server) -> aws_sdk_s3::Client {
 /// is down are sent when it starts again.
 #[test]
 fn objects_written_by_other_processes_notify_the_buckets_function() {
-    use aws_sdk_s3::types::{
-        Event, FilterRule, FilterRuleName, LambdaFunctionConfiguration, NotificationConfiguration,
-        NotificationConfigurationFilter, S3KeyFilter,
-    };
+    use aws_sdk_s3::types::FilterRuleName;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = Server::start(&data, &[]);
     let events = dir.path().join("events.jsonl");
-    let handler = r#"
-import json, os
-def handler(event, context):
-    with open(os.environ["EVENTS"], "a") as f:
-        f.write(json.dumps(event) + "\n")
-"#;
     let s3 = s3_client(&server);
     let lambda = client(&server);
     let seen = |n: usize| {
@@ -814,41 +820,16 @@ def handler(event, context):
         }
     };
     runtime().block_on(async {
-        python_function(&lambda, "seen", "app.handler", handler)
-            .environment(
-                Environment::builder()
-                    .variables("EVENTS", events.to_str().unwrap())
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        recording_function(&lambda, &events).await;
         s3.create_bucket().bucket("raw").send().await.unwrap();
-        let prefix = FilterRule::builder()
-            .name(FilterRuleName::Prefix)
-            .value("tolls/")
-            .build();
         s3.put_bucket_notification_configuration()
             .bucket("raw")
-            .notification_configuration(
-                NotificationConfiguration::builder()
-                    .lambda_function_configurations(
-                        LambdaFunctionConfiguration::builder()
-                            .lambda_function_arn(
-                                "arn:aws:lambda:us-east-1:000000000000:function:seen",
-                            )
-                            .events(Event::from("s3:ObjectCreated:*"))
-                            .events(Event::from("s3:ObjectRemoved:*"))
-                            .filter(
-                                NotificationConfigurationFilter::builder()
-                                    .key(S3KeyFilter::builder().filter_rules(prefix).build())
-                                    .build(),
-                            )
-                            .build()
-                            .unwrap(),
-                    )
-                    .build(),
-            )
+            .notification_configuration(notification(
+                None,
+                SEEN_ARN,
+                &["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+                &[(FilterRuleName::Prefix, "tolls/")],
+            ))
             .send()
             .await
             .unwrap();
