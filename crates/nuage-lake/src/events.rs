@@ -273,6 +273,9 @@ pub struct Tail {
 const OFFSETS: &str = "offsets.json";
 /// Changes handed out by one [`Tail::read`] at most.
 const READ_CHANGES: usize = 10_000;
+/// Bytes read from one journal file by one [`Tail::read`] at most (lines
+/// are under 2 KB: keys have at most 1024 bytes).
+const READ_BYTES: u64 = 4 << 20;
 
 impl Tail {
     pub fn open(data_dir: &FsPath) -> Tail {
@@ -305,8 +308,10 @@ impl Tail {
                 continue;
             }
             file.seek(SeekFrom::Start(at))?;
+            // A bounded read: a journal grown large (a bulk write into a
+            // watched bucket) is read a piece per round, not whole each time.
             let mut bytes = Vec::new();
-            file.read_to_end(&mut bytes)?;
+            file.take(READ_BYTES).read_to_end(&mut bytes)?;
             let Some(end) = bytes.iter().rposition(|b| *b == b'\n') else {
                 continue;
             };
@@ -332,13 +337,19 @@ impl Tail {
         let mut finished = Vec::new();
         for name in self.files()? {
             let path = self.dir.join(&name);
-            let Ok(file) = File::open(&path) else {
+            let Ok(mut file) = File::open(&path) else {
                 continue;
             };
             let len = file.metadata()?.len();
             let read = self.read.get(&name).copied().unwrap_or(0);
-            // A writer killed in the middle of a line leaves a torn tail.
-            let whole = read == len || !std::fs::read(&path)?[read as usize..].contains(&b'\n');
+            // Read to its end, or to a torn line a killed writer left (no
+            // newline after it; lines are short, so 4 KB tells).
+            let whole = read == len || {
+                let mut rest = Vec::new();
+                file.seek(SeekFrom::Start(read))?;
+                (&mut file).take(4096).read_to_end(&mut rest)?;
+                !rest.contains(&b'\n')
+            };
             if whole && file.try_lock().is_ok() {
                 finished.push(name);
             }
