@@ -239,7 +239,7 @@ impl NuageS3 {
 }
 
 /// Sends S3's events to functions: for changes made through the S3 API,
-/// and (as [`nuage_delivery::ObjectEvents`]) for objects Firehose writes.
+/// and ([`Notifier::tail_journal`]) for those the lake's journal records.
 #[derive(Clone)]
 pub struct Notifier {
     pub objects: nuage_lake::objects::Objects,
