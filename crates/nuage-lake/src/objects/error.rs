@@ -54,6 +54,11 @@ pub enum ObjectError {
     #[error("{0}")]
     BadDigest(String),
 
+    /// A request S3 refuses as InvalidRequest, found while the lake
+    /// writes (a multipart upload's checksums, checked by the edge).
+    #[error("{0}")]
+    InvalidRequest(String),
+
     /// The client stopped sending before the body was complete.
     #[error("the request body ended early: {0}")]
     IncompleteBody(String),

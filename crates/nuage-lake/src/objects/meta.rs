@@ -47,6 +47,14 @@ pub struct Meta {
     /// Checksums the client asked for, by algorithm (`CRC32`, `SHA256`, ...), base64.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub checksums: BTreeMap<String, String>,
+    /// `COMPOSITE` (a checksum of the parts' checksums, `...-N`) or
+    /// `FULL_OBJECT`; absent for an object stored without a checksum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<String>,
+    /// The checksum of each part of a multipart object, in part order, in
+    /// the algorithm of `checksums` (kept while they fit the record).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub part_checksums: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<(String, String)>,
     /// The key of an object kept in the hidden folder (its file is named by

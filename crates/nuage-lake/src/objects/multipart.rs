@@ -6,6 +6,7 @@
 //! it is completed or aborted, as in S3; a folder without its record (a crash
 //! while creating it) is removed when the lake is opened.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -35,6 +36,10 @@ pub struct Upload {
     pub initiated_ns: i64,
     /// The object's metadata as given when the upload was created.
     pub meta: Meta,
+    /// The checksum algorithm every part carries (`SHA256`, ...), and how
+    /// the object's checksum is made of them (`COMPOSITE`, `FULL_OBJECT`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<(String, String)>,
 }
 
 impl Upload {
@@ -51,6 +56,8 @@ pub struct Part {
     pub etag: String,
     pub size: u64,
     pub last_modified: SystemTime,
+    /// The part's checksums by algorithm, base64.
+    pub checksums: BTreeMap<String, String>,
 }
 
 impl Objects {
@@ -68,8 +75,15 @@ impl Objects {
         Ok((dir, upload))
     }
 
-    /// Starts an upload of `key`; returns its id.
-    pub async fn create_upload(&self, bucket: &str, key: &str, meta: Meta) -> Result<String> {
+    /// Starts an upload of `key` (with `checksum`: its parts' algorithm
+    /// and the object checksum's type); returns its id.
+    pub async fn create_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        meta: Meta,
+        checksum: Option<(String, String)>,
+    ) -> Result<String> {
         self.bucket_dir(bucket)?;
         Place::of(key)?;
         let id = uuid::Uuid::new_v4().simple().to_string();
@@ -79,6 +93,7 @@ impl Objects {
             key: key.to_string(),
             initiated_ns: meta::now_ns(),
             meta,
+            checksum,
         };
         let dir = self.dirs.uploads.join(&id);
         let uploads = self.dirs.uploads.clone();
@@ -96,7 +111,13 @@ impl Objects {
         Ok(id)
     }
 
-    /// Stores part `number` (replacing an earlier upload of it).
+    /// The upload `id` of `key`.
+    pub async fn upload(&self, bucket: &str, key: &str, id: &str) -> Result<Upload> {
+        Ok(self.upload_dir(bucket, key, id)?.1)
+    }
+
+    /// Stores part `number` (replacing an earlier upload of it). `check`
+    /// sees what arrived, and may refuse it or record the part's checksums.
     pub async fn put_part<S, E>(
         &self,
         bucket: &str,
@@ -104,7 +125,7 @@ impl Objects {
         id: &str,
         number: u32,
         body: S,
-        check: impl FnOnce(&Written) -> Result<()>,
+        check: impl FnOnce(&Written, &mut Meta) -> Result<()>,
     ) -> Result<Part>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
@@ -112,12 +133,12 @@ impl Objects {
     {
         let (dir, _) = self.upload_dir(bucket, key, id)?;
         let staged = self.stage(body).await?;
-        check(&staged.written)?;
         let etag = meta::hex(&staged.written.md5);
-        let meta = Meta {
+        let mut meta = Meta {
             etag: etag.clone(),
             ..Meta::default()
         };
+        check(&staged.written, &mut meta)?;
         let id = id.to_string();
         blocking(move || {
             let name = number.to_string();
@@ -131,6 +152,7 @@ impl Objects {
                 etag,
                 size: meta.size,
                 last_modified: SystemTime::now(),
+                checksums: meta.checksums,
             })
         })
         .await
@@ -143,7 +165,9 @@ impl Objects {
         Ok((upload, parts))
     }
 
-    /// Joins the listed parts (number, ETag) into the object.
+    /// Joins the listed parts (number, ETag) into the object. `seal` sees
+    /// the upload, the chosen parts and the joined file before it is
+    /// published, and may refuse it or record the object's checksums.
     pub async fn complete(
         &self,
         bucket: &str,
@@ -151,6 +175,7 @@ impl Objects {
         id: &str,
         listed: Vec<(u32, String)>,
         condition: &super::WriteCondition,
+        seal: impl FnOnce(&Upload, &[Part], &File, &mut Meta) -> Result<()> + Send + 'static,
     ) -> Result<ObjectInfo> {
         let bucket_dir = self.bucket_dir(bucket)?;
         let (dir, upload) = match self.upload_dir(bucket, key, id) {
@@ -185,6 +210,7 @@ impl Objects {
             let mut meta = upload.meta.clone();
             meta.etag = format!("{}-{}", meta::hex(&md5s.finalize()), chosen.len());
             meta.set_parts(chosen.iter().map(|p| p.size));
+            seal(&upload, &chosen, &file, &mut meta)?;
             let info = write::place_object(&bucket_dir, place, &key, staged, meta)?;
             std::fs::remove_dir_all(&dir).map_err(|e| ObjectError::io(&dir, e))?;
             // A retried Complete (its answer was lost) answers the same.
@@ -341,6 +367,7 @@ fn read_parts(dir: &Path) -> Result<Vec<Part>> {
             last_modified: meta.last_modified(),
             etag: meta.etag,
             size: meta.size,
+            checksums: meta.checksums,
         });
     }
     parts.sort_by_key(|p| p.number);
@@ -397,6 +424,7 @@ mod tests {
             etag: etag.into(),
             size,
             last_modified: SystemTime::UNIX_EPOCH,
+            checksums: BTreeMap::new(),
         }
     }
 

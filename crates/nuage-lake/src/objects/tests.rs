@@ -289,16 +289,16 @@ async fn large_bodies_are_written_in_blocks() {
 async fn multipart_uploads_join_their_parts() {
     let (dir, objects) = lake().await;
     let id = objects
-        .create_upload("b", "mp", Meta::default())
+        .create_upload("b", "mp", Meta::default(), None)
         .await
         .unwrap();
     let first = vec![b'a'; multipart::MIN_PART_SIZE as usize];
     let p1 = objects
-        .put_part("b", "mp", &id, 1, body(&first), |_| Ok(()))
+        .put_part("b", "mp", &id, 1, body(&first), |_, _| Ok(()))
         .await
         .unwrap();
     let p2 = objects
-        .put_part("b", "mp", &id, 2, body(b"tail"), |_| Ok(()))
+        .put_part("b", "mp", &id, 2, body(b"tail"), |_, _| Ok(()))
         .await
         .unwrap();
     let (_, parts) = objects.parts("b", "mp", &id).await.unwrap();
@@ -310,6 +310,7 @@ async fn multipart_uploads_join_their_parts() {
             &id,
             vec![(1, p1.etag.clone()), (2, p2.etag.clone())],
             &none(),
+            |_, _, _, _| Ok(()),
         )
         .await
         .unwrap();
@@ -321,12 +322,20 @@ async fn multipart_uploads_join_their_parts() {
             &id,
             vec![(1, p1.etag.clone()), (2, p2.etag.clone())],
             &none(),
+            |_, _, _, _| Ok(()),
         )
         .await
         .unwrap();
     assert_eq!(again.meta.etag, info.meta.etag);
     let other = objects
-        .complete("b", "mp", &id, vec![(1, p1.etag.clone())], &none())
+        .complete(
+            "b",
+            "mp",
+            &id,
+            vec![(1, p1.etag.clone())],
+            &none(),
+            |_, _, _, _| Ok(()),
+        )
         .await;
     assert!(matches!(other, Err(ObjectError::NoSuchUpload(_))));
     assert!(objects.uploads("b").await.unwrap().is_empty());

@@ -52,6 +52,7 @@ pub fn to_s3(error: ObjectError) -> S3Error {
         ),
         ObjectError::MetadataTooLarge => (C::MetadataTooLarge, error.to_string()),
         ObjectError::BadDigest(message) => (C::BadDigest, message.clone()),
+        ObjectError::InvalidRequest(message) => (C::InvalidRequest, message.clone()),
         ObjectError::IncompleteBody(_) => (
             C::IncompleteBody,
             "You did not provide the number of bytes specified by the Content-Length HTTP header"

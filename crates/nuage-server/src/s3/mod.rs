@@ -14,6 +14,7 @@ mod fields;
 mod acl;
 mod body;
 mod buckets;
+mod checksums;
 mod cors;
 mod errors;
 mod keyless;
@@ -74,6 +75,11 @@ impl S3Api {
     /// s3s; the bucket's CORS rules decorate answers to browsers.
     pub async fn call(&self, request: axum::extract::Request) -> Response {
         let bucket = bucket_of(request.uri(), request.headers());
+        let attributes = request.method() == Method::GET
+            && request.uri().query().is_some_and(|q| {
+                q.split('&')
+                    .any(|p| p == "attributes" || p == "attributes=")
+            });
         let browser = request
             .headers()
             .contains_key(axum::http::header::ORIGIN)
@@ -103,6 +109,9 @@ impl S3Api {
                 &mut response,
             )
             .await;
+        }
+        if attributes && response.status().is_success() {
+            response = unquoted_etag(response).await;
         }
         let id = request_id();
         let host = crate::request::host_id();
@@ -159,6 +168,22 @@ async fn with_ids(response: Response, id: &str, host: Option<&HeaderValue>) -> R
         &text[..end],
         &text[end..]
     );
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(text))
+}
+
+/// GetObjectAttributes answers its ETag without quotes (unlike every
+/// other S3 answer); s3s quotes every ETag it writes.
+async fn unquoted_etag(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let Some((before, rest)) = text.split_once("<ETag>\"") else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    let text = format!("{before}<ETag>{}", rest.replacen("\"</ETag>", "</ETag>", 1));
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(text))
 }
@@ -407,6 +432,12 @@ impl S3 for NuageS3 {
     }
     async fn head_object(&self, req: S3Request<HeadObjectInput>) -> Answer<HeadObjectOutput> {
         self.head_object_(req).await
+    }
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> Answer<GetObjectAttributesOutput> {
+        self.get_object_attributes_(req).await
     }
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> Answer<DeleteObjectOutput> {
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());

@@ -6,8 +6,9 @@ use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::s3::body::{Incoming, empty, file_body};
+use crate::s3::checksums::{self, Checksums, Listed};
 use crate::s3::errors::{OrS3, refuse};
-use crate::s3::objects::{checksums, header_tags};
+use crate::s3::objects::header_tags;
 use crate::s3::{Answer, NuageS3, owner, timestamp};
 
 /// S3's part numbers: 1 to 10,000.
@@ -74,17 +75,26 @@ impl NuageS3 {
         req: S3Request<CreateMultipartUploadInput>,
     ) -> Answer<CreateMultipartUploadOutput> {
         let input = req.input;
+        let checksum = checksums::upload_checksum(
+            input.checksum_algorithm.as_ref(),
+            input.checksum_type.as_ref(),
+        )?;
         let mut meta = stored!(input).into_meta();
         meta.tags = header_tags(input.tagging.as_deref())?;
         let id = self
             .objects
-            .create_upload(&input.bucket, &input.key, meta)
+            .create_upload(&input.bucket, &input.key, meta, checksum.clone())
             .await
             .or_s3()?;
+        let (checksum_algorithm, checksum_type) = checksum
+            .map(|(name, kind)| (ChecksumAlgorithm::from(name), ChecksumType::from(kind)))
+            .unzip();
         Ok(S3Response::new(CreateMultipartUploadOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),
             upload_id: Some(id),
+            checksum_algorithm,
+            checksum_type,
             ..Default::default()
         }))
     }
@@ -95,7 +105,23 @@ impl NuageS3 {
     ) -> Answer<UploadPartOutput> {
         let input = req.input;
         let number = part_number(input.part_number)?;
-        let expected = expected!(input, &req.headers)?;
+        let upload = self
+            .objects
+            .upload(&input.bucket, &input.key, &input.upload_id)
+            .await
+            .or_s3()?;
+        let mut expected = expected!(input, &req.headers)?;
+        let sent: Vec<&str> = expected
+            .headers
+            .iter()
+            .map(|(n, _)| *n)
+            .chain(expected.trailer)
+            .collect();
+        checksums::check_part_algorithm(&upload, &sent)?;
+        if let Some((name, _)) = &upload.checksum {
+            // Every part of the upload carries its algorithm's checksum.
+            expected.requested = crate::s3::body::algorithm(name);
+        }
         let (body, incoming) = Incoming::new(
             req.trailing_headers,
             &req.extensions,
@@ -103,8 +129,6 @@ impl NuageS3 {
             input.content_length,
             expected,
         );
-        // The part's checksums, as they would be stored on an object.
-        let mut stored = nuage_lake::objects::Meta::default();
         let part = self
             .objects
             .put_part(
@@ -113,11 +137,11 @@ impl NuageS3 {
                 &input.upload_id,
                 number,
                 body,
-                |written| incoming.finish(written, &mut stored),
+                |written, meta| incoming.finish(written, meta),
             )
             .await
             .or_s3()?;
-        let sums = checksums(&stored, true);
+        let sums = Checksums::of(&part.checksums, None);
         Ok(S3Response::new(UploadPartOutput {
             e_tag: Some(ETag::Strong(part.etag)),
             checksum_crc32: sums.crc32,
@@ -150,7 +174,7 @@ impl NuageS3 {
                 &input.upload_id,
                 number,
                 body,
-                |_| Ok(()),
+                |_, _| Ok(()),
             )
             .await
             .or_s3()?;
@@ -180,6 +204,16 @@ impl NuageS3 {
             ));
         }
         let mut listed = Vec::with_capacity(parts.len());
+        let mut sums = Listed {
+            object: checksums::claims(
+                input.checksum_crc32.as_ref(),
+                input.checksum_crc32c.as_ref(),
+                input.checksum_crc64nvme.as_ref(),
+                input.checksum_sha1.as_ref(),
+                input.checksum_sha256.as_ref(),
+            ),
+            ..Listed::default()
+        };
         for part in parts {
             let number = part_number(part.part_number.unwrap_or(0))?;
             let etag = part
@@ -187,6 +221,14 @@ impl NuageS3 {
                 .map(|e| e.value().to_string())
                 .unwrap_or_default();
             listed.push((number, etag));
+            let given = checksums::claims(
+                part.checksum_crc32.as_ref(),
+                part.checksum_crc32c.as_ref(),
+                part.checksum_crc64nvme.as_ref(),
+                part.checksum_sha1.as_ref(),
+                part.checksum_sha256.as_ref(),
+            );
+            sums.parts.insert(number, given);
         }
         let condition =
             super::objects::write_condition(input.if_match.as_ref(), input.if_none_match.as_ref());
@@ -198,14 +240,22 @@ impl NuageS3 {
                 &input.upload_id,
                 listed,
                 &condition,
+                move |upload, parts, joined, meta| sums.seal(upload, parts, joined, meta),
             )
             .await
             .or_s3()?;
+        let sums = Checksums::object(&info.meta, true);
         Ok(S3Response::new(CompleteMultipartUploadOutput {
             location: Some(format!("/{}/{}", input.bucket, input.key)),
             bucket: Some(input.bucket),
             key: Some(input.key),
             e_tag: Some(ETag::Strong(info.meta.etag)),
+            checksum_crc32: sums.crc32,
+            checksum_crc32c: sums.crc32c,
+            checksum_crc64nvme: sums.crc64nvme,
+            checksum_sha1: sums.sha1,
+            checksum_sha256: sums.sha256,
+            checksum_type: sums.kind,
             ..Default::default()
         }))
     }
@@ -245,6 +295,11 @@ impl NuageS3 {
         let next = truncated
             .then(|| page.last().map(|p| p.number as i32))
             .flatten();
+        let (checksum_algorithm, checksum_type) = upload
+            .checksum
+            .clone()
+            .map(|(name, kind)| (ChecksumAlgorithm::from(name), ChecksumType::from(kind)))
+            .unzip();
         Ok(S3Response::new(ListPartsOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),
@@ -256,14 +311,23 @@ impl NuageS3 {
             initiator: multipart_upload(&upload).initiator,
             owner: Some(owner()),
             storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+            checksum_algorithm,
+            checksum_type,
             parts: Some(
                 page.into_iter()
-                    .map(|p| Part {
-                        part_number: Some(p.number as i32),
-                        e_tag: Some(ETag::Strong(p.etag)),
-                        size: Some(p.size as i64),
-                        last_modified: Some(timestamp(p.last_modified)),
-                        ..Default::default()
+                    .map(|p| {
+                        let sums = Checksums::of(&p.checksums, None);
+                        Part {
+                            part_number: Some(p.number as i32),
+                            e_tag: Some(ETag::Strong(p.etag)),
+                            size: Some(p.size as i64),
+                            last_modified: Some(timestamp(p.last_modified)),
+                            checksum_crc32: sums.crc32,
+                            checksum_crc32c: sums.crc32c,
+                            checksum_crc64nvme: sums.crc64nvme,
+                            checksum_sha1: sums.sha1,
+                            checksum_sha256: sums.sha256,
+                        }
                     })
                     .collect(),
             ),

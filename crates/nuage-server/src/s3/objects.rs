@@ -10,6 +10,7 @@ use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::s3::body::{Incoming, empty, file_body};
+use crate::s3::checksums::Checksums;
 use crate::s3::errors::{OrS3, refuse, refuse_custom, to_s3};
 use crate::s3::{Answer, NuageS3, timestamp};
 
@@ -321,26 +322,6 @@ fn resolve_range(
     }
 }
 
-/// The checksum headers a GET or HEAD sends back (with ChecksumMode=ENABLED).
-pub(super) struct Checksums {
-    pub crc32: Option<String>,
-    pub crc32c: Option<String>,
-    pub crc64nvme: Option<String>,
-    pub sha1: Option<String>,
-    pub sha256: Option<String>,
-}
-
-pub(super) fn checksums(meta: &Meta, enabled: bool) -> Checksums {
-    let get = |name: &str| enabled.then(|| meta.checksums.get(name).cloned()).flatten();
-    Checksums {
-        crc32: get(ChecksumAlgorithm::CRC32),
-        crc32c: get(ChecksumAlgorithm::CRC32C),
-        crc64nvme: get(ChecksumAlgorithm::CRC64NVME),
-        sha1: get(ChecksumAlgorithm::SHA1),
-        sha256: get(ChecksumAlgorithm::SHA256),
-    }
-}
-
 /// The response-* parameters of a GET or HEAD.
 pub(super) struct Overrides {
     pub content_type: Option<String>,
@@ -394,7 +375,10 @@ fn describe(
         last_modified: timestamp(info.last_modified),
         metadata: non_empty(meta.metadata.clone(), |m| m.into_iter().collect()),
         parts_count: part_number.and(meta.part_count()).map(|c| c as i32),
-        sums: checksums(meta, checksums_too),
+        // A part's own checksum comes with it, asked for or not.
+        sums: part_number
+            .and_then(|n| Checksums::part(meta, u32::try_from(n).ok()?))
+            .unwrap_or_else(|| Checksums::object(meta, checksums_too)),
     }
 }
 
@@ -439,7 +423,7 @@ impl NuageS3 {
             )
             .await
             .or_s3()?;
-        let sums = checksums(&info.meta, true);
+        let sums = Checksums::object(&info.meta, true);
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(etag_of(&info.meta)),
             checksum_crc32: sums.crc32,
@@ -447,6 +431,7 @@ impl NuageS3 {
             checksum_crc64nvme: sums.crc64nvme,
             checksum_sha1: sums.sha1,
             checksum_sha256: sums.sha256,
+            checksum_type: sums.kind,
             ..Default::default()
         }))
     }
@@ -494,6 +479,7 @@ impl NuageS3 {
             checksum_crc64nvme: d.sums.crc64nvme,
             checksum_sha1: d.sums.sha1,
             checksum_sha256: d.sums.sha256,
+            checksum_type: d.sums.kind,
             ..Default::default()
         });
         if partial {
@@ -540,12 +526,90 @@ impl NuageS3 {
             checksum_crc64nvme: d.sums.crc64nvme,
             checksum_sha1: d.sums.sha1,
             checksum_sha256: d.sums.sha256,
+            checksum_type: d.sums.kind,
             ..Default::default()
         });
+        if !info.meta.tags.is_empty() {
+            // S3 counts the tags on a HEAD too (s3s's output has no field).
+            response
+                .headers
+                .insert("x-amz-tagging-count", info.meta.tags.len().into());
+        }
         if partial {
             response.status = Some(http::StatusCode::PARTIAL_CONTENT);
         }
         Ok(response)
+    }
+
+    /// The attributes asked for (ETag, Checksum, ObjectParts, StorageClass,
+    /// ObjectSize) in one answer; ObjectParts only for a multipart object,
+    /// one page of its parts after PartNumberMarker.
+    pub(super) async fn get_object_attributes_(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> Answer<GetObjectAttributesOutput> {
+        let input = req.input;
+        let info = self
+            .objects
+            .open_object(&input.bucket, &input.key)
+            .await
+            .or_s3()?
+            .info;
+        let meta = &info.meta;
+        // One header, `ETag,ObjectSize`, may reach s3s as one item.
+        let asked = |name: &str| {
+            input
+                .object_attributes
+                .iter()
+                .flat_map(|a| a.as_str().split(','))
+                .any(|a| a.trim().eq_ignore_ascii_case(name))
+        };
+        let checksum = (asked(ObjectAttributes::CHECKSUM) && !meta.checksums.is_empty())
+            .then(|| Checksums::object(meta, true).into_dto());
+        let parts = meta
+            .part_count()
+            .filter(|_| asked(ObjectAttributes::OBJECT_PARTS))
+            .map(|count| {
+                let max = input.max_parts.unwrap_or(1000).clamp(0, 1000) as u32;
+                let marker = input.part_number_marker.unwrap_or(0).max(0) as u32;
+                let numbers: Vec<u32> = (marker + 1..=count).take(max as usize).collect();
+                let truncated = numbers.last().is_some_and(|last| *last < count);
+                GetObjectAttributesParts {
+                    total_parts_count: Some(count as i32),
+                    part_number_marker: input.part_number_marker,
+                    next_part_number_marker: numbers.last().map(|n| *n as i32),
+                    max_parts: Some(max as i32),
+                    is_truncated: Some(truncated),
+                    parts: Some(
+                        numbers
+                            .iter()
+                            .map(|&n| {
+                                let range = meta.part_range(n).unwrap_or(0..0);
+                                let sums = Checksums::part(meta, n).unwrap_or_default();
+                                ObjectPart {
+                                    part_number: Some(n as i32),
+                                    size: Some((range.end - range.start) as i64),
+                                    checksum_crc32: sums.crc32,
+                                    checksum_crc32c: sums.crc32c,
+                                    checksum_crc64nvme: sums.crc64nvme,
+                                    checksum_sha1: sums.sha1,
+                                    checksum_sha256: sums.sha256,
+                                }
+                            })
+                            .collect(),
+                    ),
+                }
+            });
+        Ok(S3Response::new(GetObjectAttributesOutput {
+            e_tag: asked(ObjectAttributes::ETAG).then(|| etag_of(meta)),
+            checksum,
+            object_parts: parts,
+            storage_class: asked(ObjectAttributes::STORAGE_CLASS)
+                .then(|| StorageClass::from_static(StorageClass::STANDARD)),
+            object_size: asked(ObjectAttributes::OBJECT_SIZE).then_some(meta.size as i64),
+            last_modified: Some(timestamp(info.last_modified)),
+            ..Default::default()
+        }))
     }
 
     pub(super) async fn delete_object_(
