@@ -14,7 +14,6 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use nuage_lake::objects::{Meta, ObjectError, Written};
 use s3s::checksum::ChecksumHasher;
-use s3s::crypto::Checksum as _;
 use s3s::dto::{ChecksumAlgorithm, StreamingBlob};
 use s3s::{S3ErrorCode, S3Result};
 
@@ -144,13 +143,7 @@ impl Expected {
             .chain(self.trailer)
             .chain(self.requested);
         for name in wanted {
-            match name {
-                ChecksumAlgorithm::CRC32 => hasher.crc32 = Some(Default::default()),
-                ChecksumAlgorithm::CRC32C => hasher.crc32c = Some(Default::default()),
-                ChecksumAlgorithm::CRC64NVME => hasher.crc64nvme = Some(Default::default()),
-                ChecksumAlgorithm::SHA1 => hasher.sha1 = Some(s3s::crypto::Sha1::new()),
-                _ => hasher.sha256 = Some(s3s::crypto::Sha256::new()),
-            }
+            crate::s3::checksums::enable(&mut hasher, name);
         }
         hasher
     }
@@ -201,13 +194,7 @@ impl Hashing {
             return Ok(());
         };
         let sums = hasher.finalize();
-        let computed = |name: &str| match name {
-            ChecksumAlgorithm::CRC32 => sums.checksum_crc32.clone(),
-            ChecksumAlgorithm::CRC32C => sums.checksum_crc32c.clone(),
-            ChecksumAlgorithm::CRC64NVME => sums.checksum_crc64nvme.clone(),
-            ChecksumAlgorithm::SHA1 => sums.checksum_sha1.clone(),
-            _ => sums.checksum_sha256.clone(),
-        };
+        let computed = |name: &str| crate::s3::checksums::value_in(&sums, name);
         let mut claims = self.expected.headers.clone();
         if let Some(name) = self.expected.trailer {
             let header = format!("x-amz-checksum-{}", name.to_ascii_lowercase());

@@ -268,8 +268,15 @@ impl Listed {
     }
 }
 
+/// A hasher for one algorithm.
 fn hasher(name: &str) -> ChecksumHasher {
     let mut hasher = ChecksumHasher::default();
+    enable(&mut hasher, name);
+    hasher
+}
+
+/// Adds algorithm `name` to what `hasher` computes.
+pub(super) fn enable(hasher: &mut ChecksumHasher, name: &str) {
     match name {
         ChecksumAlgorithm::CRC32 => hasher.crc32 = Some(Default::default()),
         ChecksumAlgorithm::CRC32C => hasher.crc32c = Some(Default::default()),
@@ -277,19 +284,21 @@ fn hasher(name: &str) -> ChecksumHasher {
         ChecksumAlgorithm::SHA1 => hasher.sha1 = Some(Default::default()),
         _ => hasher.sha256 = Some(Default::default()),
     }
-    hasher
+}
+
+/// The value of algorithm `name` among computed checksums.
+pub(super) fn value_in(sums: &Checksum, name: &str) -> Option<String> {
+    match name {
+        ChecksumAlgorithm::CRC32 => sums.checksum_crc32.clone(),
+        ChecksumAlgorithm::CRC32C => sums.checksum_crc32c.clone(),
+        ChecksumAlgorithm::CRC64NVME => sums.checksum_crc64nvme.clone(),
+        ChecksumAlgorithm::SHA1 => sums.checksum_sha1.clone(),
+        _ => sums.checksum_sha256.clone(),
+    }
 }
 
 fn value_of(hasher: ChecksumHasher, name: &str) -> String {
-    let sums = hasher.finalize();
-    match name {
-        ChecksumAlgorithm::CRC32 => sums.checksum_crc32,
-        ChecksumAlgorithm::CRC32C => sums.checksum_crc32c,
-        ChecksumAlgorithm::CRC64NVME => sums.checksum_crc64nvme,
-        ChecksumAlgorithm::SHA1 => sums.checksum_sha1,
-        _ => sums.checksum_sha256,
-    }
-    .unwrap_or_default()
+    value_in(&hasher.finalize(), name).unwrap_or_default()
 }
 
 /// The CRC of all the bytes of `file`, read back from the page cache.
