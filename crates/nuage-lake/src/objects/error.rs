@@ -19,6 +19,22 @@ pub enum ObjectError {
     #[error("the key {0:?} does not exist")]
     NoSuchKey(String),
 
+    #[error("the key {key:?} has no version {version_id:?}")]
+    NoSuchVersion { key: String, version_id: String },
+
+    /// The version asked for (`asked`), or the latest version of the key,
+    /// is a delete marker.
+    #[error("the key {key:?} was deleted: its version {version_id:?} is a delete marker")]
+    DeleteMarker {
+        key: String,
+        version_id: String,
+        last_modified: std::time::SystemTime,
+        asked: bool,
+    },
+
+    #[error("{0:?} is not a version id nuage gave; use one that ListObjectVersions shows")]
+    InvalidVersionId(String),
+
     #[error("the key {key:?} cannot be stored: {reason}")]
     InvalidKey { key: String, reason: String },
 

@@ -64,6 +64,13 @@ pub struct Meta {
     /// Part sizes of a multipart object as runs of (size, count).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<(u64, u32)>,
+    /// The version id given when the object was written into a versioned
+    /// bucket (`null` in a suspended one); absent: the null version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// A delete marker: a version that says the key was deleted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delete_marker: bool,
 }
 
 impl Meta {

@@ -21,6 +21,7 @@ pub mod keys;
 mod list;
 pub mod meta;
 mod multipart;
+mod versions;
 mod write;
 
 use std::fs::File;
@@ -34,6 +35,9 @@ pub use list::{Entry, ListQuery, Listing};
 pub use meta::Meta;
 
 pub use multipart::{Part, Upload};
+pub use versions::{
+    Deleted, NULL as NULL_VERSION, Version, VersionEntry, VersionListing, VersionQuery, Versioning,
+};
 pub use write::Written;
 
 use crate::location::validate_bucket;
@@ -107,6 +111,8 @@ struct Dirs {
     lake: PathBuf,
     staging: PathBuf,
     uploads: PathBuf,
+    /// Older versions and delete markers ([`versions`]).
+    versions: PathBuf,
 }
 
 impl Objects {
@@ -116,10 +122,11 @@ impl Objects {
         let internal = lake_dir.join(keys::RESERVED_PREFIX);
         let staging = internal.join("tmp");
         let uploads = internal.join("uploads");
+        let versions = internal.join("versions");
         if staging.exists() {
             std::fs::remove_dir_all(&staging).map_err(|e| ObjectError::io(&staging, e))?;
         }
-        for dir in [&staging, &uploads] {
+        for dir in [&staging, &uploads, &versions] {
             std::fs::create_dir_all(dir).map_err(|e| ObjectError::io(dir, e))?;
         }
         let objects = Self {
@@ -127,6 +134,7 @@ impl Objects {
                 lake: lake_dir.to_path_buf(),
                 staging,
                 uploads,
+                versions,
             }),
             conditional: (0..64)
                 .map(|_| Arc::new(tokio::sync::Mutex::new(())))
@@ -137,24 +145,24 @@ impl Objects {
     }
 
     /// The key's turn for a conditional write, once `condition` holds for
-    /// the object there now (none without a condition). The caller
-    /// publishes while holding it, inside its blocking work, so a request
-    /// dropped half-way does not let another conditional write in before
-    /// the rename.
+    /// the object there now, or for any write of a versioned bucket (none
+    /// otherwise). The caller publishes while holding it, inside its
+    /// blocking work, so a request dropped half-way does not let another
+    /// conditional write in before the rename.
     pub(crate) async fn hold(
         &self,
         bucket: &str,
         key: &str,
         condition: &WriteCondition,
     ) -> Result<Option<tokio::sync::OwnedMutexGuard<()>>> {
-        if condition.is_empty() {
+        let versioned = versions::state(&self.bucket_dir(bucket)?) != Versioning::Unversioned;
+        if condition.is_empty() && !versioned {
             return Ok(None);
         }
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        (bucket, key).hash(&mut hasher);
-        let lock = &self.conditional[hasher.finish() as usize % self.conditional.len()];
-        let turn = lock.clone().lock_owned().await;
+        let turn = self.turn(bucket, key).await;
+        if condition.is_empty() {
+            return Ok(Some(turn));
+        }
         let current = match self.open_object(bucket, key).await {
             Ok(opened) => Some(opened.info.meta),
             Err(ObjectError::NoSuchKey(_)) => None,
@@ -162,6 +170,20 @@ impl Objects {
         };
         condition.check(key, current.as_ref())?;
         Ok(Some(turn))
+    }
+
+    /// The versions of `key` in the bucket folder `dir`.
+    pub(crate) fn versions_of(&self, bucket: &str, dir: &Path, key: &str) -> versions::KeyVersions {
+        versions::KeyVersions::new(&self.dirs.versions, bucket, dir, key)
+    }
+
+    /// The key's turn, whatever the bucket.
+    async fn turn(&self, bucket: &str, key: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (bucket, key).hash(&mut hasher);
+        let lock = &self.conditional[hasher.finish() as usize % self.conditional.len()];
+        lock.clone().lock_owned().await
     }
 
     fn bucket_dir(&self, bucket: &str) -> Result<PathBuf> {
@@ -199,12 +221,17 @@ impl Objects {
     pub async fn delete_bucket(&self, bucket: &str) -> Result<()> {
         let dir = self.bucket_dir(bucket)?;
         let lake = self.dirs.lake.clone();
+        let dirs = self.dirs.clone();
         let name = bucket.to_string();
         blocking(move || {
-            if list::bucket_has_objects(&dir)? {
+            if list::bucket_has_objects(&dir)? || versions::any_kept(&dirs.versions, &name) {
                 return Err(ObjectError::BucketNotEmpty(name));
             }
             std::fs::remove_dir_all(&dir).map_err(|e| ObjectError::io(&dir, e))?;
+            let kept = versions::bucket_root(&dirs.versions, &name);
+            if kept.exists() {
+                std::fs::remove_dir_all(&kept).map_err(|e| ObjectError::io(&kept, e))?;
+            }
             write::sync_dir(&lake)
         })
         .await
@@ -263,31 +290,126 @@ impl Objects {
         Ok(buckets)
     }
 
-    /// Opens an object for reading.
+    /// Opens an object for reading. With no object, a delete marker as its
+    /// latest version is the error.
     pub async fn open_object(&self, bucket: &str, key: &str) -> Result<Opened> {
         let dir = self.bucket_dir(bucket)?;
         let key = key.to_string();
-        blocking(move || open_in(&dir, &key)).await
+        let dirs = self.dirs.clone();
+        let bucket = bucket.to_string();
+        blocking(move || match open_in(&dir, &key) {
+            Err(ObjectError::NoSuchKey(missing)) => {
+                let marker = versions::KeyVersions::new(&dirs.versions, &bucket, &dir, &key)
+                    .latest_marker()?;
+                Err(marker.unwrap_or(ObjectError::NoSuchKey(missing)))
+            }
+            other => other,
+        })
+        .await
     }
 
-    /// Deletes an object; deleting one that does not exist succeeds, as in S3.
-    /// Folders it leaves empty go too.
-    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
+    /// Opens one version of an object (`None`: the current one).
+    pub async fn open_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Opened> {
+        let Some(id) = version_id else {
+            return self.open_object(bucket, key).await;
+        };
+        if !versions::valid_id(id) {
+            return Err(ObjectError::InvalidVersionId(id.to_string()));
+        }
         let dir = self.bucket_dir(bucket)?;
-        let place = match Place::of(key) {
-            Ok(place) => place,
+        let (dirs, bucket, key, id) = (
+            self.dirs.clone(),
+            bucket.to_string(),
+            key.to_string(),
+            id.to_string(),
+        );
+        blocking(move || versions::KeyVersions::new(&dirs.versions, &bucket, &dir, &key).open(&id))
+            .await
+    }
+
+    /// A bucket's versioning state.
+    pub fn versioning(&self, bucket: &str) -> Result<Versioning> {
+        Ok(versions::state(&self.bucket_dir(bucket)?))
+    }
+
+    /// Enables or suspends versioning (a bucket never returns to unversioned).
+    pub async fn set_versioning(&self, bucket: &str, state: Versioning) -> Result<()> {
+        let value = state.as_str().map(|s| s.as_bytes().to_vec());
+        if value.is_none() {
+            return Err(ObjectError::InvalidRequest(
+                "a bucket's versioning can be Enabled or Suspended, not turned off".into(),
+            ));
+        }
+        self.set_bucket_setting(bucket, versions::SETTING, value)
+            .await
+    }
+
+    /// Deletes an object, or with a version id one version of it, for
+    /// good. Deleting what does not exist succeeds, as in S3. In a
+    /// versioned bucket, a delete without a version id adds a delete marker
+    /// and keeps the object as an older version. Folders a removal leaves
+    /// empty go too.
+    pub async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Deleted> {
+        let dir = self.bucket_dir(bucket)?;
+        if let Some(id) = version_id
+            && !versions::valid_id(id)
+        {
+            return Err(ObjectError::InvalidVersionId(id.to_string()));
+        }
+        match Place::of(key) {
+            Ok(_) => {}
             Err(ObjectError::KeyTooLong { .. }) | Err(ObjectError::InvalidKey { .. }) => {
-                return Ok(());
+                return Ok(Deleted::default());
             }
             Err(e) => return Err(e),
-        };
-        let key = key.to_string();
+        }
+        let versions = self.versions_of(bucket, &dir, key);
+        if versions.mode() == Versioning::Unversioned
+            && version_id.is_none_or(|id| id == versions::NULL)
+        {
+            let asked = version_id.map(str::to_string);
+            return blocking(move || {
+                versions::remove_current(&dir, &versions.key)?;
+                Ok(Deleted {
+                    version_id: asked,
+                    ..Deleted::default()
+                })
+            })
+            .await;
+        }
+        let turn = self.turn(bucket, key).await;
+        let staging = self.staging_path();
+        let id = version_id.map(str::to_string);
         blocking(move || {
-            if let Place::File(path) = &place {
-                write::delete(&dir, path)?;
+            let _turn = turn;
+            match id {
+                Some(id) => versions.delete_version(&id, &staging),
+                None => versions.delete_latest(),
             }
-            // A key whose path was taken when it was written lives hidden.
-            write::delete_hidden(&dir, &key)
+        })
+        .await
+    }
+
+    /// Versions and common prefixes of a bucket, in key order and each
+    /// key's newest first (S3's ListObjectVersions).
+    pub async fn list_versions(&self, bucket: &str, query: VersionQuery) -> Result<VersionListing> {
+        let dir = self.bucket_dir(bucket)?;
+        let (dirs, bucket) = (self.dirs.clone(), bucket.to_string());
+        blocking(move || {
+            if versions::state(&dir) == Versioning::Unversioned {
+                return unversioned_listing(&dir, &query);
+            }
+            versions::list_versions(&dirs.versions, &bucket, &dir, &query)
         })
         .await
     }
@@ -297,23 +419,23 @@ impl Objects {
         &self,
         bucket: &str,
         key: &str,
+        version_id: Option<&str>,
         tags: Vec<(String, String)>,
     ) -> Result<()> {
-        self.update_meta(bucket, key, move |meta| meta.tags = tags)
+        self.update_meta(bucket, key, version_id, move |meta| meta.tags = tags)
             .await
     }
 
-    /// Changes an object's record in place.
+    /// Changes an object's record (of one version) in place.
     async fn update_meta(
         &self,
         bucket: &str,
         key: &str,
+        version_id: Option<&str>,
         change: impl FnOnce(&mut Meta) + Send + 'static,
     ) -> Result<()> {
-        let dir = self.bucket_dir(bucket)?;
-        let key = key.to_string();
+        let opened = self.open_version(bucket, key, version_id).await?;
         blocking(move || {
-            let opened = open_in(&dir, &key)?;
             let mut meta = opened.info.meta;
             change(&mut meta);
             match opened.file {
@@ -338,8 +460,43 @@ impl Objects {
     }
 }
 
+/// An unversioned bucket's listing as versions: each object is its only,
+/// null, version.
+fn unversioned_listing(dir: &Path, query: &VersionQuery) -> Result<VersionListing> {
+    let listing = list::list(
+        dir,
+        &ListQuery {
+            prefix: query.prefix.clone(),
+            delimiter: query.delimiter.clone(),
+            after: query.key_marker.clone().filter(|m| !m.is_empty()),
+            max: query.max,
+        },
+    )?;
+    let entries: Vec<VersionEntry> = listing
+        .entries
+        .into_iter()
+        .map(|entry| match entry {
+            Entry::Object(info) => VersionEntry::Version(Box::new(Version {
+                info: *info,
+                latest: true,
+            })),
+            Entry::Prefix(prefix) => VersionEntry::Prefix(prefix),
+        })
+        .collect();
+    let last = entries.last().map(|e| match e {
+        VersionEntry::Version(v) => (v.info.key.clone(), Some(versions::NULL.to_string())),
+        VersionEntry::Prefix(p) => (p.clone(), None),
+    });
+    Ok(VersionListing {
+        entries,
+        truncated: listing.truncated,
+        next_key_marker: last.as_ref().map(|(k, _)| k.clone()),
+        next_version_id_marker: last.and_then(|(_, v)| v),
+    })
+}
+
 /// Opens `key` inside the bucket folder `dir`: at its path, else hidden.
-fn open_in(dir: &Path, key: &str) -> Result<Opened> {
+pub(crate) fn open_in(dir: &Path, key: &str) -> Result<Opened> {
     let missing = || ObjectError::NoSuchKey(key.to_string());
     match Place::of(key) {
         Ok(Place::File(path)) => match open_path(dir, &path, key) {

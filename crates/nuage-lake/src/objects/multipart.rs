@@ -188,6 +188,7 @@ impl Objects {
         let staging = self.staging_path();
         let uploads = self.dirs.uploads.clone();
         let turn = self.hold(bucket, key, condition).await?;
+        let versions = self.versions_of(bucket, &bucket_dir, key);
         let (bucket, key) = (bucket.to_string(), key.to_string());
         blocking(move || {
             let _turn = turn;
@@ -211,6 +212,7 @@ impl Objects {
             meta.etag = format!("{}-{}", meta::hex(&md5s.finalize()), chosen.len());
             meta.set_parts(chosen.iter().map(|p| p.size));
             seal(&upload, &chosen, &file, &mut meta)?;
+            meta.version_id = versions.make_room()?;
             let info = write::place_object(&bucket_dir, place, &key, staged, meta)?;
             std::fs::remove_dir_all(&dir).map_err(|e| ObjectError::io(&dir, e))?;
             // A retried Complete (its answer was lost) answers the same.

@@ -158,10 +158,10 @@ async fn common_prefixes_page_like_s3() {
 async fn deleting_removes_the_folders_it_empties() {
     let (dir, objects) = lake().await;
     put(&objects, "x/y/z.csv", b"1").await;
-    objects.delete_object("b", "x/y/z.csv").await.unwrap();
+    objects.delete_object("b", "x/y/z.csv", None).await.unwrap();
     assert!(!dir.path().join("b/x").exists());
     // Deleting what is not there succeeds, as in S3.
-    objects.delete_object("b", "x/y/z.csv").await.unwrap();
+    objects.delete_object("b", "x/y/z.csv", None).await.unwrap();
     let (all, _) = names(&objects, query("", None, None, 1000)).await;
     assert!(all.is_empty());
     objects.delete_bucket("b").await.unwrap();
@@ -203,7 +203,7 @@ async fn keys_whose_paths_are_taken_or_impossible_are_kept_hidden() {
         )
     );
     // Once the path is free, a new version goes to the path and the hidden one goes.
-    objects.delete_object("b", "foo/bar").await.unwrap();
+    objects.delete_object("b", "foo/bar", None).await.unwrap();
     put(&objects, "foo/bar/xyzzy", b"v2").await;
     let (all, _) = names(&objects, query("foo/", None, None, 1000)).await;
     assert_eq!(all, ["foo/bar/xyzzy"]);
@@ -237,7 +237,7 @@ async fn keys_whose_paths_are_taken_or_impossible_are_kept_hidden() {
         Err(ObjectError::BucketNotEmpty(_))
     ));
     for key in all {
-        objects.delete_object("b", &key).await.unwrap();
+        objects.delete_object("b", &key, None).await.unwrap();
     }
     objects.delete_bucket("b").await.unwrap();
 }
@@ -436,7 +436,184 @@ async fn ten_tags_of_the_largest_size_s3_allows_are_kept() {
             .collect()
     };
     let tags: Vec<(String, String)> = (0..10).map(|_| (letters(128), letters(256))).collect();
-    objects.set_tags("b", "k", tags.clone()).await.unwrap();
+    objects
+        .set_tags("b", "k", None, tags.clone())
+        .await
+        .unwrap();
     let opened = objects.open_object("b", "k").await.unwrap();
     assert_eq!(opened.info.meta.tags, tags);
+}
+
+async fn read_version(objects: &Objects, key: &str, id: Option<&str>) -> Result<String> {
+    let mut text = String::new();
+    if let Some(mut file) = objects.open_version("b", key, id).await?.file {
+        file.read_to_string(&mut text).unwrap();
+    }
+    Ok(text)
+}
+
+async fn version_ids(objects: &Objects) -> Vec<(String, String, bool, bool)> {
+    let query = VersionQuery {
+        max: 1000,
+        ..VersionQuery::default()
+    };
+    let listing = objects.list_versions("b", query).await.unwrap();
+    listing
+        .entries
+        .into_iter()
+        .filter_map(|e| match e {
+            VersionEntry::Version(v) => Some((
+                v.info.key.clone(),
+                v.id().to_string(),
+                v.latest,
+                v.info.meta.delete_marker,
+            )),
+            VersionEntry::Prefix(_) => None,
+        })
+        .collect()
+}
+
+/// S3's versioning as its user guide describes it: overwrites and deletes
+/// keep older versions, a delete marker hides the key, deleting a version
+/// for good makes the next newest current; the bucket folder holds only
+/// the current objects, for SQL.
+#[tokio::test]
+async fn versions_are_kept_and_the_current_one_is_the_file() {
+    let (dir, objects) = lake().await;
+    put(&objects, "k", b"before").await; // the null version
+    objects
+        .set_versioning("b", Versioning::Enabled)
+        .await
+        .unwrap();
+    let one = put(&objects, "k", b"one").await.meta.version_id.unwrap();
+    let two = put(&objects, "k", b"two").await.meta.version_id.unwrap();
+    assert_ne!(one, two);
+    assert_eq!(read_version(&objects, "k", None).await.unwrap(), "two");
+    assert_eq!(
+        read_version(&objects, "k", Some(&one)).await.unwrap(),
+        "one"
+    );
+    assert_eq!(
+        read_version(&objects, "k", Some("null")).await.unwrap(),
+        "before"
+    );
+    let file = dir.path().join("b/k");
+    assert_eq!(std::fs::read(&file).unwrap(), b"two");
+
+    let deleted = objects.delete_object("b", "k", None).await.unwrap();
+    assert!(deleted.delete_marker);
+    let marker = deleted.version_id.unwrap();
+    assert!(!file.exists(), "SQL no longer sees a deleted key");
+    assert!(matches!(
+        objects.open_object("b", "k").await,
+        Err(ObjectError::DeleteMarker { asked: false, .. })
+    ));
+    assert!(matches!(
+        objects.open_version("b", "k", Some(&marker)).await,
+        Err(ObjectError::DeleteMarker { asked: true, .. })
+    ));
+    let k = |id: &str, latest, marker| ("k".to_string(), id.to_string(), latest, marker);
+    assert_eq!(
+        version_ids(&objects).await,
+        vec![
+            k(&marker, true, true),
+            k(&two, false, false),
+            k(&one, false, false),
+            k("null", false, false)
+        ]
+    );
+
+    // Removing the marker brings the newest version back.
+    let removed = objects
+        .delete_object("b", "k", Some(&marker))
+        .await
+        .unwrap();
+    assert!(removed.delete_marker);
+    assert_eq!(std::fs::read(&file).unwrap(), b"two");
+    // Removing the current version makes the one before it current.
+    objects.delete_object("b", "k", Some(&two)).await.unwrap();
+    assert_eq!(std::fs::read(&file).unwrap(), b"one");
+    assert!(matches!(
+        objects.open_version("b", "k", Some(&two)).await,
+        Err(ObjectError::NoSuchVersion { .. })
+    ));
+    assert!(matches!(
+        objects.delete_bucket("b").await,
+        Err(ObjectError::BucketNotEmpty(_))
+    ));
+
+    // Suspended: a write replaces the null version instead of adding one.
+    objects
+        .set_versioning("b", Versioning::Suspended)
+        .await
+        .unwrap();
+    put(&objects, "k", b"three").await;
+    put(&objects, "k", b"four").await;
+    assert_eq!(
+        version_ids(&objects).await,
+        vec![k("null", true, false), k(&one, false, false)]
+    );
+    assert_eq!(read_version(&objects, "k", None).await.unwrap(), "four");
+
+    for id in ["null", one.as_str()] {
+        objects.delete_object("b", "k", Some(id)).await.unwrap();
+    }
+    assert!(version_ids(&objects).await.is_empty());
+    objects.delete_bucket("b").await.unwrap();
+}
+
+/// ListObjectVersions pages: max-keys counts versions, and a page ends
+/// inside a key with that key and version as the next markers.
+#[tokio::test]
+async fn version_listings_page_inside_a_key() {
+    let (_dir, objects) = lake().await;
+    objects
+        .set_versioning("b", Versioning::Enabled)
+        .await
+        .unwrap();
+    for key in ["a", "b/c", "b/d", "e"] {
+        for n in 0..3 {
+            put(&objects, key, format!("{key}{n}").as_bytes()).await;
+        }
+    }
+    let mut seen = Vec::new();
+    let mut query = VersionQuery {
+        max: 2,
+        ..VersionQuery::default()
+    };
+    loop {
+        let page = objects.list_versions("b", query.clone()).await.unwrap();
+        for entry in &page.entries {
+            if let VersionEntry::Version(v) = entry {
+                seen.push(v.info.key.clone());
+            }
+        }
+        if !page.truncated {
+            break;
+        }
+        query.key_marker = page.next_key_marker;
+        query.version_id_marker = page.next_version_id_marker;
+    }
+    let expected: Vec<&str> = ["a", "b/c", "b/d", "e"]
+        .iter()
+        .flat_map(|k| [*k; 3])
+        .collect();
+    assert_eq!(seen, expected);
+
+    let rolled = VersionQuery {
+        delimiter: Some("/".into()),
+        max: 1000,
+        ..VersionQuery::default()
+    };
+    let page = objects.list_versions("b", rolled).await.unwrap();
+    let prefixes: Vec<_> = page
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            VersionEntry::Prefix(p) => Some(p.as_str()),
+            VersionEntry::Version(_) => None,
+        })
+        .collect();
+    assert_eq!(prefixes, ["b/"]);
+    assert_eq!(page.entries.len(), 3 + 1 + 3);
 }

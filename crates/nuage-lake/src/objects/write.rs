@@ -148,10 +148,11 @@ impl Objects {
         check(&staged.written, &mut meta)?;
         meta.etag = meta::hex(&staged.written.md5);
         let turn = self.hold(bucket, key, condition).await?;
-        let key = key.to_string();
+        let versions = self.versions_of(bucket, &dir, key);
         blocking(move || {
             let _turn = turn;
-            place_object(&dir, place, &key, staged, meta)
+            meta.version_id = versions.make_room()?;
+            place_object(&dir, place, &versions.key, staged, meta)
         })
         .await
     }

@@ -83,7 +83,7 @@ impl NuageS3 {
     ) -> Answer<GetObjectAclOutput> {
         let input = req.input;
         self.objects
-            .open_object(&input.bucket, &input.key)
+            .open_version(&input.bucket, &input.key, input.version_id.as_deref())
             .await
             .or_s3()?;
         Ok(S3Response::new(GetObjectAclOutput {
@@ -99,7 +99,7 @@ impl NuageS3 {
     ) -> Answer<PutObjectAclOutput> {
         let input = req.input;
         self.objects
-            .open_object(&input.bucket, &input.key)
+            .open_version(&input.bucket, &input.key, input.version_id.as_deref())
             .await
             .or_s3()?;
         let grants = input.grant_full_control.is_some()

@@ -1,5 +1,6 @@
 //! Bucket operations: a bucket is a folder of the lake.
 
+use nuage_lake::objects::Versioning;
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -144,13 +145,50 @@ impl NuageS3 {
         }))
     }
 
-    /// Versioning is never enabled: S3 answers an empty configuration.
+    /// A bucket that was never versioned answers an empty configuration.
     pub(super) async fn get_bucket_versioning_(
         &self,
         req: S3Request<GetBucketVersioningInput>,
     ) -> Answer<GetBucketVersioningOutput> {
-        self.existing(&req.input.bucket)?;
-        Ok(S3Response::new(GetBucketVersioningOutput::default()))
+        let state = self.objects.versioning(&req.input.bucket).or_s3()?;
+        Ok(S3Response::new(GetBucketVersioningOutput {
+            status: state.as_str().map(BucketVersioningStatus::from_static),
+            ..Default::default()
+        }))
+    }
+
+    /// Enabled or Suspended; MFA delete is refused (nuage has no MFA).
+    pub(super) async fn put_bucket_versioning_(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> Answer<PutBucketVersioningOutput> {
+        let input = req.input;
+        let config = input.versioning_configuration;
+        if config
+            .mfa_delete
+            .as_ref()
+            .is_some_and(|m| m.as_str() == MFADelete::ENABLED)
+        {
+            return Err(refuse(
+                S3ErrorCode::NotImplemented,
+                "nuage has no MFA devices, so MFA delete cannot be enabled",
+            ));
+        }
+        let state = match config.status.as_ref().map(BucketVersioningStatus::as_str) {
+            Some(BucketVersioningStatus::ENABLED) => Versioning::Enabled,
+            Some(BucketVersioningStatus::SUSPENDED) => Versioning::Suspended,
+            _ => {
+                return Err(refuse(
+                    S3ErrorCode::MalformedXML,
+                    "The XML you provided was not well-formed or did not validate against our published schema: Status must be Enabled or Suspended",
+                ));
+            }
+        };
+        self.objects
+            .set_versioning(&input.bucket, state)
+            .await
+            .or_s3()?;
+        Ok(S3Response::new(PutBucketVersioningOutput {}))
     }
 
     /// Bucket tags, kept as the bucket folder's attribute

@@ -1,6 +1,7 @@
 //! The lake's refusals as S3's error documents: AWS's codes and, where AWS
 //! documents one, its message.
 
+use axum::http;
 use nuage_lake::objects::ObjectError;
 use s3s::{S3Error, S3ErrorCode};
 
@@ -25,6 +26,19 @@ pub fn to_s3(error: ObjectError) -> S3Error {
             "The specified bucket is not valid.".into(),
         ),
         ObjectError::NoSuchKey(_) => (C::NoSuchKey, "The specified key does not exist.".into()),
+        ObjectError::NoSuchVersion { .. } => (
+            C::NoSuchVersion,
+            "The specified version does not exist.".into(),
+        ),
+        ObjectError::DeleteMarker {
+            version_id,
+            last_modified,
+            asked,
+            ..
+        } => return delete_marker(version_id, *last_modified, *asked),
+        ObjectError::InvalidVersionId(_) => {
+            (C::InvalidArgument, "Invalid version id specified".into())
+        }
         ObjectError::PreconditionFailed(_) => (
             C::PreconditionFailed,
             "At least one of the pre-conditions you specified did not hold".into(),
@@ -67,6 +81,39 @@ pub fn to_s3(error: ObjectError) -> S3Error {
         }
     };
     S3Error::with_message(code, message)
+}
+
+/// A delete marker where an object was asked for: as if deleted (404
+/// NoSuchKey) when it is the latest version, 405 MethodNotAllowed when its
+/// version was asked for; either way with `x-amz-delete-marker: true` and
+/// its version id.
+fn delete_marker(version_id: &str, last_modified: std::time::SystemTime, asked: bool) -> S3Error {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "x-amz-delete-marker",
+        http::HeaderValue::from_static("true"),
+    );
+    if let Ok(id) = http::HeaderValue::from_str(version_id) {
+        headers.insert("x-amz-version-id", id);
+    }
+    let mut error = if asked {
+        let mut date = Vec::new();
+        let time = s3s::dto::Timestamp::from(last_modified);
+        let formatted = time.format(s3s::dto::TimestampFormat::HttpDate, &mut date);
+        if formatted.is_ok()
+            && let Ok(date) = http::HeaderValue::from_bytes(&date)
+        {
+            headers.insert(http::header::LAST_MODIFIED, date);
+        }
+        S3Error::with_message(
+            S3ErrorCode::MethodNotAllowed,
+            "The specified method is not allowed against this resource.",
+        )
+    } else {
+        S3Error::with_message(S3ErrorCode::NoSuchKey, "The specified key does not exist.")
+    };
+    error.set_headers(headers);
+    error
 }
 
 /// `Result` of lake calls, mapped.

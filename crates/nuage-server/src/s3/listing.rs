@@ -1,11 +1,13 @@
-//! ListObjects (v1), ListObjectsV2 and ListObjectVersions over one walk of
-//! the bucket ([`nuage_lake::objects::ListQuery`]). Buckets are never
-//! versioned, so every object is its only version, with the version id
-//! `null`, as S3 answers for an unversioned bucket.
+//! ListObjects (v1) and ListObjectsV2 over one walk of the bucket
+//! ([`nuage_lake::objects::ListQuery`]); ListObjectVersions over the lake's
+//! versions ([`nuage_lake::objects::VersionQuery`]: in an unversioned
+//! bucket each object is its only version, `null`, as S3 answers).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use nuage_lake::objects::{Entry, ListQuery, Listing, ObjectInfo};
+use nuage_lake::objects::{
+    Entry, ListQuery, Listing, Meta, ObjectInfo, VersionEntry, VersionQuery,
+};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
@@ -76,15 +78,19 @@ fn object(info: &ObjectInfo, names: Names, with_owner: bool) -> Object {
             ObjectStorageClass::STANDARD,
         )),
         owner: with_owner.then(owner),
-        checksum_algorithm: (!info.meta.checksums.is_empty()).then(|| {
-            info.meta
-                .checksums
-                .keys()
-                .map(|a| ChecksumAlgorithm::from(a.clone()))
-                .collect()
-        }),
+        checksum_algorithm: algorithms(&info.meta),
         ..Default::default()
     }
+}
+
+/// The algorithms of the checksums an object keeps, if any.
+fn algorithms(meta: &Meta) -> Option<Vec<ChecksumAlgorithm>> {
+    (!meta.checksums.is_empty()).then(|| {
+        meta.checksums
+            .keys()
+            .map(|a| ChecksumAlgorithm::from(a.clone()))
+            .collect()
+    })
 }
 
 /// Splits a listing into objects and common prefixes.
@@ -217,53 +223,72 @@ impl NuageS3 {
         }))
     }
 
+    /// Every version of every key, newest first within a key; delete
+    /// markers apart from versions, as S3 lists them.
     pub(super) async fn list_object_versions_(
         &self,
         req: S3Request<ListObjectVersionsInput>,
     ) -> Answer<ListObjectVersionsOutput> {
         let input = req.input;
         let names = Names::new(input.encoding_type.as_ref())?;
-        let max = max_keys(input.max_keys)?;
+        let query = VersionQuery {
+            prefix: input.prefix.clone().unwrap_or_default(),
+            delimiter: input.delimiter.clone().filter(|d| !d.is_empty()),
+            key_marker: input.key_marker.clone(),
+            version_id_marker: input.version_id_marker.clone(),
+            max: max_keys(input.max_keys)?,
+        };
         let listing = self
-            .walk(
-                &input.bucket,
-                input.prefix.as_ref(),
-                input.delimiter.as_ref(),
-                input.key_marker.clone(),
-                max,
-            )
-            .await?;
-        let (objects, prefixes) = split(&listing);
-        let versions = objects
-            .iter()
-            .map(|info| ObjectVersion {
-                key: Some(names.write(&info.key)),
-                version_id: Some("null".into()),
-                is_latest: Some(true),
-                e_tag: Some(ETag::Strong(info.meta.etag.clone())),
-                last_modified: Some(timestamp(info.last_modified)),
-                size: Some(info.meta.size as i64),
-                storage_class: Some(ObjectVersionStorageClass::from_static(
-                    ObjectVersionStorageClass::STANDARD,
-                )),
-                owner: Some(owner()),
-                ..Default::default()
-            })
-            .collect();
-        let next = listing
-            .truncated
-            .then(|| listing.entries.last().map(|e| names.write(e.name())))
-            .flatten();
+            .objects
+            .list_versions(&input.bucket, query)
+            .await
+            .or_s3()?;
+        let mut versions = Vec::new();
+        let mut markers = Vec::new();
+        let mut prefixes = Vec::new();
+        for entry in &listing.entries {
+            match entry {
+                VersionEntry::Prefix(prefix) => prefixes.push(prefix.as_str()),
+                VersionEntry::Version(v) if v.info.meta.delete_marker => {
+                    markers.push(DeleteMarkerEntry {
+                        key: Some(names.write(&v.info.key)),
+                        version_id: Some(v.id().to_string()),
+                        is_latest: Some(v.latest),
+                        last_modified: Some(timestamp(v.info.last_modified)),
+                        owner: Some(owner()),
+                    })
+                }
+                VersionEntry::Version(v) => versions.push(ObjectVersion {
+                    key: Some(names.write(&v.info.key)),
+                    version_id: Some(v.id().to_string()),
+                    is_latest: Some(v.latest),
+                    e_tag: Some(ETag::Strong(v.info.meta.etag.clone())),
+                    last_modified: Some(timestamp(v.info.last_modified)),
+                    size: Some(v.info.meta.size as i64),
+                    storage_class: Some(ObjectVersionStorageClass::from_static(
+                        ObjectVersionStorageClass::STANDARD,
+                    )),
+                    owner: Some(owner()),
+                    checksum_algorithm: algorithms(&v.info.meta),
+                    ..Default::default()
+                }),
+            }
+        }
+        let truncated = listing.truncated;
         Ok(S3Response::new(ListObjectVersionsOutput {
             name: Some(input.bucket),
             prefix: Some(names.opt(input.prefix.as_ref()).unwrap_or_default()),
             key_marker: Some(names.opt(input.key_marker.as_ref()).unwrap_or_default()),
             version_id_marker: Some(input.version_id_marker.unwrap_or_default()),
             max_keys: Some(input.max_keys.unwrap_or(MAX_KEYS)),
-            is_truncated: Some(listing.truncated),
-            next_version_id_marker: next.as_ref().map(|_| "null".to_string()),
-            next_key_marker: next,
-            versions: Some(versions),
+            is_truncated: Some(truncated),
+            next_key_marker: listing
+                .next_key_marker
+                .filter(|_| truncated)
+                .map(|k| names.write(&k)),
+            next_version_id_marker: listing.next_version_id_marker.filter(|_| truncated),
+            versions: (!versions.is_empty()).then_some(versions),
+            delete_markers: (!markers.is_empty()).then_some(markers),
             common_prefixes: common_prefixes(&prefixes, names),
             delimiter: names.opt(input.delimiter.as_ref()),
             encoding_type: input.encoding_type,

@@ -346,6 +346,12 @@ impl S3 for NuageS3 {
     ) -> Answer<GetBucketVersioningOutput> {
         self.get_bucket_versioning_(req).await
     }
+    async fn put_bucket_versioning(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> Answer<PutBucketVersioningOutput> {
+        self.put_bucket_versioning_(req).await
+    }
     async fn put_bucket_tagging(
         &self,
         req: S3Request<PutBucketTaggingInput>,
@@ -441,8 +447,11 @@ impl S3 for NuageS3 {
     }
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> Answer<DeleteObjectOutput> {
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let asked = req.input.version_id.is_some();
         let answer = self.delete_object_(req).await?;
-        self.changed(&bucket, &key, "ObjectRemoved:Delete").await;
+        let marked = answer.output.delete_marker == Some(true);
+        self.changed(&bucket, &key, removal_event(asked, marked))
+            .await;
         Ok(answer)
     }
     async fn delete_objects(
@@ -453,7 +462,9 @@ impl S3 for NuageS3 {
         let answer = self.delete_objects_(req).await?;
         for deleted in answer.output.deleted.iter().flatten() {
             if let Some(key) = &deleted.key {
-                self.changed(&bucket, key, "ObjectRemoved:Delete").await;
+                let asked = deleted.version_id.is_some();
+                let event = removal_event(asked, deleted.delete_marker == Some(true));
+                self.changed(&bucket, key, event).await;
             }
         }
         Ok(answer)
@@ -541,6 +552,16 @@ impl NuageS3 {
     async fn changed(&self, bucket: &str, key: &str, event: &'static str) {
         self.notify(notifications::Change { bucket, key, event })
             .await;
+    }
+}
+
+/// S3's event for a delete: a marker added (a versioned bucket, no version
+/// asked for) is `DeleteMarkerCreated`, any other removal `Delete`.
+fn removal_event(version_asked: bool, delete_marker: bool) -> &'static str {
+    if delete_marker && !version_asked {
+        "ObjectRemoved:DeleteMarkerCreated"
+    } else {
+        "ObjectRemoved:Delete"
     }
 }
 

@@ -8,7 +8,7 @@ use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 use crate::s3::body::{Incoming, empty, file_body};
 use crate::s3::checksums::{self, Checksums, Listed};
 use crate::s3::errors::{OrS3, refuse};
-use crate::s3::objects::header_tags;
+use crate::s3::objects::{header_tags, written_version};
 use crate::s3::{Answer, NuageS3, owner, timestamp};
 
 /// S3's part numbers: 1 to 10,000.
@@ -245,6 +245,7 @@ impl NuageS3 {
             .await
             .or_s3()?;
         let sums = Checksums::object(&info.meta, true);
+        let version_id = written_version(&info.meta);
         Ok(S3Response::new(CompleteMultipartUploadOutput {
             location: Some(format!("/{}/{}", input.bucket, input.key)),
             bucket: Some(input.bucket),
@@ -256,6 +257,7 @@ impl NuageS3 {
             checksum_sha1: sums.sha1,
             checksum_sha256: sums.sha256,
             checksum_type: sums.kind,
+            version_id,
             ..Default::default()
         }))
     }

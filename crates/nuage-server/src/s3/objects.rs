@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use axum::http;
-use nuage_lake::objects::{Meta, ObjectInfo, Opened};
+use nuage_lake::objects::{Meta, NULL_VERSION, ObjectInfo, Opened, Versioning};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -65,6 +65,12 @@ impl Stored {
             ..Meta::default()
         }
     }
+}
+
+/// The version id a write answers: the new version's in a versioning-enabled
+/// bucket; none for the null version a suspended bucket writes.
+pub(super) fn written_version(meta: &Meta) -> Option<String> {
+    meta.version_id.clone().filter(|id| id != NULL_VERSION)
 }
 
 fn http_date(time: &Timestamp) -> Option<String> {
@@ -432,8 +438,19 @@ impl NuageS3 {
             checksum_sha1: sums.sha1,
             checksum_sha256: sums.sha256,
             checksum_type: sums.kind,
+            version_id: written_version(&info.meta),
             ..Default::default()
         }))
+    }
+
+    /// The version id a GET or HEAD answers: the object's, or `null` for
+    /// an object written before its bucket was versioned (none in a bucket
+    /// that never was).
+    fn version_of(&self, bucket: &str, meta: &Meta) -> Option<String> {
+        meta.version_id.clone().or_else(|| {
+            let state = self.objects.versioning(bucket).ok()?;
+            (state != Versioning::Unversioned).then(|| NULL_VERSION.to_string())
+        })
     }
 
     pub(super) async fn get_object_(
@@ -443,7 +460,7 @@ impl NuageS3 {
         let input = req.input;
         let Opened { info, file, .. } = self
             .objects
-            .open_object(&input.bucket, &input.key)
+            .open_version(&input.bucket, &input.key, input.version_id.as_deref())
             .await
             .or_s3()?;
         conditions!(input).check(&info)?;
@@ -480,6 +497,7 @@ impl NuageS3 {
             checksum_sha1: d.sums.sha1,
             checksum_sha256: d.sums.sha256,
             checksum_type: d.sums.kind,
+            version_id: self.version_of(&input.bucket, &info.meta),
             ..Default::default()
         });
         if partial {
@@ -495,7 +513,7 @@ impl NuageS3 {
         let input = req.input;
         let info = self
             .objects
-            .open_object(&input.bucket, &input.key)
+            .open_version(&input.bucket, &input.key, input.version_id.as_deref())
             .await
             .or_s3()?
             .info;
@@ -527,6 +545,7 @@ impl NuageS3 {
             checksum_sha1: d.sums.sha1,
             checksum_sha256: d.sums.sha256,
             checksum_type: d.sums.kind,
+            version_id: self.version_of(&input.bucket, &info.meta),
             ..Default::default()
         });
         if !info.meta.tags.is_empty() {
@@ -551,7 +570,7 @@ impl NuageS3 {
         let input = req.input;
         let info = self
             .objects
-            .open_object(&input.bucket, &input.key)
+            .open_version(&input.bucket, &input.key, input.version_id.as_deref())
             .await
             .or_s3()?
             .info;
@@ -608,6 +627,7 @@ impl NuageS3 {
                 .then(|| StorageClass::from_static(StorageClass::STANDARD)),
             object_size: asked(ObjectAttributes::OBJECT_SIZE).then_some(meta.size as i64),
             last_modified: Some(timestamp(info.last_modified)),
+            version_id: self.version_of(&input.bucket, meta),
             ..Default::default()
         }))
     }
@@ -617,11 +637,16 @@ impl NuageS3 {
         req: S3Request<DeleteObjectInput>,
     ) -> Answer<DeleteObjectOutput> {
         let input = req.input;
-        self.objects
-            .delete_object(&input.bucket, &input.key)
+        let deleted = self
+            .objects
+            .delete_object(&input.bucket, &input.key, input.version_id.as_deref())
             .await
             .or_s3()?;
-        let mut response = S3Response::new(DeleteObjectOutput::default());
+        let mut response = S3Response::new(DeleteObjectOutput {
+            delete_marker: deleted.delete_marker.then_some(true),
+            version_id: deleted.version_id,
+            ..Default::default()
+        });
         response.status = Some(http::StatusCode::NO_CONTENT);
         Ok(response)
     }
@@ -643,12 +668,22 @@ impl NuageS3 {
         let mut deleted = Vec::new();
         let mut errors = Vec::new();
         for object in objects {
-            match self.objects.delete_object(&input.bucket, &object.key).await {
-                Ok(()) => {
+            let asked = object.version_id.as_deref();
+            match self
+                .objects
+                .delete_object(&input.bucket, &object.key, asked)
+                .await
+            {
+                Ok(done) => {
                     if !quiet {
+                        // A marker added or removed is named as such; a
+                        // version removed is named by the id asked for.
+                        let marker = done.delete_marker.then(|| done.version_id.clone());
                         deleted.push(DeletedObject {
                             key: Some(object.key),
-                            ..Default::default()
+                            version_id: object.version_id,
+                            delete_marker: done.delete_marker.then_some(true),
+                            delete_marker_version_id: marker.flatten(),
                         });
                     }
                 }
@@ -658,7 +693,7 @@ impl NuageS3 {
                         code: Some(error.code().as_str().to_string()),
                         message: error.message().map(str::to_string),
                         key: Some(object.key),
-                        version_id: None,
+                        version_id: object.version_id,
                     });
                 }
             }
@@ -738,6 +773,8 @@ impl NuageS3 {
                 last_modified: Some(timestamp(copied.last_modified)),
                 ..Default::default()
             }),
+            copy_source_version_id: self.version_of(source_bucket, &info.meta),
+            version_id: written_version(&copied.meta),
             ..Default::default()
         }))
     }
@@ -748,13 +785,22 @@ impl NuageS3 {
         source: &CopySource,
         conditions: &Conditions<'_>,
     ) -> S3Result<Opened> {
-        let CopySource::Bucket { bucket, key, .. } = source else {
+        let CopySource::Bucket {
+            bucket,
+            key,
+            version_id,
+        } = source
+        else {
             return Err(refuse(
                 S3ErrorCode::NotImplemented,
                 "nuage copies only from buckets, not access points",
             ));
         };
-        let opened = self.objects.open_object(bucket, key).await.or_s3()?;
+        let opened = self
+            .objects
+            .open_version(bucket, key, version_id.as_deref())
+            .await
+            .or_s3()?;
         conditions.check_source(&opened.info)?;
         Ok(opened)
     }
@@ -766,13 +812,13 @@ impl NuageS3 {
         let input = req.input;
         let info = self
             .objects
-            .open_object(&input.bucket, &input.key)
+            .open_version(&input.bucket, &input.key, input.version_id.as_deref())
             .await
             .or_s3()?
             .info;
         Ok(S3Response::new(GetObjectTaggingOutput {
+            version_id: self.version_of(&input.bucket, &info.meta),
             tag_set: tag_set(info.meta.tags),
-            version_id: None,
         }))
     }
 
@@ -784,10 +830,12 @@ impl NuageS3 {
         let tags = tag_pairs(input.tagging.tag_set);
         check_tags(&tags)?;
         self.objects
-            .set_tags(&input.bucket, &input.key, tags)
+            .set_tags(&input.bucket, &input.key, input.version_id.as_deref(), tags)
             .await
             .or_s3()?;
-        Ok(S3Response::new(PutObjectTaggingOutput::default()))
+        Ok(S3Response::new(PutObjectTaggingOutput {
+            version_id: input.version_id,
+        }))
     }
 
     pub(super) async fn delete_object_tagging_(
@@ -796,10 +844,17 @@ impl NuageS3 {
     ) -> Answer<DeleteObjectTaggingOutput> {
         let input = req.input;
         self.objects
-            .set_tags(&input.bucket, &input.key, Vec::new())
+            .set_tags(
+                &input.bucket,
+                &input.key,
+                input.version_id.as_deref(),
+                Vec::new(),
+            )
             .await
             .or_s3()?;
-        let mut response = S3Response::new(DeleteObjectTaggingOutput::default());
+        let mut response = S3Response::new(DeleteObjectTaggingOutput {
+            version_id: input.version_id,
+        });
         response.status = Some(http::StatusCode::NO_CONTENT);
         Ok(response)
     }

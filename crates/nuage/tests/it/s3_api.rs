@@ -18,7 +18,7 @@ use md5::{Digest, Md5};
 
 use crate::streams::{Server, runtime};
 
-fn client(server: &Server, key: &str, secret: &str) -> Client {
+pub(crate) fn client(server: &Server, key: &str, secret: &str) -> Client {
     let config = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
@@ -37,7 +37,7 @@ fn md5_hex(data: &[u8]) -> String {
 }
 
 /// The S3 error code of a failed SDK call.
-fn code<E: ProvideErrorMetadata>(error: &E) -> String {
+pub(crate) fn code<E: ProvideErrorMetadata>(error: &E) -> String {
     error.code().unwrap_or("<none>").to_string()
 }
 
