@@ -32,6 +32,14 @@ pub enum ObjectError {
         asked: bool,
     },
 
+    /// Object Lock keeps this version (S3's AccessDenied).
+    #[error("{0}")]
+    Locked(String),
+
+    /// The bucket's state does not allow the change (S3's 409 InvalidBucketState).
+    #[error("{0}")]
+    InvalidBucketState(String),
+
     #[error("{0:?} is not a version id nuage gave; use one that ListObjectVersions shows")]
     InvalidVersionId(String),
 

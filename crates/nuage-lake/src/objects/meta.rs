@@ -71,6 +71,31 @@ pub struct Meta {
     /// A delete marker: a version that says the key was deleted.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub delete_marker: bool,
+    /// Object Lock: this version may not be deleted before `until_ns`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
+    /// Object Lock: this version may not be deleted while the hold is on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub legal_hold: bool,
+}
+
+/// An Object Lock retention period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    /// `GOVERNANCE` (a user may bypass it) or `COMPLIANCE` (no one may).
+    pub mode: String,
+    /// Until when, in ns since the epoch.
+    pub until_ns: i64,
+}
+
+impl Retention {
+    pub const GOVERNANCE: &str = "GOVERNANCE";
+    pub const COMPLIANCE: &str = "COMPLIANCE";
+
+    /// Whether it still holds.
+    pub fn active(&self) -> bool {
+        self.until_ns > now_ns()
+    }
 }
 
 impl Meta {

@@ -32,7 +32,7 @@ use std::time::SystemTime;
 pub use error::ObjectError;
 pub use keys::{KeyPath, Place};
 pub use list::{Entry, ListQuery, Listing};
-pub use meta::Meta;
+pub use meta::{Meta, Retention};
 
 pub use multipart::{Part, Upload};
 pub use versions::{
@@ -337,12 +337,20 @@ impl Objects {
         Ok(versions::state(&self.bucket_dir(bucket)?))
     }
 
-    /// Enables or suspends versioning (a bucket never returns to unversioned).
+    /// Enables or suspends versioning (a bucket never returns to
+    /// unversioned, and one with Object Lock stays Enabled).
     pub async fn set_versioning(&self, bucket: &str, state: Versioning) -> Result<()> {
         let value = state.as_str().map(|s| s.as_bytes().to_vec());
         if value.is_none() {
             return Err(ObjectError::InvalidRequest(
                 "a bucket's versioning can be Enabled or Suspended, not turned off".into(),
+            ));
+        }
+        if state == Versioning::Suspended
+            && self.bucket_setting(bucket, LOCK_SETTING).await?.is_some()
+        {
+            return Err(ObjectError::InvalidBucketState(
+                "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.".into(),
             ));
         }
         self.set_bucket_setting(bucket, versions::SETTING, value)
@@ -354,11 +362,15 @@ impl Objects {
     /// versioned bucket, a delete without a version id adds a delete marker
     /// and keeps the object as an older version. Folders a removal leaves
     /// empty go too.
+    ///
+    /// A version kept by Object Lock (a legal hold, a COMPLIANCE retention,
+    /// or a GOVERNANCE one without `bypass_governance`) is refused.
     pub async fn delete_object(
         &self,
         bucket: &str,
         key: &str,
         version_id: Option<&str>,
+        bypass_governance: bool,
     ) -> Result<Deleted> {
         let dir = self.bucket_dir(bucket)?;
         if let Some(id) = version_id
@@ -393,7 +405,7 @@ impl Objects {
         blocking(move || {
             let _turn = turn;
             match id {
-                Some(id) => versions.delete_version(&id, &staging),
+                Some(id) => versions.delete_version(&id, &staging, bypass_governance),
                 None => versions.delete_latest(),
             }
         })
@@ -422,22 +434,28 @@ impl Objects {
         version_id: Option<&str>,
         tags: Vec<(String, String)>,
     ) -> Result<()> {
-        self.update_meta(bucket, key, version_id, move |meta| meta.tags = tags)
-            .await
+        self.update_meta(bucket, key, version_id, move |meta| {
+            meta.tags = tags;
+            Ok(())
+        })
+        .await
     }
 
-    /// Changes an object's record (of one version) in place.
-    async fn update_meta(
+    /// Changes the record of an object (of one version) in place, under
+    /// the key's turn; `change` may refuse.
+    pub async fn update_meta(
         &self,
         bucket: &str,
         key: &str,
         version_id: Option<&str>,
-        change: impl FnOnce(&mut Meta) + Send + 'static,
+        change: impl FnOnce(&mut Meta) -> Result<()> + Send + 'static,
     ) -> Result<()> {
+        let turn = self.turn(bucket, key).await;
         let opened = self.open_version(bucket, key, version_id).await?;
         blocking(move || {
+            let _turn = turn;
             let mut meta = opened.info.meta;
-            change(&mut meta);
+            change(&mut meta)?;
             match opened.file {
                 Some(file) => {
                     meta::write(&file, &meta)?;
@@ -459,6 +477,10 @@ impl Objects {
         blocking(move || list::list(&dir, &query)).await
     }
 }
+
+/// The bucket setting that holds its Object Lock configuration (present:
+/// Object Lock is enabled).
+pub const LOCK_SETTING: &str = "object-lock";
 
 /// An unversioned bucket's listing as versions: each object is its only,
 /// null, version.

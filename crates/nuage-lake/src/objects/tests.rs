@@ -158,10 +158,16 @@ async fn common_prefixes_page_like_s3() {
 async fn deleting_removes_the_folders_it_empties() {
     let (dir, objects) = lake().await;
     put(&objects, "x/y/z.csv", b"1").await;
-    objects.delete_object("b", "x/y/z.csv", None).await.unwrap();
+    objects
+        .delete_object("b", "x/y/z.csv", None, false)
+        .await
+        .unwrap();
     assert!(!dir.path().join("b/x").exists());
     // Deleting what is not there succeeds, as in S3.
-    objects.delete_object("b", "x/y/z.csv", None).await.unwrap();
+    objects
+        .delete_object("b", "x/y/z.csv", None, false)
+        .await
+        .unwrap();
     let (all, _) = names(&objects, query("", None, None, 1000)).await;
     assert!(all.is_empty());
     objects.delete_bucket("b").await.unwrap();
@@ -203,7 +209,10 @@ async fn keys_whose_paths_are_taken_or_impossible_are_kept_hidden() {
         )
     );
     // Once the path is free, a new version goes to the path and the hidden one goes.
-    objects.delete_object("b", "foo/bar", None).await.unwrap();
+    objects
+        .delete_object("b", "foo/bar", None, false)
+        .await
+        .unwrap();
     put(&objects, "foo/bar/xyzzy", b"v2").await;
     let (all, _) = names(&objects, query("foo/", None, None, 1000)).await;
     assert_eq!(all, ["foo/bar/xyzzy"]);
@@ -237,7 +246,7 @@ async fn keys_whose_paths_are_taken_or_impossible_are_kept_hidden() {
         Err(ObjectError::BucketNotEmpty(_))
     ));
     for key in all {
-        objects.delete_object("b", &key, None).await.unwrap();
+        objects.delete_object("b", &key, None, false).await.unwrap();
     }
     objects.delete_bucket("b").await.unwrap();
 }
@@ -500,7 +509,7 @@ async fn versions_are_kept_and_the_current_one_is_the_file() {
     let file = dir.path().join("b/k");
     assert_eq!(std::fs::read(&file).unwrap(), b"two");
 
-    let deleted = objects.delete_object("b", "k", None).await.unwrap();
+    let deleted = objects.delete_object("b", "k", None, false).await.unwrap();
     assert!(deleted.delete_marker);
     let marker = deleted.version_id.unwrap();
     assert!(!file.exists(), "SQL no longer sees a deleted key");
@@ -525,13 +534,16 @@ async fn versions_are_kept_and_the_current_one_is_the_file() {
 
     // Removing the marker brings the newest version back.
     let removed = objects
-        .delete_object("b", "k", Some(&marker))
+        .delete_object("b", "k", Some(&marker), false)
         .await
         .unwrap();
     assert!(removed.delete_marker);
     assert_eq!(std::fs::read(&file).unwrap(), b"two");
     // Removing the current version makes the one before it current.
-    objects.delete_object("b", "k", Some(&two)).await.unwrap();
+    objects
+        .delete_object("b", "k", Some(&two), false)
+        .await
+        .unwrap();
     assert_eq!(std::fs::read(&file).unwrap(), b"one");
     assert!(matches!(
         objects.open_version("b", "k", Some(&two)).await,
@@ -556,7 +568,10 @@ async fn versions_are_kept_and_the_current_one_is_the_file() {
     assert_eq!(read_version(&objects, "k", None).await.unwrap(), "four");
 
     for id in ["null", one.as_str()] {
-        objects.delete_object("b", "k", Some(id)).await.unwrap();
+        objects
+            .delete_object("b", "k", Some(id), false)
+            .await
+            .unwrap();
     }
     assert!(version_ids(&objects).await.is_empty());
     objects.delete_bucket("b").await.unwrap();
@@ -616,4 +631,63 @@ async fn version_listings_page_inside_a_key() {
         .collect();
     assert_eq!(prefixes, ["b/"]);
     assert_eq!(page.entries.len(), 3 + 1 + 3);
+}
+
+/// A locked version stays: a legal hold and COMPLIANCE always, GOVERNANCE
+/// unless bypassed; a lapsed retention no longer holds.
+#[tokio::test]
+async fn locked_versions_are_not_deleted() {
+    let (_dir, objects) = lake().await;
+    objects
+        .set_versioning("b", Versioning::Enabled)
+        .await
+        .unwrap();
+    let future = meta::now_ns() + 3_600 * 1_000_000_000;
+    let cases = [
+        ("hold", None, true, [false, false]),
+        (
+            "compliance",
+            Some((Retention::COMPLIANCE, future)),
+            false,
+            [false, false],
+        ),
+        (
+            "governance",
+            Some((Retention::GOVERNANCE, future)),
+            false,
+            [false, true],
+        ),
+        (
+            "lapsed",
+            Some((Retention::COMPLIANCE, 1)),
+            false,
+            [true, true],
+        ),
+    ];
+    for (key, retention, legal_hold, deletable) in cases {
+        let mut meta = Meta {
+            legal_hold,
+            ..Meta::default()
+        };
+        meta.retention = retention.map(|(mode, until_ns)| Retention {
+            mode: mode.into(),
+            until_ns,
+        });
+        let info = objects
+            .put("b", key, body(b"x"), meta, &none(), |_, _| Ok(()))
+            .await
+            .unwrap();
+        let id = info.meta.version_id.unwrap();
+        for (bypass, allowed) in [false, true].into_iter().zip(deletable) {
+            let result = objects.delete_object("b", key, Some(&id), bypass).await;
+            assert_eq!(
+                result.is_ok(),
+                allowed,
+                "{key}, bypass {bypass}: {result:?}"
+            );
+            if !allowed {
+                assert!(matches!(result, Err(ObjectError::Locked(_))));
+            }
+        }
+    }
 }

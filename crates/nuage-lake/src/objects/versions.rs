@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::objects::keys::Place;
-use crate::objects::meta::{self, Meta};
+use crate::objects::meta::{self, Meta, Retention};
 use crate::objects::write::{self, Staged};
 use crate::objects::{ListQuery, ObjectError, ObjectInfo, Opened, Result, list, open_in};
 
@@ -286,13 +286,19 @@ impl KeyVersions {
 
     /// Removes one version for good. When it was the current object, the
     /// newest older object (unless a marker is newer) becomes current.
-    pub(crate) fn delete_version(&self, id: &str, staging: &Path) -> Result<Deleted> {
+    pub(crate) fn delete_version(
+        &self,
+        id: &str,
+        staging: &Path,
+        bypass_governance: bool,
+    ) -> Result<Deleted> {
         let current = self.current()?;
         let removed = |delete_marker| Deleted {
             version_id: Some(id.to_string()),
             delete_marker,
         };
-        if current.as_ref().is_some_and(|c| id_of(&c.info.meta) == id) {
+        if let Some(c) = current.as_ref().filter(|c| id_of(&c.info.meta) == id) {
+            check_unlocked(&c.info.meta, bypass_governance)?;
             remove_current(&self.bucket_dir, &self.key)?;
             self.settle(staging)?;
             return Ok(removed(false));
@@ -301,6 +307,7 @@ impl KeyVersions {
             // S3 answers a version that is not there as deleted.
             return Ok(removed(false));
         };
+        check_unlocked(&kept.meta, bypass_governance)?;
         self.remove_kept(&kept)?;
         if current.is_none() {
             self.settle(staging)?;
@@ -448,6 +455,30 @@ impl KeyVersions {
             newest.meta.clone(),
         )?;
         self.remove_kept(&newest)
+    }
+}
+
+/// Refuses to remove a version Object Lock keeps.
+fn check_unlocked(meta: &Meta, bypass_governance: bool) -> Result<()> {
+    if meta.legal_hold {
+        return Err(ObjectError::Locked(
+            "this version of the object has a legal hold; remove it (PutObjectLegalHold OFF) first"
+                .into(),
+        ));
+    }
+    match &meta.retention {
+        Some(r) if r.active() && (r.mode != Retention::GOVERNANCE || !bypass_governance) => {
+            Err(ObjectError::Locked(format!(
+                "this version of the object is under {} retention until it expires{}",
+                r.mode,
+                if r.mode == Retention::GOVERNANCE {
+                    " (or send x-amz-bypass-governance-retention: true)"
+                } else {
+                    ""
+                }
+            )))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -102,8 +102,16 @@ impl NuageS3 {
             // S3's legacy rule in us-east-1: creating a bucket you own
             // again answers 200 OK (BucketAlreadyOwnedByYou elsewhere).
             Err(nuage_lake::objects::ObjectError::BucketAlreadyExists(_))
-                if &*self.region == "us-east-1" => {}
+                if &*self.region == "us-east-1" =>
+            {
+                return Ok(S3Response::new(CreateBucketOutput {
+                    location: Some(format!("/{bucket}")),
+                }));
+            }
             other => other.or_s3()?,
+        }
+        if req.input.object_lock_enabled_for_bucket == Some(true) {
+            self.enable_lock_on_create(&bucket).await?;
         }
         Ok(S3Response::new(CreateBucketOutput {
             location: Some(format!("/{bucket}")),

@@ -36,6 +36,8 @@ pub fn to_s3(error: ObjectError) -> S3Error {
             asked,
             ..
         } => return delete_marker(version_id, *last_modified, *asked),
+        ObjectError::Locked(message) => (C::AccessDenied, message.clone()),
+        ObjectError::InvalidBucketState(message) => (C::InvalidBucketState, message.clone()),
         ObjectError::InvalidVersionId(_) => {
             (C::InvalidArgument, "Invalid version id specified".into())
         }

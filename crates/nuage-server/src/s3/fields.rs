@@ -18,6 +18,17 @@ macro_rules! stored {
     };
 }
 
+/// A write's `x-amz-object-lock-*` headers, as [`crate::s3::lock::LockAsked`].
+macro_rules! lock_asked {
+    ($input:expr) => {
+        $crate::s3::lock::LockAsked {
+            mode: $input.object_lock_mode.as_ref(),
+            until: $input.object_lock_retain_until_date.as_ref(),
+            legal_hold: $input.object_lock_legal_hold_status.as_ref(),
+        }
+    };
+}
+
 /// The conditions of a GET or HEAD (`if_*`), or of a copy's source
 /// (`copy_source_if_*`), as [`crate::s3::objects::Conditions`].
 macro_rules! conditions {

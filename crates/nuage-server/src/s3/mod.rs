@@ -19,6 +19,7 @@ mod cors;
 mod errors;
 mod keyless;
 mod listing;
+mod lock;
 mod multipart;
 mod notifications;
 mod objects;
@@ -345,6 +346,42 @@ impl S3 for NuageS3 {
         req: S3Request<GetBucketVersioningInput>,
     ) -> Answer<GetBucketVersioningOutput> {
         self.get_bucket_versioning_(req).await
+    }
+    async fn put_object_lock_configuration(
+        &self,
+        req: S3Request<PutObjectLockConfigurationInput>,
+    ) -> Answer<PutObjectLockConfigurationOutput> {
+        self.put_object_lock_configuration_(req).await
+    }
+    async fn get_object_lock_configuration(
+        &self,
+        req: S3Request<GetObjectLockConfigurationInput>,
+    ) -> Answer<GetObjectLockConfigurationOutput> {
+        self.get_object_lock_configuration_(req).await
+    }
+    async fn put_object_retention(
+        &self,
+        req: S3Request<PutObjectRetentionInput>,
+    ) -> Answer<PutObjectRetentionOutput> {
+        self.put_object_retention_(req).await
+    }
+    async fn get_object_retention(
+        &self,
+        req: S3Request<GetObjectRetentionInput>,
+    ) -> Answer<GetObjectRetentionOutput> {
+        self.get_object_retention_(req).await
+    }
+    async fn put_object_legal_hold(
+        &self,
+        req: S3Request<PutObjectLegalHoldInput>,
+    ) -> Answer<PutObjectLegalHoldOutput> {
+        self.put_object_legal_hold_(req).await
+    }
+    async fn get_object_legal_hold(
+        &self,
+        req: S3Request<GetObjectLegalHoldInput>,
+    ) -> Answer<GetObjectLegalHoldOutput> {
+        self.get_object_legal_hold_(req).await
     }
     async fn put_bucket_versioning(
         &self,

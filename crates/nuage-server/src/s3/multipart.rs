@@ -81,6 +81,8 @@ impl NuageS3 {
         )?;
         let mut meta = stored!(input).into_meta();
         meta.tags = header_tags(input.tagging.as_deref())?;
+        self.apply_lock(&input.bucket, lock_asked!(input), &mut meta)
+            .await?;
         let id = self
             .objects
             .create_upload(&input.bucket, &input.key, meta, checksum.clone())

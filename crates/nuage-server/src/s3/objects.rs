@@ -12,6 +12,7 @@ use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 use crate::s3::body::{Incoming, empty, file_body};
 use crate::s3::checksums::Checksums;
 use crate::s3::errors::{OrS3, refuse, refuse_custom, to_s3};
+use crate::s3::lock;
 use crate::s3::{Answer, NuageS3, timestamp};
 
 /// S3's limit on tags per object.
@@ -410,6 +411,8 @@ impl NuageS3 {
         let expected = expected!(input, &req.headers)?;
         let mut meta = stored!(input).into_meta();
         meta.tags = header_tags(input.tagging.as_deref())?;
+        self.apply_lock(&input.bucket, lock_asked!(input), &mut meta)
+            .await?;
         let (body, incoming) = Incoming::new(
             req.trailing_headers,
             &req.extensions,
@@ -469,6 +472,7 @@ impl NuageS3 {
         let asked = overrides!(input);
         let whole = content_range.is_none() && input.checksum_mode.is_some();
         let d = describe(&info, asked, input.part_number, whole);
+        let lock = lock::fields(&info.meta);
         let length = range.end - range.start;
         let body = match file {
             Some(file) if length > 0 => file_body(file, range),
@@ -498,6 +502,9 @@ impl NuageS3 {
             checksum_sha256: d.sums.sha256,
             checksum_type: d.sums.kind,
             version_id: self.version_of(&input.bucket, &info.meta),
+            object_lock_mode: lock.mode,
+            object_lock_retain_until_date: lock.until,
+            object_lock_legal_hold_status: lock.legal_hold,
             ..Default::default()
         });
         if partial {
@@ -523,6 +530,7 @@ impl NuageS3 {
         let asked = overrides!(input);
         let whole = content_range.is_none() && input.checksum_mode.is_some();
         let d = describe(&info, asked, input.part_number, whole);
+        let lock = lock::fields(&info.meta);
         let partial = input.part_number.is_some() && info.meta.part_count().is_some()
             || input.range.is_some();
         let mut response = S3Response::new(HeadObjectOutput {
@@ -546,6 +554,9 @@ impl NuageS3 {
             checksum_sha256: d.sums.sha256,
             checksum_type: d.sums.kind,
             version_id: self.version_of(&input.bucket, &info.meta),
+            object_lock_mode: lock.mode,
+            object_lock_retain_until_date: lock.until,
+            object_lock_legal_hold_status: lock.legal_hold,
             ..Default::default()
         });
         if !info.meta.tags.is_empty() {
@@ -639,7 +650,12 @@ impl NuageS3 {
         let input = req.input;
         let deleted = self
             .objects
-            .delete_object(&input.bucket, &input.key, input.version_id.as_deref())
+            .delete_object(
+                &input.bucket,
+                &input.key,
+                input.version_id.as_deref(),
+                input.bypass_governance_retention.unwrap_or(false),
+            )
             .await
             .or_s3()?;
         let mut response = S3Response::new(DeleteObjectOutput {
@@ -665,13 +681,14 @@ impl NuageS3 {
             ));
         }
         let quiet = input.delete.quiet.unwrap_or(false);
+        let bypass = input.bypass_governance_retention.unwrap_or(false);
         let mut deleted = Vec::new();
         let mut errors = Vec::new();
         for object in objects {
             let asked = object.version_id.as_deref();
             match self
                 .objects
-                .delete_object(&input.bucket, &object.key, asked)
+                .delete_object(&input.bucket, &object.key, asked, bypass)
                 .await
             {
                 Ok(done) => {
@@ -751,6 +768,8 @@ impl NuageS3 {
         } else {
             info.meta.tags.clone()
         };
+        self.apply_lock(&input.bucket, lock_asked!(input), &mut meta)
+            .await?;
         let body = match file {
             Some(file) if info.meta.size > 0 => file_body(file, 0..info.meta.size),
             _ => empty(),

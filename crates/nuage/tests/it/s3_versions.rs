@@ -278,3 +278,158 @@ fn versioned_buckets_keep_every_version_and_sql_reads_the_current_one() {
         s3.delete_bucket().bucket("ver").send().await.unwrap();
     });
 }
+
+/// Object Lock as S3's user guide describes it: a bucket created with it is
+/// versioned for good; a version under GOVERNANCE retention is deleted only
+/// with the bypass header, one under COMPLIANCE or with a legal hold not
+/// at all; retention can be lengthened, not shortened; a delete without a
+/// version id still adds a marker.
+#[test]
+fn object_lock_keeps_versions_until_their_retention_ends() {
+    use aws_sdk_s3::primitives::DateTime;
+    use aws_sdk_s3::types::{
+        ObjectLockLegalHold, ObjectLockLegalHoldStatus, ObjectLockMode, ObjectLockRetention,
+        ObjectLockRetentionMode,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let s3 = client(&server, "test", "test");
+    runtime().block_on(async {
+        s3.create_bucket().bucket("plain").send().await.unwrap();
+        let none = s3
+            .get_object_lock_configuration()
+            .bucket("plain")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&none), "ObjectLockConfigurationNotFoundError");
+
+        s3.create_bucket()
+            .bucket("ver")
+            .object_lock_enabled_for_bucket(true)
+            .send()
+            .await
+            .unwrap();
+        let state = s3
+            .get_bucket_versioning()
+            .bucket("ver")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(state.status(), Some(&BucketVersioningStatus::Enabled));
+        let suspend = s3
+            .put_bucket_versioning()
+            .bucket("ver")
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Suspended)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&suspend), "InvalidBucketState");
+
+        let until = DateTime::from_secs(4_102_444_800); // 2100-01-01
+        let put = s3
+            .put_object()
+            .bucket("ver")
+            .key("audit.csv")
+            .body(ByteStream::from_static(b"a,b\n"))
+            .object_lock_mode(ObjectLockMode::Governance)
+            .object_lock_retain_until_date(until)
+            .send()
+            .await
+            .unwrap();
+        let id = put.version_id().unwrap().to_string();
+        let head = s3
+            .head_object()
+            .bucket("ver")
+            .key("audit.csv")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.object_lock_mode(), Some(&ObjectLockMode::Governance));
+        assert_eq!(head.object_lock_retain_until_date(), Some(&until));
+
+        let delete = |bypass: bool| {
+            s3.delete_object()
+                .bucket("ver")
+                .key("audit.csv")
+                .version_id(&id)
+                .bypass_governance_retention(bypass)
+                .send()
+        };
+        assert_eq!(code(&delete(false).await.unwrap_err()), "AccessDenied");
+        // A delete without a version id only adds a marker.
+        let marked = s3
+            .delete_object()
+            .bucket("ver")
+            .key("audit.csv")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(marked.delete_marker(), Some(true));
+        assert_eq!(body(&s3, "audit.csv", Some(&id)).await, "a,b\n");
+
+        // Shortening needs the bypass; a legal hold blocks even it.
+        let shorter = ObjectLockRetention::builder()
+            .mode(ObjectLockRetentionMode::Governance)
+            .retain_until_date(DateTime::from_secs(4_000_000_000))
+            .build();
+        let refused = s3
+            .put_object_retention()
+            .bucket("ver")
+            .key("audit.csv")
+            .version_id(&id)
+            .retention(shorter.clone())
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&refused), "AccessDenied");
+        let hold = |status| {
+            s3.put_object_legal_hold()
+                .bucket("ver")
+                .key("audit.csv")
+                .version_id(&id)
+                .legal_hold(ObjectLockLegalHold::builder().status(status).build())
+                .send()
+        };
+        hold(ObjectLockLegalHoldStatus::On).await.unwrap();
+        assert_eq!(code(&delete(true).await.unwrap_err()), "AccessDenied");
+        hold(ObjectLockLegalHoldStatus::Off).await.unwrap();
+        delete(true).await.unwrap();
+        let gone = s3
+            .get_object()
+            .bucket("ver")
+            .key("audit.csv")
+            .version_id(&id)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&gone), "NoSuchVersion");
+
+        // COMPLIANCE: no one deletes or shortens it.
+        let put = s3
+            .put_object()
+            .bucket("ver")
+            .key("ledger.csv")
+            .body(ByteStream::from_static(b"x\n"))
+            .object_lock_mode(ObjectLockMode::Compliance)
+            .object_lock_retain_until_date(until)
+            .send()
+            .await
+            .unwrap();
+        let ledger = put.version_id().unwrap();
+        let refused = s3
+            .delete_object()
+            .bucket("ver")
+            .key("ledger.csv")
+            .version_id(ledger)
+            .bypass_governance_retention(true)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&refused), "AccessDenied");
+    });
+}
