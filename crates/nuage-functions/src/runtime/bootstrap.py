@@ -1,14 +1,20 @@
 """nuage's runtime client for Python functions.
 
-Speaks the Lambda Runtime API (AWS_LAMBDA_RUNTIME_API) the way AWS's
-awslambdaric does: import the handler named by _HANDLER, then loop on
-invocation/next, call the handler, post its result or its error in AWS's
-shape. Written by nuage; used when awslambdaric is not installed.
+When the interpreter has AWS's runtime interface client (awslambdaric,
+`pip install awslambdaric`), the handler runs under it, as on AWS; nuage
+only loads the handler first (to provide boto3 as the runtime does) and
+marks the end of each invocation's output for the function's log.
+
+Otherwise this file speaks the Lambda Runtime API (AWS_LAMBDA_RUNTIME_API)
+the way awslambdaric does: import the handler named by _HANDLER, then loop
+on invocation/next, call the handler, post its result or its error in
+AWS's shape.
 """
 
 import decimal
 import http.client
 import importlib
+import importlib.util
 import json
 import logging
 import os
@@ -216,15 +222,48 @@ def _limit_memory():
         pass
 
 
+def _run_awslambdaric():
+    """Hands the loaded handler to awslambdaric; each post to the Runtime
+    API first marks the end of the invocation's output."""
+    import runpy
+
+    from awslambdaric import lambda_runtime_client
+
+    client = lambda_runtime_client.LambdaRuntimeClient
+
+    def marked(name):
+        post = getattr(client, name)
+
+        def call(self, *args, **kwargs):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.write(1, END_MARK)
+            return post(self, *args, **kwargs)
+
+        setattr(client, name, call)
+
+    for name in ("post_invocation_result", "post_invocation_error", "post_init_error"):
+        marked(name)
+    sys.argv = ["awslambdaric", os.environ.get("_HANDLER", "")]
+    runpy.run_module("awslambdaric", run_name="__main__", alter_sys=True)
+
+
 def main():
     task_root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
     sys.path.insert(0, task_root)
     # Packages the runtime provides to every function (boto3), as
     # /var/runtime does on AWS: after the function's own.
     sys.path.append(_shared_packages())
+    _limit_memory()
+    if importlib.util.find_spec("awslambdaric") is not None:
+        # Loaded here (boto3 provided, errors in AWS's shape), then found
+        # by awslambdaric among the imported modules.
+        _load_handler()
+        os.write(1, END_MARK)
+        _run_awslambdaric()
+        return
     log_handler = _LambdaLogHandler()
     logging.getLogger().addHandler(log_handler)
-    _limit_memory()
     handler = _load_handler()
     os.write(1, END_MARK)
     while True:

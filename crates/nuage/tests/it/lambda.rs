@@ -933,3 +933,92 @@ fn a_python_handler_imports_boto3_when_its_interpreter_lacks_it() {
     });
     server.kill();
 }
+
+/// The Python with AWS's runtime interface client (awslambdaric), made by
+/// .ci/run.
+fn ric_python() -> std::path::PathBuf {
+    let home = std::env::var_os("HOME").expect("HOME is set");
+    let python = std::path::Path::new(&home).join(".cache/nuage-ric/bin/python");
+    let ready = std::process::Command::new(&python)
+        .args(["-c", "import awslambdaric"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ready,
+        "this test needs ~/.cache/nuage-ric: python3 -m venv ~/.cache/nuage-ric && \
+         ~/.cache/nuage-ric/bin/pip install awslambdaric (.ci/run prepares it)"
+    );
+    python
+}
+
+/// Where AWS's runtime interface client is installed, the handler runs
+/// under it (its LambdaContext, its error shape: errorMessage, errorType,
+/// requestId, stackTrace, as the Lambda runtime documentation gives it),
+/// and the log still splits per invocation with START / END / REPORT.
+#[test]
+fn a_python_handler_runs_under_awslambdaric_where_it_is_installed() {
+    let python = ric_python();
+    let version = std::process::Command::new(&python)
+        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+        .output()
+        .unwrap();
+    let runtime_id = format!("python{}", String::from_utf8_lossy(&version.stdout).trim());
+    let path = format!(
+        "{}:{}",
+        python.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_env(dir.path(), &[], &[("PATH", &path)]);
+    runtime().block_on(async {
+        let lambda = client(&server);
+        let handler = "def handler(event, context):\n    \
+                       print('doubling', event['n'])\n    \
+                       if event['n'] < 0:\n        raise ValueError('n must not be negative')\n    \
+                       return {'client': type(context).__module__, 'twice': event['n'] * 2}\n";
+        python_function(&lambda, "ric", "app.handler", handler)
+            .runtime(Runtime::from(runtime_id.as_str()))
+            .send()
+            .await
+            .unwrap();
+        let invoke = |n: i32| {
+            lambda
+                .invoke()
+                .function_name("ric")
+                .log_type(LogType::Tail)
+                .payload(Blob::new(format!("{{\"n\": {n}}}")))
+                .send()
+        };
+        for n in [2, 5] {
+            let out = invoke(n).await.unwrap();
+            let payload: serde_json::Value =
+                serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+            assert_eq!(out.function_error(), None, "{payload}");
+            assert_eq!(payload["client"], "awslambdaric.lambda_context");
+            assert_eq!(payload["twice"], n * 2);
+            let log = base64::engine::general_purpose::STANDARD
+                .decode(out.log_result().unwrap())
+                .unwrap();
+            let log = String::from_utf8(log).unwrap();
+            assert!(log.contains(&format!("doubling {n}")), "{log}");
+            let other = if n == 2 { 5 } else { 2 };
+            assert!(!log.contains(&format!("doubling {other}")), "{log}");
+            assert!(log.contains("START RequestId:") && log.contains("REPORT RequestId:"));
+        }
+        let failed = invoke(-1).await.unwrap();
+        assert_eq!(failed.function_error(), Some("Unhandled"));
+        let error: serde_json::Value =
+            serde_json::from_slice(failed.payload().unwrap().as_ref()).unwrap();
+        assert_eq!(error["errorType"], "ValueError");
+        assert_eq!(error["errorMessage"], "n must not be negative");
+        assert!(
+            error["stackTrace"]
+                .as_array()
+                .is_some_and(|s| !s.is_empty())
+        );
+        // The environment survives a handler error, as on AWS.
+        let again = invoke(3).await.unwrap();
+        assert_eq!(again.function_error(), None);
+    });
+    server.kill();
+}
