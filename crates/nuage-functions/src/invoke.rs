@@ -232,6 +232,12 @@ impl Functions {
                 format!("--max-old-space-size={}", config.memory_size),
             ));
         }
+        if !config.layers.is_empty() {
+            match self.store.layers().opt_dir(&config.layers) {
+                Ok(opt) => vars.extend(crate::layers::environment(&opt, &config.runtime)),
+                Err(e) => tracing::warn!("function {}: its layers are missing: {e}", config.name),
+            }
+        }
         vars.extend(config.environment.clone());
         vars
     }

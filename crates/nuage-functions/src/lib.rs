@@ -20,6 +20,7 @@ mod env;
 pub mod error;
 mod events;
 mod invoke;
+pub mod layers;
 mod logs;
 mod manage;
 pub mod mappings;
@@ -137,6 +138,11 @@ impl Functions {
             }
         });
         Ok(this)
+    }
+
+    /// The layers published beside the functions.
+    pub fn layers(&self) -> layers::Layers {
+        self.store.layers()
     }
 
     pub fn config(&self) -> &FunctionsConfig {

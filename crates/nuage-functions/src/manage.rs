@@ -22,6 +22,7 @@ impl Functions {
         }
         let store = self.store.clone();
         let function = blocking(move || {
+            prepare_layers(&store, &new.layers)?;
             let function = store.create(new)?;
             store.save(&function)?;
             Ok(function)
@@ -86,6 +87,10 @@ impl Functions {
 
     /// UpdateFunctionConfiguration.
     pub async fn update_config(&self, name: &str, changes: ConfigChanges) -> Result<Config> {
+        if let Some(layers) = changes.layers.clone() {
+            let store = self.store.clone();
+            blocking(move || prepare_layers(&store, &layers)).await?;
+        }
         self.change(name, move |_, function| {
             store::configure(function, changes)?;
             Ok(function.latest.clone())
@@ -403,4 +408,15 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
+/// Checks a function's layers and merges them (once per list), so the
+/// function keeps them even if a version is deleted later, as on AWS.
+fn prepare_layers(store: &Store, arns: &[String]) -> Result<()> {
+    if arns.is_empty() {
+        return Ok(());
+    }
+    let layers = store.layers();
+    layers.check(arns)?;
+    layers.opt_dir(arns).map(|_| ())
 }

@@ -60,6 +60,9 @@ pub struct Config {
     pub code_size: u64,
     pub last_modified: String,
     pub revision_id: String,
+    /// Layer version ARNs, in the order their files are laid over `/opt`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -126,6 +129,7 @@ pub struct NewFunction {
     pub tags: BTreeMap<String, String>,
     pub zip: Bytes,
     pub publish: bool,
+    pub layers: Vec<String>,
 }
 
 /// What UpdateFunctionConfiguration changes (absent members stay).
@@ -139,6 +143,7 @@ pub struct ConfigChanges {
     pub memory_size: Option<u32>,
     pub environment: Option<BTreeMap<String, String>>,
     pub revision_id: Option<String>,
+    pub layers: Option<Vec<String>>,
 }
 
 /// Where a function's files are.
@@ -178,6 +183,11 @@ impl Store {
     }
 
     /// The folder where the code with this CodeSha256 is unpacked.
+    /// The layers published beside the functions.
+    pub fn layers(&self) -> crate::layers::Layers {
+        crate::layers::Layers::new(&self.dir, &self.region, &self.account)
+    }
+
     pub fn code_dir(&self, name: &str, code_sha256: &str) -> PathBuf {
         self.function_dir(name)
             .join("code")
@@ -241,6 +251,7 @@ impl Store {
             code_size,
             last_modified: now_text(),
             revision_id: revision(),
+            layers: new.layers,
         };
         let mut function = Function {
             latest,
@@ -323,34 +334,9 @@ impl Store {
         if target.is_dir() {
             return Ok((sha, zip.len() as u64));
         }
-        let unreadable = || {
-            FunctionError::InvalidParameter(
-                "Could not unzip uploaded file. Please check your file, then try to upload again."
-                    .into(),
-            )
-        };
-        let mut archive =
-            zip::ZipArchive::new(Cursor::new(zip.as_ref())).map_err(|_| unreadable())?;
-        let unzipped: u64 = (0..archive.len())
-            .filter_map(|i| archive.by_index_raw(i).ok().map(|f| f.size()))
-            .sum();
-        if unzipped > MAX_UNZIPPED {
-            return Err(FunctionError::InvalidParameter(format!(
-                "Unzipped size must be smaller than {MAX_UNZIPPED} bytes"
-            )));
-        }
         let code = target.parent().expect("code folder has a parent");
-        std::fs::create_dir_all(code).map_err(FunctionError::io("cannot create", code))?;
         let staging = code.join(format!(".unpacking-{}", uuid::Uuid::new_v4()));
-        // Entries that would leave the folder (`../x`, absolute paths) are
-        // refused by the zip crate's extraction.
-        let unpacked = archive.extract(&staging).map_err(|e| {
-            let _ = std::fs::remove_dir_all(&staging);
-            FunctionError::InvalidParameter(format!(
-                "Could not unzip uploaded file. Please check your file, then try to upload again. ({e})"
-            ))
-        });
-        unpacked?;
+        unzip(zip, &staging)?;
         let zip_path = self.zip_path(name, &sha);
         nuage_common::durable::write_file(&zip_path, zip)
             .map_err(FunctionError::io("cannot write", &zip_path))?;
@@ -365,6 +351,37 @@ impl Store {
         nuage_common::durable::sync_dir(code).map_err(FunctionError::io("cannot sync", code))?;
         Ok((sha, zip.len() as u64))
     }
+}
+
+/// Unzips `zip` into the new folder `target` (a function's code or a
+/// layer's content), within Lambda's size limit.
+pub(crate) fn unzip(zip: &[u8], target: &Path) -> Result<()> {
+    let unreadable = || {
+        FunctionError::InvalidParameter(
+            "Could not unzip uploaded file. Please check your file, then try to upload again."
+                .into(),
+        )
+    };
+    let mut archive = zip::ZipArchive::new(Cursor::new(zip)).map_err(|_| unreadable())?;
+    let unzipped: u64 = (0..archive.len())
+        .filter_map(|i| archive.by_index_raw(i).ok().map(|f| f.size()))
+        .sum();
+    if unzipped > MAX_UNZIPPED {
+        return Err(FunctionError::InvalidParameter(format!(
+            "Unzipped size must be smaller than {MAX_UNZIPPED} bytes"
+        )));
+    }
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent).map_err(FunctionError::io("cannot create", parent))?;
+    }
+    // Entries that would leave the folder (`../x`, absolute paths) are
+    // refused by the zip crate's extraction.
+    archive.extract(target).map_err(|e| {
+        let _ = std::fs::remove_dir_all(target);
+        FunctionError::InvalidParameter(format!(
+            "Could not unzip uploaded file. Please check your file, then try to upload again. ({e})"
+        ))
+    })
 }
 
 /// UpdateFunctionConfiguration's changes applied to `$LATEST`.
@@ -394,6 +411,9 @@ pub fn configure(function: &mut Function, changes: ConfigChanges) -> Result<()> 
     }
     if let Some(environment) = changes.environment {
         latest.environment = environment;
+    }
+    if let Some(layers) = changes.layers {
+        latest.layers = layers;
     }
     touch(latest);
     Ok(())
@@ -492,6 +512,11 @@ fn code_folder(code_sha256: &str) -> String {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(code_sha256)
         .unwrap_or_default();
+    hex(&bytes)
+}
+
+/// Lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

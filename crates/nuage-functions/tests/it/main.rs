@@ -41,5 +41,6 @@ pub fn new_function(name: &str, runtime: &str, handler: &str, zip: Bytes) -> New
         tags: BTreeMap::new(),
         zip,
         publish: false,
+        layers: Vec::new(),
     }
 }

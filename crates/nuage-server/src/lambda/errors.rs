@@ -40,6 +40,15 @@ impl LambdaError {
         Self::new(StatusCode::NOT_FOUND, "ResourceNotFoundException", message)
     }
 
+    /// nuage failed (Lambda's ServiceException).
+    pub fn service(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ServiceException",
+            message,
+        )
+    }
+
     /// A path or method Lambda does not have.
     pub fn unknown(method: &str, path: &str) -> Self {
         Self::new(

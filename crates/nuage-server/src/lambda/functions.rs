@@ -20,7 +20,6 @@ impl Lambda {
                  images) is not supported: give Code.ZipFile or Code.S3Bucket/S3Key",
             ));
         }
-        refuse_layers(request.layers.as_deref())?;
         let name = request.function_name.unwrap_or_default();
         let (name, _) = nuage_functions::store::parse_function_name(&name);
         let Some(runtime) = request.runtime else {
@@ -51,6 +50,7 @@ impl Lambda {
                 tags: request.tags.unwrap_or_default(),
                 zip,
                 publish: request.publish.unwrap_or(false),
+                layers: request.layers.unwrap_or_default(),
             })
             .await?;
         let shown = match request.publish {
@@ -134,7 +134,6 @@ impl Lambda {
         body_bytes: &Bytes,
     ) -> LambdaResult {
         let request: shapes::UpdateFunctionConfiguration = body(body_bytes)?;
-        refuse_layers(request.layers.as_deref())?;
         let config = self
             .functions
             .update_config(
@@ -148,6 +147,7 @@ impl Lambda {
                     memory_size: request.memory_size.map(|m| m.0 as u32),
                     environment: request.environment.map(|e| e.variables.unwrap_or_default()),
                     revision_id: request.revision_id,
+                    layers: request.layers,
                 },
             )
             .await?;
@@ -388,7 +388,7 @@ impl Lambda {
     }
 
     /// The zip a request gives, inline or from the lake.
-    async fn code(&self, code: FunctionCode) -> Result<Bytes, LambdaError> {
+    pub(super) async fn code(&self, code: FunctionCode) -> Result<Bytes, LambdaError> {
         if code.image_uri.is_some() {
             return Err(LambdaError::invalid(
                 "nuage runs functions packaged as zip files; ImageUri is not supported",
@@ -446,6 +446,21 @@ impl Lambda {
         if !config.environment.is_empty() {
             out["Environment"] = json!({ "Variables": config.environment });
         }
+        if !config.layers.is_empty() {
+            let layers = self.functions.layers();
+            let listed: Vec<Value> = config
+                .layers
+                .iter()
+                .map(|arn| {
+                    let size = layers
+                        .resolve(arn)
+                        .and_then(|(name, version)| layers.get(&name, version))
+                        .map_or(0, |l| l.code_size);
+                    json!({ "Arn": arn, "CodeSize": size })
+                })
+                .collect();
+            out["Layers"] = json!(listed);
+        }
         out
     }
 
@@ -476,15 +491,6 @@ impl Lambda {
             .await
             .map_err(|e| LambdaError::not_found(format!("{}: {e}", path.display())))?;
         Ok(([("content-type", "application/zip")], bytes).into_response())
-    }
-}
-
-fn refuse_layers(layers: Option<&[String]>) -> Result<(), LambdaError> {
-    match layers {
-        Some(layers) if !layers.is_empty() => Err(LambdaError::invalid(
-            "nuage does not run layers yet: put the layer's files in the function's zip",
-        )),
-        _ => Ok(()),
     }
 }
 

@@ -6,6 +6,7 @@
 mod errors;
 mod functions;
 mod invoke;
+mod layers;
 mod mappings;
 mod shapes;
 mod urls;
@@ -30,6 +31,7 @@ const PREFIXES: &[&str] = &[
     "/2016-08-19/account-settings",
     "/2017-03-31/tags/",
     "/2017-10-31/functions/",
+    "/2018-10-31/layers",
     "/2019-09-25/functions/",
     "/2019-09-30/functions/",
     "/2021-10-31/functions/",
@@ -149,6 +151,7 @@ impl Lambda {
                 origin: format!("http://{host}"),
             })
         };
+        let origin = format!("http://{host}");
         let m = method.as_str();
         match (m, segments.as_slice()) {
             ("POST", ["2015-03-31", "functions"] | ["2015-03-31", "functions", ""]) => {
@@ -251,6 +254,27 @@ impl Lambda {
             ("GET", ["2021-10-31", "functions", name, "urls"]) => self.list_urls(&route(name)?),
             ("GET", ["2016-08-19", "account-settings", ..]) => Ok(self.account_settings()),
             ("GET", ["_nuage", "lambda", "code", name, sha]) => self.code_zip(name, sha).await,
+            ("GET", ["_nuage", "lambda", "layers", name, version]) => {
+                self.layer_zip(name, version).await
+            }
+            ("POST", ["2018-10-31", "layers", name, "versions"]) => {
+                self.publish_layer_version(name, &origin, &body).await
+            }
+            ("GET", ["2018-10-31", "layers", name, "versions"]) => {
+                self.list_layer_versions(name, &origin)
+            }
+            ("GET", ["2018-10-31", "layers", name, "versions", version]) => {
+                self.get_layer_version(name, version, &origin)
+            }
+            ("DELETE", ["2018-10-31", "layers", name, "versions", version]) => {
+                self.delete_layer_version(name, version).await
+            }
+            ("GET", ["2018-10-31", "layers"] | ["2018-10-31", "layers", ""]) => {
+                match query.iter().find(|(k, _)| k == "Arn") {
+                    Some((_, arn)) => self.get_layer_version_by_arn(arn, &origin),
+                    None => self.list_layers(&origin),
+                }
+            }
             _ => Err(LambdaError::unknown(m, uri.path())),
         }
     }

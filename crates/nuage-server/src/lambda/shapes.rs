@@ -207,6 +207,16 @@ shape! {
 }
 
 shape! {
+    pub struct PublishLayerVersion {
+        description "Description": String [MinLength(0), MaxLength(256)],
+        content "Content": FunctionCode,
+        compatible_runtimes "CompatibleRuntimes": Vec<String> [MaxLength(15)],
+        license_info "LicenseInfo": String [MaxLength(512)],
+        compatible_architectures "CompatibleArchitectures": Vec<String> [MaxLength(2), Items(&[Rule::OneOf(&["x86_64", "arm64"])])],
+    }
+}
+
+shape! {
     pub struct PublishVersion {
         code_sha256 "CodeSha256": String,
         description "Description": String [MinLength(0), MaxLength(256)],

@@ -1022,3 +1022,137 @@ fn a_python_handler_runs_under_awslambdaric_where_it_is_installed() {
     });
     server.kill();
 }
+
+/// Layers as the Lambda developer guide describes them: a layer's
+/// `python/` folder is on a Python handler's import path (as `/opt/python`
+/// is on AWS), a later layer's files win over an earlier one's, the
+/// configuration lists each layer's ARN and size, and a deleted layer
+/// version stays usable by the functions that already use it.
+#[test]
+fn a_python_handler_imports_modules_from_its_layers() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    runtime().block_on(async {
+        let lambda = client(&server);
+        let publish = |name: &str, files: &[(&str, &str)]| {
+            lambda
+                .publish_layer_version()
+                .layer_name(name)
+                .description("shared code")
+                .compatible_runtimes(Runtime::Python312)
+                .content(
+                    aws_sdk_lambda::types::LayerVersionContentInput::builder()
+                        .zip_file(Blob::new(zip(files)))
+                        .build(),
+                )
+                .send()
+        };
+        let common = publish(
+            "common",
+            &[
+                (
+                    "python/greet.py",
+                    "def hello(name):\n    return 'hello ' + name\n",
+                ),
+                ("python/tone.py", "TONE = 'plain'\n"),
+            ],
+        )
+        .await
+        .unwrap();
+        assert_eq!(common.version(), 1);
+        let common_arn = common.layer_version_arn().unwrap().to_string();
+        assert_eq!(
+            common_arn,
+            "arn:aws:lambda:us-east-1:000000000000:layer:common:1"
+        );
+        let loud = publish("loud", &[("python/tone.py", "TONE = 'loud'\n")])
+            .await
+            .unwrap();
+        let loud_arn = loud.layer_version_arn().unwrap().to_string();
+
+        let handler = "import greet, tone\n\
+                       def handler(event, context):\n    \
+                       return {'greeting': greet.hello(event['name']), 'tone': tone.TONE}\n";
+        let created = python_function(&lambda, "layered", "app.handler", handler)
+            .layers(&common_arn)
+            .layers(&loud_arn)
+            .send()
+            .await
+            .unwrap();
+        let listed: Vec<_> = created.layers().iter().map(|l| l.arn().unwrap()).collect();
+        assert_eq!(listed, [common_arn.as_str(), loud_arn.as_str()]);
+        assert!(created.layers()[0].code_size() > 0);
+
+        let out = lambda
+            .invoke()
+            .function_name("layered")
+            .payload(Blob::new(r#"{"name": "ada"}"#))
+            .send()
+            .await
+            .unwrap();
+        let payload: serde_json::Value =
+            serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+        assert_eq!(out.function_error(), None, "{payload}");
+        assert_eq!(payload["greeting"], "hello ada");
+        assert_eq!(payload["tone"], "loud", "the later layer wins");
+
+        let versions = lambda
+            .list_layer_versions()
+            .layer_name("common")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(versions.layer_versions().len(), 1);
+        let by_arn = lambda
+            .get_layer_version_by_arn()
+            .arn(&common_arn)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(by_arn.description(), Some("shared code"));
+        let layers = lambda.list_layers().send().await.unwrap();
+        assert_eq!(layers.layers().len(), 2);
+
+        let missing = python_function(&lambda, "broken", "app.handler", handler)
+            .layers("arn:aws:lambda:us-east-1:000000000000:layer:common:9")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&missing), "InvalidParameterValueException");
+
+        // A deleted version stays with the function that uses it.
+        lambda
+            .delete_layer_version()
+            .layer_name("common")
+            .version_number(1)
+            .send()
+            .await
+            .unwrap();
+        let gone = lambda
+            .get_layer_version()
+            .layer_name("common")
+            .version_number(1)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&gone), "ResourceNotFoundException");
+        lambda
+            .update_function_configuration()
+            .function_name("layered")
+            .environment(Environment::builder().variables("FRESH", "1").build())
+            .send()
+            .await
+            .unwrap();
+        let again = lambda
+            .invoke()
+            .function_name("layered")
+            .payload(Blob::new(r#"{"name": "bo"}"#))
+            .send()
+            .await
+            .unwrap();
+        let payload: serde_json::Value =
+            serde_json::from_slice(again.payload().unwrap().as_ref()).unwrap();
+        assert_eq!(payload["greeting"], "hello bo", "{payload}");
+    });
+    server.kill();
+}
