@@ -4,7 +4,10 @@
 //! that accepts path-style requests without signatures (`nuage serve`
 //! without access keys, moto's server, s3s-fs without keys). For reference
 //! it also times writing the same large size to a file with one fsync: the
-//! disk's sequential write speed.
+//! disk's sequential write speed. With `--versioned` the bucket keeps
+//! versions and each connection writes over 64 keys again and again (so
+//! nearly every PUT keeps an older version), and a ListObjectVersions page
+//! is timed.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -41,7 +44,13 @@ pub struct S3Bench {
     /// is measured with a file of the large object's size (none: skipped).
     #[arg(long)]
     disk_dir: Option<std::path::PathBuf>,
+    /// Enable versioning on the bucket and overwrite 64 keys per connection.
+    #[arg(long)]
+    versioned: bool,
 }
+
+/// Keys per connection in a versioned run.
+const VERSIONED_KEYS: usize = 64;
 
 type Http = Client<HttpConnector, Full<Bytes>>;
 
@@ -85,9 +94,22 @@ pub async fn run(b: S3Bench) -> anyhow::Result<ExitCode> {
         b.bucket
     );
 
+    if b.versioned {
+        let config = "<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+                      <Status>Enabled</Status></VersioningConfiguration>";
+        let url = format!("{bucket_url}?versioning");
+        let (status, _) = send(&http, hyper::Method::PUT, &url, Bytes::from(config)).await?;
+        anyhow::ensure!(status == 200, "enabling versioning answered {status}");
+    }
+    let keys = if b.versioned {
+        VERSIONED_KEYS
+    } else {
+        usize::MAX
+    };
+
     let small = Bytes::from(vec![b'x'; b.small_bytes]);
     // PUTs first; then GETs cycle over the objects every connection wrote.
-    let mut per_connection = usize::MAX;
+    let mut per_connection = keys;
     for phase in [hyper::Method::PUT, hyper::Method::GET] {
         let deadline = Instant::now() + Duration::from_secs(b.seconds);
         let started = Instant::now();
@@ -104,7 +126,7 @@ pub async fn run(b: S3Bench) -> anyhow::Result<ExitCode> {
                 let mut i = 0usize;
                 while Instant::now() < deadline {
                     let n = if phase == hyper::Method::PUT {
-                        i
+                        i % keys
                     } else {
                         i % per_connection.max(1)
                     };
@@ -144,6 +166,17 @@ pub async fn run(b: S3Bench) -> anyhow::Result<ExitCode> {
             latencies.ms(0.5),
             latencies.ms(0.99),
             b.connections
+        );
+    }
+
+    if b.versioned {
+        let url = format!("{bucket_url}?versions&max-keys=1000");
+        let started = Instant::now();
+        let (status, bytes) = send(&http, hyper::Method::GET, &url, Bytes::new()).await?;
+        anyhow::ensure!(status == 200, "ListObjectVersions answered {status}");
+        println!(
+            "list versions: a page of up to 1000 versions ({bytes} B) in {:.1} ms",
+            started.elapsed().as_secs_f64() * 1000.0
         );
     }
 
