@@ -615,6 +615,30 @@ async fn version_listings_page_inside_a_key() {
         .collect();
     assert_eq!(seen, expected);
 
+    // With a delimiter, pages of two: the common prefix counts once and is
+    // not listed again after a page ends on it.
+    let mut seen = Vec::new();
+    let mut query = VersionQuery {
+        delimiter: Some("/".into()),
+        max: 2,
+        ..VersionQuery::default()
+    };
+    loop {
+        let page = objects.list_versions("b", query.clone()).await.unwrap();
+        for entry in &page.entries {
+            seen.push(match entry {
+                VersionEntry::Version(v) => v.info.key.clone(),
+                VersionEntry::Prefix(p) => p.clone(),
+            });
+        }
+        if !page.truncated {
+            break;
+        }
+        query.key_marker = page.next_key_marker;
+        query.version_id_marker = page.next_version_id_marker;
+    }
+    assert_eq!(seen, ["a", "a", "a", "b/", "e", "e", "e"]);
+
     let rolled = VersionQuery {
         delimiter: Some("/".into()),
         max: 1000,

@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use crate::objects::keys::Place;
 use crate::objects::meta::{self, Meta, Retention};
 use crate::objects::write::{self, Staged};
-use crate::objects::{ListQuery, ObjectError, ObjectInfo, Opened, Result, list, open_in};
+use crate::objects::{Entry, ListQuery, ObjectError, ObjectInfo, Opened, Result, list, open_in};
 
 /// The version id S3 gives objects written while versioning was not enabled.
 pub const NULL: &str = "null";
@@ -542,76 +542,141 @@ fn kept_keys(versions: &Path, bucket: &str, prefix: &str) -> Result<Vec<String>>
     Ok(keys)
 }
 
-/// ListObjectVersions of a versioned bucket: every key under the prefix,
-/// current or kept, in key order, each key's versions newest first.
+/// ListObjectVersions of a versioned bucket: keys (and common prefixes)
+/// after the key marker in key order, current or kept, each key's versions
+/// newest first. Keys come a page at a time: the bucket's walk from the
+/// marker on, merged with the keys that have kept versions.
 pub(crate) fn list_versions(
     versions: &Path,
     bucket: &str,
     bucket_dir: &Path,
     query: &VersionQuery,
 ) -> Result<VersionListing> {
-    let everything = ListQuery {
-        prefix: query.prefix.clone(),
-        delimiter: None,
-        after: None,
-        max: usize::MAX,
-    };
-    let mut keys: Vec<String> = list::list(bucket_dir, &everything)?
-        .entries
-        .into_iter()
-        .map(|e| e.name().to_string())
-        .chain(kept_keys(versions, bucket, &query.prefix)?)
-        .collect();
-    keys.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-    keys.dedup();
-
-    let marker = query.key_marker.as_deref().filter(|m| !m.is_empty());
     let mut page = VersionListing::default();
-    let mut count = 0;
-    for key in keys {
-        if marker.is_some_and(|m| key.as_str() < m) {
-            continue;
-        }
-        if let Some(common) = common_prefix(query, &key) {
-            let seen = matches!(page.entries.last(), Some(VersionEntry::Prefix(p)) if *p == common);
-            if seen || marker.is_some_and(|m| m.starts_with(&common)) {
-                continue;
-            }
-            if count == query.max {
-                page.truncated = true;
-                break;
-            }
-            count += 1;
-            page.next_key_marker = Some(common.clone());
-            page.next_version_id_marker = None;
-            page.entries.push(VersionEntry::Prefix(common));
-            continue;
-        }
-        let all = KeyVersions::new(versions, bucket, bucket_dir, &key).all()?;
-        let start = if marker == Some(key.as_str()) {
-            // Within the marker's key, after its version (all of it without one).
-            match query.version_id_marker.as_deref().filter(|v| !v.is_empty()) {
-                Some(v) => all
-                    .iter()
-                    .position(|x| x.id() == v)
-                    .map_or(all.len(), |i| i + 1),
-                None => all.len(),
-            }
-        } else {
-            0
-        };
-        for version in all.into_iter().skip(start) {
-            if count == query.max {
-                page.truncated = true;
-                return Ok(page);
-            }
-            count += 1;
-            page.next_key_marker = Some(key.clone());
-            page.next_version_id_marker = Some(version.id().to_string());
-            page.entries.push(VersionEntry::Version(Box::new(version)));
+    // S3 answers max-keys=0 with an empty, untruncated page.
+    if query.max == 0 {
+        return Ok(page);
+    }
+    let marker = query.key_marker.clone().filter(|m| !m.is_empty());
+    let version_marker = query.version_id_marker.as_deref().filter(|v| !v.is_empty());
+    let kept = kept_names(versions, bucket, query)?;
+    let mut after = marker.clone();
+    // The marker's own key, from its version on.
+    if let (Some(key), Some(id)) = (&marker, version_marker)
+        && common_prefix(query, key).is_none()
+    {
+        let all = KeyVersions::new(versions, bucket, bucket_dir, key).all()?;
+        let start = all
+            .iter()
+            .position(|x| x.id() == id)
+            .map_or(all.len(), |i| i + 1);
+        if !push_versions(&mut page, query, key, all.into_iter().skip(start)) {
+            return Ok(page);
         }
     }
-    Ok(page)
+    loop {
+        let wanted = query.max - page.entries.len() + 1;
+        let names = next_names(bucket_dir, query, &kept, after.as_deref(), wanted)?;
+        if names.is_empty() {
+            return Ok(page);
+        }
+        for (name, is_prefix) in names {
+            if is_prefix {
+                if page.entries.len() == query.max {
+                    page.truncated = true;
+                    return Ok(page);
+                }
+                page.next_key_marker = Some(name.clone());
+                page.next_version_id_marker = None;
+                page.entries.push(VersionEntry::Prefix(name.clone()));
+            } else {
+                let all = KeyVersions::new(versions, bucket, bucket_dir, &name).all()?;
+                if !push_versions(&mut page, query, &name, all.into_iter()) {
+                    return Ok(page);
+                }
+            }
+            after = Some(name);
+        }
+    }
+}
+
+/// Adds a key's versions to the page; false once the page is full and
+/// more remain (the page is then truncated).
+fn push_versions(
+    page: &mut VersionListing,
+    query: &VersionQuery,
+    key: &str,
+    versions: impl Iterator<Item = Version>,
+) -> bool {
+    for version in versions {
+        if page.entries.len() == query.max {
+            page.truncated = true;
+            return false;
+        }
+        page.next_key_marker = Some(key.to_string());
+        page.next_version_id_marker = Some(version.id().to_string());
+        page.entries.push(VersionEntry::Version(Box::new(version)));
+    }
+    true
+}
+
+/// The keys with kept versions, as names of the listing (a key, or the
+/// common prefix it rolls into), in order, each once.
+fn kept_names(versions: &Path, bucket: &str, query: &VersionQuery) -> Result<Vec<(String, bool)>> {
+    let mut names: Vec<(String, bool)> = kept_keys(versions, bucket, &query.prefix)?
+        .into_iter()
+        .map(|key| match common_prefix(query, &key) {
+            Some(common) => (common, true),
+            None => (key, false),
+        })
+        .collect();
+    names.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    names.dedup();
+    Ok(names)
+}
+
+/// Up to `limit` names after `after`: the bucket's walk merged with the
+/// kept keys' names.
+fn next_names(
+    bucket_dir: &Path,
+    query: &VersionQuery,
+    kept: &[(String, bool)],
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<(String, bool)>> {
+    let walk = list::list(
+        bucket_dir,
+        &ListQuery {
+            prefix: query.prefix.clone(),
+            delimiter: query.delimiter.clone(),
+            after: after.map(str::to_string),
+            max: limit,
+        },
+    )?;
+    let passed = |name: &str| {
+        after.is_some_and(|a| name <= a || (a.ends_with(delimiter(query)) && name.starts_with(a)))
+    };
+    let mut names: Vec<(String, bool)> = walk
+        .entries
+        .into_iter()
+        .map(|e| match e {
+            Entry::Object(info) => (info.key, false),
+            Entry::Prefix(prefix) => (prefix, true),
+        })
+        .chain(kept.iter().filter(|(n, _)| !passed(n)).cloned())
+        .collect();
+    names.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    names.dedup();
+    names.truncate(limit);
+    Ok(names)
+}
+
+fn delimiter(query: &VersionQuery) -> &str {
+    query
+        .delimiter
+        .as_deref()
+        .filter(|d| !d.is_empty())
+        .unwrap_or("\0")
 }
 
 fn common_prefix(query: &VersionQuery, key: &str) -> Option<String> {
