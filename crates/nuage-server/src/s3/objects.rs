@@ -579,6 +579,26 @@ impl NuageS3 {
         req: S3Request<GetObjectAttributesInput>,
     ) -> Answer<GetObjectAttributesOutput> {
         let input = req.input;
+        // One header, `ETag,ObjectSize`, may reach s3s as one item.
+        let names: Vec<String> = input
+            .object_attributes
+            .iter()
+            .flat_map(|a| a.as_str().split(','))
+            .map(|a| a.trim().to_string())
+            .collect();
+        const KNOWN: [&str; 5] = [
+            ObjectAttributes::ETAG,
+            ObjectAttributes::CHECKSUM,
+            ObjectAttributes::OBJECT_PARTS,
+            ObjectAttributes::STORAGE_CLASS,
+            ObjectAttributes::OBJECT_SIZE,
+        ];
+        if names.is_empty() || names.iter().any(|n| !KNOWN.contains(&n.as_str())) {
+            return Err(refuse(
+                S3ErrorCode::InvalidArgument,
+                "Invalid attribute name specified.",
+            ));
+        }
         let info = self
             .objects
             .open_version(&input.bucket, &input.key, input.version_id.as_deref())
@@ -586,14 +606,7 @@ impl NuageS3 {
             .or_s3()?
             .info;
         let meta = &info.meta;
-        // One header, `ETag,ObjectSize`, may reach s3s as one item.
-        let asked = |name: &str| {
-            input
-                .object_attributes
-                .iter()
-                .flat_map(|a| a.as_str().split(','))
-                .any(|a| a.trim().eq_ignore_ascii_case(name))
-        };
+        let asked = |name: &str| names.iter().any(|n| n == name);
         let checksum = (asked(ObjectAttributes::CHECKSUM) && !meta.checksums.is_empty())
             .then(|| Checksums::object(meta, true).into_dto());
         let parts = meta

@@ -487,6 +487,16 @@ fn multipart_checksums_and_object_attributes() {
         let parts = attributes.object_parts().unwrap();
         assert_eq!(parts.total_parts_count(), Some(1));
         assert_eq!(parts.parts()[0].checksum_sha256(), Some(part_sum));
+        // An attribute S3 does not have is refused, as S3 refuses it.
+        let unknown = s3
+            .get_object_attributes()
+            .bucket("sums")
+            .key("composite")
+            .object_attributes(ObjectAttributes::from("Colour"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&unknown), "InvalidArgument");
 
         // FULL_OBJECT CRC32: three parts of 5 MiB of "A", "B" and "C".
         let upload = create(
