@@ -77,6 +77,10 @@ pub struct Meta {
     /// Object Lock: this version may not be deleted while the hold is on.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub legal_hold: bool,
+    /// ACL grants to S3's groups, as (group URI, permission); the owner's
+    /// FULL_CONTROL is implied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<(String, String)>,
 }
 
 /// An Object Lock retention period.

@@ -97,6 +97,17 @@ impl NuageS3 {
         &self,
         req: S3Request<CreateBucketInput>,
     ) -> Answer<CreateBucketOutput> {
+        let input = &req.input;
+        let grants = crate::s3::acl::requested(
+            input.acl.as_ref().map(|a| a.as_str()),
+            &[
+                (Permission::FULL_CONTROL, input.grant_full_control.as_ref()),
+                (Permission::READ, input.grant_read.as_ref()),
+                (Permission::READ_ACP, input.grant_read_acp.as_ref()),
+                (Permission::WRITE, input.grant_write.as_ref()),
+                (Permission::WRITE_ACP, input.grant_write_acp.as_ref()),
+            ],
+        )?;
         let bucket = req.input.bucket;
         match self.objects.create_bucket(&bucket).await {
             // S3's legacy rule in us-east-1: creating a bucket you own
@@ -112,6 +123,9 @@ impl NuageS3 {
         }
         if req.input.object_lock_enabled_for_bucket == Some(true) {
             self.enable_lock_on_create(&bucket).await?;
+        }
+        if !grants.is_empty() {
+            self.set_bucket_grants(&bucket, grants).await?;
         }
         Ok(S3Response::new(CreateBucketOutput {
             location: Some(format!("/{bucket}")),

@@ -56,14 +56,16 @@ impl std::fmt::Debug for S3Api {
 impl S3Api {
     /// `notifier` sends the buckets' notifications to functions.
     pub fn new(objects: Objects, region: String, keys: &Keys, notifier: Option<Notifier>) -> Self {
-        let mut builder = S3ServiceBuilder::new(NuageS3 {
+        let s3 = NuageS3 {
             objects: objects.clone(),
             region: Arc::from(region),
             notifier,
-        });
+        };
+        let mut builder = S3ServiceBuilder::new(s3.clone());
         builder.set_host(LocalHost);
         if !keys.is_empty() {
             builder.set_auth(KeyAuth(keys.clone()));
+            builder.set_access(acl::PublicAccess { s3 });
         }
         Self {
             service: builder.build(),

@@ -81,6 +81,7 @@ impl NuageS3 {
         )?;
         let mut meta = stored!(input).into_meta();
         meta.tags = header_tags(input.tagging.as_deref())?;
+        meta.grants = crate::s3::acl::object_grants!(input)?;
         self.apply_lock(&input.bucket, lock_asked!(input), &mut meta)
             .await?;
         let id = self

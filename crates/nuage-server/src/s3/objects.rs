@@ -12,8 +12,8 @@ use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 use crate::s3::body::{Incoming, empty, file_body};
 use crate::s3::checksums::Checksums;
 use crate::s3::errors::{OrS3, refuse, refuse_custom, to_s3};
-use crate::s3::lock;
 use crate::s3::{Answer, NuageS3, timestamp};
+use crate::s3::{acl, lock};
 
 /// S3's limit on tags per object.
 const MAX_TAGS: usize = 10;
@@ -411,6 +411,7 @@ impl NuageS3 {
         let expected = expected!(input, &req.headers)?;
         let mut meta = stored!(input).into_meta();
         meta.tags = header_tags(input.tagging.as_deref())?;
+        meta.grants = acl::object_grants!(input)?;
         self.apply_lock(&input.bucket, lock_asked!(input), &mut meta)
             .await?;
         let (body, incoming) = Incoming::new(
@@ -781,6 +782,7 @@ impl NuageS3 {
         } else {
             info.meta.tags.clone()
         };
+        meta.grants = acl::object_grants!(input)?;
         self.apply_lock(&input.bucket, lock_asked!(input), &mut meta)
             .await?;
         let body = match file {

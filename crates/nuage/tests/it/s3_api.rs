@@ -690,6 +690,100 @@ fn with_access_keys_signatures_are_verified_and_anonymous_requests_refused() {
     });
 }
 
+/// ACLs with one owner, as S3's ACL overview describes the groups: a
+/// `public-read` object is read by unsigned requests, a private one is not;
+/// a `public-read` bucket is listed, a `public-read-write` one also takes
+/// unsigned writes; Get*Acl show the AllUsers grant; a grant to another
+/// user is refused (nuage has none).
+#[test]
+fn public_acls_open_buckets_and_objects_to_unsigned_requests() {
+    use aws_sdk_s3::types::{BucketCannedAcl, ObjectCannedAcl, Permission, Type};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--access-keys", "AKIDNUAGE:s3cr3t"]);
+    runtime().block_on(async {
+        let s3 = client(&server, "AKIDNUAGE", "s3cr3t");
+        s3.create_bucket().bucket("site").send().await.unwrap();
+        let put = |key: &'static str, acl: Option<ObjectCannedAcl>| {
+            s3.put_object()
+                .bucket("site")
+                .key(key)
+                .set_acl(acl)
+                .body(ByteStream::from_static(b"<h1>hi</h1>"))
+                .send()
+        };
+        put("index.html", Some(ObjectCannedAcl::PublicRead))
+            .await
+            .unwrap();
+        put("draft.html", None).await.unwrap();
+        let url = |key: &str| format!("{}/site/{key}", server.endpoint);
+        assert_eq!(
+            http_get(&url("index.html")).await,
+            (200, b"<h1>hi</h1>".to_vec())
+        );
+        assert_eq!(http_get(&url("draft.html")).await.0, 403);
+        // The bucket is private: no listing, no writes.
+        assert_eq!(http_get(&format!("{}/site", server.endpoint)).await.0, 403);
+        let acl = s3
+            .get_object_acl()
+            .bucket("site")
+            .key("index.html")
+            .send()
+            .await
+            .unwrap();
+        let groups: Vec<_> = acl
+            .grants()
+            .iter()
+            .filter(|g| g.grantee().is_some_and(|e| e.r#type() == &Type::Group))
+            .map(|g| {
+                let uri = g.grantee().unwrap().uri().unwrap().to_string();
+                (uri, g.permission().unwrap().clone())
+            })
+            .collect();
+        assert_eq!(
+            groups,
+            [(
+                "http://acs.amazonaws.com/groups/global/AllUsers".to_string(),
+                Permission::Read
+            )]
+        );
+
+        s3.put_bucket_acl()
+            .bucket("site")
+            .acl(BucketCannedAcl::PublicReadWrite)
+            .send()
+            .await
+            .unwrap();
+        let (status, _, listing) =
+            http_request("GET", &format!("{}/site?list-type=2", server.endpoint), &[]).await;
+        assert_eq!(status, 200);
+        assert!(String::from_utf8_lossy(&listing).contains("<Key>draft.html</Key>"));
+        let (status, _, _) =
+            http_request("PUT", &url("guest.txt"), &[("content-length", "0")]).await;
+        assert_eq!(status, 200);
+        s3.head_object()
+            .bucket("site")
+            .key("guest.txt")
+            .send()
+            .await
+            .unwrap();
+        // Unsigned requests still cannot change the ACL or list buckets.
+        let (status, _, _) =
+            http_request("GET", &format!("{}/site?acl", server.endpoint), &[]).await;
+        assert_eq!(status, 403);
+        assert_eq!(http_get(&format!("{}/", server.endpoint)).await.0, 403);
+
+        let other = s3
+            .put_object_acl()
+            .bucket("site")
+            .key("index.html")
+            .grant_read("id=\"79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be\"")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&other), "NotImplemented");
+    });
+}
+
 /// A plain GET (no SDK): status and body.
 async fn http_get(url: &str) -> (u16, Vec<u8>) {
     let (status, _, body) = http_request("GET", url, &[]).await;
