@@ -198,6 +198,29 @@ macro_rules! object_grants {
 }
 pub(super) use object_grants;
 
+/// The same for a bucket (CreateBucket, PutBucketAcl), which also has WRITE.
+macro_rules! bucket_grant_headers {
+    ($input:expr) => {
+        [
+            (
+                s3s::dto::Permission::FULL_CONTROL,
+                $input.grant_full_control.as_ref(),
+            ),
+            (s3s::dto::Permission::READ, $input.grant_read.as_ref()),
+            (
+                s3s::dto::Permission::READ_ACP,
+                $input.grant_read_acp.as_ref(),
+            ),
+            (s3s::dto::Permission::WRITE, $input.grant_write.as_ref()),
+            (
+                s3s::dto::Permission::WRITE_ACP,
+                $input.grant_write_acp.as_ref(),
+            ),
+        ]
+    };
+}
+pub(super) use bucket_grant_headers;
+
 /// The grants of a write's headers (a canned ACL or grant headers).
 pub(super) fn requested(
     canned_acl: Option<&str>,
@@ -245,13 +268,7 @@ impl NuageS3 {
         let grants = asked(
             input.acl.as_ref().map(BucketCannedACL::as_str),
             input.access_control_policy.as_ref(),
-            &[
-                (Permission::FULL_CONTROL, input.grant_full_control.as_ref()),
-                (Permission::READ, input.grant_read.as_ref()),
-                (Permission::READ_ACP, input.grant_read_acp.as_ref()),
-                (Permission::WRITE, input.grant_write.as_ref()),
-                (Permission::WRITE_ACP, input.grant_write_acp.as_ref()),
-            ],
+            &bucket_grant_headers!(input),
         )?;
         self.set_bucket_grants(&input.bucket, grants).await?;
         Ok(S3Response::new(PutBucketAclOutput {}))

@@ -100,13 +100,7 @@ impl NuageS3 {
         let input = &req.input;
         let grants = crate::s3::acl::requested(
             input.acl.as_ref().map(|a| a.as_str()),
-            &[
-                (Permission::FULL_CONTROL, input.grant_full_control.as_ref()),
-                (Permission::READ, input.grant_read.as_ref()),
-                (Permission::READ_ACP, input.grant_read_acp.as_ref()),
-                (Permission::WRITE, input.grant_write.as_ref()),
-                (Permission::WRITE_ACP, input.grant_write_acp.as_ref()),
-            ],
+            &crate::s3::acl::bucket_grant_headers!(input),
         )?;
         let bucket = req.input.bucket;
         match self.objects.create_bucket(&bucket).await {

@@ -192,6 +192,24 @@ impl NuageS3 {
         Ok(())
     }
 
+    /// The record of an object version in a bucket with Object Lock.
+    async fn locked_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> S3Result<Meta> {
+        if self.bucket_lock(bucket).await?.is_none() {
+            return Err(missing_configuration());
+        }
+        let opened = self
+            .objects
+            .open_version(bucket, key, version)
+            .await
+            .or_s3()?;
+        Ok(opened.info.meta)
+    }
+
     pub(super) async fn put_object_lock_configuration_(
         &self,
         req: S3Request<PutObjectLockConfigurationInput>,
@@ -324,16 +342,9 @@ impl NuageS3 {
         req: S3Request<GetObjectRetentionInput>,
     ) -> Answer<GetObjectRetentionOutput> {
         let input = req.input;
-        if self.bucket_lock(&input.bucket).await?.is_none() {
-            return Err(missing_configuration());
-        }
         let meta = self
-            .objects
-            .open_version(&input.bucket, &input.key, input.version_id.as_deref())
-            .await
-            .or_s3()?
-            .info
-            .meta;
+            .locked_version(&input.bucket, &input.key, input.version_id.as_deref())
+            .await?;
         let Some(retention) = meta.retention else {
             return Err(no_lock("retention"));
         };
@@ -375,16 +386,9 @@ impl NuageS3 {
         req: S3Request<GetObjectLegalHoldInput>,
     ) -> Answer<GetObjectLegalHoldOutput> {
         let input = req.input;
-        if self.bucket_lock(&input.bucket).await?.is_none() {
-            return Err(missing_configuration());
-        }
         let meta = self
-            .objects
-            .open_version(&input.bucket, &input.key, input.version_id.as_deref())
-            .await
-            .or_s3()?
-            .info
-            .meta;
+            .locked_version(&input.bucket, &input.key, input.version_id.as_deref())
+            .await?;
         let status = if meta.legal_hold {
             ObjectLockLegalHoldStatus::ON
         } else {

@@ -896,13 +896,7 @@ fn a_python_handler_imports_boto3_when_its_interpreter_lacks_it() {
         !lacks.status.success(),
         "the virtualenv must lack boto3 for this test"
     );
-    let path = format!(
-        "{}:{}",
-        python.parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_with_env(dir.path(), &[], &[("PATH", &path)]);
+    let (_dir, server) = server_with_python_first(&python);
     runtime().block_on(async {
         let lambda = client(&server);
         let handler = "import sys, boto3\n\
@@ -963,13 +957,7 @@ fn a_python_handler_runs_under_awslambdaric_where_it_is_installed() {
         .output()
         .unwrap();
     let runtime_id = format!("python{}", String::from_utf8_lossy(&version.stdout).trim());
-    let path = format!(
-        "{}:{}",
-        python.parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_with_env(dir.path(), &[], &[("PATH", &path)]);
+    let (_dir, server) = server_with_python_first(&python);
     runtime().block_on(async {
         let lambda = client(&server);
         let handler = "def handler(event, context):\n    \
@@ -1155,4 +1143,17 @@ fn a_python_handler_imports_modules_from_its_layers() {
         assert_eq!(payload["greeting"], "hello bo", "{payload}");
     });
     server.kill();
+}
+
+/// A server whose PATH finds `python`'s folder first (its `python3.X`
+/// runs the functions of that runtime).
+fn server_with_python_first(python: &std::path::Path) -> (tempfile::TempDir, Server) {
+    let path = format!(
+        "{}:{}",
+        python.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_env(dir.path(), &[], &[("PATH", &path)]);
+    (dir, server)
 }
