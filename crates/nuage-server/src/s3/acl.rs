@@ -9,6 +9,12 @@
 //! object reads it, READ_ACP/WRITE_ACP read and change the ACL); without
 //! keys every request is the owner's. Grants to other users are refused:
 //! there are none.
+//!
+//! A bucket's Block Public Access settings (its setting
+//! `public-access-block`) refuse new public grants (BlockPublicAcls) and
+//! make existing ones count for nothing (IgnorePublicAcls); the two policy
+//! settings are kept and answered, and change nothing: nuage has no bucket
+//! policies. As before S3's 2023 defaults, a new bucket has none.
 
 use nuage_lake::objects::Meta;
 use s3s::access::{S3Access, S3AccessContext};
@@ -16,11 +22,30 @@ use s3s::dto::*;
 use s3s::path::S3Path;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
-use crate::s3::errors::{OrS3, refuse};
+use crate::s3::errors::{OrS3, refuse, refuse_custom};
 use crate::s3::{Answer, NuageS3, owner};
 
 /// The bucket setting that holds a bucket's group grants.
 const SETTING: &str = "acl";
+
+/// The bucket setting that holds its Block Public Access configuration.
+const BLOCK_SETTING: &str = "public-access-block";
+
+/// Block Public Access, as stored.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
+struct Block {
+    block_public_acls: bool,
+    ignore_public_acls: bool,
+    block_public_policy: bool,
+    restrict_public_buckets: bool,
+}
+
+/// Whether grants give anything to everyone (AllUsers, AuthenticatedUsers).
+fn any_public(grants: &Grants) -> bool {
+    grants
+        .iter()
+        .any(|(uri, _)| uri == ALL_USERS || uri == AUTHENTICATED_USERS)
+}
 
 const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
 const AUTHENTICATED_USERS: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
@@ -230,6 +255,100 @@ pub(super) fn requested(
 }
 
 impl NuageS3 {
+    async fn block(&self, bucket: &str) -> S3Result<Option<Block>> {
+        let stored = self
+            .objects
+            .bucket_setting(bucket, BLOCK_SETTING)
+            .await
+            .or_s3()?;
+        Ok(stored.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+    }
+
+    /// Refuses public grants where the bucket blocks them (BlockPublicAcls).
+    pub(super) async fn check_public_grants(&self, bucket: &str, grants: &Grants) -> S3Result<()> {
+        if any_public(grants)
+            && self
+                .block(bucket)
+                .await?
+                .is_some_and(|b| b.block_public_acls)
+        {
+            return Err(refuse(
+                S3ErrorCode::AccessDenied,
+                "Access Denied: the bucket's Block Public Access settings (BlockPublicAcls) refuse public ACLs",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A bucket's or object's grants as access sees them: none that are
+    /// public where the bucket ignores them (IgnorePublicAcls).
+    async fn effective(&self, bucket: &str, grants: Grants) -> S3Result<Grants> {
+        if self
+            .block(bucket)
+            .await?
+            .is_some_and(|b| b.ignore_public_acls)
+        {
+            return Ok(Vec::new());
+        }
+        Ok(grants)
+    }
+
+    pub(super) async fn put_public_access_block_(
+        &self,
+        req: S3Request<PutPublicAccessBlockInput>,
+    ) -> Answer<PutPublicAccessBlockOutput> {
+        let input = req.input;
+        self.existing(&input.bucket)?;
+        let c = input.public_access_block_configuration;
+        let block = Block {
+            block_public_acls: c.block_public_acls.unwrap_or(false),
+            ignore_public_acls: c.ignore_public_acls.unwrap_or(false),
+            block_public_policy: c.block_public_policy.unwrap_or(false),
+            restrict_public_buckets: c.restrict_public_buckets.unwrap_or(false),
+        };
+        let value = serde_json::to_vec(&block).expect("settings serialize");
+        self.objects
+            .set_bucket_setting(&input.bucket, BLOCK_SETTING, Some(value))
+            .await
+            .or_s3()?;
+        Ok(S3Response::new(PutPublicAccessBlockOutput {}))
+    }
+
+    pub(super) async fn get_public_access_block_(
+        &self,
+        req: S3Request<GetPublicAccessBlockInput>,
+    ) -> Answer<GetPublicAccessBlockOutput> {
+        self.existing(&req.input.bucket)?;
+        let Some(block) = self.block(&req.input.bucket).await? else {
+            return Err(refuse_custom(
+                "NoSuchPublicAccessBlockConfiguration",
+                axum::http::StatusCode::NOT_FOUND,
+                "The public access block configuration was not found",
+            ));
+        };
+        Ok(S3Response::new(GetPublicAccessBlockOutput {
+            public_access_block_configuration: Some(PublicAccessBlockConfiguration {
+                block_public_acls: Some(block.block_public_acls),
+                ignore_public_acls: Some(block.ignore_public_acls),
+                block_public_policy: Some(block.block_public_policy),
+                restrict_public_buckets: Some(block.restrict_public_buckets),
+            }),
+        }))
+    }
+
+    pub(super) async fn delete_public_access_block_(
+        &self,
+        req: S3Request<DeletePublicAccessBlockInput>,
+    ) -> Answer<DeletePublicAccessBlockOutput> {
+        self.objects
+            .set_bucket_setting(&req.input.bucket, BLOCK_SETTING, None)
+            .await
+            .or_s3()?;
+        let mut response = S3Response::new(DeletePublicAccessBlockOutput {});
+        response.status = Some(axum::http::StatusCode::NO_CONTENT);
+        Ok(response)
+    }
+
     async fn bucket_grants(&self, bucket: &str) -> S3Result<Grants> {
         let stored = self.objects.bucket_setting(bucket, SETTING).await.or_s3()?;
         Ok(stored
@@ -270,6 +389,7 @@ impl NuageS3 {
             input.access_control_policy.as_ref(),
             &bucket_grant_headers!(input),
         )?;
+        self.check_public_grants(&input.bucket, &grants).await?;
         self.set_bucket_grants(&input.bucket, grants).await?;
         Ok(S3Response::new(PutBucketAclOutput {}))
     }
@@ -308,6 +428,7 @@ impl NuageS3 {
                 (Permission::WRITE_ACP, input.grant_write_acp.as_ref()),
             ],
         )?;
+        self.check_public_grants(&input.bucket, &grants).await?;
         self.objects
             .update_meta(
                 &input.bucket,
@@ -370,24 +491,27 @@ impl S3Access for PublicAccess {
         let Some((on_bucket, permission)) = needed(cx.s3_op().name()) else {
             return Err(denied());
         };
+        let s3 = &self.s3;
+        let bucket_allows = |bucket: String, permission: &'static str| async move {
+            let grants = s3.bucket_grants(&bucket).await?;
+            Ok::<_, s3s::S3Error>(public(&s3.effective(&bucket, grants).await?, permission))
+        };
         let allowed = match cx.s3_path() {
             S3Path::Root => false,
             S3Path::Bucket { bucket } => {
-                on_bucket && public(&self.s3.bucket_grants(bucket).await?, permission)
+                on_bucket && bucket_allows(bucket.to_string(), permission).await?
             }
-            S3Path::Object { bucket, key } if on_bucket => {
-                public(&self.s3.bucket_grants(bucket).await?, permission)
+            S3Path::Object { bucket, .. } if on_bucket => {
+                bucket_allows(bucket.to_string(), permission).await?
             }
-            S3Path::Object { bucket, key } => {
-                match self.s3.objects.open_object(bucket, key).await {
-                    Ok(opened) => public(&opened.info.meta.grants, permission),
-                    // As S3 answers one who may list the bucket: NoSuchKey.
-                    Err(_) if public(&self.s3.bucket_grants(bucket).await?, Permission::READ) => {
-                        true
-                    }
-                    Err(_) => false,
+            S3Path::Object { bucket, key } => match s3.objects.open_object(bucket, key).await {
+                Ok(opened) => {
+                    let grants = s3.effective(bucket, opened.info.meta.grants).await?;
+                    public(&grants, permission)
                 }
-            }
+                // As S3 answers one who may list the bucket: NoSuchKey.
+                Err(_) => bucket_allows(bucket.to_string(), Permission::READ).await?,
+            },
         };
         if allowed { Ok(()) } else { Err(denied()) }
     }

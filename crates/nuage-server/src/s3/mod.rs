@@ -349,6 +349,24 @@ impl S3 for NuageS3 {
     ) -> Answer<GetBucketVersioningOutput> {
         self.get_bucket_versioning_(req).await
     }
+    async fn put_public_access_block(
+        &self,
+        req: S3Request<PutPublicAccessBlockInput>,
+    ) -> Answer<PutPublicAccessBlockOutput> {
+        self.put_public_access_block_(req).await
+    }
+    async fn get_public_access_block(
+        &self,
+        req: S3Request<GetPublicAccessBlockInput>,
+    ) -> Answer<GetPublicAccessBlockOutput> {
+        self.get_public_access_block_(req).await
+    }
+    async fn delete_public_access_block(
+        &self,
+        req: S3Request<DeletePublicAccessBlockInput>,
+    ) -> Answer<DeletePublicAccessBlockOutput> {
+        self.delete_public_access_block_(req).await
+    }
     async fn put_object_lock_configuration(
         &self,
         req: S3Request<PutObjectLockConfigurationInput>,

@@ -412,6 +412,8 @@ impl NuageS3 {
         let mut meta = stored!(input).into_meta();
         meta.tags = header_tags(input.tagging.as_deref())?;
         meta.grants = acl::object_grants!(input)?;
+        self.check_public_grants(&input.bucket, &meta.grants)
+            .await?;
         self.apply_lock(&input.bucket, lock_asked!(input), &mut meta)
             .await?;
         let (body, incoming) = Incoming::new(
@@ -783,6 +785,8 @@ impl NuageS3 {
             info.meta.tags.clone()
         };
         meta.grants = acl::object_grants!(input)?;
+        self.check_public_grants(&input.bucket, &meta.grants)
+            .await?;
         self.apply_lock(&input.bucket, lock_asked!(input), &mut meta)
             .await?;
         let body = match file {

@@ -781,6 +781,51 @@ fn public_acls_open_buckets_and_objects_to_unsigned_requests() {
             .await
             .unwrap_err();
         assert_eq!(code(&other), "NotImplemented");
+
+        // Block Public Access: IgnorePublicAcls closes what the grants
+        // opened; BlockPublicAcls refuses new public grants (403).
+        let block = |block_acls: bool, ignore_acls: bool| {
+            s3.put_public_access_block()
+                .bucket("site")
+                .public_access_block_configuration(
+                    aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+                        .block_public_acls(block_acls)
+                        .ignore_public_acls(ignore_acls)
+                        .build(),
+                )
+                .send()
+        };
+        block(false, true).await.unwrap();
+        assert_eq!(http_get(&url("index.html")).await.0, 403);
+        block(true, false).await.unwrap();
+        assert_eq!(http_get(&url("index.html")).await.0, 200);
+        let blocked = put("other.html", Some(ObjectCannedAcl::PublicRead))
+            .await
+            .unwrap_err();
+        assert_eq!(code(&blocked), "AccessDenied");
+        let stored = s3
+            .get_public_access_block()
+            .bucket("site")
+            .send()
+            .await
+            .unwrap();
+        let config = stored.public_access_block_configuration().unwrap();
+        assert_eq!(config.block_public_acls(), Some(true));
+        s3.delete_public_access_block()
+            .bucket("site")
+            .send()
+            .await
+            .unwrap();
+        let none = s3
+            .get_public_access_block()
+            .bucket("site")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&none), "NoSuchPublicAccessBlockConfiguration");
+        put("other.html", Some(ObjectCannedAcl::PublicRead))
+            .await
+            .unwrap();
     });
 }
 
