@@ -194,7 +194,8 @@ impl Layers {
     /// The (name, version) of a layer version ARN of this region and
     /// account, if it names one that exists.
     pub fn resolve(&self, arn: &str) -> Result<(String, u64)> {
-        let prefix = format!("{}:", self.arn("", None).trim_end_matches(':'));
+        // `arn:aws:lambda:<region>:<account>:layer:`
+        let prefix = self.arn("", None);
         let parsed = arn.strip_prefix(&prefix).and_then(|rest| {
             let (name, version) = rest.rsplit_once(':')?;
             Some((name.to_string(), version.parse::<u64>().ok()?))
@@ -202,8 +203,7 @@ impl Layers {
         let Some((name, version)) = parsed else {
             return Err(FunctionError::InvalidParameter(format!(
                 "Layer version {arn} is not a layer version ARN of this nuage: \
-                 {}:NAME:VERSION (PublishLayerVersion gives them)",
-                self.arn("", None).trim_end_matches(':')
+                 {prefix}NAME:VERSION (PublishLayerVersion gives them)"
             )));
         };
         self.get(&name, version).map_err(|_| {

@@ -145,7 +145,7 @@ impl Objects {
     }
 
     /// The key's turn for a conditional write, once `condition` holds for
-    /// the object there now, or for any write of a versioned bucket (none
+    /// the object there now, or for any write of a `versioned` bucket (none
     /// otherwise). The caller publishes while holding it, inside its
     /// blocking work, so a request dropped half-way does not let another
     /// conditional write in before the rename.
@@ -154,8 +154,8 @@ impl Objects {
         bucket: &str,
         key: &str,
         condition: &WriteCondition,
+        versioned: bool,
     ) -> Result<Option<tokio::sync::OwnedMutexGuard<()>>> {
-        let versioned = versions::state(&self.bucket_dir(bucket)?) != Versioning::Unversioned;
         if condition.is_empty() && !versioned {
             return Ok(None);
         }
@@ -386,9 +386,8 @@ impl Objects {
             Err(e) => return Err(e),
         }
         let versions = self.versions_of(bucket, &dir, key);
-        if versions.mode() == Versioning::Unversioned
-            && version_id.is_none_or(|id| id == versions::NULL)
-        {
+        let mode = versions::state(&dir);
+        if mode == Versioning::Unversioned && version_id.is_none_or(|id| id == versions::NULL) {
             let asked = version_id.map(str::to_string);
             return blocking(move || {
                 versions::remove_current(&dir, &versions.key)?;
@@ -406,7 +405,7 @@ impl Objects {
             let _turn = turn;
             match id {
                 Some(id) => versions.delete_version(&id, &staging, bypass_governance),
-                None => versions.delete_latest(),
+                None => versions.delete_latest(mode),
             }
         })
         .await

@@ -187,7 +187,15 @@ impl Objects {
         let place = Place::of(key)?;
         let staging = self.staging_path();
         let uploads = self.dirs.uploads.clone();
-        let turn = self.hold(bucket, key, condition).await?;
+        let mode = super::versions::state(&bucket_dir);
+        let turn = self
+            .hold(
+                bucket,
+                key,
+                condition,
+                mode != super::Versioning::Unversioned,
+            )
+            .await?;
         let versions = self.versions_of(bucket, &bucket_dir, key);
         let (bucket, key) = (bucket.to_string(), key.to_string());
         blocking(move || {
@@ -212,7 +220,7 @@ impl Objects {
             meta.etag = format!("{}-{}", meta::hex(&md5s.finalize()), chosen.len());
             meta.set_parts(chosen.iter().map(|p| p.size));
             seal(&upload, &chosen, &file, &mut meta)?;
-            meta.version_id = versions.make_room()?;
+            meta.version_id = versions.make_room(mode)?;
             let info = write::place_object(&bucket_dir, place, &key, staged, meta)?;
             std::fs::remove_dir_all(&dir).map_err(|e| ObjectError::io(&dir, e))?;
             // A retried Complete (its answer was lost) answers the same.

@@ -140,10 +140,26 @@ pub struct VersionListing {
     pub next_version_id_marker: Option<String>,
 }
 
-/// A kept (not current) version's file.
+/// A kept (not current) version's file, named `<sequence>-<version id>`:
+/// its id is read from the name, its record only when needed.
 struct Kept {
     path: PathBuf,
-    meta: Meta,
+    id: String,
+}
+
+impl Kept {
+    /// Its record; `None` if the file went meanwhile.
+    fn meta(&self) -> Result<Option<Meta>> {
+        let file = match File::open(&self.path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(ObjectError::io(&self.path, e)),
+        };
+        let stat = file
+            .metadata()
+            .map_err(|e| ObjectError::io(&self.path, e))?;
+        meta::read_or_compute(&file, &self.path, &stat).map(Some)
+    }
 }
 
 /// The versions of one key of one bucket.
@@ -152,8 +168,6 @@ pub(crate) struct KeyVersions {
     pub(crate) key: String,
     /// `versions/<bucket>/<sha256(key)>`.
     kept_dir: PathBuf,
-    /// The bucket's state when this was made.
-    mode: Versioning,
 }
 
 /// `versions/<bucket>` under the lake's internal folder.
@@ -169,12 +183,7 @@ impl KeyVersions {
             bucket_dir: bucket_dir.to_path_buf(),
             key: key.to_string(),
             kept_dir: bucket_root(versions, bucket).join(meta::hex(&digest)),
-            mode: state(bucket_dir),
         }
-    }
-
-    pub(crate) fn mode(&self) -> Versioning {
-        self.mode
     }
 
     fn current(&self) -> Result<Option<Opened>> {
@@ -185,32 +194,34 @@ impl KeyVersions {
         }
     }
 
-    /// The kept versions, newest first.
+    /// The kept versions, newest first (their names only).
     fn kept(&self) -> Result<Vec<Kept>> {
         let entries = match std::fs::read_dir(&self.kept_dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(ObjectError::io(&self.kept_dir, e)),
         };
-        let mut names: Vec<String> = entries
+        let mut kept: Vec<Kept> = entries
             .flatten()
-            .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|name| name.contains('-'))
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let (_, id) = name.split_once('-')?;
+                Some(Kept {
+                    id: id.to_string(),
+                    path: e.path(),
+                })
+            })
             .collect();
-        names.sort_unstable_by(|a, b| b.cmp(a));
-        let mut kept = Vec::with_capacity(names.len());
-        for name in names {
-            let path = self.kept_dir.join(&name);
-            let file = match File::open(&path) {
-                Ok(file) => file,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(ObjectError::io(&path, e)),
-            };
-            let stat = file.metadata().map_err(|e| ObjectError::io(&path, e))?;
-            let meta = meta::read_or_compute(&file, &path, &stat)?;
-            kept.push(Kept { path, meta });
-        }
+        kept.sort_unstable_by(|a, b| b.path.cmp(&a.path));
         Ok(kept)
+    }
+
+    /// The kept version `id` and its record.
+    fn find(&self, id: &str) -> Result<Option<(Kept, Meta)>> {
+        let Some(kept) = self.kept()?.into_iter().find(|k| k.id == id) else {
+            return Ok(None);
+        };
+        Ok(kept.meta()?.map(|meta| (kept, meta)))
     }
 
     /// Every version, newest first, the latest marked.
@@ -225,13 +236,14 @@ impl KeyVersions {
             .into_iter()
             .collect();
         for kept in self.kept()? {
-            if current_id.as_deref() == Some(id_of(&kept.meta)) {
+            if current_id.as_deref() == Some(kept.id.as_str()) {
                 continue;
             }
+            let Some(meta) = kept.meta()? else { continue };
             // With no current object, a newest marker is the latest version.
-            let latest = versions.is_empty() && kept.meta.delete_marker;
+            let latest = versions.is_empty() && meta.delete_marker;
             versions.push(Version {
-                info: self.info(kept.meta),
+                info: self.info(meta),
                 latest,
             });
         }
@@ -248,33 +260,47 @@ impl KeyVersions {
 
     /// Makes room for a new current version written with `mode`: keeps the
     /// current one as S3 would, and gives the id the new one gets.
-    pub(crate) fn make_room(&self) -> Result<Option<String>> {
-        match self.mode {
+    pub(crate) fn make_room(&self, mode: Versioning) -> Result<Option<String>> {
+        if mode == Versioning::Unversioned {
+            return Ok(None);
+        }
+        self.make_room_after(self.current()?.as_ref(), mode)
+    }
+
+    /// [`Self::make_room`] with the current object already opened.
+    fn make_room_after(
+        &self,
+        current: Option<&Opened>,
+        mode: Versioning,
+    ) -> Result<Option<String>> {
+        match mode {
             Versioning::Unversioned => {}
             Versioning::Enabled => {
-                if let Some(current) = self.current()? {
-                    self.keep(&current)?;
+                if let Some(current) = current {
+                    self.keep(current)?;
                 }
             }
             Versioning::Suspended => {
                 // The null version, current or kept, is replaced.
-                if let Some(current) = self.current()?
+                if let Some(current) = current
                     && id_of(&current.info.meta) != NULL
                 {
-                    self.keep(&current)?;
+                    self.keep(current)?;
                 }
                 self.remove_kept_null()?;
             }
         }
-        Ok(self.mode.new_id())
+        Ok(mode.new_id())
     }
 
     /// A DELETE without a version id in a versioned bucket: the current
     /// object becomes an older version and a delete marker the latest.
-    pub(crate) fn delete_latest(&self) -> Result<Deleted> {
-        let had_current = self.current()?.is_some();
-        let id = self.make_room()?.unwrap_or_else(|| NULL.to_string());
-        if had_current {
+    pub(crate) fn delete_latest(&self, mode: Versioning) -> Result<Deleted> {
+        let current = self.current()?;
+        let id = self
+            .make_room_after(current.as_ref(), mode)?
+            .unwrap_or_else(|| NULL.to_string());
+        if current.is_some() {
             remove_current(&self.bucket_dir, &self.key)?;
         }
         self.add_marker(&id)?;
@@ -303,16 +329,16 @@ impl KeyVersions {
             self.settle(staging)?;
             return Ok(removed(false));
         }
-        let Some(kept) = self.kept()?.into_iter().find(|k| id_of(&k.meta) == id) else {
+        let Some((kept, meta)) = self.find(id)? else {
             // S3 answers a version that is not there as deleted.
             return Ok(removed(false));
         };
-        check_unlocked(&kept.meta, bypass_governance)?;
+        check_unlocked(&meta, bypass_governance)?;
         self.remove_kept(&kept)?;
         if current.is_none() {
             self.settle(staging)?;
         }
-        Ok(removed(kept.meta.delete_marker))
+        Ok(removed(meta.delete_marker))
     }
 
     /// The version `id`: the current object, or a kept one.
@@ -322,24 +348,23 @@ impl KeyVersions {
         {
             return Ok(current);
         }
-        let kept = self.kept()?.into_iter().find(|k| id_of(&k.meta) == id);
-        let Some(kept) = kept else {
+        let Some((kept, meta)) = self.find(id)? else {
             return Err(ObjectError::NoSuchVersion {
                 key: self.key.clone(),
                 version_id: id.to_string(),
             });
         };
-        if kept.meta.delete_marker {
+        if meta.delete_marker {
             return Err(ObjectError::DeleteMarker {
                 key: self.key.clone(),
                 version_id: id.to_string(),
-                last_modified: kept.meta.last_modified(),
+                last_modified: meta.last_modified(),
                 asked: true,
             });
         }
         let file = File::open(&kept.path).map_err(|e| ObjectError::io(&kept.path, e))?;
         Ok(Opened {
-            info: self.info(kept.meta),
+            info: self.info(meta),
             file: Some(file),
             location: kept.path,
         })
@@ -347,18 +372,16 @@ impl KeyVersions {
 
     /// Why there is no current object: a delete marker is the latest.
     pub(crate) fn latest_marker(&self) -> Result<Option<ObjectError>> {
-        if !self.kept_dir.exists() {
+        let Some(newest) = self.kept()?.into_iter().next() else {
             return Ok(None);
-        }
-        Ok(self
-            .kept()?
-            .into_iter()
-            .next()
-            .filter(|k| k.meta.delete_marker)
-            .map(|k| ObjectError::DeleteMarker {
+        };
+        Ok(newest
+            .meta()?
+            .filter(|meta| meta.delete_marker)
+            .map(|meta| ObjectError::DeleteMarker {
                 key: self.key.clone(),
-                version_id: id_of(&k.meta).to_string(),
-                last_modified: k.meta.last_modified(),
+                version_id: newest.id,
+                last_modified: meta.last_modified(),
                 asked: false,
             }))
     }
@@ -367,7 +390,7 @@ impl KeyVersions {
     fn keep(&self, current: &Opened) -> Result<()> {
         let meta = &current.info.meta;
         let id = id_of(meta);
-        if self.kept()?.iter().any(|k| id_of(&k.meta) == id) {
+        if self.kept()?.iter().any(|k| k.id == id) {
             return Ok(()); // kept before a crash
         }
         let target = self.prepare(id)?;
@@ -423,7 +446,7 @@ impl KeyVersions {
 
     fn remove_kept_null(&self) -> Result<()> {
         for kept in self.kept()? {
-            if id_of(&kept.meta) == NULL {
+            if kept.id == NULL {
                 self.remove_kept(&kept)?;
             }
         }
@@ -439,21 +462,18 @@ impl KeyVersions {
         let Some(newest) = self.kept()?.into_iter().next() else {
             return Ok(());
         };
-        if newest.meta.delete_marker {
+        let Some(meta) = newest.meta()? else {
+            return Ok(());
+        };
+        if meta.delete_marker {
             return Ok(());
         }
         // Published from a link in staging: a failure leaves the kept file.
         std::fs::hard_link(&newest.path, staging).map_err(|e| ObjectError::io(staging, e))?;
         let file = File::open(staging).map_err(|e| ObjectError::io(staging, e))?;
-        let staged = Staged::from_file(staging.to_path_buf(), file, newest.meta.size);
+        let staged = Staged::from_file(staging.to_path_buf(), file, meta.size);
         let place = Place::of(&self.key)?;
-        write::place_object(
-            &self.bucket_dir,
-            place,
-            &self.key,
-            staged,
-            newest.meta.clone(),
-        )?;
+        write::place_object(&self.bucket_dir, place, &self.key, staged, meta)?;
         self.remove_kept(&newest)
     }
 }

@@ -147,11 +147,19 @@ impl Objects {
         let staged = self.stage(body).await?;
         check(&staged.written, &mut meta)?;
         meta.etag = meta::hex(&staged.written.md5);
-        let turn = self.hold(bucket, key, condition).await?;
+        let mode = super::versions::state(&dir);
+        let turn = self
+            .hold(
+                bucket,
+                key,
+                condition,
+                mode != super::Versioning::Unversioned,
+            )
+            .await?;
         let versions = self.versions_of(bucket, &dir, key);
         blocking(move || {
             let _turn = turn;
-            meta.version_id = versions.make_room()?;
+            meta.version_id = versions.make_room(mode)?;
             place_object(&dir, place, &versions.key, staged, meta)
         })
         .await

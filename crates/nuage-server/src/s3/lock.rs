@@ -139,15 +139,35 @@ impl NuageS3 {
         self.set_bucket_lock(bucket, &BucketLock::default()).await
     }
 
+    /// What every new object takes from its request besides its bytes and
+    /// stored headers: its ACL grants (refused where the bucket blocks
+    /// public ones) and its Object Lock retention and hold.
+    pub(super) async fn guard_new_object(
+        &self,
+        bucket: &str,
+        grants: Vec<(String, String)>,
+        lock: LockAsked<'_>,
+        meta: &mut Meta,
+    ) -> S3Result<()> {
+        self.check_public_grants(bucket, &grants).await?;
+        meta.grants = grants;
+        self.apply_lock(bucket, lock, meta).await
+    }
+
     /// Puts the retention and hold a write asks for (or the bucket's
     /// default retention) on the new version's record.
-    pub(super) async fn apply_lock(
+    async fn apply_lock(
         &self,
         bucket: &str,
         asked: LockAsked<'_>,
         meta: &mut Meta,
     ) -> S3Result<()> {
         let any = asked.mode.is_some() || asked.until.is_some() || asked.legal_hold.is_some();
+        // Object Lock keeps a bucket's versioning Enabled: any other bucket
+        // has no lock to apply (one attribute read, not a trip to the pool).
+        if !any && self.objects.versioning(bucket).or_s3()? != Versioning::Enabled {
+            return Ok(());
+        }
         let Some(lock) = self.bucket_lock(bucket).await? else {
             return if any {
                 Err(missing_configuration())

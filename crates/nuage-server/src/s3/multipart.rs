@@ -81,10 +81,8 @@ impl NuageS3 {
         )?;
         let mut meta = stored!(input).into_meta();
         meta.tags = header_tags(input.tagging.as_deref())?;
-        meta.grants = crate::s3::acl::object_grants!(input)?;
-        self.check_public_grants(&input.bucket, &meta.grants)
-            .await?;
-        self.apply_lock(&input.bucket, lock_asked!(input), &mut meta)
+        let grants = crate::s3::acl::object_grants!(input)?;
+        self.guard_new_object(&input.bucket, grants, lock_asked!(input), &mut meta)
             .await?;
         let id = self
             .objects

@@ -411,10 +411,8 @@ impl NuageS3 {
         let expected = expected!(input, &req.headers)?;
         let mut meta = stored!(input).into_meta();
         meta.tags = header_tags(input.tagging.as_deref())?;
-        meta.grants = acl::object_grants!(input)?;
-        self.check_public_grants(&input.bucket, &meta.grants)
-            .await?;
-        self.apply_lock(&input.bucket, lock_asked!(input), &mut meta)
+        let grants = acl::object_grants!(input)?;
+        self.guard_new_object(&input.bucket, grants, lock_asked!(input), &mut meta)
             .await?;
         let (body, incoming) = Incoming::new(
             req.trailing_headers,
@@ -784,10 +782,8 @@ impl NuageS3 {
         } else {
             info.meta.tags.clone()
         };
-        meta.grants = acl::object_grants!(input)?;
-        self.check_public_grants(&input.bucket, &meta.grants)
-            .await?;
-        self.apply_lock(&input.bucket, lock_asked!(input), &mut meta)
+        let grants = acl::object_grants!(input)?;
+        self.guard_new_object(&input.bucket, grants, lock_asked!(input), &mut meta)
             .await?;
         let body = match file {
             Some(file) if info.meta.size > 0 => file_body(file, 0..info.meta.size),
