@@ -92,10 +92,19 @@ impl Layers {
                 "Content must have a ZipFile or an S3Bucket and S3Key".into(),
             ));
         }
-        let version = self
-            .versions(&new.name)?
-            .last()
-            .map_or(1, |v| v.version + 1);
+        // Publishes take turns, and a number is never given twice, even
+        // after its version is deleted (as on AWS): the layer keeps the
+        // next one in `next-version`.
+        static PUBLISHING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _turn = PUBLISHING.lock().unwrap_or_else(|e| e.into_inner());
+        let counter = self.dir.join(&new.name).join("next-version");
+        let version = match std::fs::read_to_string(&counter) {
+            Ok(text) => text.trim().parse().unwrap_or(1),
+            Err(_) => self
+                .versions(&new.name)?
+                .last()
+                .map_or(1, |v| v.version + 1),
+        };
         let target = self.version_dir(&new.name, version);
         let staging = self
             .dir
@@ -121,6 +130,8 @@ impl Layers {
         };
         write(staging.join("layer.zip"), &new.zip)?;
         write(staging.join("layer.json"), &record)?;
+        // The number is spent first: a crash before the rename skips it.
+        write(counter, (version + 1).to_string().as_bytes())?;
         std::fs::rename(&staging, &target)
             .map_err(FunctionError::io("cannot place layer in", &target))?;
         let parent = target.parent().expect("a layer version has a parent");

@@ -197,9 +197,10 @@ impl NuageS3 {
             }
             (None, None) => lock.default.map(|rule| {
                 let days = rule.days.unwrap_or(0) as i64 + rule.years.unwrap_or(0) as i64 * 365;
+                let period = days.saturating_mul(86_400 * 1_000_000_000);
                 Retention {
                     mode: rule.mode,
-                    until_ns: nuage_lake::objects::meta::now_ns() + days * 86_400 * 1_000_000_000,
+                    until_ns: nuage_lake::objects::meta::now_ns().saturating_add(period),
                 }
             }),
             _ => {
@@ -258,6 +259,9 @@ impl NuageS3 {
                             "Default retention period must be a positive integer value.",
                         ));
                     }
+                    // S3 keeps a default retention to 100 years at most.
+                    (Some(days), None) if days > MAX_DAYS => return Err(too_long()),
+                    (None, Some(years)) if years > MAX_DAYS / 365 => return Err(too_long()),
                     (days, years) => Some(DefaultRule { mode, days, years }),
                 }
             }
@@ -420,6 +424,17 @@ impl NuageS3 {
             }),
         }))
     }
+}
+
+/// The longest default retention S3 accepts: 100 years.
+const MAX_DAYS: i32 = 36_500;
+
+fn too_long() -> s3s::S3Error {
+    refuse_custom(
+        "InvalidRetentionPeriod",
+        http::StatusCode::BAD_REQUEST,
+        "Default retention period is too large: at most 36500 days or 100 years.",
+    )
 }
 
 fn no_lock(what: &str) -> s3s::S3Error {

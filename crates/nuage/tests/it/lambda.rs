@@ -1141,6 +1141,12 @@ fn a_python_handler_imports_modules_from_its_layers() {
         let payload: serde_json::Value =
             serde_json::from_slice(again.payload().unwrap().as_ref()).unwrap();
         assert_eq!(payload["greeting"], "hello bo", "{payload}");
+
+        // Version numbers are never given twice, even after a delete.
+        let again = publish("common", &[("python/greet.py", "X = 1\n")])
+            .await
+            .unwrap();
+        assert_eq!(again.version(), 2);
     });
     server.kill();
 }

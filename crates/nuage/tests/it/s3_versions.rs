@@ -329,6 +329,29 @@ fn object_lock_keeps_versions_until_their_retention_ends() {
             .await
             .unwrap_err();
         assert_eq!(code(&suspend), "InvalidBucketState");
+        // A default retention past S3's 100 years is refused, not overflowed.
+        let too_long = s3
+            .put_object_lock_configuration()
+            .bucket("ver")
+            .object_lock_configuration(
+                aws_sdk_s3::types::ObjectLockConfiguration::builder()
+                    .object_lock_enabled(aws_sdk_s3::types::ObjectLockEnabled::Enabled)
+                    .rule(
+                        aws_sdk_s3::types::ObjectLockRule::builder()
+                            .default_retention(
+                                aws_sdk_s3::types::DefaultRetention::builder()
+                                    .mode(ObjectLockRetentionMode::Governance)
+                                    .years(1_000_000)
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&too_long), "InvalidRetentionPeriod");
 
         let until = DateTime::from_secs(4_102_444_800); // 2100-01-01
         let put = s3
