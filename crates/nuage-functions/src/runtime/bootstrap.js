@@ -1,9 +1,15 @@
 // nuage's runtime client for Node.js functions.
 //
-// Speaks the Lambda Runtime API (AWS_LAMBDA_RUNTIME_API) the way AWS's
-// aws-lambda-ric does: load the handler named by _HANDLER (CommonJS or an
-// ES module), then loop on invocation/next, call the handler (async, or with
-// a callback), post its result or its error in AWS's shape. Written by nuage.
+// Where AWS's runtime interface client (aws-lambda-ric) is installed - in
+// the function's node_modules, a layer's (NODE_PATH) or node's global ones -
+// the handler runs under it, as on AWS; nuage only loads the handler first
+// (so a broken one fails the same way either way) and marks the end of each
+// invocation's output for the function's log.
+//
+// Otherwise this file speaks the Lambda Runtime API (AWS_LAMBDA_RUNTIME_API)
+// the way aws-lambda-ric does: load the handler named by _HANDLER (CommonJS
+// or an ES module), then loop on invocation/next, call the handler (async,
+// or with a callback), post its result or its error in AWS's shape.
 "use strict";
 
 const fs = require("fs");
@@ -37,15 +43,21 @@ function endMark() {
   fs.writeSync(1, END_MARK);
 }
 
-function errorBody(error, requestId) {
-  const kind = (error && error.name) || "Error";
-  const message = error && error.message !== undefined ? String(error.message) : String(error);
-  const stack = error && error.stack ? String(error.stack).split("\n").slice(1).map((s) => s.trim()) : [];
-  return { errorType: kind, errorMessage: message, requestId: requestId || "", stackTrace: stack };
+// An error as the Node.js runtime reports it: errorType, errorMessage and
+// the stack's lines as `trace` (a thrown non-Error: its type and text).
+function errorBody(error) {
+  if (error instanceof Error) {
+    return {
+      errorType: error.name,
+      errorMessage: String(error.message),
+      trace: String(error.stack || "").split("\n"),
+    };
+  }
+  return { errorType: typeof error, errorMessage: String(error), trace: [] };
 }
 
-async function postError(route, body) {
-  console.error(`${new Date().toISOString()}\t${body.requestId || "undefined"}\tERROR\t${JSON.stringify(body)}`);
+async function postError(route, body, requestId) {
+  console.error(`${new Date().toISOString()}\t${requestId || "undefined"}\tERROR\t${JSON.stringify(body)}`);
   endMark();
   await request("POST", route, JSON.stringify(body), {
     "Lambda-Runtime-Function-Error-Type": body.errorType,
@@ -54,7 +66,7 @@ async function postError(route, body) {
 }
 
 async function initError(kind, message) {
-  await postError("/init/error", { errorType: kind, errorMessage: message, requestId: "", stackTrace: [] });
+  await postError("/init/error", { errorType: kind, errorMessage: message, trace: [] });
   process.exit(1);
 }
 
@@ -90,7 +102,7 @@ async function loadHandler() {
     if (e instanceof SyntaxError) {
       await initError("Runtime.UserCodeSyntaxError", `${e.name}: ${e.message}`);
     }
-    await postError("/init/error", errorBody(e, ""));
+    await postError("/init/error", errorBody(e));
     process.exit(1);
   }
   const fn = module[functionName] !== undefined ? module[functionName] : module.default && module.default[functionName];
@@ -122,9 +134,46 @@ function call(handler, event, context) {
   });
 }
 
+// aws-lambda-ric's files, where it is installed: its entry and its native
+// Runtime API client.
+function findRic(taskRoot) {
+  const globalModules = path.join(path.dirname(path.dirname(process.execPath)), "lib", "node_modules");
+  const dirs = [path.join(taskRoot, "node_modules")]
+    .concat((process.env.NODE_PATH || "").split(path.delimiter).filter(Boolean))
+    .concat([globalModules]);
+  for (const dir of dirs) {
+    const entry = path.join(dir, "aws-lambda-ric", "dist", "index.mjs");
+    const native = path.join(dir, "aws-lambda-ric", "dist", "rapid-client.node");
+    if (fs.existsSync(entry) && fs.existsSync(native)) return { entry, native };
+  }
+  return null;
+}
+
+// Hands the handler to aws-lambda-ric. Its native client posts each result
+// or error itself: the end of the invocation's output is marked just before
+// (the client loads the same module object from require's cache).
+async function runRic(ric, taskRoot) {
+  const native = require(ric.native);
+  for (const name of ["done", "error"]) {
+    const post = native[name];
+    native[name] = function (...args) {
+      endMark();
+      return post.apply(this, args);
+    };
+  }
+  const { run } = await import(url.pathToFileURL(ric.entry).href);
+  await run(taskRoot, process.env._HANDLER || "");
+}
+
 async function main() {
   const handler = await loadHandler();
   endMark();
+  const taskRoot = process.env.LAMBDA_TASK_ROOT || process.cwd();
+  const ric = findRic(taskRoot);
+  if (ric) {
+    await runRic(ric, taskRoot);
+    return;
+  }
   for (;;) {
     const next = await request("GET", "/invocation/next");
     const h = next.headers;
@@ -147,7 +196,7 @@ async function main() {
       const body = next.body.length ? JSON.parse(next.body.toString("utf8")) : null;
       result = await call(handler, body, context);
     } catch (e) {
-      await postError(`/invocation/${requestId}/error`, errorBody(e, requestId));
+      await postError(`/invocation/${requestId}/error`, errorBody(e), requestId);
       continue;
     }
     endMark();

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use nuage_functions::InvokeRequest;
 use serde_json::Value;
 
-use crate::{new_function, open, zip};
+use crate::{new_function, open, zip, zip_bytes};
 
 fn request(name: &str, payload: &str) -> InvokeRequest {
     InvokeRequest {
@@ -257,4 +257,130 @@ done
     let out = functions.invoke(request("empty", "{}")).await.unwrap();
     assert!(out.function_error);
     assert_eq!(json(&out.payload)["errorType"], "Runtime.InvalidEntrypoint");
+}
+
+const JS_CHECKS: &str = "exports.handler = async (event) => {
+  console.log('checking', event.n);
+  if (event.n < 0) throw new RangeError('n must not be negative');
+  if (event.n === 0) throw 'zero';
+  return { awslambda: typeof awslambda, twice: event.n * 2 };
+};";
+
+/// Invokes `name` with n = 2, 5, -1 and 0: two answers, then a thrown
+/// Error and a thrown string in the Node.js runtime's shape (errorType,
+/// errorMessage, the stack's lines as `trace`, as AWS's Node.js error
+/// handling documentation shows them); each log holds its own output.
+/// Returns the first answer.
+async fn check_node_function(functions: &nuage_functions::Functions, name: &str) -> Value {
+    let mut first = None;
+    for n in [2, 5] {
+        let out = functions
+            .invoke(request(name, &format!("{{\"n\": {n}}}")))
+            .await
+            .unwrap();
+        assert!(!out.function_error, "{:?}", out.payload);
+        let body = json(&out.payload);
+        assert_eq!(body["twice"], n * 2);
+        let other = if n == 2 { 5 } else { 2 };
+        assert!(out.log.contains(&format!("checking {n}")), "{}", out.log);
+        assert!(
+            !out.log.contains(&format!("checking {other}")),
+            "{}",
+            out.log
+        );
+        assert!(out.log.contains("REPORT RequestId:"), "{}", out.log);
+        first.get_or_insert(body);
+    }
+    let out = functions
+        .invoke(request(name, r#"{"n": -1}"#))
+        .await
+        .unwrap();
+    assert!(out.function_error);
+    let error = json(&out.payload);
+    assert_eq!(error["errorType"], "RangeError", "{error}");
+    assert_eq!(error["errorMessage"], "n must not be negative", "{error}");
+    let trace = error["trace"].as_array().expect("a trace");
+    assert_eq!(trace[0], "RangeError: n must not be negative", "{error}");
+    assert!(trace.len() > 1, "{error}");
+    let out = functions
+        .invoke(request(name, r#"{"n": 0}"#))
+        .await
+        .unwrap();
+    assert!(out.function_error);
+    let error = json(&out.payload);
+    assert_eq!(error["errorType"], "string", "{error}");
+    assert_eq!(error["errorMessage"], "zero", "{error}");
+    // The environment survives a handler error, as on AWS.
+    let out = functions
+        .invoke(request(name, r#"{"n": 3}"#))
+        .await
+        .unwrap();
+    assert_eq!(json(&out.payload)["twice"], 6);
+    first.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_handler_errors_take_the_nodejs_runtime_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let functions = open(dir.path());
+    functions
+        .create(new_function(
+            "checks",
+            "nodejs20.x",
+            "index.handler",
+            zip(&[("index.js", JS_CHECKS, false)]),
+        ))
+        .await
+        .unwrap();
+    let answer = check_node_function(&functions, "checks").await;
+    // nuage's own runtime client defines no `awslambda` global.
+    assert_eq!(answer["awslambda"], "undefined");
+}
+
+/// AWS's aws-lambda-ric, built by npm into ~/.cache/nuage-node-ric.
+fn node_ric_files() -> Vec<(String, Vec<u8>, bool)> {
+    let home = std::env::var_os("HOME").expect("HOME is set");
+    let dist =
+        std::path::Path::new(&home).join(".cache/nuage-node-ric/node_modules/aws-lambda-ric/dist");
+    assert!(
+        dist.join("rapid-client.node").exists(),
+        "this test needs aws-lambda-ric: (cd ~/.cache/nuage-node-ric && npm install \
+         aws-lambda-ric@3.3.0), which needs cmake, autoconf, automake, libtool and g++ \
+         (.ci/run prepares it)"
+    );
+    std::fs::read_dir(&dist)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap().to_string();
+            let bytes = std::fs::read(&path).unwrap();
+            (
+                format!("node_modules/aws-lambda-ric/dist/{name}"),
+                bytes,
+                false,
+            )
+        })
+        .collect()
+}
+
+/// Where AWS's runtime interface client is installed (here: in the
+/// function's own node_modules), the handler runs under it - its
+/// `awslambda` global is there - with the same answers, errors and logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_handler_runs_under_aws_lambda_ric_where_it_is_installed() {
+    let dir = tempfile::tempdir().unwrap();
+    let functions = open(dir.path());
+    let mut files = node_ric_files();
+    files.push(("index.js".into(), JS_CHECKS.as_bytes().to_vec(), false));
+    functions
+        .create(new_function(
+            "ric",
+            "nodejs20.x",
+            "index.handler",
+            zip_bytes(&files),
+        ))
+        .await
+        .unwrap();
+    let answer = check_node_function(&functions, "ric").await;
+    assert_eq!(answer["awslambda"], "object");
 }

@@ -13,13 +13,24 @@ use nuage_functions::{Functions, FunctionsConfig, NewFunction};
 
 /// A zip of `(name, content, executable)` files.
 pub fn zip(files: &[(&str, &str, bool)]) -> Bytes {
+    let files: Vec<(String, Vec<u8>, bool)> = files
+        .iter()
+        .map(|(name, content, executable)| {
+            (name.to_string(), content.as_bytes().to_vec(), *executable)
+        })
+        .collect();
+    zip_bytes(&files)
+}
+
+/// A zip of `(name, bytes, executable)` files.
+pub fn zip_bytes(files: &[(String, Vec<u8>, bool)]) -> Bytes {
     let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, content, executable) in files {
         let options = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated)
             .unix_permissions(if *executable { 0o755 } else { 0o644 });
-        out.start_file(*name, options).unwrap();
-        out.write_all(content.as_bytes()).unwrap();
+        out.start_file(name.as_str(), options).unwrap();
+        out.write_all(content).unwrap();
     }
     Bytes::from(out.finish().unwrap().into_inner())
 }
