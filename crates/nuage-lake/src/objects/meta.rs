@@ -81,6 +81,37 @@ pub struct Meta {
     /// FULL_CONTROL is implied.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grants: Vec<(String, String)>,
+    /// Server-side encryption as the writer asked for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
+}
+
+/// Server-side encryption of an object. With `customer` (SSE-C) the file
+/// holds ciphertext that only the customer's key opens; SSE-S3 and SSE-KMS
+/// are recorded and answered, the bytes kept as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Encryption {
+    /// `AES256` (SSE-S3 or SSE-C), `aws:kms` or `aws:kms:dsse`.
+    pub algorithm: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_context: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bucket_key: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<CustomerKeyed>,
+}
+
+/// What an SSE-C object keeps about its key: never the key itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerKeyed {
+    /// The key's MD5 as the client sent it (base64), answered on reads.
+    pub key_md5: String,
+    /// A random value (base64) from which each part's counter block comes.
+    pub nonce: String,
+    /// SHA-256 of the nonce and the key (base64): tells a wrong key.
+    pub check: String,
 }
 
 /// An Object Lock retention period.

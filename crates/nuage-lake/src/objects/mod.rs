@@ -32,7 +32,7 @@ use std::time::SystemTime;
 pub use error::ObjectError;
 pub use keys::{KeyPath, Place};
 pub use list::{Entry, ListQuery, Listing};
-pub use meta::{Meta, Retention};
+pub use meta::{CustomerKeyed, Encryption, Meta, Retention};
 
 pub use multipart::{Part, Upload};
 pub use versions::{
@@ -239,13 +239,16 @@ impl Objects {
 
     /// A bucket's setting `name` (its CORS rules, ...), as stored.
     pub async fn bucket_setting(&self, bucket: &str, name: &str) -> Result<Option<Vec<u8>>> {
+        let this = self.clone();
+        let (bucket, name) = (bucket.to_string(), name.to_string());
+        blocking(move || this.bucket_setting_now(&bucket, &name)).await
+    }
+
+    /// [`Self::bucket_setting`] on the calling thread: one small attribute
+    /// read, for settings every write consults (default encryption).
+    pub fn bucket_setting_now(&self, bucket: &str, name: &str) -> Result<Option<Vec<u8>>> {
         let dir = self.bucket_dir(bucket)?;
-        let attribute = format!("user.nuage.s3.{name}");
-        blocking(move || match xattr::get(&dir, &attribute) {
-            Ok(value) => Ok(value),
-            Err(e) => Err(ObjectError::io(&dir, e)),
-        })
-        .await
+        xattr::get(&dir, format!("user.nuage.s3.{name}")).map_err(|e| ObjectError::io(&dir, e))
     }
 
     /// Stores (or, with `None`, removes) a bucket's setting durably.

@@ -23,7 +23,34 @@ use crate::s3::errors::refuse;
 const CHUNK: u64 = 1 << 20;
 
 /// The bytes `range` of `file` as a response body.
-pub fn file_body(file: File, range: Range<u64>) -> StreamingBlob {
+fn file_body(file: File, range: Range<u64>) -> StreamingBlob {
+    StreamingBlob::wrap(file_chunks(file, range))
+}
+
+/// The bytes `range` of an object's file as it is stored, deciphered with
+/// `cipher` for an SSE-C object (`meta`: the object's record).
+pub fn object_body(
+    file: File,
+    range: Range<u64>,
+    meta: &Meta,
+    cipher: Option<crate::s3::sse::Cipher>,
+) -> StreamingBlob {
+    match cipher {
+        None => file_body(file, range),
+        Some(cipher) => {
+            let start = range.start;
+            let layout = crate::s3::sse::layout(meta);
+            let chunks = file_chunks(file, range);
+            StreamingBlob::wrap(crate::s3::sse::decrypt(chunks, cipher, layout, start))
+        }
+    }
+}
+
+/// The bytes `range` of `file`, a chunk at a time from the blocking pool.
+fn file_chunks(
+    file: File,
+    range: Range<u64>,
+) -> impl Stream<Item = std::io::Result<Bytes>> + Unpin + Send + Sync + 'static {
     let file = Arc::new(file);
     let chunks = futures::stream::unfold(range, move |range| {
         let file = file.clone();
@@ -49,7 +76,7 @@ pub fn file_body(file: File, range: Range<u64>) -> StreamingBlob {
             Some((read, next))
         }
     });
-    StreamingBlob::wrap(chunks)
+    Box::pin(chunks)
 }
 
 /// The checksums one upload must match.
@@ -63,6 +90,9 @@ pub struct Expected {
     pub trailer: Option<&'static str>,
     /// An algorithm asked for without a value: computed and stored.
     pub requested: Option<&'static str>,
+    /// The bytes are stored encrypted (SSE-C): Content-MD5 is checked
+    /// against the plaintext's own MD5, not the stored bytes'.
+    pub encrypted: bool,
 }
 
 const ALGORITHMS: [&str; 5] = [
@@ -151,8 +181,14 @@ impl Expected {
 
 /// A body being hashed on its way to disk.
 pub struct Hashing {
-    hasher: Arc<Mutex<Option<ChecksumHasher>>>,
+    hasher: Arc<Mutex<Hashers>>,
     expected: Expected,
+}
+
+/// The checksums asked for, and the plaintext's MD5 of an encrypted body.
+struct Hashers {
+    checksums: Option<ChecksumHasher>,
+    md5: Option<md5::Md5>,
 }
 
 impl Hashing {
@@ -164,11 +200,20 @@ impl Hashing {
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
     {
-        let hasher = Arc::new(Mutex::new(Some(expected.hasher())));
+        let hasher = Arc::new(Mutex::new(Hashers {
+            checksums: Some(expected.hasher()),
+            md5: (expected.encrypted && expected.md5.is_some()).then(md5::Md5::default),
+        }));
         let shared = hasher.clone();
         let body = body.map(move |chunk| {
-            if let (Ok(bytes), Some(h)) = (&chunk, shared.lock().expect("hasher").as_mut()) {
-                h.update(bytes);
+            if let Ok(bytes) = &chunk {
+                let mut hashers = shared.lock().expect("hasher");
+                if let Some(h) = hashers.checksums.as_mut() {
+                    h.update(bytes);
+                }
+                if let Some(h) = hashers.md5.as_mut() {
+                    md5::Digest::update(h, bytes);
+                }
             }
             chunk
         });
@@ -183,16 +228,22 @@ impl Hashing {
         meta: &mut Meta,
         trailers: Option<&axum::http::HeaderMap>,
     ) -> Result<(), ObjectError> {
+        let mut hashers = self.hasher.lock().expect("hasher");
+        let received: [u8; 16] = match hashers.md5.take() {
+            Some(plain) => md5::Digest::finalize(plain).into(),
+            None => written.md5,
+        };
         if let Some(md5) = self.expected.md5
-            && md5 != written.md5
+            && md5 != received
         {
             return Err(ObjectError::BadDigest(
                 "The Content-MD5 you specified did not match what we received.".into(),
             ));
         }
-        let Some(hasher) = self.hasher.lock().expect("hasher").take() else {
+        let Some(hasher) = hashers.checksums.take() else {
             return Ok(());
         };
+        drop(hashers);
         let sums = hasher.finalize();
         let computed = |name: &str| crate::s3::checksums::value_in(&sums, name);
         let mut claims = self.expected.headers.clone();

@@ -82,3 +82,36 @@ macro_rules! overrides {
         }
     };
 }
+
+/// The SSE-C headers of an input (`sse_customer_*`, or a copy's source
+/// `copy_source_sse_customer_*`), as [`crate::s3::sse::CustomerHeaders`].
+macro_rules! customer {
+    ($input:expr) => {
+        $crate::s3::sse::CustomerHeaders {
+            algorithm: $input.sse_customer_algorithm.as_deref(),
+            key: $input.sse_customer_key.as_deref(),
+            key_md5: $input.sse_customer_key_md5.as_deref(),
+        }
+    };
+    (source $input:expr) => {
+        $crate::s3::sse::CustomerHeaders {
+            algorithm: $input.copy_source_sse_customer_algorithm.as_deref(),
+            key: $input.copy_source_sse_customer_key.as_deref(),
+            key_md5: $input.copy_source_sse_customer_key_md5.as_deref(),
+        }
+    };
+}
+
+/// The encryption headers of a write (PutObject, CopyObject,
+/// CreateMultipartUpload), as [`crate::s3::sse::Asked`].
+macro_rules! sse_asked {
+    ($input:expr) => {
+        $crate::s3::sse::Asked {
+            method: $input.server_side_encryption.as_ref().map(|s| s.as_str()),
+            kms_key_id: $input.ssekms_key_id.as_deref(),
+            kms_context: $input.ssekms_encryption_context.as_deref(),
+            bucket_key: $input.bucket_key_enabled,
+            customer: customer!($input),
+        }
+    };
+}

@@ -23,6 +23,7 @@ mod lock;
 mod multipart;
 mod notifications;
 mod objects;
+mod sse;
 
 pub use notifications::Notifier;
 
@@ -451,6 +452,27 @@ impl S3 for NuageS3 {
     ) -> Answer<PutObjectAclOutput> {
         self.put_object_acl_(req).await
     }
+    async fn put_bucket_encryption(
+        &self,
+        req: S3Request<PutBucketEncryptionInput>,
+    ) -> Answer<PutBucketEncryptionOutput> {
+        self.put_bucket_encryption_(req).await
+    }
+
+    async fn get_bucket_encryption(
+        &self,
+        req: S3Request<GetBucketEncryptionInput>,
+    ) -> Answer<GetBucketEncryptionOutput> {
+        self.get_bucket_encryption_(req).await
+    }
+
+    async fn delete_bucket_encryption(
+        &self,
+        req: S3Request<DeleteBucketEncryptionInput>,
+    ) -> Answer<DeleteBucketEncryptionOutput> {
+        self.delete_bucket_encryption_(req).await
+    }
+
     async fn put_bucket_cors(
         &self,
         req: S3Request<PutBucketCorsInput>,

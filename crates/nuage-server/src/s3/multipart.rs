@@ -5,10 +5,11 @@ use nuage_lake::objects::{Opened, Upload};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
-use crate::s3::body::{Incoming, empty, file_body};
+use crate::s3::body::{Incoming, empty, object_body};
 use crate::s3::checksums::{self, Checksums, Listed};
 use crate::s3::errors::{OrS3, refuse};
 use crate::s3::objects::{header_tags, written_version};
+use crate::s3::sse;
 use crate::s3::{Answer, NuageS3, owner, timestamp};
 
 /// S3's part numbers: 1 to 10,000.
@@ -81,6 +82,19 @@ impl NuageS3 {
         )?;
         let mut meta = stored!(input).into_meta();
         meta.tags = header_tags(input.tagging.as_deref())?;
+        let chosen = self.choose_encryption(&input.bucket, sse_asked!(input))?;
+        if chosen.cipher.is_some()
+            && checksum
+                .as_ref()
+                .is_some_and(|(_, kind)| kind == "FULL_OBJECT")
+        {
+            return Err(refuse(
+                S3ErrorCode::NotImplemented,
+                "nuage cannot compute a FULL_OBJECT checksum over an SSE-C upload: use a COMPOSITE checksum or none",
+            ));
+        }
+        meta.encryption = chosen.record;
+        let answered = sse::answered(meta.encryption.as_ref());
         let grants = crate::s3::acl::object_grants!(input)?;
         self.guard_new_object(&input.bucket, grants, lock_asked!(input), &mut meta)
             .await?;
@@ -98,6 +112,11 @@ impl NuageS3 {
             upload_id: Some(id),
             checksum_algorithm,
             checksum_type,
+            server_side_encryption: answered.server_side_encryption,
+            sse_customer_algorithm: answered.sse_customer_algorithm,
+            sse_customer_key_md5: answered.sse_customer_key_md5,
+            ssekms_key_id: answered.ssekms_key_id,
+            bucket_key_enabled: answered.bucket_key_enabled,
             ..Default::default()
         }))
     }
@@ -113,7 +132,9 @@ impl NuageS3 {
             .upload(&input.bucket, &input.key, &input.upload_id)
             .await
             .or_s3()?;
+        let cipher = sse::part_cipher(&upload.meta, customer!(input).key()?)?;
         let mut expected = expected!(input, &req.headers)?;
+        expected.encrypted = cipher.is_some();
         let sent: Vec<&str> = expected
             .headers
             .iter()
@@ -132,6 +153,7 @@ impl NuageS3 {
             input.content_length,
             expected,
         );
+        let body = sse::encrypt(body, cipher, number);
         let part = self
             .objects
             .put_part(
@@ -145,8 +167,14 @@ impl NuageS3 {
             .await
             .or_s3()?;
         let sums = Checksums::of(&part.checksums, None);
+        let sse = sse::answered(upload.meta.encryption.as_ref());
         Ok(S3Response::new(UploadPartOutput {
             e_tag: Some(ETag::Strong(part.etag)),
+            server_side_encryption: sse.server_side_encryption,
+            sse_customer_algorithm: sse.sse_customer_algorithm,
+            sse_customer_key_md5: sse.sse_customer_key_md5,
+            ssekms_key_id: sse.ssekms_key_id,
+            bucket_key_enabled: sse.bucket_key_enabled,
             checksum_crc32: sums.crc32,
             checksum_crc32c: sums.crc32c,
             checksum_crc64nvme: sums.crc64nvme,
@@ -164,11 +192,21 @@ impl NuageS3 {
         let number = part_number(input.part_number)?;
         let conditions = conditions!(source input);
         let Opened { info, file, .. } = self.open_source(&input.copy_source, &conditions).await?;
+        let source_cipher = sse::open(&info.meta, customer!(source input).key()?)?;
+        let upload = self
+            .objects
+            .upload(&input.bucket, &input.key, &input.upload_id)
+            .await
+            .or_s3()?;
+        let cipher = sse::part_cipher(&upload.meta, customer!(input).key()?)?;
         let range = copy_range(input.copy_source_range.as_deref(), info.meta.size)?;
         let body = match file {
-            Some(file) if range.end > range.start => file_body(file, range),
+            Some(file) if range.end > range.start => {
+                object_body(file, range, &info.meta, source_cipher)
+            }
             _ => empty(),
         };
+        let body = sse::encrypt(body, cipher, number);
         let part = self
             .objects
             .put_part(
@@ -181,7 +219,13 @@ impl NuageS3 {
             )
             .await
             .or_s3()?;
+        let sse = sse::answered(upload.meta.encryption.as_ref());
         Ok(S3Response::new(UploadPartCopyOutput {
+            server_side_encryption: sse.server_side_encryption,
+            sse_customer_algorithm: sse.sse_customer_algorithm,
+            sse_customer_key_md5: sse.sse_customer_key_md5,
+            ssekms_key_id: sse.ssekms_key_id,
+            bucket_key_enabled: sse.bucket_key_enabled,
             copy_part_result: Some(CopyPartResult {
                 e_tag: Some(ETag::Strong(part.etag)),
                 last_modified: Some(timestamp(part.last_modified)),
@@ -196,6 +240,13 @@ impl NuageS3 {
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> Answer<CompleteMultipartUploadOutput> {
         let input = req.input;
+        // An SSE-C upload completes with its key, as S3 asks.
+        let upload = self
+            .objects
+            .upload(&input.bucket, &input.key, &input.upload_id)
+            .await
+            .or_s3()?;
+        sse::part_cipher(&upload.meta, customer!(input).key()?)?;
         let parts = input
             .multipart_upload
             .and_then(|u| u.parts)
@@ -249,7 +300,11 @@ impl NuageS3 {
             .or_s3()?;
         let sums = Checksums::object(&info.meta, true);
         let version_id = written_version(&info.meta);
-        Ok(S3Response::new(CompleteMultipartUploadOutput {
+        let sse = sse::answered(info.meta.encryption.as_ref());
+        let mut response = S3Response::new(CompleteMultipartUploadOutput {
+            server_side_encryption: sse.server_side_encryption,
+            ssekms_key_id: sse.ssekms_key_id,
+            bucket_key_enabled: sse.bucket_key_enabled,
             location: Some(format!("/{}/{}", input.bucket, input.key)),
             bucket: Some(input.bucket),
             key: Some(input.key),
@@ -262,7 +317,24 @@ impl NuageS3 {
             checksum_type: sums.kind,
             version_id,
             ..Default::default()
-        }))
+        });
+        // S3 names an SSE-C object's key here too (s3s's output has no field).
+        let customer = [
+            (
+                "x-amz-server-side-encryption-customer-algorithm",
+                sse.sse_customer_algorithm,
+            ),
+            (
+                "x-amz-server-side-encryption-customer-key-md5",
+                sse.sse_customer_key_md5,
+            ),
+        ];
+        for (name, value) in customer {
+            if let Some(value) = value.and_then(|v| axum::http::HeaderValue::from_str(&v).ok()) {
+                response.headers.insert(name, value);
+            }
+        }
+        Ok(response)
     }
 
     pub(super) async fn abort_multipart_upload_(

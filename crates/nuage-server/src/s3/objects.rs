@@ -9,11 +9,11 @@ use nuage_lake::objects::{Meta, NULL_VERSION, ObjectInfo, Opened, Versioning};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
-use crate::s3::body::{Incoming, empty, file_body};
+use crate::s3::body::{Incoming, empty, object_body};
 use crate::s3::checksums::Checksums;
 use crate::s3::errors::{OrS3, refuse, refuse_custom, to_s3};
 use crate::s3::{Answer, NuageS3, timestamp};
-use crate::s3::{acl, lock};
+use crate::s3::{acl, lock, sse};
 
 /// S3's limit on tags per object.
 const MAX_TAGS: usize = 10;
@@ -408,9 +408,12 @@ impl NuageS3 {
         let input = req.input;
         self.existing(&input.bucket)?;
         let condition = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref());
-        let expected = expected!(input, &req.headers)?;
+        let mut expected = expected!(input, &req.headers)?;
         let mut meta = stored!(input).into_meta();
         meta.tags = header_tags(input.tagging.as_deref())?;
+        let chosen = self.choose_encryption(&input.bucket, sse_asked!(input))?;
+        meta.encryption = chosen.record;
+        expected.encrypted = chosen.cipher.is_some();
         let grants = acl::object_grants!(input)?;
         self.guard_new_object(&input.bucket, grants, lock_asked!(input), &mut meta)
             .await?;
@@ -421,6 +424,7 @@ impl NuageS3 {
             input.content_length,
             expected,
         );
+        let body = sse::encrypt(body, chosen.cipher, 1);
         let info = self
             .objects
             .put(
@@ -434,8 +438,14 @@ impl NuageS3 {
             .await
             .or_s3()?;
         let sums = Checksums::object(&info.meta, true);
+        let sse = sse::answered(info.meta.encryption.as_ref());
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(etag_of(&info.meta)),
+            server_side_encryption: sse.server_side_encryption,
+            sse_customer_algorithm: sse.sse_customer_algorithm,
+            sse_customer_key_md5: sse.sse_customer_key_md5,
+            ssekms_key_id: sse.ssekms_key_id,
+            bucket_key_enabled: sse.bucket_key_enabled,
             checksum_crc32: sums.crc32,
             checksum_crc32c: sums.crc32c,
             checksum_crc64nvme: sums.crc64nvme,
@@ -462,11 +472,13 @@ impl NuageS3 {
         req: S3Request<GetObjectInput>,
     ) -> Answer<GetObjectOutput> {
         let input = req.input;
+        sse::refuse_on_read(&req.headers)?;
         let Opened { info, file, .. } = self
             .objects
             .open_version(&input.bucket, &input.key, input.version_id.as_deref())
             .await
             .or_s3()?;
+        let cipher = sse::open(&info.meta, customer!(input).key()?)?;
         conditions!(input).check(&info)?;
         let (range, content_range) =
             resolve_range(&info.meta, input.part_number, input.range.as_ref())?;
@@ -474,9 +486,10 @@ impl NuageS3 {
         let whole = content_range.is_none() && input.checksum_mode.is_some();
         let d = describe(&info, asked, input.part_number, whole);
         let lock = lock::fields(&info.meta);
+        let sse = sse::answered(info.meta.encryption.as_ref());
         let length = range.end - range.start;
         let body = match file {
-            Some(file) if length > 0 => file_body(file, range),
+            Some(file) if length > 0 => object_body(file, range, &info.meta, cipher),
             _ => empty(),
         };
         let partial = input.part_number.is_some() || input.range.is_some();
@@ -506,6 +519,11 @@ impl NuageS3 {
             object_lock_mode: lock.mode,
             object_lock_retain_until_date: lock.until,
             object_lock_legal_hold_status: lock.legal_hold,
+            server_side_encryption: sse.server_side_encryption,
+            sse_customer_algorithm: sse.sse_customer_algorithm,
+            sse_customer_key_md5: sse.sse_customer_key_md5,
+            ssekms_key_id: sse.ssekms_key_id,
+            bucket_key_enabled: sse.bucket_key_enabled,
             ..Default::default()
         });
         if partial {
@@ -519,12 +537,14 @@ impl NuageS3 {
         req: S3Request<HeadObjectInput>,
     ) -> Answer<HeadObjectOutput> {
         let input = req.input;
+        sse::refuse_on_read(&req.headers)?;
         let info = self
             .objects
             .open_version(&input.bucket, &input.key, input.version_id.as_deref())
             .await
             .or_s3()?
             .info;
+        sse::open(&info.meta, customer!(input).key()?)?;
         conditions!(input).check(&info)?;
         let (range, content_range) =
             resolve_range(&info.meta, input.part_number, input.range.as_ref())?;
@@ -532,6 +552,7 @@ impl NuageS3 {
         let whole = content_range.is_none() && input.checksum_mode.is_some();
         let d = describe(&info, asked, input.part_number, whole);
         let lock = lock::fields(&info.meta);
+        let sse = sse::answered(info.meta.encryption.as_ref());
         let partial = input.part_number.is_some() && info.meta.part_count().is_some()
             || input.range.is_some();
         let mut response = S3Response::new(HeadObjectOutput {
@@ -558,6 +579,11 @@ impl NuageS3 {
             object_lock_mode: lock.mode,
             object_lock_retain_until_date: lock.until,
             object_lock_legal_hold_status: lock.legal_hold,
+            server_side_encryption: sse.server_side_encryption,
+            sse_customer_algorithm: sse.sse_customer_algorithm,
+            sse_customer_key_md5: sse.sse_customer_key_md5,
+            ssekms_key_id: sse.ssekms_key_id,
+            bucket_key_enabled: sse.bucket_key_enabled,
             ..Default::default()
         });
         if !info.meta.tags.is_empty() {
@@ -606,6 +632,7 @@ impl NuageS3 {
             .await
             .or_s3()?
             .info;
+        sse::open(&info.meta, customer!(input).key()?)?;
         let meta = &info.meta;
         let asked = |name: &str| names.iter().any(|n| n == name);
         let checksum = (asked(ObjectAttributes::CHECKSUM) && !meta.checksums.is_empty())
@@ -744,6 +771,8 @@ impl NuageS3 {
         self.existing(&input.bucket)?;
         let conditions = conditions!(source input);
         let Opened { info, file, .. } = self.open_source(&input.copy_source, &conditions).await?;
+        let source_cipher = sse::open(&info.meta, customer!(source input).key()?)?;
+        let chosen = self.choose_encryption(&input.bucket, sse_asked!(input))?;
         let CopySource::Bucket {
             bucket: source_bucket,
             key: source_key,
@@ -761,7 +790,9 @@ impl NuageS3 {
             .as_ref()
             .is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
         let same = *input.bucket == **source_bucket && *input.key == **source_key;
-        if same && !replace && !replace_tags {
+        let encrypts =
+            input.server_side_encryption.is_some() || input.sse_customer_algorithm.is_some();
+        if same && !replace && !replace_tags && !encrypts {
             return Err(refuse(
                 S3ErrorCode::InvalidRequest,
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
@@ -782,13 +813,17 @@ impl NuageS3 {
         } else {
             info.meta.tags.clone()
         };
+        meta.encryption = chosen.record;
         let grants = acl::object_grants!(input)?;
         self.guard_new_object(&input.bucket, grants, lock_asked!(input), &mut meta)
             .await?;
         let body = match file {
-            Some(file) if info.meta.size > 0 => file_body(file, 0..info.meta.size),
+            Some(file) if info.meta.size > 0 => {
+                object_body(file, 0..info.meta.size, &info.meta, source_cipher)
+            }
             _ => empty(),
         };
+        let body = sse::encrypt(body, chosen.cipher, 1);
         let copied = self
             .objects
             .put(
@@ -801,7 +836,13 @@ impl NuageS3 {
             )
             .await
             .or_s3()?;
+        let sse = sse::answered(copied.meta.encryption.as_ref());
         Ok(S3Response::new(CopyObjectOutput {
+            server_side_encryption: sse.server_side_encryption,
+            sse_customer_algorithm: sse.sse_customer_algorithm,
+            sse_customer_key_md5: sse.sse_customer_key_md5,
+            ssekms_key_id: sse.ssekms_key_id,
+            bucket_key_enabled: sse.bucket_key_enabled,
             copy_object_result: Some(CopyObjectResult {
                 e_tag: Some(etag_of(&copied.meta)),
                 last_modified: Some(timestamp(copied.last_modified)),

@@ -15,6 +15,7 @@ mod movies;
 mod recs;
 mod s3;
 mod s3_api;
+mod s3_encryption;
 mod s3_versions;
 mod streams;
 
