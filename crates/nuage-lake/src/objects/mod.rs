@@ -165,7 +165,8 @@ impl Objects {
         }
         let current = match self.open_object(bucket, key).await {
             Ok(opened) => Some(opened.info.meta),
-            Err(ObjectError::NoSuchKey(_)) => None,
+            // A delete marker is no object: If-None-Match holds.
+            Err(ObjectError::NoSuchKey(_) | ObjectError::DeleteMarker { .. }) => None,
             Err(e) => return Err(e),
         };
         condition.check(key, current.as_ref())?;

@@ -425,6 +425,54 @@ async fn conditional_writes_follow_if_match_and_if_none_match() {
     assert!(matches!(missing, Err(ObjectError::NoSuchKey(_))));
 }
 
+/// A delete marker is no object to a conditional write (S3's user guide
+/// on conditional writes): If-None-Match holds, If-Match is NoSuchKey.
+#[tokio::test]
+async fn a_delete_marker_is_no_object_to_a_conditional_write() {
+    let (_dir, objects) = lake().await;
+    objects
+        .set_versioning("b", Versioning::Enabled)
+        .await
+        .unwrap();
+    let first = put(&objects, "k", b"one").await;
+    let deleted = objects.delete_object("b", "k", None, false).await.unwrap();
+    assert!(deleted.delete_marker);
+    let matching = WriteCondition {
+        if_match: Some(first.meta.etag.clone()),
+        ..Default::default()
+    };
+    let refused = objects
+        .put(
+            "b",
+            "k",
+            body(b"two"),
+            Meta::default(),
+            &matching,
+            |_, _| Ok(()),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(ObjectError::NoSuchKey(_))),
+        "{refused:?}"
+    );
+    let not_matching = WriteCondition {
+        if_none_match: Some(first.meta.etag.clone()),
+        ..Default::default()
+    };
+    objects
+        .put(
+            "b",
+            "k",
+            body(b"two"),
+            Meta::default(),
+            &not_matching,
+            |_, _| Ok(()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(read_version(&objects, "k", None).await.unwrap(), "two");
+}
+
 #[tokio::test]
 async fn ten_tags_of_the_largest_size_s3_allows_are_kept() {
     let (_dir, objects) = lake().await;

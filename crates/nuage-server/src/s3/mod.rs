@@ -100,6 +100,12 @@ impl S3Api {
                  <Message>Insufficient information. Origin request header needed.</Message></Error>",
             )
                 .into_response(),
+            _ if !owned_as_expected(request.headers()) => errors::Refusal {
+                status: StatusCode::FORBIDDEN,
+                code: "AccessDenied",
+                message: "Access Denied",
+            }
+            .into_response(),
             _ => self.answer(request).await,
         };
         if let Some((method, headers)) = &browser
@@ -642,6 +648,22 @@ fn removal_event(version_asked: bool, delete_marker: bool) -> &'static str {
     } else {
         "ObjectRemoved:Delete"
     }
+}
+
+/// The AWS account every bucket of nuage's lake belongs to.
+const ACCOUNT: &str = "000000000000";
+
+/// `x-amz-expected-bucket-owner` (and the copy source's) names nuage's
+/// account, when given: S3 refuses a request whose bucket belongs to
+/// another account with 403.
+fn owned_as_expected(headers: &HeaderMap) -> bool {
+    [
+        "x-amz-expected-bucket-owner",
+        "x-amz-source-expected-bucket-owner",
+    ]
+    .iter()
+    .filter_map(|name| headers.get(*name))
+    .all(|owner| owner.as_bytes() == ACCOUNT.as_bytes())
 }
 
 /// The one owner of everything in nuage's lake (S3's canonical user id form).

@@ -1237,3 +1237,35 @@ fn acknowledged_objects_survive_kill_9_and_no_partial_object_is_listed() {
         }
     });
 }
+
+/// ExpectedBucketOwner: nuage's one account (000000000000) passes, any
+/// other is refused with 403 AccessDenied, as S3 refuses a bucket of
+/// another account (S3 user guide, "Verifying bucket ownership").
+#[test]
+fn requests_naming_another_bucket_owner_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let s3 = client(&server, "test", "test");
+    runtime().block_on(async {
+        s3.create_bucket().bucket("owned").send().await.unwrap();
+        s3.list_objects_v2()
+            .bucket("owned")
+            .expected_bucket_owner("000000000000")
+            .send()
+            .await
+            .unwrap();
+        let other = s3
+            .put_object()
+            .bucket("owned")
+            .key("k")
+            .body(ByteStream::from_static(b"x"))
+            .expected_bucket_owner("111122223333")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&other), "AccessDenied");
+        let listed = s3.list_objects_v2().bucket("owned").send().await.unwrap();
+        assert_eq!(listed.key_count(), Some(0));
+    });
+    drop(server);
+}
