@@ -291,12 +291,13 @@ async fn allowed_lateness_emits_a_fired_window_again_with_its_late_rows() {
             &["A", "2020-04-15T08:00:00", "2"],
         ])
     );
-    // 08:35 passes 08:10's window and the lateness of 08:00's.
-    world
-        .put(&[(0, "08:35:00", "C"), (0, "08:03:00", "A")])
-        .await;
+    // 08:35 passes 08:10's window and the lateness of 08:00's; a row for
+    // 08:00 put after it (a put of its own, so no read can take it in the
+    // same batch, before the watermark moves) is late.
+    world.put(&[(0, "08:35:00", "C")]).await;
     let mut all = wait_rows(&mut world, ALL_COUNTS, 3).await;
     all.sort();
+    world.put(&[(0, "08:03:00", "A")]).await;
     let mut late = 0;
     for _ in 0..100 {
         late = flow.list().unwrap()[0].late;
