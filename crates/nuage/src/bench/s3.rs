@@ -7,7 +7,8 @@
 //! disk's sequential write speed. With `--versioned` the bucket keeps
 //! versions and each connection writes over 64 keys again and again (so
 //! nearly every PUT keeps an older version), and a ListObjectVersions page
-//! is timed.
+//! is timed. With `--sse-c` every object is written and read with a
+//! customer key (SSE-C headers), so the server encrypts and decrypts it.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -47,6 +48,31 @@ pub struct S3Bench {
     /// Enable versioning on the bucket and overwrite 64 keys per connection.
     #[arg(long)]
     versioned: bool,
+    /// Write and read every object with an SSE-C customer key.
+    #[arg(long)]
+    sse_c: bool,
+}
+
+/// Headers sent with every object request.
+type Extra = std::sync::Arc<Vec<(&'static str, String)>>;
+
+/// The SSE-C headers of a fixed benchmark key.
+fn sse_c_headers() -> Vec<(&'static str, String)> {
+    use base64::Engine;
+    use md5::Digest;
+    let key = [0x42u8; 32];
+    let b64 = base64::engine::general_purpose::STANDARD;
+    vec![
+        (
+            "x-amz-server-side-encryption-customer-algorithm",
+            "AES256".into(),
+        ),
+        ("x-amz-server-side-encryption-customer-key", b64.encode(key)),
+        (
+            "x-amz-server-side-encryption-customer-key-md5",
+            b64.encode(md5::Md5::digest(key)),
+        ),
+    ]
 }
 
 /// Keys per connection in a versioned run.
@@ -59,8 +85,13 @@ async fn send(
     method: hyper::Method,
     url: &str,
     body: Bytes,
+    extra: &[(&'static str, String)],
 ) -> anyhow::Result<(u16, u64)> {
-    let request = hyper::Request::builder()
+    let mut request = hyper::Request::builder();
+    for (name, value) in extra {
+        request = request.header(*name, value);
+    }
+    let request = request
         .method(method)
         .uri(url)
         .header("content-length", body.len())
@@ -86,7 +117,8 @@ pub async fn run(b: S3Bench) -> anyhow::Result<ExitCode> {
         .pool_max_idle_per_host(b.connections.max(1))
         .build(connector);
     let bucket_url = format!("{}/{}", b.endpoint.trim_end_matches('/'), b.bucket);
-    let (status, _) = send(&http, hyper::Method::PUT, &bucket_url, Bytes::new()).await?;
+    let extra: Extra = std::sync::Arc::new(if b.sse_c { sse_c_headers() } else { Vec::new() });
+    let (status, _) = send(&http, hyper::Method::PUT, &bucket_url, Bytes::new(), &[]).await?;
     // 409: the bucket is already there (BucketAlreadyOwnedByYou).
     anyhow::ensure!(
         status == 200 || status == 409,
@@ -98,7 +130,7 @@ pub async fn run(b: S3Bench) -> anyhow::Result<ExitCode> {
         let config = "<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
                       <Status>Enabled</Status></VersioningConfiguration>";
         let url = format!("{bucket_url}?versioning");
-        let (status, _) = send(&http, hyper::Method::PUT, &url, Bytes::from(config)).await?;
+        let (status, _) = send(&http, hyper::Method::PUT, &url, Bytes::from(config), &[]).await?;
         anyhow::ensure!(status == 200, "enabling versioning answered {status}");
     }
     let keys = if b.versioned {
@@ -115,11 +147,12 @@ pub async fn run(b: S3Bench) -> anyhow::Result<ExitCode> {
         let started = Instant::now();
         let mut workers = Vec::new();
         for c in 0..b.connections {
-            let (http, url, small, phase) = (
+            let (http, url, small, phase, extra) = (
                 http.clone(),
                 bucket_url.clone(),
                 small.clone(),
                 phase.clone(),
+                extra.clone(),
             );
             workers.push(tokio::spawn(async move {
                 let mut latencies = Latencies::new();
@@ -137,7 +170,7 @@ pub async fn run(b: S3Bench) -> anyhow::Result<ExitCode> {
                         Bytes::new()
                     };
                     let t = Instant::now();
-                    let (status, bytes) = send(&http, phase.clone(), &key, body).await?;
+                    let (status, bytes) = send(&http, phase.clone(), &key, body, &extra).await?;
                     latencies.record(t.elapsed());
                     anyhow::ensure!(status == 200, "{phase} {key} answered {status}");
                     anyhow::ensure!(
@@ -172,7 +205,7 @@ pub async fn run(b: S3Bench) -> anyhow::Result<ExitCode> {
     if b.versioned {
         let url = format!("{bucket_url}?versions&max-keys=1000");
         let started = Instant::now();
-        let (status, bytes) = send(&http, hyper::Method::GET, &url, Bytes::new()).await?;
+        let (status, bytes) = send(&http, hyper::Method::GET, &url, Bytes::new(), &[]).await?;
         anyhow::ensure!(status == 200, "ListObjectVersions answered {status}");
         println!(
             "list versions: a page of up to 1000 versions ({bytes} B) in {:.1} ms",
@@ -185,11 +218,11 @@ pub async fn run(b: S3Bench) -> anyhow::Result<ExitCode> {
         let large = Bytes::from((0..size).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
         let url = format!("{bucket_url}/large/object-{}", b.large_mb);
         let started = Instant::now();
-        let (status, _) = send(&http, hyper::Method::PUT, &url, large.clone()).await?;
+        let (status, _) = send(&http, hyper::Method::PUT, &url, large.clone(), &extra).await?;
         anyhow::ensure!(status == 200, "PUT {url} answered {status}");
         let put = started.elapsed().as_secs_f64();
         let started = Instant::now();
-        let (status, bytes) = send(&http, hyper::Method::GET, &url, Bytes::new()).await?;
+        let (status, bytes) = send(&http, hyper::Method::GET, &url, Bytes::new(), &extra).await?;
         anyhow::ensure!(
             status == 200 && bytes as usize == size,
             "GET {url}: {status}, {bytes} bytes"
