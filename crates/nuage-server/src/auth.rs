@@ -19,19 +19,51 @@ use crate::wire::{ApiError, ErrorCode};
 /// How far a request's X-Amz-Date may be from now (AWS: 5 minutes).
 const MAX_SKEW: Duration = Duration::from_secs(300);
 
-/// Access key id -> secret.
+/// Access key id -> its secret and the user it signs for.
 #[derive(Debug, Clone, Default)]
-pub struct Keys(HashMap<String, String>);
+pub struct Keys(HashMap<String, Key>);
+
+#[derive(Debug, Clone)]
+struct Key {
+    secret: String,
+    user: Option<User>,
+}
+
+/// A user of the S3 API other than the lake's owner: its canonical id and
+/// display name, as S3 names owners and grantees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+}
 
 impl Keys {
-    /// `AKID:SECRET` pairs, separated by commas (NUAGE_ACCESS_KEYS).
+    /// `AKID:SECRET` entries, separated by commas (NUAGE_ACCESS_KEYS); an
+    /// entry `AKID:SECRET:USER_ID[:DISPLAY NAME]` signs for that user
+    /// (several keys may share one), the others for the lake's owner.
     pub fn parse(text: &str) -> Result<Self, ServerError> {
         let mut keys = HashMap::new();
-        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (id, secret) = pair
-                .split_once(':')
-                .ok_or_else(|| ServerError::AccessKey(pair.to_string()))?;
-            keys.insert(id.to_string(), secret.to_string());
+        for entry in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let mut fields = entry.splitn(4, ':');
+            let (Some(id), Some(secret)) = (fields.next(), fields.next()) else {
+                return Err(ServerError::AccessKey(entry.to_string()));
+            };
+            if id.is_empty() || secret.is_empty() {
+                return Err(ServerError::AccessKey(entry.to_string()));
+            }
+            let user = match (fields.next(), fields.next()) {
+                (None, _) => None,
+                (Some(""), _) => return Err(ServerError::AccessKey(entry.to_string())),
+                (Some(user), name) => Some(User {
+                    id: user.to_string(),
+                    name: name.filter(|n| !n.is_empty()).unwrap_or(user).to_string(),
+                }),
+            };
+            let key = Key {
+                secret: secret.to_string(),
+                user,
+            };
+            keys.insert(id.to_string(), key);
         }
         Ok(Self(keys))
     }
@@ -40,17 +72,32 @@ impl Keys {
         self.0.is_empty()
     }
 
-    /// One key pair (the first by id): the credentials functions get.
+    /// One key pair of the lake's owner (the first by id): the credentials
+    /// functions get.
     pub fn first(&self) -> Option<(&str, &str)> {
         self.0
             .iter()
+            .filter(|(_, key)| key.user.is_none())
             .min_by_key(|(id, _)| id.as_str())
-            .map(|(id, secret)| (id.as_str(), secret.as_str()))
+            .map(|(id, key)| (id.as_str(), key.secret.as_str()))
     }
 
     /// The secret of an access key id.
     pub fn secret(&self, id: &str) -> Option<&str> {
-        self.0.get(id).map(String::as_str)
+        self.0.get(id).map(|k| k.secret.as_str())
+    }
+
+    /// The user an access key signs for; `None`: the lake's owner.
+    pub fn user(&self, id: &str) -> Option<&User> {
+        self.0.get(id).and_then(|k| k.user.as_ref())
+    }
+
+    /// The user with canonical id `id`, if a key signs for one.
+    pub fn user_by_id(&self, id: &str) -> Option<&User> {
+        self.0
+            .values()
+            .filter_map(|k| k.user.as_ref())
+            .find(|u| u.id == id)
     }
 
     /// Checks the request's SigV4 signature; AWS's errors when it fails.
@@ -100,7 +147,7 @@ impl Keys {
                 "Credential should be scoped to a valid region, service and terminator 'aws4_request'. ",
             ));
         };
-        let Some(secret) = self.0.get(key_id) else {
+        let Some(secret) = self.secret(key_id) else {
             return Err(ApiError::new(
                 ErrorCode::UnrecognizedClient,
                 "The security token included in the request is invalid.",

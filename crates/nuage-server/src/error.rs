@@ -177,7 +177,7 @@ pub enum ServerError {
     Functions(#[from] nuage_functions::FunctionError),
     #[error("continuous SQL: {0}")]
     Flow(String),
-    #[error("access key {0:?} is not ACCESS_KEY_ID:SECRET_ACCESS_KEY")]
+    #[error("access key {0:?} is not ACCESS_KEY_ID:SECRET_ACCESS_KEY[:USER_ID[:DISPLAY_NAME]]")]
     AccessKey(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {

@@ -36,10 +36,13 @@ pub struct ServeArgs {
     region: String,
     /// ACCESS_KEY_ID:SECRET pairs, comma-separated: requests must then be
     /// SigV4-signed with one of them (by default any request is accepted).
+    /// `ID:SECRET:USER_ID[:DISPLAY_NAME]` makes the key another S3 user's
+    /// (its own buckets and objects, ACL grants to it by id); the others
+    /// are the lake owner's.
     #[arg(
         long,
         env = "NUAGE_ACCESS_KEYS",
-        value_name = "ID:SECRET,...",
+        value_name = "ID:SECRET[:USER_ID[:NAME]],...",
         hide_env_values = true
     )]
     access_keys: Option<String>,

@@ -81,6 +81,10 @@ pub struct Meta {
     /// FULL_CONTROL is implied.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grants: Vec<(String, String)>,
+    /// The canonical id of the S3 user who wrote this version; absent: the
+    /// lake's owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     /// Server-side encryption as the writer asked for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<Encryption>,

@@ -1,14 +1,14 @@
-//! ACLs. nuage's lake has one owner (every access key acts as it), so an
-//! ACL is the owner's FULL_CONTROL plus grants to S3's groups: AllUsers
-//! (anyone, unsigned requests too) and AuthenticatedUsers (any signed
-//! request, which is the owner here), e.g. the canned `public-read`. A
+//! ACLs. A bucket or object is its owner's ([`crate::s3::users`]), who
+//! has FULL_CONTROL; an ACL adds grants to S3's groups - AllUsers (anyone,
+//! unsigned requests too), AuthenticatedUsers (any signed request) - and
+//! to other users by canonical id, e.g. the canned `public-read`. A
 //! bucket's grants are its setting `acl`, an object's ride on its record.
-//! With `--access-keys`, [`PublicAccess`] lets an unsigned request through
-//! only as far as AllUsers' grants allow (S3's rules: READ on a bucket
+//! With `--access-keys`, [`Access`] lets a request through only as far as
+//! its owner's rights and the grants allow (S3's rules: READ on a bucket
 //! lists it, WRITE on a bucket writes and deletes its objects, READ on an
-//! object reads it, READ_ACP/WRITE_ACP read and change the ACL); without
-//! keys every request is the owner's. Grants to other users are refused:
-//! there are none.
+//! object reads it, READ_ACP/WRITE_ACP read and change the ACL; the rest
+//! of a bucket's settings are its owner's alone); without keys every
+//! request is the lake owner's.
 //!
 //! A bucket's Block Public Access settings (its setting
 //! `public-access-block`) refuse new public grants (BlockPublicAcls) and
@@ -23,7 +23,8 @@ use s3s::path::S3Path;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::s3::errors::{OrS3, refuse, refuse_custom};
-use crate::s3::{Answer, NuageS3, owner};
+use crate::s3::users::object_owner;
+use crate::s3::{Answer, NuageS3};
 
 /// The bucket setting that holds a bucket's group grants.
 const SETTING: &str = "acl";
@@ -51,19 +52,30 @@ const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
 const AUTHENTICATED_USERS: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
 const LOG_DELIVERY: &str = "http://acs.amazonaws.com/groups/s3/LogDelivery";
 
-/// (group URI, permission) pairs, beside the owner's FULL_CONTROL.
+/// (group URI or a user's canonical id, permission) pairs, beside the
+/// owner's FULL_CONTROL.
 type Grants = Vec<(String, String)>;
+
+fn is_group(grantee: &str) -> bool {
+    grantee.starts_with("http://") || grantee.starts_with("https://")
+}
 
 fn grant(group: &str, permission: &str) -> (String, String) {
     (group.to_string(), permission.to_string())
 }
 
-/// The groups' grants of a canned ACL (the owner's are implied).
-fn canned(name: &str) -> S3Result<Grants> {
-    Ok(match name {
-        "private" | "bucket-owner-read" | "bucket-owner-full-control" | "aws-exec-read" => {
-            Vec::new()
-        }
+/// Whose grants a canned ACL names: the new ACL's owner (a bucket's, or an
+/// object's writer) and the bucket's owner.
+pub(super) struct Parties<'a> {
+    pub owner: &'a str,
+    pub bucket_owner: &'a str,
+}
+
+/// The grants of a canned ACL: the groups' first, then the owner's
+/// FULL_CONTROL (S3's order); `bucket-owner-*` also name the bucket's owner.
+fn canned(name: &str, parties: &Parties<'_>) -> S3Result<Grants> {
+    let mut grants = match name {
+        "private" | "aws-exec-read" => Vec::new(),
         "public-read" => vec![grant(ALL_USERS, Permission::READ)],
         "public-read-write" => vec![
             grant(ALL_USERS, Permission::READ),
@@ -74,134 +86,188 @@ fn canned(name: &str) -> S3Result<Grants> {
             grant(LOG_DELIVERY, Permission::WRITE),
             grant(LOG_DELIVERY, Permission::READ_ACP),
         ],
+        "bucket-owner-read" | "bucket-owner-full-control" => Vec::new(),
         other => {
             return Err(refuse(
                 S3ErrorCode::InvalidArgument,
                 format!("{other:?} is not a canned ACL"),
             ));
         }
-    })
+    };
+    grants.push(grant(parties.owner, Permission::FULL_CONTROL));
+    if parties.bucket_owner != parties.owner {
+        match name {
+            "bucket-owner-read" => grants.push(grant(parties.bucket_owner, Permission::READ)),
+            "bucket-owner-full-control" => {
+                grants.push(grant(parties.bucket_owner, Permission::FULL_CONTROL));
+            }
+            _ => {}
+        }
+    }
+    Ok(grants)
 }
 
-fn others_refused() -> s3s::S3Error {
+fn unknown_user() -> s3s::S3Error {
+    refuse(S3ErrorCode::InvalidArgument, "Invalid id")
+}
+
+fn no_email() -> s3s::S3Error {
     refuse(
-        S3ErrorCode::NotImplemented,
-        "nuage's lake has one owner: grants go to the owner or to S3's groups (AllUsers, \
-         AuthenticatedUsers, LogDelivery), not to other users",
+        S3ErrorCode::UnresolvableGrantByEmailAddress,
+        "The e-mail address you provided does not match any account on record.",
     )
 }
 
-/// The grants an AccessControlPolicy gives.
-fn from_policy(policy: &AccessControlPolicy) -> S3Result<Grants> {
-    let mut grants = Vec::new();
-    for g in policy.grants.iter().flatten() {
-        let permission = g.permission.as_ref().map(|p| p.as_str().to_string());
-        let Some(permission) = permission else {
-            return Err(refuse(
-                S3ErrorCode::MalformedACLError,
-                "The XML you provided was not well-formed or did not validate against our published schema",
-            ));
-        };
-        let Some(grantee) = &g.grantee else { continue };
-        match (&grantee.uri, &grantee.id) {
-            (Some(uri), _)
-                if [ALL_USERS, AUTHENTICATED_USERS, LOG_DELIVERY].contains(&uri.as_str()) =>
-            {
-                grants.push((uri.clone(), permission));
-            }
-            (None, Some(id)) if Some(id) == owner().id.as_ref() => {}
-            _ => return Err(others_refused()),
-        }
-    }
-    Ok(grants)
+fn unknown_group() -> s3s::S3Error {
+    refuse(
+        S3ErrorCode::InvalidArgument,
+        "Invalid group uri: nuage knows AllUsers, AuthenticatedUsers and LogDelivery",
+    )
 }
 
-/// The grants of `x-amz-grant-*` headers (`uri="..."`, `id="..."`, comma
-/// separated).
-fn from_headers(headers: &[(&str, Option<&String>)]) -> S3Result<Grants> {
-    let mut grants = Vec::new();
-    for (permission, value) in headers {
-        let Some(value) = value else { continue };
-        for grantee in value.split(',') {
-            let Some((kind, who)) = grantee.trim().split_once('=') else {
+const GROUPS: [&str; 3] = [ALL_USERS, AUTHENTICATED_USERS, LOG_DELIVERY];
+
+impl NuageS3 {
+    /// The grants an AccessControlPolicy gives.
+    fn policy_grants(&self, policy: &AccessControlPolicy) -> S3Result<Grants> {
+        let mut grants = Vec::new();
+        for g in policy.grants.iter().flatten() {
+            let permission = g.permission.as_ref().map(|p| p.as_str().to_string());
+            let Some(permission) = permission else {
                 return Err(refuse(
-                    S3ErrorCode::InvalidArgument,
-                    format!(
-                        "{grantee:?} is not a grantee (uri=\"...\", id=\"...\" or emailAddress=\"...\")"
-                    ),
+                    S3ErrorCode::MalformedACLError,
+                    "The XML you provided was not well-formed or did not validate against our published schema",
                 ));
             };
-            let who = who.trim().trim_matches('"');
-            match kind.trim() {
-                "uri" if [ALL_USERS, AUTHENTICATED_USERS, LOG_DELIVERY].contains(&who) => {
-                    grants.push(grant(who, permission));
+            let Some(grantee) = &g.grantee else { continue };
+            match (&grantee.uri, &grantee.id, &grantee.email_address) {
+                (Some(uri), _, _) if GROUPS.contains(&uri.as_str()) => {
+                    grants.push((uri.clone(), permission));
                 }
-                "id" if Some(who) == owner().id.as_deref() => {}
-                _ => return Err(others_refused()),
+                (Some(_), _, _) => return Err(unknown_group()),
+                (None, Some(id), _) if self.known_user(id) => grants.push((id.clone(), permission)),
+                (None, Some(_), _) => return Err(unknown_user()),
+                (None, None, Some(_)) => return Err(no_email()),
+                (None, None, None) => return Err(unknown_user()),
             }
         }
+        Ok(grants)
     }
-    Ok(grants)
+
+    /// The grants of `x-amz-grant-*` headers (`uri="..."`, `id="..."`,
+    /// `emailAddress="..."`, comma separated).
+    fn header_grants(&self, headers: &[(&str, Option<&String>)]) -> S3Result<Grants> {
+        let mut grants = Vec::new();
+        for (permission, value) in headers {
+            let Some(value) = value else { continue };
+            for grantee in value.split(',') {
+                let Some((kind, who)) = grantee.trim().split_once('=') else {
+                    return Err(refuse(
+                        S3ErrorCode::InvalidArgument,
+                        format!(
+                            "{grantee:?} is not a grantee (uri=\"...\", id=\"...\" or emailAddress=\"...\")"
+                        ),
+                    ));
+                };
+                let who = who.trim().trim_matches('"');
+                match kind.trim() {
+                    "uri" if GROUPS.contains(&who) => grants.push(grant(who, permission)),
+                    "uri" => return Err(unknown_group()),
+                    "id" if self.known_user(who) => grants.push(grant(who, permission)),
+                    "id" => return Err(unknown_user()),
+                    "emailAddress" => return Err(no_email()),
+                    _ => return Err(unknown_user()),
+                }
+            }
+        }
+        Ok(grants)
+    }
+
+    /// The grants a request sets: a canned ACL, or grant headers, or a policy.
+    fn asked(
+        &self,
+        canned_acl: Option<&str>,
+        policy: Option<&AccessControlPolicy>,
+        headers: &[(&str, Option<&String>)],
+        parties: &Parties<'_>,
+    ) -> S3Result<Grants> {
+        let by_headers = headers.iter().any(|(_, v)| v.is_some());
+        if canned_acl.is_some() && by_headers {
+            return Err(refuse(
+                S3ErrorCode::InvalidRequest,
+                "Specifying both Canned ACLs and Header Grants is not allowed",
+            ));
+        }
+        match (canned_acl, policy) {
+            (Some(name), _) => canned(name, parties),
+            (None, Some(policy)) if !by_headers => self.policy_grants(policy),
+            _ => self.header_grants(headers),
+        }
+    }
+
+    /// The grants of a write's headers (a canned ACL or grant headers);
+    /// none asked: the owner's alone, implied.
+    pub(super) fn requested(
+        &self,
+        canned_acl: Option<&str>,
+        headers: &[(&str, Option<&String>)],
+        parties: &Parties<'_>,
+    ) -> S3Result<Grants> {
+        self.asked(canned_acl, None, headers, parties)
+    }
+
+    /// An ACL as S3 answers it: its grants as set, the groups' first, then
+    /// the users' (with display names); one never set is the owner's
+    /// FULL_CONTROL.
+    fn listed(&self, owner: &str, grants: Option<&Grants>) -> Vec<Grant> {
+        let default = vec![grant(owner, Permission::FULL_CONTROL)];
+        let grants = grants.unwrap_or(&default);
+        let (groups, users): (Vec<_>, Vec<_>) = grants.iter().partition(|(who, _)| is_group(who));
+        groups
+            .into_iter()
+            .chain(users)
+            .map(|(who, permission)| Grant {
+                grantee: Some(if is_group(who) {
+                    Grantee {
+                        display_name: None,
+                        id: None,
+                        type_: Type::from_static(Type::GROUP),
+                        email_address: None,
+                        uri: Some(who.clone()),
+                    }
+                } else {
+                    let named = self.owner_named(who);
+                    Grantee {
+                        display_name: named.display_name,
+                        id: named.id,
+                        type_: Type::from_static(Type::CANONICAL_USER),
+                        email_address: None,
+                        uri: None,
+                    }
+                }),
+                permission: Some(Permission::from(permission.clone())),
+            })
+            .collect()
+    }
 }
 
-/// The grants a request sets: a canned ACL, or grant headers, or a policy.
-fn asked(
-    canned_acl: Option<&str>,
-    policy: Option<&AccessControlPolicy>,
-    headers: &[(&str, Option<&String>)],
-) -> S3Result<Grants> {
-    let by_headers = headers.iter().any(|(_, v)| v.is_some());
-    if canned_acl.is_some() && by_headers {
-        return Err(refuse(
-            S3ErrorCode::InvalidRequest,
-            "Specifying both Canned ACLs and Header Grants is not allowed",
-        ));
-    }
-    match (canned_acl, policy) {
-        (Some(name), _) => canned(name),
-        (None, Some(policy)) if !by_headers => from_policy(policy),
-        _ => from_headers(headers),
-    }
-}
-
-/// An ACL as S3 answers it: the owner's FULL_CONTROL, then the groups'.
-fn listed(grants: &Grants) -> Vec<Grant> {
-    let owner = owner();
-    let mut all = vec![Grant {
-        grantee: Some(Grantee {
-            display_name: owner.display_name,
-            id: owner.id,
-            type_: Type::from_static(Type::CANONICAL_USER),
-            email_address: None,
-            uri: None,
-        }),
-        permission: Some(Permission::from_static(Permission::FULL_CONTROL)),
-    }];
-    all.extend(grants.iter().map(|(uri, permission)| Grant {
-        grantee: Some(Grantee {
-            display_name: None,
-            id: None,
-            type_: Type::from_static(Type::GROUP),
-            email_address: None,
-            uri: Some(uri.clone()),
-        }),
-        permission: Some(Permission::from(permission.clone())),
-    }));
-    all
-}
-
-/// Whether `grants` give AllUsers `permission` (FULL_CONTROL gives all).
-fn public(grants: &Grants, permission: &str) -> bool {
-    grants
-        .iter()
-        .any(|(uri, p)| uri == ALL_USERS && (p == permission || p == Permission::FULL_CONTROL))
+/// Whether `grants` give `who` (a canonical id; `None`: unsigned)
+/// `permission` (FULL_CONTROL gives all): by AllUsers, by
+/// AuthenticatedUsers for a signed request, or by its id.
+fn allows(grants: &Grants, who: Option<&str>, permission: &str) -> bool {
+    grants.iter().any(|(grantee, p)| {
+        let to_them = grantee == ALL_USERS
+            || (who.is_some() && grantee == AUTHENTICATED_USERS)
+            || Some(grantee.as_str()) == who;
+        to_them && (p == permission || p == Permission::FULL_CONTROL)
+    })
 }
 
 /// The group grants a write's `x-amz-acl` and `x-amz-grant-*` headers put
 /// on the new object.
 macro_rules! object_grants {
-    ($input:expr) => {
-        $crate::s3::acl::requested(
+    ($s3:expr, $input:expr, $parties:expr) => {
+        $s3.requested(
             $input.acl.as_ref().map(|a| a.as_str()),
             &[
                 (
@@ -218,6 +284,7 @@ macro_rules! object_grants {
                     $input.grant_write_acp.as_ref(),
                 ),
             ],
+            $parties,
         )
     };
 }
@@ -245,14 +312,6 @@ macro_rules! bucket_grant_headers {
     };
 }
 pub(super) use bucket_grant_headers;
-
-/// The grants of a write's headers (a canned ACL or grant headers).
-pub(super) fn requested(
-    canned_acl: Option<&str>,
-    headers: &[(&str, Option<&String>)],
-) -> S3Result<Grants> {
-    asked(canned_acl, None, headers)
-}
 
 impl NuageS3 {
     async fn block(&self, bucket: &str) -> S3Result<Option<Block>> {
@@ -349,19 +408,22 @@ impl NuageS3 {
         Ok(response)
     }
 
-    async fn bucket_grants(&self, bucket: &str) -> S3Result<Grants> {
+    /// A bucket's ACL as set (`None`: never set, the owner's alone).
+    async fn bucket_acl(&self, bucket: &str) -> S3Result<Option<Grants>> {
         let stored = self.objects.bucket_setting(bucket, SETTING).await.or_s3()?;
-        Ok(stored
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or_default())
+        Ok(stored.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
     }
 
-    /// Sets a bucket's group grants (none: private).
+    async fn bucket_grants(&self, bucket: &str) -> S3Result<Grants> {
+        Ok(self.bucket_acl(bucket).await?.unwrap_or_default())
+    }
+
+    /// Sets a bucket's ACL (an empty one grants nothing, not even to the
+    /// owner, who keeps its rights by owning the bucket).
     pub(super) async fn set_bucket_grants(&self, bucket: &str, grants: Grants) -> S3Result<()> {
-        let value =
-            (!grants.is_empty()).then(|| serde_json::to_vec(&grants).expect("grants serialize"));
+        let value = serde_json::to_vec(&grants).expect("grants serialize");
         self.objects
-            .set_bucket_setting(bucket, SETTING, value)
+            .set_bucket_setting(bucket, SETTING, Some(value))
             .await
             .or_s3()
     }
@@ -371,10 +433,11 @@ impl NuageS3 {
         req: S3Request<GetBucketAclInput>,
     ) -> Answer<GetBucketAclOutput> {
         self.existing(&req.input.bucket)?;
-        let grants = self.bucket_grants(&req.input.bucket).await?;
+        let grants = self.bucket_acl(&req.input.bucket).await?;
+        let owner = self.bucket_owner(&req.input.bucket)?;
         Ok(S3Response::new(GetBucketAclOutput {
-            grants: Some(listed(&grants)),
-            owner: Some(owner()),
+            grants: Some(self.listed(&owner, grants.as_ref())),
+            owner: Some(self.owner_named(&owner)),
         }))
     }
 
@@ -384,10 +447,16 @@ impl NuageS3 {
     ) -> Answer<PutBucketAclOutput> {
         let input = req.input;
         self.existing(&input.bucket)?;
-        let grants = asked(
+        let owner = self.bucket_owner(&input.bucket)?;
+        let parties = Parties {
+            owner: &owner,
+            bucket_owner: &owner,
+        };
+        let grants = self.asked(
             input.acl.as_ref().map(BucketCannedACL::as_str),
             input.access_control_policy.as_ref(),
             &bucket_grant_headers!(input),
+            &parties,
         )?;
         self.check_public_grants(&input.bucket, &grants).await?;
         self.set_bucket_grants(&input.bucket, grants).await?;
@@ -406,9 +475,10 @@ impl NuageS3 {
             .or_s3()?
             .info
             .meta;
+        let owner = object_owner(&meta);
         Ok(S3Response::new(GetObjectAclOutput {
-            grants: Some(listed(&meta.grants)),
-            owner: Some(owner()),
+            grants: Some(self.listed(owner, (!meta.grants.is_empty()).then_some(&meta.grants))),
+            owner: Some(self.owner_named(owner)),
             ..Default::default()
         }))
     }
@@ -418,7 +488,19 @@ impl NuageS3 {
         req: S3Request<PutObjectAclInput>,
     ) -> Answer<PutObjectAclOutput> {
         let input = req.input;
-        let grants = asked(
+        let current = self
+            .objects
+            .open_version(&input.bucket, &input.key, input.version_id.as_deref())
+            .await
+            .or_s3()?
+            .info
+            .meta;
+        let bucket_owner = self.bucket_owner(&input.bucket)?;
+        let parties = Parties {
+            owner: object_owner(&current),
+            bucket_owner: &bucket_owner,
+        };
+        let grants = self.asked(
             input.acl.as_ref().map(ObjectCannedACL::as_str),
             input.access_control_policy.as_ref(),
             &[
@@ -427,6 +509,7 @@ impl NuageS3 {
                 (Permission::READ_ACP, input.grant_read_acp.as_ref()),
                 (Permission::WRITE_ACP, input.grant_write_acp.as_ref()),
             ],
+            &parties,
         )?;
         self.check_public_grants(&input.bucket, &grants).await?;
         self.objects
@@ -445,13 +528,14 @@ impl NuageS3 {
     }
 }
 
-/// What an unsigned request may do (with `--access-keys`; without, s3s
-/// asks nothing).
-pub(super) struct PublicAccess {
+/// What a request may do (with `--access-keys`; without, s3s asks
+/// nothing and every request is the lake owner's).
+pub(super) struct Access {
     pub s3: NuageS3,
 }
 
-/// The permission an operation needs on its bucket (`true`) or its object.
+/// The permission an operation needs on its bucket (`true`) or its object;
+/// `None`: the bucket owner's alone.
 fn needed(operation: &str) -> Option<(bool, &'static str)> {
     Some(match operation {
         "ListObjects"
@@ -482,36 +566,60 @@ fn needed(operation: &str) -> Option<(bool, &'static str)> {
 }
 
 #[async_trait::async_trait]
-impl S3Access for PublicAccess {
+impl S3Access for Access {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
-        if cx.credentials().is_some() {
+        let s3 = &self.s3;
+        let who = s3.requester(cx.credentials());
+        let who = who.as_deref();
+        let denied = || refuse(S3ErrorCode::AccessDenied, "Access Denied");
+        let operation = cx.s3_op().name();
+        let bucket = match cx.s3_path() {
+            // ListBuckets: each user sees its own.
+            S3Path::Root => return if who.is_some() { Ok(()) } else { Err(denied()) },
+            S3Path::Bucket { bucket } | S3Path::Object { bucket, .. } => bucket.to_string(),
+        };
+        if operation == "CreateBucket" {
+            return if who.is_some() { Ok(()) } else { Err(denied()) };
+        }
+        // A missing bucket is answered NoSuchBucket by the operation.
+        if !s3.objects.bucket_exists(&bucket) {
             return Ok(());
         }
-        let denied = || refuse(S3ErrorCode::AccessDenied, "Access Denied");
-        let Some((on_bucket, permission)) = needed(cx.s3_op().name()) else {
-            return Err(denied());
+        let bucket_owner = s3.bucket_owner(&bucket)?;
+        let Some((on_bucket, permission)) = needed(operation) else {
+            return if who == Some(bucket_owner.as_str()) {
+                Ok(())
+            } else {
+                Err(denied())
+            };
         };
-        let s3 = &self.s3;
-        let bucket_allows = |bucket: String, permission: &'static str| async move {
-            let grants = s3.bucket_grants(&bucket).await?;
-            Ok::<_, s3s::S3Error>(public(&s3.effective(&bucket, grants).await?, permission))
+        let bucket_allows = |permission: &'static str| {
+            let (bucket, owner) = (bucket.clone(), bucket_owner.clone());
+            async move {
+                if who == Some(owner.as_str()) {
+                    return Ok::<_, s3s::S3Error>(true);
+                }
+                let grants = s3.bucket_grants(&bucket).await?;
+                Ok(allows(
+                    &s3.effective(&bucket, grants).await?,
+                    who,
+                    permission,
+                ))
+            }
         };
         let allowed = match cx.s3_path() {
-            S3Path::Root => false,
-            S3Path::Bucket { bucket } => {
-                on_bucket && bucket_allows(bucket.to_string(), permission).await?
-            }
-            S3Path::Object { bucket, .. } if on_bucket => {
-                bucket_allows(bucket.to_string(), permission).await?
-            }
-            S3Path::Object { bucket, key } => match s3.objects.open_object(bucket, key).await {
-                Ok(opened) => {
-                    let grants = s3.effective(bucket, opened.info.meta.grants).await?;
-                    public(&grants, permission)
+            S3Path::Object { key, .. } if !on_bucket => {
+                match s3.objects.open_object(&bucket, key).await {
+                    Ok(opened) => {
+                        let meta = opened.info.meta;
+                        who == Some(object_owner(&meta))
+                            || allows(&s3.effective(&bucket, meta.grants).await?, who, permission)
+                    }
+                    // As S3 answers one who may list the bucket: NoSuchKey.
+                    Err(_) => bucket_allows(Permission::READ).await?,
                 }
-                // As S3 answers one who may list the bucket: NoSuchKey.
-                Err(_) => bucket_allows(bucket.to_string(), Permission::READ).await?,
-            },
+            }
+            _ => bucket_allows(permission).await?,
         };
         if allowed { Ok(()) } else { Err(denied()) }
     }

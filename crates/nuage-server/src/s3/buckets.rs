@@ -6,7 +6,7 @@ use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::s3::errors::{OrS3, refuse};
 use crate::s3::objects::{check_tag_pairs, tag_pairs, tag_set};
-use crate::s3::{Answer, NuageS3, owner, timestamp};
+use crate::s3::{Answer, NuageS3, timestamp};
 
 const TAGGING: &str = "tagging";
 
@@ -36,6 +36,7 @@ impl NuageS3 {
         &self,
         req: S3Request<ListBucketsInput>,
     ) -> Answer<ListBucketsOutput> {
+        let requester = self.requester_id(req.credentials.as_ref());
         let input = req.input;
         let prefix = input.prefix.clone().unwrap_or_default();
         // Pages of MaxBuckets (1-10000, as S3 allows), in name order; the
@@ -66,6 +67,8 @@ impl NuageS3 {
             .into_iter()
             .filter(|(name, _)| name.starts_with(&prefix))
             .filter(|(name, _)| after.as_ref().is_none_or(|first| name >= first))
+            // Each user lists the buckets it owns.
+            .filter(|(name, _)| self.bucket_owner(name).is_ok_and(|o| o == requester))
             .filter(|_| {
                 input
                     .bucket_region
@@ -87,7 +90,7 @@ impl NuageS3 {
         });
         Ok(S3Response::new(ListBucketsOutput {
             buckets: Some(buckets),
-            owner: Some(owner()),
+            owner: Some(self.owner_named(&requester)),
             continuation_token,
             prefix: input.prefix,
         }))
@@ -97,15 +100,29 @@ impl NuageS3 {
         &self,
         req: S3Request<CreateBucketInput>,
     ) -> Answer<CreateBucketOutput> {
+        let requester = self.requester_id(req.credentials.as_ref());
         let input = &req.input;
-        let grants = crate::s3::acl::requested(
+        let parties = crate::s3::acl::Parties {
+            owner: &requester,
+            bucket_owner: &requester,
+        };
+        let grants = self.requested(
             input.acl.as_ref().map(|a| a.as_str()),
             &crate::s3::acl::bucket_grant_headers!(input),
+            &parties,
         )?;
         let bucket = req.input.bucket;
         match self.objects.create_bucket(&bucket).await {
             // S3's legacy rule in us-east-1: creating a bucket you own
             // again answers 200 OK (BucketAlreadyOwnedByYou elsewhere).
+            Err(nuage_lake::objects::ObjectError::BucketAlreadyExists(_))
+                if self.bucket_owner(&bucket)? != requester =>
+            {
+                return Err(refuse(
+                    S3ErrorCode::BucketAlreadyExists,
+                    "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.",
+                ));
+            }
             Err(nuage_lake::objects::ObjectError::BucketAlreadyExists(_))
                 if &*self.region == "us-east-1" =>
             {
@@ -115,6 +132,7 @@ impl NuageS3 {
             }
             other => other.or_s3()?,
         }
+        self.set_bucket_owner(&bucket, &requester).await?;
         if req.input.object_lock_enabled_for_bucket == Some(true) {
             self.enable_lock_on_create(&bucket).await?;
         }

@@ -13,7 +13,8 @@ use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::s3::errors::{OrS3, refuse};
-use crate::s3::{Answer, NuageS3, owner, timestamp};
+use crate::s3::users::object_owner;
+use crate::s3::{Answer, NuageS3, timestamp};
 
 /// S3's default and largest page.
 const MAX_KEYS: i32 = 1000;
@@ -68,7 +69,7 @@ fn max_keys(asked: Option<i32>) -> S3Result<usize> {
     }
 }
 
-fn object(info: &ObjectInfo, names: Names, with_owner: bool) -> Object {
+fn object(info: &ObjectInfo, names: Names, owner: Option<Owner>) -> Object {
     Object {
         key: Some(names.write(&info.key)),
         e_tag: Some(ETag::Strong(info.meta.etag.clone())),
@@ -77,7 +78,7 @@ fn object(info: &ObjectInfo, names: Names, with_owner: bool) -> Object {
         storage_class: Some(ObjectStorageClass::from_static(
             ObjectStorageClass::STANDARD,
         )),
-        owner: with_owner.then(owner),
+        owner,
         checksum_algorithm: algorithms(&info.meta),
         ..Default::default()
     }
@@ -163,7 +164,12 @@ impl NuageS3 {
             marker: Some(names.opt(input.marker.as_ref()).unwrap_or_default()),
             max_keys: Some(input.max_keys.unwrap_or(MAX_KEYS)),
             is_truncated: Some(listing.truncated),
-            contents: Some(objects.iter().map(|o| object(o, names, true)).collect()),
+            contents: Some(
+                objects
+                    .iter()
+                    .map(|o| object(o, names, Some(self.owner_named(object_owner(&o.meta)))))
+                    .collect(),
+            ),
             common_prefixes: common_prefixes(&prefixes, names),
             delimiter: names.opt(input.delimiter.as_ref()),
             next_marker,
@@ -212,7 +218,10 @@ impl NuageS3 {
             contents: Some(
                 objects
                     .iter()
-                    .map(|o| object(o, names, with_owner))
+                    .map(|o| {
+                        let owner = with_owner.then(|| self.owner_named(object_owner(&o.meta)));
+                        object(o, names, owner)
+                    })
                     .collect(),
             ),
             common_prefixes: common_prefixes(&prefixes, names),
@@ -255,7 +264,7 @@ impl NuageS3 {
                         version_id: Some(v.id().to_string()),
                         is_latest: Some(v.latest),
                         last_modified: Some(timestamp(v.info.last_modified)),
-                        owner: Some(owner()),
+                        owner: Some(self.owner_named(object_owner(&v.info.meta))),
                     })
                 }
                 VersionEntry::Version(v) => versions.push(ObjectVersion {
@@ -268,7 +277,7 @@ impl NuageS3 {
                     storage_class: Some(ObjectVersionStorageClass::from_static(
                         ObjectVersionStorageClass::STANDARD,
                     )),
-                    owner: Some(owner()),
+                    owner: Some(self.owner_named(object_owner(&v.info.meta))),
                     checksum_algorithm: algorithms(&v.info.meta),
                     ..Default::default()
                 }),

@@ -24,6 +24,7 @@ mod multipart;
 mod notifications;
 mod objects;
 mod sse;
+mod users;
 
 pub use notifications::Notifier;
 
@@ -61,12 +62,13 @@ impl S3Api {
             objects: objects.clone(),
             region: Arc::from(region),
             notifier,
+            keys: keys.clone(),
         };
         let mut builder = S3ServiceBuilder::new(s3.clone());
         builder.set_host(LocalHost);
         if !keys.is_empty() {
             builder.set_auth(KeyAuth(keys.clone()));
-            builder.set_access(acl::PublicAccess { s3 });
+            builder.set_access(acl::Access { s3 });
         }
         Self {
             service: builder.build(),
@@ -326,6 +328,8 @@ pub struct NuageS3 {
     objects: Objects,
     region: Arc<str>,
     notifier: Option<Notifier>,
+    /// The access keys and the users they sign for ([`users`]).
+    keys: Keys,
 }
 
 type Answer<T> = S3Result<S3Response<T>>;
@@ -664,14 +668,6 @@ fn owned_as_expected(headers: &HeaderMap) -> bool {
     .iter()
     .filter_map(|name| headers.get(*name))
     .all(|owner| owner.as_bytes() == ACCOUNT.as_bytes())
-}
-
-/// The one owner of everything in nuage's lake (S3's canonical user id form).
-fn owner() -> Owner {
-    Owner {
-        display_name: Some("nuage".into()),
-        id: Some("75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a".into()),
-    }
 }
 
 fn timestamp(time: std::time::SystemTime) -> Timestamp {

@@ -10,7 +10,8 @@ use crate::s3::checksums::{self, Checksums, Listed};
 use crate::s3::errors::{OrS3, refuse};
 use crate::s3::objects::{header_tags, written_version};
 use crate::s3::sse;
-use crate::s3::{Answer, NuageS3, owner, timestamp};
+use crate::s3::users::{object_owner, writer};
+use crate::s3::{Answer, NuageS3, timestamp};
 
 /// S3's part numbers: 1 to 10,000.
 fn part_number(number: i32) -> S3Result<u32> {
@@ -55,16 +56,17 @@ fn copy_range(text: Option<&str>, size: u64) -> S3Result<std::ops::Range<u64>> {
     Ok(first..last + 1)
 }
 
-fn multipart_upload(upload: &Upload) -> MultipartUpload {
+fn multipart_upload(s3: &NuageS3, upload: &Upload) -> MultipartUpload {
+    let owner = s3.owner_named(object_owner(&upload.meta));
     MultipartUpload {
         key: Some(upload.key.clone()),
         upload_id: Some(upload.id.clone()),
         initiated: Some(timestamp(upload.initiated())),
         initiator: Some(Initiator {
-            display_name: owner().display_name,
-            id: owner().id,
+            display_name: owner.display_name.clone(),
+            id: owner.id.clone(),
         }),
-        owner: Some(owner()),
+        owner: Some(owner),
         storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
         ..Default::default()
     }
@@ -94,8 +96,15 @@ impl NuageS3 {
             ));
         }
         meta.encryption = chosen.record;
+        let requester = self.requester_id(req.credentials.as_ref());
+        meta.owner = writer(&requester);
+        let bucket_owner = self.bucket_owner(&input.bucket)?;
+        let parties = crate::s3::acl::Parties {
+            owner: &requester,
+            bucket_owner: &bucket_owner,
+        };
         let answered = sse::answered(meta.encryption.as_ref());
-        let grants = crate::s3::acl::object_grants!(input)?;
+        let grants = crate::s3::acl::object_grants!(self, input, &parties)?;
         self.guard_new_object(&input.bucket, grants, lock_asked!(input), &mut meta)
             .await?;
         let id = self
@@ -385,8 +394,8 @@ impl NuageS3 {
             next_part_number_marker: next,
             max_parts: Some(max as i32),
             is_truncated: Some(truncated),
-            initiator: multipart_upload(&upload).initiator,
-            owner: Some(owner()),
+            initiator: multipart_upload(self, &upload).initiator,
+            owner: Some(self.owner_named(object_owner(&upload.meta))),
             storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
             checksum_algorithm,
             checksum_type,
@@ -448,7 +457,7 @@ impl NuageS3 {
             is_truncated: Some(truncated),
             delimiter: input.delimiter,
             encoding_type: input.encoding_type,
-            uploads: Some(page.iter().map(multipart_upload).collect()),
+            uploads: Some(page.iter().map(|u| multipart_upload(self, u)).collect()),
             ..Default::default()
         }))
     }

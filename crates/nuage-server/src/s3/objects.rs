@@ -12,6 +12,7 @@ use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 use crate::s3::body::{Incoming, empty, object_body};
 use crate::s3::checksums::Checksums;
 use crate::s3::errors::{OrS3, refuse, refuse_custom, to_s3};
+use crate::s3::users::writer;
 use crate::s3::{Answer, NuageS3, timestamp};
 use crate::s3::{acl, lock, sse};
 
@@ -413,8 +414,15 @@ impl NuageS3 {
         meta.tags = header_tags(input.tagging.as_deref())?;
         let chosen = self.choose_encryption(&input.bucket, sse_asked!(input))?;
         meta.encryption = chosen.record;
+        let requester = self.requester_id(req.credentials.as_ref());
+        meta.owner = writer(&requester);
+        let bucket_owner = self.bucket_owner(&input.bucket)?;
+        let parties = crate::s3::acl::Parties {
+            owner: &requester,
+            bucket_owner: &bucket_owner,
+        };
         expected.encrypted = chosen.cipher.is_some();
-        let grants = acl::object_grants!(input)?;
+        let grants = acl::object_grants!(self, input, &parties)?;
         self.guard_new_object(&input.bucket, grants, lock_asked!(input), &mut meta)
             .await?;
         let (body, incoming) = Incoming::new(
@@ -814,7 +822,14 @@ impl NuageS3 {
             info.meta.tags.clone()
         };
         meta.encryption = chosen.record;
-        let grants = acl::object_grants!(input)?;
+        let requester = self.requester_id(req.credentials.as_ref());
+        meta.owner = writer(&requester);
+        let bucket_owner = self.bucket_owner(&input.bucket)?;
+        let parties = crate::s3::acl::Parties {
+            owner: &requester,
+            bucket_owner: &bucket_owner,
+        };
+        let grants = acl::object_grants!(self, input, &parties)?;
         self.guard_new_object(&input.bucket, grants, lock_asked!(input), &mut meta)
             .await?;
         let body = match file {

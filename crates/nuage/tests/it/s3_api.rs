@@ -780,7 +780,8 @@ fn public_acls_open_buckets_and_objects_to_unsigned_requests() {
             .send()
             .await
             .unwrap_err();
-        assert_eq!(code(&other), "NotImplemented");
+        // No user of this server has that canonical id (S3: Invalid id).
+        assert_eq!(code(&other), "InvalidArgument");
 
         // Block Public Access: IgnorePublicAcls closes what the grants
         // opened; BlockPublicAcls refuses new public grants (403).
@@ -1266,6 +1267,153 @@ fn requests_naming_another_bucket_owner_are_refused() {
         assert_eq!(code(&other), "AccessDenied");
         let listed = s3.list_objects_v2().bucket("owned").send().await.unwrap();
         assert_eq!(listed.key_count(), Some(0));
+    });
+    drop(server);
+}
+
+/// Users: keys given as `ID:SECRET:USER_ID:NAME` act as distinct S3 users.
+/// Expected answers follow S3's ACL overview: a bucket or object is its
+/// creator's, others reach it only through grants (READ on a bucket lists
+/// it, READ on an object reads it), a bucket name another user holds is
+/// BucketAlreadyExists, ListBuckets shows one's own buckets, owners and
+/// grantees carry their canonical id and display name.
+#[test]
+fn users_own_their_buckets_and_reach_others_through_grants() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = "AKOWNER:ownersecret,AKALICE:alicesecret:alice-canonical-id:Alice Doe,\
+                AKBOB:bobsecret:bob-canonical-id:Bob";
+    let server = Server::start(dir.path(), &["--access-keys", keys]);
+    let alice = client(&server, "AKALICE", "alicesecret");
+    let bob = client(&server, "AKBOB", "bobsecret");
+    runtime().block_on(async {
+        alice
+            .create_bucket()
+            .bucket("alice-data")
+            .send()
+            .await
+            .unwrap();
+        alice
+            .put_object()
+            .bucket("alice-data")
+            .key("notes.txt")
+            .body(ByteStream::from_static(b"hello"))
+            .send()
+            .await
+            .unwrap();
+        let mine = alice.list_buckets().send().await.unwrap();
+        assert_eq!(
+            mine.owner().and_then(|o| o.display_name()),
+            Some("Alice Doe")
+        );
+        let names: Vec<_> = mine.buckets().iter().filter_map(|b| b.name()).collect();
+        assert_eq!(names, ["alice-data"]);
+        assert!(
+            bob.list_buckets()
+                .send()
+                .await
+                .unwrap()
+                .buckets()
+                .is_empty()
+        );
+
+        // Bob has no grant yet.
+        let denied = bob
+            .get_object()
+            .bucket("alice-data")
+            .key("notes.txt")
+            .send()
+            .await;
+        assert_eq!(code(&denied.unwrap_err()), "AccessDenied");
+        let denied = bob.list_objects_v2().bucket("alice-data").send().await;
+        assert_eq!(code(&denied.unwrap_err()), "AccessDenied");
+        let taken = bob.create_bucket().bucket("alice-data").send().await;
+        assert_eq!(code(&taken.unwrap_err()), "BucketAlreadyExists");
+
+        // READ on the object, then on the bucket, by canonical id.
+        alice
+            .put_object_acl()
+            .bucket("alice-data")
+            .key("notes.txt")
+            .grant_read("id=\"bob-canonical-id\"")
+            .send()
+            .await
+            .unwrap();
+        let got = bob
+            .get_object()
+            .bucket("alice-data")
+            .key("notes.txt")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            got.body.collect().await.unwrap().into_bytes().as_ref(),
+            b"hello"
+        );
+        let acl = alice
+            .get_object_acl()
+            .bucket("alice-data")
+            .key("notes.txt")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(acl.owner().and_then(|o| o.id()), Some("alice-canonical-id"));
+        let grants: Vec<_> = acl
+            .grants()
+            .iter()
+            .map(|g| {
+                let grantee = g.grantee().unwrap();
+                (
+                    grantee.display_name().unwrap_or(""),
+                    g.permission().unwrap().as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(grants, [("Bob", "READ")]);
+        // Bob may read the object, not write into the bucket.
+        let write = bob
+            .put_object()
+            .bucket("alice-data")
+            .key("mine.txt")
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await;
+        assert_eq!(code(&write.unwrap_err()), "AccessDenied");
+        alice
+            .put_bucket_acl()
+            .bucket("alice-data")
+            .grant_read("id=\"bob-canonical-id\"")
+            .send()
+            .await
+            .unwrap();
+        let listed = bob
+            .list_objects_v2()
+            .bucket("alice-data")
+            .fetch_owner(true)
+            .send()
+            .await
+            .unwrap();
+        let owner = listed.contents()[0].owner().unwrap();
+        assert_eq!(owner.display_name(), Some("Alice Doe"));
+        // A bucket's other settings stay its owner's.
+        let versioning = bob
+            .put_bucket_versioning()
+            .bucket("alice-data")
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await;
+        assert_eq!(code(&versioning.unwrap_err()), "AccessDenied");
+        // A grant to a canonical id no user has is refused.
+        let unknown = alice
+            .put_bucket_acl()
+            .bucket("alice-data")
+            .grant_read("id=\"nobody\"")
+            .send()
+            .await;
+        assert_eq!(code(&unknown.unwrap_err()), "InvalidArgument");
     });
     drop(server);
 }
