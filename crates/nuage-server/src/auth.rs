@@ -92,11 +92,6 @@ impl Keys {
         self.0.get(id).and_then(|k| k.user.as_ref())
     }
 
-    /// Whether any key signs for a user other than the lake's owner.
-    pub fn has_users(&self) -> bool {
-        self.0.values().any(|k| k.user.is_some())
-    }
-
     /// The user with canonical id `id`, if a key signs for one.
     pub fn user_by_id(&self, id: &str) -> Option<&User> {
         self.0

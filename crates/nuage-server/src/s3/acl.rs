@@ -23,6 +23,7 @@ use s3s::path::S3Path;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::s3::errors::{OrS3, refuse, refuse_custom};
+use crate::s3::policy::{Decision, Facts, Request, action_of};
 use crate::s3::users::object_owner;
 use crate::s3::{Answer, NuageS3};
 
@@ -314,6 +315,21 @@ macro_rules! bucket_grant_headers {
 pub(super) use bucket_grant_headers;
 
 impl NuageS3 {
+    /// Whether the bucket's ACL grants anything to everyone (and the bucket
+    /// does not ignore that).
+    pub(super) async fn bucket_acl_is_public(&self, bucket: &str) -> S3Result<bool> {
+        let grants = self.bucket_grants(bucket).await?;
+        Ok(any_public(&self.effective(bucket, grants).await?))
+    }
+
+    /// Whether the bucket refuses public policies (BlockPublicPolicy).
+    pub(super) async fn blocks_public_policy(&self, bucket: &str) -> S3Result<bool> {
+        Ok(self
+            .block(bucket)
+            .await?
+            .is_some_and(|b| b.block_public_policy))
+    }
+
     async fn block(&self, bucket: &str) -> S3Result<Option<Block>> {
         let stored = self
             .objects
@@ -570,61 +586,213 @@ impl S3Access for Access {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         let s3 = &self.s3;
         let who = s3.requester(cx.credentials());
-        let who = who.as_deref();
-        let denied = || refuse(S3ErrorCode::AccessDenied, "Access Denied");
-        // Every key is the lake owner's: a signed request owns everything.
-        if who.is_some() && !s3.keys.has_users() {
-            return Ok(());
-        }
+        let signed = || {
+            if who.is_some() { Ok(()) } else { Err(denied()) }
+        };
         let operation = cx.s3_op().name();
-        let bucket = match cx.s3_path() {
+        let (bucket, key) = match cx.s3_path() {
             // ListBuckets: each user sees its own.
-            S3Path::Root => return if who.is_some() { Ok(()) } else { Err(denied()) },
-            S3Path::Bucket { bucket } | S3Path::Object { bucket, .. } => bucket.to_string(),
+            S3Path::Root => return signed(),
+            S3Path::Bucket { bucket } => (bucket.to_string(), None),
+            S3Path::Object { bucket, key } => (bucket.to_string(), Some(key.to_string())),
         };
         if operation == "CreateBucket" {
-            return if who.is_some() { Ok(()) } else { Err(denied()) };
+            return signed();
         }
+        let asking = Asking {
+            s3,
+            who: who.as_deref(),
+            uri: cx.uri(),
+            headers: cx.headers(),
+        };
+        if !asking.allowed(&bucket, key.as_deref(), operation).await? {
+            return Err(denied());
+        }
+        // A copy also reads its source.
+        if matches!(operation, "CopyObject" | "UploadPartCopy")
+            && let Some((bucket, key)) = copy_source(cx.headers())
+            && !asking.allowed(&bucket, Some(&key), "GetObject").await?
+        {
+            return Err(denied());
+        }
+        Ok(())
+    }
+}
+
+fn denied() -> s3s::S3Error {
+    refuse(S3ErrorCode::AccessDenied, "Access Denied")
+}
+
+/// The bucket and key of `x-amz-copy-source` (`bucket/key`, URL-encoded,
+/// maybe with `?versionId=`).
+fn copy_source(headers: &axum::http::HeaderMap) -> Option<(String, String)> {
+    let text = headers.get("x-amz-copy-source")?.to_str().ok()?;
+    let path = text.split('?').next()?.trim_start_matches('/');
+    let decoded = percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .ok()?;
+    let (bucket, key) = decoded.split_once('/')?;
+    Some((bucket.to_string(), key.to_string()))
+}
+
+/// One request's access questions.
+struct Asking<'a> {
+    s3: &'a NuageS3,
+    who: Option<&'a str>,
+    uri: &'a axum::http::Uri,
+    headers: &'a axum::http::HeaderMap,
+}
+
+impl Asking<'_> {
+    /// Whether `operation` on `bucket` (and `key`) is allowed: the bucket
+    /// policy's Deny refuses, its Allow admits; otherwise the bucket's
+    /// owner may do anything with the bucket, an object's owner anything
+    /// with the object, others what ACL grants give.
+    async fn allowed(&self, bucket: &str, key: Option<&str>, operation: &str) -> S3Result<bool> {
+        let s3 = self.s3;
         // A missing bucket is answered NoSuchBucket by the operation.
-        if !s3.objects.bucket_exists(&bucket) {
-            return Ok(());
+        if !s3.objects.bucket_exists(bucket) {
+            return Ok(true);
         }
-        let bucket_owner = s3.bucket_owner(&bucket)?;
-        let Some((on_bucket, permission)) = needed(operation) else {
-            return if who == Some(bucket_owner.as_str()) {
-                Ok(())
-            } else {
-                Err(denied())
+        let bucket_owner = s3.bucket_owner(bucket)?;
+        let policy = s3.bucket_policy(bucket)?;
+        let tags = match (&policy, key) {
+            (Some(p), Some(key)) if p.mentions("s3:existingobjecttag/") => s3
+                .objects
+                .open_object(bucket, key)
+                .await
+                .map(|o| o.info.meta.tags)
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let decide = |action: &str, key: Option<&str>, prefix: Option<&str>| {
+            let Some(policy) = &policy else {
+                return Decision::Silent;
             };
+            let name = self
+                .who
+                .map(|id| s3.owner_named(id).display_name.unwrap_or_default());
+            let facts = RequestFacts {
+                uri: self.uri,
+                headers: self.headers,
+                tags: &tags,
+                who: self.who,
+                prefix,
+            };
+            let resource = match key {
+                Some(key) => format!("arn:aws:s3:::{bucket}/{key}"),
+                None => format!("arn:aws:s3:::{bucket}"),
+            };
+            let request = Request {
+                who: self.who.zip(name.as_deref()),
+                action,
+                resource: &resource,
+            };
+            policy.decide(&request, &facts)
         };
-        let bucket_allows = |permission: &'static str| {
-            let (bucket, owner) = (bucket.clone(), bucket_owner.clone());
-            async move {
-                if who == Some(owner.as_str()) {
-                    return Ok::<_, s3s::S3Error>(true);
-                }
-                let grants = s3.bucket_grants(&bucket).await?;
-                Ok(allows(
-                    &s3.effective(&bucket, grants).await?,
-                    who,
-                    permission,
-                ))
+        match decide(&action_of(operation), key, None) {
+            Decision::Deny => return Ok(false),
+            Decision::Allow => return Ok(true),
+            Decision::Silent => {}
+        }
+        let owns_bucket = self.who == Some(bucket_owner.as_str());
+        let Some((on_bucket, permission)) = needed(operation) else {
+            return Ok(owns_bucket);
+        };
+        let bucket_allows = |permission: &'static str| async move {
+            if owns_bucket {
+                return Ok::<_, s3s::S3Error>(true);
             }
+            let grants = s3.bucket_grants(bucket).await?;
+            Ok(allows(
+                &s3.effective(bucket, grants).await?,
+                self.who,
+                permission,
+            ))
         };
-        let allowed = match cx.s3_path() {
-            S3Path::Object { key, .. } if !on_bucket => {
-                match s3.objects.open_object(&bucket, key).await {
-                    Ok(opened) => {
-                        let meta = opened.info.meta;
-                        who == Some(object_owner(&meta))
-                            || allows(&s3.effective(&bucket, meta.grants).await?, who, permission)
-                    }
-                    // As S3 answers one who may list the bucket: NoSuchKey.
-                    Err(_) => bucket_allows(Permission::READ).await?,
-                }
+        let Some(key) = key.filter(|_| !on_bucket) else {
+            return bucket_allows(permission).await;
+        };
+        match s3.objects.open_object(bucket, key).await {
+            Ok(opened) => {
+                let meta = opened.info.meta;
+                Ok(self.who == Some(object_owner(&meta))
+                    || allows(
+                        &s3.effective(bucket, meta.grants).await?,
+                        self.who,
+                        permission,
+                    ))
             }
-            _ => bucket_allows(permission).await?,
+            // As S3 answers one who may list the bucket: NoSuchKey.
+            Err(_) => Ok(bucket_allows(Permission::READ).await?
+                || decide("s3:ListBucket", None, Some(key)) == Decision::Allow),
+        }
+    }
+}
+
+/// The condition keys a bucket policy may test, from one request.
+struct RequestFacts<'a> {
+    uri: &'a axum::http::Uri,
+    headers: &'a axum::http::HeaderMap,
+    /// The object's tags, where the policy tests them.
+    tags: &'a [(String, String)],
+    who: Option<&'a str>,
+    /// `s3:prefix` when a read of a missing key asks whether the
+    /// requester may list it.
+    prefix: Option<&'a str>,
+}
+
+impl Facts for RequestFacts<'_> {
+    fn values(&self, key: &str) -> Option<Vec<String>> {
+        let query = |name: &str| {
+            let query = self.uri.query()?;
+            url::form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| vec![v.into_owned()])
         };
-        if allowed { Ok(()) } else { Err(denied()) }
+        let header = |name: &str| {
+            let value = self.headers.get(name)?.to_str().ok()?;
+            Some(vec![value.to_string()])
+        };
+        let request_tags = || -> Vec<(String, String)> {
+            let text = self
+                .headers
+                .get("x-amz-tagging")
+                .and_then(|v| v.to_str().ok());
+            url::form_urlencoded::parse(text.unwrap_or("").as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        };
+        if let Some(tag) = key.strip_prefix("s3:existingobjecttag/") {
+            let found = self.tags.iter().find(|(k, _)| k.eq_ignore_ascii_case(tag));
+            return found.map(|(_, v)| vec![v.clone()]);
+        }
+        if let Some(tag) = key.strip_prefix("s3:requestobjecttag/") {
+            let tags = request_tags();
+            let found = tags.iter().find(|(k, _)| k.eq_ignore_ascii_case(tag));
+            return found.map(|(_, v)| vec![v.clone()]);
+        }
+        match key {
+            "s3:prefix" => match self.prefix {
+                Some(prefix) => Some(vec![prefix.to_string()]),
+                None => query("prefix"),
+            },
+            "s3:delimiter" => query("delimiter"),
+            "s3:max-keys" => query("max-keys"),
+            "s3:versionid" => query("versionId"),
+            "s3:requestobjecttagkeys" => {
+                let keys: Vec<String> = request_tags().into_iter().map(|(k, _)| k).collect();
+                (!keys.is_empty()).then_some(keys)
+            }
+            "aws:securetransport" => Some(vec!["false".into()]),
+            "aws:referer" => header("referer"),
+            "aws:useragent" => header("user-agent"),
+            "aws:userid" | "aws:username" => self.who.map(|w| vec![w.to_string()]),
+            "s3:signatureversion" => Some(vec!["AWS4-HMAC-SHA256".into()]),
+            _ => key
+                .strip_prefix("s3:")
+                .filter(|h| h.starts_with("x-amz-"))
+                .and_then(header),
+        }
     }
 }

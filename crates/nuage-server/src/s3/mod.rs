@@ -23,6 +23,7 @@ mod lock;
 mod multipart;
 mod notifications;
 mod objects;
+mod policy;
 mod sse;
 mod users;
 
@@ -462,6 +463,34 @@ impl S3 for NuageS3 {
     ) -> Answer<PutObjectAclOutput> {
         self.put_object_acl_(req).await
     }
+    async fn put_bucket_policy(
+        &self,
+        req: S3Request<PutBucketPolicyInput>,
+    ) -> Answer<PutBucketPolicyOutput> {
+        self.put_bucket_policy_(req).await
+    }
+
+    async fn get_bucket_policy(
+        &self,
+        req: S3Request<GetBucketPolicyInput>,
+    ) -> Answer<GetBucketPolicyOutput> {
+        self.get_bucket_policy_(req).await
+    }
+
+    async fn delete_bucket_policy(
+        &self,
+        req: S3Request<DeleteBucketPolicyInput>,
+    ) -> Answer<DeleteBucketPolicyOutput> {
+        self.delete_bucket_policy_(req).await
+    }
+
+    async fn get_bucket_policy_status(
+        &self,
+        req: S3Request<GetBucketPolicyStatusInput>,
+    ) -> Answer<GetBucketPolicyStatusOutput> {
+        self.get_bucket_policy_status_(req).await
+    }
+
     async fn put_bucket_encryption(
         &self,
         req: S3Request<PutBucketEncryptionInput>,

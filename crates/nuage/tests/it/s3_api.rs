@@ -1417,3 +1417,137 @@ fn users_own_their_buckets_and_reach_others_through_grants() {
     });
     drop(server);
 }
+
+/// Bucket policies, as S3's user guide describes them: an Allow to `*`
+/// opens objects to unsigned requests, a Deny wins over ownership and
+/// grants, GetBucketPolicyStatus calls an unconditional Allow to `*`
+/// public, BlockPublicPolicy refuses such a policy, a policy naming another
+/// bucket or missing its Principal is MalformedPolicy.
+#[test]
+fn bucket_policies_allow_and_deny_as_s3_decides() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = "AKOWNER:ownersecret,AKBOB:bobsecret:bob-canonical-id:Bob";
+    let server = Server::start(dir.path(), &["--access-keys", keys]);
+    let owner = client(&server, "AKOWNER", "ownersecret");
+    let bob = client(&server, "AKBOB", "bobsecret");
+    runtime().block_on(async {
+        owner.create_bucket().bucket("site").send().await.unwrap();
+        for key in ["public/index.html", "private/notes.txt"] {
+            owner
+                .put_object()
+                .bucket("site")
+                .key(key)
+                .body(ByteStream::from_static(b"<p>hi</p>"))
+                .send()
+                .await
+                .unwrap();
+        }
+        let policy = r#"{"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+             "Resource": "arn:aws:s3:::site/public/*"},
+            {"Effect": "Allow", "Principal": {"AWS": "bob-canonical-id"},
+             "Action": ["s3:PutObject", "s3:DeleteObject"], "Resource": "arn:aws:s3:::site/*"},
+            {"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject",
+             "Resource": "arn:aws:s3:::site/public/*"}]}"#;
+        owner
+            .put_bucket_policy()
+            .bucket("site")
+            .policy(policy)
+            .send()
+            .await
+            .unwrap();
+        let status = owner
+            .get_bucket_policy_status()
+            .bucket("site")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(status.policy_status().unwrap().is_public(), Some(true));
+        let stored = owner
+            .get_bucket_policy()
+            .bucket("site")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stored.policy(), Some(policy));
+
+        let public = format!("{}/site/public/index.html", server.endpoint);
+        assert_eq!(http_get(&public).await.0, 200);
+        let private = format!("{}/site/private/notes.txt", server.endpoint);
+        assert_eq!(http_get(&private).await.0, 403);
+        // Bob may write and delete, except under public/, where the Deny wins
+        // (for the bucket's owner too).
+        bob.put_object()
+            .bucket("site")
+            .key("drafts/a.txt")
+            .body(ByteStream::from_static(b"a"))
+            .send()
+            .await
+            .unwrap();
+        bob.delete_object()
+            .bucket("site")
+            .key("drafts/a.txt")
+            .send()
+            .await
+            .unwrap();
+        for s3 in [&bob, &owner] {
+            let deny = s3
+                .delete_object()
+                .bucket("site")
+                .key("public/index.html")
+                .send()
+                .await;
+            assert_eq!(code(&deny.unwrap_err()), "AccessDenied");
+        }
+
+        let malformed = |policy: &'static str| {
+            let owner = owner.clone();
+            async move {
+                let e = owner
+                    .put_bucket_policy()
+                    .bucket("site")
+                    .policy(policy)
+                    .send()
+                    .await
+                    .unwrap_err();
+                code(&e)
+            }
+        };
+        let other_bucket = r#"{"Statement": [{"Effect": "Allow", "Principal": "*",
+            "Action": "s3:GetObject", "Resource": "arn:aws:s3:::elsewhere/*"}]}"#;
+        assert_eq!(malformed(other_bucket).await, "MalformedPolicy");
+        let no_principal = r#"{"Statement": [{"Effect": "Allow",
+            "Action": "s3:GetObject", "Resource": "arn:aws:s3:::site/*"}]}"#;
+        assert_eq!(malformed(no_principal).await, "MalformedPolicy");
+        assert_eq!(malformed("not json").await, "MalformedPolicy");
+
+        owner
+            .delete_bucket_policy()
+            .bucket("site")
+            .send()
+            .await
+            .unwrap();
+        let gone = owner.get_bucket_policy().bucket("site").send().await;
+        assert_eq!(code(&gone.unwrap_err()), "NoSuchBucketPolicy");
+        assert_eq!(http_get(&public).await.0, 403);
+        owner
+            .put_public_access_block()
+            .bucket("site")
+            .public_access_block_configuration(
+                aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+                    .block_public_policy(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let blocked = owner
+            .put_bucket_policy()
+            .bucket("site")
+            .policy(policy)
+            .send()
+            .await;
+        assert_eq!(code(&blocked.unwrap_err()), "AccessDenied");
+    });
+    drop(server);
+}
