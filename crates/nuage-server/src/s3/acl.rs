@@ -23,6 +23,7 @@ use s3s::path::S3Path;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::s3::errors::{OrS3, refuse, refuse_custom};
+use crate::s3::ownership::AclAsked;
 use crate::s3::policy::{Decision, Facts, Request, action_of};
 use crate::s3::users::object_owner;
 use crate::s3::{Answer, NuageS3};
@@ -322,6 +323,16 @@ impl NuageS3 {
         Ok(any_public(&self.effective(bucket, grants).await?))
     }
 
+    /// Whether the bucket's ACL grants anything beyond its owner's
+    /// FULL_CONTROL.
+    pub(super) async fn bucket_acl_grants_others(&self, bucket: &str) -> S3Result<bool> {
+        let owner = self.bucket_owner(bucket)?;
+        let grants = self.bucket_grants(bucket).await?;
+        Ok(grants
+            .iter()
+            .any(|(who, p)| *who != owner || p != Permission::FULL_CONTROL))
+    }
+
     /// Whether the bucket refuses public policies (BlockPublicPolicy).
     pub(super) async fn blocks_public_policy(&self, bucket: &str) -> S3Result<bool> {
         Ok(self
@@ -464,6 +475,16 @@ impl NuageS3 {
         let input = req.input;
         self.existing(&input.bucket)?;
         let owner = self.bucket_owner(&input.bucket)?;
+        let by_headers = bucket_grant_headers!(input)
+            .iter()
+            .any(|(_, v)| v.is_some());
+        self.check_acls_allowed(
+            &input.bucket,
+            &AclAsked {
+                canned: input.acl.as_ref().map(BucketCannedACL::as_str),
+                grants: by_headers || input.access_control_policy.is_some(),
+            },
+        )?;
         let parties = Parties {
             owner: &owner,
             bucket_owner: &owner,
@@ -512,6 +533,21 @@ impl NuageS3 {
             .info
             .meta;
         let bucket_owner = self.bucket_owner(&input.bucket)?;
+        let by_headers = [
+            &input.grant_full_control,
+            &input.grant_read,
+            &input.grant_read_acp,
+            &input.grant_write_acp,
+        ]
+        .iter()
+        .any(|g| g.is_some());
+        self.check_acls_allowed(
+            &input.bucket,
+            &AclAsked {
+                canned: input.acl.as_ref().map(ObjectCannedACL::as_str),
+                grants: by_headers || input.access_control_policy.is_some(),
+            },
+        )?;
         let parties = Parties {
             owner: object_owner(&current),
             bucket_owner: &bucket_owner,

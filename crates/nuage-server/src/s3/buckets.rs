@@ -4,7 +4,7 @@ use nuage_lake::objects::Versioning;
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
-use crate::s3::errors::{OrS3, refuse};
+use crate::s3::errors::{OrS3, refuse, refuse_custom};
 use crate::s3::objects::{check_tag_pairs, tag_pairs, tag_set};
 use crate::s3::{Answer, NuageS3, timestamp};
 
@@ -111,6 +111,21 @@ impl NuageS3 {
             &crate::s3::acl::bucket_grant_headers!(input),
             &parties,
         )?;
+        let ownership = input
+            .object_ownership
+            .as_ref()
+            .map(|o| o.as_str().to_string());
+        if ownership.as_deref() == Some(ObjectOwnership::BUCKET_OWNER_ENFORCED)
+            && grants
+                .iter()
+                .any(|(who, p)| *who != requester || p != Permission::FULL_CONTROL)
+        {
+            return Err(refuse_custom(
+                "InvalidBucketAclWithObjectOwnership",
+                axum::http::StatusCode::BAD_REQUEST,
+                "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+            ));
+        }
         let bucket = req.input.bucket;
         match self.objects.create_bucket(&bucket).await {
             // S3's legacy rule in us-east-1: creating a bucket you own
@@ -133,6 +148,9 @@ impl NuageS3 {
             other => other.or_s3()?,
         }
         self.set_bucket_owner(&bucket, &requester).await?;
+        if let Some(kind) = &ownership {
+            self.set_ownership(&bucket, kind).await?;
+        }
         if req.input.object_lock_enabled_for_bucket == Some(true) {
             self.enable_lock_on_create(&bucket).await?;
         }

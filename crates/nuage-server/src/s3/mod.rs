@@ -23,6 +23,7 @@ mod lock;
 mod multipart;
 mod notifications;
 mod objects;
+mod ownership;
 mod policy;
 mod sse;
 mod users;
@@ -463,6 +464,27 @@ impl S3 for NuageS3 {
     ) -> Answer<PutObjectAclOutput> {
         self.put_object_acl_(req).await
     }
+    async fn put_bucket_ownership_controls(
+        &self,
+        req: S3Request<PutBucketOwnershipControlsInput>,
+    ) -> Answer<PutBucketOwnershipControlsOutput> {
+        self.put_bucket_ownership_controls_(req).await
+    }
+
+    async fn get_bucket_ownership_controls(
+        &self,
+        req: S3Request<GetBucketOwnershipControlsInput>,
+    ) -> Answer<GetBucketOwnershipControlsOutput> {
+        self.get_bucket_ownership_controls_(req).await
+    }
+
+    async fn delete_bucket_ownership_controls(
+        &self,
+        req: S3Request<DeleteBucketOwnershipControlsInput>,
+    ) -> Answer<DeleteBucketOwnershipControlsOutput> {
+        self.delete_bucket_ownership_controls_(req).await
+    }
+
     async fn put_bucket_policy(
         &self,
         req: S3Request<PutBucketPolicyInput>,

@@ -415,10 +415,22 @@ impl NuageS3 {
         let chosen = self.choose_encryption(&input.bucket, sse_asked!(input))?;
         meta.encryption = chosen.record;
         let requester = self.requester_id(req.credentials.as_ref());
-        meta.owner = writer(&requester);
         let bucket_owner = self.bucket_owner(&input.bucket)?;
+        let asked_acl = crate::s3::ownership::AclAsked {
+            canned: input.acl.as_ref().map(|a| a.as_str()),
+            grants: [
+                &input.grant_full_control,
+                &input.grant_read,
+                &input.grant_read_acp,
+                &input.grant_write_acp,
+            ]
+            .iter()
+            .any(|g| g.is_some()),
+        };
+        let owner = self.new_object_owner(&input.bucket, &requester, &bucket_owner, &asked_acl)?;
+        meta.owner = writer(&owner);
         let parties = crate::s3::acl::Parties {
-            owner: &requester,
+            owner: &owner,
             bucket_owner: &bucket_owner,
         };
         expected.encrypted = chosen.cipher.is_some();
@@ -823,10 +835,22 @@ impl NuageS3 {
         };
         meta.encryption = chosen.record;
         let requester = self.requester_id(req.credentials.as_ref());
-        meta.owner = writer(&requester);
         let bucket_owner = self.bucket_owner(&input.bucket)?;
+        let asked_acl = crate::s3::ownership::AclAsked {
+            canned: input.acl.as_ref().map(|a| a.as_str()),
+            grants: [
+                &input.grant_full_control,
+                &input.grant_read,
+                &input.grant_read_acp,
+                &input.grant_write_acp,
+            ]
+            .iter()
+            .any(|g| g.is_some()),
+        };
+        let owner = self.new_object_owner(&input.bucket, &requester, &bucket_owner, &asked_acl)?;
+        meta.owner = writer(&owner);
         let parties = crate::s3::acl::Parties {
-            owner: &requester,
+            owner: &owner,
             bucket_owner: &bucket_owner,
         };
         let grants = acl::object_grants!(self, input, &parties)?;

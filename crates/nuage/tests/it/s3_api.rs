@@ -1551,3 +1551,77 @@ fn bucket_policies_allow_and_deny_as_s3_decides() {
     });
     drop(server);
 }
+
+/// Object Ownership, as S3's user guide describes it: BucketOwnerEnforced
+/// makes every new object the bucket owner's and refuses ACLs other than
+/// `bucket-owner-full-control` (AccessControlListNotSupported); without
+/// the setting, GetBucketOwnershipControls is OwnershipControlsNotFoundError.
+#[test]
+fn bucket_owner_enforced_owns_every_object_and_refuses_acls() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = "AKOWNER:ownersecret,AKBOB:bobsecret:bob-canonical-id:Bob";
+    let server = Server::start(dir.path(), &["--access-keys", keys]);
+    let owner = client(&server, "AKOWNER", "ownersecret");
+    let bob = client(&server, "AKBOB", "bobsecret");
+    runtime().block_on(async {
+        owner
+            .create_bucket()
+            .bucket("shared")
+            .object_ownership(aws_sdk_s3::types::ObjectOwnership::BucketOwnerEnforced)
+            .send()
+            .await
+            .unwrap();
+        let controls = owner
+            .get_bucket_ownership_controls()
+            .bucket("shared")
+            .send()
+            .await
+            .unwrap();
+        let rule = &controls.ownership_controls().unwrap().rules()[0];
+        assert_eq!(rule.object_ownership().as_str(), "BucketOwnerEnforced");
+        owner
+            .put_bucket_policy()
+            .bucket("shared")
+            .policy(
+                r#"{"Statement": [{"Effect": "Allow", "Principal": {"AWS": "bob-canonical-id"},
+                    "Action": ["s3:PutObject", "s3:GetObjectAcl"], "Resource": "arn:aws:s3:::shared/*"}]}"#,
+            )
+            .send()
+            .await
+            .unwrap();
+        bob.put_object()
+            .bucket("shared")
+            .key("from-bob.txt")
+            .body(ByteStream::from_static(b"b"))
+            .send()
+            .await
+            .unwrap();
+        let acl = bob
+            .get_object_acl()
+            .bucket("shared")
+            .key("from-bob.txt")
+            .send()
+            .await
+            .unwrap();
+        let owner_id = owner.list_buckets().send().await.unwrap().owner().unwrap().id().unwrap().to_string();
+        assert_eq!(acl.owner().and_then(|o| o.id()), Some(owner_id.as_str()));
+        let public = bob
+            .put_object()
+            .bucket("shared")
+            .key("public.txt")
+            .acl(aws_sdk_s3::types::ObjectCannedAcl::PublicRead)
+            .body(ByteStream::from_static(b"p"))
+            .send()
+            .await;
+        assert_eq!(code(&public.unwrap_err()), "AccessControlListNotSupported");
+        owner
+            .delete_bucket_ownership_controls()
+            .bucket("shared")
+            .send()
+            .await
+            .unwrap();
+        let none = owner.get_bucket_ownership_controls().bucket("shared").send().await;
+        assert_eq!(code(&none.unwrap_err()), "OwnershipControlsNotFoundError");
+    });
+    drop(server);
+}
