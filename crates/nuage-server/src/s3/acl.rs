@@ -597,6 +597,7 @@ fn needed(operation: &str) -> Option<(bool, &'static str)> {
         | "GetBucketLocation"
         | "ListMultipartUploads" => (true, Permission::READ),
         "PutObject"
+        | "PostObject"
         | "DeleteObject"
         | "DeleteObjects"
         | "CopyObject"
@@ -726,12 +727,19 @@ impl Asking<'_> {
             };
             policy.decide(&request, &facts)
         };
+        let owns_bucket = self.who == Some(bucket_owner.as_str());
+        // RestrictPublicBuckets: a public policy admits only the owner.
+        let restricted = policy.as_ref().is_some_and(|p| p.is_public())
+            && s3
+                .block(bucket)
+                .await?
+                .is_some_and(|b| b.restrict_public_buckets);
+        let admits = |decision: Decision| decision == Decision::Allow && !restricted;
         match decide(&action_of(operation), key, None) {
             Decision::Deny => return Ok(false),
-            Decision::Allow => return Ok(true),
-            Decision::Silent => {}
+            decision if admits(decision) => return Ok(true),
+            _ => {}
         }
-        let owns_bucket = self.who == Some(bucket_owner.as_str());
         let Some((on_bucket, permission)) = needed(operation) else {
             return Ok(owns_bucket);
         };
@@ -761,7 +769,7 @@ impl Asking<'_> {
             }
             // As S3 answers one who may list the bucket: NoSuchKey.
             Err(_) => Ok(bucket_allows(Permission::READ).await?
-                || decide("s3:ListBucket", None, Some(key)) == Decision::Allow),
+                || admits(decide("s3:ListBucket", None, Some(key)))),
         }
     }
 }

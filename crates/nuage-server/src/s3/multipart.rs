@@ -96,8 +96,12 @@ impl NuageS3 {
             ));
         }
         meta.encryption = chosen.record;
-        let requester = self.requester_id(req.credentials.as_ref());
         let bucket_owner = self.bucket_owner(&input.bucket)?;
+        // An unsigned write (into a public-read-write bucket) is the
+        // bucket owner's.
+        let requester = self
+            .requester(req.credentials.as_ref())
+            .unwrap_or_else(|| bucket_owner.clone());
         let asked_acl = crate::s3::ownership::AclAsked {
             canned: input.acl.as_ref().map(|a| a.as_str()),
             grants: [

@@ -93,15 +93,17 @@ pub(super) fn header_tags(text: Option<&str>) -> S3Result<Vec<(String, String)>>
     let tags: Vec<(String, String)> = url::form_urlencoded::parse(text.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    check_tags(&tags)?;
+    check_tags(&tags, "BadRequest")?;
     Ok(tags)
 }
 
-/// S3's rules for object tags: at most 10, then [`check_tag_pairs`].
-fn check_tags(tags: &[(String, String)]) -> S3Result<()> {
+/// S3's rules for object tags: at most 10 (too many is BadRequest in a
+/// write's `x-amz-tagging` header, InvalidTag in PutObjectTagging), then
+/// [`check_tag_pairs`].
+fn check_tags(tags: &[(String, String)], too_many: &'static str) -> S3Result<()> {
     if tags.len() > MAX_TAGS {
         return Err(refuse_custom(
-            "BadRequest",
+            too_many,
             http::StatusCode::BAD_REQUEST,
             "Object tags cannot be greater than 10",
         ));
@@ -414,8 +416,12 @@ impl NuageS3 {
         meta.tags = header_tags(input.tagging.as_deref())?;
         let chosen = self.choose_encryption(&input.bucket, sse_asked!(input))?;
         meta.encryption = chosen.record;
-        let requester = self.requester_id(req.credentials.as_ref());
         let bucket_owner = self.bucket_owner(&input.bucket)?;
+        // An unsigned write (into a public-read-write bucket) is the
+        // bucket owner's.
+        let requester = self
+            .requester(req.credentials.as_ref())
+            .unwrap_or_else(|| bucket_owner.clone());
         let asked_acl = crate::s3::ownership::AclAsked {
             canned: input.acl.as_ref().map(|a| a.as_str()),
             grants: [
@@ -834,8 +840,12 @@ impl NuageS3 {
             info.meta.tags.clone()
         };
         meta.encryption = chosen.record;
-        let requester = self.requester_id(req.credentials.as_ref());
         let bucket_owner = self.bucket_owner(&input.bucket)?;
+        // An unsigned write (into a public-read-write bucket) is the
+        // bucket owner's.
+        let requester = self
+            .requester(req.credentials.as_ref())
+            .unwrap_or_else(|| bucket_owner.clone());
         let asked_acl = crate::s3::ownership::AclAsked {
             canned: input.acl.as_ref().map(|a| a.as_str()),
             grants: [
@@ -942,7 +952,7 @@ impl NuageS3 {
     ) -> Answer<PutObjectTaggingOutput> {
         let input = req.input;
         let tags = tag_pairs(input.tagging.tag_set);
-        check_tags(&tags)?;
+        check_tags(&tags, "InvalidTag")?;
         self.objects
             .set_tags(&input.bucket, &input.key, input.version_id.as_deref(), tags)
             .await

@@ -415,6 +415,7 @@ pub fn action_of(operation: &str) -> String {
         "HeadBucket" | "ListObjects" | "ListObjectsV2" => "ListBucket",
         "ListObjectVersions" => "ListBucketVersions",
         "CopyObject"
+        | "PostObject"
         | "CreateMultipartUpload"
         | "UploadPart"
         | "UploadPartCopy"

@@ -158,4 +158,21 @@ with tempfile.TemporaryDirectory() as tmp:
     with open(os.path.join(tmp, "back.bin"), "rb") as f:
         assert f.read() == files["big.bin"]
 
+# A browser form's POST (the key field and the file, as S3's POST Object
+# documentation describes them) stores the object; 204 is S3's default
+# success_action_status, 201 answers the object's location. This server has
+# no keys, so the form is unsigned (a signed one needs --access-keys).
+import requests
+
+url = f"{endpoint}/lake"
+posted = requests.post(url, data={"key": "form/upload.txt"}, files={"file": ("upload.txt", b"from a form")})
+assert posted.status_code == 204, (posted.status_code, posted.text)
+assert s3.get_object(Bucket="lake", Key="form/upload.txt")["Body"].read() == b"from a form"
+created = requests.post(
+    url,
+    data={"key": "form/created.txt", "success_action_status": "201"},
+    files={"file": ("created.txt", b"created")},
+)
+assert created.status_code == 201 and "<Key>form/created.txt</Key>" in created.text, created.text
+
 print("ok")
