@@ -44,6 +44,15 @@ impl AclAsked<'_> {
     }
 }
 
+/// AccessControlListNotSupported where `ownership` disables ACLs and the
+/// request asks for one.
+fn refuse_disabled_acls(ownership: Option<&str>, asked: &AclAsked<'_>) -> S3Result<()> {
+    if ownership == Some(ObjectOwnership::BUCKET_OWNER_ENFORCED) && !asked.allowed_without_acls() {
+        return Err(acls_disabled());
+    }
+    Ok(())
+}
+
 impl NuageS3 {
     /// A bucket's Object Ownership setting, if it has one.
     pub(super) fn ownership(&self, bucket: &str) -> S3Result<Option<String>> {
@@ -53,12 +62,7 @@ impl NuageS3 {
 
     /// Refuses an ACL where the bucket has them disabled.
     pub(super) fn check_acls_allowed(&self, bucket: &str, asked: &AclAsked<'_>) -> S3Result<()> {
-        let enforced =
-            self.ownership(bucket)?.as_deref() == Some(ObjectOwnership::BUCKET_OWNER_ENFORCED);
-        if enforced && !asked.allowed_without_acls() {
-            return Err(acls_disabled());
-        }
-        Ok(())
+        refuse_disabled_acls(self.ownership(bucket)?.as_deref(), asked)
     }
 
     /// Who owns an object `requester` writes into `bucket` with `asked`.
@@ -69,8 +73,9 @@ impl NuageS3 {
         bucket_owner: &str,
         asked: &AclAsked<'_>,
     ) -> S3Result<String> {
-        self.check_acls_allowed(bucket, asked)?;
-        let bucket_gets_it = match self.ownership(bucket)?.as_deref() {
+        let ownership = self.ownership(bucket)?;
+        refuse_disabled_acls(ownership.as_deref(), asked)?;
+        let bucket_gets_it = match ownership.as_deref() {
             Some(ObjectOwnership::BUCKET_OWNER_ENFORCED) => true,
             Some(ObjectOwnership::BUCKET_OWNER_PREFERRED) => {
                 asked.canned == Some("bucket-owner-full-control")
