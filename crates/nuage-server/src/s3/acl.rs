@@ -25,7 +25,7 @@ use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 use crate::s3::errors::{OrS3, refuse, refuse_custom};
 use crate::s3::ownership::AclAsked;
 use crate::s3::policy::{Decision, Facts, Request, action_of};
-use crate::s3::users::object_owner;
+use crate::s3::users::{object_owner, writer};
 use crate::s3::{Answer, NuageS3};
 
 /// The bucket setting that holds a bucket's group grants.
@@ -218,6 +218,34 @@ impl NuageS3 {
         self.asked(canned_acl, None, headers, parties)
     }
 
+    /// A new object's owner (its writer; an unsigned write's, the bucket
+    /// owner; the bucket owner where Object Ownership says so), recorded
+    /// on `meta`, and the grants its ACL headers give.
+    pub(super) fn new_object_acl(
+        &self,
+        bucket: &str,
+        credentials: Option<&s3s::auth::Credentials>,
+        canned_acl: Option<&str>,
+        headers: &[(&str, Option<&String>)],
+        meta: &mut Meta,
+    ) -> S3Result<Grants> {
+        let bucket_owner = self.bucket_owner(bucket)?;
+        let requester = self
+            .requester(credentials)
+            .unwrap_or_else(|| bucket_owner.clone());
+        let asked = AclAsked {
+            canned: canned_acl,
+            grants: headers.iter().any(|(_, v)| v.is_some()),
+        };
+        let owner = self.new_object_owner(bucket, &requester, &bucket_owner, &asked)?;
+        meta.owner = writer(&owner);
+        let parties = Parties {
+            owner: &owner,
+            bucket_owner: &bucket_owner,
+        };
+        self.requested(canned_acl, headers, &parties)
+    }
+
     /// An ACL as S3 answers it: its grants as set, the groups' first, then
     /// the users' (with display names); one never set is the owner's
     /// FULL_CONTROL.
@@ -265,11 +293,13 @@ fn allows(grants: &Grants, who: Option<&str>, permission: &str) -> bool {
     })
 }
 
-/// The group grants a write's `x-amz-acl` and `x-amz-grant-*` headers put
-/// on the new object.
+/// The owner and grants of a new object from a write's `x-amz-acl` and
+/// `x-amz-grant-*` headers ([`NuageS3::new_object_acl`]).
 macro_rules! object_grants {
-    ($s3:expr, $input:expr, $parties:expr) => {
-        $s3.requested(
+    ($s3:expr, $input:expr, $credentials:expr, $meta:expr) => {
+        $s3.new_object_acl(
+            &$input.bucket,
+            $credentials,
             $input.acl.as_ref().map(|a| a.as_str()),
             &[
                 (
@@ -286,7 +316,7 @@ macro_rules! object_grants {
                     $input.grant_write_acp.as_ref(),
                 ),
             ],
-            $parties,
+            $meta,
         )
     };
 }

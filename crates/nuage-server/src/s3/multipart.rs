@@ -10,7 +10,7 @@ use crate::s3::checksums::{self, Checksums, Listed};
 use crate::s3::errors::{OrS3, refuse};
 use crate::s3::objects::{header_tags, written_version};
 use crate::s3::sse;
-use crate::s3::users::{object_owner, writer};
+use crate::s3::users::object_owner;
 use crate::s3::{Answer, NuageS3, timestamp};
 
 /// S3's part numbers: 1 to 10,000.
@@ -96,31 +96,9 @@ impl NuageS3 {
             ));
         }
         meta.encryption = chosen.record;
-        let bucket_owner = self.bucket_owner(&input.bucket)?;
-        // An unsigned write (into a public-read-write bucket) is the
-        // bucket owner's.
-        let requester = self
-            .requester(req.credentials.as_ref())
-            .unwrap_or_else(|| bucket_owner.clone());
-        let asked_acl = crate::s3::ownership::AclAsked {
-            canned: input.acl.as_ref().map(|a| a.as_str()),
-            grants: [
-                &input.grant_full_control,
-                &input.grant_read,
-                &input.grant_read_acp,
-                &input.grant_write_acp,
-            ]
-            .iter()
-            .any(|g| g.is_some()),
-        };
-        let owner = self.new_object_owner(&input.bucket, &requester, &bucket_owner, &asked_acl)?;
-        meta.owner = writer(&owner);
-        let parties = crate::s3::acl::Parties {
-            owner: &owner,
-            bucket_owner: &bucket_owner,
-        };
         let answered = sse::answered(meta.encryption.as_ref());
-        let grants = crate::s3::acl::object_grants!(self, input, &parties)?;
+        let grants =
+            crate::s3::acl::object_grants!(self, input, req.credentials.as_ref(), &mut meta)?;
         self.guard_new_object(&input.bucket, grants, lock_asked!(input), &mut meta)
             .await?;
         let id = self

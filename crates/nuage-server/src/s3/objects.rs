@@ -12,7 +12,6 @@ use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 use crate::s3::body::{Incoming, empty, object_body};
 use crate::s3::checksums::Checksums;
 use crate::s3::errors::{OrS3, refuse, refuse_custom, to_s3};
-use crate::s3::users::writer;
 use crate::s3::{Answer, NuageS3, timestamp};
 use crate::s3::{acl, lock, sse};
 
@@ -416,31 +415,8 @@ impl NuageS3 {
         meta.tags = header_tags(input.tagging.as_deref())?;
         let chosen = self.choose_encryption(&input.bucket, sse_asked!(input))?;
         meta.encryption = chosen.record;
-        let bucket_owner = self.bucket_owner(&input.bucket)?;
-        // An unsigned write (into a public-read-write bucket) is the
-        // bucket owner's.
-        let requester = self
-            .requester(req.credentials.as_ref())
-            .unwrap_or_else(|| bucket_owner.clone());
-        let asked_acl = crate::s3::ownership::AclAsked {
-            canned: input.acl.as_ref().map(|a| a.as_str()),
-            grants: [
-                &input.grant_full_control,
-                &input.grant_read,
-                &input.grant_read_acp,
-                &input.grant_write_acp,
-            ]
-            .iter()
-            .any(|g| g.is_some()),
-        };
-        let owner = self.new_object_owner(&input.bucket, &requester, &bucket_owner, &asked_acl)?;
-        meta.owner = writer(&owner);
-        let parties = crate::s3::acl::Parties {
-            owner: &owner,
-            bucket_owner: &bucket_owner,
-        };
         expected.encrypted = chosen.cipher.is_some();
-        let grants = acl::object_grants!(self, input, &parties)?;
+        let grants = acl::object_grants!(self, input, req.credentials.as_ref(), &mut meta)?;
         self.guard_new_object(&input.bucket, grants, lock_asked!(input), &mut meta)
             .await?;
         let (body, incoming) = Incoming::new(
@@ -840,30 +816,7 @@ impl NuageS3 {
             info.meta.tags.clone()
         };
         meta.encryption = chosen.record;
-        let bucket_owner = self.bucket_owner(&input.bucket)?;
-        // An unsigned write (into a public-read-write bucket) is the
-        // bucket owner's.
-        let requester = self
-            .requester(req.credentials.as_ref())
-            .unwrap_or_else(|| bucket_owner.clone());
-        let asked_acl = crate::s3::ownership::AclAsked {
-            canned: input.acl.as_ref().map(|a| a.as_str()),
-            grants: [
-                &input.grant_full_control,
-                &input.grant_read,
-                &input.grant_read_acp,
-                &input.grant_write_acp,
-            ]
-            .iter()
-            .any(|g| g.is_some()),
-        };
-        let owner = self.new_object_owner(&input.bucket, &requester, &bucket_owner, &asked_acl)?;
-        meta.owner = writer(&owner);
-        let parties = crate::s3::acl::Parties {
-            owner: &owner,
-            bucket_owner: &bucket_owner,
-        };
-        let grants = acl::object_grants!(self, input, &parties)?;
+        let grants = acl::object_grants!(self, input, req.credentials.as_ref(), &mut meta)?;
         self.guard_new_object(&input.bucket, grants, lock_asked!(input), &mut meta)
             .await?;
         let body = match file {
