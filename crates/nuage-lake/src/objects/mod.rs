@@ -106,6 +106,16 @@ impl WriteCondition {
     }
 }
 
+/// The largest bucket setting kept in an extended attribute itself.
+pub const INLINE_SETTING: usize = 2048;
+
+/// A bucket's hidden folder for larger settings (hidden from listings,
+/// SQL and the crawler like every `.nuage-s3` name).
+const SETTINGS_DIR: &str = ".nuage-s3-settings";
+
+/// The attribute value that says a setting is in its file.
+const SETTING_IN_FILE: &[u8] = b"\0nuage: in .nuage-s3-settings";
+
 #[derive(Debug)]
 struct Dirs {
     lake: PathBuf,
@@ -249,10 +259,24 @@ impl Objects {
     /// read, for settings every write consults (default encryption).
     pub fn bucket_setting_now(&self, bucket: &str, name: &str) -> Result<Option<Vec<u8>>> {
         let dir = self.bucket_dir(bucket)?;
-        xattr::get(&dir, format!("user.nuage.s3.{name}")).map_err(|e| ObjectError::io(&dir, e))
+        let value = xattr::get(&dir, format!("user.nuage.s3.{name}"))
+            .map_err(|e| ObjectError::io(&dir, e))?;
+        match value {
+            Some(value) if value == SETTING_IN_FILE => {
+                let file = dir.join(SETTINGS_DIR).join(name);
+                std::fs::read(&file)
+                    .map(Some)
+                    .map_err(|e| ObjectError::io(&file, e))
+            }
+            other => Ok(other),
+        }
     }
 
-    /// Stores (or, with `None`, removes) a bucket's setting durably.
+    /// Stores (or, with `None`, removes) a bucket's setting durably: on
+    /// the bucket folder as an extended attribute, or, past
+    /// [`INLINE_SETTING`] bytes (ext4 keeps an attribute within one 4 KB
+    /// block), in a file of the bucket's hidden settings folder that the
+    /// attribute points to. Either way it goes with the bucket.
     pub async fn set_bucket_setting(
         &self,
         bucket: &str,
@@ -261,15 +285,32 @@ impl Objects {
     ) -> Result<()> {
         let dir = self.bucket_dir(bucket)?;
         let attribute = format!("user.nuage.s3.{name}");
+        let file = dir.join(SETTINGS_DIR).join(name);
         blocking(move || {
-            let done = match &value {
-                Some(value) => xattr::set(&dir, &attribute, value),
-                None => match xattr::remove(&dir, &attribute) {
-                    Err(e) if e.raw_os_error() == Some(61) => Ok(()), // ENODATA: none set
-                    other => other,
-                },
+            let io = |path: &Path| {
+                let path = path.to_path_buf();
+                move |e| ObjectError::io(&path, e)
             };
-            done.map_err(|e| ObjectError::io(&dir, e))?;
+            let inline = match &value {
+                Some(value) if value.len() > INLINE_SETTING => {
+                    write::replace_file(&file, value)?;
+                    Some(SETTING_IN_FILE.to_vec())
+                }
+                other => other.clone(),
+            };
+            match inline {
+                Some(inline) => xattr::set(&dir, &attribute, &inline).map_err(io(&dir))?,
+                None => match xattr::remove(&dir, &attribute) {
+                    Err(e) if e.raw_os_error() == Some(61) => {} // ENODATA: none set
+                    other => other.map_err(io(&dir))?,
+                },
+            }
+            if value.as_ref().is_none_or(|v| v.len() <= INLINE_SETTING) {
+                match std::fs::remove_file(&file) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    other => other.map_err(io(&file))?,
+                }
+            }
             write::sync_dir(&dir)
         })
         .await

@@ -425,6 +425,45 @@ async fn conditional_writes_follow_if_match_and_if_none_match() {
     assert!(matches!(missing, Err(ObjectError::NoSuchKey(_))));
 }
 
+/// Bucket settings of any size S3 allows (a bucket policy may take 20 KB;
+/// ext4 keeps an extended attribute within 4 KB) are kept, replaced and
+/// removed, and never show up as objects.
+#[tokio::test]
+async fn bucket_settings_of_any_size_are_kept() {
+    let (dir, objects) = lake().await;
+    let large = vec![b'p'; 20 * 1024];
+    objects
+        .set_bucket_setting("b", "policy", Some(large.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        objects.bucket_setting("b", "policy").await.unwrap(),
+        Some(large)
+    );
+    let (names, _) = names(&objects, ListQuery::default()).await;
+    assert!(names.is_empty(), "{names:?}");
+    objects
+        .set_bucket_setting("b", "policy", Some(b"small".to_vec()))
+        .await
+        .unwrap();
+    assert_eq!(
+        objects.bucket_setting_now("b", "policy").unwrap(),
+        Some(b"small".to_vec())
+    );
+    assert!(!dir.path().join("b/.nuage-s3-settings/policy").exists());
+    objects
+        .set_bucket_setting("b", "policy", Some(vec![b'q'; 5000]))
+        .await
+        .unwrap();
+    objects
+        .set_bucket_setting("b", "policy", None)
+        .await
+        .unwrap();
+    assert_eq!(objects.bucket_setting("b", "policy").await.unwrap(), None);
+    // An empty bucket with settings may be deleted.
+    objects.delete_bucket("b").await.unwrap();
+}
+
 /// A delete marker is no object to a conditional write (S3's user guide
 /// on conditional writes): If-None-Match holds, If-Match is NoSuchKey.
 #[tokio::test]

@@ -361,6 +361,22 @@ fn make_parents(base: &Path, relative: &Path, key: &str) -> Result<()> {
     Ok(())
 }
 
+/// Replaces the small file `path` with `bytes` whole or not at all
+/// (written beside it, fsynced, renamed over it, its folder fsynced),
+/// creating its folder if needed.
+pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().expect("a file has a folder");
+    std::fs::create_dir_all(dir).map_err(|e| ObjectError::io(dir, e))?;
+    let staged = path.with_extension("staged");
+    let written = File::create(&staged).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    written.map_err(|e| ObjectError::io(&staged, e))?;
+    std::fs::rename(&staged, path).map_err(|e| ObjectError::io(path, e))?;
+    sync_dir(dir)
+}
+
 /// Makes a folder's entries durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)

@@ -444,6 +444,9 @@ pub fn action_of(operation: &str) -> String {
 /// The bucket setting that holds a bucket's policy, as its owner sent it.
 const SETTING: &str = "policy";
 
+/// S3's limit on a bucket policy's size.
+const MAX_POLICY_BYTES: usize = 20 * 1024;
+
 impl crate::s3::NuageS3 {
     /// A bucket's policy, if it has one.
     pub(super) fn bucket_policy(&self, bucket: &str) -> S3Result<Option<Policy>> {
@@ -459,6 +462,12 @@ impl crate::s3::NuageS3 {
     ) -> Answer<PutBucketPolicyOutput> {
         let input = req.input;
         self.existing(&input.bucket)?;
+        if input.policy.len() > MAX_POLICY_BYTES {
+            return Err(refuse(
+                S3ErrorCode::MalformedPolicy,
+                "Policies must be less than 20 KB",
+            ));
+        }
         let policy = Policy::parse(&input.policy, &input.bucket)
             .map_err(|message| refuse(S3ErrorCode::MalformedPolicy, message))?;
         if policy.is_public() && self.blocks_public_policy(&input.bucket).await? {

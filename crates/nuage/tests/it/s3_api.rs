@@ -1500,6 +1500,29 @@ fn bucket_policies_allow_and_deny_as_s3_decides() {
             assert_eq!(code(&deny.unwrap_err()), "AccessDenied");
         }
 
+        // A policy larger than an extended attribute holds (many
+        // statements) is kept whole.
+        let statements: Vec<String> = (0..100)
+            .map(|i| {
+                format!(
+                    r#"{{"Sid": "Read{i}", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::site/public/{i}/*"}}"#
+                )
+            })
+            .collect();
+        let large = format!(r#"{{"Version": "2012-10-17", "Statement": [{}]}}"#, statements.join(","));
+        assert!(large.len() > 8 * 1024);
+        let set = owner.put_bucket_policy().bucket("site").policy(&large).send().await;
+        set.unwrap();
+        let stored = owner.get_bucket_policy().bucket("site").send().await.unwrap();
+        assert_eq!(stored.policy(), Some(large.as_str()));
+        owner
+            .put_bucket_policy()
+            .bucket("site")
+            .policy(policy)
+            .send()
+            .await
+            .unwrap();
+
         let malformed = |policy: &'static str| {
             let owner = owner.clone();
             async move {
