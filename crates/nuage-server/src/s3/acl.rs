@@ -3,18 +3,20 @@
 //! unsigned requests too), AuthenticatedUsers (any signed request) - and
 //! to other users by canonical id, e.g. the canned `public-read`. A
 //! bucket's grants are its setting `acl`, an object's ride on its record.
-//! With `--access-keys`, [`Access`] lets a request through only as far as
-//! its owner's rights and the grants allow (S3's rules: READ on a bucket
+//! With `--access-keys`, [`Access`] asks the bucket policy first
+//! ([`crate::s3::policy`]: its Deny refuses, its Allow admits), then lets a
+//! request through only as far as its owner's rights and the grants allow (S3's rules: READ on a bucket
 //! lists it, WRITE on a bucket writes and deletes its objects, READ on an
 //! object reads it, READ_ACP/WRITE_ACP read and change the ACL; the rest
 //! of a bucket's settings are its owner's alone); without keys every
 //! request is the lake owner's.
 //!
 //! A bucket's Block Public Access settings (its setting
-//! `public-access-block`) refuse new public grants (BlockPublicAcls) and
-//! make existing ones count for nothing (IgnorePublicAcls); the two policy
-//! settings are kept and answered, and change nothing: nuage has no bucket
-//! policies. As before S3's 2023 defaults, a new bucket has none.
+//! `public-access-block`) refuse new public grants (BlockPublicAcls), make
+//! existing ones count for nothing (IgnorePublicAcls), refuse public
+//! bucket policies (BlockPublicPolicy) and let a public policy admit only
+//! the bucket's owner (RestrictPublicBuckets). As before S3's 2023
+//! defaults, a new bucket has none.
 
 use nuage_lake::objects::Meta;
 use s3s::access::{S3Access, S3AccessContext};
