@@ -67,8 +67,11 @@ impl NuageS3 {
             .into_iter()
             .filter(|(name, _)| name.starts_with(&prefix))
             .filter(|(name, _)| after.as_ref().is_none_or(|first| name >= first))
-            // Each user lists the buckets it owns.
-            .filter(|(name, _)| self.bucket_owner(name).is_ok_and(|o| o == requester))
+            // Each user lists the buckets it owns (without keys, every
+            // request is the lake owner's and sees every bucket).
+            .filter(|(name, _)| {
+                self.keys.is_empty() || self.bucket_owner(name).is_ok_and(|o| o == requester)
+            })
             .filter(|_| {
                 input
                     .bucket_region

@@ -1416,6 +1416,15 @@ fn users_own_their_buckets_and_reach_others_through_grants() {
         assert_eq!(code(&unknown.unwrap_err()), "InvalidArgument");
     });
     drop(server);
+    // Without keys every request is the lake owner's, who sees every bucket.
+    let keyless = Server::start(dir.path(), &[]);
+    let anyone = client(&keyless, "test", "test");
+    runtime().block_on(async {
+        let all = anyone.list_buckets().send().await.unwrap();
+        let names: Vec<_> = all.buckets().iter().filter_map(|b| b.name()).collect();
+        assert_eq!(names, ["alice-data"]);
+    });
+    drop(keyless);
 }
 
 /// Bucket policies, as S3's user guide describes them: an Allow to `*`
