@@ -369,15 +369,19 @@ impl Streams {
                 let seq = p.record_text(r.number);
                 (r, seq)
             })
-            .collect();
+            .collect::<Vec<(Record, String)>>();
+        // SubscribeToShard resumes after the last record handed over (its
+        // own number, as AWS gives it), or where this read started.
+        let continuation = next_iterator.is_some().then(|| match records.last() {
+            Some((last, seq)) if last.number + 1 == batch.next.record => seq.clone(),
+            _ => meta.sequence_before(it.shard, batch.next.record),
+        });
         Ok(RecordsOut {
             stream: it.stream,
             shard: it.shard,
             encrypted: meta.encryption.is_some(),
             records,
-            continuation: next_iterator
-                .is_some()
-                .then(|| meta.sequence_before(it.shard, batch.next.record)),
+            continuation,
             next_record: batch.next.record,
             next_iterator,
             millis_behind,

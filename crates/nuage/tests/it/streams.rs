@@ -1561,6 +1561,9 @@ fn subscribe_to_shard_speaks_cbor_over_http2() {
             ("ShardCount", C::Integer(1.into())),
         ]),
     );
+    // The record arrives in a later second than the shard was created (a
+    // sequence number carries both), as it does on any real stream.
+    std::thread::sleep(Duration::from_millis(1100));
     call(
         "PutRecord",
         map(vec![
