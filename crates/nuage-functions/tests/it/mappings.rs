@@ -76,9 +76,11 @@ async fn put(streams: &Streams, values: &[&str]) {
     streams.put("s", &entries).await.unwrap();
 }
 
+/// The handler's complete lines (one still being written is left out).
 fn lines(out: &std::path::Path) -> Vec<(String, String)> {
-    std::fs::read_to_string(out)
-        .unwrap_or_default()
+    let text = std::fs::read_to_string(out).unwrap_or_default();
+    let complete = &text[..text.rfind('\n').map_or(0, |end| end + 1)];
+    complete
         .lines()
         .map(|l| {
             let (shard, data) = l.split_once(' ').unwrap();

@@ -69,10 +69,12 @@ async fn put(kinesis: &aws_sdk_kinesis::Client, stream: &str, values: &[String])
     }
 }
 
-/// The recorder's lines: (shard, sequence, data).
+/// The recorder's lines: (shard, sequence, data); a line the handler is
+/// still writing is not one yet.
 fn recorded(out: &Path) -> Vec<(String, String, String)> {
-    std::fs::read_to_string(out)
-        .unwrap_or_default()
+    let text = std::fs::read_to_string(out).unwrap_or_default();
+    let complete = &text[..text.rfind('\n').map_or(0, |end| end + 1)];
+    complete
         .lines()
         .map(|l| {
             let mut parts = l.splitn(3, ' ');
