@@ -72,13 +72,12 @@ impl Keys {
         self.0.is_empty()
     }
 
-    /// One key pair of the lake's owner (the first by id): the credentials
-    /// functions get.
+    /// The credentials functions get: a key of the lake's owner (the first
+    /// by id), else, where every key is a user's, the first key.
     pub fn first(&self) -> Option<(&str, &str)> {
         self.0
             .iter()
-            .filter(|(_, key)| key.user.is_none())
-            .min_by_key(|(id, _)| id.as_str())
+            .min_by_key(|(id, key)| (key.user.is_some(), id.as_str()))
             .map(|(id, key)| (id.as_str(), key.secret.as_str()))
     }
 
@@ -90,6 +89,11 @@ impl Keys {
     /// The user an access key signs for; `None`: the lake's owner.
     pub fn user(&self, id: &str) -> Option<&User> {
         self.0.get(id).and_then(|k| k.user.as_ref())
+    }
+
+    /// Whether any key signs for a user other than the lake's owner.
+    pub fn has_users(&self) -> bool {
+        self.0.values().any(|k| k.user.is_some())
     }
 
     /// The user with canonical id `id`, if a key signs for one.

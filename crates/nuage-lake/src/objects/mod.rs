@@ -183,6 +183,22 @@ impl Objects {
         Ok(Some(turn))
     }
 
+    /// The bucket folder `dir`'s versioning state, and the key's turn for
+    /// a write into it ([`Self::hold`]).
+    pub(crate) async fn write_turn(
+        &self,
+        bucket: &str,
+        dir: &Path,
+        key: &str,
+        condition: &WriteCondition,
+    ) -> Result<(Versioning, Option<tokio::sync::OwnedMutexGuard<()>>)> {
+        let mode = versions::state(dir);
+        let turn = self
+            .hold(bucket, key, condition, mode != Versioning::Unversioned)
+            .await?;
+        Ok((mode, turn))
+    }
+
     /// The versions of `key` in the bucket folder `dir`.
     pub(crate) fn versions_of(&self, bucket: &str, dir: &Path, key: &str) -> versions::KeyVersions {
         versions::KeyVersions::new(&self.dirs.versions, bucket, dir, key)

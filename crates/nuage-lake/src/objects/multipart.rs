@@ -187,15 +187,7 @@ impl Objects {
         let place = Place::of(key)?;
         let staging = self.staging_path();
         let uploads = self.dirs.uploads.clone();
-        let mode = super::versions::state(&bucket_dir);
-        let turn = self
-            .hold(
-                bucket,
-                key,
-                condition,
-                mode != super::Versioning::Unversioned,
-            )
-            .await?;
+        let (mode, turn) = self.write_turn(bucket, &bucket_dir, key, condition).await?;
         let versions = self.versions_of(bucket, &bucket_dir, key);
         let (bucket, key) = (bucket.to_string(), key.to_string());
         blocking(move || {

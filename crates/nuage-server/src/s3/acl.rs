@@ -458,13 +458,7 @@ impl NuageS3 {
         &self,
         req: S3Request<DeletePublicAccessBlockInput>,
     ) -> Answer<DeletePublicAccessBlockOutput> {
-        self.objects
-            .set_bucket_setting(&req.input.bucket, BLOCK_SETTING, None)
-            .await
-            .or_s3()?;
-        let mut response = S3Response::new(DeletePublicAccessBlockOutput {});
-        response.status = Some(axum::http::StatusCode::NO_CONTENT);
-        Ok(response)
+        self.remove_setting(&req.input.bucket, BLOCK_SETTING).await
     }
 
     /// A bucket's ACL as set (`None`: never set, the owner's alone).
@@ -771,6 +765,11 @@ impl Asking<'_> {
             Decision::Deny => return Ok(false),
             decision if admits(decision) => return Ok(true),
             _ => {}
+        }
+        // Without S3 users the lake's owner owns every bucket and wrote
+        // every object: no object record to read.
+        if owns_bucket && !s3.keys.has_users() {
+            return Ok(true);
         }
         let Some((on_bucket, permission)) = needed(operation) else {
             return Ok(owns_bucket);

@@ -286,11 +286,17 @@ impl NuageS3 {
         &self,
         req: S3Request<DeleteBucketTaggingInput>,
     ) -> Answer<DeleteBucketTaggingOutput> {
+        self.remove_setting(&req.input.bucket, TAGGING).await
+    }
+
+    /// Removes a bucket's setting `name` (NoSuchBucket for a bucket that
+    /// does not exist), answered as S3 answers its Delete* calls: 204.
+    pub(super) async fn remove_setting<T: Default>(&self, bucket: &str, name: &str) -> Answer<T> {
         self.objects
-            .set_bucket_setting(&req.input.bucket, TAGGING, None)
+            .set_bucket_setting(bucket, name, None)
             .await
             .or_s3()?;
-        let mut response = S3Response::new(DeleteBucketTaggingOutput {});
+        let mut response = S3Response::new(T::default());
         response.status = Some(axum::http::StatusCode::NO_CONTENT);
         Ok(response)
     }

@@ -265,13 +265,7 @@ impl NuageS3 {
         &self,
         req: S3Request<DeleteBucketCorsInput>,
     ) -> Answer<DeleteBucketCorsOutput> {
-        self.objects
-            .set_bucket_setting(&req.input.bucket, SETTING, None)
-            .await
-            .or_s3()?;
-        let mut response = S3Response::new(DeleteBucketCorsOutput::default());
-        response.status = Some(StatusCode::NO_CONTENT);
-        Ok(response)
+        self.remove_setting(&req.input.bucket, SETTING).await
     }
 }
 

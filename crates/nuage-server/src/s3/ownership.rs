@@ -156,14 +156,6 @@ impl NuageS3 {
         &self,
         req: S3Request<DeleteBucketOwnershipControlsInput>,
     ) -> Answer<DeleteBucketOwnershipControlsOutput> {
-        let bucket = req.input.bucket;
-        self.existing(&bucket)?;
-        self.objects
-            .set_bucket_setting(&bucket, SETTING, None)
-            .await
-            .or_s3()?;
-        let mut response = S3Response::new(DeleteBucketOwnershipControlsOutput {});
-        response.status = Some(axum::http::StatusCode::NO_CONTENT);
-        Ok(response)
+        self.remove_setting(&req.input.bucket, SETTING).await
     }
 }

@@ -513,15 +513,7 @@ impl crate::s3::NuageS3 {
         &self,
         req: S3Request<DeleteBucketPolicyInput>,
     ) -> Answer<DeleteBucketPolicyOutput> {
-        let bucket = req.input.bucket;
-        self.existing(&bucket)?;
-        self.objects
-            .set_bucket_setting(&bucket, SETTING, None)
-            .await
-            .or_s3()?;
-        let mut response = S3Response::new(DeleteBucketPolicyOutput {});
-        response.status = Some(axum::http::StatusCode::NO_CONTENT);
-        Ok(response)
+        self.remove_setting(&req.input.bucket, SETTING).await
     }
 
     /// IsPublic: a policy that grants anyone anything unconditionally, or a

@@ -301,7 +301,7 @@ where
             return chunk;
         };
         chunk.map(|bytes| {
-            let mut data = BytesMut::from(&bytes[..]);
+            let mut data = writable(bytes);
             cipher.apply(part, offset, &mut data);
             offset += data.len() as u64;
             data.freeze()
@@ -328,16 +328,20 @@ where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
 {
     let mut position = start;
+    // Reads go forward: the part of `position` only ever moves on.
+    let mut index = 0usize;
     body.map(move |chunk| {
         chunk.map(|bytes| {
-            let mut data = BytesMut::from(&bytes[..]);
+            let mut data = writable(bytes);
             let mut done = 0usize;
             while done < data.len() {
                 let at = position + done as u64;
-                let Some(index) = layout.iter().position(|r| r.contains(&at)) else {
+                while index < layout.len() && layout[index].end <= at {
+                    index += 1;
+                }
+                let Some(part) = layout.get(index).filter(|p| p.contains(&at)) else {
                     break;
                 };
-                let part = &layout[index];
                 let take = ((part.end - at) as usize).min(data.len() - done);
                 cipher.apply(
                     index as u32 + 1,
@@ -350,6 +354,14 @@ where
             data.freeze()
         })
     })
+}
+
+/// A chunk's bytes to cipher in place: its own buffer when nothing else
+/// holds it (a chunk read from disk or off the wire), else a copy.
+fn writable(bytes: Bytes) -> BytesMut {
+    bytes
+        .try_into_mut()
+        .unwrap_or_else(|shared| BytesMut::from(&shared[..]))
 }
 
 /// The encryption headers S3 answers for an object.
@@ -395,15 +407,16 @@ impl NuageS3 {
                 cipher: None,
             });
         }
-        let default = self
-            .objects
-            .bucket_setting_now(bucket, SETTING)
-            .or_s3()?
-            .and_then(|bytes| serde_json::from_slice::<Encryption>(&bytes).ok());
         Ok(Chosen {
-            record: default,
+            record: self.default_encryption(bucket)?,
             cipher: None,
         })
+    }
+
+    /// A bucket's default encryption, if it has one.
+    fn default_encryption(&self, bucket: &str) -> S3Result<Option<Encryption>> {
+        let stored = self.objects.bucket_setting_now(bucket, SETTING).or_s3()?;
+        Ok(stored.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
     }
 
     pub(super) async fn put_bucket_encryption_(
@@ -451,15 +464,7 @@ impl NuageS3 {
         &self,
         req: S3Request<GetBucketEncryptionInput>,
     ) -> Answer<GetBucketEncryptionOutput> {
-        let input = req.input;
-        self.existing(&input.bucket)?;
-        let setting = self
-            .objects
-            .bucket_setting(&input.bucket, SETTING)
-            .await
-            .or_s3()?
-            .and_then(|bytes| serde_json::from_slice::<Encryption>(&bytes).ok());
-        let Some(setting) = setting else {
+        let Some(setting) = self.default_encryption(&req.input.bucket)? else {
             let mut error = refuse(
                 S3ErrorCode::ServerSideEncryptionConfigurationNotFoundError,
                 "The server side encryption configuration was not found",
@@ -484,15 +489,7 @@ impl NuageS3 {
         &self,
         req: S3Request<DeleteBucketEncryptionInput>,
     ) -> Answer<DeleteBucketEncryptionOutput> {
-        let input = req.input;
-        self.existing(&input.bucket)?;
-        self.objects
-            .set_bucket_setting(&input.bucket, SETTING, None)
-            .await
-            .or_s3()?;
-        let mut response = S3Response::new(DeleteBucketEncryptionOutput::default());
-        response.status = Some(axum::http::StatusCode::NO_CONTENT);
-        Ok(response)
+        self.remove_setting(&req.input.bucket, SETTING).await
     }
 }
 
