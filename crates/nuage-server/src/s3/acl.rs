@@ -671,12 +671,15 @@ impl S3Access for Access {
         if !asking.allowed(&bucket, key.as_deref(), operation).await? {
             return Err(denied());
         }
-        // A copy also reads its source.
-        if matches!(operation, "CopyObject" | "UploadPartCopy")
-            && let Some((bucket, key)) = copy_source(cx.headers())
-            && !asking.allowed(&bucket, Some(&key), "GetObject").await?
-        {
-            return Err(denied());
+        // A copy also reads its source (one that cannot be read is refused
+        // here rather than left to the operation).
+        if matches!(operation, "CopyObject" | "UploadPartCopy") {
+            let Some((bucket, key)) = copy_source(cx.headers()) else {
+                return Err(denied());
+            };
+            if !asking.allowed(&bucket, Some(&key), "GetObject").await? {
+                return Err(denied());
+            }
         }
         Ok(())
     }
