@@ -199,6 +199,12 @@ impl Objects {
         Ok((mode, turn))
     }
 
+    /// The folder where bodies are staged before they are objects; what
+    /// is left there at the next start was never acknowledged.
+    pub fn staging_dir(&self) -> &Path {
+        &self.dirs.staging
+    }
+
     /// The versions of `key` in the bucket folder `dir`.
     pub(crate) fn versions_of(&self, bucket: &str, dir: &Path, key: &str) -> versions::KeyVersions {
         versions::KeyVersions::new(&self.dirs.versions, bucket, dir, key)

@@ -481,6 +481,18 @@ impl NuageS3 {
             .or_s3()
     }
 
+    /// Sets a bucket's ACL to `grants`, or back to the owner's alone when
+    /// there are none (a re-created bucket's ACL, as S3 resets it).
+    pub(super) async fn reset_bucket_grants(&self, bucket: &str, grants: Grants) -> S3Result<()> {
+        if !grants.is_empty() {
+            return self.set_bucket_grants(bucket, grants).await;
+        }
+        self.objects
+            .set_bucket_setting(bucket, SETTING, None)
+            .await
+            .or_s3()
+    }
+
     pub(super) async fn get_bucket_acl_(
         &self,
         req: S3Request<GetBucketAclInput>,

@@ -47,7 +47,7 @@ pub fn object_body(
 }
 
 /// The bytes `range` of `file`, a chunk at a time from the blocking pool.
-fn file_chunks(
+pub(crate) fn file_chunks(
     file: File,
     range: Range<u64>,
 ) -> impl Stream<Item = std::io::Result<Bytes>> + Unpin + Send + Sync + 'static {

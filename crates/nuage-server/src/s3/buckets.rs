@@ -132,7 +132,8 @@ impl NuageS3 {
         let bucket = req.input.bucket;
         match self.objects.create_bucket(&bucket).await {
             // S3's legacy rule in us-east-1: creating a bucket you own
-            // again answers 200 OK (BucketAlreadyOwnedByYou elsewhere).
+            // again answers 200 OK and resets its ACL to the one asked for
+            // (BucketAlreadyOwnedByYou elsewhere).
             Err(nuage_lake::objects::ObjectError::BucketAlreadyExists(_))
                 if self.bucket_owner(&bucket)? != requester =>
             {
@@ -144,6 +145,7 @@ impl NuageS3 {
             Err(nuage_lake::objects::ObjectError::BucketAlreadyExists(_))
                 if &*self.region == "us-east-1" =>
             {
+                self.reset_bucket_grants(&bucket, grants).await?;
                 return Ok(S3Response::new(CreateBucketOutput {
                     location: Some(format!("/{bucket}")),
                 }));

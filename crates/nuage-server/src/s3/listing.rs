@@ -19,7 +19,9 @@ use crate::s3::{Answer, NuageS3, timestamp};
 /// S3's default and largest page.
 const MAX_KEYS: i32 = 1000;
 
-/// What `encoding-type=url` leaves as is (S3 keeps '/' readable).
+/// What `encoding-type=url` leaves as is: RFC 3986's unreserved
+/// characters and '/', which S3 keeps readable (a space is %20, a '+' %2B,
+/// as ceph/s3-tests' encoding tests expect).
 const KEEP: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
@@ -160,7 +162,9 @@ impl NuageS3 {
             .flatten();
         Ok(S3Response::new(ListObjectsOutput {
             name: Some(input.bucket),
-            prefix: Some(names.opt(input.prefix.as_ref()).unwrap_or_default()),
+            // ListObjects (v1) echoes its prefix as given, even under
+            // encoding-type=url (the SDKs decode every other name but this).
+            prefix: Some(input.prefix.clone().unwrap_or_default()),
             marker: Some(names.opt(input.marker.as_ref()).unwrap_or_default()),
             max_keys: Some(input.max_keys.unwrap_or(MAX_KEYS)),
             is_truncated: Some(listing.truncated),

@@ -25,7 +25,9 @@ mod notifications;
 mod objects;
 mod ownership;
 mod policy;
+mod presigned;
 mod sse;
+mod unsized_body;
 mod users;
 
 pub use notifications::Notifier;
@@ -143,13 +145,20 @@ impl S3Api {
     }
 
     async fn answer(&self, request: axum::extract::Request) -> Response {
+        if let Err(refusal) = presigned::check_expiry(request.uri()) {
+            return refusal.into_response();
+        }
         let request = if self.keyless {
             match keyless::prepare(request) {
                 Ok(request) => request,
                 Err(refusal) => return refusal.into_response(),
             }
         } else {
-            request
+            sigv2_bucket_path(request)
+        };
+        let request = match unsized_body::measured(request, self.objects.staging_dir()).await {
+            Ok(request) => request,
+            Err(refusal) => return refusal.into_response(),
         };
         let request = request.map(s3s::Body::http_body_unsync);
         match self.service.call(request).await {
@@ -222,6 +231,45 @@ fn bucket_of(uri: &Uri, headers: &HeaderMap) -> Option<String> {
         .decode_utf8()
         .ok()?;
     (!bucket.is_empty()).then(|| bucket.into_owned())
+}
+
+/// A SigV2-signed request to a bucket by path (`PUT /bucket`) with the
+/// path S3 signs for it: SDKs sign the bucket's resource as `/bucket/`
+/// whether or not they send the slash, and S3 accepts both.
+fn sigv2_bucket_path(request: axum::extract::Request) -> axum::extract::Request {
+    let v2 = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|auth| auth.starts_with("AWS "))
+        || request
+            .uri()
+            .query()
+            .is_some_and(|q| q.split('&').any(|p| p.starts_with("AWSAccessKeyId=")));
+    let path = request.uri().path();
+    let bucket_only = path.len() > 1 && !path[1..].contains('/');
+    let virtual_host = request
+        .headers()
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .and_then(bucket_of_host)
+        .is_some();
+    if !v2 || !bucket_only || virtual_host {
+        return request;
+    }
+    let (mut parts, body) = request.into_parts();
+    let rebuilt = match parts.uri.query() {
+        Some(query) => format!("{}/?{query}", parts.uri.path()),
+        None => format!("{}/", parts.uri.path()),
+    };
+    let mut uri = parts.uri.clone().into_parts();
+    if let Ok(path_and_query) = rebuilt.parse() {
+        uri.path_and_query = Some(path_and_query);
+        if let Ok(uri) = Uri::from_parts(uri) {
+            parts.uri = uri;
+        }
+    }
+    axum::extract::Request::from_parts(parts, body)
 }
 
 /// The answer to S3 requests when the lake is a remote S3 service: nuage

@@ -688,7 +688,44 @@ fn with_access_keys_signatures_are_verified_and_anonymous_requests_refused() {
             .unwrap();
         assert_eq!(http_get(presigned.uri()).await.1, b"secret data");
     });
+    // boto3, signing: a PUT streamed with `Transfer-Encoding: chunked` and
+    // no Content-Length (as s3-tests sends it, S3 takes it), and SigV2 (the
+    // legacy `s3` signer, which signs a bucket as `/bucket/`).
+    crate::require_python("boto3", "boto3");
+    let output = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(SIGNED_BOTO3)
+        .arg(&server.endpoint)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "boto3 with keys failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
+
+const SIGNED_BOTO3: &str = r#"
+import sys, boto3
+from botocore.config import Config
+def client(signature):
+    return boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
+                        aws_access_key_id="AKIDNUAGE", aws_secret_access_key="s3cr3t",
+                        config=Config(signature_version=signature))
+s3 = client("s3v4")
+def chunked(request, **kwargs):
+    request.headers.add_header("Transfer-Encoding", "chunked")
+s3.meta.events.register_first("before-sign.s3.PutObject", chunked)
+s3.put_object(Bucket="safe", Key="chunked", Body=b"bar" * 5000)
+assert s3.get_object(Bucket="safe", Key="chunked")["Body"].read() == b"bar" * 5000
+v2 = client("s3")
+v2.create_bucket(Bucket="legacy-signed")
+v2.put_object(Bucket="legacy-signed", Key="k", Body=b"v2")
+assert [o["Key"] for o in v2.list_objects(Bucket="legacy-signed")["Contents"]] == ["k"]
+v2.delete_object(Bucket="legacy-signed", Key="k")
+v2.delete_bucket(Bucket="legacy-signed")
+"#;
 
 /// ACLs with one owner, as S3's ACL overview describes the groups: a
 /// `public-read` object is read by unsigned requests, a private one is not;
