@@ -17,6 +17,7 @@ mod buckets;
 mod checksums;
 mod cors;
 mod errors;
+mod form_post;
 mod keyless;
 mod listing;
 mod lock;
@@ -90,6 +91,7 @@ impl S3Api {
                 q.split('&')
                     .any(|p| p == "attributes" || p == "attributes=")
             });
+        let form = form_post::is_form_post(request.method(), request.headers());
         let browser = request
             .headers()
             .contains_key(axum::http::header::ORIGIN)
@@ -126,6 +128,9 @@ impl S3Api {
             )
             .await;
         }
+        if form {
+            response = form_post::as_s3_answers(response).await;
+        }
         if attributes && response.status().is_success() {
             response = unquoted_etag(response).await;
         }
@@ -155,6 +160,15 @@ impl S3Api {
             }
         } else {
             sigv2_bucket_path(request)
+        };
+        let request = if form_post::is_form_post(request.method(), request.headers()) {
+            let bucket = bucket_of(request.uri(), request.headers());
+            match form_post::prepare(request, bucket.as_deref()).await {
+                Ok(request) => request,
+                Err(refusal) => return refusal.into_response(),
+            }
+        } else {
+            request
         };
         let request = match unsized_body::measured(request, self.objects.staging_dir()).await {
             Ok(request) => request,

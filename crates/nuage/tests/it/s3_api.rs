@@ -725,6 +725,17 @@ v2.put_object(Bucket="legacy-signed", Key="k", Body=b"v2")
 assert [o["Key"] for o in v2.list_objects(Bucket="legacy-signed")["Contents"]] == ["k"]
 v2.delete_object(Bucket="legacy-signed", Key="k")
 v2.delete_bucket(Bucket="legacy-signed")
+# A signed browser form (boto3's generate_presigned_post): ${filename} in
+# the key becomes the file's name before the policy checks the key; a form
+# the policy does not allow is refused with S3's 403.
+import requests
+post = s3.generate_presigned_post("safe", "uploads/${filename}", ExpiresIn=60)
+posted = requests.post(post["url"], data=post["fields"], files={"file": ("photo.jpg", b"jpeg bytes")})
+assert posted.status_code == 204, (posted.status_code, posted.text)
+assert s3.get_object(Bucket="safe", Key="uploads/photo.jpg")["Body"].read() == b"jpeg bytes"
+post = s3.generate_presigned_post("safe", "x", Conditions=[["starts-with", "$key", "uploads/"]], ExpiresIn=60)
+refused = requests.post(post["url"], data=post["fields"], files={"file": ("x", b"x")})
+assert refused.status_code == 403 and "<Code>AccessDenied</Code>" in refused.text, refused.text
 "#;
 
 /// ACLs with one owner, as S3's ACL overview describes the groups: a

@@ -211,5 +211,20 @@ created = requests.post(
     files={"file": ("created.txt", b"created")},
 )
 assert created.status_code == 201 and "<Key>form/created.txt</Key>" in created.text, created.text
+# S3 puts the file's name in place of ${filename} in the key, and redirects
+# to success_action_redirect with the bucket, key and quoted ETag.
+named = requests.post(url, data={"key": "form/${filename}"}, files={"file": ("photo.jpg", b"jpeg")})
+assert named.status_code == 204, (named.status_code, named.text)
+assert s3.get_object(Bucket="lake", Key="form/photo.jpg")["Body"].read() == b"jpeg"
+redirected = requests.post(
+    url,
+    data={"key": "redirected.txt", "success_action_redirect": "http://example.com/done"},
+    files={"file": ("r.txt", b"bar")},
+    allow_redirects=False,
+)
+assert redirected.status_code == 303, (redirected.status_code, redirected.text)
+etag = hashlib.md5(b"bar").hexdigest()
+location = "http://example.com/done?bucket=lake&key=redirected.txt&etag=%22" + etag + "%22"
+assert redirected.headers["Location"] == location, redirected.headers
 
 print("ok")
