@@ -51,6 +51,7 @@ use crate::auth::Keys;
 pub struct S3Api {
     service: S3Service,
     objects: Objects,
+    keys: Keys,
     keyless: bool,
 }
 
@@ -78,6 +79,7 @@ impl S3Api {
         Self {
             service: builder.build(),
             objects,
+            keys: keys.clone(),
             keyless: keys.is_empty(),
         }
     }
@@ -170,7 +172,9 @@ impl S3Api {
         } else {
             request
         };
-        let request = match unsized_body::measured(request, self.objects.staging_dir()).await {
+        let keys = (!self.keyless).then_some(&self.keys);
+        let request = match unsized_body::measured(request, self.objects.staging_dir(), keys).await
+        {
             Ok(request) => request,
             Err(refusal) => return refusal.into_response(),
         };

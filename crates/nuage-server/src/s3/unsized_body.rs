@@ -18,6 +18,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use bytes::Bytes;
 use futures::StreamExt;
 
+use crate::auth::Keys;
 use crate::s3::errors::Refusal;
 
 /// The largest body held in memory; larger ones go to a file.
@@ -44,10 +45,45 @@ fn needs_length(request: &Request) -> bool {
         && !headers.contains_key(header::CONTENT_LENGTH)
 }
 
+/// The access key id a request is signed with (SigV4 or SigV2, in its
+/// Authorization header or presigned query), if any.
+fn access_key_id(request: &Request) -> Option<String> {
+    if let Some(auth) = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let id = match auth.strip_prefix("AWS ") {
+            Some(v2) => v2.split(':').next(),
+            None => auth
+                .split_once("Credential=")
+                .and_then(|(_, rest)| rest.split('/').next()),
+        };
+        return id.map(str::to_string);
+    }
+    let query = request.uri().query()?;
+    url::form_urlencoded::parse(query.as_bytes()).find_map(|(name, value)| match &*name {
+        "X-Amz-Credential" => value.split('/').next().map(str::to_string),
+        "AWSAccessKeyId" => Some(value.into_owned()),
+        _ => None,
+    })
+}
+
 /// The request with a `Content-Length`, its body read to the end first
-/// when it came without one (see the module's documentation).
-pub async fn measured(request: Request, staging: &Path) -> Result<Request, Refusal> {
+/// when it came without one (see the module's documentation). With access
+/// keys, only a request naming one of them is read ahead: an anonymous one
+/// goes to s3s as it is and is refused there before its body is read.
+pub async fn measured(
+    request: Request,
+    staging: &Path,
+    keys: Option<&Keys>,
+) -> Result<Request, Refusal> {
     if !needs_length(&request) {
+        return Ok(request);
+    }
+    if let Some(keys) = keys
+        && access_key_id(&request).is_none_or(|id| keys.secret(&id).is_none())
+    {
         return Ok(request);
     }
     let (mut parts, body) = request.into_parts();
@@ -135,7 +171,7 @@ mod tests {
     #[tokio::test]
     async fn small_and_large_bodies_get_their_length_and_keep_their_bytes() {
         let dir = tempfile::tempdir().unwrap();
-        let small = measured(chunked(Method::PUT, Body::from("bar")), dir.path())
+        let small = measured(chunked(Method::PUT, Body::from("bar")), dir.path(), None)
             .await
             .unwrap();
         assert_eq!(bytes_of(small).await, (Some(3), b"bar".to_vec()));
@@ -147,7 +183,7 @@ mod tests {
             move |_| Ok::<_, std::io::Error>(Bytes::from(piece.clone()))
         });
         let body = Body::from_stream(futures::stream::iter(pieces));
-        let large = measured(chunked(Method::PUT, body), dir.path())
+        let large = measured(chunked(Method::PUT, body), dir.path(), None)
             .await
             .unwrap();
         let (length, bytes) = bytes_of(large).await;
@@ -155,6 +191,29 @@ mod tests {
         assert_eq!(bytes, piece.repeat(10));
         // The spooled file has no name: nothing is left in the folder.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn with_keys_only_requests_naming_a_known_key_are_read_ahead() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keys::parse("AKID:secret").unwrap();
+        let anonymous = measured(
+            chunked(Method::PUT, Body::from("bar")),
+            dir.path(),
+            Some(&keys),
+        )
+        .await
+        .unwrap();
+        assert!(!anonymous.headers().contains_key(header::CONTENT_LENGTH));
+        let mut signed = chunked(Method::PUT, Body::from("bar"));
+        signed.headers_mut().insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static(
+                "AWS4-HMAC-SHA256 Credential=AKID/20261205/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0",
+            ),
+        );
+        let signed = measured(signed, dir.path(), Some(&keys)).await.unwrap();
+        assert_eq!(signed.headers()[header::CONTENT_LENGTH], "3");
     }
 
     #[tokio::test]
@@ -174,7 +233,7 @@ mod tests {
         );
         assert!(!needs_length(&aws_chunked));
         assert!(!needs_length(&chunked(Method::GET, Body::empty())));
-        let passed = measured(with_length, dir.path()).await.unwrap();
+        let passed = measured(with_length, dir.path(), None).await.unwrap();
         assert_eq!(bytes_of(passed).await, (Some(3), b"bar".to_vec()));
     }
 }
