@@ -9,6 +9,10 @@
 //! nearly every PUT keeps an older version), and a ListObjectVersions page
 //! is timed. With `--sse-c` every object is written and read with a
 //! customer key (SSE-C headers), so the server encrypts and decrypts it.
+//! With `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` set, every request
+//! is SigV4-signed (payload `UNSIGNED-PAYLOAD`, as the SDKs send over
+//! https), for a server started with `--access-keys`: the figures then
+//! include signature verification and the access check.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -80,6 +84,64 @@ const VERSIONED_KEYS: usize = 64;
 
 type Http = Client<HttpConnector, Full<Bytes>>;
 
+/// SigV4 credentials and region from the environment, if both keys are set.
+struct Signing {
+    identity: aws_smithy_runtime_api::client::identity::Identity,
+    region: String,
+}
+
+fn signing() -> Option<&'static Signing> {
+    static SIGNING: std::sync::OnceLock<Option<Signing>> = std::sync::OnceLock::new();
+    SIGNING
+        .get_or_init(|| {
+            let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+            let (id, secret) = (var("AWS_ACCESS_KEY_ID")?, var("AWS_SECRET_ACCESS_KEY")?);
+            let credentials =
+                aws_credential_types::Credentials::new(id, secret, None, None, "environment");
+            Some(Signing {
+                identity: credentials.into(),
+                region: var("AWS_REGION").unwrap_or_else(|| "us-east-1".into()),
+            })
+        })
+        .as_ref()
+}
+
+/// The SigV4 headers for a request with these headers (S3's rules: no
+/// double encoding or normalisation of the path).
+fn signed_headers(
+    signing: &Signing,
+    method: &hyper::Method,
+    url: &str,
+    headers: &[(&str, String)],
+) -> anyhow::Result<Vec<(String, String)>> {
+    use aws_sigv4::http_request::{
+        PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+        UriPathNormalizationMode, sign,
+    };
+    let mut settings = SigningSettings::default();
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&signing.identity)
+        .region(&signing.region)
+        .name("s3")
+        .time(std::time::SystemTime::now())
+        .settings(settings)
+        .build()?
+        .into();
+    let signable = SignableRequest::new(
+        method.as_str(),
+        url,
+        headers.iter().map(|(n, v)| (*n, v.as_str())),
+        SignableBody::UnsignedPayload,
+    )?;
+    let (instructions, _) = sign(signable, &params)?.into_parts();
+    Ok(instructions
+        .headers()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect())
+}
+
 async fn send(
     http: &Http,
     method: hyper::Method,
@@ -87,17 +149,30 @@ async fn send(
     body: Bytes,
     extra: &[(&'static str, String)],
 ) -> anyhow::Result<(u16, u64)> {
-    let mut request = hyper::Request::builder();
-    for (name, value) in extra {
+    let mut headers: Vec<(&str, String)> = extra.iter().map(|(n, v)| (*n, v.clone())).collect();
+    // moto applies ACLs to unsigned requests: let them read back.
+    headers.push(("x-amz-acl", "public-read".into()));
+    let mut request = hyper::Request::builder()
+        .method(method.clone())
+        .uri(url)
+        .header("content-length", body.len());
+    if let Some(signing) = signing() {
+        let host = url
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_default();
+        headers.push(("host", host.to_string()));
+        headers.push(("x-amz-content-sha256", "UNSIGNED-PAYLOAD".into()));
+        for (name, value) in signed_headers(signing, &method, url, &headers)? {
+            request = request.header(name, value);
+        }
+        headers.retain(|(name, _)| *name != "host");
+    }
+    for (name, value) in &headers {
         request = request.header(*name, value);
     }
-    let request = request
-        .method(method)
-        .uri(url)
-        .header("content-length", body.len())
-        // moto applies ACLs to unsigned requests: let them read back.
-        .header("x-amz-acl", "public-read")
-        .body(Full::new(body))?;
+    let request = request.body(Full::new(body))?;
     let response = http.request(request).await?;
     let status = response.status().as_u16();
     let mut body = response.into_body();
