@@ -7,7 +7,9 @@
 //!   signature (400), an `expiration` that is not an ISO 8601 time (400)
 //!   and a `bucket` field naming another bucket than the URL (403); and
 //!   puts the file's name in place of `${filename}` in the key, before the
-//!   policy sees the key ([`prepare`]);
+//!   policy sees the key; hands the `tagging` field (S3's XML tag set,
+//!   which s3s does not read) to the PUT as a request extension
+//!   ([`FormTagging`]) ([`prepare`]);
 //! - after: a failed policy condition, which s3s reports as 400
 //!   InvalidPolicyDocument, is S3's 403 AccessDenied ("Invalid according
 //!   to Policy: ..."), and the ETag appended to a `success_action_redirect`
@@ -34,6 +36,10 @@ struct Field {
     value: String,
     at: std::ops::Range<usize>,
 }
+
+/// A form's `tagging` field: the object's tags as S3's `<Tagging>` XML.
+#[derive(Debug, Clone)]
+pub struct FormTagging(pub String);
 
 /// The form's boundary, from its Content-Type.
 fn boundary(headers: &HeaderMap) -> Option<String> {
@@ -108,6 +114,12 @@ pub async fn prepare(request: Request, url_bucket: Option<&str>) -> Result<Reque
     let mut read = read.freeze();
     if let Some((fields, filename)) = found {
         check(&fields, url_bucket)?;
+        if let Some(tagging) = fields
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case("tagging"))
+        {
+            parts.extensions.insert(FormTagging(tagging.value.clone()));
+        }
         if let Some(key) = fields.iter().find(|f| f.name.eq_ignore_ascii_case("key"))
             && key.value.contains("${filename}")
         {
@@ -298,12 +310,22 @@ mod tests {
 
     #[tokio::test]
     async fn the_file_name_takes_the_place_of_filename_in_the_key() {
+        let tagging = "<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>";
         let request = form(
-            &[("key", "uploads/${filename}"), ("acl", "private")],
+            &[
+                ("key", "uploads/${filename}"),
+                ("tagging", tagging),
+                ("acl", "private"),
+            ],
             "foo.txt",
             "bar",
         );
         let prepared = prepare(request, Some("bucket")).await.unwrap();
+        let handed = prepared
+            .extensions()
+            .get::<FormTagging>()
+            .map(|t| t.0.clone());
+        assert_eq!(handed.as_deref(), Some(tagging));
         let length: usize = prepared.headers()[header::CONTENT_LENGTH]
             .to_str()
             .unwrap()

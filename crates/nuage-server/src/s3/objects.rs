@@ -96,6 +96,21 @@ pub(super) fn header_tags(text: Option<&str>) -> S3Result<Vec<(String, String)>>
     Ok(tags)
 }
 
+/// Tags from a form upload's `tagging` field (`<Tagging><TagSet><Tag>...`).
+fn form_tags(xml: &str) -> S3Result<Vec<(String, String)>> {
+    use s3s::xml::Deserialize;
+    let mut document = s3s::xml::Deserializer::new(xml.as_bytes());
+    let tagging = Tagging::deserialize(&mut document).map_err(|_| {
+        refuse(
+            S3ErrorCode::MalformedXML,
+            "The XML you provided was not well-formed or did not validate against our published schema",
+        )
+    })?;
+    let tags = tag_pairs(tagging.tag_set);
+    check_tags(&tags, "BadRequest")?;
+    Ok(tags)
+}
+
 /// S3's rules for object tags: at most 10 (too many is BadRequest in a
 /// write's `x-amz-tagging` header, InvalidTag in PutObjectTagging), then
 /// [`check_tag_pairs`].
@@ -412,7 +427,10 @@ impl NuageS3 {
         let condition = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref());
         let mut expected = expected!(input, &req.headers)?;
         let mut meta = stored!(input).into_meta();
-        meta.tags = header_tags(input.tagging.as_deref())?;
+        meta.tags = match req.extensions.get::<crate::s3::form_post::FormTagging>() {
+            Some(form) if input.tagging.is_none() => form_tags(&form.0)?,
+            _ => header_tags(input.tagging.as_deref())?,
+        };
         let chosen = self.choose_encryption(&input.bucket, sse_asked!(input))?;
         meta.encryption = chosen.record;
         expected.encrypted = chosen.cipher.is_some();

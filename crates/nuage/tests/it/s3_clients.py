@@ -213,9 +213,15 @@ created = requests.post(
 assert created.status_code == 201 and "<Key>form/created.txt</Key>" in created.text, created.text
 # S3 puts the file's name in place of ${filename} in the key, and redirects
 # to success_action_redirect with the bucket, key and quoted ETag.
-named = requests.post(url, data={"key": "form/${filename}"}, files={"file": ("photo.jpg", b"jpeg")})
+# A form's tagging field (S3's <Tagging> XML) tags the object.
+tagging = "<Tagging><TagSet><Tag><Key>camera</Key><Value>x100</Value></Tag></TagSet></Tagging>"
+named = requests.post(
+    url, data={"key": "form/${filename}", "tagging": tagging}, files={"file": ("photo.jpg", b"jpeg")}
+)
 assert named.status_code == 204, (named.status_code, named.text)
 assert s3.get_object(Bucket="lake", Key="form/photo.jpg")["Body"].read() == b"jpeg"
+tags = s3.get_object_tagging(Bucket="lake", Key="form/photo.jpg")["TagSet"]
+assert tags == [{"Key": "camera", "Value": "x100"}], tags
 redirected = requests.post(
     url,
     data={"key": "redirected.txt", "success_action_redirect": "http://example.com/done"},
