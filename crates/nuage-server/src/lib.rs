@@ -408,7 +408,10 @@ pub async fn serve(
             tracing::debug!("TCP_NODELAY: {e}");
         }
     });
-    let result = axum::serve(listener, router(app).into_make_service())
+    // Each request knows its client's address (S3 bucket policies test
+    // aws:SourceIp).
+    let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let result = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await;
     retention.abort();

@@ -660,6 +660,10 @@ fn needed(operation: &str) -> Option<(bool, &'static str)> {
 impl S3Access for Access {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         let s3 = &self.s3;
+        let source_ip = cx
+            .extensions_mut()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
         let who = s3.requester(cx.credentials());
         let signed = || {
             if who.is_some() { Ok(()) } else { Err(denied()) }
@@ -679,6 +683,7 @@ impl S3Access for Access {
             who: who.as_deref(),
             uri: cx.uri(),
             headers: cx.headers(),
+            source_ip,
         };
         if !asking.allowed(&bucket, key.as_deref(), operation).await? {
             return Err(denied());
@@ -719,6 +724,8 @@ struct Asking<'a> {
     who: Option<&'a str>,
     uri: &'a axum::http::Uri,
     headers: &'a axum::http::HeaderMap,
+    /// The client's address, as the connection shows it.
+    source_ip: Option<std::net::IpAddr>,
 }
 
 impl Asking<'_> {
@@ -756,6 +763,7 @@ impl Asking<'_> {
                 tags: &tags,
                 who: self.who,
                 prefix,
+                source_ip: self.source_ip,
             };
             let resource = match key {
                 Some(key) => format!("arn:aws:s3:::{bucket}/{key}"),
@@ -830,6 +838,7 @@ struct RequestFacts<'a> {
     /// `s3:prefix` when a read of a missing key asks whether the
     /// requester may list it.
     prefix: Option<&'a str>,
+    source_ip: Option<std::net::IpAddr>,
 }
 
 impl Facts for RequestFacts<'_> {
@@ -875,6 +884,7 @@ impl Facts for RequestFacts<'_> {
                 (!keys.is_empty()).then_some(keys)
             }
             "aws:securetransport" => Some(vec!["false".into()]),
+            "aws:sourceip" => self.source_ip.map(|ip| vec![ip.to_string()]),
             "aws:referer" => header("referer"),
             "aws:useragent" => header("user-agent"),
             "aws:userid" | "aws:username" => self.who.map(|w| vec![w.to_string()]),

@@ -1557,6 +1557,28 @@ fn bucket_policies_allow_and_deny_as_s3_decides() {
             assert_eq!(code(&deny.unwrap_err()), "AccessDenied");
         }
 
+        // aws:SourceIp is the address the request came from (127.0.0.1
+        // here): IpAddress admits from a range that holds it and not from
+        // another; a Deny with NotIpAddress refuses the owner too.
+        let by_address = |effect: &str, operator: &str, range: &str| {
+            format!(
+                r#"{{"Version": "2012-10-17", "Statement": [{{"Effect": "{effect}", "Principal": "*",
+                "Action": "s3:GetObject", "Resource": "arn:aws:s3:::site/private/*",
+                "Condition": {{"{operator}": {{"aws:SourceIp": "{range}"}}}}}}]}}"#
+            )
+        };
+        for (range, status) in [("127.0.0.0/8", 200), ("10.0.0.0/8", 403)] {
+            let policy = by_address("Allow", "IpAddress", range);
+            let set = owner.put_bucket_policy().bucket("site").policy(policy).send().await;
+            set.unwrap();
+            assert_eq!(http_get(&private).await.0, status, "{range}");
+        }
+        let policy_deny = by_address("Deny", "NotIpAddress", "10.0.0.0/8");
+        let set = owner.put_bucket_policy().bucket("site").policy(policy_deny).send().await;
+        set.unwrap();
+        let read = owner.get_object().bucket("site").key("private/notes.txt").send().await;
+        assert_eq!(code(&read.unwrap_err().into_service_error()), "AccessDenied");
+
         // A policy larger than an extended attribute holds (many
         // statements) is kept whole.
         let statements: Vec<String> = (0..100)
