@@ -16,6 +16,7 @@ mod body;
 mod buckets;
 mod checksums;
 mod cors;
+mod dates;
 mod errors;
 mod form_post;
 mod keyless;
@@ -161,7 +162,10 @@ impl S3Api {
                 Err(refusal) => return refusal.into_response(),
             }
         } else {
-            sigv2_bucket_path(request)
+            match dates::check(sigv2_bucket_path(request)) {
+                Ok(request) => request,
+                Err(refusal) => return refusal.into_response(),
+            }
         };
         let request = if form_post::is_form_post(request.method(), request.headers()) {
             let bucket = bucket_of(request.uri(), request.headers());
