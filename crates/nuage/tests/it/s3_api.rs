@@ -725,6 +725,22 @@ v2.put_object(Bucket="legacy-signed", Key="k", Body=b"v2")
 assert [o["Key"] for o in v2.list_objects(Bucket="legacy-signed")["Contents"]] == ["k"]
 v2.delete_object(Bucket="legacy-signed", Key="k")
 v2.delete_bucket(Bucket="legacy-signed")
+# S3 checks a request's time before its signature: a SigV2 x-amz-date years
+# off is RequestTimeTooSkewed, an unreadable one AccessDenied; a SigV4
+# request dated by a Date header (botocore signs so when one is set) is fine.
+from botocore.exceptions import ClientError
+from email.utils import formatdate
+for date, expected in [("Tue, 07 Jul 2010 21:53:04 GMT", "RequestTimeTooSkewed"), ("Bad Date", "AccessDenied")]:
+    dated = client("s3")
+    dated.meta.events.register("before-call.s3.PutObject", lambda params, **kw: params["headers"].update({"x-amz-date": date}))
+    try:
+        dated.put_object(Bucket="safe", Key="dated", Body=b"x")
+        raise AssertionError("a SigV2 request dated %r was taken" % date)
+    except ClientError as e:
+        assert e.response["Error"]["Code"] == expected, (date, e.response["Error"])
+dated = client("s3v4")
+dated.meta.events.register("before-call.s3.PutObject", lambda params, **kw: params["headers"].update({"Date": formatdate(usegmt=True)}))
+dated.put_object(Bucket="safe", Key="dated", Body=b"x")
 # A signed browser form (boto3's generate_presigned_post): ${filename} in
 # the key becomes the file's name before the policy checks the key; a form
 # the policy does not allow is refused with S3's 403.
