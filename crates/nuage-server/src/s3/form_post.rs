@@ -7,7 +7,9 @@
 //!   signature (400), an `expiration` that is not an ISO 8601 time (400)
 //!   and a `bucket` field naming another bucket than the URL (403); and
 //!   puts the file's name in place of `${filename}` in the key, before the
-//!   policy sees the key; hands the `tagging` field (S3's XML tag set,
+//!   policy sees the key; without access keys takes the signature field
+//!   off (as the keyless edge takes signatures off headers: the policy's
+//!   conditions are still checked); hands the `tagging` field (S3's XML tag set,
 //!   which s3s does not read) to the PUT as a request extension
 //!   ([`FormTagging`]) ([`prepare`]);
 //! - after: a failed policy condition, which s3s reports as 400
@@ -35,6 +37,8 @@ struct Field {
     name: String,
     value: String,
     at: std::ops::Range<usize>,
+    /// The whole part: from its delimiter to the next one.
+    part: std::ops::Range<usize>,
 }
 
 /// A form's `tagging` field: the object's tags as S3's `<Tagging>` XML.
@@ -55,10 +59,10 @@ fn fields_before_file(bytes: &[u8], boundary: &str) -> Option<(Vec<Field>, Strin
     let delimiter = format!("--{boundary}");
     let finder = memchr::memmem::Finder::new(delimiter.as_bytes());
     let mut fields = Vec::new();
-    let mut at = finder.find(bytes)? + delimiter.len();
+    let mut part_start = finder.find(bytes)?;
     loop {
         // After a delimiter: CRLF, the part's headers, a blank line.
-        let part = at + 2;
+        let part = part_start + delimiter.len() + 2;
         let headers_end = memchr::memmem::find(bytes.get(part..)?, b"\r\n\r\n")? + part;
         let headers = String::from_utf8_lossy(&bytes[part..headers_end]);
         let disposition = headers
@@ -76,8 +80,9 @@ fn fields_before_file(bytes: &[u8], boundary: &str) -> Option<(Vec<Field>, Strin
             name,
             value: String::from_utf8_lossy(&bytes[start..end]).into_owned(),
             at: start..end,
+            part: part_start..next,
         });
-        at = next + delimiter.len();
+        part_start = next;
     }
 }
 
@@ -93,7 +98,11 @@ fn parameter(disposition: &str, wanted: &str) -> Option<String> {
 
 /// Reads a form upload's fields ahead and applies S3's rules s3s does not
 /// (see the module); any other request passes untouched.
-pub async fn prepare(request: Request, url_bucket: Option<&str>) -> Result<Request, Refusal> {
+pub async fn prepare(
+    request: Request,
+    url_bucket: Option<&str>,
+    keyless: bool,
+) -> Result<Request, Refusal> {
     let Some(boundary) = boundary(request.headers()) else {
         return Ok(request);
     };
@@ -120,15 +129,32 @@ pub async fn prepare(request: Request, url_bucket: Option<&str>) -> Result<Reque
         {
             parts.extensions.insert(FormTagging(tagging.value.clone()));
         }
-        if let Some(key) = fields.iter().find(|f| f.name.eq_ignore_ascii_case("key"))
-            && key.value.contains("${filename}")
-        {
-            let named = key.value.replace("${filename}", &filename);
-            let mut rewritten = BytesMut::with_capacity(read.len() + named.len());
-            rewritten.extend_from_slice(&read[..key.at.start]);
-            rewritten.extend_from_slice(named.as_bytes());
-            rewritten.extend_from_slice(&read[key.at.end..]);
-            let grown = named.len() as i64 - key.value.len() as i64;
+        // Edits of the bytes read: (range, replacement), in form order.
+        let mut edits: Vec<(std::ops::Range<usize>, Vec<u8>)> = Vec::new();
+        for field in &fields {
+            if field.name.eq_ignore_ascii_case("key") && field.value.contains("${filename}") {
+                let named = field.value.replace("${filename}", &filename);
+                edits.push((field.at.clone(), named.into_bytes()));
+            }
+            // Without keys the server verifies no signature (as it takes
+            // them off headers): the form goes on unsigned, its policy
+            // still checked.
+            let signature = field.name.eq_ignore_ascii_case("signature")
+                || field.name.eq_ignore_ascii_case("x-amz-signature");
+            if keyless && signature {
+                edits.push((field.part.clone(), Vec::new()));
+            }
+        }
+        if !edits.is_empty() {
+            let mut rewritten = BytesMut::with_capacity(read.len());
+            let mut from = 0;
+            for (range, replacement) in &edits {
+                rewritten.extend_from_slice(&read[from..range.start]);
+                rewritten.extend_from_slice(replacement);
+                from = range.end;
+            }
+            rewritten.extend_from_slice(&read[from..]);
+            let grown = rewritten.len() as i64 - read.len() as i64;
             if let Some(length) = parts
                 .headers
                 .get(header::CONTENT_LENGTH)
@@ -320,7 +346,7 @@ mod tests {
             "foo.txt",
             "bar",
         );
-        let prepared = prepare(request, Some("bucket")).await.unwrap();
+        let prepared = prepare(request, Some("bucket"), false).await.unwrap();
         let handed = prepared
             .extensions()
             .get::<FormTagging>()
@@ -346,10 +372,51 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn without_keys_a_signed_form_goes_on_unsigned_with_its_policy() {
+        let policy = policy("2030-01-01T00:00:00.000Z");
+        let request = form(
+            &[
+                ("key", "k"),
+                ("policy", &policy),
+                ("x-amz-signature", "abc123"),
+                ("acl", "private"),
+            ],
+            "f",
+            "x",
+        );
+        let prepared = prepare(request, Some("bucket"), true).await.unwrap();
+        let length: usize = prepared.headers()[header::CONTENT_LENGTH]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let body = axum::body::to_bytes(prepared.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(body.len(), length);
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert!(
+            !body.contains("x-amz-signature") && !body.contains("abc123"),
+            "{body}"
+        );
+        assert!(
+            body.contains(&format!("name=\"policy\"\r\n\r\n{policy}\r\n--XyZ\r\n")),
+            "{body}"
+        );
+        assert!(
+            body.contains("name=\"acl\"\r\n\r\nprivate\r\n--XyZ\r\n"),
+            "{body}"
+        );
+        let fields = fields_before_file(body.as_bytes(), "XyZ").unwrap().0;
+        let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["key", "policy", "acl"]);
+    }
+
+    #[tokio::test]
     async fn forms_s3_refuses_are_refused() {
         let good = policy("2030-01-01T00:00:00.000Z");
         let unsigned = form(&[("key", "k"), ("policy", &good)], "f", "x");
-        let refusal = prepare(unsigned, Some("bucket")).await.unwrap_err();
+        let refusal = prepare(unsigned, Some("bucket"), false).await.unwrap_err();
         assert_eq!(
             (refusal.status, refusal.code),
             (StatusCode::BAD_REQUEST, "InvalidArgument")
@@ -361,11 +428,11 @@ mod tests {
             "f",
             "x",
         );
-        let refusal = prepare(dated, Some("bucket")).await.unwrap_err();
+        let refusal = prepare(dated, Some("bucket"), false).await.unwrap_err();
         assert_eq!(refusal.code, "InvalidPolicyDocument");
 
         let elsewhere = form(&[("key", "k"), ("bucket", "other")], "f", "x");
-        let refusal = prepare(elsewhere, Some("bucket")).await.unwrap_err();
+        let refusal = prepare(elsewhere, Some("bucket"), false).await.unwrap_err();
         assert_eq!(
             (refusal.status, refusal.code),
             (StatusCode::FORBIDDEN, "AccessDenied")
@@ -381,7 +448,7 @@ mod tests {
             "f",
             "x",
         );
-        assert!(prepare(fine, Some("bucket")).await.is_ok());
+        assert!(prepare(fine, Some("bucket"), false).await.is_ok());
         assert!(is_iso8601("2030-01-01T00:00:00Z"));
         assert!(!is_iso8601("2030-01-01T00:00:00"));
     }

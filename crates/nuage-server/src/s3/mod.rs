@@ -169,7 +169,7 @@ impl S3Api {
         };
         let request = if form_post::is_form_post(request.method(), request.headers()) {
             let bucket = bucket_of(request.uri(), request.headers());
-            match form_post::prepare(request, bucket.as_deref()).await {
+            match form_post::prepare(request, bucket.as_deref(), self.keyless).await {
                 Ok(request) => request,
                 Err(refusal) => return refusal.into_response(),
             }

@@ -198,7 +198,7 @@ with tempfile.TemporaryDirectory() as tmp:
 # A browser form's POST (the key field and the file, as S3's POST Object
 # documentation describes them) stores the object; 204 is S3's default
 # success_action_status, 201 answers the object's location. This server has
-# no keys, so the form is unsigned (a signed one needs --access-keys).
+# no keys, so the forms here are unsigned or their signature is not checked.
 import requests
 
 url = f"{endpoint}/lake"
@@ -211,6 +211,16 @@ created = requests.post(
     files={"file": ("created.txt", b"created")},
 )
 assert created.status_code == 201 and "<Key>form/created.txt</Key>" in created.text, created.text
+# A signed form (boto3's generate_presigned_post) is taken without keys too:
+# the signature is not checked (as for headers), the policy's conditions are.
+post = s3.generate_presigned_post(
+    "lake", "signed/${filename}", Conditions=[["content-length-range", 1, 10]], ExpiresIn=60
+)
+signed = requests.post(post["url"], data=post["fields"], files={"file": ("s.txt", b"small")})
+assert signed.status_code == 204, (signed.status_code, signed.text)
+assert s3.get_object(Bucket="lake", Key="signed/s.txt")["Body"].read() == b"small"
+too_big = requests.post(post["url"], data=post["fields"], files={"file": ("b.txt", b"x" * 11)})
+assert too_big.status_code == 400 and "EntityTooLarge" in too_big.text, (too_big.status_code, too_big.text)
 # S3 puts the file's name in place of ${filename} in the key, and redirects
 # to success_action_redirect with the bucket, key and quoted ETag.
 # A form's tagging field (S3's <Tagging> XML) tags the object.
