@@ -329,6 +329,20 @@ mod tests {
             .unwrap()
     }
 
+    /// The prepared form's body, which its Content-Length must count.
+    async fn body_of(prepared: Request) -> String {
+        let length: usize = prepared.headers()[header::CONTENT_LENGTH]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let body = axum::body::to_bytes(prepared.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(body.len(), length);
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
     fn policy(expiration: &str) -> String {
         let json = format!(r#"{{"expiration": "{expiration}", "conditions": []}}"#);
         base64::engine::general_purpose::STANDARD.encode(json)
@@ -352,16 +366,7 @@ mod tests {
             .get::<FormTagging>()
             .map(|t| t.0.clone());
         assert_eq!(handed.as_deref(), Some(tagging));
-        let length: usize = prepared.headers()[header::CONTENT_LENGTH]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        let body = axum::body::to_bytes(prepared.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        assert_eq!(body.len(), length);
-        let body = String::from_utf8(body.to_vec()).unwrap();
+        let body = body_of(prepared).await;
         assert!(
             body.contains("name=\"key\"\r\n\r\nuploads/foo.txt\r\n--XyZ"),
             "{body}"
@@ -385,16 +390,7 @@ mod tests {
             "x",
         );
         let prepared = prepare(request, Some("bucket"), true).await.unwrap();
-        let length: usize = prepared.headers()[header::CONTENT_LENGTH]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        let body = axum::body::to_bytes(prepared.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        assert_eq!(body.len(), length);
-        let body = String::from_utf8(body.to_vec()).unwrap();
+        let body = body_of(prepared).await;
         assert!(
             !body.contains("x-amz-signature") && !body.contains("abc123"),
             "{body}"
