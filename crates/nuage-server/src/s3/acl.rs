@@ -209,6 +209,30 @@ impl NuageS3 {
         }
     }
 
+    /// The grants a PutBucketAcl or PutObjectAcl asks for (canned, a
+    /// policy document or grant headers), once Object Ownership allows
+    /// ACLs and Block Public Access allows these.
+    async fn put_acl_grants(
+        &self,
+        bucket: &str,
+        canned_acl: Option<&str>,
+        policy: Option<&AccessControlPolicy>,
+        headers: &[(&str, Option<&String>)],
+        parties: &Parties<'_>,
+    ) -> S3Result<Grants> {
+        let by_headers = headers.iter().any(|(_, v)| v.is_some());
+        self.check_acls_allowed(
+            bucket,
+            &AclAsked {
+                canned: canned_acl,
+                grants: by_headers || policy.is_some(),
+            },
+        )?;
+        let grants = self.asked(canned_acl, policy, headers, parties)?;
+        self.check_public_grants(bucket, &grants).await?;
+        Ok(grants)
+    }
+
     /// The grants of a write's headers (a canned ACL or grant headers);
     /// none asked: the owner's alone, implied.
     pub(super) fn requested(
@@ -513,27 +537,19 @@ impl NuageS3 {
         let input = req.input;
         self.existing(&input.bucket)?;
         let owner = self.bucket_owner(&input.bucket)?;
-        let by_headers = bucket_grant_headers!(input)
-            .iter()
-            .any(|(_, v)| v.is_some());
-        self.check_acls_allowed(
-            &input.bucket,
-            &AclAsked {
-                canned: input.acl.as_ref().map(BucketCannedACL::as_str),
-                grants: by_headers || input.access_control_policy.is_some(),
-            },
-        )?;
         let parties = Parties {
             owner: &owner,
             bucket_owner: &owner,
         };
-        let grants = self.asked(
-            input.acl.as_ref().map(BucketCannedACL::as_str),
-            input.access_control_policy.as_ref(),
-            &bucket_grant_headers!(input),
-            &parties,
-        )?;
-        self.check_public_grants(&input.bucket, &grants).await?;
+        let grants = self
+            .put_acl_grants(
+                &input.bucket,
+                input.acl.as_ref().map(BucketCannedACL::as_str),
+                input.access_control_policy.as_ref(),
+                &bucket_grant_headers!(input),
+                &parties,
+            )
+            .await?;
         self.set_bucket_grants(&input.bucket, grants).await?;
         Ok(S3Response::new(PutBucketAclOutput {}))
     }
@@ -571,37 +587,24 @@ impl NuageS3 {
             .info
             .meta;
         let bucket_owner = self.bucket_owner(&input.bucket)?;
-        let by_headers = [
-            &input.grant_full_control,
-            &input.grant_read,
-            &input.grant_read_acp,
-            &input.grant_write_acp,
-        ]
-        .iter()
-        .any(|g| g.is_some());
-        self.check_acls_allowed(
-            &input.bucket,
-            &AclAsked {
-                canned: input.acl.as_ref().map(ObjectCannedACL::as_str),
-                grants: by_headers || input.access_control_policy.is_some(),
-            },
-        )?;
         let parties = Parties {
             owner: object_owner(&current),
             bucket_owner: &bucket_owner,
         };
-        let grants = self.asked(
-            input.acl.as_ref().map(ObjectCannedACL::as_str),
-            input.access_control_policy.as_ref(),
-            &[
-                (Permission::FULL_CONTROL, input.grant_full_control.as_ref()),
-                (Permission::READ, input.grant_read.as_ref()),
-                (Permission::READ_ACP, input.grant_read_acp.as_ref()),
-                (Permission::WRITE_ACP, input.grant_write_acp.as_ref()),
-            ],
-            &parties,
-        )?;
-        self.check_public_grants(&input.bucket, &grants).await?;
+        let grants = self
+            .put_acl_grants(
+                &input.bucket,
+                input.acl.as_ref().map(ObjectCannedACL::as_str),
+                input.access_control_policy.as_ref(),
+                &[
+                    (Permission::FULL_CONTROL, input.grant_full_control.as_ref()),
+                    (Permission::READ, input.grant_read.as_ref()),
+                    (Permission::READ_ACP, input.grant_read_acp.as_ref()),
+                    (Permission::WRITE_ACP, input.grant_write_acp.as_ref()),
+                ],
+                &parties,
+            )
+            .await?;
         self.objects
             .update_meta(
                 &input.bucket,

@@ -53,7 +53,6 @@ pub struct S3Api {
     service: S3Service,
     objects: Objects,
     keys: Keys,
-    keyless: bool,
 }
 
 impl std::fmt::Debug for S3Api {
@@ -81,7 +80,6 @@ impl S3Api {
             service: builder.build(),
             objects,
             keys: keys.clone(),
-            keyless: keys.is_empty(),
         }
     }
 
@@ -117,7 +115,7 @@ impl S3Api {
                 message: "Access Denied",
             }
             .into_response(),
-            _ => self.answer(request).await,
+            _ => self.answer(request, form).await,
         };
         if let Some((method, headers)) = &browser
             && *method != Method::OPTIONS
@@ -152,33 +150,8 @@ impl S3Api {
         response
     }
 
-    async fn answer(&self, request: axum::extract::Request) -> Response {
-        if let Err(refusal) = presigned::check_expiry(request.uri()) {
-            return refusal.into_response();
-        }
-        let request = if self.keyless {
-            match keyless::prepare(request) {
-                Ok(request) => request,
-                Err(refusal) => return refusal.into_response(),
-            }
-        } else {
-            match dates::check(sigv2_bucket_path(request)) {
-                Ok(request) => request,
-                Err(refusal) => return refusal.into_response(),
-            }
-        };
-        let request = if form_post::is_form_post(request.method(), request.headers()) {
-            let bucket = bucket_of(request.uri(), request.headers());
-            match form_post::prepare(request, bucket.as_deref(), self.keyless).await {
-                Ok(request) => request,
-                Err(refusal) => return refusal.into_response(),
-            }
-        } else {
-            request
-        };
-        let keys = (!self.keyless).then_some(&self.keys);
-        let request = match unsized_body::measured(request, self.objects.staging_dir(), keys).await
-        {
+    async fn answer(&self, request: axum::extract::Request, form: bool) -> Response {
+        let request = match self.before_s3s(request, form).await {
             Ok(request) => request,
             Err(refusal) => return refusal.into_response(),
         };
@@ -190,6 +163,38 @@ impl S3Api {
                 StatusCode::INTERNAL_SERVER_ERROR.into_response()
             }
         }
+    }
+}
+
+impl S3Api {
+    /// What the edge does before s3s sees a request, where S3 behaves
+    /// otherwise than s3s (see ARCHITECTURE.md): presigned lifetimes,
+    /// signatures taken off without keys, SigV2 paths and dates, form
+    /// uploads (`form`: this is one), bodies sent without a length.
+    async fn before_s3s(
+        &self,
+        request: axum::extract::Request,
+        form: bool,
+    ) -> Result<axum::extract::Request, errors::Refusal> {
+        presigned::check_expiry(request.uri())?;
+        let request = if self.keyless() {
+            keyless::prepare(request)?
+        } else {
+            dates::check(sigv2_bucket_path(request))?
+        };
+        let request = if form {
+            let bucket = bucket_of(request.uri(), request.headers());
+            form_post::prepare(request, bucket.as_deref(), self.keyless()).await?
+        } else {
+            request
+        };
+        let keys = (!self.keyless()).then_some(&self.keys);
+        unsized_body::measured(request, self.objects.staging_dir(), keys).await
+    }
+
+    /// Without access keys every signature is accepted (and taken off).
+    fn keyless(&self) -> bool {
+        self.keys.is_empty()
     }
 }
 

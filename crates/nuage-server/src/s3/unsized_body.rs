@@ -55,9 +55,10 @@ fn access_key_id(request: &Request) -> Option<String> {
     {
         let id = match auth.strip_prefix("AWS ") {
             Some(v2) => v2.split(':').next(),
-            None => auth
-                .split_once("Credential=")
-                .and_then(|(_, rest)| rest.split('/').next()),
+            None => crate::request::authorization_fields(auth)
+                .into_iter()
+                .find(|(k, _)| *k == "Credential")
+                .and_then(|(_, credential)| credential.split('/').next()),
         };
         return id.map(str::to_string);
     }
