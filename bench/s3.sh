@@ -28,19 +28,22 @@ peak_rss() { awk '/VmHWM/ {printf "%d MB", $2/1024}' "/proc/$1/status"; }
 
 run() {
   local name=$1 port=$2 pid=$3 disk=$4
+  shift 4
   wait_port "$port"
   echo "== $name ($connections connections, ${seconds}s per phase, ${small}-byte small objects, ${large_mb} MB large object)"
   "$nuage" bench s3 --endpoint "http://127.0.0.1:$port" --connections "$connections" --seconds "$seconds" \
-    --small-bytes "$small" --large-mb "$large_mb" --disk-dir "$disk"
+    --small-bytes "$small" --large-mb "$large_mb" --disk-dir "$disk" "$@"
   echo "server peak RSS: $(peak_rss "$pid")"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
 port=$(free_port)
 mkdir -p "$work/nuage"
-"$server" --data-dir "$work/nuage" serve --listen "127.0.0.1:$port" 2>"$work/nuage.log" &
+"$server" --data-dir "$work/nuage" serve --listen "127.0.0.1:$port" --s3-lifecycle-every 1 2>"$work/nuage.log" &
 pid=$!; pids+=("$pid")
-run "nuage serve" "$port" "$pid" "$work/nuage"
+# nuage also times a lifecycle rule expiring the small objects (moto and
+# s3s-fs do not carry lifecycle rules out).
+run "nuage serve" "$port" "$pid" "$work/nuage" --lifecycle
 
 if python3 -c "import moto.server" 2>/dev/null; then
   port=$(free_port)

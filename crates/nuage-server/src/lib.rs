@@ -49,6 +49,8 @@ pub struct ServerConfig {
     /// With keys, requests must be SigV4-signed by one of them.
     pub keys: auth::Keys,
     pub functions: nuage_functions::FunctionsConfig,
+    /// When S3 lifecycle rules are carried out, and how long their days are.
+    pub lifecycle: s3::lifecycle::Schedule,
 }
 
 impl ServerConfig {
@@ -62,6 +64,7 @@ impl ServerConfig {
             platform,
             limits: Limits::default(),
             keys: auth::Keys::default(),
+            lifecycle: s3::lifecycle::Schedule::default(),
         }
     }
 }
@@ -73,6 +76,8 @@ pub struct App {
     pub s3: Option<s3::S3Api>,
     /// The embedded lake's bucket notifications (`None` with a remote S3).
     notifier: Option<s3::Notifier>,
+    /// The embedded lake's lifecycle rules, carried out while serving.
+    lifecycle: Option<s3::lifecycle::Lifecycle>,
     pub lambda: lambda::Lambda,
     pub flow: flow::FlowApi,
     pub kinesisanalytics: kinesisanalytics::KinesisAnalytics,
@@ -93,8 +98,8 @@ impl App {
             functions_config.credentials = (id.to_string(), secret.to_string());
         }
         let functions = nuage_functions::Functions::open(functions_config, Some(streams.clone()))?;
-        let (s3, notifier) = match &config.platform.s3 {
-            Some(_) => (None, None),
+        let (s3, notifier, lifecycle) = match &config.platform.s3 {
+            Some(_) => (None, None, None),
             None => {
                 let objects = nuage_lake::objects::Objects::open(lake.lake_dir())?;
                 let notifier = s3::Notifier {
@@ -102,13 +107,19 @@ impl App {
                     region: Arc::from(config.functions.region.as_str()),
                     functions: functions.clone(),
                 };
+                let lifecycle = s3::lifecycle::Lifecycle {
+                    objects: objects.clone(),
+                    notifier: Some(notifier.clone()),
+                    schedule: config.lifecycle,
+                };
                 let api = s3::S3Api::new(
                     objects,
                     config.functions.region.clone(),
                     &config.keys,
                     Some(notifier.clone()),
+                    config.lifecycle.day,
                 );
-                (Some(api), Some(notifier))
+                (Some(api), Some(notifier), Some(lifecycle))
             }
         };
         // The catalog without creating the warehouse bucket: `nuage sql`
@@ -155,6 +166,7 @@ impl App {
             },
             s3,
             notifier,
+            lifecycle,
             lambda: lambda::Lambda { functions, lake },
             flow: flow::FlowApi { flow },
             kinesisanalytics: kinesisanalytics::KinesisAnalytics { apps: applications },
@@ -393,6 +405,7 @@ pub async fn serve(
         .notifier
         .clone()
         .map(|n| tokio::spawn(n.tail_journal(app.data_dir.clone())));
+    let lifecycle = app.lifecycle.clone().map(|l| tokio::spawn(l.run()));
     let closing = app.closing.clone();
     let deliveries = app.firehose.deliveries.clone();
     let functions = app.lambda.functions.clone();
@@ -417,6 +430,9 @@ pub async fn serve(
     retention.abort();
     if let Some(journal) = journal {
         journal.abort();
+    }
+    if let Some(lifecycle) = lifecycle {
+        lifecycle.abort();
     }
     // Every delivery stream writes what it has accepted before we exit,
     // and every event-source mapping finishes and checkpoints its batch.

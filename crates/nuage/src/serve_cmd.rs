@@ -62,6 +62,14 @@ pub struct ServeArgs {
     /// concurrency.
     #[arg(long, default_value_t = 32)]
     lambda_max_environments: usize,
+    /// Seconds between passes that carry out S3 lifecycle rules (the
+    /// first runs at start).
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    s3_lifecycle_every: u64,
+    /// How long an S3 lifecycle day lasts, in seconds (S3: 86400, and
+    /// times round up to midnight UTC). Shorten it to watch rules work.
+    #[arg(long, default_value_t = 86_400, value_name = "SECONDS")]
+    s3_lifecycle_day: u64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -109,6 +117,17 @@ pub async fn run(config: &nuage_common::Config, args: ServeArgs) -> anyhow::Resu
         .collect();
     server.functions.max_environments = args.lambda_max_environments.max(1);
     server.limits.max_record_bytes = args.max_record_bytes;
+    if args.s3_lifecycle_every == 0 || args.s3_lifecycle_day == 0 {
+        anyhow::bail!(
+            "--s3-lifecycle-every and --s3-lifecycle-day take a positive number of seconds"
+        );
+    }
+    server.lifecycle = nuage_server::s3::lifecycle::Schedule {
+        every: std::time::Duration::from_secs(args.s3_lifecycle_every),
+        day: nuage_server::s3::lifecycle::Day(std::time::Duration::from_secs(
+            args.s3_lifecycle_day,
+        )),
+    };
     server.keys = nuage_server::auth::Keys::parse(args.access_keys.as_deref().unwrap_or(""))?;
     let app = App::open(server).await?;
     let shutdown = shutdown_signal()?;

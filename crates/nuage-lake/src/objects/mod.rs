@@ -17,6 +17,7 @@
 //! tokio's blocking pool.
 
 mod error;
+mod expire;
 pub mod keys;
 mod list;
 pub mod meta;

@@ -802,3 +802,59 @@ async fn locked_versions_are_not_deleted() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_lifecycle_expiry_leaves_a_newer_write_alone() {
+    let (dir, objects) = lake().await;
+    // Unversioned: the object judged goes, with the folders it empties.
+    let judged = put(&objects, "logs/a.txt", b"old").await;
+    let removed = objects
+        .expire_current("b", "logs/a.txt", &judged.meta)
+        .await
+        .unwrap();
+    assert!(removed.is_some());
+    assert!(matches!(
+        objects.open_object("b", "logs/a.txt").await,
+        Err(ObjectError::NoSuchKey(_))
+    ));
+    assert!(!dir.path().join("b/logs").exists());
+
+    // A write after the judgement stays.
+    let judged = put(&objects, "logs/a.txt", b"old").await;
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    put(&objects, "logs/a.txt", b"newer").await;
+    let removed = objects
+        .expire_current("b", "logs/a.txt", &judged.meta)
+        .await
+        .unwrap();
+    assert!(removed.is_none());
+    let mut text = String::new();
+    let opened = objects.open_object("b", "logs/a.txt").await.unwrap();
+    opened.file.unwrap().read_to_string(&mut text).unwrap();
+    assert_eq!(text, "newer");
+
+    // Versioned: the judged version gets a delete marker over it; a newer
+    // version is left current.
+    objects
+        .set_versioning("b", Versioning::Enabled)
+        .await
+        .unwrap();
+    let judged = put(&objects, "v.txt", b"one").await;
+    put(&objects, "v.txt", b"two").await;
+    let removed = objects
+        .expire_current("b", "v.txt", &judged.meta)
+        .await
+        .unwrap();
+    assert!(removed.is_none());
+    let current = objects.open_object("b", "v.txt").await.unwrap().info;
+    let removed = objects
+        .expire_current("b", "v.txt", &current.meta)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(removed.delete_marker);
+    assert!(matches!(
+        objects.open_object("b", "v.txt").await,
+        Err(ObjectError::DeleteMarker { .. })
+    ));
+}

@@ -267,7 +267,12 @@ pub(crate) fn publish(
     let mut attempts = 0;
     loop {
         make_parents(base, relative, key)?;
-        match std::fs::rename(&path, &target) {
+        // A lifecycle expiry checks and removes under this lock.
+        let renamed = {
+            let _lock = super::expire::path_lock(&target);
+            std::fs::rename(&path, &target)
+        };
+        match renamed {
             Ok(()) => break,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 3 => attempts += 1,
             Err(e)

@@ -20,6 +20,7 @@ mod dates;
 mod errors;
 mod form_post;
 mod keyless;
+pub mod lifecycle;
 mod listing;
 mod lock;
 mod multipart;
@@ -63,12 +64,19 @@ impl std::fmt::Debug for S3Api {
 
 impl S3Api {
     /// `notifier` sends the buckets' notifications to functions.
-    pub fn new(objects: Objects, region: String, keys: &Keys, notifier: Option<Notifier>) -> Self {
+    pub fn new(
+        objects: Objects,
+        region: String,
+        keys: &Keys,
+        notifier: Option<Notifier>,
+        day: lifecycle::Day,
+    ) -> Self {
         let s3 = NuageS3 {
             objects: objects.clone(),
             region: Arc::from(region),
             notifier,
             keys: keys.clone(),
+            day,
         };
         let mut builder = S3ServiceBuilder::new(s3.clone());
         builder.set_host(LocalHost);
@@ -407,6 +415,8 @@ pub struct NuageS3 {
     notifier: Option<Notifier>,
     /// The access keys and the users they sign for ([`users`]).
     keys: Keys,
+    /// How long a lifecycle day lasts (`x-amz-expiration`).
+    day: lifecycle::Day,
 }
 
 type Answer<T> = S3Result<S3Response<T>>;
@@ -609,6 +619,24 @@ impl S3 for NuageS3 {
         self.delete_bucket_encryption_(req).await
     }
 
+    async fn put_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<PutBucketLifecycleConfigurationInput>,
+    ) -> Answer<PutBucketLifecycleConfigurationOutput> {
+        self.put_bucket_lifecycle_configuration_(req).await
+    }
+    async fn get_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<GetBucketLifecycleConfigurationInput>,
+    ) -> Answer<GetBucketLifecycleConfigurationOutput> {
+        self.get_bucket_lifecycle_configuration_(req).await
+    }
+    async fn delete_bucket_lifecycle(
+        &self,
+        req: S3Request<DeleteBucketLifecycleInput>,
+    ) -> Answer<DeleteBucketLifecycleOutput> {
+        self.delete_bucket_lifecycle_(req).await
+    }
     async fn put_bucket_cors(
         &self,
         req: S3Request<PutBucketCorsInput>,

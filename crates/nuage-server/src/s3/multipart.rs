@@ -306,6 +306,7 @@ impl NuageS3 {
         let sums = Checksums::object(&info.meta, true);
         let version_id = written_version(&info.meta);
         let sse = sse::answered(info.meta.encryption.as_ref());
+        let expiration = self.expiration_of(&input.bucket, &info);
         let mut response = S3Response::new(CompleteMultipartUploadOutput {
             server_side_encryption: sse.server_side_encryption,
             ssekms_key_id: sse.ssekms_key_id,
@@ -321,6 +322,7 @@ impl NuageS3 {
             checksum_sha256: sums.sha256,
             checksum_type: sums.kind,
             version_id,
+            expiration,
             ..Default::default()
         });
         // S3 names an SSE-C object's key here too (s3s's output has no field).

@@ -473,6 +473,7 @@ impl NuageS3 {
             checksum_sha256: sums.sha256,
             checksum_type: sums.kind,
             version_id: written_version(&info.meta),
+            expiration: self.expiration_of(&input.bucket, &info),
             ..Default::default()
         }))
     }
@@ -544,6 +545,11 @@ impl NuageS3 {
             sse_customer_key_md5: sse.sse_customer_key_md5,
             ssekms_key_id: sse.ssekms_key_id,
             bucket_key_enabled: sse.bucket_key_enabled,
+            expiration: input
+                .version_id
+                .is_none()
+                .then(|| self.expiration_of(&input.bucket, &info))
+                .flatten(),
             ..Default::default()
         });
         if partial {
@@ -604,6 +610,11 @@ impl NuageS3 {
             sse_customer_key_md5: sse.sse_customer_key_md5,
             ssekms_key_id: sse.ssekms_key_id,
             bucket_key_enabled: sse.bucket_key_enabled,
+            expiration: input
+                .version_id
+                .is_none()
+                .then(|| self.expiration_of(&input.bucket, &info))
+                .flatten(),
             ..Default::default()
         });
         if !info.meta.tags.is_empty() {
@@ -870,6 +881,7 @@ impl NuageS3 {
             }),
             copy_source_version_id: self.version_of(source_bucket, &info.meta),
             version_id: written_version(&copied.meta),
+            expiration: self.expiration_of(&input.bucket, &copied),
             ..Default::default()
         }))
     }

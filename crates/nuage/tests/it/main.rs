@@ -16,6 +16,7 @@ mod recs;
 mod s3;
 mod s3_api;
 mod s3_encryption;
+mod s3_lifecycle;
 mod s3_versions;
 mod streams;
 
