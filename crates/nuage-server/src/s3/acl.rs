@@ -691,6 +691,10 @@ impl S3Access for Access {
         if !asking.allowed(&bucket, key.as_deref(), operation).await? {
             return Err(denied());
         }
+        if s3.objects.bucket_exists(&bucket) {
+            let owner = s3.bucket_owner(&bucket)?;
+            s3.check_payer(&bucket, who.as_deref(), &owner, cx.headers())?;
+        }
         // A copy also reads its source (one that cannot be read is refused
         // here rather than left to the operation).
         if matches!(operation, "CopyObject" | "UploadPartCopy") {

@@ -27,6 +27,7 @@ mod multipart;
 mod notifications;
 mod objects;
 mod ownership;
+mod payment;
 mod policy;
 mod presigned;
 mod sse;
@@ -101,6 +102,7 @@ impl S3Api {
                     .any(|p| p == "attributes" || p == "attributes=")
             });
         let form = form_post::is_form_post(request.method(), request.headers());
+        let accepts_charge = payment::accepts_charge(request.headers());
         let browser = request
             .headers()
             .contains_key(axum::http::header::ORIGIN)
@@ -143,6 +145,17 @@ impl S3Api {
         if attributes && response.status().is_success() {
             response = unquoted_etag(response).await;
         }
+        if accepts_charge
+            && response.status().is_success()
+            && bucket
+                .as_deref()
+                .is_some_and(|b| payment::requester_pays(&self.objects, b))
+        {
+            response.headers_mut().insert(
+                "x-amz-request-charged",
+                HeaderValue::from_static("requester"),
+            );
+        }
         let id = request_id();
         let host = crate::request::host_id();
         if response.status().is_client_error() || response.status().is_server_error() {
@@ -184,6 +197,7 @@ impl S3Api {
         request: axum::extract::Request,
         form: bool,
     ) -> Result<axum::extract::Request, errors::Refusal> {
+        check_escapes(request.uri())?;
         presigned::check_expiry(request.uri())?;
         let request = if self.keyless() {
             keyless::prepare(request)?
@@ -266,6 +280,26 @@ fn bucket_of(uri: &Uri, headers: &HeaderMap) -> Option<String> {
         .decode_utf8()
         .ok()?;
     (!bucket.is_empty()).then(|| bucket.into_owned())
+}
+
+/// Refuses a path with a broken percent-escape (`%zz`, a lone `%`): S3
+/// cannot tell which key is meant and answers 400 InvalidURI (s3s would
+/// take the text literally and store a key the client did not mean).
+fn check_escapes(uri: &Uri) -> Result<(), errors::Refusal> {
+    let path = uri.path().as_bytes();
+    let broken = path.iter().enumerate().any(|(i, b)| {
+        *b == b'%'
+            && !(path.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && path.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    });
+    if broken {
+        return Err(errors::Refusal {
+            status: StatusCode::BAD_REQUEST,
+            code: "InvalidURI",
+            message: "Couldn't parse the specified URI.",
+        });
+    }
+    Ok(())
 }
 
 /// A SigV2-signed request to a bucket by path (`PUT /bucket`) with the
@@ -619,6 +653,30 @@ impl S3 for NuageS3 {
         self.delete_bucket_encryption_(req).await
     }
 
+    async fn put_bucket_request_payment(
+        &self,
+        req: S3Request<PutBucketRequestPaymentInput>,
+    ) -> Answer<PutBucketRequestPaymentOutput> {
+        self.put_bucket_request_payment_(req).await
+    }
+    async fn get_bucket_request_payment(
+        &self,
+        req: S3Request<GetBucketRequestPaymentInput>,
+    ) -> Answer<GetBucketRequestPaymentOutput> {
+        self.get_bucket_request_payment_(req).await
+    }
+    async fn put_bucket_accelerate_configuration(
+        &self,
+        req: S3Request<PutBucketAccelerateConfigurationInput>,
+    ) -> Answer<PutBucketAccelerateConfigurationOutput> {
+        self.put_bucket_accelerate_configuration_(req).await
+    }
+    async fn get_bucket_accelerate_configuration(
+        &self,
+        req: S3Request<GetBucketAccelerateConfigurationInput>,
+    ) -> Answer<GetBucketAccelerateConfigurationOutput> {
+        self.get_bucket_accelerate_configuration_(req).await
+    }
     async fn put_bucket_lifecycle_configuration(
         &self,
         req: S3Request<PutBucketLifecycleConfigurationInput>,
@@ -826,4 +884,20 @@ fn owned_as_expected(headers: &HeaderMap) -> bool {
 
 fn timestamp(time: std::time::SystemTime) -> Timestamp {
     Timestamp::from(time)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broken_escapes_in_the_path_are_invalid_uris() {
+        let check = |path: &str| check_escapes(&path.parse::<Uri>().unwrap()).map_err(|r| r.code);
+        assert_eq!(check("/b/a%20b%2Fc"), Ok(()));
+        assert_eq!(check("/b/100%25"), Ok(()));
+        assert_eq!(check("/b/a%zz"), Err("InvalidURI"));
+        assert_eq!(check("/b/(*&^%&())"), Err("InvalidURI"));
+        assert_eq!(check("/b/ends-with-%"), Err("InvalidURI"));
+        assert_eq!(check("/b/half-%4"), Err("InvalidURI"));
+    }
 }

@@ -435,6 +435,10 @@ pub fn action_of(operation: &str) -> String {
         "GetObjectLockConfiguration" => "GetBucketObjectLockConfiguration",
         "DeleteBucketTagging" => "PutBucketTagging",
         "DeleteBucketOwnershipControls" => "PutBucketOwnershipControls",
+        "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => "PutLifecycleConfiguration",
+        "GetBucketLifecycleConfiguration" => "GetLifecycleConfiguration",
+        "PutBucketAccelerateConfiguration" => "PutAccelerateConfiguration",
+        "GetBucketAccelerateConfiguration" => "GetAccelerateConfiguration",
         "ListBuckets" => "ListAllMyBuckets",
         other => other,
     };

@@ -17,6 +17,7 @@ mod s3;
 mod s3_api;
 mod s3_encryption;
 mod s3_lifecycle;
+mod s3_settings;
 mod s3_versions;
 mod streams;
 
