@@ -51,6 +51,8 @@ pub struct ServerConfig {
     pub functions: nuage_functions::FunctionsConfig,
     /// When S3 lifecycle rules are carried out, and how long their days are.
     pub lifecycle: s3::lifecycle::Schedule,
+    /// How often S3 server access logs are delivered.
+    pub access_log_every: Duration,
 }
 
 impl ServerConfig {
@@ -65,6 +67,7 @@ impl ServerConfig {
             limits: Limits::default(),
             keys: auth::Keys::default(),
             lifecycle: s3::lifecycle::Schedule::default(),
+            access_log_every: Duration::from_secs(60),
         }
     }
 }
@@ -78,6 +81,7 @@ pub struct App {
     notifier: Option<s3::Notifier>,
     /// The embedded lake's lifecycle rules, carried out while serving.
     lifecycle: Option<s3::lifecycle::Lifecycle>,
+    access_log_every: Duration,
     pub lambda: lambda::Lambda,
     pub flow: flow::FlowApi,
     pub kinesisanalytics: kinesisanalytics::KinesisAnalytics,
@@ -167,6 +171,7 @@ impl App {
             s3,
             notifier,
             lifecycle,
+            access_log_every: config.access_log_every,
             lambda: lambda::Lambda { functions, lake },
             flow: flow::FlowApi { flow },
             kinesisanalytics: kinesisanalytics::KinesisAnalytics { apps: applications },
@@ -406,6 +411,10 @@ pub async fn serve(
         .clone()
         .map(|n| tokio::spawn(n.tail_journal(app.data_dir.clone())));
     let lifecycle = app.lifecycle.clone().map(|l| tokio::spawn(l.run()));
+    let access_logs = app.s3.as_ref().map(|s3| {
+        let deliveries = s3.access_logs.clone();
+        tokio::spawn(deliveries.run(s3.objects().clone(), app.access_log_every))
+    });
     let closing = app.closing.clone();
     let deliveries = app.firehose.deliveries.clone();
     let functions = app.lambda.functions.clone();
@@ -423,6 +432,7 @@ pub async fn serve(
     });
     // Each request knows its client's address (S3 bucket policies test
     // aws:SourceIp).
+    let served = app.clone();
     let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
@@ -433,6 +443,13 @@ pub async fn serve(
     }
     if let Some(lifecycle) = lifecycle {
         lifecycle.abort();
+    }
+    if let Some(access_logs) = access_logs {
+        access_logs.abort();
+    }
+    // Lines of requests served since the last delivery.
+    if let Some(s3) = &served.s3 {
+        s3.access_logs.flush(s3.objects()).await;
     }
     // Every delivery stream writes what it has accepted before we exit,
     // and every event-source mapping finishes and checkpoints its batch.

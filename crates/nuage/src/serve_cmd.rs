@@ -70,6 +70,9 @@ pub struct ServeArgs {
     /// times round up to midnight UTC). Shorten it to watch rules work.
     #[arg(long, default_value_t = 86_400, value_name = "SECONDS")]
     s3_lifecycle_day: u64,
+    /// Seconds between deliveries of S3 server access logs (and at stop).
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    s3_access_log_every: u64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -117,6 +120,7 @@ pub async fn run(config: &nuage_common::Config, args: ServeArgs) -> anyhow::Resu
         .collect();
     server.functions.max_environments = args.lambda_max_environments.max(1);
     server.limits.max_record_bytes = args.max_record_bytes;
+    server.access_log_every = std::time::Duration::from_secs(args.s3_access_log_every.max(1));
     if args.s3_lifecycle_every == 0 || args.s3_lifecycle_day == 0 {
         anyhow::bail!(
             "--s3-lifecycle-every and --s3-lifecycle-day take a positive number of seconds"

@@ -11,6 +11,7 @@
 
 #[macro_use]
 mod fields;
+mod access_log;
 mod acl;
 mod body;
 mod buckets;
@@ -55,6 +56,10 @@ pub struct S3Api {
     service: S3Service,
     objects: Objects,
     keys: Keys,
+    /// The handlers, for what the edge does after s3s (access logs).
+    s3: NuageS3,
+    /// Access log lines waiting for delivery.
+    pub access_logs: access_log::Deliveries,
 }
 
 impl std::fmt::Debug for S3Api {
@@ -83,12 +88,14 @@ impl S3Api {
         builder.set_host(LocalHost);
         if !keys.is_empty() {
             builder.set_auth(KeyAuth(keys.clone()));
-            builder.set_access(acl::Access { s3 });
+            builder.set_access(acl::Access { s3: s3.clone() });
         }
         Self {
             service: builder.build(),
             objects,
             keys: keys.clone(),
+            s3,
+            access_logs: access_log::Deliveries::default(),
         }
     }
 
@@ -103,6 +110,10 @@ impl S3Api {
             });
         let form = form_post::is_form_post(request.method(), request.headers());
         let accepts_charge = payment::accepts_charge(request.headers());
+        let logged = bucket
+            .as_deref()
+            .and_then(|b| access_log::logging_of(&self.objects, b))
+            .map(|logging| (logging, self.seen(&request)));
         let browser = request
             .headers()
             .contains_key(axum::http::header::ORIGIN)
@@ -158,8 +169,23 @@ impl S3Api {
         }
         let id = request_id();
         let host = crate::request::host_id();
+        let mut error_code = None;
         if response.status().is_client_error() || response.status().is_server_error() {
-            response = with_ids(response, &id, host.as_ref()).await;
+            (response, error_code) = with_ids(response, &id, host.as_ref()).await;
+        }
+        if let (Some((logging, seen)), Some(bucket)) = (logged, bucket.as_deref()) {
+            let host_id = host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or("-");
+            self.s3.log_request(
+                logging,
+                &self.access_logs,
+                bucket,
+                virtual_host(&seen.headers),
+                &seen,
+                &response,
+                error_code,
+                &id,
+                host_id,
+            );
         }
         let ids = response.headers_mut();
         if let Ok(id) = HeaderValue::from_str(&id) {
@@ -214,25 +240,66 @@ impl S3Api {
         unsized_body::measured(request, self.objects.staging_dir(), keys).await
     }
 
+    /// The lake it serves.
+    pub fn objects(&self) -> &Objects {
+        &self.objects
+    }
+
     /// Without access keys every signature is accepted (and taken off).
     fn keyless(&self) -> bool {
         self.keys.is_empty()
+    }
+
+    /// What an access log line needs from the request before s3s has it.
+    fn seen(&self, request: &axum::extract::Request) -> access_log::Seen {
+        let requester = if self.keyless() {
+            Some(users::OWNER_ID.to_string())
+        } else {
+            unsized_body::access_key_id(request)
+                .filter(|id| self.keys.secret(id).is_some())
+                .map(|id| {
+                    self.keys
+                        .user(&id)
+                        .map_or(users::OWNER_ID, |u| u.id.as_str())
+                        .to_string()
+                })
+        };
+        access_log::Seen {
+            started: std::time::SystemTime::now(),
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            headers: request.headers().clone(),
+            remote_ip: request
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+            requester,
+        }
     }
 }
 
 /// An error document with the request's ids in it, as S3 writes them
 /// (`<RequestId>` equal to the x-amz-request-id header, `<HostId>`).
-async fn with_ids(response: Response, id: &str, host: Option<&HeaderValue>) -> Response {
+/// Also answers the document's error code.
+async fn with_ids(
+    response: Response,
+    id: &str,
+    host: Option<&HeaderValue>,
+) -> (Response, Option<String>) {
     let (mut parts, body) = response.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
-        return Response::from_parts(parts, Body::empty());
+        return (Response::from_parts(parts, Body::empty()), None);
     };
     let text = String::from_utf8_lossy(&bytes);
+    let code = text
+        .split_once("<Code>")
+        .and_then(|(_, rest)| rest.split_once("</Code>"))
+        .map(|(code, _)| code.to_string());
     let Some(end) = text
         .rfind("</Error>")
         .filter(|_| !text.contains("<RequestId>"))
     else {
-        return Response::from_parts(parts, Body::from(bytes));
+        return (Response::from_parts(parts, Body::from(bytes)), code);
     };
     let host = host.and_then(|h| h.to_str().ok()).unwrap_or_default();
     let text = format!(
@@ -241,7 +308,7 @@ async fn with_ids(response: Response, id: &str, host: Option<&HeaderValue>) -> R
         &text[end..]
     );
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(text))
+    (Response::from_parts(parts, Body::from(text)), code)
 }
 
 /// GetObjectAttributes answers its ETag without quotes (unlike every
@@ -404,6 +471,15 @@ pub(crate) fn credential_service(auth: &str) -> Option<&str> {
 }
 
 /// The bucket of a virtual-host-style name such as `movies.localhost:4566`.
+/// Whether the request names its bucket in its host.
+fn virtual_host(headers: &HeaderMap) -> bool {
+    headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .and_then(bucket_of_host)
+        .is_some()
+}
+
 fn bucket_of_host(host: &str) -> Option<&str> {
     let name = match host.rsplit_once(':') {
         Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
@@ -653,6 +729,18 @@ impl S3 for NuageS3 {
         self.delete_bucket_encryption_(req).await
     }
 
+    async fn put_bucket_logging(
+        &self,
+        req: S3Request<PutBucketLoggingInput>,
+    ) -> Answer<PutBucketLoggingOutput> {
+        self.put_bucket_logging_(req).await
+    }
+    async fn get_bucket_logging(
+        &self,
+        req: S3Request<GetBucketLoggingInput>,
+    ) -> Answer<GetBucketLoggingOutput> {
+        self.get_bucket_logging_(req).await
+    }
     async fn put_bucket_request_payment(
         &self,
         req: S3Request<PutBucketRequestPaymentInput>,

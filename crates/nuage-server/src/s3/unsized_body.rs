@@ -47,7 +47,7 @@ fn needs_length(request: &Request) -> bool {
 
 /// The access key id a request is signed with (SigV4 or SigV2, in its
 /// Authorization header or presigned query), if any.
-fn access_key_id(request: &Request) -> Option<String> {
+pub(super) fn access_key_id(request: &Request) -> Option<String> {
     if let Some(auth) = request
         .headers()
         .get(header::AUTHORIZATION)

@@ -14,6 +14,7 @@ mod lambda_mappings;
 mod movies;
 mod recs;
 mod s3;
+mod s3_access_logs;
 mod s3_api;
 mod s3_encryption;
 mod s3_lifecycle;
