@@ -94,10 +94,17 @@ fn principals(value: &Value) -> Result<Principals, String> {
         Value::Object(map) => {
             let mut named = Vec::new();
             for (kind, who) in map {
+                let who = strings(who).ok_or_else(invalid)?;
+                // AWS services (logging.s3.amazonaws.com, ...) and federated
+                // identities are valid principals that are no nuage user:
+                // kept apart, they match no request.
+                if matches!(kind.as_str(), "Service" | "Federated") {
+                    named.extend(who.iter().map(|w| format!("{kind}:{w}")));
+                    continue;
+                }
                 if kind != "AWS" && kind != "CanonicalUser" {
                     return Err(invalid());
                 }
-                let who = strings(who).ok_or_else(invalid)?;
                 if who.iter().any(|w| w == "*") {
                     return Ok(Principals::Anyone);
                 }
@@ -613,6 +620,33 @@ mod tests {
         );
         let put = policy.decide(&request(None, "s3:PutObject", "arn:aws:s3:::site/x"), &none);
         assert_eq!(put, Decision::Silent);
+    }
+
+    #[test]
+    fn service_principals_are_valid_and_match_no_user() {
+        // The bucket policy S3's documentation gives log buckets.
+        let text = r#"{"Version": "2012-10-17", "Statement": [
+            {"Sid": "S3ServerAccessLogsPolicy", "Effect": "Allow",
+             "Principal": {"Service": "logging.s3.amazonaws.com"},
+             "Action": ["s3:PutObject"], "Resource": "arn:aws:s3:::logs/log/*",
+             "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::source"}}}]}"#;
+        let policy = Policy::parse(text, "logs").unwrap();
+        assert!(!policy.is_public());
+        let none = Known(vec![]);
+        let put = |who| {
+            policy.decide(
+                &request(who, "s3:PutObject", "arn:aws:s3:::logs/log/x"),
+                &none,
+            )
+        };
+        assert_eq!(put(None), Decision::Silent);
+        assert_eq!(
+            put(Some(("logging.s3.amazonaws.com", "logging"))),
+            Decision::Silent
+        );
+        let bad = r#"{"Statement": [{"Effect": "Allow", "Principal": {"Nobody": "x"},
+             "Action": "s3:*", "Resource": "arn:aws:s3:::logs/*"}]}"#;
+        assert!(Policy::parse(bad, "logs").is_err());
     }
 
     #[test]
