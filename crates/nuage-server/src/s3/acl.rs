@@ -726,6 +726,33 @@ fn copy_source(headers: &axum::http::HeaderMap) -> Option<(String, String)> {
 }
 
 /// One request's access questions.
+impl NuageS3 {
+    /// Whether an anonymous request may read `key` (the website endpoint
+    /// serves only what the public may read). Without access keys every
+    /// request is the owner's, and may.
+    pub(super) async fn public_may_read(
+        &self,
+        bucket: &str,
+        key: &str,
+        headers: &axum::http::HeaderMap,
+    ) -> S3Result<bool> {
+        if self.keys.is_empty() {
+            return Ok(true);
+        }
+        let uri: axum::http::Uri = format!("/{bucket}")
+            .parse()
+            .unwrap_or_else(|_| axum::http::Uri::from_static("/"));
+        let asking = Asking {
+            s3: self,
+            who: None,
+            uri: &uri,
+            headers,
+            source_ip: None,
+        };
+        asking.allowed(bucket, Some(key), "GetObject").await
+    }
+}
+
 struct Asking<'a> {
     s3: &'a NuageS3,
     who: Option<&'a str>,

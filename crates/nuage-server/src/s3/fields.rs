@@ -14,6 +14,7 @@ macro_rules! stored {
             content_language: $input.content_language,
             expires: $input.expires,
             metadata: $input.metadata,
+            website_redirect_location: $input.website_redirect_location,
         }
     };
 }

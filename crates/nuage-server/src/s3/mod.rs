@@ -34,6 +34,7 @@ mod presigned;
 mod sse;
 mod unsized_body;
 mod users;
+mod website;
 
 pub use notifications::Notifier;
 
@@ -102,6 +103,25 @@ impl S3Api {
     /// Answers one S3 request: a CORS preflight here, the rest through
     /// s3s; the bucket's CORS rules decorate answers to browsers.
     pub async fn call(&self, request: axum::extract::Request) -> Response {
+        if let Some(bucket) = request
+            .headers()
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .and_then(website::bucket_of_host)
+        {
+            let mut response = website::serve(
+                &self.s3,
+                bucket,
+                request.method(),
+                request.uri().path(),
+                request.headers(),
+            )
+            .await;
+            if let Ok(id) = HeaderValue::from_str(&request_id()) {
+                response.headers_mut().insert("x-amz-request-id", id);
+            }
+            return response;
+        }
         let bucket = bucket_of(request.uri(), request.headers());
         let attributes = request.method() == Method::GET
             && request.uri().query().is_some_and(|q| {
@@ -456,7 +476,9 @@ pub fn is_s3(method: &Method, uri: &Uri, headers: &HeaderMap) -> bool {
     if query.contains("AWSAccessKeyId=") {
         return true;
     }
-    if header("host").is_some_and(|h| bucket_of_host(h).is_some()) {
+    if header("host")
+        .is_some_and(|h| bucket_of_host(h).is_some() || website::bucket_of_host(h).is_some())
+    {
         return true;
     }
     uri.path() != "/"
@@ -729,6 +751,24 @@ impl S3 for NuageS3 {
         self.delete_bucket_encryption_(req).await
     }
 
+    async fn put_bucket_website(
+        &self,
+        req: S3Request<PutBucketWebsiteInput>,
+    ) -> Answer<PutBucketWebsiteOutput> {
+        self.put_bucket_website_(req).await
+    }
+    async fn get_bucket_website(
+        &self,
+        req: S3Request<GetBucketWebsiteInput>,
+    ) -> Answer<GetBucketWebsiteOutput> {
+        self.get_bucket_website_(req).await
+    }
+    async fn delete_bucket_website(
+        &self,
+        req: S3Request<DeleteBucketWebsiteInput>,
+    ) -> Answer<DeleteBucketWebsiteOutput> {
+        self.delete_bucket_website_(req).await
+    }
     async fn put_bucket_logging(
         &self,
         req: S3Request<PutBucketLoggingInput>,

@@ -27,6 +27,8 @@ pub(super) struct Stored {
     pub content_language: Option<String>,
     pub expires: Option<Timestamp>,
     pub metadata: Option<Metadata>,
+    /// Where the website endpoint sends a request for this object.
+    pub website_redirect_location: Option<String>,
 }
 
 impl Stored {
@@ -54,6 +56,10 @@ impl Stored {
         keep("content-encoding", encoding);
         keep("content-language", self.content_language);
         keep("expires", self.expires.and_then(|t| http_date(&t)));
+        keep(
+            "x-amz-website-redirect-location",
+            self.website_redirect_location,
+        );
         Meta {
             content_type: self.content_type,
             headers,
@@ -550,6 +556,11 @@ impl NuageS3 {
                 .is_none()
                 .then(|| self.expiration_of(&input.bucket, &info))
                 .flatten(),
+            website_redirect_location: info
+                .meta
+                .headers
+                .get("x-amz-website-redirect-location")
+                .cloned(),
             ..Default::default()
         });
         if partial {
@@ -615,6 +626,11 @@ impl NuageS3 {
                 .is_none()
                 .then(|| self.expiration_of(&input.bucket, &info))
                 .flatten(),
+            website_redirect_location: info
+                .meta
+                .headers
+                .get("x-amz-website-redirect-location")
+                .cloned(),
             ..Default::default()
         });
         if !info.meta.tags.is_empty() {

@@ -20,6 +20,7 @@ mod s3_encryption;
 mod s3_lifecycle;
 mod s3_settings;
 mod s3_versions;
+mod s3_website;
 mod streams;
 
 use std::path::{Path, PathBuf};
