@@ -243,4 +243,43 @@ etag = hashlib.md5(b"bar").hexdigest()
 location = "http://example.com/done?bucket=lake&key=redirected.txt&etag=%22" + etag + "%22"
 assert redirected.headers["Location"] == location, redirected.headers
 
+# `aws s3 website` configures a bucket's website; the website endpoint
+# (Host: <bucket>.s3-website.localhost) serves the index document for "/".
+s3.create_bucket(Bucket="static-site")
+s3.put_object(Bucket="static-site", Key="index.html", Body=b"<h1>site</h1>", ContentType="text/html")
+aws("s3", "website", "s3://static-site/", "--index-document", "index.html", "--error-document", "404.html")
+website = s3.get_bucket_website(Bucket="static-site")
+assert website["IndexDocument"] == {"Suffix": "index.html"}, website
+assert website["ErrorDocument"] == {"Key": "404.html"}, website
+port = endpoint.rsplit(":", 1)[1].rstrip("/")
+home = urllib.request.Request(endpoint + "/", headers={"Host": "static-site.s3-website.localhost:" + port})
+with urllib.request.urlopen(home) as answer:
+    assert answer.status == 200 and answer.read() == b"<h1>site</h1>"
+
+# Lifecycle rules round-trip as given: a Filter with And (prefix and tags),
+# and the older API's rule-level Prefix (put_bucket_lifecycle).
+rules = [{
+    "ID": "tmp-tagged",
+    "Filter": {"And": {"Prefix": "tmp/", "Tags": [{"Key": "scratch", "Value": "yes"}]}},
+    "Status": "Enabled",
+    "Expiration": {"Days": 7},
+}]
+s3.put_bucket_lifecycle_configuration(Bucket="lake", LifecycleConfiguration={"Rules": rules})
+assert s3.get_bucket_lifecycle_configuration(Bucket="lake")["Rules"] == rules
+old = [{"ID": "logs", "Prefix": "logs/", "Status": "Enabled", "Expiration": {"Days": 30}}]
+s3.put_bucket_lifecycle(Bucket="lake", LifecycleConfiguration={"Rules": old})
+assert s3.get_bucket_lifecycle_configuration(Bucket="lake")["Rules"] == old
+s3.put_object(Bucket="lake", Key="logs/x.log", Body=b"x")
+assert 'rule-id="logs"' in s3.head_object(Bucket="lake", Key="logs/x.log")["Expiration"]
+
+# Server access logging and Requester Pays round-trip.
+s3.create_bucket(Bucket="lake-logs")
+s3.put_bucket_logging(Bucket="lake", BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": "lake-logs", "TargetPrefix": "access/"}})
+logging = s3.get_bucket_logging(Bucket="lake")["LoggingEnabled"]
+assert (logging["TargetBucket"], logging["TargetPrefix"]) == ("lake-logs", "access/"), logging
+s3.put_bucket_logging(Bucket="lake", BucketLoggingStatus={})
+assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket="lake")
+s3.put_bucket_request_payment(Bucket="lake-logs", RequestPaymentConfiguration={"Payer": "Requester"})
+assert s3.get_bucket_request_payment(Bucket="lake-logs")["Payer"] == "Requester"
+
 print("ok")
