@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use crate::objects::keys::Place;
-use crate::objects::versions::{self, Versioning};
+use crate::objects::versions::Versioning;
 use crate::objects::{Deleted, Meta, ObjectError, Objects, Result, blocking, open_in, write};
 
 /// Locks taken, by path hash, around a publishing rename and around an
@@ -46,7 +46,7 @@ impl Objects {
         seen: &Meta,
     ) -> Result<Option<Deleted>> {
         let dir = self.bucket_dir(bucket)?;
-        let mode = versions::state(&dir);
+        let mode = self.versioning(bucket)?;
         let seen = seen.clone();
         if mode == Versioning::Unversioned {
             let key = key.to_string();

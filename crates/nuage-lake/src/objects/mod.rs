@@ -22,6 +22,7 @@ pub mod keys;
 mod list;
 pub mod meta;
 mod multipart;
+mod settings_cache;
 mod versions;
 mod write;
 
@@ -70,6 +71,8 @@ pub struct Objects {
     /// Conditional writes of one key take turns (by the key's hash): the
     /// condition is checked and the object published under the lock.
     conditional: Arc<[Arc<tokio::sync::Mutex<()>>]>,
+    /// Bucket settings read while their folder is unchanged.
+    settings: Arc<settings_cache::SettingsCache>,
 }
 
 /// What a conditional write asks of the object it replaces: S3's
@@ -150,6 +153,7 @@ impl Objects {
             conditional: (0..64)
                 .map(|_| Arc::new(tokio::sync::Mutex::new(())))
                 .collect(),
+            settings: Arc::default(),
         };
         objects.sweep_uploads()?;
         Ok(objects)
@@ -184,16 +188,15 @@ impl Objects {
         Ok(Some(turn))
     }
 
-    /// The bucket folder `dir`'s versioning state, and the key's turn for
+    /// The bucket's versioning state, and the key's turn for
     /// a write into it ([`Self::hold`]).
     pub(crate) async fn write_turn(
         &self,
         bucket: &str,
-        dir: &Path,
         key: &str,
         condition: &WriteCondition,
     ) -> Result<(Versioning, Option<tokio::sync::OwnedMutexGuard<()>>)> {
-        let mode = versions::state(dir);
+        let mode = self.versioning(bucket)?;
         let turn = self
             .hold(bucket, key, condition, mode != Versioning::Unversioned)
             .await?;
@@ -257,6 +260,7 @@ impl Objects {
         let lake = self.dirs.lake.clone();
         let dirs = self.dirs.clone();
         let name = bucket.to_string();
+        self.settings.forget(bucket);
         blocking(move || {
             if list::bucket_has_objects(&dir)? || versions::any_kept(&dirs.versions, &name) {
                 return Err(ObjectError::BucketNotEmpty(name));
@@ -280,19 +284,34 @@ impl Objects {
 
     /// [`Self::bucket_setting`] on the calling thread: one small attribute
     /// read, for settings every write consults (default encryption).
+    /// Served from memory while the bucket's folder is unchanged
+    /// ([`settings_cache`]).
     pub fn bucket_setting_now(&self, bucket: &str, name: &str) -> Result<Option<Vec<u8>>> {
-        let dir = self.bucket_dir(bucket)?;
+        let dir = self.dirs.lake.join(bucket);
+        let missing = || ObjectError::NoSuchBucket(bucket.to_string());
+        if validate_bucket(bucket).is_err() {
+            return Err(missing());
+        }
+        let stat = std::fs::metadata(&dir).map_err(|_| missing())?;
+        if !stat.is_dir() {
+            return Err(missing());
+        }
+        let stamp = settings_cache::Stamp::of(&stat);
+        let generation = match self.settings.get(bucket, stamp, name) {
+            Ok(value) => return Ok(value),
+            Err(generation) => generation,
+        };
         let value = xattr::get(&dir, format!("user.nuage.s3.{name}"))
             .map_err(|e| ObjectError::io(&dir, e))?;
-        match value {
+        let value = match value {
             Some(value) if value == SETTING_IN_FILE => {
                 let file = dir.join(SETTINGS_DIR).join(name);
-                std::fs::read(&file)
-                    .map(Some)
-                    .map_err(|e| ObjectError::io(&file, e))
+                Some(std::fs::read(&file).map_err(|e| ObjectError::io(&file, e))?)
             }
-            other => Ok(other),
-        }
+            other => other,
+        };
+        self.settings.put(bucket, stamp, generation, name, &value);
+        Ok(value)
     }
 
     /// Stores (or, with `None`, removes) a bucket's setting durably: on
@@ -309,7 +328,9 @@ impl Objects {
         let dir = self.bucket_dir(bucket)?;
         let attribute = format!("user.nuage.s3.{name}");
         let file = dir.join(SETTINGS_DIR).join(name);
+        let (settings, bucket) = (self.settings.clone(), bucket.to_string());
         blocking(move || {
+            settings.forget(&bucket);
             let io = |path: &Path| {
                 let path = path.to_path_buf();
                 move |e| ObjectError::io(&path, e)
@@ -334,7 +355,10 @@ impl Objects {
                     other => other.map_err(io(&file))?,
                 }
             }
-            write::sync_dir(&dir)
+            let synced = write::sync_dir(&dir);
+            // Reads that raced the write may have kept the old value.
+            settings.forget(&bucket);
+            synced
         })
         .await
     }
@@ -402,7 +426,8 @@ impl Objects {
 
     /// A bucket's versioning state.
     pub fn versioning(&self, bucket: &str) -> Result<Versioning> {
-        Ok(versions::state(&self.bucket_dir(bucket)?))
+        let stored = self.bucket_setting_now(bucket, versions::SETTING)?;
+        Ok(Versioning::parse(stored.as_deref()))
     }
 
     /// Enables or suspends versioning (a bucket never returns to
@@ -454,7 +479,7 @@ impl Objects {
             Err(e) => return Err(e),
         }
         let versions = self.versions_of(bucket, &dir, key);
-        let mode = versions::state(&dir);
+        let mode = self.versioning(bucket)?;
         if mode == Versioning::Unversioned && version_id.is_none_or(|id| id == versions::NULL) {
             let asked = version_id.map(str::to_string);
             return blocking(move || {

@@ -187,7 +187,7 @@ impl Objects {
         let place = Place::of(key)?;
         let staging = self.staging_path();
         let uploads = self.dirs.uploads.clone();
-        let (mode, turn) = self.write_turn(bucket, &bucket_dir, key, condition).await?;
+        let (mode, turn) = self.write_turn(bucket, key, condition).await?;
         let versions = self.versions_of(bucket, &bucket_dir, key);
         let (bucket, key) = (bucket.to_string(), key.to_string());
         blocking(move || {

@@ -858,3 +858,39 @@ async fn a_lifecycle_expiry_leaves_a_newer_write_alone() {
         Err(ObjectError::DeleteMarker { .. })
     ));
 }
+
+#[tokio::test]
+async fn bucket_settings_are_read_fresh_after_any_change() {
+    let (dir, objects) = lake().await;
+    assert_eq!(objects.bucket_setting_now("b", "cors").unwrap(), None);
+    objects
+        .set_bucket_setting("b", "cors", Some(b"one".to_vec()))
+        .await
+        .unwrap();
+    assert_eq!(
+        objects.bucket_setting_now("b", "cors").unwrap(),
+        Some(b"one".to_vec())
+    );
+    // Another process changes the attribute: the folder's change time moves.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    xattr::set(dir.path().join("b"), "user.nuage.s3.cors", b"two").unwrap();
+    assert_eq!(
+        objects.bucket_setting_now("b", "cors").unwrap(),
+        Some(b"two".to_vec())
+    );
+    objects.set_bucket_setting("b", "cors", None).await.unwrap();
+    assert_eq!(objects.bucket_setting_now("b", "cors").unwrap(), None);
+    // A bucket deleted and made again has none of the old settings.
+    objects
+        .set_versioning("b", Versioning::Enabled)
+        .await
+        .unwrap();
+    assert_eq!(objects.versioning("b").unwrap(), Versioning::Enabled);
+    std::fs::remove_dir_all(dir.path().join("b")).unwrap();
+    assert!(matches!(
+        objects.bucket_setting_now("b", "versioning"),
+        Err(ObjectError::NoSuchBucket(_))
+    ));
+    std::fs::create_dir(dir.path().join("b")).unwrap();
+    assert_eq!(objects.versioning("b").unwrap(), Versioning::Unversioned);
+}

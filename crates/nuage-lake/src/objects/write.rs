@@ -147,7 +147,7 @@ impl Objects {
         let staged = self.stage(body).await?;
         check(&staged.written, &mut meta)?;
         meta.etag = meta::hex(&staged.written.md5);
-        let (mode, turn) = self.write_turn(bucket, &dir, key, condition).await?;
+        let (mode, turn) = self.write_turn(bucket, key, condition).await?;
         let versions = self.versions_of(bucket, &dir, key);
         blocking(move || {
             let _turn = turn;
