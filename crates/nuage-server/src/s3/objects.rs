@@ -423,6 +423,12 @@ fn non_empty<T>(
     (!map.is_empty()).then(|| wrap(map))
 }
 
+/// See [`NuageS3::read_extras`].
+struct ReadExtras {
+    expiration: Option<String>,
+    website_redirect_location: Option<String>,
+}
+
 impl NuageS3 {
     pub(super) async fn put_object_(
         &self,
@@ -484,6 +490,22 @@ impl NuageS3 {
         }))
     }
 
+    /// What a GET or HEAD answers besides the object's own record: its
+    /// lifecycle expiry (for the current version) and website redirect.
+    fn read_extras(&self, bucket: &str, version_id: Option<&str>, info: &ObjectInfo) -> ReadExtras {
+        ReadExtras {
+            expiration: version_id
+                .is_none()
+                .then(|| self.expiration_of(bucket, info))
+                .flatten(),
+            website_redirect_location: info
+                .meta
+                .headers
+                .get("x-amz-website-redirect-location")
+                .cloned(),
+        }
+    }
+
     /// The version id a GET or HEAD answers: the object's, or `null` for
     /// an object written before its bucket was versioned (none in a bucket
     /// that never was).
@@ -520,6 +542,7 @@ impl NuageS3 {
             _ => empty(),
         };
         let partial = input.part_number.is_some() || input.range.is_some();
+        let current = self.read_extras(&input.bucket, input.version_id.as_deref(), &info);
         let mut response = S3Response::new(GetObjectOutput {
             body: Some(body),
             accept_ranges: Some("bytes".into()),
@@ -551,16 +574,8 @@ impl NuageS3 {
             sse_customer_key_md5: sse.sse_customer_key_md5,
             ssekms_key_id: sse.ssekms_key_id,
             bucket_key_enabled: sse.bucket_key_enabled,
-            expiration: input
-                .version_id
-                .is_none()
-                .then(|| self.expiration_of(&input.bucket, &info))
-                .flatten(),
-            website_redirect_location: info
-                .meta
-                .headers
-                .get("x-amz-website-redirect-location")
-                .cloned(),
+            expiration: current.expiration,
+            website_redirect_location: current.website_redirect_location,
             ..Default::default()
         });
         if partial {
@@ -592,6 +607,7 @@ impl NuageS3 {
         let sse = sse::answered(info.meta.encryption.as_ref());
         let partial = input.part_number.is_some() && info.meta.part_count().is_some()
             || input.range.is_some();
+        let current = self.read_extras(&input.bucket, input.version_id.as_deref(), &info);
         let mut response = S3Response::new(HeadObjectOutput {
             accept_ranges: Some("bytes".into()),
             content_length: Some((range.end - range.start) as i64),
@@ -621,16 +637,8 @@ impl NuageS3 {
             sse_customer_key_md5: sse.sse_customer_key_md5,
             ssekms_key_id: sse.ssekms_key_id,
             bucket_key_enabled: sse.bucket_key_enabled,
-            expiration: input
-                .version_id
-                .is_none()
-                .then(|| self.expiration_of(&input.bucket, &info))
-                .flatten(),
-            website_redirect_location: info
-                .meta
-                .headers
-                .get("x-amz-website-redirect-location")
-                .cloned(),
+            expiration: current.expiration,
+            website_redirect_location: current.website_redirect_location,
             ..Default::default()
         });
         if !info.meta.tags.is_empty() {

@@ -207,6 +207,19 @@ fn rule_status(redirect: &Redirect) -> StatusCode {
         .unwrap_or(StatusCode::MOVED_PERMANENTLY)
 }
 
+/// The redirect a routing rule makes of a request for `key`.
+fn follow(rule: &RoutingRule, key: &str, host: &str) -> Response {
+    let prefix = rule
+        .condition
+        .as_ref()
+        .and_then(|c| c.key_prefix_equals.as_deref())
+        .unwrap_or("");
+    redirect(
+        rule_status(&rule.redirect),
+        &rule_location(&rule.redirect, prefix, key, host),
+    )
+}
+
 /// The first rule for `key` (and, after a failed lookup, for `error`).
 fn matching_rule<'c>(
     config: &'c WebsiteConfiguration,
@@ -283,15 +296,7 @@ pub async fn serve(
             .as_ref()
             .is_some_and(|c| c.http_error_code_returned_equals.is_none())
     {
-        let prefix = rule
-            .condition
-            .as_ref()
-            .and_then(|c| c.key_prefix_equals.as_deref())
-            .unwrap_or("");
-        return redirect(
-            rule_status(&rule.redirect),
-            &rule_location(&rule.redirect, prefix, &key, host),
-        );
+        return follow(rule, &key, host);
     }
     let suffix = config
         .index_document
@@ -317,15 +322,7 @@ pub async fn serve(
         return redirect(StatusCode::FOUND, &format!("/{raw}/"));
     }
     if let Some(rule) = matching_rule(&config, &key, Some(error.as_u16())) {
-        let prefix = rule
-            .condition
-            .as_ref()
-            .and_then(|c| c.key_prefix_equals.as_deref())
-            .unwrap_or("");
-        return redirect(
-            rule_status(&rule.redirect),
-            &rule_location(&rule.redirect, prefix, &key, host),
-        );
+        return follow(rule, &key, host);
     }
     if let Some(document) = &config.error_document
         && let Ok(opened) = readable(s3, bucket, &document.key, headers).await
