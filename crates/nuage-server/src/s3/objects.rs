@@ -291,7 +291,7 @@ fn precondition_failed() -> s3s::S3Error {
 
 /// The byte range a GET or HEAD asks for: a part, a Range, or everything.
 /// Returns (range, Content-Range when partial).
-fn resolve_range(
+pub(super) fn resolve_range(
     meta: &Meta,
     part_number: Option<i32>,
     range: Option<&Range>,

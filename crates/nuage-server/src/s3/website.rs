@@ -11,6 +11,7 @@
 //!   "" or ".../"                  -> + IndexDocument suffix
 //!   object with a redirect        -> 301 to x-amz-website-redirect-location
 //!   "dir" missing, "dir/index"    -> 302 to "/dir/"
+//!   Range                         -> 206 with that part (416 past the end)
 //!   404 / 403                     -> routing rule on the error code, else
 //!                                    ErrorDocument (with that status), else
 //!                                    S3's HTML error page
@@ -395,12 +396,40 @@ fn object_answer(
     {
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
     }
+    // A Range is honoured on the object asked for (not an error document).
+    let asked_range = asked
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| status == StatusCode::OK)
+        .map(Range::parse);
+    let (bytes, content_range) = match asked_range {
+        None => (0..meta.size, None),
+        Some(Err(_)) => (0..meta.size, None),
+        Some(Ok(range)) => match crate::s3::objects::resolve_range(meta, None, Some(&range)) {
+            Ok(resolved) => resolved,
+            Err(_) => {
+                return (
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    [(header::CONTENT_RANGE, format!("bytes */{}", meta.size))],
+                )
+                    .into_response();
+            }
+        },
+    };
+    let status = match content_range {
+        Some(_) => StatusCode::PARTIAL_CONTENT,
+        None => status,
+    };
     let mut response = Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, meta.content_type())
-        .header(header::CONTENT_LENGTH, meta.size)
+        .header(header::CONTENT_LENGTH, bytes.end - bytes.start)
+        .header(header::ACCEPT_RANGES, "bytes")
         .header(header::ETAG, etag)
         .header(header::LAST_MODIFIED, last_modified);
+    if let Some(content_range) = content_range {
+        response = response.header(header::CONTENT_RANGE, content_range);
+    }
     for name in [
         "cache-control",
         "content-disposition",
@@ -413,9 +442,8 @@ fn object_answer(
         }
     }
     let body = match (opened.file, *method == Method::HEAD) {
-        (Some(file), false) if meta.size > 0 => {
-            let chunks = crate::s3::body::file_chunks(file, 0..meta.size);
-            Body::from_stream(chunks)
+        (Some(file), false) if bytes.end > bytes.start => {
+            Body::from_stream(crate::s3::body::file_chunks(file, bytes))
         }
         _ => Body::empty(),
     };

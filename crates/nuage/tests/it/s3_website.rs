@@ -19,6 +19,37 @@ use hyper_util::rt::TokioExecutor;
 use crate::s3_api::{client, code};
 use crate::streams::{Server, runtime};
 
+/// A website request's status, headers and body.
+async fn ask(
+    server: &Server,
+    bucket: &str,
+    method: &str,
+    path: &str,
+    range: Option<&str>,
+) -> (u16, hyper::HeaderMap, String) {
+    let http: HttpClient<_, Empty<bytes::Bytes>> =
+        HttpClient::builder(TokioExecutor::new()).build_http();
+    let port = server.endpoint.rsplit(':').next().unwrap();
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(format!("{}{path}", server.endpoint))
+        .header("host", format!("{bucket}.s3-website.localhost:{port}"));
+    if let Some(range) = range {
+        request = request.header("range", range);
+    }
+    let response = http
+        .request(request.body(Empty::new()).unwrap())
+        .await
+        .unwrap();
+    let (status, headers) = (response.status().as_u16(), response.headers().clone());
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn header(headers: &hyper::HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).map(|v| v.to_str().unwrap().to_string())
+}
+
 /// (status, Location, Content-Type, body) of a website request.
 async fn visit(
     server: &Server,
@@ -26,31 +57,23 @@ async fn visit(
     method: &str,
     path: &str,
 ) -> (u16, Option<String>, Option<String>, String) {
-    let http: HttpClient<_, Empty<bytes::Bytes>> =
-        HttpClient::builder(TokioExecutor::new()).build_http();
-    let port = server.endpoint.rsplit(':').next().unwrap();
-    let request = hyper::Request::builder()
-        .method(method)
-        .uri(format!("{}{path}", server.endpoint))
-        .header("host", format!("{bucket}.s3-website.localhost:{port}"))
-        .body(Empty::new())
-        .unwrap();
-    let response = http.request(request).await.unwrap();
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_string())
-    };
-    let (location, content_type) = (header("location"), header("content-type"));
-    let status = response.status().as_u16();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        location,
-        content_type,
-        String::from_utf8_lossy(&body).into_owned(),
-    )
+    let (status, headers, body) = ask(server, bucket, method, path, None).await;
+    let (location, content_type) = (
+        header(&headers, "location"),
+        header(&headers, "content-type"),
+    );
+    (status, location, content_type, body)
+}
+
+/// (status, Content-Range, body) of a ranged website GET.
+async fn ranged_visit(
+    server: &Server,
+    bucket: &str,
+    path: &str,
+    range: &str,
+) -> (u16, Option<String>, String) {
+    let (status, headers, body) = ask(server, bucket, "GET", path, Some(range)).await;
+    (status, header(&headers, "content-range"), body)
 }
 
 async fn page(s3: &Client, bucket: &str, key: &str, html: &'static str, public: bool) {
@@ -163,6 +186,13 @@ fn a_bucket_serves_its_website_as_s3_does() {
         assert_eq!((status, location), (301, Some(moved)));
         let (status, location, _, _) = visit(&server, "my-site", "GET", "/about.html").await;
         assert_eq!((status, location.as_deref()), (301, Some("/index.html")));
+        let ranged = ranged_visit(&server, "my-site", "/index.html", "bytes=4-7").await;
+        assert_eq!(
+            ranged,
+            (206, Some("bytes 4-7/13".to_string()), "home".to_string())
+        );
+        let past = ranged_visit(&server, "my-site", "/index.html", "bytes=100-").await;
+        assert_eq!(past.0, 416);
         let (status, _, _, body) = visit(&server, "my-site", "HEAD", "/").await;
         assert_eq!((status, body.as_str()), (200, ""));
         let (status, _, _, _) = visit(&server, "my-site", "PUT", "/x.html").await;
