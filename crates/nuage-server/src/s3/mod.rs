@@ -109,14 +109,31 @@ impl S3Api {
             .and_then(|h| h.to_str().ok())
             .and_then(website::bucket_of_host)
         {
-            let mut response = website::serve(
-                &self.s3,
-                bucket,
-                request.method(),
-                request.uri().path(),
-                request.headers(),
-            )
-            .await;
+            // The bucket's CORS rules hold on its website endpoint too.
+            let headers = request.headers();
+            let origin = headers.contains_key(axum::http::header::ORIGIN);
+            let mut response = if origin && request.method() == Method::OPTIONS {
+                cors::preflight(&self.objects, Some(bucket), headers).await
+            } else {
+                website::serve(
+                    &self.s3,
+                    bucket,
+                    request.method(),
+                    request.uri().path(),
+                    headers,
+                )
+                .await
+            };
+            if origin && request.method() != Method::OPTIONS {
+                cors::decorate(
+                    &self.objects,
+                    Some(bucket),
+                    request.method(),
+                    headers,
+                    &mut response,
+                )
+                .await;
+            }
             if let Ok(id) = HeaderValue::from_str(&request_id()) {
                 response.headers_mut().insert("x-amz-request-id", id);
             }

@@ -25,7 +25,7 @@ async fn ask(
     bucket: &str,
     method: &str,
     path: &str,
-    range: Option<&str>,
+    extra: &[(&str, &str)],
 ) -> (u16, hyper::HeaderMap, String) {
     let http: HttpClient<_, Empty<bytes::Bytes>> =
         HttpClient::builder(TokioExecutor::new()).build_http();
@@ -34,8 +34,8 @@ async fn ask(
         .method(method)
         .uri(format!("{}{path}", server.endpoint))
         .header("host", format!("{bucket}.s3-website.localhost:{port}"));
-    if let Some(range) = range {
-        request = request.header("range", range);
+    for (name, value) in extra {
+        request = request.header(*name, *value);
     }
     let response = http
         .request(request.body(Empty::new()).unwrap())
@@ -57,7 +57,7 @@ async fn visit(
     method: &str,
     path: &str,
 ) -> (u16, Option<String>, Option<String>, String) {
-    let (status, headers, body) = ask(server, bucket, method, path, None).await;
+    let (status, headers, body) = ask(server, bucket, method, path, &[]).await;
     let (location, content_type) = (
         header(&headers, "location"),
         header(&headers, "content-type"),
@@ -72,7 +72,7 @@ async fn ranged_visit(
     path: &str,
     range: &str,
 ) -> (u16, Option<String>, String) {
-    let (status, headers, body) = ask(server, bucket, "GET", path, Some(range)).await;
+    let (status, headers, body) = ask(server, bucket, "GET", path, &[("range", range)]).await;
     (status, header(&headers, "content-range"), body)
 }
 
@@ -197,6 +197,49 @@ fn a_bucket_serves_its_website_as_s3_does() {
         assert_eq!((status, body.as_str()), (200, ""));
         let (status, _, _, _) = visit(&server, "my-site", "PUT", "/x.html").await;
         assert_eq!(status, 405);
+
+        // The bucket's CORS rules answer browsers on the website endpoint.
+        let rule = aws_sdk_s3::types::CorsRule::builder()
+            .allowed_origins("https://app.example")
+            .allowed_methods("GET")
+            .build()
+            .unwrap();
+        s3.put_bucket_cors()
+            .bucket("my-site")
+            .cors_configuration(
+                aws_sdk_s3::types::CorsConfiguration::builder()
+                    .cors_rules(rule)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let (status, headers, _) = ask(
+            &server,
+            "my-site",
+            "OPTIONS",
+            "/",
+            &[
+                ("origin", "https://app.example"),
+                ("access-control-request-method", "GET"),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200);
+        let allowed = header(&headers, "access-control-allow-origin");
+        assert_eq!(allowed.as_deref(), Some("https://app.example"));
+        let (status, headers, _) = ask(
+            &server,
+            "my-site",
+            "GET",
+            "/",
+            &[("origin", "https://app.example")],
+        )
+        .await;
+        assert_eq!(status, 200);
+        let allowed = header(&headers, "access-control-allow-origin");
+        assert_eq!(allowed.as_deref(), Some("https://app.example"));
 
         s3.delete_bucket_website()
             .bucket("my-site")
