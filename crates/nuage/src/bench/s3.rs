@@ -12,7 +12,10 @@
 //! With `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` set, every request
 //! is SigV4-signed (payload `UNSIGNED-PAYLOAD`, as the SDKs send over
 //! https), for a server started with `--access-keys`: the figures then
-//! include signature verification and the access check.
+//! include signature verification and the access check. With
+//! `--access-log` the bucket's requests are logged into `<bucket>-logs`
+//! (S3 server access logging), and `--lifecycle` times a rule that expires
+//! the small objects.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -60,6 +63,10 @@ pub struct S3Bench {
     /// must run its passes often (`nuage serve --s3-lifecycle-every 1`).
     #[arg(long)]
     lifecycle: bool,
+    /// Turn on server access logging for the bucket (into `<bucket>-logs`)
+    /// before the small objects, so every request is also logged.
+    #[arg(long)]
+    access_log: bool,
 }
 
 /// Headers sent with every object request.
@@ -278,6 +285,25 @@ pub async fn run(b: S3Bench) -> anyhow::Result<ExitCode> {
         "creating bucket {} answered {status}",
         b.bucket
     );
+
+    if b.access_log {
+        let logs_url = format!("{bucket_url}-logs");
+        let (status, _) = send(&http, hyper::Method::PUT, &logs_url, Bytes::new(), &[]).await?;
+        anyhow::ensure!(
+            status == 200 || status == 409,
+            "creating bucket {}-logs answered {status}",
+            b.bucket
+        );
+        let config = format!(
+            "<BucketLoggingStatus xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LoggingEnabled>\
+             <TargetBucket>{}-logs</TargetBucket><TargetPrefix>access/</TargetPrefix>\
+             </LoggingEnabled></BucketLoggingStatus>",
+            b.bucket
+        );
+        let url = format!("{bucket_url}?logging");
+        let (status, _) = send(&http, hyper::Method::PUT, &url, Bytes::from(config), &[]).await?;
+        anyhow::ensure!(status == 200, "PutBucketLogging answered {status}");
+    }
 
     if b.versioned {
         let config = "<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
