@@ -261,6 +261,7 @@ impl S3Api {
         form: bool,
     ) -> Result<axum::extract::Request, errors::Refusal> {
         check_escapes(request.uri())?;
+        check_delete_digest(request.method(), request.uri(), request.headers())?;
         presigned::check_expiry(request.uri())?;
         let request = if self.keyless() {
             keyless::prepare(request)?
@@ -401,6 +402,34 @@ fn check_escapes(uri: &Uri) -> Result<(), errors::Refusal> {
             status: StatusCode::BAD_REQUEST,
             code: "InvalidURI",
             message: "Couldn't parse the specified URI.",
+        });
+    }
+    Ok(())
+}
+
+/// Refuses a DeleteObjects request that carries no integrity check of its
+/// body: S3 requires Content-MD5 (or, since flexible checksums, an
+/// `x-amz-checksum-*` header or trailer) on every Multi-Object Delete.
+fn check_delete_digest(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<(), errors::Refusal> {
+    let multi_delete = *method == Method::POST
+        && uri
+            .query()
+            .is_some_and(|q| q.split('&').any(|p| p == "delete" || p == "delete="));
+    let checked = headers.contains_key("content-md5")
+        || headers.contains_key("x-amz-trailer")
+        || headers.contains_key("x-amz-sdk-checksum-algorithm")
+        || headers
+            .keys()
+            .any(|name| name.as_str().starts_with("x-amz-checksum-"));
+    if multi_delete && !checked {
+        return Err(errors::Refusal {
+            status: StatusCode::BAD_REQUEST,
+            code: "InvalidRequest",
+            message: "Missing required header for this request: Content-MD5",
         });
     }
     Ok(())
@@ -1044,5 +1073,26 @@ mod tests {
         assert_eq!(check("/b/(*&^%&())"), Err("InvalidURI"));
         assert_eq!(check("/b/ends-with-%"), Err("InvalidURI"));
         assert_eq!(check("/b/half-%4"), Err("InvalidURI"));
+    }
+
+    #[test]
+    fn a_multi_object_delete_needs_a_digest() {
+        let check = |headers: &[(&str, &str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in headers {
+                map.insert(
+                    axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    value.parse().unwrap(),
+                );
+            }
+            let uri: Uri = "/b?delete".parse().unwrap();
+            check_delete_digest(&Method::POST, &uri, &map).map_err(|r| r.code)
+        };
+        assert_eq!(check(&[]), Err("InvalidRequest"));
+        assert_eq!(check(&[("content-md5", "x")]), Ok(()));
+        assert_eq!(check(&[("x-amz-checksum-crc32", "x")]), Ok(()));
+        assert_eq!(check(&[("x-amz-trailer", "x-amz-checksum-crc32")]), Ok(()));
+        let other: Uri = "/b/k".parse().unwrap();
+        assert!(check_delete_digest(&Method::POST, &other, &HeaderMap::new()).is_ok());
     }
 }
