@@ -224,11 +224,19 @@ impl Objects {
     }
 
     fn bucket_dir(&self, bucket: &str) -> Result<PathBuf> {
+        self.bucket_stat(bucket).map(|(dir, _)| dir)
+    }
+
+    /// A bucket's folder and what `stat` says of it (NoSuchBucket when
+    /// there is none).
+    fn bucket_stat(&self, bucket: &str) -> Result<(PathBuf, std::fs::Metadata)> {
+        let missing = || ObjectError::NoSuchBucket(bucket.to_string());
+        validate_bucket(bucket).map_err(|_| missing())?;
         let dir = self.dirs.lake.join(bucket);
-        if validate_bucket(bucket).is_err() || !dir.is_dir() {
-            return Err(ObjectError::NoSuchBucket(bucket.to_string()));
+        match std::fs::metadata(&dir) {
+            Ok(stat) if stat.is_dir() => Ok((dir, stat)),
+            _ => Err(missing()),
         }
-        Ok(dir)
     }
 
     pub fn bucket_exists(&self, bucket: &str) -> bool {
@@ -287,15 +295,7 @@ impl Objects {
     /// Served from memory while the bucket's folder is unchanged
     /// ([`settings_cache`]).
     pub fn bucket_setting_now(&self, bucket: &str, name: &str) -> Result<Option<Vec<u8>>> {
-        let dir = self.dirs.lake.join(bucket);
-        let missing = || ObjectError::NoSuchBucket(bucket.to_string());
-        if validate_bucket(bucket).is_err() {
-            return Err(missing());
-        }
-        let stat = std::fs::metadata(&dir).map_err(|_| missing())?;
-        if !stat.is_dir() {
-            return Err(missing());
-        }
+        let (dir, stat) = self.bucket_stat(bucket)?;
         let stamp = settings_cache::Stamp::of(&stat);
         let generation = match self.settings.get(bucket, stamp, name) {
             Ok(value) => return Ok(value),
@@ -312,6 +312,16 @@ impl Objects {
         };
         self.settings.put(bucket, stamp, generation, name, &value);
         Ok(value)
+    }
+
+    /// A setting kept as JSON, if the bucket has it and it reads as `T`.
+    pub fn json_setting<T: serde::de::DeserializeOwned>(
+        &self,
+        bucket: &str,
+        name: &str,
+    ) -> Option<T> {
+        let stored = self.bucket_setting_now(bucket, name).ok()??;
+        serde_json::from_slice(&stored).ok()
     }
 
     /// Stores (or, with `None`, removes) a bucket's setting durably: on

@@ -12,7 +12,7 @@ use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response};
 use serde::{Deserialize, Serialize};
 
-use crate::s3::errors::{OrS3, Refusal, refuse};
+use crate::s3::errors::{OrS3, Refusal, malformed_xml, refuse};
 use crate::s3::{Answer, NuageS3};
 
 const SETTING: &str = "cors";
@@ -92,9 +92,8 @@ impl Rule {
     }
 }
 
-async fn rules(objects: &Objects, bucket: &str) -> Option<Vec<Rule>> {
-    let stored = objects.bucket_setting(bucket, SETTING).await.ok()??;
-    serde_json::from_slice(&stored).ok()
+fn rules(objects: &Objects, bucket: &str) -> Option<Vec<Rule>> {
+    objects.json_setting(bucket, SETTING)
 }
 
 fn forbidden(message: &'static str) -> Response {
@@ -129,7 +128,7 @@ pub async fn preflight(objects: &Objects, bucket: Option<&str>, request: &Header
         })
         .unwrap_or_default();
     let Some(rules) = (match bucket {
-        Some(bucket) => rules(objects, bucket).await,
+        Some(bucket) => rules(objects, bucket),
         None => None,
     }) else {
         return forbidden("CORSResponse: CORS is not enabled for this bucket.");
@@ -163,7 +162,7 @@ pub async fn decorate(
         return;
     };
     let Some(rules) = (match bucket {
-        Some(bucket) => rules(objects, bucket).await,
+        Some(bucket) => rules(objects, bucket),
         None => None,
     }) else {
         return;
@@ -187,10 +186,7 @@ impl NuageS3 {
         let input = req.input;
         let rules = input.cors_configuration.cors_rules;
         if rules.is_empty() || rules.len() > 100 {
-            return Err(refuse(
-                S3ErrorCode::MalformedXML,
-                "The XML you provided was not well-formed or did not validate against our published schema",
-            ));
+            return Err(malformed_xml());
         }
         let mut stored = Vec::with_capacity(rules.len());
         for rule in rules {
@@ -239,7 +235,7 @@ impl NuageS3 {
     ) -> Answer<GetBucketCorsOutput> {
         let bucket = req.input.bucket;
         self.existing(&bucket)?;
-        let Some(rules) = rules(&self.objects, &bucket).await else {
+        let Some(rules) = rules(&self.objects, &bucket) else {
             return Err(refuse(
                 S3ErrorCode::NoSuchCORSConfiguration,
                 "The CORS configuration does not exist",

@@ -134,6 +134,14 @@ pub fn refuse(code: S3ErrorCode, message: impl Into<String>) -> S3Error {
     S3Error::with_message(code, message.into())
 }
 
+/// S3's MalformedXML: a body that is not the document the operation takes.
+pub fn malformed_xml() -> S3Error {
+    refuse(
+        S3ErrorCode::MalformedXML,
+        "The XML you provided was not well-formed or did not validate against our published schema",
+    )
+}
+
 /// An error code s3s does not list (BadRequest, InvalidPartNumber), with
 /// the status S3 answers it with.
 pub fn refuse_custom(

@@ -147,10 +147,10 @@ impl S3Api {
             });
         let form = form_post::is_form_post(request.method(), request.headers());
         let accepts_charge = payment::accepts_charge(request.headers());
-        let logged = bucket
-            .as_deref()
-            .and_then(|b| access_log::logging_of(&self.objects, b))
-            .map(|logging| (logging, self.seen(&request)));
+        let logged = bucket.as_deref().and_then(|b| {
+            let logging = access_log::logging_of(&self.objects, b)?;
+            Some(self.seen(&request, b, logging))
+        });
         let browser = request
             .headers()
             .contains_key(axum::http::header::ORIGIN)
@@ -210,19 +210,10 @@ impl S3Api {
         if response.status().is_client_error() || response.status().is_server_error() {
             (response, error_code) = with_ids(response, &id, host.as_ref()).await;
         }
-        if let (Some((logging, seen)), Some(bucket)) = (logged, bucket.as_deref()) {
+        if let Some(seen) = logged {
             let host_id = host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or("-");
-            self.s3.log_request(
-                logging,
-                &self.access_logs,
-                bucket,
-                virtual_host(&seen.headers),
-                &seen,
-                &response,
-                error_code,
-                &id,
-                host_id,
-            );
+            self.s3
+                .log_request(&self.access_logs, seen, &response, error_code, &id, host_id);
         }
         let ids = response.headers_mut();
         if let Ok(id) = HeaderValue::from_str(&id) {
@@ -289,20 +280,19 @@ impl S3Api {
     }
 
     /// What an access log line needs from the request before s3s has it.
-    fn seen(&self, request: &axum::extract::Request) -> access_log::Seen {
-        let requester = if self.keyless() {
-            Some(users::OWNER_ID.to_string())
-        } else {
-            unsized_body::access_key_id(request)
-                .filter(|id| self.keys.secret(id).is_some())
-                .map(|id| {
-                    self.keys
-                        .user(&id)
-                        .map_or(users::OWNER_ID, |u| u.id.as_str())
-                        .to_string()
-                })
-        };
+    fn seen(
+        &self,
+        request: &axum::extract::Request,
+        bucket: &str,
+        logging: access_log::Logging,
+    ) -> access_log::Seen {
+        // s3s has not verified the key yet: an unknown one is anonymous.
+        let key = unsized_body::access_key_id(request).filter(|id| self.keys.secret(id).is_some());
+        let requester = self.s3.requester_by_key(key.as_deref());
         access_log::Seen {
+            bucket: bucket.to_string(),
+            logging,
+            virtual_host: virtual_host(request.headers()),
             started: std::time::SystemTime::now(),
             method: request.method().clone(),
             uri: request.uri().clone(),
@@ -450,13 +440,7 @@ fn sigv2_bucket_path(request: axum::extract::Request) -> axum::extract::Request 
             .is_some_and(|q| q.split('&').any(|p| p.starts_with("AWSAccessKeyId=")));
     let path = request.uri().path();
     let bucket_only = path.len() > 1 && !path[1..].contains('/');
-    let virtual_host = request
-        .headers()
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .and_then(bucket_of_host)
-        .is_some();
-    if !v2 || !bucket_only || virtual_host {
+    if !v2 || !bucket_only || virtual_host(request.headers()) {
         return request;
     }
     let (mut parts, body) = request.into_parts();
@@ -549,11 +533,17 @@ fn virtual_host(headers: &HeaderMap) -> bool {
 }
 
 fn bucket_of_host(host: &str) -> Option<&str> {
-    let name = match host.rsplit_once(':') {
+    host_name(host)
+        .strip_suffix(".localhost")
+        .filter(|b| !b.is_empty())
+}
+
+/// A Host header's name, without its port.
+fn host_name(host: &str) -> &str {
+    match host.rsplit_once(':') {
         Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
         _ => host,
-    };
-    name.strip_suffix(".localhost").filter(|b| !b.is_empty())
+    }
 }
 
 /// Virtual-host style under `localhost` (which resolves to 127.0.0.1 on

@@ -7,7 +7,7 @@ use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::s3::body::{Incoming, empty, object_body};
 use crate::s3::checksums::{self, Checksums, Listed};
-use crate::s3::errors::{OrS3, refuse};
+use crate::s3::errors::{OrS3, malformed_xml, refuse};
 use crate::s3::objects::{header_tags, written_version};
 use crate::s3::sse;
 use crate::s3::users::object_owner;
@@ -257,10 +257,7 @@ impl NuageS3 {
             .and_then(|u| u.parts)
             .unwrap_or_default();
         if parts.is_empty() {
-            return Err(refuse(
-                S3ErrorCode::MalformedXML,
-                "The XML you provided was not well-formed or did not validate against our published schema",
-            ));
+            return Err(malformed_xml());
         }
         let mut listed = Vec::with_capacity(parts.len());
         let mut sums = Listed {

@@ -11,7 +11,7 @@ use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::s3::body::{Incoming, empty, object_body};
 use crate::s3::checksums::Checksums;
-use crate::s3::errors::{OrS3, refuse, refuse_custom, to_s3};
+use crate::s3::errors::{OrS3, malformed_xml, refuse, refuse_custom, to_s3};
 use crate::s3::{Answer, NuageS3, timestamp};
 use crate::s3::{acl, lock, sse};
 
@@ -80,7 +80,8 @@ pub(super) fn written_version(meta: &Meta) -> Option<String> {
     meta.version_id.clone().filter(|id| id != NULL_VERSION)
 }
 
-fn http_date(time: &Timestamp) -> Option<String> {
+/// An HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`).
+pub(super) fn http_date(time: &Timestamp) -> Option<String> {
     let mut text = Vec::new();
     time.format(TimestampFormat::HttpDate, &mut text).ok()?;
     String::from_utf8(text).ok()
@@ -106,12 +107,7 @@ pub(super) fn header_tags(text: Option<&str>) -> S3Result<Vec<(String, String)>>
 fn form_tags(xml: &str) -> S3Result<Vec<(String, String)>> {
     use s3s::xml::Deserialize;
     let mut document = s3s::xml::Deserializer::new(xml.as_bytes());
-    let tagging = Tagging::deserialize(&mut document).map_err(|_| {
-        refuse(
-            S3ErrorCode::MalformedXML,
-            "The XML you provided was not well-formed or did not validate against our published schema",
-        )
-    })?;
+    let tagging = Tagging::deserialize(&mut document).map_err(|_| malformed_xml())?;
     let tags = tag_pairs(tagging.tag_set);
     check_tags(&tags, "BadRequest")?;
     Ok(tags)
@@ -771,10 +767,7 @@ impl NuageS3 {
         self.existing(&input.bucket)?;
         let objects = input.delete.objects;
         if objects.is_empty() || objects.len() > 1000 {
-            return Err(refuse(
-                S3ErrorCode::MalformedXML,
-                "The XML you provided was not well-formed or did not validate against our published schema",
-            ));
+            return Err(malformed_xml());
         }
         let quiet = input.delete.quiet.unwrap_or(false);
         let bypass = input.bypass_governance_retention.unwrap_or(false);

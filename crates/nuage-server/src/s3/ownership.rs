@@ -10,7 +10,7 @@
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
-use crate::s3::errors::{OrS3, refuse, refuse_custom};
+use crate::s3::errors::{OrS3, malformed_xml, refuse, refuse_custom};
 use crate::s3::{Answer, NuageS3};
 
 const SETTING: &str = "ownership";
@@ -111,10 +111,7 @@ impl NuageS3 {
         let input = req.input;
         self.existing(&input.bucket)?;
         let [rule] = &input.ownership_controls.rules[..] else {
-            return Err(refuse(
-                S3ErrorCode::MalformedXML,
-                "The XML you provided was not well-formed or did not validate against our published schema",
-            ));
+            return Err(malformed_xml());
         };
         let kind = rule.object_ownership.as_str();
         if kind == ObjectOwnership::BUCKET_OWNER_ENFORCED

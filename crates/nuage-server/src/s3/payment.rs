@@ -12,7 +12,7 @@
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
-use crate::s3::errors::{OrS3, refuse};
+use crate::s3::errors::{OrS3, malformed_xml, refuse};
 use crate::s3::{Answer, NuageS3};
 
 const PAYMENT: &str = "request-payment";
@@ -20,13 +20,6 @@ const ACCELERATE: &str = "accelerate";
 
 /// The header a requester sends to accept a Requester Pays bucket's charge.
 pub const REQUEST_PAYER: &str = "x-amz-request-payer";
-
-fn malformed() -> s3s::S3Error {
-    refuse(
-        S3ErrorCode::MalformedXML,
-        "The XML you provided was not well-formed or did not validate against our published schema",
-    )
-}
 
 /// Whether the requester of a Requester Pays bucket accepts the charge.
 pub fn accepts_charge(headers: &axum::http::HeaderMap) -> bool {
@@ -77,7 +70,7 @@ impl NuageS3 {
         let value = match input.request_payment_configuration.payer.as_str() {
             Payer::BUCKET_OWNER => None,
             Payer::REQUESTER => Some(b"Requester".to_vec()),
-            _ => return Err(malformed()),
+            _ => return Err(malformed_xml()),
         };
         self.objects
             .set_bucket_setting(&input.bucket, PAYMENT, value)
@@ -108,13 +101,13 @@ impl NuageS3 {
         let input = req.input;
         self.existing(&input.bucket)?;
         let Some(status) = input.accelerate_configuration.status else {
-            return Err(malformed());
+            return Err(malformed_xml());
         };
         if !matches!(
             status.as_str(),
             BucketAccelerateStatus::ENABLED | BucketAccelerateStatus::SUSPENDED
         ) {
-            return Err(malformed());
+            return Err(malformed_xml());
         }
         if input.bucket.contains('.') {
             return Err(refuse(

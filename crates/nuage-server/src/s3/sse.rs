@@ -28,7 +28,7 @@ use nuage_lake::objects::{CustomerKeyed, Encryption, Meta};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
-use crate::s3::errors::{OrS3, refuse, refuse_custom};
+use crate::s3::errors::{OrS3, malformed_xml, refuse, refuse_custom};
 use crate::s3::{Answer, NuageS3};
 
 /// The bucket setting that holds the default encryption.
@@ -425,20 +425,14 @@ impl NuageS3 {
     ) -> Answer<PutBucketEncryptionOutput> {
         let input = req.input;
         self.existing(&input.bucket)?;
-        let malformed = || {
-            refuse(
-                S3ErrorCode::MalformedXML,
-                "The XML you provided was not well-formed or did not validate against our published schema",
-            )
-        };
         let rules = input.server_side_encryption_configuration.rules;
         let [rule] = &rules[..] else {
-            return Err(malformed());
+            return Err(malformed_xml());
         };
         let Some(default) = &rule.apply_server_side_encryption_by_default else {
-            return Err(malformed());
+            return Err(malformed_xml());
         };
-        let algorithm = managed(default.sse_algorithm.as_str()).map_err(|_| malformed())?;
+        let algorithm = managed(default.sse_algorithm.as_str()).map_err(|_| malformed_xml())?;
         if default.kms_master_key_id.is_some() && !algorithm.starts_with("aws:kms") {
             return Err(refuse(
                 S3ErrorCode::InvalidArgument,

@@ -24,12 +24,18 @@ impl NuageS3 {
     /// The canonical id a request acts as: its key's user, else the lake's
     /// owner; `None` for an unsigned request where keys are required.
     pub(super) fn requester(&self, credentials: Option<&s3s::auth::Credentials>) -> Option<String> {
-        match credentials {
+        self.requester_by_key(credentials.map(|c| c.access_key.as_str()))
+    }
+
+    /// [`Self::requester`] from the access key id a request was verified
+    /// with (`None`: anonymous).
+    pub(super) fn requester_by_key(&self, access_key: Option<&str>) -> Option<String> {
+        match access_key {
             None if !self.keys.is_empty() => None,
             None => Some(OWNER_ID.to_string()),
-            Some(c) => Some(
+            Some(key) => Some(
                 self.keys
-                    .user(&c.access_key)
+                    .user(key)
                     .map_or(OWNER_ID, |u| u.id.as_str())
                     .to_string(),
             ),

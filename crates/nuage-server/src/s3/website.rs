@@ -32,8 +32,7 @@ const SETTING: &str = "website";
 /// The bucket a website endpoint's host names (`site.s3-website.localhost`
 /// → `site`).
 pub fn bucket_of_host(host: &str) -> Option<&str> {
-    let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
-    let (bucket, rest) = name.split_once(".s3-website")?;
+    let (bucket, rest) = crate::s3::host_name(host).split_once(".s3-website")?;
     (rest.is_empty() || rest.starts_with('.') || rest.starts_with('-'))
         .then_some(bucket)
         .filter(|b| !b.is_empty())
@@ -44,8 +43,7 @@ fn invalid(message: impl Into<String>) -> s3s::S3Error {
 }
 
 fn config_of(s3: &NuageS3, bucket: &str) -> Option<WebsiteConfiguration> {
-    let stored = s3.objects.bucket_setting_now(bucket, SETTING).ok()??;
-    serde_json::from_slice(&stored).ok()
+    s3.objects.json_setting(bucket, SETTING)
 }
 
 /// Checks a configuration as S3 does.
@@ -387,7 +385,9 @@ fn object_answer(
         return redirect(StatusCode::MOVED_PERMANENTLY, location);
     }
     let etag = format!("\"{}\"", meta.etag);
-    let last_modified = httpdate(opened.info.last_modified);
+    let last_modified =
+        crate::s3::objects::http_date(&crate::s3::timestamp(opened.info.last_modified))
+            .unwrap_or_default();
     if status == StatusCode::OK
         && asked
             .get(header::IF_NONE_MATCH)
@@ -450,12 +450,6 @@ fn object_answer(
     response
         .body(body)
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
-}
-
-fn httpdate(time: std::time::SystemTime) -> String {
-    chrono::DateTime::<chrono::Utc>::from(time)
-        .format("%a, %d %b %Y %H:%M:%S GMT")
-        .to_string()
 }
 
 #[cfg(test)]

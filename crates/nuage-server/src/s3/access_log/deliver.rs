@@ -24,28 +24,36 @@ pub struct Destination {
 /// flusher.
 #[derive(Clone, Default)]
 pub struct Deliveries {
-    waiting: Arc<Mutex<HashMap<Destination, Vec<String>>>>,
+    waiting: Arc<Mutex<Waiting>>,
 }
 
-/// Lines held in memory before the oldest are dropped (a target that
+#[derive(Default)]
+struct Waiting {
+    batches: HashMap<Destination, Vec<String>>,
+    /// Lines in all batches.
+    lines: usize,
+}
+
+/// Lines held in memory; past them new lines are dropped (a target that
 /// cannot be written must not grow the server without bound).
 const MAX_WAITING: usize = 1_000_000;
 
 impl Deliveries {
     pub fn add(&self, to: Destination, line: String) {
         let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
-        let total: usize = waiting.values().map(Vec::len).sum();
-        if total >= MAX_WAITING {
+        if waiting.lines >= MAX_WAITING {
             tracing::warn!("access logs: {MAX_WAITING} lines waiting; dropping one");
             return;
         }
-        waiting.entry(to).or_default().push(line);
+        waiting.lines += 1;
+        waiting.batches.entry(to).or_default().push(line);
     }
 
     /// Writes every waiting batch as a log object; a batch whose target
     /// refuses it is dropped, as S3 drops logs it cannot deliver.
     pub async fn flush(&self, objects: &Objects) -> usize {
-        let batches = std::mem::take(&mut *self.waiting.lock().unwrap_or_else(|p| p.into_inner()));
+        let waiting = std::mem::take(&mut *self.waiting.lock().unwrap_or_else(|p| p.into_inner()));
+        let batches = waiting.batches;
         let mut written = 0;
         for (to, lines) in batches {
             let key = format!("{}{}", to.key_prefix, object_name(SystemTime::now()));

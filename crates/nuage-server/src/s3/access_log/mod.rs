@@ -19,7 +19,7 @@ use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response};
 use serde::{Deserialize, Serialize};
 
-use crate::s3::errors::{OrS3, refuse};
+use crate::s3::errors::{OrS3, malformed_xml, refuse};
 use crate::s3::{Answer, NuageS3};
 
 pub use deliver::{Deliveries, Destination};
@@ -56,8 +56,7 @@ struct StoredGrant {
 }
 
 pub fn logging_of(objects: &nuage_lake::objects::Objects, bucket: &str) -> Option<Logging> {
-    let stored = objects.bucket_setting_now(bucket, SETTING).ok()??;
-    serde_json::from_slice(&stored).ok()
+    objects.json_setting(bucket, SETTING)
 }
 
 fn invalid_target(message: &str) -> s3s::S3Error {
@@ -108,7 +107,7 @@ impl NuageS3 {
                     source.as_str(),
                     PartitionDateSource::EVENT_TIME | PartitionDateSource::DELIVERY_TIME
                 ) {
-                    return Err(malformed());
+                    return Err(malformed_xml());
                 }
                 Some(source)
             }
@@ -116,7 +115,7 @@ impl NuageS3 {
                 partitioned_prefix: None,
                 simple_prefix: Some(_),
             }) => None,
-            Some(_) => return Err(malformed()),
+            Some(_) => return Err(malformed_xml()),
         };
         let grants = enabled
             .target_grants
@@ -190,13 +189,6 @@ impl NuageS3 {
     }
 }
 
-fn malformed() -> s3s::S3Error {
-    refuse(
-        S3ErrorCode::MalformedXML,
-        "The XML you provided was not well-formed or did not validate against our published schema",
-    )
-}
-
 /// A grant without a grantee names nobody in particular.
 fn canonical_user() -> Grantee {
     Grantee {
@@ -210,6 +202,11 @@ fn canonical_user() -> Grantee {
 
 /// What the edge knows of a request before and after s3s answers it.
 pub struct Seen {
+    /// The bucket asked for, and where it logs.
+    pub bucket: String,
+    pub logging: Logging,
+    /// The bucket is named in the host, not the path.
+    pub virtual_host: bool,
     pub started: SystemTime,
     pub method: Method,
     pub uri: Uri,
@@ -229,21 +226,19 @@ fn key_in(uri: &Uri, bucket: &str, virtual_host: bool) -> Option<String> {
 }
 
 impl NuageS3 {
-    /// Logs a request to `bucket`, whose logging is `logging`.
-    #[allow(clippy::too_many_arguments)]
+    /// Logs a request to a bucket with logging on, once it is answered.
     pub(super) fn log_request(
         &self,
-        logging: Logging,
         deliveries: &Deliveries,
-        bucket: &str,
-        virtual_host: bool,
-        seen: &Seen,
+        seen: Seen,
         response: &axum::response::Response,
         error_code: Option<String>,
         request_id: &str,
         host_id: &str,
     ) {
-        let key = key_in(&seen.uri, bucket, virtual_host);
+        let bucket = seen.bucket.as_str();
+        let logging = &seen.logging;
+        let key = key_in(&seen.uri, bucket, seen.virtual_host);
         let header = |map: &HeaderMap, name: &str| {
             map.get(name)
                 .and_then(|v| v.to_str().ok())
@@ -318,7 +313,7 @@ impl NuageS3 {
         };
         deliveries.add(
             Destination {
-                bucket: logging.target_bucket,
+                bucket: logging.target_bucket.clone(),
                 key_prefix,
             },
             entry.line(),

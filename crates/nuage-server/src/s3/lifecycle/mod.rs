@@ -16,7 +16,7 @@ use nuage_lake::objects::ObjectInfo;
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response};
 
-use crate::s3::errors::{OrS3, refuse};
+use crate::s3::errors::{OrS3, malformed_xml, refuse};
 use crate::s3::{Answer, NuageS3};
 
 pub use pass::{Lifecycle, Schedule};
@@ -29,8 +29,7 @@ pub(crate) fn config_of(
     objects: &nuage_lake::objects::Objects,
     bucket: &str,
 ) -> Option<rules::Config> {
-    let stored = objects.bucket_setting_now(bucket, SETTING).ok()??;
-    serde_json::from_slice(&stored).ok()
+    objects.json_setting(bucket, SETTING)
 }
 
 impl NuageS3 {
@@ -41,10 +40,7 @@ impl NuageS3 {
         let input = req.input;
         self.existing(&input.bucket)?;
         let Some(configuration) = input.lifecycle_configuration else {
-            return Err(refuse(
-                S3ErrorCode::MalformedXML,
-                "The XML you provided was not well-formed or did not validate against our published schema",
-            ));
+            return Err(malformed_xml());
         };
         let minimum_size = input
             .transition_default_minimum_object_size

@@ -10,7 +10,7 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode};
 use serde::{Deserialize, Serialize};
 
-use crate::s3::errors::refuse;
+use crate::s3::errors::{malformed_xml, refuse};
 
 /// What PutBucketLifecycleConfiguration stored.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -37,13 +37,6 @@ const TRANSITION_CLASSES: [&str; 6] = [
     "GLACIER_IR",
 ];
 
-fn malformed() -> S3Error {
-    refuse(
-        S3ErrorCode::MalformedXML,
-        "The XML you provided was not well-formed or did not validate against our published schema",
-    )
-}
-
 fn invalid_argument(message: impl Into<String>) -> S3Error {
     refuse(S3ErrorCode::InvalidArgument, message.into())
 }
@@ -55,7 +48,7 @@ fn invalid_request(message: impl Into<String>) -> S3Error {
 /// Checks rules as S3 does and gives rules without an ID one.
 pub fn validate(mut rules: Vec<LifecycleRule>) -> Result<Vec<LifecycleRule>, S3Error> {
     if rules.is_empty() {
-        return Err(malformed());
+        return Err(malformed_xml());
     }
     if rules.len() > MAX_RULES {
         return Err(invalid_request(format!(
@@ -92,11 +85,11 @@ fn check_rule(rule: &LifecycleRule) -> Result<(), S3Error> {
         )));
     }
     if !matches!(rule.status.as_str(), "Enabled" | "Disabled") {
-        return Err(malformed());
+        return Err(malformed_xml());
     }
     // A rule names its objects by its (old) Prefix or by a Filter.
     match (&rule.prefix, &rule.filter) {
-        (Some(_), Some(_)) | (None, None) => return Err(malformed()),
+        (Some(_), Some(_)) | (None, None) => return Err(malformed_xml()),
         (None, Some(filter)) => check_filter(filter)?,
         (Some(_), None) => {}
     }
@@ -110,7 +103,7 @@ fn check_rule(rule: &LifecycleRule) -> Result<(), S3Error> {
             expiration.expired_object_delete_marker.is_some(),
         ];
         if given.iter().filter(|g| **g).count() != 1 {
-            return Err(malformed());
+            return Err(malformed_xml());
         }
         if expiration.days.is_some_and(|d| d <= 0) {
             return Err(invalid_argument(
@@ -151,7 +144,7 @@ fn check_rule(rule: &LifecycleRule) -> Result<(), S3Error> {
     for transition in rule.transitions.iter().flatten() {
         actions += 1;
         if transition.days.is_some() == transition.date.is_some() {
-            return Err(malformed());
+            return Err(malformed_xml());
         }
         if transition.days.is_some_and(|d| d < 0) {
             return Err(invalid_argument(
@@ -203,7 +196,7 @@ fn check_newer_versions(count: Option<i32>) -> Result<(), S3Error> {
 
 fn check_class(class: Option<&str>, days: Option<i32>, field: &str) -> Result<(), S3Error> {
     let Some(class) = class.filter(|c| TRANSITION_CLASSES.contains(c)) else {
-        return Err(malformed());
+        return Err(malformed_xml());
     };
     if matches!(class, "STANDARD_IA" | "ONEZONE_IA") && days.is_some_and(|d| d < 30) {
         return Err(invalid_argument(format!(
@@ -230,27 +223,21 @@ fn check_filter(filter: &LifecycleRuleFilter) -> Result<(), S3Error> {
         filter.object_size_less_than.is_some(),
     ];
     if given.iter().filter(|g| **g).count() > 1 {
-        return Err(malformed());
+        return Err(malformed_xml());
     }
-    let (greater, less) = match &filter.and {
-        Some(and) => {
-            let mut keys: Vec<&str> = and
-                .tags
-                .iter()
-                .flatten()
-                .filter_map(|t| t.key.as_deref())
-                .collect();
-            keys.sort_unstable();
-            if keys.windows(2).any(|w| w[0] == w[1]) {
-                return Err(invalid_request("Duplicate Tag Keys are not allowed."));
-            }
-            (and.object_size_greater_than, and.object_size_less_than)
+    if let Some(and) = &filter.and {
+        let mut keys: Vec<&str> = and
+            .tags
+            .iter()
+            .flatten()
+            .filter_map(|t| t.key.as_deref())
+            .collect();
+        keys.sort_unstable();
+        if keys.windows(2).any(|w| w[0] == w[1]) {
+            return Err(invalid_request("Duplicate Tag Keys are not allowed."));
         }
-        None => (
-            filter.object_size_greater_than,
-            filter.object_size_less_than,
-        ),
-    };
+    }
+    let (greater, less) = size_bounds(filter);
     if greater.is_some_and(|g| g < 0) || less.is_some_and(|l| l <= 0) {
         return Err(invalid_argument(
             "Object size filters must be non-negative (ObjectSizeLessThan: positive)",
@@ -264,6 +251,18 @@ fn check_filter(filter: &LifecycleRuleFilter) -> Result<(), S3Error> {
         ));
     }
     Ok(())
+}
+
+/// A filter's object size bounds (greater than, less than), in its And or
+/// on their own.
+fn size_bounds(filter: &LifecycleRuleFilter) -> (Option<i64>, Option<i64>) {
+    match &filter.and {
+        Some(and) => (and.object_size_greater_than, and.object_size_less_than),
+        None => (
+            filter.object_size_greater_than,
+            filter.object_size_less_than,
+        ),
+    }
 }
 
 /// The tags a rule's filter asks for (key, value).
@@ -316,16 +315,7 @@ pub fn applies(rule: &LifecycleRule, subject: &Subject<'_>) -> bool {
     if !tags_of(rule).iter().all(has_tag) {
         return false;
     }
-    let (greater, less) = match rule.filter.as_ref() {
-        Some(LifecycleRuleFilter { and: Some(and), .. }) => {
-            (and.object_size_greater_than, and.object_size_less_than)
-        }
-        Some(filter) => (
-            filter.object_size_greater_than,
-            filter.object_size_less_than,
-        ),
-        None => (None, None),
-    };
+    let (greater, less) = rule.filter.as_ref().map_or((None, None), size_bounds);
     let size = i64::try_from(subject.size).unwrap_or(i64::MAX);
     greater.is_none_or(|g| size > g) && less.is_none_or(|l| size < l)
 }
@@ -386,13 +376,8 @@ pub fn expiry<'r>(
 
 /// S3's `x-amz-expiration` value.
 pub fn expiration_header(at: SystemTime, rule_id: &str) -> String {
-    let date = Timestamp::from(at);
-    let mut text = Vec::new();
-    let _ = date.format(TimestampFormat::HttpDate, &mut text);
-    format!(
-        "expiry-date=\"{}\", rule-id=\"{rule_id}\"",
-        String::from_utf8_lossy(&text)
-    )
+    let date = crate::s3::objects::http_date(&Timestamp::from(at)).unwrap_or_default();
+    format!("expiry-date=\"{date}\", rule-id=\"{rule_id}\"")
 }
 
 #[cfg(test)]
