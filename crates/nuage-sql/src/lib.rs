@@ -32,6 +32,7 @@ mod query;
 mod recs;
 pub mod rewrite;
 pub mod script;
+pub mod select_object;
 pub mod session;
 pub mod shared;
 pub mod stats;

@@ -650,9 +650,11 @@ fn needed(operation: &str) -> Option<(bool, &'static str)> {
         | "ListParts" => (true, Permission::WRITE),
         "GetBucketAcl" => (true, Permission::READ_ACP),
         "PutBucketAcl" => (true, Permission::WRITE_ACP),
-        "GetObject" | "HeadObject" | "GetObjectAttributes" | "GetObjectTagging" => {
-            (false, Permission::READ)
-        }
+        "GetObject"
+        | "HeadObject"
+        | "GetObjectAttributes"
+        | "GetObjectTagging"
+        | "SelectObjectContent" => (false, Permission::READ),
         "GetObjectAcl" => (false, Permission::READ_ACP),
         "PutObjectAcl" => (false, Permission::WRITE_ACP),
         _ => return None,

@@ -31,6 +31,7 @@ mod ownership;
 mod payment;
 mod policy;
 mod presigned;
+mod select;
 mod sse;
 mod unsized_body;
 mod users;
@@ -903,6 +904,12 @@ impl S3 for NuageS3 {
     }
     async fn head_object(&self, req: S3Request<HeadObjectInput>) -> Answer<HeadObjectOutput> {
         self.head_object_(req).await
+    }
+    async fn select_object_content(
+        &self,
+        req: S3Request<SelectObjectContentInput>,
+    ) -> Answer<SelectObjectContentOutput> {
+        self.select_object_content_(req).await
     }
     async fn get_object_attributes(
         &self,

@@ -418,7 +418,7 @@ pub fn wildcard(pattern: &str, text: &str) -> bool {
 /// The IAM action of an S3 operation (s3s's operation names).
 pub fn action_of(operation: &str) -> String {
     let action = match operation {
-        "HeadObject" => "GetObject",
+        "HeadObject" | "SelectObjectContent" => "GetObject",
         "HeadBucket" | "ListObjects" | "ListObjectsV2" => "ListBucket",
         "ListObjectVersions" => "ListBucketVersions",
         "CopyObject"

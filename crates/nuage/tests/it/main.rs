@@ -18,6 +18,7 @@ mod s3_access_logs;
 mod s3_api;
 mod s3_encryption;
 mod s3_lifecycle;
+mod s3_select;
 mod s3_settings;
 mod s3_versions;
 mod s3_website;
