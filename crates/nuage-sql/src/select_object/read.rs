@@ -250,6 +250,8 @@ fn csv_format(csv: &CsvInput, header: bool) -> Format {
         .with_header(header)
         .with_delimiter(csv.field_delimiter)
         .with_quote(csv.quote)
+        // An empty field is an empty string; only a missing one is NULL.
+        .with_null_regex(regex::Regex::new("a^").expect("valid regex"))
         .with_truncated_rows(true);
     if csv.escape != csv.quote {
         format = format.with_escape(csv.escape);
@@ -272,17 +274,18 @@ fn csv_table(
     let (first, _) = csv_format(csv, has_header)
         .infer_schema(bytes.open(None, false), Some(0))
         .map_err(csv_error)?;
-    let columns: Vec<Column> = first
-        .fields()
-        .iter()
-        .enumerate()
-        .map(|(i, f)| Column {
-            field: format!("_{}", i + 1),
-            name: if csv.header == Header::Use {
-                f.name().clone()
-            } else {
-                format!("_{}", i + 1)
-            },
+    let widest = widest_record(csv, bytes.open(None, false), SAMPLE).map_err(|e| {
+        SelectError::new("CSVParsingError", format!("the CSV object does not read: {e}"))
+    })?;
+    let headers: Vec<String> = if csv.header == Header::Use {
+        first.fields().iter().map(|f| f.name().clone()).collect()
+    } else {
+        Vec::new()
+    };
+    let columns: Vec<Column> = (1..=widest.max(first.fields().len()))
+        .map(|i| Column {
+            field: format!("_{i}"),
+            name: headers.get(i - 1).cloned().unwrap_or_else(|| format!("_{i}")),
         })
         .collect();
     let schema = Arc::new(Schema::new(
@@ -319,6 +322,53 @@ fn csv_table(
             unknown: Unknown::Csv,
         },
     })
+}
+
+/// Records sampled for the widest one: rows may have more fields than the
+/// first (a trailing delimiter, say), and every field must have a column.
+const SAMPLE: usize = 10_000;
+
+/// The most fields among the first `records` records.
+fn widest_record(csv: &CsvInput, mut reader: impl Read, records: usize) -> io::Result<usize> {
+    let mut builder = csv_core::ReaderBuilder::new();
+    builder
+        .delimiter(csv.field_delimiter)
+        .quote(csv.quote)
+        .comment(csv.comment)
+        .terminator(match csv.record_delimiter {
+            Some(b) => csv_core::Terminator::Any(b),
+            None => csv_core::Terminator::CRLF,
+        });
+    if csv.escape != csv.quote {
+        builder.escape(Some(csv.escape)).double_quote(false);
+    }
+    let mut parser = builder.build();
+    let (mut input, mut field) = (vec![0; 64 * 1024], vec![0; 64 * 1024]);
+    let (mut widest, mut fields, mut seen) = (0, 0, 0);
+    let (mut start, mut end) = (0, 0);
+    loop {
+        if start == end {
+            end = reader.read(&mut input)?;
+            start = 0;
+        }
+        let (result, read, _) = parser.read_field(&input[start..end], &mut field);
+        start += read;
+        match result {
+            csv_core::ReadFieldResult::InputEmpty | csv_core::ReadFieldResult::OutputFull => {}
+            csv_core::ReadFieldResult::Field { record_end } => {
+                fields += 1;
+                if record_end {
+                    widest = widest.max(fields);
+                    fields = 0;
+                    seen += 1;
+                    if seen == records {
+                        return Ok(widest);
+                    }
+                }
+            }
+            csv_core::ReadFieldResult::End => return Ok(widest.max(fields)),
+        }
+    }
 }
 
 fn csv_error(e: ArrowError) -> SelectError {

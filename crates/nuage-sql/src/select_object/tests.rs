@@ -357,3 +357,17 @@ async fn parquet_columns_keep_their_types() {
         "{\"title\":\"Heat\",\"year\":1995}\n{\"title\":\"Up\",\"year\":2009}\n"
     );
 }
+
+#[tokio::test]
+async fn rows_wider_than_the_header_keep_their_fields() {
+    // A trailing delimiter makes a third field, empty (not absent).
+    let data = "c1,c2\n1,2,\n3,4,x\n";
+    let got = answer(
+        "SELECT c2, _3 FROM S3Object",
+        csv(Header::Use),
+        json_out(),
+        data,
+    )
+    .await;
+    assert_eq!(got, "{\"c2\":\"2\",\"_3\":\"\"}\n{\"c2\":\"4\",\"_3\":\"x\"}\n");
+}

@@ -282,4 +282,52 @@ assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket="lake")
 s3.put_bucket_request_payment(Bucket="lake-logs", RequestPaymentConfiguration={"Payer": "Requester"})
 assert s3.get_bucket_request_payment(Bucket="lake-logs")["Payer"] == "Requester"
 
+# S3 Select through boto3's event stream: gzip JSON Lines, the expected
+# answer computed here from the records; Progress events when asked; a
+# ScanRange over CSV takes the records that start inside it.
+import gzip
+import json
+
+people = [{"name": "p%d" % i, "age": 18 + i % 50, "city": ["Lyon", "Nice", "Paris"][i % 3]} for i in range(5000)]
+lines = "".join(json.dumps(p) + "\n" for p in people).encode()
+s3.put_object(Bucket="lake", Key="people.json.gz", Body=gzip.compress(lines))
+answer = s3.select_object_content(
+    Bucket="lake",
+    Key="people.json.gz",
+    ExpressionType="SQL",
+    Expression="SELECT s.name FROM S3Object s WHERE s.city = 'Nice' AND s.age > 60",
+    InputSerialization={"JSON": {"Type": "LINES"}, "CompressionType": "GZIP"},
+    OutputSerialization={"JSON": {}},
+    RequestProgress={"Enabled": True},
+)
+records, kinds, stats = b"", set(), None
+for event in answer["Payload"]:
+    kinds.update(event.keys())
+    if "Records" in event:
+        records += event["Records"]["Payload"]
+    if "Stats" in event:
+        stats = event["Stats"]["Details"]
+want = [{"name": p["name"]} for p in people if p["city"] == "Nice" and p["age"] > 60]
+assert [json.loads(l) for l in records.decode().splitlines()] == want
+assert {"Records", "Progress", "Stats", "End"} <= kinds, kinds
+assert stats["BytesProcessed"] == len(lines) and stats["BytesReturned"] == len(records), stats
+
+rows = b"id,v\n1,a\n2,b\n3,c\n"
+s3.put_object(Bucket="lake", Key="rows.csv", Body=rows)
+answer = s3.select_object_content(
+    Bucket="lake",
+    Key="rows.csv",
+    ExpressionType="SQL",
+    Expression="SELECT _2 FROM S3Object",
+    InputSerialization={"CSV": {"FileHeaderInfo": "NONE"}},
+    OutputSerialization={"CSV": {}},
+    ScanRange={"Start": rows.index(b"2,b"), "End": rows.index(b"2,b")},
+)
+got = b"".join(e["Records"]["Payload"] for e in answer["Payload"] if "Records" in e)
+assert got == b"b\n", got
+assert error_code(lambda: s3.select_object_content(
+    Bucket="lake", Key="rows.csv", ExpressionType="SQL", Expression="SELECT v FROM S3Object",
+    InputSerialization={"CSV": {"FileHeaderInfo": "NONE"}}, OutputSerialization={"CSV": {}},
+)) == "EvaluatorBindingDoesNotExist"
+
 print("ok")
