@@ -29,7 +29,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use datafusion::catalog::streaming::StreamingTable;
 use datafusion::error::DataFusionError;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DFStatement;
@@ -243,7 +242,8 @@ pub async fn select(request: Request, source: Source) -> Result<Selection, Selec
 
     let config = SessionConfig::new().with_target_partitions(1);
     let ctx = SessionContext::new_with_config(config);
-    let provider = StreamingTable::try_new(table.schema.clone(), vec![table.scan])
+    let provider = table
+        .provider(&planned.fields)
         .map_err(SelectError::from_datafusion)?;
     ctx.register_table(sql::TABLE, Arc::new(provider))
         .map_err(SelectError::from_datafusion)?;

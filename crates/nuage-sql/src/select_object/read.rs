@@ -8,19 +8,22 @@
 //! JSON is read twice: once to learn the records' keys and types, once to
 //! decode; neither keeps more than a batch of records in memory.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::io::{self, BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::csv::reader::Format;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::json::reader::infer_json_schema_from_iterator;
+use datafusion::catalog::streaming::StreamingTable;
 use datafusion::error::DataFusionError;
 use datafusion::execution::TaskContext;
+use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::file::reader::{ChunkReader, Length};
 use datafusion::physical_plan::SendableRecordBatchStream;
@@ -34,11 +37,46 @@ use super::{Compression, Counts, CsvInput, Header, Input, Request, SelectError, 
 /// Records per batch.
 const BATCH: usize = 8192;
 
-/// The table a query reads and the names it may use.
+/// The object's records: the names a query may use, and how to read them.
 pub struct Table {
-    pub schema: SchemaRef,
-    pub scan: Arc<dyn PartitionStream>,
     pub columns: Columns,
+    schema: SchemaRef,
+    open: Arc<Open>,
+}
+
+impl Table {
+    fn new(
+        schema: SchemaRef,
+        columns: Columns,
+        open: impl Fn(&[usize]) -> Result<Batches, DataFusionError> + Send + Sync + 'static,
+    ) -> Self {
+        Table {
+            columns,
+            schema,
+            open: Arc::new(open),
+        }
+    }
+
+    /// The table DataFusion reads, with only `fields` (the first one when
+    /// the query names none, so that rows are still counted): the readers
+    /// build no column the query does not read.
+    pub fn provider(&self, fields: &BTreeSet<String>) -> Result<StreamingTable, DataFusionError> {
+        let mut indices: Vec<usize> = fields
+            .iter()
+            .filter_map(|f| self.schema.index_of(f).ok())
+            .collect();
+        indices.sort_unstable();
+        if indices.is_empty() && !self.schema.fields().is_empty() {
+            indices.push(0);
+        }
+        let projected = Arc::new(self.schema.project(&indices)?);
+        let scan = Scan {
+            schema: projected.clone(),
+            indices,
+            open: self.open.clone(),
+        };
+        StreamingTable::try_new(projected, vec![Arc::new(scan)])
+    }
 }
 
 /// Learns the object's columns and prepares its scan.
@@ -250,8 +288,6 @@ fn csv_format(csv: &CsvInput, header: bool) -> Format {
         .with_header(header)
         .with_delimiter(csv.field_delimiter)
         .with_quote(csv.quote)
-        // An empty field is an empty string; only a missing one is NULL.
-        .with_null_regex(regex::Regex::new("a^").expect("valid regex"))
         .with_truncated_rows(true);
     if csv.escape != csv.quote {
         format = format.with_escape(csv.escape);
@@ -275,7 +311,10 @@ fn csv_table(
         .infer_schema(bytes.open(None, false), Some(0))
         .map_err(csv_error)?;
     let widest = widest_record(csv, bytes.open(None, false), SAMPLE).map_err(|e| {
-        SelectError::new("CSVParsingError", format!("the CSV object does not read: {e}"))
+        SelectError::new(
+            "CSVParsingError",
+            format!("the CSV object does not read: {e}"),
+        )
     })?;
     let headers: Vec<String> = if csv.header == Header::Use {
         first.fields().iter().map(|f| f.name().clone()).collect()
@@ -285,7 +324,10 @@ fn csv_table(
     let columns: Vec<Column> = (1..=widest.max(first.fields().len()))
         .map(|i| Column {
             field: format!("_{i}"),
-            name: headers.get(i - 1).cloned().unwrap_or_else(|| format!("_{i}")),
+            name: headers
+                .get(i - 1)
+                .cloned()
+                .unwrap_or_else(|| format!("_{i}")),
         })
         .collect();
     let schema = Arc::new(Schema::new(
@@ -305,23 +347,23 @@ fn csv_table(
     let skip_header = has_header && bounds.is_none_or(|(begin, _)| begin == 0);
     let format = csv_format(csv, skip_header);
     let scan_schema = schema.clone();
-    let open = move || -> Result<Batches, DataFusionError> {
+    let open = move |indices: &[usize]| -> Result<Batches, DataFusionError> {
         let reader = datafusion::arrow::csv::ReaderBuilder::new(scan_schema.clone())
             .with_format(format.clone())
             .with_batch_size(BATCH)
+            .with_projection(indices.to_vec())
             .build(bytes.open(bounds, true))?;
-        Ok(Box::new(
-            reader.map(|batch| batch.map_err(|e| external(csv_error(e)))),
-        ))
+        Ok(Box::new(reader.map(|batch| {
+            batch
+                .map_err(|e| external(csv_error(e)))
+                .and_then(empty_fields_are_text)
+        })))
     };
-    Ok(Table {
-        schema: schema.clone(),
-        scan: Arc::new(Scan::new(schema, open)),
-        columns: Columns {
-            list: columns,
-            unknown: Unknown::Csv,
-        },
-    })
+    let columns = Columns {
+        list: columns,
+        unknown: Unknown::Csv,
+    };
+    Ok(Table::new(schema, columns, open))
 }
 
 /// Records sampled for the widest one: rows may have more fields than the
@@ -369,6 +411,26 @@ fn widest_record(csv: &CsvInput, mut reader: impl Read, records: usize) -> io::R
             csv_core::ReadFieldResult::End => return Ok(widest.max(fields)),
         }
     }
+}
+
+/// arrow reads an empty field as NULL; in S3 Select it is an empty string.
+/// A NULL's slot holds no bytes, so dropping the null mask makes it one
+/// (a field missing from a short row becomes one too).
+fn empty_fields_are_text(batch: RecordBatch) -> Result<RecordBatch, DataFusionError> {
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|column| -> ArrayRef {
+            match column.as_any().downcast_ref::<StringArray>() {
+                Some(text) if text.null_count() > 0 => {
+                    let (offsets, values, _) = text.clone().into_parts();
+                    Arc::new(StringArray::new(offsets, values, None))
+                }
+                _ => column.clone(),
+            }
+        })
+        .collect();
+    Ok(RecordBatch::try_new(batch.schema(), columns)?)
 }
 
 fn csv_error(e: ArrowError) -> SelectError {
@@ -481,8 +543,10 @@ fn json_table(
         .collect();
     let scan_schema = schema.clone();
     let path = path.to_vec();
-    let open = move || -> Result<Batches, DataFusionError> {
-        let mut decoder = datafusion::arrow::json::ReaderBuilder::new(scan_schema.clone())
+    let open = move |indices: &[usize]| -> Result<Batches, DataFusionError> {
+        // Keys outside the projection are skipped by the decoder.
+        let projected = Arc::new(scan_schema.project(indices)?);
+        let mut decoder = datafusion::arrow::json::ReaderBuilder::new(projected)
             .with_batch_size(BATCH)
             .with_coerce_primitive(true)
             .build_decoder()?;
@@ -513,14 +577,11 @@ fn json_table(
         });
         Ok(Box::new(batches))
     };
-    Ok(Table {
-        schema: schema.clone(),
-        scan: Arc::new(Scan::new(schema, open)),
-        columns: Columns {
-            list: columns,
-            unknown: Unknown::Missing,
-        },
-    })
+    let columns = Columns {
+        list: columns,
+        unknown: Unknown::Missing,
+    };
+    Ok(Table::new(schema, columns, open))
 }
 
 /// Parquet reads at offsets (footer first), counted as it goes.
@@ -572,42 +633,32 @@ fn parquet_table(bytes: Object) -> Result<Table, SelectError> {
             name: f.name().clone(),
         })
         .collect();
-    let open = move || -> Result<Batches, DataFusionError> {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(parquet.clone())?
+    let open = move |indices: &[usize]| -> Result<Batches, DataFusionError> {
+        let builder = ParquetRecordBatchReaderBuilder::try_new(parquet.clone())?;
+        let mask = ProjectionMask::roots(builder.parquet_schema(), indices.iter().copied());
+        let reader = builder
+            .with_projection(mask)
             .with_batch_size(BATCH)
             .build()?;
         Ok(Box::new(reader.map(|b| b.map_err(DataFusionError::from))))
     };
-    Ok(Table {
-        schema: schema.clone(),
-        scan: Arc::new(Scan::new(schema, open)),
-        columns: Columns {
-            list: columns,
-            unknown: Unknown::Error,
-        },
-    })
+    let columns = Columns {
+        list: columns,
+        unknown: Unknown::Error,
+    };
+    Ok(Table::new(schema, columns, open))
 }
 
 type Batches = Box<dyn Iterator<Item = Result<RecordBatch, DataFusionError>> + Send>;
-type Open = dyn Fn() -> Result<Batches, DataFusionError> + Send + Sync;
+/// Opens a reader of the columns at these indices.
+type Open = dyn Fn(&[usize]) -> Result<Batches, DataFusionError> + Send + Sync;
 
 /// One pass over the object per execution, read on the blocking pool and
 /// handed over a batch at a time (the reader stops when the query does).
 struct Scan {
     schema: SchemaRef,
+    indices: Vec<usize>,
     open: Arc<Open>,
-}
-
-impl Scan {
-    fn new(
-        schema: SchemaRef,
-        open: impl Fn() -> Result<Batches, DataFusionError> + Send + Sync + 'static,
-    ) -> Self {
-        Scan {
-            schema,
-            open: Arc::new(open),
-        }
-    }
 }
 
 impl fmt::Debug for Scan {
@@ -625,8 +676,8 @@ impl PartitionStream for Scan {
 
     fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
         let (tx, rx) = tokio::sync::mpsc::channel(2);
-        let open = self.open.clone();
-        tokio::task::spawn_blocking(move || match open() {
+        let (open, indices) = (self.open.clone(), self.indices.clone());
+        tokio::task::spawn_blocking(move || match open(&indices) {
             Ok(batches) => {
                 for batch in batches {
                     if tx.blocking_send(batch).is_err() {

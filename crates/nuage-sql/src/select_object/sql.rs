@@ -7,11 +7,14 @@
 //! Each answered column gets the name S3 Select gives it: its alias, the
 //! column's own name, else `_N` for the N-th item of the list.
 
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    DataType, ExactNumberInfo, Expr, GroupByExpr, Ident, ObjectName, ObjectNamePart, Query,
-    SelectItem, SetExpr, Statement, TableFactor, Value, visit_expressions, visit_expressions_mut,
+    DataType, ExactNumberInfo, Expr, FunctionArguments, GroupByExpr, Ident, ObjectName,
+    ObjectNamePart, Query, SelectItem, SetExpr, Statement, TableFactor, Value, visit_expressions,
+    visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -67,6 +70,8 @@ pub enum Unknown {
 pub struct Planned {
     pub statement: Statement,
     pub names: Vec<String>,
+    /// The table's fields the query reads (the reader builds no others).
+    pub fields: BTreeSet<String>,
 }
 
 /// Takes the JSON path after `FROM S3Object` out of `expression` (which
@@ -170,14 +175,22 @@ pub fn plan(expression: &str, columns: &Columns) -> Result<Planned, SelectError>
     };
     let alias = check_shape(query)?;
     refuse_subqueries(query)?;
-    let resolver = Resolver { columns, alias };
+    let resolver = Resolver {
+        columns,
+        alias,
+        used: RefCell::default(),
+    };
     let names = name_and_resolve_items(query, &resolver)?;
     if let SetExpr::Select(select) = query.body.as_mut()
         && let Some(condition) = &mut select.selection
     {
         rewrite_all(condition, &resolver)?;
     }
-    Ok(Planned { statement, names })
+    Ok(Planned {
+        statement,
+        names,
+        fields: resolver.used.into_inner(),
+    })
 }
 
 /// Rewrites `expr` and everything inside it.
@@ -281,7 +294,7 @@ fn name_and_resolve_items(
             SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
                 for column in &resolver.columns.list {
                     names.push(column.name.clone());
-                    items.push(column_ref(&column.field, &[]));
+                    items.push(resolver.reference(column, &[]));
                 }
             }
             SelectItem::ExprWithAlias { mut expr, alias } => {
@@ -323,6 +336,13 @@ fn rewrite(expr: &mut Expr, resolver: &Resolver) -> Result<(), SelectError> {
         Expr::Identifier(ident) => *expr = resolver.resolve(std::slice::from_ref(ident))?,
         Expr::CompoundIdentifier(parts) => *expr = resolver.resolve(parts)?,
         Expr::Cast { data_type, .. } => *data_type = s3_type(data_type),
+        // `s.user` reads as a call of USER without parentheses.
+        Expr::Function(function) if bare_call(function).is_some() => {
+            let parts = bare_call(function).expect("checked");
+            if parts.len() > 1 || resolver.column(&parts[0])?.is_some() {
+                *expr = resolver.resolve(&parts)?;
+            }
+        }
         Expr::Function(function) => {
             let name = function.name.to_string().to_ascii_lowercase();
             match name.as_str() {
@@ -344,6 +364,22 @@ fn rewrite(expr: &mut Expr, resolver: &Resolver) -> Result<(), SelectError> {
     Ok(())
 }
 
+/// The name parts of a call without parentheses (`s.user`, `USER`).
+fn bare_call(function: &datafusion::sql::sqlparser::ast::Function) -> Option<Vec<Ident>> {
+    if !matches!(function.args, FunctionArguments::None) {
+        return None;
+    }
+    function
+        .name
+        .0
+        .iter()
+        .map(|part| match part {
+            ObjectNamePart::Identifier(ident) => Some(ident.clone()),
+            ObjectNamePart::Function(_) => None,
+        })
+        .collect()
+}
+
 /// S3 Select's types: INT is 64-bit, FLOAT is double precision, STRING is
 /// text.
 fn s3_type(data_type: &DataType) -> DataType {
@@ -358,6 +394,7 @@ fn s3_type(data_type: &DataType) -> DataType {
 struct Resolver<'a> {
     columns: &'a Columns,
     alias: Option<Ident>,
+    used: RefCell<BTreeSet<String>>,
 }
 
 impl Resolver<'_> {
@@ -430,7 +467,7 @@ impl Resolver<'_> {
             ));
         }
         match self.column(head)? {
-            Some(column) => Ok(column_ref(&column.field, fields)),
+            Some(column) => Ok(self.reference(column, fields)),
             None => match self.columns.unknown {
                 Unknown::Missing => Ok(Expr::Value(Value::Null.into())),
                 Unknown::Csv if positional(&head.value).is_some() => {
@@ -453,16 +490,24 @@ impl Resolver<'_> {
         }
     }
 
+    /// A reference to `column` (and fields inside it), noted as read.
+    fn reference(&self, column: &Column, inner: &[Ident]) -> Expr {
+        self.used.borrow_mut().insert(column.field.clone());
+        column_ref(&column.field, inner)
+    }
+
     /// The name S3 Select shows for an item that is a bare reference: its
     /// last part, as the query spells it.
     fn name_of(&self, expr: &Expr) -> Option<String> {
-        let parts: &[Ident] = match expr {
-            Expr::Identifier(ident) => std::slice::from_ref(ident),
-            Expr::CompoundIdentifier(parts) => parts,
+        let parts: Vec<Ident> = match expr {
+            Expr::Identifier(ident) => vec![ident.clone()],
+            Expr::CompoundIdentifier(parts) => parts.clone(),
+            Expr::Function(function) => bare_call(function)?,
             _ => return None,
         };
-        let parts = self.strip_alias(parts);
-        parts.last().map(|last| last.value.clone())
+        self.strip_alias(&parts)
+            .last()
+            .map(|last| last.value.clone())
     }
 }
 

@@ -72,6 +72,15 @@ async fn header_names_match_without_case_and_quotes_match_case() {
     )
     .await;
     assert_eq!(got, "Ana\nChloé\n");
+    // USER is a keyword; `s.user` is still the column.
+    let got = answer(
+        "SELECT s.user FROM S3Object s",
+        csv(Header::Use),
+        json_out(),
+        "id,User\n1,ana\n",
+    )
+    .await;
+    assert_eq!(got, "{\"user\":\"ana\"}\n");
     let got = answer(
         "select \"City\" from s3object where \"Name\" = 'bob'",
         csv(Header::Use),
@@ -369,5 +378,8 @@ async fn rows_wider_than_the_header_keep_their_fields() {
         data,
     )
     .await;
-    assert_eq!(got, "{\"c2\":\"2\",\"_3\":\"\"}\n{\"c2\":\"4\",\"_3\":\"x\"}\n");
+    assert_eq!(
+        got,
+        "{\"c2\":\"2\",\"_3\":\"\"}\n{\"c2\":\"4\",\"_3\":\"x\"}\n"
+    );
 }

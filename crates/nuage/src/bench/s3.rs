@@ -15,7 +15,8 @@
 //! include signature verification and the access check. With
 //! `--access-log` the bucket's requests are logged into `<bucket>-logs`
 //! (S3 server access logging), and `--lifecycle` times a rule that expires
-//! the small objects.
+//! the small objects. `--select-mb` times S3 Select (SelectObjectContent)
+//! over a generated CSV object, beside a plain GET of the same object.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -67,6 +68,11 @@ pub struct S3Bench {
     /// before the small objects, so every request is also logged.
     #[arg(long)]
     access_log: bool,
+    /// Size in MB of a CSV object (rating-like rows) queried with S3 Select
+    /// after the large object: a count, a filter with a projection, and
+    /// every record back (0: skip).
+    #[arg(long, default_value_t = 0)]
+    select_mb: usize,
 }
 
 /// Headers sent with every object request.
@@ -443,5 +449,82 @@ pub async fn run(b: S3Bench) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    if b.select_mb > 0 {
+        select_queries(&http, &bucket_url, b.select_mb).await?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Puts a CSV object of about `mb` MB (`id,user,item,rating,ts` rows) and
+/// times a GET of it, then three S3 Select queries over it.
+async fn select_queries(http: &Http, bucket_url: &str, mb: usize) -> anyhow::Result<()> {
+    use std::fmt::Write;
+    let mut csv = String::from("id,user,item,rating,ts\n");
+    let mut rows = 0u64;
+    while csv.len() < mb << 20 {
+        let i = rows;
+        let _ = writeln!(
+            csv,
+            "{i},{},{},{},{}",
+            i * 7 % 943,
+            i * 13 % 1682,
+            i % 5 + 1,
+            874_724_710 + i
+        );
+        rows += 1;
+    }
+    let size = csv.len();
+    let url = format!("{bucket_url}/select/ratings.csv");
+    let (status, _) = send(http, hyper::Method::PUT, &url, Bytes::from(csv), &[]).await?;
+    anyhow::ensure!(status == 200, "PUT {url} answered {status}");
+    let started = Instant::now();
+    let (status, bytes) = send(http, hyper::Method::GET, &url, Bytes::new(), &[]).await?;
+    anyhow::ensure!(
+        status == 200 && bytes as usize == size,
+        "GET {url}: {status}"
+    );
+    let seconds = started.elapsed().as_secs_f64();
+    let mb = size as f64 / (1 << 20) as f64;
+    println!(
+        "select: object of {mb:.0} MB, {rows} records; plain GET in {seconds:.2} s = {:.0} MB/s",
+        mb / seconds
+    );
+    let queries = [
+        ("count", "SELECT COUNT(*) FROM S3Object"),
+        (
+            "filter",
+            "SELECT s.user, s.item FROM S3Object s WHERE CAST(s.rating AS INT) = 5",
+        ),
+        ("all", "SELECT * FROM S3Object"),
+    ];
+    for (name, expression) in queries {
+        let request = format!(
+            "<SelectObjectContentRequest xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+             <Expression>{expression}</Expression><ExpressionType>SQL</ExpressionType>\
+             <InputSerialization><CSV><FileHeaderInfo>USE</FileHeaderInfo></CSV>\
+             <CompressionType>NONE</CompressionType></InputSerialization>\
+             <OutputSerialization><CSV/></OutputSerialization></SelectObjectContentRequest>"
+        );
+        let select_url = format!("{url}?select&select-type=2");
+        let started = Instant::now();
+        let (status, bytes) = send(
+            http,
+            hyper::Method::POST,
+            &select_url,
+            Bytes::from(request),
+            &[],
+        )
+        .await?;
+        let seconds = started.elapsed().as_secs_f64();
+        if status != 200 {
+            println!("select {name}: answered {status}");
+            continue;
+        }
+        println!(
+            "select {name}: {seconds:.2} s = {:.0} MB/s scanned, {:.1} M records/s; {bytes} B answered ({expression})",
+            mb / seconds,
+            rows as f64 / seconds / 1e6
+        );
+    }
+    Ok(())
 }
