@@ -6,14 +6,17 @@
 #   - moto's server (`python3 -m moto.server`, from moto[server] on PyPI),
 #   - s3s-fs, the s3s project's file-system server, if S3S_FS names its
 #     binary (`cargo install s3s-fs --version '~0.14' --features binary`).
-# All three store on the same disk (a fresh folder under TMPDIR).
+# All three store on the same disk (a fresh folder under TMPDIR). Then S3
+# Select over a SELECT_MB MB CSV object (a count, a filter, every record),
+# beside a plain GET of it (0 skips it).
 #
-#   bash bench/s3.sh [CONNECTIONS] [SECONDS] [LARGE_MB] [SMALL_BYTES]
+#   bash bench/s3.sh [CONNECTIONS] [SECONDS] [LARGE_MB] [SMALL_BYTES] [SELECT_MB]
 set -euo pipefail
 connections=${1:-16}
 seconds=${2:-10}
 large_mb=${3:-256}
 small=${4:-4096}
+select_mb=${5:-64}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cargo build --release -q -p nuage --manifest-path "$root/Cargo.toml"
 nuage="${CARGO_TARGET_DIR:-$root/target}/release/nuage"
@@ -32,7 +35,8 @@ run() {
   wait_port "$port"
   echo "== $name ($connections connections, ${seconds}s per phase, ${small}-byte small objects, ${large_mb} MB large object)"
   "$nuage" bench s3 --endpoint "http://127.0.0.1:$port" --connections "$connections" --seconds "$seconds" \
-    --small-bytes "$small" --large-mb "$large_mb" --disk-dir "$disk" "$@"
+    --small-bytes "$small" --large-mb "$large_mb" --disk-dir "$disk" \
+    --select-mb "$select_mb" "$@"
   echo "server peak RSS: $(peak_rss "$pid")"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
