@@ -297,6 +297,21 @@ fn record_delimiter(value: Option<&String>) -> S3Result<Option<u8>> {
     }
 }
 
+/// The field delimiter, quote and quote escape of CSV in or out: one byte
+/// each, `,` and `"` by default, the escape the quote unless named.
+fn csv_bytes(
+    field_delimiter: Option<&String>,
+    quote: Option<&String>,
+    escape: Option<&String>,
+) -> S3Result<(u8, u8, u8)> {
+    let quote = one_byte(quote, b'"', "QuoteCharacter")?;
+    Ok((
+        one_byte(field_delimiter, b',', "FieldDelimiter")?,
+        quote,
+        one_byte(escape, quote, "QuoteEscapeCharacter")?,
+    ))
+}
+
 fn csv_input(csv: &CSVInput) -> S3Result<CsvInput> {
     let header = match csv.file_header_info.as_ref().map(|h| h.as_str()) {
         None | Some(FileHeaderInfo::NONE) => Header::None,
@@ -309,16 +324,16 @@ fn csv_input(csv: &CSVInput) -> S3Result<CsvInput> {
             ));
         }
     };
-    let quote = one_byte(csv.quote_character.as_ref(), b'"', "QuoteCharacter")?;
+    let (field_delimiter, quote, escape) = csv_bytes(
+        csv.field_delimiter.as_ref(),
+        csv.quote_character.as_ref(),
+        csv.quote_escape_character.as_ref(),
+    )?;
     Ok(CsvInput {
         header,
-        field_delimiter: one_byte(csv.field_delimiter.as_ref(), b',', "FieldDelimiter")?,
+        field_delimiter,
         quote,
-        escape: one_byte(
-            csv.quote_escape_character.as_ref(),
-            quote,
-            "QuoteEscapeCharacter",
-        )?,
+        escape,
         comment: match csv.comments.as_deref() {
             None => Some(b'#'),
             Some("") => None,
@@ -340,15 +355,15 @@ fn csv_output(csv: &CSVOutput) -> S3Result<CsvOutput> {
             ));
         }
     };
-    let quote = one_byte(csv.quote_character.as_ref(), b'"', "QuoteCharacter")?;
+    let (field_delimiter, quote, escape) = csv_bytes(
+        csv.field_delimiter.as_ref(),
+        csv.quote_character.as_ref(),
+        csv.quote_escape_character.as_ref(),
+    )?;
     Ok(CsvOutput {
-        field_delimiter: one_byte(csv.field_delimiter.as_ref(), b',', "FieldDelimiter")?,
+        field_delimiter,
         quote,
-        escape: one_byte(
-            csv.quote_escape_character.as_ref(),
-            quote,
-            "QuoteEscapeCharacter",
-        )?,
+        escape,
         record_delimiter: record_delimiter(csv.record_delimiter.as_ref())?,
         always_quote,
     })

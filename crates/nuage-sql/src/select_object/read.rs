@@ -533,14 +533,7 @@ fn json_table(
         return Err(e);
     }
     let schema = Arc::new(inferred.map_err(json_error)?);
-    let columns = schema
-        .fields()
-        .iter()
-        .map(|f| Column {
-            field: f.name().clone(),
-            name: f.name().clone(),
-        })
-        .collect();
+    let columns = named_as_in(&schema);
     let scan_schema = schema.clone();
     let path = path.to_vec();
     let open = move |indices: &[usize]| -> Result<Batches, DataFusionError> {
@@ -625,14 +618,7 @@ fn parquet_table(bytes: Object) -> Result<Table, SelectError> {
         .map_err(invalid)?
         .schema()
         .clone();
-    let columns = schema
-        .fields()
-        .iter()
-        .map(|f| Column {
-            field: f.name().clone(),
-            name: f.name().clone(),
-        })
-        .collect();
+    let columns = named_as_in(&schema);
     let open = move |indices: &[usize]| -> Result<Batches, DataFusionError> {
         let builder = ParquetRecordBatchReaderBuilder::try_new(parquet.clone())?;
         let mask = ProjectionMask::roots(builder.parquet_schema(), indices.iter().copied());
@@ -694,4 +680,16 @@ impl PartitionStream for Scan {
         });
         Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), batches))
     }
+}
+
+/// A JSON or Parquet object's columns: queried by the names it has.
+fn named_as_in(schema: &Schema) -> Vec<Column> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| Column {
+            field: f.name().clone(),
+            name: f.name().clone(),
+        })
+        .collect()
 }
