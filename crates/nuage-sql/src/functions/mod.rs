@@ -31,7 +31,7 @@ mod trino;
 pub use dates::parse_with_format;
 use dates::*;
 
-type Kernel = fn(&[ArrayRef], usize) -> Result<ArrayRef>;
+pub(crate) type Kernel = fn(&[ArrayRef], usize) -> Result<ArrayRef>;
 
 /// A Hive function implemented by a kernel over whole arrays.
 #[derive(Debug)]
@@ -76,7 +76,7 @@ impl ScalarUDFImpl for HiveUdf {
     }
 }
 
-fn udf(
+pub(crate) fn udf(
     name: &'static str,
     arities: &[usize],
     volatility: Volatility,

@@ -20,6 +20,7 @@
 //! Errors carry S3 Select's codes (`ParseUnexpectedToken`, `CSVParsingError`,
 //! `CastFailed`, ...), for the S3 edge to answer with.
 
+mod dates;
 mod read;
 mod sql;
 mod write;
@@ -242,6 +243,7 @@ pub async fn select(request: Request, source: Source) -> Result<Selection, Selec
 
     let config = SessionConfig::new().with_target_partitions(1);
     let ctx = SessionContext::new_with_config(config);
+    dates::register(&ctx);
     let provider = table
         .provider(&planned.fields)
         .map_err(SelectError::from_datafusion)?;

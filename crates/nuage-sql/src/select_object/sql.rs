@@ -12,14 +12,14 @@ use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    DataType, ExactNumberInfo, Expr, FunctionArguments, GroupByExpr, Ident, ObjectName,
-    ObjectNamePart, Query, SelectItem, SetExpr, Statement, TableFactor, Value, visit_expressions,
-    visit_expressions_mut,
+    DataType, ExactNumberInfo, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
+    FunctionArguments, GroupByExpr, Ident, ObjectName, ObjectNamePart, Query, SelectItem, SetExpr,
+    Statement, TableFactor, Value, visit_expressions, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
-use super::SelectError;
+use super::{SelectError, dates};
 
 /// The name the object's records are registered under.
 pub const TABLE: &str = "s3object";
@@ -196,6 +196,17 @@ pub fn plan(expression: &str, columns: &Columns) -> Result<Planned, SelectError>
 /// Rewrites `expr` and everything inside it.
 fn rewrite_all(expr: &mut Expr, resolver: &Resolver) -> Result<(), SelectError> {
     let mut failure = None;
+    // Dates first: a date part (`year`) is not a column.
+    let _ = visit_expressions_mut(expr, |e| match rewrite_dates(e) {
+        Ok(()) => ControlFlow::Continue(()),
+        Err(error) => {
+            failure = Some(error);
+            ControlFlow::Break(())
+        }
+    });
+    if let Some(error) = failure {
+        return Err(error);
+    }
     let _ = visit_expressions_mut(expr, |e| match rewrite(e, resolver) {
         Ok(()) => ControlFlow::Continue(()),
         Err(error) => {
@@ -343,25 +354,117 @@ fn rewrite(expr: &mut Expr, resolver: &Resolver) -> Result<(), SelectError> {
                 *expr = resolver.resolve(&parts)?;
             }
         }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Ion timestamps in backticks, `CAST(x AS TIMESTAMP)`, TO_TIMESTAMP,
+/// TO_STRING, DATE_ADD and DATE_DIFF as calls of [`dates`]' functions;
+/// UTCNOW as DataFusion's `now`.
+fn rewrite_dates(expr: &mut Expr) -> Result<(), SelectError> {
+    match expr {
+        Expr::Identifier(ident) if ident.quote_style == Some('`') => {
+            let Some((instant, offset)) = dates::parse_ion(&ident.value) else {
+                return Err(SelectError::new(
+                    "ParseUnexpectedToken",
+                    format!(
+                        "`{}` is not an Ion timestamp (2010T, 2010-05-06T, 2010-05-06T12:30:15Z, ...)",
+                        ident.value
+                    ),
+                ));
+            };
+            let zone = dates::offset_name(offset);
+            let text = instant
+                .with_timezone(&chrono::FixedOffset::east_opt(offset).expect("parsed offset"))
+                .to_rfc3339();
+            *expr = call(
+                "arrow_cast",
+                vec![
+                    text_value(text),
+                    text_value(format!("Timestamp(Nanosecond, Some(\"{zone}\"))")),
+                ],
+            );
+        }
+        Expr::Cast {
+            data_type: DataType::Timestamp(..),
+            expr: inner,
+            ..
+        } => *expr = call("s3_to_timestamp", vec![(**inner).clone()]),
         Expr::Function(function) => {
             let name = function.name.to_string().to_ascii_lowercase();
-            match name.as_str() {
-                "utcnow" => function.name = ObjectName::from(vec![Ident::new("now")]),
-                "date_add" | "date_diff" | "to_string" => {
-                    return Err(SelectError::new(
-                        "UnsupportedFunction",
-                        format!(
-                            "{} is not supported by nuage's S3 Select yet",
-                            name.to_uppercase()
-                        ),
-                    ));
+            let renamed = match name.as_str() {
+                "utcnow" => "now",
+                "to_timestamp" => "s3_to_timestamp",
+                "to_string" => "s3_to_string",
+                "date_add" | "date_diff" => {
+                    date_part_as_text(function, &name)?;
+                    if name == "date_add" {
+                        "s3_date_add"
+                    } else {
+                        "s3_date_diff"
+                    }
                 }
-                _ => {}
-            }
+                _ => return Ok(()),
+            };
+            function.name = ObjectName::from(vec![Ident::new(renamed)]);
         }
         _ => {}
     }
     Ok(())
+}
+
+/// DATE_ADD's and DATE_DIFF's first argument, a bare date part, as text.
+fn date_part_as_text(function: &mut Function, name: &str) -> Result<(), SelectError> {
+    let expected = || {
+        SelectError::new(
+            "ParseExpectedDatePart",
+            format!(
+                "{} takes a date part first: one of {}",
+                name.to_uppercase(),
+                dates::PARTS.join(", ")
+            ),
+        )
+    };
+    let FunctionArguments::List(list) = &mut function.args else {
+        return Err(expected());
+    };
+    let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(first))) = list.args.first_mut() else {
+        return Err(expected());
+    };
+    let part = match first {
+        Expr::Identifier(ident) if ident.quote_style.is_none() => ident.value.to_ascii_lowercase(),
+        _ => return Err(expected()),
+    };
+    if !dates::PARTS.contains(&part.as_str()) {
+        return Err(expected());
+    }
+    *first = text_value(part);
+    Ok(())
+}
+
+fn text_value(text: String) -> Expr {
+    Expr::value(Value::SingleQuotedString(text))
+}
+
+fn call(name: &str, args: Vec<Expr>) -> Expr {
+    Expr::Function(Function {
+        name: ObjectName::from(vec![Ident::new(name)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: args
+                .into_iter()
+                .map(|e| FunctionArg::Unnamed(FunctionArgExpr::Expr(e)))
+                .collect(),
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })
 }
 
 /// The name parts of a call without parentheses (`s.user`, `USER`).

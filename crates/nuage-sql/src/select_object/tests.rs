@@ -383,3 +383,99 @@ async fn rows_wider_than_the_header_keep_their_fields() {
         "{\"c2\":\"2\",\"_3\":\"\"}\n{\"c2\":\"4\",\"_3\":\"x\"}\n"
     );
 }
+
+/// The examples of S3 Select's date functions page (AWS documentation),
+/// one row of input so each expression answers once.
+#[tokio::test]
+async fn date_functions_answer_as_the_documentation_shows() {
+    let cases = [
+        ("DATE_DIFF(year, `2010-01-01T`, `2011-01-01T`)", "1"),
+        ("DATE_DIFF(month, `2010T`, `2011T`)", "12"),
+        ("DATE_DIFF(month, `2011T`, `2010T`)", "-12"),
+        (
+            "DATE_DIFF(day, `2010-01-01T23:00`, `2010-01-02T01:00`)",
+            "0",
+        ),
+        ("EXTRACT(YEAR FROM `2010-01-01T`)", "2010"),
+        ("EXTRACT(MONTH FROM `2010T`)", "1"),
+        ("EXTRACT(MONTH FROM `2010-10T`)", "10"),
+        ("EXTRACT(HOUR FROM `2017-01-02T03:04:05+07:08`)", "3"),
+        ("EXTRACT(MINUTE FROM `2017-01-02T03:04:05+07:08`)", "4"),
+        (
+            "TO_STRING(`1969-07-20T20:18Z`, 'MMMM d, y')",
+            "\"July 20, 1969\"",
+        ),
+        (
+            "TO_STRING(`1969-07-20T20:18Z`, 'MMM d, yyyy')",
+            "\"Jul 20, 1969\"",
+        ),
+        ("TO_STRING(`1969-07-20T20:18Z`, 'M-d-yy')", "7-20-69"),
+        ("TO_STRING(`1969-07-20T20:18Z`, 'MM-d-y')", "07-20-1969"),
+        (
+            "TO_STRING(`1969-07-20T20:18Z`, 'MMMM d, y h:m a')",
+            "\"July 20, 1969 8:18 PM\"",
+        ),
+        (
+            "TO_STRING(`1969-07-20T20:18Z`, 'y-MM-dd''T''H:m:ssX')",
+            "1969-07-20T20:18:00Z",
+        ),
+        // DATE_ADD's examples, compared as instants.
+        ("DATE_ADD(year, 5, `2010-01-01T`) = `2015-01-01T`", "true"),
+        ("DATE_ADD(month, 1, `2010T`) = `2010-02T`", "true"),
+        ("DATE_ADD(month, 13, `2010T`) = `2011-02T`", "true"),
+        ("DATE_ADD(day, -1, `2017-01-10T`) = `2017-01-09T`", "true"),
+        (
+            "DATE_ADD(hour, 1, `2017T`) = `2017-01-01T01:00-00:00`",
+            "true",
+        ),
+        (
+            "DATE_ADD(hour, 1, `2017-01-02T03:04Z`) = `2017-01-02T04:04Z`",
+            "true",
+        ),
+        (
+            "DATE_ADD(minute, 1, `2017-01-02T03:04:05.006Z`) = `2017-01-02T03:05:05.006Z`",
+            "true",
+        ),
+        (
+            "DATE_ADD(second, 1, `2017-01-02T03:04:05.006Z`) = `2017-01-02T03:04:06.006Z`",
+            "true",
+        ),
+        // TO_TIMESTAMP's examples.
+        ("TO_TIMESTAMP('2007T') = `2007T`", "true"),
+        (
+            "TO_TIMESTAMP('2007-02-23T12:14:33.079-08:00') = `2007-02-23T20:14:33.079Z`",
+            "true",
+        ),
+        ("CAST('2007-02T' AS TIMESTAMP) < `2007-03T`", "true"),
+        ("UTCNOW() > `2026-01-01T`", "true"),
+    ];
+    for (expression, expected) in cases {
+        let query = format!("SELECT {expression} FROM S3Object");
+        let got = answer(&query, csv(Header::None), csv_out(), "x\n").await;
+        assert_eq!(got.trim_end(), expected, "{query}");
+    }
+    // A timestamp read from the object, compared with a literal.
+    let got = answer(
+        "SELECT s.id FROM S3Object s WHERE TO_TIMESTAMP(s.at) > DATE_ADD(day, -7, `2024-03-10T`)",
+        csv(Header::Use),
+        csv_out(),
+        "id,at\n1,2024-03-01T10:00:00Z\n2,2024-03-05T00:00:01Z\n3,2024-03-09T\n",
+    )
+    .await;
+    assert_eq!(got, "2\n3\n");
+
+    let refused = refusal(
+        "SELECT DATE_ADD(week, 1, `2010T`) FROM S3Object",
+        csv(Header::None),
+        "x\n",
+    )
+    .await;
+    assert_eq!(refused.code, "ParseExpectedDatePart", "{refused}");
+    let refused = refusal(
+        "SELECT TO_TIMESTAMP(_1) FROM S3Object",
+        csv(Header::None),
+        "yesterday\n",
+    )
+    .await;
+    assert_eq!(refused.code, "CastFailed", "{refused}");
+}
