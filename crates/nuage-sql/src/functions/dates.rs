@@ -27,16 +27,20 @@ pub fn java_pattern(format: &str, flavor: Flavor) -> Result<JavaPattern> {
 
 /// Formats instants with per-row patterns (usually one constant), compiling
 /// each distinct pattern once.
-pub(super) struct Formatter {
+pub(crate) struct Formatter {
     last: Option<(String, JavaPattern)>,
 }
 
 impl Formatter {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self { last: None }
     }
 
-    fn format(&mut self, pattern: &str, t: chrono::DateTime<chrono::Utc>) -> Result<String> {
+    pub(crate) fn format(
+        &mut self,
+        pattern: &str,
+        t: chrono::DateTime<chrono::Utc>,
+    ) -> Result<String> {
         if self.last.as_ref().is_none_or(|(p, _)| p != pattern) {
             self.last = Some((pattern.to_string(), java_pattern(pattern, Flavor::Simple)?));
         }

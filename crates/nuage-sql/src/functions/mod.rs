@@ -28,6 +28,7 @@ mod dates;
 mod percentile;
 mod trino;
 
+pub(crate) use dates::Formatter;
 pub use dates::parse_with_format;
 use dates::*;
 

@@ -12,6 +12,8 @@
 
 use std::sync::Arc;
 
+use super::SelectError;
+use crate::functions::{Formatter, udf};
 use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveTime, TimeDelta, Timelike, Utc};
 use datafusion::arrow::array::TimestampNanosecondArray;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, StringArray};
@@ -20,10 +22,6 @@ use datafusion::arrow::datatypes::{DataType, Int64Type, TimeUnit, TimestampNanos
 use datafusion::common::{DataFusionError, Result};
 use datafusion::logical_expr::Volatility;
 use datafusion::prelude::SessionContext;
-use nuage_common::java_time::{Flavor, JavaPattern};
-
-use super::SelectError;
-use crate::functions::udf;
 
 /// The parts DATE_ADD and DATE_DIFF take.
 pub const PARTS: [&str; 6] = ["year", "month", "day", "hour", "minute", "second"];
@@ -149,10 +147,10 @@ fn in_utc(array: TimestampNanosecondArray) -> ArrayRef {
     Arc::new(array.with_timezone("+00:00"))
 }
 
-/// The date part named by a constant argument (the rewrite checked it).
-fn part_of(array: &ArrayRef, row: usize) -> Result<String> {
-    let text = cast(array, &DataType::Utf8)?;
-    Ok(text.as_string::<i32>().value(row).to_ascii_lowercase())
+/// The date parts of the first argument (the rewrite made each a
+/// lower-case name of [`PARTS`]).
+fn parts(array: &ArrayRef) -> Result<ArrayRef> {
+    Ok(cast(array, &DataType::Utf8)?)
 }
 
 /// `TO_TIMESTAMP(text)`, and `CAST(text AS TIMESTAMP)`.
@@ -163,12 +161,14 @@ fn to_timestamp(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
 /// `DATE_ADD(part, quantity, timestamp)`; months past the end of a month
 /// land on its last day.
 fn date_add(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
+    let parts = parts(&args[0])?;
+    let parts = parts.as_string::<i32>();
     let quantities = cast(&args[1], &DataType::Int64)?;
     let quantities = quantities.as_primitive::<Int64Type>();
     let times = instants(&args[2])?;
     let out: TimestampNanosecondArray = (0..times.len())
         .map(|row| {
-            if times.is_null(row) || quantities.is_null(row) || args[0].is_null(row) {
+            if times.is_null(row) || quantities.is_null(row) || parts.is_null(row) {
                 return Ok(None);
             }
             let (t, n) = (instant(times.value(row)), quantities.value(row));
@@ -180,7 +180,7 @@ fn date_add(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
                     t.checked_add_months(m)
                 }
             };
-            let moved = match part_of(&args[0], row)?.as_str() {
+            let moved = match parts.value(row) {
                 "year" => months(n.saturating_mul(12)),
                 "month" => months(n),
                 "day" => TimeDelta::try_days(n).and_then(|d| t.checked_add_signed(d)),
@@ -205,24 +205,26 @@ fn date_add(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
 /// `DATE_DIFF(part, t1, t2)`: whole parts from t1 to t2 (negative when t2
 /// is earlier); a month or year counts once its day and time are reached.
 fn date_diff(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
+    let parts = parts(&args[0])?;
+    let parts = parts.as_string::<i32>();
     let (from, to) = (instants(&args[1])?, instants(&args[2])?);
     let out: Int64Array = (0..from.len())
         .map(|row| {
-            if from.is_null(row) || to.is_null(row) || args[0].is_null(row) {
-                return Ok(None);
+            if from.is_null(row) || to.is_null(row) || parts.is_null(row) {
+                return None;
             }
-            let nanos = to.value(row) as i128 - from.value(row) as i128;
-            let per = |unit: i128| Some((nanos / unit) as i64);
-            Ok(match part_of(&args[0], row)?.as_str() {
-                "year" => Some(whole_months(from.value(row), to.value(row)) / 12),
-                "month" => Some(whole_months(from.value(row), to.value(row))),
+            let (from, to) = (from.value(row), to.value(row));
+            let per = |unit: i128| ((to as i128 - from as i128) / unit) as i64;
+            Some(match parts.value(row) {
+                "year" => whole_months(from, to) / 12,
+                "month" => whole_months(from, to),
                 "day" => per(86_400_000_000_000),
                 "hour" => per(3_600_000_000_000),
                 "minute" => per(60_000_000_000),
                 _ => per(1_000_000_000),
             })
         })
-        .collect::<Result<_>>()?;
+        .collect();
     Ok(Arc::new(out))
 }
 
@@ -244,21 +246,16 @@ fn to_string(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
     let times = instants(&args[0])?;
     let patterns = cast(&args[1], &DataType::Utf8)?;
     let patterns = patterns.as_string::<i32>();
-    let mut compiled: Option<(String, JavaPattern)> = None;
+    let mut formatter = Formatter::new();
     let out: StringArray = (0..times.len())
         .map(|row| {
             if times.is_null(row) || patterns.is_null(row) {
                 return Ok(None);
             }
-            let pattern = patterns.value(row);
-            if compiled.as_ref().is_none_or(|(p, _)| p != pattern) {
-                let parsed = JavaPattern::parse(pattern, Flavor::Simple).map_err(|e| {
-                    failure("EvaluatorInvalidTimestampFormatPattern", e.to_string())
-                })?;
-                compiled = Some((pattern.to_string(), parsed));
-            }
-            let (_, pattern) = compiled.as_ref().expect("compiled above");
-            Ok(Some(pattern.format(instant(times.value(row)))))
+            formatter
+                .format(patterns.value(row), instant(times.value(row)))
+                .map(Some)
+                .map_err(|e| failure("EvaluatorInvalidTimestampFormatPattern", e.to_string()))
         })
         .collect::<Result<_>>()?;
     Ok(Arc::new(out))

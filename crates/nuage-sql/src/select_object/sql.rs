@@ -195,26 +195,24 @@ pub fn plan(expression: &str, columns: &Columns) -> Result<Planned, SelectError>
 
 /// Rewrites `expr` and everything inside it.
 fn rewrite_all(expr: &mut Expr, resolver: &Resolver) -> Result<(), SelectError> {
-    let mut failure = None;
     // Dates first: a date part (`year`) is not a column.
-    let _ = visit_expressions_mut(expr, |e| match rewrite_dates(e) {
+    each_expression(expr, rewrite_dates)?;
+    each_expression(expr, |e| rewrite(e, resolver))
+}
+
+/// Calls `f` on `expr` and everything inside it, inner expressions first,
+/// until it fails.
+fn each_expression(
+    expr: &mut Expr,
+    mut f: impl FnMut(&mut Expr) -> Result<(), SelectError>,
+) -> Result<(), SelectError> {
+    match visit_expressions_mut(expr, |e| match f(e) {
         Ok(()) => ControlFlow::Continue(()),
-        Err(error) => {
-            failure = Some(error);
-            ControlFlow::Break(())
-        }
-    });
-    if let Some(error) = failure {
-        return Err(error);
+        Err(error) => ControlFlow::Break(error),
+    }) {
+        ControlFlow::Break(error) => Err(error),
+        ControlFlow::Continue(()) => Ok(()),
     }
-    let _ = visit_expressions_mut(expr, |e| match rewrite(e, resolver) {
-        Ok(()) => ControlFlow::Continue(()),
-        Err(error) => {
-            failure = Some(error);
-            ControlFlow::Break(())
-        }
-    });
-    failure.map_or(Ok(()), Err)
 }
 
 /// One SELECT over S3Object with at most WHERE and LIMIT: the table's
@@ -348,9 +346,10 @@ fn rewrite(expr: &mut Expr, resolver: &Resolver) -> Result<(), SelectError> {
         Expr::CompoundIdentifier(parts) => *expr = resolver.resolve(parts)?,
         Expr::Cast { data_type, .. } => *data_type = s3_type(data_type),
         // `s.user` reads as a call of USER without parentheses.
-        Expr::Function(function) if bare_call(function).is_some() => {
-            let parts = bare_call(function).expect("checked");
-            if parts.len() > 1 || resolver.column(&parts[0])?.is_some() {
+        Expr::Function(function) => {
+            if let Some(parts) = bare_call(function)
+                && (parts.len() > 1 || resolver.column(&parts[0])?.is_some())
+            {
                 *expr = resolver.resolve(&parts)?;
             }
         }
@@ -397,13 +396,13 @@ fn rewrite_dates(expr: &mut Expr) -> Result<(), SelectError> {
                 "utcnow" => "now",
                 "to_timestamp" => "s3_to_timestamp",
                 "to_string" => "s3_to_string",
-                "date_add" | "date_diff" => {
+                "date_add" => {
                     date_part_as_text(function, &name)?;
-                    if name == "date_add" {
-                        "s3_date_add"
-                    } else {
-                        "s3_date_diff"
-                    }
+                    "s3_date_add"
+                }
+                "date_diff" => {
+                    date_part_as_text(function, &name)?;
+                    "s3_date_diff"
                 }
                 _ => return Ok(()),
             };
@@ -468,7 +467,7 @@ fn call(name: &str, args: Vec<Expr>) -> Expr {
 }
 
 /// The name parts of a call without parentheses (`s.user`, `USER`).
-fn bare_call(function: &datafusion::sql::sqlparser::ast::Function) -> Option<Vec<Ident>> {
+fn bare_call(function: &Function) -> Option<Vec<Ident>> {
     if !matches!(function.args, FunctionArguments::None) {
         return None;
     }
