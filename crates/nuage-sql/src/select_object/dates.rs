@@ -89,7 +89,11 @@ fn split_offset(time: &str) -> Option<(&str, i32)> {
     let (clock, offset) = time.split_at(at);
     let sign = if offset.starts_with('-') { -1 } else { 1 };
     let (hours, minutes) = offset[1..].split_once(':')?;
-    let seconds = number(hours, 2)? * 3600 + number(minutes, 2)? * 60;
+    let (hours, minutes) = (number(hours, 2)?, number(minutes, 2)?);
+    if hours > 23 || minutes > 59 {
+        return None;
+    }
+    let seconds = hours * 3600 + minutes * 60;
     Some((clock, sign * seconds as i32))
 }
 

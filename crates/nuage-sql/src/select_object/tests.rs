@@ -471,6 +471,21 @@ async fn date_functions_answer_as_the_documentation_shows() {
     )
     .await;
     assert_eq!(refused.code, "ParseExpectedDatePart", "{refused}");
+    // Offsets beyond a day, months past 12, letters: not timestamps.
+    for literal in [
+        "`2010-01-01T00:00+99:00`",
+        "`2010-13T`",
+        "`20x0T`",
+        "`2010`",
+    ] {
+        let refused = refusal(
+            &format!("SELECT {literal} FROM S3Object"),
+            csv(Header::None),
+            "x\n",
+        )
+        .await;
+        assert_eq!(refused.code, "ParseUnexpectedToken", "{literal}: {refused}");
+    }
     let refused = refusal(
         "SELECT TO_TIMESTAMP(_1) FROM S3Object",
         csv(Header::None),
